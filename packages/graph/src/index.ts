@@ -1,0 +1,12 @@
+/**
+ * @normkit/graph — the graph IR, builder, shape inference, executor and the foldable-LayerNorm passes.
+ *
+ * @example
+ * ```ts
+ * import { GraphBuilder } from '@normkit/graph';
+ * const b = new GraphBuilder('g');
+ * b.output(b.op('Relu', [b.input('x', 'float32', [2])]));
+ * ```
+ */
+export { type Attribute, type Dim, Graph, Model, type Node, type OpsetImport, type ValueInfo, attr, subgraphsOf } from './ir.js';
+export { GraphBuilder, toAttribute } from './builder.js';

@@ -1,0 +1,146 @@
+import type { DType } from './dtype.js';
+import { NormkitError } from './errors.js';
+import type { Tensor } from './tensor.js';
+import { CpuBackend } from './cpu/backend.js';
+
+export type UnaryOp =
+  | 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'reciprocal' | 'erf' | 'tanh' | 'sigmoid'
+  | 'relu' | 'gelu' | 'geluTanh' | 'silu' | 'softplus' | 'sin' | 'cos' | 'floor' | 'ceil' | 'round'
+  | 'sign' | 'not';
+
+/** Parameterised unary ops. */
+export type UnaryParamOp =
+  | { op: 'leakyRelu'; alpha: number }
+  | { op: 'elu'; alpha: number }
+  | { op: 'hardSigmoid'; alpha: number; beta: number }
+  | { op: 'hardSwish' }
+  | { op: 'clip'; min: number; max: number }
+  | { op: 'powScalar'; exponent: number };
+
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'min' | 'max' | 'mod'
+  | 'equal' | 'less' | 'lessEqual' | 'greater' | 'greaterEqual' | 'and' | 'or' | 'xor';
+
+export type ReduceOp = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'l1' | 'l2' | 'sumSquare' | 'logSumExp';
+
+export interface GemmOptions {
+  alpha?: number;
+  beta?: number;
+  transA?: boolean;
+  transB?: boolean;
+}
+
+/** Convolution over the trailing spatial dims of an N×C×(spatial) input (1-D or 2-D, or more). */
+export interface ConvOptions {
+  strides?: number[];
+  /** [begin_0, begin_1, ..., end_0, end_1, ...] as in ONNX. */
+  pads?: number[];
+  dilations?: number[];
+  group?: number;
+}
+
+export interface PoolOptions {
+  kernelShape: number[];
+  strides?: number[];
+  pads?: number[];
+  dilations?: number[];
+  ceilMode?: boolean;
+  /** AveragePool: whether padding counts toward the divisor. */
+  countIncludePad?: boolean;
+}
+
+export interface LayerNormResult {
+  y: Tensor;
+  /** Mean over the normalized axes, shape = x.shape[:axis] + [1]*(rank-axis). */
+  mean: Tensor;
+  /** 1/sqrt(var + ε), same shape as `mean`. */
+  invStdDev: Tensor;
+}
+
+/**
+ * The kernels every backend provides. Public ops (`add`, `matmul`, `layerNormKernel`, ...) validate
+ * their arguments, then dispatch here through the active backend. Shapes and dtypes reaching a
+ * backend are already checked, so kernels need not re-validate.
+ */
+export interface Backend {
+  readonly name: string;
+  unary(op: UnaryOp, x: Tensor): Tensor;
+  unaryParam(p: UnaryParamOp, x: Tensor): Tensor;
+  /** Broadcasting binary op; comparisons and logic ops return bool. `outShape` is the broadcast shape. */
+  binary(op: BinaryOp, a: Tensor, b: Tensor, outShape: readonly number[]): Tensor;
+  where(cond: Tensor, a: Tensor, b: Tensor, outShape: readonly number[]): Tensor;
+  /** Reduce over sorted, normalized `axes` (non-empty). */
+  reduce(op: ReduceOp, x: Tensor, axes: readonly number[], keepDims: boolean): Tensor;
+  argReduce(op: 'argmax' | 'argmin', x: Tensor, axis: number, keepDims: boolean, selectLastIndex: boolean): Tensor;
+  softmax(x: Tensor, axis: number, log: boolean): Tensor;
+  /** Batched matmul with broadcast batch dims; `a` is [..., M, K], `b` is [..., K, N] (both rank ≥ 2). */
+  matmul(a: Tensor, b: Tensor): Tensor;
+  gemm(a: Tensor, b: Tensor, c: Tensor | undefined, opts: Required<GemmOptions>): Tensor;
+  conv(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Required<ConvOptions>): Tensor;
+  /** Transposed convolution (ConvTranspose), optional; backends without it throw. */
+  pool(kind: 'max' | 'avg', x: Tensor, opts: Required<PoolOptions>): Tensor;
+  transpose(x: Tensor, perm: readonly number[]): Tensor;
+  concat(xs: readonly Tensor[], axis: number): Tensor;
+  /** Per-axis normalized starts/steps and output sizes (already clamped). */
+  slice(x: Tensor, starts: readonly number[], steps: readonly number[], outShape: readonly number[]): Tensor;
+  pad(x: Tensor, pads: readonly number[], mode: 'constant' | 'reflect' | 'edge', value: number): Tensor;
+  gather(x: Tensor, indices: Tensor, axis: number): Tensor;
+  expand(x: Tensor, outShape: readonly number[]): Tensor;
+  tile(x: Tensor, repeats: readonly number[]): Tensor;
+  cast(x: Tensor, dtype: DType): Tensor;
+  /** Fused LayerNorm over axes [axis, rank): at most two passes over the data. */
+  layerNorm(x: Tensor, scale: Tensor | undefined, bias: Tensor | undefined, axis: number, epsilon: number): LayerNormResult;
+  /** Fused RMSNorm over axes [axis, rank): one pass for the statistic plus the write. */
+  rmsNorm(x: Tensor, scale: Tensor | undefined, bias: Tensor | undefined, axis: number, epsilon: number): Tensor;
+  /** Makes sure `x`'s values are readable on the host (device backends read back). */
+  read?(x: Tensor): Tensor;
+  /** Frees backend resources (kernel caches, workers). */
+  dispose?(): void;
+}
+
+// The CPU backend is created lazily on first use, so importing this package has no side effects.
+const registry = new Map<string, Backend>();
+let active: Backend | undefined;
+
+/**
+ * Registers a backend under its name. The CPU backend registers itself on import of this package.
+ * @example registerBackend(new GpuBackend()); setBackend('gpu');
+ */
+export function registerBackend(backend: Backend): void {
+  registry.set(backend.name, backend);
+}
+
+/** Makes the named, registered backend the one ops dispatch to. @example setBackend('cpu') */
+export function setBackend(name: string): Backend {
+  if (name === 'cpu' && !registry.has('cpu')) registry.set('cpu', new CpuBackend());
+  const b = registry.get(name);
+  if (!b) throw new NormkitError('UNKNOWN_BACKEND', `setBackend: no backend named "${name}" is registered (registered: ${[...registry.keys()].join(', ') || 'none'}); import the package that provides it and call registerBackend first`);
+  active = b;
+  return b;
+}
+
+/** The backend ops dispatch to (the CPU backend unless `setBackend` chose another). */
+export function getBackend(): Backend {
+  if (!active) {
+    active = registry.get('cpu') ?? new CpuBackend();
+    registry.set(active.name, active);
+  }
+  return active;
+}
+
+/** Names of registered backends. */
+export function listBackends(): string[] {
+  return [...registry.keys()];
+}
+
+/** Runs `fn` with `backend` active, restoring the previous one after. @example withBackend(cpu, () => matmul(a, b)) */
+export function withBackend<T>(backend: Backend, fn: () => T): T {
+  const prev = active;
+  active = backend;
+  try {
+    return fn();
+  } finally {
+    active = prev;
+  }
+}
+

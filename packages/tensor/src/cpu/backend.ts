@@ -1,0 +1,53 @@
+import type { Backend, BinaryOp, ReduceOp, UnaryOp, UnaryParamOp } from '../backend.js';
+import type { DType } from '../dtype.js';
+import type { Tensor } from '../tensor.js';
+import { binaryKernel, mapUnary, unaryFn, unaryParamFn, whereKernel } from './elementwise.js';
+import { convKernel, gemmKernel, matmulKernel, poolKernel } from './linear.js';
+import { castKernel, concatKernel, expandKernel, gatherKernel, padKernel, sliceKernel, tileKernel, transposeKernel } from './movement.js';
+import { layerNormKernel, rmsNormKernel } from './norm.js';
+import { argReduceKernel, reduceKernel, softmaxKernel } from './reduce.js';
+
+/**
+ * The CPU backend: plain typed-array kernels, float64 accumulation, blocked GEMM.
+ * @example import { CpuBackend, withBackend } from '@normkit/tensor'; withBackend(new CpuBackend(), () => matmul(a, b));
+ */
+export class CpuBackend implements Backend {
+  readonly name = 'cpu';
+  unary(op: UnaryOp, x: Tensor): Tensor {
+    return mapUnary(x, unaryFn(op));
+  }
+  unaryParam(p: UnaryParamOp, x: Tensor): Tensor {
+    return mapUnary(x, unaryParamFn(p));
+  }
+  binary(op: BinaryOp, a: Tensor, b: Tensor, outShape: readonly number[]): Tensor {
+    return binaryKernel(op, a, b, outShape);
+  }
+  where(cond: Tensor, a: Tensor, b: Tensor, outShape: readonly number[]): Tensor {
+    return whereKernel(cond, a, b, outShape);
+  }
+  reduce(op: ReduceOp, x: Tensor, axes: readonly number[], keepDims: boolean): Tensor {
+    return reduceKernel(op, x, axes, keepDims);
+  }
+  argReduce(op: 'argmax' | 'argmin', x: Tensor, axis: number, keepDims: boolean, selectLastIndex: boolean): Tensor {
+    return argReduceKernel(op, x, axis, keepDims, selectLastIndex);
+  }
+  softmax(x: Tensor, axis: number, log: boolean): Tensor {
+    return softmaxKernel(x, axis, log);
+  }
+  matmul = matmulKernel;
+  gemm = gemmKernel;
+  conv = convKernel;
+  pool = poolKernel;
+  transpose = transposeKernel;
+  concat = concatKernel;
+  slice = sliceKernel;
+  pad = padKernel;
+  gather = gatherKernel;
+  expand = expandKernel;
+  tile = tileKernel;
+  cast(x: Tensor, dtype: DType): Tensor {
+    return castKernel(x, dtype);
+  }
+  layerNorm = layerNormKernel;
+  rmsNorm = rmsNormKernel;
+}

@@ -1,0 +1,199 @@
+import type { BinaryOp, UnaryOp, UnaryParamOp } from '../backend.js';
+import { type DType, type TypedArray, allocate, isFloat } from '../dtype.js';
+import { broadcastStrides, sizeOf } from '../shape.js';
+import { Tensor } from '../tensor.js';
+
+/** erf by Abramowitz–Stegun 7.1.26 refined: max abs error ~1.2e-7 (W. J. Cody's rational form would be overkill for float32). */
+export function erfScalar(x: number): number {
+  // Numerical Recipes erfc (Chebyshev), relative error < 1.2e-7 everywhere.
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r =
+    t *
+    Math.exp(
+      -z * z -
+        1.26551223 +
+        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return x >= 0 ? 1 - r : r - 1;
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+export function unaryFn(op: UnaryOp): (v: number) => number {
+  switch (op) {
+    case 'neg': return (v) => -v;
+    case 'abs': return Math.abs;
+    case 'exp': return Math.exp;
+    case 'log': return Math.log;
+    case 'sqrt': return Math.sqrt;
+    case 'rsqrt': return (v) => 1 / Math.sqrt(v);
+    case 'reciprocal': return (v) => 1 / v;
+    case 'erf': return erfScalar;
+    case 'tanh': return Math.tanh;
+    case 'sigmoid': return (v) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
+    case 'relu': return (v) => (v > 0 ? v : 0);
+    case 'gelu': return (v) => 0.5 * v * (1 + erfScalar(v / Math.SQRT2));
+    case 'geluTanh': return (v) => 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
+    case 'silu': return (v) => v / (1 + Math.exp(-v));
+    case 'softplus': return (v) => (v > 20 ? v : Math.log1p(Math.exp(v)));
+    case 'sin': return Math.sin;
+    case 'cos': return Math.cos;
+    case 'floor': return Math.floor;
+    case 'ceil': return Math.ceil;
+    // ONNX Round: half to even.
+    case 'round': return (v) => { const r = Math.round(v); return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; };
+    case 'sign': return Math.sign;
+    case 'not': return (v) => (v ? 0 : 1);
+  }
+}
+
+export function unaryParamFn(p: UnaryParamOp): (v: number) => number {
+  switch (p.op) {
+    case 'leakyRelu': return (v) => (v >= 0 ? v : p.alpha * v);
+    case 'elu': return (v) => (v >= 0 ? v : p.alpha * (Math.exp(v) - 1));
+    case 'hardSigmoid': return (v) => Math.max(0, Math.min(1, p.alpha * v + p.beta));
+    case 'hardSwish': return (v) => v * Math.max(0, Math.min(1, v / 6 + 0.5));
+    case 'clip': return (v) => (v < p.min ? p.min : v > p.max ? p.max : v);
+    case 'powScalar': return p.exponent === 2 ? (v) => v * v : p.exponent === 0.5 ? Math.sqrt : (v) => v ** p.exponent;
+  }
+}
+
+/** Applies a number → number map elementwise, keeping the dtype (int dtypes round toward zero). */
+export function mapUnary(x: Tensor, f: (v: number) => number, outDtype: DType = x.dtype): Tensor {
+  const src = x.data;
+  const n = src.length;
+  const out = allocate(outDtype, n);
+  if (src instanceof BigInt64Array) {
+    const o = out as BigInt64Array;
+    for (let i = 0; i < n; i++) o[i] = BigInt(Math.trunc(f(Number(src[i]))));
+  } else if (out instanceof BigInt64Array) {
+    for (let i = 0; i < n; i++) out[i] = BigInt(Math.trunc(f(src[i] as number)));
+  } else {
+    const o = out as Float32Array;
+    for (let i = 0; i < n; i++) o[i] = f(src[i] as number);
+  }
+  return new Tensor(x.shape, outDtype, out);
+}
+
+export function binaryFn(op: BinaryOp, dtype: DType): (a: number, b: number) => number {
+  const intDiv = !isFloat(dtype);
+  switch (op) {
+    case 'add': return (a, b) => a + b;
+    case 'sub': return (a, b) => a - b;
+    case 'mul': return (a, b) => a * b;
+    case 'div': return intDiv ? (a, b) => Math.trunc(a / b) : (a, b) => a / b;
+    case 'pow': return (a, b) => (b === 2 ? a * a : a ** b);
+    case 'min': return (a, b) => (a < b || Number.isNaN(a) ? a : b);
+    case 'max': return (a, b) => (a > b || Number.isNaN(a) ? a : b);
+    // ONNX Mod with fmod=0: sign of the divisor (Python semantics).
+    case 'mod': return (a, b) => { const r = a % b; return r !== 0 && r < 0 !== b < 0 ? r + b : r; };
+    case 'equal': return (a, b) => (a === b ? 1 : 0);
+    case 'less': return (a, b) => (a < b ? 1 : 0);
+    case 'lessEqual': return (a, b) => (a <= b ? 1 : 0);
+    case 'greater': return (a, b) => (a > b ? 1 : 0);
+    case 'greaterEqual': return (a, b) => (a >= b ? 1 : 0);
+    case 'and': return (a, b) => (a && b ? 1 : 0);
+    case 'or': return (a, b) => (a || b ? 1 : 0);
+    case 'xor': return (a, b) => (!a !== !b ? 1 : 0);
+  }
+}
+
+const BOOL_OPS = new Set<BinaryOp>(['equal', 'less', 'lessEqual', 'greater', 'greaterEqual', 'and', 'or', 'xor']);
+
+/**
+ * Broadcast loop: calls `body(outIndex, offsets...)` for every output element with the flat
+ * offsets into each input. The innermost dim runs as a tight loop with constant strides.
+ */
+export function forEachBroadcast(outShape: readonly number[], inputs: readonly (readonly number[])[], body: (o: number, offs: number[]) => void): void {
+  const rank = outShape.length;
+  const size = sizeOf(outShape);
+  if (size === 0) return;
+  const strides = inputs.map((s) => broadcastStrides(s, outShape));
+  const offs = inputs.map(() => 0);
+  const idx = new Array<number>(rank).fill(0);
+  for (let o = 0; o < size; o++) {
+    body(o, offs);
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      for (let k = 0; k < offs.length; k++) offs[k]! += strides[k]![d]!;
+      if (idx[d]! < outShape[d]!) break;
+      for (let k = 0; k < offs.length; k++) offs[k]! -= strides[k]![d]! * outShape[d]!;
+      idx[d] = 0;
+    }
+  }
+}
+
+export function binaryKernel(op: BinaryOp, a: Tensor, b: Tensor, outShape: readonly number[]): Tensor {
+  const outDtype: DType = BOOL_OPS.has(op) ? 'bool' : a.dtype;
+  const size = sizeOf(outShape);
+  const out = allocate(outDtype, size);
+  const ad = a.data;
+  const bd = b.data;
+  if (ad instanceof BigInt64Array || bd instanceof BigInt64Array) {
+    const f = binaryFn(op, 'int64');
+    forEachBroadcast(outShape, [a.shape, b.shape], (o, [ia, ib]) => {
+      const v = f(Number(ad[ia!]), Number(bd[ib!]));
+      if (out instanceof BigInt64Array) out[o] = BigInt(Math.trunc(v));
+      else (out as Uint8Array)[o] = v;
+    });
+    return new Tensor(outShape, outDtype, out);
+  }
+  const A = ad as Float32Array;
+  const B = bd as Float32Array;
+  const O = out as Float32Array;
+  // Fast paths: same shape, or b a scalar, or b broadcast along leading dims (bias add).
+  if (a.size === size && b.size === size) {
+    fastSame(op, A, B, O, a.dtype);
+  } else if (a.size === size && b.size === 1) {
+    const f = binaryFn(op, a.dtype);
+    const bv = B[0] as number;
+    if (op === 'add') for (let i = 0; i < size; i++) O[i] = A[i]! + bv;
+    else if (op === 'mul') for (let i = 0; i < size; i++) O[i] = A[i]! * bv;
+    else for (let i = 0; i < size; i++) O[i] = f(A[i]!, bv);
+  } else if (a.size === size && b.size > 0 && size % b.size === 0 && isSuffix(b.shape, outShape)) {
+    const f = binaryFn(op, a.dtype);
+    const m = b.size;
+    for (let base = 0; base < size; base += m) for (let j = 0; j < m; j++) O[base + j] = f(A[base + j]!, B[j]!);
+  } else {
+    const f = binaryFn(op, a.dtype);
+    forEachBroadcast(outShape, [a.shape, b.shape], (o, [ia, ib]) => {
+      O[o] = f(A[ia!]!, B[ib!]!);
+    });
+  }
+  return new Tensor(outShape, outDtype, out);
+}
+
+function isSuffix(small: readonly number[], big: readonly number[]): boolean {
+  let s = small.length;
+  while (s > 0 && small[0] === 1 && s > 0) {
+    small = small.slice(1);
+    s--;
+  }
+  return small.every((d, i) => d === big[big.length - small.length + i]);
+}
+
+function fastSame(op: BinaryOp, A: Float32Array, B: Float32Array, O: TypedArray, dtype: DType): void {
+  const n = O.length;
+  const o = O as Float32Array;
+  switch (op) {
+    case 'add': for (let i = 0; i < n; i++) o[i] = A[i]! + B[i]!; return;
+    case 'sub': for (let i = 0; i < n; i++) o[i] = A[i]! - B[i]!; return;
+    case 'mul': for (let i = 0; i < n; i++) o[i] = A[i]! * B[i]!; return;
+    default: {
+      const f = binaryFn(op, dtype);
+      for (let i = 0; i < n; i++) o[i] = f(A[i]!, B[i]!);
+    }
+  }
+}
+
+export function whereKernel(cond: Tensor, a: Tensor, b: Tensor, outShape: readonly number[]): Tensor {
+  const out = allocate(a.dtype, sizeOf(outShape));
+  const c = cond.data as Uint8Array;
+  const ad = a.data;
+  const bd = b.data;
+  forEachBroadcast(outShape, [cond.shape, a.shape, b.shape], (o, [ic, ia, ib]) => {
+    (out as Float32Array)[o] = (c[ic!] ? ad[ia!] : bd[ib!]) as number;
+  });
+  return new Tensor(outShape, a.dtype, out);
+}

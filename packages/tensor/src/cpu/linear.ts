@@ -1,0 +1,179 @@
+import type { ConvOptions, PoolOptions } from '../backend.js';
+import { allocate } from '../dtype.js';
+import { broadcastShapes, broadcastStrides, sizeOf, stridesOf } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { gemmF32 } from './gemm.js';
+
+/** Batched matmul with broadcast batch dims: a [..., M, K] · b [..., K, N]. */
+export function matmulKernel(a: Tensor, b: Tensor): Tensor {
+  const M = a.shape[a.rank - 2] as number;
+  const K = a.shape[a.rank - 1] as number;
+  const N = b.shape[b.rank - 1] as number;
+  const batchA = a.shape.slice(0, -2);
+  const batchB = b.shape.slice(0, -2);
+  const batch = broadcastShapes(batchA, batchB, 'matmul');
+  const nb = sizeOf(batch);
+  const out = allocate(a.dtype, nb * M * N) as Float32Array;
+  const A = a.data as Float32Array;
+  const B = b.data as Float32Array;
+  // A batch of A's rows against one shared B is one big GEMM: [nb·M, K] · [K, N].
+  if (sizeOf(batchB) === 1 && sizeOf(batchA) === nb) {
+    gemmF32(A, 0, B, 0, out, 0, nb * M, K, N, false, false, 1, 0);
+    return new Tensor([...batch, M, N], a.dtype, out);
+  }
+  const sa = broadcastStrides(batchA, batch);
+  const sb = broadcastStrides(batchB, batch);
+  const bstr = stridesOf(batch);
+  for (let i = 0; i < nb; i++) {
+    let ia = 0;
+    let ib = 0;
+    let rem = i;
+    for (let d = 0; d < batch.length; d++) {
+      const q = Math.floor(rem / (bstr[d] as number));
+      rem -= q * (bstr[d] as number);
+      ia += q * (sa[d] as number);
+      ib += q * (sb[d] as number);
+    }
+    gemmF32(A, ia * M * K, B, ib * K * N, out, i * M * N, M, K, N, false, false, 1, 0);
+  }
+  return new Tensor([...batch, M, N], a.dtype, out);
+}
+
+export function gemmKernel(a: Tensor, b: Tensor, c: Tensor | undefined, o: { alpha: number; beta: number; transA: boolean; transB: boolean }): Tensor {
+  const M = (o.transA ? a.shape[1] : a.shape[0]) as number;
+  const K = (o.transA ? a.shape[0] : a.shape[1]) as number;
+  const N = (o.transB ? b.shape[0] : b.shape[1]) as number;
+  const out = allocate(a.dtype, M * N) as Float32Array;
+  let beta = 0;
+  if (c && o.beta !== 0) {
+    const cd = c.data as Float32Array;
+    const st = broadcastStrides(c.shape, [M, N]);
+    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) out[i * N + j] = cd[i * (st[0] as number) + j * (st[1] as number)]! * o.beta;
+    beta = 1;
+  }
+  gemmF32(a.data as Float32Array, 0, b.data as Float32Array, 0, out, 0, M, K, N, o.transA, o.transB, o.alpha, beta);
+  return new Tensor([M, N], a.dtype, out);
+}
+
+function outSize(inp: number, k: number, stride: number, padB: number, padE: number, dil: number, ceil = false): number {
+  const eff = (k - 1) * dil + 1;
+  const v = (inp + padB + padE - eff) / stride;
+  return Math.max(0, (ceil ? Math.ceil(v) : Math.floor(v)) + 1);
+}
+
+/**
+ * Convolution as im2col + GEMM per (batch, group): the column buffer holds, for each
+ * (cin, kernel tap), the input values at every output position.
+ */
+export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Required<ConvOptions>): Tensor {
+  const sp = x.rank - 2;
+  const [N, C] = x.shape as [number, number];
+  const Cout = w.shape[0] as number;
+  const G = o.group;
+  const Cg = C / G;
+  const Coutg = Cout / G;
+  const inSp = x.shape.slice(2) as number[];
+  const kSp = w.shape.slice(2) as number[];
+  const outSp = inSp.map((d, i) => outSize(d, kSp[i]!, o.strides[i]!, o.pads[i]!, o.pads[i + sp]!, o.dilations[i]!));
+  const P = sizeOf(outSp);
+  const KK = sizeOf(kSp);
+  const rows = Cg * KK;
+  const X = x.data as Float32Array;
+  const W = w.data as Float32Array;
+  const out = allocate(x.dtype, N * Cout * P) as Float32Array;
+  const col = new Float32Array(rows * P);
+  const inSize = sizeOf(inSp);
+  const kStr = stridesOf(kSp);
+  const oStr = stridesOf(outSp);
+  const iStr = stridesOf(inSp);
+  const pointwise = KK === 1 && o.strides.every((s) => s === 1) && o.pads.every((p) => p === 0);
+  for (let n = 0; n < N; n++) {
+    for (let g = 0; g < G; g++) {
+      const xOff = (n * C + g * Cg) * inSize;
+      let colBuf: Float32Array = col;
+      let colOff = 0;
+      if (pointwise) {
+        colBuf = X;
+        colOff = xOff;
+      } else {
+        for (let c = 0; c < Cg; c++) {
+          for (let k = 0; k < KK; k++) {
+            const row = (c * KK + k) * P;
+            for (let p = 0; p < P; p++) {
+              let off = xOff + c * inSize;
+              let valid = true;
+              let kr = k;
+              let pr = p;
+              for (let d = 0; d < sp; d++) {
+                const kd = Math.floor(kr / kStr[d]!);
+                kr -= kd * kStr[d]!;
+                const od = Math.floor(pr / oStr[d]!);
+                pr -= od * oStr[d]!;
+                const id = od * o.strides[d]! - o.pads[d]! + kd * o.dilations[d]!;
+                if (id < 0 || id >= inSp[d]!) { valid = false; break; }
+                off += id * iStr[d]!;
+              }
+              col[row + p] = valid ? X[off]! : 0;
+            }
+          }
+        }
+      }
+      gemmF32(W, g * Coutg * rows, colBuf, colOff, out, (n * Cout + g * Coutg) * P, Coutg, rows, P, false, false, 1, 0);
+    }
+  }
+  if (bias) {
+    const bd = bias.data as Float32Array;
+    for (let n = 0; n < N; n++) for (let c = 0; c < Cout; c++) { const bv = bd[c]!; const base = (n * Cout + c) * P; for (let p = 0; p < P; p++) out[base + p]! += bv; }
+  }
+  return new Tensor([N, Cout, ...outSp], x.dtype, out);
+}
+
+export function poolKernel(kind: 'max' | 'avg', x: Tensor, o: Required<PoolOptions>): Tensor {
+  const sp = x.rank - 2;
+  const [N, C] = x.shape as [number, number];
+  const inSp = x.shape.slice(2) as number[];
+  const kSp = o.kernelShape;
+  let outSp = inSp.map((d, i) => outSize(d, kSp[i]!, o.strides[i]!, o.pads[i]!, o.pads[i + sp]!, o.dilations[i]!, o.ceilMode));
+  // With ceil mode, a window that would start entirely in the end padding is dropped (ONNX/PyTorch rule).
+  if (o.ceilMode) outSp = outSp.map((s, i) => ((s - 1) * o.strides[i]! >= inSp[i]! + o.pads[i]! ? s - 1 : s));
+  const P = sizeOf(outSp);
+  const KK = sizeOf(kSp);
+  const kStr = stridesOf(kSp);
+  const oStr = stridesOf(outSp);
+  const iStr = stridesOf(inSp);
+  const inSize = sizeOf(inSp);
+  const X = x.data as Float32Array;
+  const out = allocate(x.dtype, N * C * P) as Float32Array;
+  const pos = new Array<number>(sp);
+  for (let nc = 0; nc < N * C; nc++) {
+    const base = nc * inSize;
+    for (let p = 0; p < P; p++) {
+      let pr = p;
+      for (let d = 0; d < sp; d++) { pos[d] = Math.floor(pr / oStr[d]!); pr -= pos[d]! * oStr[d]!; }
+      let acc = kind === 'max' ? Number.NEGATIVE_INFINITY : 0;
+      let count = 0;
+      let padCount = 0;
+      for (let k = 0; k < KK; k++) {
+        let kr = k;
+        let off = base;
+        let valid = true;
+        let inPad = true;
+        for (let d = 0; d < sp; d++) {
+          const kd = Math.floor(kr / kStr[d]!);
+          kr -= kd * kStr[d]!;
+          const id = pos[d]! * o.strides[d]! - o.pads[d]! + kd * o.dilations[d]!;
+          if (id < -o.pads[d]! || id >= inSp[d]! + o.pads[d + sp]!) inPad = false;
+          if (id < 0 || id >= inSp[d]!) valid = false;
+          off += id * iStr[d]!;
+        }
+        if (inPad) padCount++;
+        if (!valid) continue;
+        const v = X[off]!;
+        if (kind === 'max') { if (v > acc) acc = v; } else acc += v;
+        count++;
+      }
+      out[nc * P + p] = kind === 'max' ? acc : acc / (o.countIncludePad ? padCount : Math.max(count, 1));
+    }
+  }
+  return new Tensor([N, C, ...outSp], x.dtype, out);
+}

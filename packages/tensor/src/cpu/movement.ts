@@ -1,0 +1,144 @@
+import { type DType, allocate, convert } from '../dtype.js';
+import { sizeOf, stridesOf } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { forEachBroadcast } from './elementwise.js';
+import { permuteData } from './reduce.js';
+
+type Arr = Float32Array; // element copies work the same on every typed array; the cast only quiets the checker
+
+export function transposeKernel(x: Tensor, perm: readonly number[]): Tensor {
+  return new Tensor(perm.map((p) => x.shape[p] as number), x.dtype, permuteData(x, perm) as never);
+}
+
+export function concatKernel(xs: readonly Tensor[], axis: number): Tensor {
+  const first = xs[0] as Tensor;
+  const outShape = [...first.shape];
+  outShape[axis] = xs.reduce((s, t) => s + (t.shape[axis] as number), 0);
+  const outer = sizeOf(first.shape.slice(0, axis));
+  const inner = sizeOf(first.shape.slice(axis + 1));
+  const out = allocate(first.dtype, sizeOf(outShape)) as Arr;
+  const rowOut = (outShape[axis] as number) * inner;
+  let col = 0;
+  for (const t of xs) {
+    const chunk = (t.shape[axis] as number) * inner;
+    const src = t.data as Arr;
+    for (let o = 0; o < outer; o++) out.set(src.subarray(o * chunk, (o + 1) * chunk), o * rowOut + col);
+    col += chunk;
+  }
+  return new Tensor(outShape, first.dtype, out as never);
+}
+
+export function sliceKernel(x: Tensor, starts: readonly number[], steps: readonly number[], outShape: readonly number[]): Tensor {
+  const out = allocate(x.dtype, sizeOf(outShape)) as Arr;
+  const src = x.data as Arr;
+  const inStr = x.strides;
+  let base = 0;
+  for (let d = 0; d < x.rank; d++) base += (starts[d] as number) * (inStr[d] as number);
+  const st = steps.map((s, d) => s * (inStr[d] as number));
+  // Walk output indices; offset = base + Σ idx_d · step_d · stride_d.
+  forEachStrided(outShape, st, (o, off) => { out[o] = src[base + off] as number; });
+  return new Tensor(outShape, x.dtype, out as never);
+}
+
+/** Calls body(outIndex, Σ idx_d·strides_d) for every index of `shape`. */
+function forEachStrided(shape: readonly number[], strides: readonly number[], body: (o: number, off: number) => void): void {
+  const n = sizeOf(shape);
+  if (n === 0) return;
+  const rank = shape.length;
+  const idx = new Array<number>(rank).fill(0);
+  let off = 0;
+  for (let o = 0; o < n; o++) {
+    body(o, off);
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      off += strides[d] as number;
+      if (idx[d]! < (shape[d] as number)) break;
+      off -= (strides[d] as number) * (shape[d] as number);
+      idx[d] = 0;
+    }
+  }
+}
+
+export function padKernel(x: Tensor, pads: readonly number[], mode: 'constant' | 'reflect' | 'edge', value: number): Tensor {
+  const r = x.rank;
+  const outShape = x.shape.map((d, i) => d + (pads[i] as number) + (pads[i + r] as number));
+  const out = allocate(x.dtype, sizeOf(outShape)) as Arr;
+  const src = x.data as Arr;
+  const inStr = x.strides;
+  const fill = x.dtype === 'int64' ? (BigInt(Math.trunc(value)) as unknown as number) : value;
+  const outStr = stridesOf(outShape);
+  const n = out.length;
+  for (let o = 0; o < n; o++) {
+    let rem = o;
+    let off = 0;
+    let inside = true;
+    for (let d = 0; d < r; d++) {
+      const q = Math.floor(rem / (outStr[d] as number));
+      rem -= q * (outStr[d] as number);
+      let i = q - (pads[d] as number);
+      const dim = x.shape[d] as number;
+      if (i < 0 || i >= dim) {
+        if (mode === 'constant' || dim === 0) { inside = false; break; }
+        if (mode === 'edge') i = i < 0 ? 0 : dim - 1;
+        else {
+          const period = 2 * (dim - 1);
+          if (period === 0) i = 0;
+          else { i = ((i % period) + period) % period; if (i >= dim) i = period - i; }
+        }
+      }
+      off += i * (inStr[d] as number);
+    }
+    out[o] = inside ? (src[off] as number) : fill;
+  }
+  return new Tensor(outShape, x.dtype, out as never);
+}
+
+export function gatherKernel(x: Tensor, indices: Tensor, axis: number): Tensor {
+  const outer = sizeOf(x.shape.slice(0, axis));
+  const dim = x.shape[axis] as number;
+  const inner = sizeOf(x.shape.slice(axis + 1));
+  const idx = indices.data;
+  const ni = idx.length;
+  const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
+  const out = allocate(x.dtype, outer * ni * inner) as Arr;
+  const src = x.data as Arr;
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < ni; i++) {
+      let k = Number(idx[i]);
+      if (k < 0) k += dim;
+      const from = (o * dim + k) * inner;
+      out.set(src.subarray(from, from + inner), (o * ni + i) * inner);
+    }
+  }
+  return new Tensor(outShape, x.dtype, out as never);
+}
+
+export function expandKernel(x: Tensor, outShape: readonly number[]): Tensor {
+  const out = allocate(x.dtype, sizeOf(outShape)) as Arr;
+  const src = x.data as Arr;
+  forEachBroadcast(outShape, [x.shape], (o, [i]) => { out[o] = src[i!] as number; });
+  return new Tensor(outShape, x.dtype, out as never);
+}
+
+export function tileKernel(x: Tensor, repeats: readonly number[]): Tensor {
+  const outShape = x.shape.map((d, i) => d * (repeats[i] as number));
+  const out = allocate(x.dtype, sizeOf(outShape)) as Arr;
+  const src = x.data as Arr;
+  const outStr = stridesOf(outShape);
+  const inStr = x.strides;
+  for (let o = 0; o < out.length; o++) {
+    let rem = o;
+    let off = 0;
+    for (let d = 0; d < x.rank; d++) {
+      const q = Math.floor(rem / (outStr[d] as number));
+      rem -= q * (outStr[d] as number);
+      off += (q % (x.shape[d] as number)) * (inStr[d] as number);
+    }
+    out[o] = src[off] as number;
+  }
+  return new Tensor(outShape, x.dtype, out as never);
+}
+
+export function castKernel(x: Tensor, dtype: DType): Tensor {
+  return new Tensor(x.shape, dtype, convert(x.data, dtype));
+}

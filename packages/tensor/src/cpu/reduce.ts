@@ -1,0 +1,133 @@
+import type { ReduceOp } from '../backend.js';
+import { allocate } from '../dtype.js';
+import { sizeOf } from '../shape.js';
+import { Tensor } from '../tensor.js';
+
+/**
+ * Views x as [outer, reduced, inner] blocks when the reduced axes are contiguous; otherwise
+ * transposes them to the end first. Accumulates in float64.
+ */
+export function reduceKernel(op: ReduceOp, x: Tensor, axes: readonly number[], keepDims: boolean): Tensor {
+  const outShapeKeep = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const outShape = keepDims ? outShapeKeep : x.shape.filter((_, i) => !axes.includes(i));
+  const contiguous = axes.every((a, i) => i === 0 || a === (axes[i - 1] as number) + 1);
+  let src = x.data as ArrayLike<number | bigint>;
+  let outer: number;
+  let red: number;
+  let inner: number;
+  if (contiguous) {
+    outer = sizeOf(x.shape.slice(0, axes[0]));
+    red = sizeOf(axes.map((a) => x.shape[a] as number));
+    inner = sizeOf(x.shape.slice((axes[axes.length - 1] as number) + 1));
+  } else {
+    const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    const perm = [...kept, ...axes];
+    src = permuteData(x, perm);
+    outer = sizeOf(kept.map((i) => x.shape[i] as number));
+    red = sizeOf(axes.map((a) => x.shape[a] as number));
+    inner = 1;
+  }
+  const isBig = src instanceof BigInt64Array;
+  const get = isBig ? (i: number) => Number((src as BigInt64Array)[i]) : (i: number) => (src as Float32Array)[i] as number;
+  const outDtype = x.dtype === 'bool' ? 'int64' : x.dtype;
+  const out = allocate(outDtype, outer * inner);
+  const res = new Float64Array(outer * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * red * inner + j;
+      let acc: number;
+      switch (op) {
+        case 'sum': case 'mean': { acc = 0; for (let r = 0; r < red; r++) acc += get(base + r * inner); if (op === 'mean') acc /= red; break; }
+        case 'sumSquare': case 'l2': { acc = 0; for (let r = 0; r < red; r++) { const v = get(base + r * inner); acc += v * v; } if (op === 'l2') acc = Math.sqrt(acc); break; }
+        case 'l1': { acc = 0; for (let r = 0; r < red; r++) acc += Math.abs(get(base + r * inner)); break; }
+        case 'prod': { acc = 1; for (let r = 0; r < red; r++) acc *= get(base + r * inner); break; }
+        case 'max': { acc = Number.NEGATIVE_INFINITY; for (let r = 0; r < red; r++) { const v = get(base + r * inner); if (v > acc || Number.isNaN(v)) acc = v; } break; }
+        case 'min': { acc = Number.POSITIVE_INFINITY; for (let r = 0; r < red; r++) { const v = get(base + r * inner); if (v < acc || Number.isNaN(v)) acc = v; } break; }
+        case 'logSumExp': {
+          let m = Number.NEGATIVE_INFINITY;
+          for (let r = 0; r < red; r++) m = Math.max(m, get(base + r * inner));
+          let s = 0;
+          for (let r = 0; r < red; r++) s += Math.exp(get(base + r * inner) - m);
+          acc = m + Math.log(s);
+          break;
+        }
+      }
+      res[o * inner + j] = acc;
+    }
+  }
+  if (out instanceof BigInt64Array) for (let i = 0; i < res.length; i++) out[i] = BigInt(Math.trunc(res[i] as number));
+  else (out as Float32Array).set(res);
+  return new Tensor(outShape, outDtype, out);
+}
+
+/** Copies x's data into the order given by `perm` (shared by reduce and transpose). */
+export function permuteData(x: Tensor, perm: readonly number[]) {
+  const rank = x.rank;
+  const shape = x.shape;
+  const inStrides = x.strides;
+  const outShape = perm.map((p) => shape[p] as number);
+  const src = x.data;
+  const out = allocate(x.dtype, src.length) as typeof src;
+  const n = src.length;
+  if (n === 0) return out;
+  const stridesP = perm.map((p) => inStrides[p] as number);
+  const idx = new Array<number>(rank).fill(0);
+  const last = rank - 1;
+  const lastStride = stridesP[last] as number;
+  const lastDim = outShape[last] as number;
+  let off = 0;
+  for (let o = 0; o < n; o += lastDim) {
+    for (let k = 0; k < lastDim; k++) (out as Float32Array)[o + k] = (src as Float32Array)[off + k * lastStride] as number;
+    for (let d = last - 1; d >= 0; d--) {
+      idx[d]!++;
+      off += stridesP[d] as number;
+      if (idx[d]! < (outShape[d] as number)) break;
+      off -= (stridesP[d] as number) * (outShape[d] as number);
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+export function argReduceKernel(op: 'argmax' | 'argmin', x: Tensor, axis: number, keepDims: boolean, selectLast: boolean): Tensor {
+  const outer = sizeOf(x.shape.slice(0, axis));
+  const red = x.shape[axis] as number;
+  const inner = sizeOf(x.shape.slice(axis + 1));
+  const out = new BigInt64Array(outer * inner);
+  const src = x.data;
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      let best = 0;
+      let bv = Number(src[o * red * inner + j]);
+      for (let r = 1; r < red; r++) {
+        const v = Number(src[(o * red + r) * inner + j]);
+        const better = op === 'argmax' ? v > bv || (selectLast && v === bv) : v < bv || (selectLast && v === bv);
+        if (better) { bv = v; best = r; }
+      }
+      out[o * inner + j] = BigInt(best);
+    }
+  }
+  const shape = keepDims ? x.shape.map((d, i) => (i === axis ? 1 : d)) : x.shape.filter((_, i) => i !== axis);
+  return new Tensor(shape, 'int64', out);
+}
+
+export function softmaxKernel(x: Tensor, axis: number, log: boolean): Tensor {
+  const outer = sizeOf(x.shape.slice(0, axis));
+  const red = x.shape[axis] as number;
+  const inner = sizeOf(x.shape.slice(axis + 1));
+  const src = x.data as Float32Array;
+  const out = allocate(x.dtype, src.length) as Float32Array;
+  const tmp = new Float64Array(red);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * red * inner + j;
+      let m = Number.NEGATIVE_INFINITY;
+      for (let r = 0; r < red; r++) m = Math.max(m, src[base + r * inner]!);
+      let s = 0;
+      for (let r = 0; r < red; r++) { const e = Math.exp(src[base + r * inner]! - m); tmp[r] = e; s += e; }
+      if (log) { const ls = Math.log(s); for (let r = 0; r < red; r++) out[base + r * inner] = src[base + r * inner]! - m - ls; }
+      else for (let r = 0; r < red; r++) out[base + r * inner] = tmp[r]! / s;
+    }
+  }
+  return new Tensor(x.shape, x.dtype, out);
+}

@@ -1,0 +1,88 @@
+/** Element types. float32 is the data type; int32/int64 hold indices and shapes; bool holds masks;
+ * float64 exists for reference computations (finite differences, theory checks). */
+export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'bool';
+
+export type TypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+
+export interface DTypeArrays {
+  float32: Float32Array;
+  float64: Float64Array;
+  int32: Int32Array;
+  int64: BigInt64Array;
+  bool: Uint8Array;
+}
+
+const CTORS = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int32: Int32Array,
+  int64: BigInt64Array,
+  bool: Uint8Array,
+} as const;
+
+/** Bytes per element of `dtype`. */
+export function bytesPerElement(dtype: DType): number {
+  return CTORS[dtype].BYTES_PER_ELEMENT;
+}
+
+/** A zero-filled typed array of `dtype` and `size` elements. */
+export function allocate<D extends DType>(dtype: D, size: number): DTypeArrays[D] {
+  return new CTORS[dtype](size) as DTypeArrays[D];
+}
+
+/** The dtype whose storage class `data` is. */
+export function dtypeOf(data: TypedArray): DType {
+  if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Float64Array) return 'float64';
+  if (data instanceof Int32Array) return 'int32';
+  if (data instanceof BigInt64Array) return 'int64';
+  return 'bool';
+}
+
+export function isFloat(dtype: DType): boolean {
+  return dtype === 'float32' || dtype === 'float64';
+}
+
+/** Reads element `i` of any typed array as a JS number (int64 via Number()). */
+export function readNumber(data: TypedArray, i: number): number {
+  return typeof data[i] === 'bigint' ? Number(data[i]) : (data[i] as number);
+}
+
+/** Copies `values` (numbers) into a new array of `dtype`, rounding toward zero for integer types. */
+export function fromNumbers<D extends DType>(dtype: D, values: ArrayLike<number>): DTypeArrays[D] {
+  const out = allocate(dtype, values.length);
+  if (dtype === 'int64') {
+    const o = out as BigInt64Array;
+    for (let i = 0; i < values.length; i++) o[i] = BigInt(Math.trunc(values[i] as number));
+  } else if (dtype === 'bool') {
+    const o = out as Uint8Array;
+    for (let i = 0; i < values.length; i++) o[i] = values[i] ? 1 : 0;
+  } else {
+    (out as Float32Array).set(values);
+  }
+  return out;
+}
+
+/** Converts a whole typed array to `dtype` (ONNX Cast semantics for the types we hold). */
+export function convert<D extends DType>(data: TypedArray, dtype: D): DTypeArrays[D] {
+  if (dtypeOf(data) === dtype) return data.slice() as DTypeArrays[D];
+  const n = data.length;
+  const out = allocate(dtype, n);
+  if (dtype === 'int64') {
+    const o = out as BigInt64Array;
+    for (let i = 0; i < n; i++) {
+      const v = readNumber(data, i);
+      o[i] = Number.isFinite(v) ? BigInt(Math.trunc(v)) : 0n;
+    }
+  } else if (dtype === 'bool') {
+    const o = out as Uint8Array;
+    for (let i = 0; i < n; i++) o[i] = readNumber(data, i) !== 0 ? 1 : 0;
+  } else if (dtype === 'int32') {
+    const o = out as Int32Array;
+    for (let i = 0; i < n; i++) o[i] = Math.trunc(readNumber(data, i));
+  } else {
+    const o = out as Float32Array;
+    for (let i = 0; i < n; i++) o[i] = readNumber(data, i);
+  }
+  return out;
+}

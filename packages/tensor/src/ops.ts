@@ -1,0 +1,394 @@
+import { type BinaryOp, type ConvOptions, type GemmOptions, type LayerNormResult, type PoolOptions, type ReduceOp, type UnaryOp, getBackend } from './backend.js';
+import { type DType, isFloat } from './dtype.js';
+import { NormkitError, fmtShape } from './errors.js';
+import { broadcastShapes, normalizeAxes, normalizeAxis, sizeOf } from './shape.js';
+import { Tensor, inferReshape } from './tensor.js';
+
+// Public ops: validate, then dispatch to the active backend. Each names itself in its errors.
+
+type Scalarish = Tensor | number;
+const asTensor = (x: Scalarish, like?: Tensor): Tensor => (typeof x === 'number' ? Tensor.scalar(x, like?.dtype ?? 'float32') : x);
+
+function requireFloat(op: string, ...xs: Tensor[]): void {
+  for (const x of xs) {
+    if (!isFloat(x.dtype)) throw new NormkitError('DTYPE_MISMATCH', `${op}: expected a float tensor, got ${x.dtype} ${fmtShape(x.shape)}; cast it first`, { op, shape: x.shape });
+  }
+}
+
+function requireSameDtype(op: string, a: Tensor, b: Tensor): void {
+  if (a.dtype !== b.dtype) throw new NormkitError('DTYPE_MISMATCH', `${op}: dtypes differ (${a.dtype} ${fmtShape(a.shape)} vs ${b.dtype} ${fmtShape(b.shape)}); cast one of them`, { op, shapes: [a.shape, b.shape] });
+}
+
+function binary(op: BinaryOp, a: Scalarish, b: Scalarish): Tensor {
+  const ta = asTensor(a, typeof b === 'number' ? undefined : b);
+  const tb = asTensor(b, ta);
+  requireSameDtype(op, ta, tb);
+  return getBackend().binary(op, ta, tb, broadcastShapes(ta.shape, tb.shape, op));
+}
+
+/** Elementwise a + b with broadcasting. @example add(x, 1) */
+export const add = (a: Scalarish, b: Scalarish) => binary('add', a, b);
+/** Elementwise a − b. */
+export const sub = (a: Scalarish, b: Scalarish) => binary('sub', a, b);
+/** Elementwise a · b. */
+export const mul = (a: Scalarish, b: Scalarish) => binary('mul', a, b);
+/** Elementwise a / b (integer division truncates for int dtypes). */
+export const div = (a: Scalarish, b: Scalarish) => binary('div', a, b);
+/** Elementwise a ** b. */
+export const pow = (a: Scalarish, b: Scalarish) => binary('pow', a, b);
+export const minimum = (a: Scalarish, b: Scalarish) => binary('min', a, b);
+export const maximum = (a: Scalarish, b: Scalarish) => binary('max', a, b);
+export const mod = (a: Scalarish, b: Scalarish) => binary('mod', a, b);
+/** Comparisons return bool tensors. */
+export const equal = (a: Scalarish, b: Scalarish) => binary('equal', a, b);
+export const less = (a: Scalarish, b: Scalarish) => binary('less', a, b);
+export const lessEqual = (a: Scalarish, b: Scalarish) => binary('lessEqual', a, b);
+export const greater = (a: Scalarish, b: Scalarish) => binary('greater', a, b);
+export const greaterEqual = (a: Scalarish, b: Scalarish) => binary('greaterEqual', a, b);
+export const logicalAnd = (a: Tensor, b: Tensor) => binary('and', a, b);
+export const logicalOr = (a: Tensor, b: Tensor) => binary('or', a, b);
+export const logicalXor = (a: Tensor, b: Tensor) => binary('xor', a, b);
+
+/** `cond ? a : b` elementwise, broadcasting all three. @example where(greater(x, 0), x, 0) */
+export function where(cond: Tensor, a: Scalarish, b: Scalarish): Tensor {
+  const ta = asTensor(a, typeof b === 'number' ? undefined : b);
+  const tb = asTensor(b, ta);
+  requireSameDtype('where', ta, tb);
+  if (cond.dtype !== 'bool') throw new NormkitError('DTYPE_MISMATCH', `where: condition must be bool, got ${cond.dtype} ${fmtShape(cond.shape)}`);
+  const shape = broadcastShapes(broadcastShapes(cond.shape, ta.shape, 'where'), tb.shape, 'where');
+  return getBackend().where(cond, ta, tb, shape);
+}
+
+function unary(op: UnaryOp, x: Tensor): Tensor {
+  if (op === 'not') {
+    if (x.dtype !== 'bool') throw new NormkitError('DTYPE_MISMATCH', `not: expected bool, got ${x.dtype}`);
+  } else if (!['neg', 'abs', 'sign', 'relu'].includes(op)) requireFloat(op, x);
+  return getBackend().unary(op, x);
+}
+
+export const neg = (x: Tensor) => unary('neg', x);
+export const abs = (x: Tensor) => unary('abs', x);
+export const exp = (x: Tensor) => unary('exp', x);
+export const log = (x: Tensor) => unary('log', x);
+export const sqrt = (x: Tensor) => unary('sqrt', x);
+export const rsqrt = (x: Tensor) => unary('rsqrt', x);
+export const reciprocal = (x: Tensor) => unary('reciprocal', x);
+export const erf = (x: Tensor) => unary('erf', x);
+export const tanh = (x: Tensor) => unary('tanh', x);
+export const sigmoid = (x: Tensor) => unary('sigmoid', x);
+export const relu = (x: Tensor) => unary('relu', x);
+/** GELU; `approximate: 'tanh'` for the tanh form. @example gelu(x, 'tanh') */
+export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none') => unary(approximate === 'tanh' ? 'geluTanh' : 'gelu', x);
+export const silu = (x: Tensor) => unary('silu', x);
+export const softplus = (x: Tensor) => unary('softplus', x);
+export const sin = (x: Tensor) => unary('sin', x);
+export const cos = (x: Tensor) => unary('cos', x);
+export const floor = (x: Tensor) => unary('floor', x);
+export const ceil = (x: Tensor) => unary('ceil', x);
+export const round = (x: Tensor) => unary('round', x);
+export const sign = (x: Tensor) => unary('sign', x);
+export const logicalNot = (x: Tensor) => unary('not', x);
+export const leakyRelu = (x: Tensor, alpha = 0.01) => (requireFloat('leakyRelu', x), getBackend().unaryParam({ op: 'leakyRelu', alpha }, x));
+export const elu = (x: Tensor, alpha = 1) => (requireFloat('elu', x), getBackend().unaryParam({ op: 'elu', alpha }, x));
+/** ONNX HardSigmoid: max(0, min(1, αx + β)). */
+export const hardSigmoid = (x: Tensor, alpha = 0.2, beta = 0.5) => (requireFloat('hardSigmoid', x), getBackend().unaryParam({ op: 'hardSigmoid', alpha, beta }, x));
+/** x · hardSigmoid(x; 1/6, 1/2). */
+export const hardSwish = (x: Tensor) => (requireFloat('hardSwish', x), getBackend().unaryParam({ op: 'hardSwish' }, x));
+/** Clamp to [min, max]. */
+export const clip = (x: Tensor, min = Number.NEGATIVE_INFINITY, max = Number.POSITIVE_INFINITY) => getBackend().unaryParam({ op: 'clip', min, max }, x);
+/** x ** p for a constant exponent (fast path of `pow`). */
+export const powScalar = (x: Tensor, exponent: number) => (requireFloat('powScalar', x), getBackend().unaryParam({ op: 'powScalar', exponent }, x));
+
+function reduce(op: ReduceOp, x: Tensor, axes: number | readonly number[] | undefined, keepDims: boolean): Tensor {
+  const list = axes === undefined ? x.shape.map((_, i) => i) : normalizeAxes(typeof axes === 'number' ? [axes] : axes, x.rank, `reduce ${op}`);
+  if (list.length === 0) return x;
+  if (op !== 'max' && op !== 'min' && op !== 'sum' && op !== 'prod') requireFloat(`reduce ${op}`, x);
+  for (const a of list) {
+    if (x.shape[a] === 0 && (op === 'max' || op === 'min')) throw new NormkitError('EMPTY_REDUCTION', `reduce ${op}: axis ${a} of ${fmtShape(x.shape)} is empty`);
+  }
+  return getBackend().reduce(op, x, list, keepDims);
+}
+
+/** Sum over `axes` (all when omitted). @example sum(x, [-1], true) */
+export const sum = (x: Tensor, axes?: number | readonly number[], keepDims = false) => reduce('sum', x, axes, keepDims);
+export const mean = (x: Tensor, axes?: number | readonly number[], keepDims = false) => reduce('mean', x, axes, keepDims);
+export const max = (x: Tensor, axes?: number | readonly number[], keepDims = false) => reduce('max', x, axes, keepDims);
+export const min = (x: Tensor, axes?: number | readonly number[], keepDims = false) => reduce('min', x, axes, keepDims);
+export const prod = (x: Tensor, axes?: number | readonly number[], keepDims = false) => reduce('prod', x, axes, keepDims);
+/** L2 norm over `axes`. */
+export const l2Norm = (x: Tensor, axes?: number | readonly number[], keepDims = false) => reduce('l2', x, axes, keepDims);
+export const l1Norm = (x: Tensor, axes?: number | readonly number[], keepDims = false) => reduce('l1', x, axes, keepDims);
+export const sumSquare = (x: Tensor, axes?: number | readonly number[], keepDims = false) => reduce('sumSquare', x, axes, keepDims);
+export const logSumExp = (x: Tensor, axes?: number | readonly number[], keepDims = false) => reduce('logSumExp', x, axes, keepDims);
+
+/** Variance over `axes`; `correction` 0 = biased (LayerNorm's), 1 = unbiased. @example variance(x, -1, true) */
+export function variance(x: Tensor, axes?: number | readonly number[], keepDims = false, correction = 0): Tensor {
+  const mu = mean(x, axes, true);
+  const d = sub(x, mu);
+  const ss = sum(mul(d, d), axes, keepDims);
+  const n = x.size / Math.max(mu.size, 1);
+  return div(ss, Tensor.scalar(n - correction, x.dtype));
+}
+
+/** Index of the max along `axis` (int64). */
+export function argmax(x: Tensor, axis = 0, keepDims = true, selectLastIndex = false): Tensor {
+  return getBackend().argReduce('argmax', x, normalizeAxis(axis, x.rank, 'argmax'), keepDims, selectLastIndex);
+}
+export function argmin(x: Tensor, axis = 0, keepDims = true, selectLastIndex = false): Tensor {
+  return getBackend().argReduce('argmin', x, normalizeAxis(axis, x.rank, 'argmin'), keepDims, selectLastIndex);
+}
+
+/** Softmax along `axis` (default last). @example softmax(logits, -1) */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  requireFloat('softmax', x);
+  return getBackend().softmax(x, normalizeAxis(axis, x.rank, 'softmax'), false);
+}
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  requireFloat('logSoftmax', x);
+  return getBackend().softmax(x, normalizeAxis(axis, x.rank, 'logSoftmax'), true);
+}
+
+/**
+ * Matrix product with NumPy semantics: 1-D operands are promoted and the added dim removed; batch
+ * dims broadcast. @example matmul(Tensor.randn([2, 3, 4], 1), Tensor.randn([4, 5], 2)) // [2, 3, 5]
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  requireFloat('matmul', a, b);
+  requireSameDtype('matmul', a, b);
+  if (a.rank === 0 || b.rank === 0) throw new NormkitError('SHAPE_MISMATCH', `matmul: operands must have rank ≥ 1, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  const a2 = a.rank === 1 ? a.reshape([1, a.shape[0] as number]) : a;
+  const b2 = b.rank === 1 ? b.reshape([b.shape[0] as number, 1]) : b;
+  const k1 = a2.shape[a2.rank - 1];
+  const k2 = b2.shape[b2.rank - 2];
+  if (k1 !== k2) throw new NormkitError('SHAPE_MISMATCH', `matmul: inner dimensions differ: ${fmtShape(a.shape)} · ${fmtShape(b.shape)} (${k1} vs ${k2})`, { op: 'matmul', shapes: [a.shape, b.shape] });
+  broadcastShapes(a2.shape.slice(0, -2), b2.shape.slice(0, -2), 'matmul (batch dims)');
+  let y = getBackend().matmul(a2, b2);
+  if (a.rank === 1) y = y.reshape([...y.shape.slice(0, -2), y.shape[y.rank - 1] as number]);
+  if (b.rank === 1) y = y.reshape(y.shape.slice(0, -1));
+  return y;
+}
+
+/** ONNX Gemm: α·op(A)·op(B) + β·C with C broadcast to [M, N]. @example gemm(a, w, bias, { transB: true }) */
+export function gemm(a: Tensor, b: Tensor, c?: Tensor, opts: GemmOptions = {}): Tensor {
+  requireFloat('gemm', a, b);
+  const o = { alpha: opts.alpha ?? 1, beta: opts.beta ?? 1, transA: opts.transA ?? false, transB: opts.transB ?? false };
+  if (a.rank !== 2 || b.rank !== 2) throw new NormkitError('SHAPE_MISMATCH', `gemm: A and B must be 2-D, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  const [m, k] = o.transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
+  const [k2, n] = o.transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
+  if (k !== k2) throw new NormkitError('SHAPE_MISMATCH', `gemm: inner dimensions differ: A ${fmtShape(a.shape)}${o.transA ? 'ᵀ' : ''} · B ${fmtShape(b.shape)}${o.transB ? 'ᵀ' : ''}`);
+  if (c) broadcastShapes(c.shape, [m as number, n as number], 'gemm (C)');
+  return getBackend().gemm(a, b, c, o);
+}
+
+/** N-d convolution (NCHW for 2-D, NCL for 1-D). `w` is [Cout, Cin/group, ...kernel]. @example conv(x, w, b, { pads: [1, 1, 1, 1] }) */
+export function conv(x: Tensor, w: Tensor, bias?: Tensor, opts: ConvOptions = {}): Tensor {
+  requireFloat('conv', x, w);
+  const sp = x.rank - 2;
+  if (sp < 1 || w.rank !== x.rank) throw new NormkitError('SHAPE_MISMATCH', `conv: input ${fmtShape(x.shape)} and weight ${fmtShape(w.shape)} must both be [N, C, ...spatial] / [Cout, Cin/group, ...kernel] of the same rank ≥ 3`);
+  const group = opts.group ?? 1;
+  const cin = x.shape[1] as number;
+  const cout = w.shape[0] as number;
+  if (cin !== (w.shape[1] as number) * group || cout % group !== 0) {
+    throw new NormkitError('SHAPE_MISMATCH', `conv: input channels ${cin} do not match weight ${fmtShape(w.shape)} with group=${group} (need Cin = W[1]·group and Cout divisible by group)`);
+  }
+  if (bias && bias.size !== cout) throw new NormkitError('SHAPE_MISMATCH', `conv: bias ${fmtShape(bias.shape)} must have ${cout} elements`);
+  const o = {
+    strides: opts.strides ?? new Array(sp).fill(1),
+    pads: opts.pads ?? new Array(2 * sp).fill(0),
+    dilations: opts.dilations ?? new Array(sp).fill(1),
+    group,
+  };
+  return getBackend().conv(x, w, bias, o);
+}
+/** 1-D convolution on [N, C, L]. */
+export const conv1d = (x: Tensor, w: Tensor, bias?: Tensor, opts: ConvOptions = {}) => conv(x, w, bias, opts);
+/** 2-D convolution on [N, C, H, W]. */
+export const conv2d = (x: Tensor, w: Tensor, bias?: Tensor, opts: ConvOptions = {}) => conv(x, w, bias, opts);
+
+function poolOpts(x: Tensor, o: PoolOptions): Required<PoolOptions> {
+  const sp = o.kernelShape.length;
+  if (x.rank !== sp + 2) throw new NormkitError('SHAPE_MISMATCH', `pool: input ${fmtShape(x.shape)} must be [N, C, ...${sp} spatial dims]`);
+  return {
+    kernelShape: o.kernelShape,
+    strides: o.strides ?? new Array(sp).fill(1),
+    pads: o.pads ?? new Array(2 * sp).fill(0),
+    dilations: o.dilations ?? new Array(sp).fill(1),
+    ceilMode: o.ceilMode ?? false,
+    countIncludePad: o.countIncludePad ?? false,
+  };
+}
+/** Max pooling. @example maxPool(x, { kernelShape: [2, 2], strides: [2, 2] }) */
+export const maxPool = (x: Tensor, opts: PoolOptions) => getBackend().pool('max', x, poolOpts(x, opts));
+export const avgPool = (x: Tensor, opts: PoolOptions) => getBackend().pool('avg', x, poolOpts(x, opts));
+/** Mean over all spatial dims, keeping them as size 1. */
+export const globalAvgPool = (x: Tensor) => mean(x, x.shape.map((_, i) => i).slice(2), true);
+export const globalMaxPool = (x: Tensor) => max(x, x.shape.map((_, i) => i).slice(2), true);
+
+/** Permutes axes (reverses them when `perm` is omitted). @example transpose(x, [0, 2, 1]) */
+export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
+  const p = perm ?? x.shape.map((_, i) => x.rank - 1 - i);
+  const norm = p.map((a) => normalizeAxis(a, x.rank, 'transpose'));
+  if (norm.length !== x.rank || new Set(norm).size !== x.rank) throw new NormkitError('INVALID_ARGUMENT', `transpose: perm [${p.join(', ')}] is not a permutation of the ${x.rank} axes of ${fmtShape(x.shape)}`);
+  if (norm.every((a, i) => a === i)) return x;
+  return getBackend().transpose(x, norm);
+}
+export const permute = transpose;
+
+/** Reshape (a view); `-1` infers one dimension. @example reshape(x, [2, -1]) */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  return x.reshape(inferReshape(x.shape, shape));
+}
+
+/** Concatenate along `axis`. @example concat([a, b], 0) */
+export function concat(xs: readonly Tensor[], axis: number): Tensor {
+  if (xs.length === 0) throw new NormkitError('INVALID_ARGUMENT', 'concat: needs at least one tensor');
+  const first = xs[0] as Tensor;
+  const ax = normalizeAxis(axis, first.rank, 'concat');
+  for (const t of xs) {
+    requireSameDtype('concat', first, t);
+    if (t.rank !== first.rank || t.shape.some((d, i) => i !== ax && d !== first.shape[i])) {
+      throw new NormkitError('SHAPE_MISMATCH', `concat: shapes ${fmtShape(first.shape)} and ${fmtShape(t.shape)} differ outside axis ${ax}`);
+    }
+  }
+  if (xs.length === 1) return first;
+  return getBackend().concat(xs, ax);
+}
+
+/** Split along `axis` into the given sizes (or `n` equal parts). @example split(x, [2, 2], -1) */
+export function split(x: Tensor, sizes: number | readonly number[], axis = 0): Tensor[] {
+  const ax = normalizeAxis(axis, x.rank, 'split');
+  const dim = x.shape[ax] as number;
+  let parts: number[];
+  if (typeof sizes === 'number') {
+    const chunk = Math.ceil(dim / sizes);
+    parts = Array.from({ length: sizes }, (_, i) => Math.max(0, Math.min(chunk, dim - i * chunk)));
+  } else parts = [...sizes];
+  if (parts.reduce((s, v) => s + v, 0) !== dim) throw new NormkitError('SHAPE_MISMATCH', `split: sizes [${parts.join(', ')}] do not sum to dimension ${ax} of ${fmtShape(x.shape)}`);
+  const out: Tensor[] = [];
+  let start = 0;
+  for (const p of parts) {
+    out.push(slice(x, [start], [start + p], [ax]));
+    start += p;
+  }
+  return out;
+}
+
+/** ONNX Slice semantics (negative indices, clamping, negative steps). @example slice(x, [0], [-1], [1], [2]) */
+export function slice(x: Tensor, starts: readonly number[], ends: readonly number[], axes?: readonly number[], steps?: readonly number[]): Tensor {
+  const st = x.shape.map(() => 0);
+  const sp = x.shape.map(() => 1);
+  const out = [...x.shape];
+  const ax = axes ?? starts.map((_, i) => i);
+  if (starts.length !== ends.length || ax.length !== starts.length || (steps && steps.length !== starts.length)) throw new NormkitError('INVALID_ARGUMENT', 'slice: starts, ends, axes and steps must have the same length');
+  ax.forEach((a0, i) => {
+    const a = normalizeAxis(a0, x.rank, 'slice');
+    const dim = x.shape[a] as number;
+    const step = steps?.[i] ?? 1;
+    if (step === 0) throw new NormkitError('INVALID_ARGUMENT', 'slice: step must not be 0');
+    let s = starts[i] as number;
+    let e = ends[i] as number;
+    if (s < 0) s += dim;
+    if (e < 0) e += dim;
+    if (step > 0) {
+      s = Math.min(Math.max(s, 0), dim);
+      e = Math.min(Math.max(e, 0), dim);
+      out[a] = Math.max(0, Math.ceil((e - s) / step));
+    } else {
+      s = Math.min(Math.max(s, -1), dim - 1);
+      e = Math.min(Math.max(e, -1), dim - 1);
+      out[a] = Math.max(0, Math.ceil((e - s) / step));
+    }
+    st[a] = s;
+    sp[a] = step;
+  });
+  return getBackend().slice(x, st, sp, out);
+}
+
+/** Pad with ONNX pads layout [begin..., end...]; negative pads crop. @example pad(x, [0, 1, 0, 1]) */
+export function pad(x: Tensor, pads: readonly number[], mode: 'constant' | 'reflect' | 'edge' = 'constant', value = 0): Tensor {
+  if (pads.length !== 2 * x.rank) throw new NormkitError('INVALID_ARGUMENT', `pad: expected ${2 * x.rank} pads for ${fmtShape(x.shape)}, got ${pads.length}`);
+  return getBackend().pad(x, pads, mode, value);
+}
+
+/** Gather along `axis` with (possibly negative) int indices. @example gather(table, ids, 0) */
+export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
+  const ax = normalizeAxis(axis, x.rank, 'gather');
+  if (indices.dtype !== 'int32' && indices.dtype !== 'int64') throw new NormkitError('DTYPE_MISMATCH', `gather: indices must be int32 or int64, got ${indices.dtype}`);
+  const dim = x.shape[ax] as number;
+  const idx = indices.data;
+  for (let i = 0; i < idx.length; i++) {
+    const v = Number(idx[i]);
+    if (v < -dim || v >= dim) throw new NormkitError('INDEX_OUT_OF_RANGE', `gather: index ${v} is out of range for axis ${ax} of ${fmtShape(x.shape)}`);
+  }
+  return getBackend().gather(x, indices, ax);
+}
+
+/** Broadcast to `shape` (ONNX Expand: the result shape is the broadcast of both). */
+export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  const out = broadcastShapes(x.shape, shape, 'expand');
+  if (out.length === x.rank && out.every((d, i) => d === x.shape[i])) return x;
+  return getBackend().expand(x, out);
+}
+
+/** Repeat along each axis. @example tile(x, [2, 1]) */
+export function tile(x: Tensor, repeats: readonly number[]): Tensor {
+  if (repeats.length !== x.rank) throw new NormkitError('INVALID_ARGUMENT', `tile: ${repeats.length} repeats for rank ${x.rank}`);
+  return getBackend().tile(x, repeats);
+}
+
+/** Convert to `dtype`. @example cast(ids, 'int64') */
+export function cast(x: Tensor, dtype: DType): Tensor {
+  return x.dtype === dtype ? x : getBackend().cast(x, dtype);
+}
+
+/** Remove size-1 axes (all of them when `axes` is omitted). */
+export function squeeze(x: Tensor, axes?: readonly number[]): Tensor {
+  const list = axes ? normalizeAxes(axes, x.rank, 'squeeze') : x.shape.flatMap((d, i) => (d === 1 ? [i] : []));
+  for (const a of list) if (x.shape[a] !== 1) throw new NormkitError('SHAPE_MISMATCH', `squeeze: axis ${a} of ${fmtShape(x.shape)} is not 1`);
+  return x.reshape(x.shape.filter((_, i) => !list.includes(i)));
+}
+
+/** Insert size-1 axes at `axes` (positions in the output). */
+export function unsqueeze(x: Tensor, axes: readonly number[]): Tensor {
+  const rank = x.rank + axes.length;
+  const list = normalizeAxes(axes, rank, 'unsqueeze');
+  const out: number[] = [];
+  let j = 0;
+  for (let i = 0; i < rank; i++) out.push(list.includes(i) ? 1 : (x.shape[j++] as number));
+  return x.reshape(out);
+}
+
+/** Flatten to 2-D at `axis` (ONNX Flatten). */
+export function flatten(x: Tensor, axis = 1): Tensor {
+  const a = axis < 0 ? axis + x.rank : axis;
+  if (a < 0 || a > x.rank) throw new NormkitError('AXIS_OUT_OF_RANGE', `flatten: axis ${axis} out of range for ${fmtShape(x.shape)}`);
+  return x.reshape([sizeOf(x.shape.slice(0, a)), sizeOf(x.shape.slice(a))]);
+}
+
+function checkNormParams(op: string, x: Tensor, axis: number, scale?: Tensor, bias?: Tensor): number {
+  requireFloat(op, x);
+  const a = normalizeAxis(axis, x.rank, op);
+  const normSize = sizeOf(x.shape.slice(a));
+  for (const [name, p] of [['scale', scale], ['bias', bias]] as const) {
+    if (p && p.size !== normSize && !(p.size === 1)) {
+      // Broadcastable parameters are accepted; they must broadcast to the normalized shape.
+      broadcastShapes(p.shape, x.shape.slice(a), `${op} (${name})`);
+    }
+  }
+  return a;
+}
+
+/**
+ * Fused LayerNorm kernel over axes [axis, rank) (ONNX LayerNormalization), also returning the mean
+ * and inverse standard deviation. @example layerNormKernel(x, gamma, beta, -1, 1e-5).y
+ */
+export function layerNormKernel(x: Tensor, scale: Tensor | undefined, bias: Tensor | undefined, axis = -1, epsilon = 1e-5): LayerNormResult {
+  const a = checkNormParams('layerNorm', x, axis, scale, bias);
+  return getBackend().layerNorm(x, scale, bias, a, epsilon);
+}
+
+/** Fused RMSNorm kernel over axes [axis, rank): x / sqrt(mean(x²) + ε) · scale + bias. */
+export function rmsNormKernel(x: Tensor, scale: Tensor | undefined, bias: Tensor | undefined, axis = -1, epsilon = 1e-5): Tensor {
+  const a = checkNormParams('rmsNorm', x, axis, scale, bias);
+  return getBackend().rmsNorm(x, scale, bias, a, epsilon);
+}

@@ -1,0 +1,70 @@
+import { NormkitError, fmtShape } from './errors.js';
+
+/** Number of elements of `shape` (1 for a scalar). */
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Row-major strides of `shape`. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i] as number;
+  }
+  return s;
+}
+
+/** Normalizes a possibly negative axis for a tensor of rank `rank`, or throws naming `op`. */
+export function normalizeAxis(axis: number, rank: number, op: string): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= Math.max(rank, 1)) {
+    throw new NormkitError('AXIS_OUT_OF_RANGE', `${op}: axis ${axis} is out of range for a tensor of rank ${rank}; use an axis in [${-rank}, ${rank - 1}]`, { op, axis, rank });
+  }
+  return a;
+}
+
+/** Normalizes and de-duplicates a list of axes, sorted ascending. */
+export function normalizeAxes(axes: readonly number[], rank: number, op: string): number[] {
+  return [...new Set(axes.map((a) => normalizeAxis(a, rank, op)))].sort((x, y) => x - y);
+}
+
+/** NumPy/ONNX multidirectional broadcast of two shapes, or a `SHAPE_MISMATCH` error naming `op`. */
+export function broadcastShapes(a: readonly number[], b: readonly number[], op: string): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out = new Array<number>(rank);
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new NormkitError('SHAPE_MISMATCH', `${op}: shapes ${fmtShape(a)} and ${fmtShape(b)} cannot be broadcast (dimension ${i} of the result: ${da} vs ${db})`, { op, shapes: [a, b] });
+    }
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** Strides for reading a tensor of `shape` as if broadcast to `outShape` (0 on broadcast dims). */
+export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
+  const strides = stridesOf(shape);
+  const out = new Array<number>(outShape.length).fill(0);
+  const off = outShape.length - shape.length;
+  for (let i = 0; i < shape.length; i++) out[i + off] = shape[i] === 1 ? 0 : (strides[i] as number);
+  return out;
+}
+
+/** Checks every dim is a non-negative integer and the total stays under `maxElements`. */
+export function validateShape(shape: readonly number[], op: string, maxElements = 2 ** 31 - 1): void {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new NormkitError('INVALID_SHAPE', `${op}: shape ${fmtShape(shape)} has an invalid dimension ${d}; dimensions must be non-negative integers`, { op, shape });
+  }
+  const n = sizeOf(shape);
+  if (n > maxElements) throw new NormkitError('TENSOR_TOO_LARGE', `${op}: shape ${fmtShape(shape)} has ${n} elements, over the limit of ${maxElements}`, { op, shape });
+}
+
+export function shapesEqual(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}

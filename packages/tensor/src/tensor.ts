@@ -1,0 +1,253 @@
+import { type DType, type DTypeArrays, type TypedArray, allocate, dtypeOf, fromNumbers, readNumber } from './dtype.js';
+import { NormkitError, fmtShape } from './errors.js';
+import { Rng } from './random.js';
+import { sizeOf, stridesOf, validateShape } from './shape.js';
+
+/**
+ * Where a tensor's elements live. CPU tensors hold a typed array; a device backend (gpu.js) may
+ * hold a handle instead and read back only when the caller asks for values.
+ */
+export interface DeviceStorage {
+  /** Name of the backend that owns the handle. */
+  readonly backend: string;
+  /** Backend-specific handle (a gpu.js texture, ...). */
+  readonly handle: unknown;
+  /** Reads the values back to the host. */
+  read(): TypedArray;
+  /** Releases the device memory. */
+  dispose?(): void;
+}
+
+/** Nested arrays of numbers, for `tensor([[1, 2], [3, 4]])`. */
+export type NestedArray = number | boolean | readonly NestedArray[];
+
+/**
+ * An n-dimensional array: a shape, a dtype and contiguous row-major storage.
+ * Reshape-like operations (`reshape`) share storage with the original: treat tensors as immutable.
+ *
+ * @example
+ * ```ts
+ * const x = Tensor.from([[1, 2, 3], [4, 5, 6]]); // float32 [2, 3]
+ * x.shape;     // [2, 3]
+ * x.toArray(); // [[1, 2, 3], [4, 5, 6]]
+ * ```
+ */
+export class Tensor<D extends DType = DType> {
+  readonly shape: readonly number[];
+  readonly dtype: D;
+  private host: DTypeArrays[D] | undefined;
+  private device: DeviceStorage | undefined;
+
+  constructor(shape: readonly number[], dtype: D, data?: DTypeArrays[D]) {
+    validateShape(shape, 'Tensor');
+    const size = sizeOf(shape);
+    if (data !== undefined) {
+      if (dtypeOf(data) !== dtype) throw new NormkitError('DTYPE_MISMATCH', `Tensor: data is ${dtypeOf(data)} but dtype ${dtype} was asked for`);
+      if (data.length !== size) throw new NormkitError('SHAPE_MISMATCH', `Tensor: shape ${fmtShape(shape)} needs ${size} elements but data has ${data.length}`, { shape });
+    }
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.host = data ?? allocate(dtype, size);
+  }
+
+  /** A tensor whose values live on a device until read. */
+  static fromDevice<D extends DType>(shape: readonly number[], dtype: D, storage: DeviceStorage): Tensor<D> {
+    const t = new Tensor(shape, dtype, allocate(dtype, 0) as DTypeArrays[D]).withoutCheck(shape);
+    t.host = undefined;
+    t.device = storage;
+    return t;
+  }
+
+  /** Internal: same object with a shape set without the element-count check (used for device tensors). */
+  private withoutCheck(shape: readonly number[]): this {
+    (this as { shape: readonly number[] }).shape = Object.freeze([...shape]);
+    return this;
+  }
+
+  /**
+   * Builds a tensor from nested arrays or a typed array.
+   * @example Tensor.from([1, 2, 3]); Tensor.from(new Int32Array([1, 2]), [2]); Tensor.from([[1, 2]], undefined, 'int64')
+   */
+  static from(values: NestedArray | TypedArray, shape?: readonly number[], dtype?: DType): Tensor {
+    if (ArrayBuffer.isView(values)) {
+      const d = dtype ?? dtypeOf(values);
+      const data = d === dtypeOf(values) ? values : fromNumbers(d, Array.from(values as ArrayLike<number | bigint>, Number));
+      return new Tensor(shape ?? [values.length], d, data);
+    }
+    const inferred: number[] = [];
+    let v: NestedArray = values;
+    while (Array.isArray(v)) {
+      inferred.push(v.length);
+      v = v[0] as NestedArray;
+    }
+    const flat: number[] = [];
+    const walk = (x: NestedArray, depth: number) => {
+      if (Array.isArray(x)) {
+        if (x.length !== inferred[depth]) throw new NormkitError('RAGGED_ARRAY', `Tensor.from: ragged nested array (dimension ${depth} has lengths ${inferred[depth]} and ${x.length})`);
+        for (const y of x) walk(y, depth + 1);
+      } else {
+        if (depth !== inferred.length) throw new NormkitError('RAGGED_ARRAY', 'Tensor.from: ragged nested array (a number where an array was expected)');
+        flat.push(Number(x));
+      }
+    };
+    walk(values, 0);
+    const d = dtype ?? (typeof v === 'boolean' ? 'bool' : 'float32');
+    return new Tensor(shape ?? inferred, d, fromNumbers(d, flat));
+  }
+
+  /** A scalar (rank-0) tensor. */
+  static scalar(value: number, dtype: DType = 'float32'): Tensor {
+    return new Tensor([], dtype, fromNumbers(dtype, [value]));
+  }
+
+  /** All zeros. @example Tensor.zeros([2, 3]) */
+  static zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+    return new Tensor(shape, dtype);
+  }
+
+  /** All ones. */
+  static ones(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+    return Tensor.full(shape, 1, dtype);
+  }
+
+  /** Every element set to `value`. */
+  static full(shape: readonly number[], value: number, dtype: DType = 'float32'): Tensor {
+    const t = new Tensor(shape, dtype);
+    const data = t.data;
+    if (data instanceof BigInt64Array) data.fill(BigInt(Math.trunc(value)));
+    else data.fill(value);
+    return t;
+  }
+
+  /** `[start, start + step, ...)` up to `stop` (exclusive), like `np.arange`. @example Tensor.arange(0, 5) */
+  static arange(start: number, stop?: number, step = 1, dtype: DType = 'float32'): Tensor {
+    if (stop === undefined) {
+      stop = start;
+      start = 0;
+    }
+    if (step === 0) throw new NormkitError('INVALID_ARGUMENT', 'arange: step must not be 0');
+    const n = Math.max(0, Math.ceil((stop - start) / step));
+    const vals = new Array<number>(n);
+    for (let i = 0; i < n; i++) vals[i] = start + i * step;
+    return new Tensor([n], dtype, fromNumbers(dtype, vals));
+  }
+
+  /** Seeded standard-normal samples (see `Rng`). @example Tensor.randn([4, 8], 42) */
+  static randn(shape: readonly number[], seed: number, { mean = 0, std = 1, dtype = 'float32' as 'float32' | 'float64' } = {}): Tensor {
+    const rng = new Rng(seed);
+    const t = new Tensor(shape, dtype);
+    const data = t.data as Float32Array | Float64Array;
+    for (let i = 0; i < data.length; i++) data[i] = rng.normal(mean, std);
+    return t;
+  }
+
+  /** Seeded uniform samples in [lo, hi). @example Tensor.rand([4], 1, { lo: -1, hi: 1 }) */
+  static rand(shape: readonly number[], seed: number, { lo = 0, hi = 1, dtype = 'float32' as 'float32' | 'float64' } = {}): Tensor {
+    const rng = new Rng(seed);
+    const t = new Tensor(shape, dtype);
+    const data = t.data as Float32Array | Float64Array;
+    for (let i = 0; i < data.length; i++) data[i] = rng.uniform(lo, hi);
+    return t;
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get strides(): number[] {
+    return stridesOf(this.shape);
+  }
+
+  /** The values on the host, reading them back from the device first if needed. */
+  get data(): DTypeArrays[D] {
+    if (this.host === undefined) {
+      const storage = this.device as DeviceStorage;
+      this.host = storage.read() as DTypeArrays[D];
+    }
+    return this.host;
+  }
+
+  /** The device storage, when a device backend holds this tensor's values. */
+  get deviceStorage(): DeviceStorage | undefined {
+    return this.device;
+  }
+
+  /** Whether the values are already on the host (no read-back needed). */
+  get onHost(): boolean {
+    return this.host !== undefined;
+  }
+
+  /** Releases device memory (a no-op for host tensors). */
+  dispose(): void {
+    this.device?.dispose?.();
+    this.device = undefined;
+  }
+
+  /** A view with another shape of the same size, sharing storage. `-1` infers one dimension. */
+  reshape(shape: readonly number[]): Tensor<D> {
+    const out = inferReshape(this.shape, shape);
+    if (this.host === undefined && this.device) return Tensor.fromDevice(out, this.dtype, this.device);
+    return new Tensor(out, this.dtype, this.data);
+  }
+
+  /** Element at a multi-index, as a number. @example t.get(0, 1) */
+  get(...index: number[]): number {
+    if (index.length !== this.rank) throw new NormkitError('INVALID_ARGUMENT', `get: expected ${this.rank} indices for shape ${fmtShape(this.shape)}, got ${index.length}`);
+    let off = 0;
+    const strides = this.strides;
+    for (let i = 0; i < index.length; i++) {
+      const k = index[i] as number;
+      if (k < 0 || k >= (this.shape[i] as number)) throw new NormkitError('INDEX_OUT_OF_RANGE', `get: index ${k} out of range for dimension ${i} of shape ${fmtShape(this.shape)}`);
+      off += k * (strides[i] as number);
+    }
+    return readNumber(this.data, off);
+  }
+
+  /** The values as a flat array of JS numbers. */
+  toFlatArray(): number[] {
+    return Array.from(this.data as ArrayLike<number | bigint>, Number);
+  }
+
+  /** The values as nested arrays (a number for a scalar). */
+  toArray(): NestedArray {
+    const flat = this.toFlatArray();
+    if (this.rank === 0) return flat[0] as number;
+    const build = (dim: number, off: number): NestedArray[] => {
+      const n = this.shape[dim] as number;
+      const stride = sizeOf(this.shape.slice(dim + 1));
+      const out: NestedArray[] = [];
+      for (let i = 0; i < n; i++) out.push(dim === this.rank - 1 ? (flat[off + i] as number) : build(dim + 1, off + i * stride));
+      return out;
+    };
+    return build(0, 0);
+  }
+
+  /** A copy of this tensor (host storage). */
+  clone(): Tensor<D> {
+    return new Tensor(this.shape, this.dtype, this.data.slice() as DTypeArrays[D]);
+  }
+
+  toString(): string {
+    return `Tensor(${this.dtype}, ${fmtShape(this.shape)})`;
+  }
+}
+
+/** Resolves a reshape target (with one `-1` and ONNX's `0` = copy-dim left to the caller) against `from`. */
+export function inferReshape(from: readonly number[], to: readonly number[]): number[] {
+  const size = sizeOf(from);
+  const out = [...to];
+  const neg = out.indexOf(-1);
+  if (neg !== out.lastIndexOf(-1)) throw new NormkitError('INVALID_SHAPE', `reshape: target ${fmtShape(to)} has more than one -1`);
+  if (neg >= 0) {
+    const known = sizeOf(out.filter((_, i) => i !== neg));
+    if (known === 0 || size % known !== 0) throw new NormkitError('SHAPE_MISMATCH', `reshape: cannot infer -1 reshaping ${fmtShape(from)} (${size} elements) to ${fmtShape(to)}`);
+    out[neg] = size / known;
+  }
+  if (sizeOf(out) !== size) throw new NormkitError('SHAPE_MISMATCH', `reshape: cannot reshape ${fmtShape(from)} (${size} elements) to ${fmtShape(to)} (${sizeOf(out)} elements)`, { from, to });
+  return out;
+}
