@@ -52,14 +52,27 @@ export class GraphBuilder {
   }
 
   /** Adds a node with one output and returns the output's name. @example b.op('Gemm', [x, w, c], { transB: 1 }) */
-  op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, opts: { name?: string; domain?: string; output?: string } = {}): string {
+  op(
+    opType: string,
+    inputs: string[],
+    attrs: Record<string, AttrValue> = {},
+    opts: { name?: string; domain?: string; output?: string } = {},
+  ): string {
     return this.opN(opType, inputs, 1, attrs, opts)[0] as string;
   }
 
   /** Adds a node with `n` outputs and returns their names. */
-  opN(opType: string, inputs: string[], n: number, attrs: Record<string, AttrValue> = {}, opts: { name?: string; domain?: string; output?: string } = {}): string[] {
+  opN(
+    opType: string,
+    inputs: string[],
+    n: number,
+    attrs: Record<string, AttrValue> = {},
+    opts: { name?: string; domain?: string; output?: string } = {},
+  ): string[] {
     const name = opts.name ?? this.fresh(opType);
-    const outputs = Array.from({ length: n }, (_, i) => (i === 0 && opts.output ? opts.output : n === 1 ? `${name}_out` : `${name}_out${i}`));
+    const outputs = Array.from({ length: n }, (_, i) =>
+      i === 0 && opts.output ? opts.output : n === 1 ? `${name}_out` : `${name}_out${i}`,
+    );
     const attributes: Record<string, Attribute> = {};
     for (const [k, v] of Object.entries(attrs)) attributes[k] = toAttribute(v);
     this.graph.addNode({ name, opType, domain: opts.domain ?? '', inputs, outputs, attributes });

@@ -8,5 +8,6 @@
  * b.output(b.op('Relu', [b.input('x', 'float32', [2])]));
  * ```
  */
-export { type Attribute, type Dim, Graph, Model, type Node, type OpsetImport, type ValueInfo, attr, subgraphsOf } from './ir.js';
+
 export { GraphBuilder, toAttribute } from './builder.js';
+export { type Attribute, attr, type Dim, Graph, Model, type Node, type OpsetImport, subgraphsOf, type ValueInfo } from './ir.js';

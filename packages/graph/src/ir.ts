@@ -78,7 +78,12 @@ export class Graph {
 
   /** Adds a node (naming it `${opType}_${n}` when no name is given) and returns it. */
   addNode(spec: Partial<Node> & Pick<Node, 'opType' | 'inputs' | 'outputs'>): Node {
-    const node: Node = { name: spec.name ?? this.uniqueName(spec.opType), domain: spec.domain ?? '', attributes: spec.attributes ?? {}, ...spec } as Node;
+    const node: Node = {
+      name: spec.name ?? this.uniqueName(spec.opType),
+      domain: spec.domain ?? '',
+      attributes: spec.attributes ?? {},
+      ...spec,
+    } as Node;
     this.nodes.push(node);
     return node;
   }
@@ -147,7 +152,11 @@ export class Graph {
     for (const n of this.nodes) {
       for (const i of n.inputs) {
         if (!available.has(i) && !producers.has(i) && !this.outerScope.has(i)) {
-          throw new NormkitError('UNDEFINED_VALUE', `graph "${this.name}": node "${n.name}" (${n.opType}) reads "${i}", which no node, input or initializer provides`, { node: n.name, value: i });
+          throw new NormkitError(
+            'UNDEFINED_VALUE',
+            `graph "${this.name}": node "${n.name}" (${n.opType}) reads "${i}", which no node, input or initializer provides`,
+            { node: n.name, value: i },
+          );
         }
       }
     }
@@ -184,7 +193,11 @@ export class Graph {
     }
     if (order.length !== this.nodes.length) {
       const stuck = this.nodes.find((n) => (pending.get(n) as number) > 0) as Node;
-      throw new NormkitError('GRAPH_CYCLE', `graph "${this.name}" has a cycle through node "${stuck.name}" (${stuck.opType}); an ONNX graph must be acyclic`, { node: stuck.name });
+      throw new NormkitError(
+        'GRAPH_CYCLE',
+        `graph "${this.name}" has a cycle through node "${stuck.name}" (${stuck.opType}); an ONNX graph must be acyclic`,
+        { node: stuck.name },
+      );
     }
     return order;
   }
@@ -212,8 +225,18 @@ export class Graph {
       const p = producers.get(v);
       if (!p || keep.has(p)) continue;
       keep.add(p);
-      for (const i of p.inputs) if (i && !live.has(i)) { live.add(i); stack.push(i); }
-      for (const [, a] of Object.entries(p.attributes)) for (const sub of subgraphsOf(a)) for (const name of sub.freeVariables()) if (!live.has(name)) { live.add(name); stack.push(name); }
+      for (const i of p.inputs)
+        if (i && !live.has(i)) {
+          live.add(i);
+          stack.push(i);
+        }
+      for (const [, a] of Object.entries(p.attributes))
+        for (const sub of subgraphsOf(a))
+          for (const name of sub.freeVariables())
+            if (!live.has(name)) {
+              live.add(name);
+              stack.push(name);
+            }
     }
     const before = this.nodes.length;
     this.nodes = this.nodes.filter((n) => keep.has(n));
@@ -228,7 +251,8 @@ export class Graph {
     const free = new Set<string>();
     for (const n of this.nodes) {
       for (const i of n.inputs) if (!defined.has(i)) free.add(i);
-      for (const a of Object.values(n.attributes)) for (const sub of subgraphsOf(a)) for (const f of sub.freeVariables()) if (!defined.has(f)) free.add(f);
+      for (const a of Object.values(n.attributes))
+        for (const sub of subgraphsOf(a)) for (const f of sub.freeVariables()) if (!defined.has(f)) free.add(f);
     }
     return free;
   }
@@ -296,20 +320,39 @@ export class Model {
 
   /** A copy with a cloned graph. */
   clone(): Model {
-    const m = new Model(this.graph.clone(), this.opsetImports.map((o) => ({ ...o })));
-    Object.assign(m, { irVersion: this.irVersion, producerName: this.producerName, producerVersion: this.producerVersion, domain: this.domain, modelVersion: this.modelVersion, docString: this.docString, metadataProps: { ...this.metadataProps }, extra: this.extra });
+    const m = new Model(
+      this.graph.clone(),
+      this.opsetImports.map((o) => ({ ...o })),
+    );
+    Object.assign(m, {
+      irVersion: this.irVersion,
+      producerName: this.producerName,
+      producerVersion: this.producerVersion,
+      domain: this.domain,
+      modelVersion: this.modelVersion,
+      docString: this.docString,
+      metadataProps: { ...this.metadataProps },
+      extra: this.extra,
+    });
     return m;
   }
 }
 
 /** Reads an attribute's value with a default, checking its type. @example attr(node, 'axis', 'int', -1) */
-export function attr<T extends Attribute['type']>(node: Node, name: string, type: T, fallback: Extract<Attribute, { type: T }>['value']): Extract<Attribute, { type: T }>['value'];
+export function attr<T extends Attribute['type']>(
+  node: Node,
+  name: string,
+  type: T,
+  fallback: Extract<Attribute, { type: T }>['value'],
+): Extract<Attribute, { type: T }>['value'];
 export function attr<T extends Attribute['type']>(node: Node, name: string, type: T): Extract<Attribute, { type: T }>['value'] | undefined;
 export function attr<T extends Attribute['type']>(node: Node, name: string, type: T, fallback?: unknown): unknown {
   const a = node.attributes[name];
   if (!a) return fallback;
   if (a.type !== type && !(type === 'float' && a.type === 'int') && !(type === 'int' && a.type === 'float')) {
-    throw new NormkitError('BAD_ATTRIBUTE', `node "${node.name}" (${node.opType}): attribute "${name}" is ${a.type}, expected ${type}`, { node: node.name });
+    throw new NormkitError('BAD_ATTRIBUTE', `node "${node.name}" (${node.opType}): attribute "${name}" is ${a.type}, expected ${type}`, {
+      node: node.name,
+    });
   }
   return a.value;
 }
