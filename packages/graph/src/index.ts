@@ -11,3 +11,4 @@
 
 export { GraphBuilder, toAttribute } from './builder.js';
 export { type Attribute, attr, type Dim, Graph, Model, type Node, type OpsetImport, subgraphsOf, type ValueInfo } from './ir.js';
+export * from './passes/index.js';

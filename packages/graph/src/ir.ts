@@ -10,6 +10,8 @@ export interface ValueInfo {
   elemType?: string;
   shape?: Dim[];
   docString?: string;
+  /** Fields the IR does not model (non-tensor types, denotations, metadata_props), carried through verbatim by the ONNX layer. */
+  extra?: Record<string, unknown>;
 }
 
 /** A node attribute, tagged with its ONNX type so a round trip keeps ints as ints and floats as floats. */

@@ -19,3 +19,7 @@ export {
 } from './backend.js';
 export { CpuBackend } from './cpu/backend.js';
 export * from './ops.js';
+export {
+  type EighResult, type MatrixFunctionOptions, type NewtonSchulzOptions, type NewtonSchulzResult, type SolveTriangularOptions,
+  cholesky, eigh, inv, invSqrtm, newtonSchulz, solveTriangular, sqrtm,
+} from './linalg.js';

@@ -100,7 +100,7 @@ export const clip = (x: Tensor, min = Number.NEGATIVE_INFINITY, max = Number.POS
 export const powScalar = (x: Tensor, exponent: number) => (requireFloat('powScalar', x), getBackend().unaryParam({ op: 'powScalar', exponent }, x));
 
 function reduce(op: ReduceOp, x: Tensor, axes: number | readonly number[] | undefined, keepDims: boolean): Tensor {
-  const list = axes === undefined ? x.shape.map((_, i) => i) : normalizeAxes(typeof axes === 'number' ? [axes] : axes, x.rank, `reduce ${op}`);
+  const list = axes === undefined ? x.shape.map((_, i) => i) : normalizeAxes(typeof axes === 'number' ? [axes] : axes, x.rank, `reduce ${op}`, x.shape);
   if (list.length === 0) return x;
   if (op !== 'max' && op !== 'min' && op !== 'sum' && op !== 'prod') requireFloat(`reduce ${op}`, x);
   for (const a of list) {
@@ -130,22 +130,30 @@ export function variance(x: Tensor, axes?: number | readonly number[], keepDims 
   return div(ss, Tensor.scalar(n - correction, x.dtype));
 }
 
-/** Index of the max along `axis` (int64). */
-export function argmax(x: Tensor, axis = 0, keepDims = true, selectLastIndex = false): Tensor {
-  return getBackend().argReduce('argmax', x, normalizeAxis(axis, x.rank, 'argmax'), keepDims, selectLastIndex);
+function argReduce(op: 'argmax' | 'argmin', x: Tensor, axis: number, keepDims: boolean, selectLastIndex: boolean): Tensor {
+  const a = normalizeAxis(axis, x.rank, op, x.shape);
+  if (x.dtype === 'bool') throw new NormkitError('DTYPE_MISMATCH', `${op}: bool input ${fmtShape(x.shape)} is not supported; cast it first`, { op, shape: x.shape });
+  if (x.shape[a] === 0) throw new NormkitError('EMPTY_REDUCTION', `${op}: axis ${a} of ${fmtShape(x.shape)} is empty`, { op, shape: x.shape });
+  return getBackend().argReduce(op, x, a, keepDims, selectLastIndex);
 }
+
+/** Index of the max along `axis` (int64); ties give the first index unless `selectLastIndex`. @example argmax(logits, -1, false) */
+export function argmax(x: Tensor, axis = 0, keepDims = true, selectLastIndex = false): Tensor {
+  return argReduce('argmax', x, axis, keepDims, selectLastIndex);
+}
+/** Index of the min along `axis` (int64). @example argmin(x, 0) */
 export function argmin(x: Tensor, axis = 0, keepDims = true, selectLastIndex = false): Tensor {
-  return getBackend().argReduce('argmin', x, normalizeAxis(axis, x.rank, 'argmin'), keepDims, selectLastIndex);
+  return argReduce('argmin', x, axis, keepDims, selectLastIndex);
 }
 
 /** Softmax along `axis` (default last). @example softmax(logits, -1) */
 export function softmax(x: Tensor, axis = -1): Tensor {
   requireFloat('softmax', x);
-  return getBackend().softmax(x, normalizeAxis(axis, x.rank, 'softmax'), false);
+  return getBackend().softmax(x, normalizeAxis(axis, x.rank, 'softmax', x.shape), false);
 }
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   requireFloat('logSoftmax', x);
-  return getBackend().softmax(x, normalizeAxis(axis, x.rank, 'logSoftmax'), true);
+  return getBackend().softmax(x, normalizeAxis(axis, x.rank, 'logSoftmax', x.shape), true);
 }
 
 /**
@@ -192,12 +200,14 @@ export function conv(x: Tensor, w: Tensor, bias?: Tensor, opts: ConvOptions = {}
     throw new NormkitError('SHAPE_MISMATCH', `conv: input channels ${cin} do not match weight ${fmtShape(w.shape)} with group=${group} (need Cin = W[1]·group and Cout divisible by group)`);
   }
   if (bias && bias.size !== cout) throw new NormkitError('SHAPE_MISMATCH', `conv: bias ${fmtShape(bias.shape)} must have ${cout} elements`);
+  if (!Number.isInteger(group) || group < 1) throw new NormkitError('INVALID_ARGUMENT', `conv: group must be a positive integer, got ${group}`);
   const o = {
     strides: opts.strides ?? new Array(sp).fill(1),
     pads: opts.pads ?? new Array(2 * sp).fill(0),
     dilations: opts.dilations ?? new Array(sp).fill(1),
     group,
   };
+  checkWindowOpts('conv', x.shape, w.shape.slice(2) as number[], o.strides, o.pads, o.dilations, false);
   return getBackend().conv(x, w, bias, o);
 }
 /** 1-D convolution on [N, C, L]. */
@@ -205,10 +215,28 @@ export const conv1d = (x: Tensor, w: Tensor, bias?: Tensor, opts: ConvOptions = 
 /** 2-D convolution on [N, C, H, W]. */
 export const conv2d = (x: Tensor, w: Tensor, bias?: Tensor, opts: ConvOptions = {}) => conv(x, w, bias, opts);
 
-function poolOpts(x: Tensor, o: PoolOptions): Required<PoolOptions> {
+/** Validates strides/pads/dilations of a sliding-window op and that the output is non-empty. */
+function checkWindowOpts(op: string, xShape: readonly number[], kSp: readonly number[], strides: readonly number[], pads: readonly number[], dilations: readonly number[], ceil: boolean): void {
+  const sp = kSp.length;
+  const bad = (name: string, v: readonly number[], n: number, min: number) =>
+    v.length !== n || v.some((d) => !Number.isInteger(d) || d < min)
+      ? new NormkitError('INVALID_ARGUMENT', `${op}: ${name} [${v.join(', ')}] must be ${n} integers ≥ ${min} for input ${fmtShape(xShape)} with kernel ${fmtShape(kSp)}`, { op, shape: xShape })
+      : undefined;
+  const e = bad('strides', strides, sp, 1) ?? bad('pads', pads, 2 * sp, 0) ?? bad('dilations', dilations, sp, 1) ?? bad('kernelShape', kSp, sp, 1);
+  if (e) throw e;
+  for (let i = 0; i < sp; i++) {
+    const span = (xShape[i + 2] as number) + (pads[i] as number) + (pads[i + sp] as number) - ((kSp[i] as number) - 1) * (dilations[i] as number) - 1;
+    if (span < 0 && !ceil) {
+      throw new NormkitError('SHAPE_MISMATCH', `${op}: the dilated kernel ${fmtShape(kSp)} is larger than the padded input ${fmtShape(xShape)} on spatial axis ${i}, so the output would be empty; pad the input or use a smaller kernel`, { op, shape: xShape });
+    }
+  }
+}
+
+function poolOpts(op: string, x: Tensor, o: PoolOptions): Required<PoolOptions> {
+  requireFloat(op, x);
   const sp = o.kernelShape.length;
-  if (x.rank !== sp + 2) throw new NormkitError('SHAPE_MISMATCH', `pool: input ${fmtShape(x.shape)} must be [N, C, ...${sp} spatial dims]`);
-  return {
+  if (x.rank !== sp + 2) throw new NormkitError('SHAPE_MISMATCH', `${op} (pool): input ${fmtShape(x.shape)} must be [N, C, ...${sp} spatial dims] for kernel ${fmtShape(o.kernelShape)}`);
+  const r = {
     kernelShape: o.kernelShape,
     strides: o.strides ?? new Array(sp).fill(1),
     pads: o.pads ?? new Array(2 * sp).fill(0),
@@ -216,10 +244,13 @@ function poolOpts(x: Tensor, o: PoolOptions): Required<PoolOptions> {
     ceilMode: o.ceilMode ?? false,
     countIncludePad: o.countIncludePad ?? false,
   };
+  checkWindowOpts(op, x.shape, r.kernelShape, r.strides, r.pads, r.dilations, false);
+  return r;
 }
-/** Max pooling. @example maxPool(x, { kernelShape: [2, 2], strides: [2, 2] }) */
-export const maxPool = (x: Tensor, opts: PoolOptions) => getBackend().pool('max', x, poolOpts(x, opts));
-export const avgPool = (x: Tensor, opts: PoolOptions) => getBackend().pool('avg', x, poolOpts(x, opts));
+/** Max pooling (ONNX MaxPool: pads, dilations, ceil mode). @example maxPool(x, { kernelShape: [2, 2], strides: [2, 2] }) */
+export const maxPool = (x: Tensor, opts: PoolOptions) => getBackend().pool('max', x, poolOpts('maxPool', x, opts));
+/** Average pooling (ONNX AveragePool; `countIncludePad` picks the divisor). @example avgPool(x, { kernelShape: [3, 3], pads: [1, 1, 1, 1] }) */
+export const avgPool = (x: Tensor, opts: PoolOptions) => getBackend().pool('avg', x, poolOpts('avgPool', x, opts));
 /** Mean over all spatial dims, keeping them as size 1. */
 export const globalAvgPool = (x: Tensor) => mean(x, x.shape.map((_, i) => i).slice(2), true);
 export const globalMaxPool = (x: Tensor) => max(x, x.shape.map((_, i) => i).slice(2), true);
@@ -227,7 +258,7 @@ export const globalMaxPool = (x: Tensor) => max(x, x.shape.map((_, i) => i).slic
 /** Permutes axes (reverses them when `perm` is omitted). @example transpose(x, [0, 2, 1]) */
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   const p = perm ?? x.shape.map((_, i) => x.rank - 1 - i);
-  const norm = p.map((a) => normalizeAxis(a, x.rank, 'transpose'));
+  const norm = p.map((a) => normalizeAxis(a, x.rank, 'transpose', x.shape));
   if (norm.length !== x.rank || new Set(norm).size !== x.rank) throw new NormkitError('INVALID_ARGUMENT', `transpose: perm [${p.join(', ')}] is not a permutation of the ${x.rank} axes of ${fmtShape(x.shape)}`);
   if (norm.every((a, i) => a === i)) return x;
   return getBackend().transpose(x, norm);
@@ -243,7 +274,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 export function concat(xs: readonly Tensor[], axis: number): Tensor {
   if (xs.length === 0) throw new NormkitError('INVALID_ARGUMENT', 'concat: needs at least one tensor');
   const first = xs[0] as Tensor;
-  const ax = normalizeAxis(axis, first.rank, 'concat');
+  const ax = normalizeAxis(axis, first.rank, 'concat', first.shape);
   for (const t of xs) {
     requireSameDtype('concat', first, t);
     if (t.rank !== first.rank || t.shape.some((d, i) => i !== ax && d !== first.shape[i])) {
@@ -256,7 +287,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
 
 /** Split along `axis` into the given sizes (or `n` equal parts). @example split(x, [2, 2], -1) */
 export function split(x: Tensor, sizes: number | readonly number[], axis = 0): Tensor[] {
-  const ax = normalizeAxis(axis, x.rank, 'split');
+  const ax = normalizeAxis(axis, x.rank, 'split', x.shape);
   const dim = x.shape[ax] as number;
   let parts: number[];
   if (typeof sizes === 'number') {
@@ -281,7 +312,7 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly numbe
   const ax = axes ?? starts.map((_, i) => i);
   if (starts.length !== ends.length || ax.length !== starts.length || (steps && steps.length !== starts.length)) throw new NormkitError('INVALID_ARGUMENT', 'slice: starts, ends, axes and steps must have the same length');
   ax.forEach((a0, i) => {
-    const a = normalizeAxis(a0, x.rank, 'slice');
+    const a = normalizeAxis(a0, x.rank, 'slice', x.shape);
     const dim = x.shape[a] as number;
     const step = steps?.[i] ?? 1;
     if (step === 0) throw new NormkitError('INVALID_ARGUMENT', 'slice: step must not be 0');
@@ -294,7 +325,8 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly numbe
       e = Math.min(Math.max(e, 0), dim);
       out[a] = Math.max(0, Math.ceil((e - s) / step));
     } else {
-      s = Math.min(Math.max(s, -1), dim - 1);
+      // ONNX: for negative steps the start clamps to [0, dim-1] and the end to [-1, dim-1].
+      s = Math.min(Math.max(s, 0), dim - 1);
       e = Math.min(Math.max(e, -1), dim - 1);
       out[a] = Math.max(0, Math.ceil((e - s) / step));
     }
@@ -312,7 +344,7 @@ export function pad(x: Tensor, pads: readonly number[], mode: 'constant' | 'refl
 
 /** Gather along `axis` with (possibly negative) int indices. @example gather(table, ids, 0) */
 export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
-  const ax = normalizeAxis(axis, x.rank, 'gather');
+  const ax = normalizeAxis(axis, x.rank, 'gather', x.shape);
   if (indices.dtype !== 'int32' && indices.dtype !== 'int64') throw new NormkitError('DTYPE_MISMATCH', `gather: indices must be int32 or int64, got ${indices.dtype}`);
   const dim = x.shape[ax] as number;
   const idx = indices.data;
@@ -343,7 +375,7 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 
 /** Remove size-1 axes (all of them when `axes` is omitted). */
 export function squeeze(x: Tensor, axes?: readonly number[]): Tensor {
-  const list = axes ? normalizeAxes(axes, x.rank, 'squeeze') : x.shape.flatMap((d, i) => (d === 1 ? [i] : []));
+  const list = axes ? normalizeAxes(axes, x.rank, 'squeeze', x.shape) : x.shape.flatMap((d, i) => (d === 1 ? [i] : []));
   for (const a of list) if (x.shape[a] !== 1) throw new NormkitError('SHAPE_MISMATCH', `squeeze: axis ${a} of ${fmtShape(x.shape)} is not 1`);
   return x.reshape(x.shape.filter((_, i) => !list.includes(i)));
 }
@@ -367,7 +399,7 @@ export function flatten(x: Tensor, axis = 1): Tensor {
 
 function checkNormParams(op: string, x: Tensor, axis: number, scale?: Tensor, bias?: Tensor): number {
   requireFloat(op, x);
-  const a = normalizeAxis(axis, x.rank, op);
+  const a = normalizeAxis(axis, x.rank, op, x.shape);
   const normSize = sizeOf(x.shape.slice(a));
   for (const [name, p] of [['scale', scale], ['bias', bias]] as const) {
     if (p && p.size !== normSize && !(p.size === 1)) {

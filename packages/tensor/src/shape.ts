@@ -19,17 +19,18 @@ export function stridesOf(shape: readonly number[]): number[] {
 }
 
 /** Normalizes a possibly negative axis for a tensor of rank `rank`, or throws naming `op`. */
-export function normalizeAxis(axis: number, rank: number, op: string): number {
+export function normalizeAxis(axis: number, rank: number, op: string, shape?: readonly number[]): number {
   const a = axis < 0 ? axis + rank : axis;
   if (!Number.isInteger(a) || a < 0 || a >= Math.max(rank, 1)) {
-    throw new NormkitError('AXIS_OUT_OF_RANGE', `${op}: axis ${axis} is out of range for a tensor of rank ${rank}; use an axis in [${-rank}, ${rank - 1}]`, { op, axis, rank });
+    const of = shape ? `shape ${fmtShape(shape)}` : `a tensor of rank ${rank}`;
+    throw new NormkitError('AXIS_OUT_OF_RANGE', `${op}: axis ${axis} is out of range for ${of}; use an axis in [${-rank}, ${rank - 1}]`, { op, axis, rank, shape });
   }
   return a;
 }
 
 /** Normalizes and de-duplicates a list of axes, sorted ascending. */
-export function normalizeAxes(axes: readonly number[], rank: number, op: string): number[] {
-  return [...new Set(axes.map((a) => normalizeAxis(a, rank, op)))].sort((x, y) => x - y);
+export function normalizeAxes(axes: readonly number[], rank: number, op: string, shape?: readonly number[]): number[] {
+  return [...new Set(axes.map((a) => normalizeAxis(a, rank, op, shape)))].sort((x, y) => x - y);
 }
 
 /** NumPy/ONNX multidirectional broadcast of two shapes, or a `SHAPE_MISMATCH` error naming `op`. */

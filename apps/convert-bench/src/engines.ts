@@ -1,0 +1,203 @@
+import type { Model } from '@normkit/graph';
+import { type Backend, Tensor } from '@normkit/tensor';
+import { loadGpu, loadGraph, loadOnnx, loadOrt, need } from './deps.js';
+import { CliError, EXIT_BAD_INPUT } from './errors.js';
+import type { Feeds } from './inputs.js';
+
+/** The engines `bench`, `verify` and `run` can use. */
+export const ENGINES = ['normkit-cpu', 'normkit-gpu', 'onnxruntime'] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+/** Time spent in one op type during one run. */
+export interface OpTypeTime {
+  opType: string;
+  ms: number;
+  /** How many nodes of this type ran. */
+  count: number;
+}
+
+/** A model loaded into an engine, ready to run repeatedly. */
+export interface Runner {
+  readonly engine: EngineName;
+  /** What the engine runs on (`CPU backend`, `gpu.js webgl2 (ANGLE ...)`, `onnxruntime 1.30 CPU, 1 thread`). */
+  readonly description: string;
+  run(feeds: Feeds): Promise<Record<string, Tensor>>;
+  /** A run with the executor's per-node profile, summed per op type (our engines only). */
+  runProfiled?(feeds: Feeds): Promise<{ outputs: Record<string, Tensor>; byOpType: OpTypeTime[] }>;
+  dispose(): Promise<void>;
+}
+
+/** A model for an engine: the IR, and where it came from (onnxruntime loads the file, or the encoded bytes). */
+export interface ModelSource {
+  model: Model;
+  /** The .onnx file, when the model is one (onnxruntime resolves external data next to it). */
+  path?: string;
+}
+
+/**
+ * Parses `--engine a,b` into engine names, with a usage error for an unknown one.
+ * @example parseEngines('normkit-cpu,onnxruntime') // ['normkit-cpu', 'onnxruntime']
+ */
+export function parseEngines(value: string | undefined, fallback: readonly EngineName[]): EngineName[] {
+  if (value === undefined) return [...fallback];
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (names.length === 0) throw new CliError('--engine needs at least one engine', EXIT_BAD_INPUT, 'BAD_USAGE');
+  for (const n of names) {
+    if (!(ENGINES as readonly string[]).includes(n)) {
+      throw new CliError(`unknown engine "${n}" (choose from ${ENGINES.join(', ')})`, EXIT_BAD_INPUT, 'BAD_USAGE');
+    }
+  }
+  return [...new Set(names)] as EngineName[];
+}
+
+/**
+ * Loads a model into an engine.
+ *
+ * @example
+ * ```ts
+ * const r = await createRunner('onnxruntime', { model, path: 'model.onnx' });
+ * const outputs = await r.run(feeds);
+ * await r.dispose();
+ * ```
+ */
+export async function createRunner(engine: EngineName, src: ModelSource, opts: { gpuBackend?: Backend } = {}): Promise<Runner> {
+  if (engine === 'onnxruntime') return createOrtRunner(src);
+  let backend: Backend | undefined;
+  let description = 'normkit executor, CPU backend';
+  if (engine === 'normkit-gpu') {
+    backend = opts.gpuBackend ?? (await createGpu());
+    const d = (backend as unknown as { describe?: () => { mode: string; renderer?: string; onDevice?: boolean } }).describe?.();
+    description = `normkit executor, gpu.js ${d?.mode ?? ''}${d?.renderer ? ` (${d.renderer})` : ''}${d && !d.onDevice ? ' — no graphics device here, gpu.js runs on the CPU' : ''}`;
+  }
+  return createNormkitRunner(engine, src.model, backend, description);
+}
+
+/** A gpu.js backend (one per process is enough: kernels are cached per shape). */
+export async function createGpu(): Promise<Backend> {
+  const gpu = await loadGpu();
+  try {
+    return need(gpu, '@normkit/gpu', 'createGpuBackend')() as unknown as Backend;
+  } catch (e) {
+    throw new CliError(`normkit-gpu is not available here: ${e instanceof Error ? e.message : String(e)}`, EXIT_BAD_INPUT, 'ENGINE_UNAVAILABLE', { cause: e });
+  }
+}
+
+async function createNormkitRunner(engine: EngineName, model: Model, backend: Backend | undefined, description: string): Promise<Runner> {
+  const graph = await loadGraph();
+  const execute = need(graph, '@normkit/graph', 'execute');
+  type ExecResult = { outputs: Record<string, Tensor> | Map<string, Tensor>; profile?: unknown };
+  const exec = (feeds: Feeds, profile: boolean): ExecResult => execute(model, feeds, { profile, ...(backend ? { backend } : {}) }) as unknown as ExecResult;
+  return {
+    engine,
+    description,
+    async run(feeds) {
+      return readOutputs(exec(feeds, false).outputs, backend);
+    },
+    async runProfiled(feeds) {
+      const r = exec(feeds, true);
+      return { outputs: readOutputs(r.outputs, backend), byOpType: profileByOpType(r.profile) };
+    },
+    async dispose() {},
+  };
+}
+
+function readOutputs(outputs: Record<string, Tensor> | Map<string, Tensor>, backend: Backend | undefined): Record<string, Tensor> {
+  const entries = outputs instanceof Map ? [...outputs.entries()] : Object.entries(outputs);
+  const out: Record<string, Tensor> = {};
+  for (const [k, t] of entries) out[k] = backend?.read && !t.onHost ? backend.read(t) : t;
+  return out;
+}
+
+/**
+ * Sums an executor profile per op type. Accepts the profile as an array of per-node entries
+ * (`{ opType, ms }`), or an object with such an array under `nodes`.
+ */
+export function profileByOpType(profile: unknown): OpTypeTime[] {
+  const entries: unknown[] = Array.isArray(profile)
+    ? profile
+    : profile && typeof profile === 'object' && Array.isArray((profile as { nodes?: unknown }).nodes)
+      ? ((profile as { nodes: unknown[] }).nodes as unknown[])
+      : [];
+  const acc = new Map<string, OpTypeTime>();
+  for (const e of entries) {
+    if (!e || typeof e !== 'object') continue;
+    const r = e as Record<string, unknown>;
+    const opType = String(r.opType ?? r.op ?? 'unknown');
+    const ms = Number(r.ms ?? r.timeMs ?? r.durationMs ?? r.time ?? 0);
+    const cur = acc.get(opType) ?? { opType, ms: 0, count: 0 };
+    cur.ms += Number.isFinite(ms) ? ms : 0;
+    cur.count += 1;
+    acc.set(opType, cur);
+  }
+  return [...acc.values()].sort((a, b) => b.ms - a.ms);
+}
+
+const ORT_DTYPES: Record<string, string> = { float32: 'float32', float64: 'float64', int32: 'int32', int64: 'int64', bool: 'bool' };
+
+async function createOrtRunner(src: ModelSource): Promise<Runner> {
+  const ort = await loadOrt();
+  const opts = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' as const, graphOptimizationLevel: 'all' as const, logSeverityLevel: 3 as const };
+  let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
+  try {
+    if (src.path) session = await ort.InferenceSession.create(src.path, opts);
+    else {
+      const onnx = await loadOnnx();
+      const bytes = need(onnx, '@normkit/onnx', 'encodeModel')(src.model) as Uint8Array;
+      session = await ort.InferenceSession.create(bytes, opts);
+    }
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new CliError(`${src.path ?? 'model'}: onnxruntime refused the model: ${msg}`, EXIT_BAD_INPUT, 'ORT_REFUSED', { cause: e });
+  }
+  const version = (ort as unknown as { env?: { versions?: { common?: string } } }).env?.versions?.common ?? '';
+  return {
+    engine: 'onnxruntime',
+    description: `onnxruntime-node ${version} CPU, 1 thread`.replace('  ', ' '),
+    async run(feeds) {
+      const ortFeeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
+      for (const name of session.inputNames) {
+        const t = feeds[name];
+        if (!t) throw new CliError(`onnxruntime: no value for input "${name}"`, EXIT_BAD_INPUT, 'MISSING_INPUT');
+        const type = ORT_DTYPES[t.dtype];
+        if (!type) throw new CliError(`onnxruntime: input "${name}" has dtype ${t.dtype}, which the CLI cannot pass`, EXIT_BAD_INPUT, 'BAD_INPUT');
+        ortFeeds[name] = new ort.Tensor(type as 'float32', t.data as Float32Array, [...t.shape]);
+      }
+      let res: Record<string, InstanceType<typeof ort.Tensor>>;
+      try {
+        res = (await session.run(ortFeeds)) as Record<string, InstanceType<typeof ort.Tensor>>;
+      } catch (e) {
+        throw new CliError(`${src.path ?? 'model'}: onnxruntime failed to run it: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, EXIT_BAD_INPUT, 'ORT_FAILED', { cause: e });
+      }
+      const out: Record<string, Tensor> = {};
+      for (const name of session.outputNames) {
+        const o = res[name];
+        if (o) out[name] = fromOrt(o.type, o.data, o.dims);
+      }
+      return out;
+    },
+    async dispose() {
+      await session.release();
+    },
+  };
+}
+
+function fromOrt(type: string, data: unknown, dims: readonly number[]): Tensor {
+  const shape = dims.map(Number);
+  switch (type) {
+    case 'float32':
+      return new Tensor(shape, 'float32', data as Float32Array);
+    case 'float64':
+      return new Tensor(shape, 'float64', data as Float64Array);
+    case 'int32':
+      return new Tensor(shape, 'int32', data as Int32Array);
+    case 'int64':
+      return new Tensor(shape, 'int64', data as BigInt64Array);
+    case 'bool':
+      return new Tensor(shape, 'bool', Uint8Array.from(data as ArrayLike<number>));
+    default:
+      return new Tensor(shape, 'float32', Float32Array.from(data as ArrayLike<number>, Number));
+  }
+}

@@ -1,0 +1,121 @@
+import { readFile, stat } from 'node:fs/promises';
+import type { Model } from '@normkit/graph';
+import { loadOnnx, loadZoo, need } from './deps.js';
+import { CliError, EXIT_BAD_INPUT, isNormkitError } from './errors.js';
+
+/** A model the CLI works on, with where it came from. */
+export interface OpenedModel {
+  model: Model;
+  /** The file, or `zoo:<arch>:<size>` for a built-in model. */
+  label: string;
+  /** The file path, when the model is a file. */
+  path?: string;
+  /** Size of the file in bytes, when it is one. */
+  bytes?: number;
+}
+
+/** Options for building a zoo model in place of a file (`zoo:gpt2`, `zoo:bert:small`). */
+export interface ZooSpec {
+  arch: string;
+  size: string;
+  opset?: number;
+  seed?: number;
+}
+
+/**
+ * Parses `zoo:<arch>[:<size>]` (a built-in model accepted wherever a file is), or returns undefined.
+ * @example parseZooSpec('zoo:gpt2') // { arch: 'gpt2', size: 'tiny' }
+ */
+export function parseZooSpec(spec: string): ZooSpec | undefined {
+  const m = /^zoo:([a-z0-9-]+)(?::(tiny|small|base))?$/i.exec(spec);
+  if (!m) return undefined;
+  return { arch: (m[1] as string).toLowerCase(), size: (m[2] ?? 'tiny').toLowerCase() };
+}
+
+/**
+ * Opens a model: an .onnx file, or `zoo:<arch>[:size]`. Bad input becomes one clear `CliError` naming
+ * the file: missing, a directory, empty, or not an ONNX model.
+ *
+ * @example
+ * ```ts
+ * const { model, label } = await openModel('gpt2.onnx');
+ * ```
+ */
+export async function openModel(spec: string, opts: { seed?: number; opset?: number } = {}): Promise<OpenedModel> {
+  const zoo = parseZooSpec(spec);
+  if (zoo) {
+    const model = await buildZooModel({ ...zoo, ...opts });
+    return { model, label: `zoo:${zoo.arch}:${zoo.size}` };
+  }
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(spec);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new CliError(`${spec}: no such file`, EXIT_BAD_INPUT, 'FILE_NOT_FOUND');
+    throw new CliError(`${spec}: cannot read it (${code ?? String(e)})`, EXIT_BAD_INPUT, 'FILE_UNREADABLE');
+  }
+  if (info.isDirectory()) throw new CliError(`${spec}: is a directory, expected an .onnx file`, EXIT_BAD_INPUT, 'NOT_A_FILE');
+  if (info.size === 0) throw new CliError(`${spec}: not an ONNX model (the file is empty)`, EXIT_BAD_INPUT, 'NOT_ONNX');
+  const onnx = await loadOnnx();
+  const loadModel = need(onnx, '@normkit/onnx', 'loadModel');
+  let model: Model;
+  try {
+    model = (await loadModel(spec)) as unknown as Model;
+  } catch (e) {
+    throw asInputError(e, spec);
+  }
+  return { model, label: spec, path: spec, bytes: Number(info.size) };
+}
+
+/** Builds a zoo model. */
+export async function buildZooModel(spec: ZooSpec): Promise<Model> {
+  const zoo = await loadZoo();
+  const build = need(zoo, '@normkit/zoo', 'buildModel');
+  const archs = listArchitectures(zoo);
+  if (archs.length > 0 && !archs.some((a) => a.name === spec.arch)) {
+    throw new CliError(`unknown architecture "${spec.arch}" (choose from ${archs.map((a) => a.name).join(', ')})`, EXIT_BAD_INPUT, 'UNKNOWN_ARCH');
+  }
+  try {
+    const r = (await build(spec.arch as never, { size: spec.size, opset: spec.opset, seed: spec.seed ?? 0 } as never)) as unknown;
+    return (r && typeof r === 'object' && 'model' in r && !('graph' in r) ? (r as { model: Model }).model : r) as Model;
+  } catch (e) {
+    throw asInputError(e, `zoo:${spec.arch}:${spec.size}`);
+  }
+}
+
+/** The zoo's architectures as `{ name, description, sizes }`, whatever shape the package lists them in. */
+export function listArchitectures(zoo: object): { name: string; description?: string; sizes?: string[]; opsets?: number[] }[] {
+  const a = (zoo as { architectures?: unknown }).architectures;
+  const list = typeof a === 'function' ? (a as () => unknown)() : a;
+  if (Array.isArray(list)) {
+    return list.map((x) => (typeof x === 'string' ? { name: x } : (x as { name: string; description?: string; sizes?: string[] })));
+  }
+  if (list && typeof list === 'object') {
+    return Object.entries(list as Record<string, unknown>).map(([name, v]) => ({ name, ...(v && typeof v === 'object' ? (v as object) : {}) }));
+  }
+  return [];
+}
+
+/** A load/decode failure as one line naming the file. */
+export function asInputError(e: unknown, file: string): CliError {
+  if (e instanceof CliError) return e;
+  if (isNormkitError(e)) {
+    const msg = e.message.includes(file) ? e.message : `${file}: ${e.message}`;
+    return new CliError(msg, EXIT_BAD_INPUT, e.code, { cause: e });
+  }
+  const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+  return new CliError(`${file}: not an ONNX model (${msg})`, EXIT_BAD_INPUT, 'NOT_ONNX', { cause: e });
+}
+
+/** Reads a file's bytes with the CLI's error messages. */
+export async function readBytes(path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new CliError(`${path}: no such file`, EXIT_BAD_INPUT, 'FILE_NOT_FOUND');
+    if (code === 'EISDIR') throw new CliError(`${path}: is a directory, expected a file`, EXIT_BAD_INPUT, 'NOT_A_FILE');
+    throw new CliError(`${path}: cannot read it (${code ?? String(e)})`, EXIT_BAD_INPUT, 'FILE_UNREADABLE');
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * WebGPU measurement of this backend's kernels (for machines with a real GPU and a Dawn-capable
+ * Node, e.g. glibc ≥ 2.38 with a Vulkan driver). The Backend interface is synchronous and gpu.js
+ * webgpu kernels are asynchronous, so the backend cannot run in webgpu mode; instead this script
+ * traces the exact kernels the backend launches for each op (run once in webasm mode), replays
+ * them on a gpu.js `GPU({ mode: 'webgpu' })` with outputs kept on the device between launches
+ * (pipeline mode), reads the final result back, and times that against the CPU backend and the
+ * webasm backend on the same machine. It also checks the WebGPU results against the CPU backend.
+ *
+ * Run: `npx tsx bench/webgpu.ts` (needs the `webgpu` package's Dawn binary to load); prints JSON.
+ */
+import * as T from '@normkit/tensor';
+import { GPU } from 'gpu.js';
+import * as G from '../src/index.js';
+
+interface Launch {
+  src: string;
+  outSize: number;
+  args: unknown[];
+  out: unknown;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+async function main(): Promise<void> {
+  const wg = (await import('webgpu' as string)) as { create: (o: string[]) => unknown; globals: Record<string, unknown> };
+  Object.assign(globalThis, wg.globals);
+  const gpuApi = wg.create([]) as { requestAdapter(o?: unknown): Promise<{ requestDevice(o?: unknown): Promise<object> } | null> };
+  // Dawn's Node binding rejects a plain function for device.onuncapturederror (gpu.js assigns one):
+  // shadow it with an own accessor that logs instead.
+  const requestAdapter = gpuApi.requestAdapter.bind(gpuApi);
+  gpuApi.requestAdapter = async (o?: unknown) => {
+    const adapter = await requestAdapter(o);
+    if (!adapter) return adapter;
+    const requestDevice = adapter.requestDevice.bind(adapter);
+    adapter.requestDevice = async (d?: unknown) => {
+      const device = await requestDevice(d);
+      Object.defineProperty(device, 'onuncapturederror', { configurable: true, get: () => null, set: () => undefined });
+      return device;
+    };
+    return adapter;
+  };
+  (globalThis as unknown as { navigator: unknown }).navigator = { gpu: gpuApi };
+  const adapter = await (
+    navigator as unknown as { gpu: { requestAdapter(): Promise<{ info?: Record<string, string> } | null> } }
+  ).gpu.requestAdapter();
+  const info = adapter?.info ?? {};
+  const gpu = new GPU({ mode: 'webgpu' });
+  const reps = Number(process.env.REPS ?? 15);
+
+  // Trace: a webasm backend whose gpu.js createKernel records every launch.
+  const tracer = G.createGpuBackend({ mode: 'webasm', strict: true });
+  let trace: Launch[] = [];
+  const g0 = tracer.device.gpu as unknown as { createKernel: (src: string, s: Record<string, unknown>) => (...a: unknown[]) => unknown };
+  const orig = g0.createKernel.bind(g0);
+  g0.createKernel = (src, settings) => {
+    const k = orig(src, settings);
+    return (...args: unknown[]) => {
+      const out = k(...args);
+      trace.push({ src, outSize: (settings.output as number[])[0] as number, args, out });
+      return out;
+    };
+  };
+
+  const specs: { name: string; shape: string; f: () => T.Tensor }[] = [];
+  const mm = (m: number, k: number, n: number) => {
+    const x = T.Tensor.randn([m, k], 1);
+    const w = T.Tensor.randn([k, n], 2);
+    specs.push({ name: 'matmul', shape: `[${m},${k}]·[${k},${n}]`, f: () => T.matmul(x, w) });
+  };
+  mm(128, 768, 768);
+  mm(64, 768, 3072);
+  mm(1024, 768, 3072);
+  mm(2048, 2048, 2048);
+  const x = T.Tensor.randn([512, 768], 4);
+  const gam = T.Tensor.randn([768], 5);
+  const bet = T.Tensor.randn([768], 6);
+  specs.push({ name: 'layerNorm', shape: '[512,768]', f: () => T.layerNormKernel(x, gam, bet, -1, 1e-5).y });
+  specs.push({ name: 'rmsNorm', shape: '[512,768]', f: () => T.rmsNormKernel(x, gam, undefined, -1, 1e-5) });
+  const big = T.Tensor.randn([8192, 768], 7);
+  specs.push({ name: 'layerNorm', shape: '[8192,768]', f: () => T.layerNormKernel(big, gam, bet, -1, 1e-5).y });
+  specs.push({ name: 'rmsNorm', shape: '[8192,768]', f: () => T.rmsNormKernel(big, gam, undefined, -1, 1e-5) });
+  const s = T.Tensor.randn([12, 128, 128], 3);
+  specs.push({ name: 'softmax', shape: '[12,128,128]', f: () => T.softmax(s, -1) });
+
+  const cpu = new T.CpuBackend();
+  const rows: Record<string, unknown>[] = [];
+  for (const spec of specs) {
+    // CPU backend and webasm backend timings (op + read-back).
+    const time = (b: T.Backend, n: number) => {
+      const ts: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        void T.withBackend(b, spec.f).data;
+        ts.push(performance.now() - t0);
+      }
+      return median(ts);
+    };
+    const want = T.withBackend(cpu, spec.f);
+    const cpuMs = time(cpu, spec.name === 'matmul' && Number(spec.shape.slice(1, 5)) >= 1024 ? 1 : 5);
+    trace = [];
+    const tw = performance.now();
+    void T.withBackend(tracer, spec.f).data;
+    const wasmFirstMs = performance.now() - tw;
+    const launches = trace;
+    trace = [];
+    const wasmMs = spec.name === 'matmul' && Number(spec.shape.slice(1, 5)) >= 1024 ? wasmFirstMs : time(tracer, 5);
+    // Replay on WebGPU.
+    const kernels = launches.map(
+      (l) =>
+        gpu.createKernel(l.src, {
+          output: [l.outSize],
+          pipeline: true,
+          immutable: true,
+          precision: 'single',
+          tactic: 'precision',
+        } as never) as unknown as (...a: unknown[]) => Promise<unknown>,
+    );
+    const replay = async (): Promise<Float32Array> => {
+      const produced = new Map<unknown, unknown>();
+      let last: unknown;
+      const temps: { delete?: () => void }[] = [];
+      for (let i = 0; i < launches.length; i++) {
+        const l = launches[i] as Launch;
+        const args = l.args.map((a) => produced.get(a) ?? a);
+        last = await (kernels[i] as (...a: unknown[]) => Promise<unknown>)(...args);
+        produced.set(l.out, last);
+        temps.push(last as { delete?: () => void });
+      }
+      const arr = (await (last as { toArray(): Promise<Float32Array> }).toArray()) as Float32Array;
+      for (const t of temps) t.delete?.();
+      return arr;
+    };
+    const t0 = performance.now();
+    const got = await replay();
+    const firstMs = performance.now() - t0;
+    const ts: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const a = performance.now();
+      await replay();
+      ts.push(performance.now() - a);
+    }
+    const wd = want.data as Float32Array;
+    let meanAbs = 0;
+    for (const v of wd) meanAbs += Math.abs(v);
+    meanAbs /= wd.length;
+    let worst = 0;
+    for (let i = 0; i < wd.length; i++)
+      worst = Math.max(worst, Math.abs((got[i] as number) - (wd[i] as number)) / (Math.abs(wd[i] as number) + meanAbs));
+    const webgpuMs = median(ts);
+    rows.push({
+      op: spec.name,
+      shape: spec.shape,
+      launches: launches.length,
+      cpuBackendMs: cpuMs,
+      webasmMs: wasmMs,
+      webgpuMs,
+      webgpuFirstMs: firstMs,
+      speedupWebgpuVsCpu: cpuMs / webgpuMs,
+      worstRelErrVsCpu: worst,
+    });
+    console.error(JSON.stringify(rows[rows.length - 1]));
+  }
+  console.log(JSON.stringify({ adapter: info, node: process.version, reps, rows }, null, 2));
+  tracer.dispose();
+  process.exit(0);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,294 @@
+// The backend in a real browser: bundles test/browser/entry.ts with esbuild, opens it in Debian's
+// headless chromium (software WebGL2 through SwiftShader) via playwright-core, runs matmul,
+// LayerNorm and RMSNorm kernels in webgl2 mode (also with textures split), and checks them against
+// values computed here in Node by the CPU backend. Skipped, saying why, when /usr/bin/chromium is
+// absent (CI installs it: `apt-get install -y chromium`).
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CpuBackend, layerNormKernel, matmul, rmsNormKernel, Tensor, withBackend } from '@normkit/tensor';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectClose } from './helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) console.warn(`[gpu browser test] skipped: ${CHROMIUM} not found; install it with \`apt-get install -y chromium\``);
+
+interface PageCase {
+  name: string;
+  op: 'matmul' | 'layerNorm' | 'rmsNorm';
+  inputs: { shape: number[]; data: number[] }[];
+  maxTextureSize?: number;
+}
+interface PageResult {
+  name: string;
+  shape: number[];
+  data: number[];
+  onHostBeforeRead: boolean;
+  mode: string;
+  renderer?: string;
+  fallbacks: Record<string, number>;
+  chunks: number;
+  liveBefore: number;
+  liveAfterDispose: number;
+}
+
+// Runs inside the page: window.normkit comes from the bundle.
+function runInPage(cases: PageCase[]): PageResult[] {
+  const { tensor: T, gpu: G } = (
+    globalThis as unknown as { normkit: { tensor: typeof import('@normkit/tensor'); gpu: typeof import('../src/index.js') } }
+  ).normkit;
+  const out: PageResult[] = [];
+  for (const c of cases) {
+    const g = G.createGpuBackend({ mode: 'webgl2', strict: true, ...(c.maxTextureSize ? { maxTextureSize: c.maxTextureSize } : {}) });
+    const xs = c.inputs.map((i) => new T.Tensor(i.shape, 'float32', Float32Array.from(i.data)));
+    const y = T.withBackend(g, () => {
+      if (c.op === 'matmul') return T.matmul(xs[0]!, xs[1]!);
+      if (c.op === 'layerNorm') return T.layerNormKernel(xs[0]!, xs[1], xs[2], -1, 1e-5).y;
+      return T.rmsNormKernel(xs[0]!, xs[1], undefined, -1, 1e-6);
+    });
+    const onHostBeforeRead = y.onHost;
+    const data = Array.from(y.data as Float32Array);
+    const d = g.describe();
+    const chunks = (y.deviceStorage?.handle as { layout?: { nChunks: number } } | undefined)?.layout?.nChunks ?? 0;
+    const liveBefore = d.liveTextures;
+    y.dispose();
+    const liveAfterDispose = g.describe().liveTextures;
+    out.push({
+      name: c.name,
+      shape: [...y.shape],
+      data,
+      onHostBeforeRead,
+      mode: d.mode,
+      ...(d.renderer ? { renderer: d.renderer } : {}),
+      fallbacks: d.fallbacks,
+      chunks,
+      liveBefore,
+      liveAfterDispose,
+    });
+    g.dispose();
+  }
+  return out;
+}
+
+interface KernelResult {
+  name: string;
+  shape: number[];
+  dtype: string;
+  got: number[];
+  want: number[];
+}
+
+// Runs inside the page: every kernel family in webgl2 mode next to the CPU backend (same bundle).
+function allKernelsInPage(): { results: KernelResult[]; fallbacks: Record<string, number> } {
+  const { tensor: T, gpu: G } = (
+    globalThis as unknown as { normkit: { tensor: typeof import('@normkit/tensor'); gpu: typeof import('../src/index.js') } }
+  ).normkit;
+  const cpu = new T.CpuBackend();
+  const g = G.createGpuBackend({ mode: 'webgl2', strict: true });
+  const results: KernelResult[] = [];
+  type Op = (t: import('@normkit/tensor').Tensor) => import('@normkit/tensor').Tensor;
+  const ops = T as unknown as Record<string, Op>;
+  const R = (s: number[], seed: number, std = 1) => T.Tensor.randn(s, seed, { std });
+  const cmp = (name: string, f: () => import('@normkit/tensor').Tensor) => {
+    const got = T.withBackend(g, f);
+    const want = T.withBackend(cpu, f);
+    results.push({
+      name,
+      shape: [...got.shape],
+      dtype: got.dtype,
+      got: Array.from(got.data as Float32Array, Number),
+      want: Array.from(want.data as Float32Array, Number),
+    });
+  };
+  const x = R([5, 7, 6], 1, 3);
+  const pos = T.add(T.abs(x), 0.1);
+  for (const op of [
+    'neg',
+    'abs',
+    'exp',
+    'erf',
+    'tanh',
+    'sigmoid',
+    'relu',
+    'silu',
+    'softplus',
+    'sin',
+    'cos',
+    'floor',
+    'ceil',
+    'round',
+    'sign',
+  ])
+    cmp(op, () => (ops[op] as Op)(x));
+  for (const op of ['log', 'sqrt', 'rsqrt', 'reciprocal']) cmp(op, () => (ops[op] as Op)(pos));
+  cmp('gelu', () => T.gelu(x));
+  cmp('gelu tanh', () => T.gelu(x, 'tanh'));
+  cmp('round half-even', () => T.round(T.Tensor.from([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5])));
+  cmp('leakyRelu', () => T.leakyRelu(x, 0.2));
+  cmp('elu', () => T.elu(x));
+  cmp('hardSwish', () => T.hardSwish(x));
+  cmp('clip', () => T.clip(x, -0.5, 0.7));
+  cmp('powScalar 3', () => T.powScalar(x, 3));
+  cmp('powScalar 1.7', () => T.powScalar(pos, 1.7));
+  const a = R([5, 1, 6], 2);
+  const b = R([7, 6], 3);
+  const bb = T.add(T.abs(b), 0.5);
+  for (const op of ['add', 'sub', 'mul', 'minimum', 'maximum', 'equal', 'less', 'greater', 'lessEqual', 'greaterEqual'])
+    cmp(op, () => (T as unknown as Record<string, (p: unknown, q: unknown) => import('@normkit/tensor').Tensor>)[op]!(a, b));
+  cmp('div', () => T.div(a, bb));
+  cmp('mod', () => T.mod(T.mul(a, 5), bb));
+  cmp('pow', () => T.pow(T.add(T.abs(a), 0.1), b));
+  cmp('pow negative base', () => T.pow(a, T.Tensor.full([1], 3)));
+  cmp('and', () => T.logicalAnd(T.greater(a, 0), T.less(b, 0.3)));
+  cmp('xor', () => T.logicalXor(T.greater(a, 0), T.less(b, 0.3)));
+  cmp('where -inf', () => T.where(T.greater(b, 0), b, T.Tensor.full([1], Number.NEGATIVE_INFINITY)));
+  for (const op of ['sum', 'mean', 'max', 'min', 'l2Norm', 'logSumExp'])
+    cmp(`${op} [0,2]`, () =>
+      (T as unknown as Record<string, (t: unknown, a: number[], k: boolean) => import('@normkit/tensor').Tensor>)[op]!(x, [0, 2], true),
+    );
+  cmp('softmax', () => T.softmax(x, 1));
+  cmp('softmax masked', () => T.softmax(T.where(T.greater(x, 1), T.Tensor.full([1], Number.NEGATIVE_INFINITY), x), -1));
+  cmp('logSoftmax', () => T.logSoftmax(x, -1));
+  cmp('matmul batched broadcast', () => T.matmul(R([1, 5, 11], 4), R([3, 11, 6], 5)));
+  cmp('gemm', () => T.gemm(R([7, 5], 1), R([6, 7], 2), R([6], 3), { transA: true, transB: true, alpha: 0.5, beta: 2 }));
+  const xi = R([2, 4, 9, 7], 1);
+  cmp('conv2d', () => T.conv(xi, R([6, 4, 3, 3], 2), R([6], 3), { pads: [1, 1, 1, 1] }));
+  cmp('conv2d strided dilated grouped', () =>
+    T.conv(xi, R([4, 2, 3, 2], 4), undefined, { strides: [2, 1], dilations: [1, 2], pads: [0, 1, 2, 0], group: 2 }),
+  );
+  cmp('maxPool', () => T.maxPool(xi, { kernelShape: [3, 2], strides: [2, 2], pads: [1, 0, 1, 1] }));
+  cmp('avgPool', () => T.avgPool(xi, { kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], countIncludePad: true, ceilMode: true }));
+  cmp('transpose', () => T.transpose(x, [2, 0, 1]));
+  cmp('concat', () => T.concat([x, R([5, 3, 6], 2), x], 1));
+  cmp('slice', () => T.slice(x, [-1, -1], [-100, -100], [1, 2], [-2, -1]));
+  cmp('pad constant', () => T.pad(x, [0, 1, 2, 1, 0, 3], 'constant', 1.5));
+  cmp('pad reflect', () => T.pad(x, [1, 1, 1, 1, 1, 1], 'reflect'));
+  cmp('gather', () =>
+    T.gather(
+      x,
+      T.Tensor.from(
+        [
+          [0, -1, 1],
+          [1, 1, 0],
+        ],
+        undefined,
+        'int64',
+      ),
+      0,
+    ),
+  );
+  cmp('expand', () => T.expand(R([5, 1, 6], 3), [2, 5, 4, 6]));
+  cmp('tile', () => T.tile(x, [2, 1, 3]));
+  cmp('layerNorm axis 1', () => T.layerNormKernel(T.add(x, 3), R([7, 6], 1), R([6], 2), 1, 1e-5).y);
+  cmp('layerNorm invStdDev', () => T.layerNormKernel(x, undefined, undefined, -1, 1e-5).invStdDev);
+  cmp('rmsNorm', () => T.rmsNormKernel(x, R([6], 1), R([6], 2), -1, 1e-5));
+  const fallbacks = g.describe().fallbacks;
+  g.dispose();
+  return { results, fallbacks };
+}
+
+describe.skipIf(!haveChromium)('in headless chromium (WebGL2, SwiftShader)', () => {
+  let results: PageResult[] = [];
+  let all: { results: KernelResult[]; fallbacks: Record<string, number> } = { results: [], fallbacks: {} };
+  let userDir = '';
+  const cpu = new CpuBackend();
+  const x = Tensor.randn([37, 53], 1);
+  const w = Tensor.randn([53, 29], 2);
+  const h = Tensor.randn([19, 67], 3, { mean: 2, std: 3 });
+  const gamma = Tensor.randn([67], 4);
+  const beta = Tensor.randn([67], 5);
+  const ser = (t: Tensor) => ({ shape: [...t.shape], data: Array.from(t.data as Float32Array) });
+  const cases: PageCase[] = [
+    { name: 'matmul', op: 'matmul', inputs: [ser(x), ser(w)] },
+    { name: 'layerNorm', op: 'layerNorm', inputs: [ser(h), ser(gamma), ser(beta)] },
+    { name: 'rmsNorm', op: 'rmsNorm', inputs: [ser(h), ser(gamma)] },
+    { name: 'matmul split', op: 'matmul', inputs: [ser(x), ser(w)], maxTextureSize: 24 },
+    { name: 'layerNorm split', op: 'layerNorm', inputs: [ser(h), ser(gamma), ser(beta)], maxTextureSize: 24 },
+    { name: 'rmsNorm split', op: 'rmsNorm', inputs: [ser(h), ser(gamma)], maxTextureSize: 24 },
+  ];
+  const expected: Record<string, Tensor> = {
+    matmul: withBackend(cpu, () => matmul(x, w)),
+    layerNorm: withBackend(cpu, () => layerNormKernel(h, gamma, beta, -1, 1e-5).y),
+    rmsNorm: withBackend(cpu, () => rmsNormKernel(h, gamma, undefined, -1, 1e-6)),
+  };
+
+  beforeAll(async () => {
+    const { build } = await import('esbuild');
+    const { chromium } = await import('playwright-core');
+    const entry = fileURLToPath(new URL('./browser/entry.ts', import.meta.url));
+    const bundle = await build({
+      entryPoints: [entry],
+      bundle: true,
+      format: 'iife',
+      platform: 'browser',
+      conditions: ['source'],
+      write: false,
+      logLevel: 'error',
+      target: 'es2022',
+    });
+    userDir = mkdtempSync(join(tmpdir(), 'normkit-gpu-chromium-'));
+    const ctx = await chromium.launchPersistentContext(userDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--use-angle=swiftshader',
+        '--enable-unsafe-swiftshader',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    try {
+      const page = await ctx.newPage();
+      await page.setContent('<!doctype html><html><body>normkit gpu test</body></html>');
+      await page.addScriptTag({ content: bundle.outputFiles[0]?.text ?? '' });
+      results = await page.evaluate(runInPage, cases);
+      all = await page.evaluate(allKernelsInPage);
+    } finally {
+      await ctx.close();
+    }
+  }, 180_000);
+
+  afterAll(() => {
+    if (userDir) rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it('runs in webgl2 mode on the page, with no CPU fallbacks', () => {
+    expect(results).toHaveLength(cases.length);
+    for (const r of results) {
+      expect(r.mode, r.name).toBe('webgl2');
+      expect(r.fallbacks, r.name).toEqual({});
+    }
+    console.info(`[gpu browser test] renderer: ${results[0]?.renderer}`);
+  });
+
+  it('matmul, LayerNorm and RMSNorm match the CPU backend within 1e-4, also with textures split', () => {
+    for (const r of results) {
+      const base = r.name.replace(' split', '');
+      const got = new Tensor(r.shape, 'float32', Float32Array.from(r.data));
+      expectClose(got, expected[base] as Tensor, r.name);
+      if (r.name.endsWith('split')) expect(r.chunks, r.name).toBeGreaterThan(1);
+    }
+  });
+
+  it('every kernel family compiles to GLSL and matches the CPU backend within 1e-4', () => {
+    expect(all.results.length).toBeGreaterThan(50);
+    expect(all.fallbacks).toEqual({});
+    for (const r of all.results) {
+      const dt = r.dtype as 'float32' | 'bool';
+      const mk = (v: number[]) => new Tensor(r.shape, dt, (dt === 'bool' ? Uint8Array.from(v) : Float32Array.from(v)) as never);
+      expectClose(mk(r.got), mk(r.want), `webgl2 ${r.name}`);
+    }
+  });
+
+  it('keeps results in textures until read, and frees them on dispose', () => {
+    for (const r of results) {
+      expect(r.onHostBeforeRead, r.name).toBe(false);
+      expect(r.liveAfterDispose, r.name).toBe(r.liveBefore - Math.max(r.chunks, 1));
+    }
+  });
+});

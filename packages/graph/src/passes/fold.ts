@@ -1,0 +1,258 @@
+import { NormkitError, Tensor } from '@normkit/tensor';
+import { attr, type Graph, type Model, type Node } from '../ir.js';
+import { analyzeFoldability, centerTensor, type FoldabilityReport, type SharedWeight } from './foldability.js';
+import { assertModel, recognizeLayerNorms } from './recognize.js';
+import { constantOf } from './shapes.js';
+import { type VerifyOptions, type VerifyResult, verifyEquivalence } from './verify.js';
+
+/** How a folded LN (now an RMSNorm that keeps β) is written. */
+export type RmsFormat = 'onnx23' | 'simplified' | 'decomposed';
+
+export interface FoldOptions {
+  /**
+   * `onnx23`: ONNX `RMSNormalization` (opset 23; the model's default-domain opset is raised to 23 when
+   * lower, after checking every other node is valid there) + `Add(β)`. `simplified`:
+   * `SimplifiedLayerNormalization` in the default domain (onnxruntime's RMSNorm, any opset) + `Add(β)`.
+   * `decomposed`: Pow → ReduceMean → Add(ε) → Sqrt → Div → Mul(γ) → Add(β), for runtimes with neither.
+   * Default `simplified`.
+   */
+  rmsFormat?: RmsFormat;
+  /** Run `verifyEquivalence` on the result and refuse a model that fails. Default true. */
+  verify?: boolean;
+  /** Hand back the model even when verification fails (the report says so). */
+  force?: boolean;
+  /** Relative tolerance for verification (default 1e-5). */
+  tolerance?: number;
+  /** Passed on to `verifyEquivalence` (inputs, seed, runs, execute). */
+  verifyOptions?: Omit<VerifyOptions, 'tolerance'>;
+}
+
+export interface FoldReport {
+  folded: { name: string; component: number; rms: string[] }[];
+  skipped: { name: string; reason: string; blockingNode?: string }[];
+  /** Weights copied so that the source gets a centered copy and other readers keep the original. */
+  untied: SharedWeight[];
+  /** Parameters centered (value name → new initializer). */
+  centered: { param: string; axis: number; into: string; reader: string }[];
+  /** Opset change, if any. */
+  opset?: { from: number; to: number; converted: string[] };
+  analysis: FoldabilityReport;
+  recognized: number;
+}
+
+export interface FoldResult {
+  model: Model;
+  report: FoldReport;
+  verification?: VerifyResult;
+}
+
+/**
+ * Folds every foldable LayerNorm of `model` into RMSNorm without changing what the model computes:
+ * recognizes decomposed LNs, analyzes foldability, centers every source of each foldable component
+ * (dense and Gemm weights incl. transB, conv kernels over output channels, embedding rows, constants
+ * added into the stream, biases; centered in float64, written float32, into fresh initializers so a
+ * weight that another node also reads is untied), and replaces each LN by RMSNorm with the same γ, β, ε
+ * in the chosen export form. With `verify` (default) the result is compared with the original on seeded
+ * random inputs; a model that fails raises `VERIFICATION_FAILED` unless `force`.
+ *
+ * @example
+ * ```ts
+ * const { model: fast, report, verification } = foldLayerNorms(model, { rmsFormat: 'simplified' });
+ * report.folded.length;        // e.g. 25 for GPT-2
+ * verification?.equivalent;    // true
+ * ```
+ */
+export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult {
+  assertModel(model, 'foldLayerNorms');
+  const format = opts.rmsFormat ?? 'simplified';
+  if (!['onnx23', 'simplified', 'decomposed'].includes(format))
+    throw new NormkitError('INVALID_ARGUMENT', `foldLayerNorms: rmsFormat must be 'onnx23', 'simplified' or 'decomposed', got ${String(format)}`);
+  const rec = recognizeLayerNorms(model);
+  const m = rec.model;
+  const g = m.graph;
+  const analysis = analyzeFoldability(m);
+  const report: FoldReport = { folded: [], skipped: [], untied: analysis.sharedWeights, centered: [], analysis, recognized: rec.fused.length };
+  for (const ln of analysis.layerNorms) if (!ln.foldable) report.skipped.push({ name: ln.name, reason: ln.reason, blockingNode: ln.blockingNode });
+
+  // 1. Center the sources of every foldable component (each param once per axis; readers rewired).
+  const copies = new Map<string, string>();
+  const nodesByName = new Map(g.nodes.map((n) => [n.name, n]));
+  const producers = g.producers();
+  for (const comp of analysis.components) {
+    if (!comp.foldable) continue;
+    for (const s of comp.sources)
+      for (const p of s.params) {
+        const key = `${p.name}|${p.axis}`;
+        let into = copies.get(key);
+        if (!into) {
+          const t = constantOf(g, p.name, producers);
+          if (!t) throw new NormkitError('FOLD_INTERNAL', `foldLayerNorms: source ${s.id} parameter "${p.name}" is not a constant`);
+          if (t.dtype !== 'float32' && t.dtype !== 'float64')
+            throw new NormkitError('UNSUPPORTED_DTYPE', `foldLayerNorms: cannot center ${t.dtype} parameter "${p.name}" of ${s.id}; only float32/float64 weights are centered`, {
+              param: p.name,
+            });
+          into = g.uniqueName(`${p.name}_centered`);
+          g.initializers.set(into, new Tensor(t.shape, 'float32', centerTensor(t, p.axis)));
+          copies.set(key, into);
+          report.centered.push({ param: p.name, axis: p.axis, into, reader: p.reader });
+        }
+        const reader = nodesByName.get(p.reader);
+        if (reader && reader.inputs[p.slot] === p.name) reader.inputs[p.slot] = into;
+      }
+  }
+  // 2. Replace each foldable LN.
+  const opset = m.opset('') ?? 17;
+  const replaced = new Map<Node, Node[]>();
+  for (const ln of analysis.layerNorms) {
+    if (!ln.foldable) continue;
+    const node = nodesByName.get(ln.name) as Node;
+    const nodes = rmsNodes(g, node, format, Math.max(opset, format === 'onnx23' ? 23 : opset));
+    replaced.set(node, nodes);
+    report.folded.push({ name: ln.name, component: ln.component as number, rms: nodes.map((n) => n.name) });
+  }
+  g.nodes = g.nodes.flatMap((n) => replaced.get(n) ?? [n]);
+  // 3. Drop originals nothing reads any more.
+  const cons = g.consumers();
+  const outs = new Set(g.outputs.map((o) => o.name));
+  for (const c of report.centered) if (!cons.has(c.param) && !outs.has(c.param) && g.initializers.has(c.param)) g.initializers.delete(c.param);
+  // 4. Opset.
+  if (format === 'onnx23' && opset < 23 && report.folded.length > 0) report.opset = upgradeOpset(m, 23);
+
+  const result: FoldResult = { model: m, report };
+  if (opts.verify ?? true) {
+    const v = verifyEquivalence(model, m, { ...opts.verifyOptions, tolerance: opts.tolerance });
+    result.verification = v;
+    if (!v.equivalent && !opts.force) {
+      const worst = v.outputs.reduce((a, b) => (b.maxRelDiff > a.maxRelDiff ? b : a), v.outputs[0] ?? { name: '?', maxRelDiff: 0, maxAbsDiff: 0, argmaxAgreement: 1 });
+      throw new NormkitError(
+        'VERIFICATION_FAILED',
+        `foldLayerNorms: the converted model differs from the original: output "${worst.name}" max relative difference ${worst.maxRelDiff.toExponential(2)} (tolerance ${v.tolerance}), argmax agreement ${worst.argmaxAgreement}; pass { force: true } to get it anyway, or report the model`,
+        { verification: v },
+      );
+    }
+  }
+  return result;
+}
+
+/** The nodes computing RMSNorm(x)·γ (+β) in `format`, producing the LN's output name. */
+function rmsNodes(g: Graph, ln: Node, format: RmsFormat, opset: number): Node[] {
+  const [x, scale, bias] = ln.inputs as [string, string, string | undefined];
+  const out = ln.outputs[0] as string;
+  const axis = attr(ln, 'axis', 'int', -1);
+  const epsilon = attr(ln, 'epsilon', 'float', 1e-5);
+  const hasBias = !!bias;
+  const base = ln.name.endsWith('LayerNormalization') ? ln.name.slice(0, -'LayerNormalization'.length) : `${ln.name}_`;
+  const nm = (s: string) => g.uniqueName(`${base}${s}`);
+  const normOut = hasBias ? g.uniqueName(`${out}_rms`) : out;
+  const nodes: Node[] = [];
+  const mk = (opType: string, inputs: string[], outputs: string[], attributes: Node['attributes'] = {}, name = nm(opType)): Node => {
+    const n: Node = { name, opType, domain: '', inputs, outputs, attributes };
+    nodes.push(n);
+    return n;
+  };
+  if (format === 'onnx23') mk('RMSNormalization', [x, scale], [normOut], { axis: { type: 'int', value: axis }, epsilon: { type: 'float', value: epsilon } }, nm('RMSNormalization'));
+  else if (format === 'simplified')
+    mk('SimplifiedLayerNormalization', [x, scale], [normOut], { axis: { type: 'int', value: axis }, epsilon: { type: 'float', value: epsilon } }, nm('SimplifiedLayerNormalization'));
+  else {
+    if (axis !== -1) throw new NormkitError('UNSUPPORTED', `foldLayerNorms: decomposed RMSNorm is written for axis -1 only; node "${ln.name}" has axis ${axis}`);
+    const two = g.uniqueName(`${base}rms_two`);
+    g.initializers.set(two, Tensor.scalar(2));
+    const eps = g.uniqueName(`${base}rms_eps`);
+    g.initializers.set(eps, Tensor.scalar(epsilon));
+    const sq = g.uniqueName(`${out}_sq`);
+    mk('Pow', [x, two], [sq]);
+    const ms = g.uniqueName(`${out}_meansq`);
+    if (opset >= 18) {
+      const axes = g.uniqueName(`${base}rms_axes`);
+      g.initializers.set(axes, Tensor.from([-1], [1], 'int64'));
+      mk('ReduceMean', [sq, axes], [ms], { keepdims: { type: 'int', value: 1 } });
+    } else mk('ReduceMean', [sq], [ms], { axes: { type: 'ints', value: [-1] }, keepdims: { type: 'int', value: 1 } });
+    const ad = g.uniqueName(`${out}_meansq_eps`);
+    mk('Add', [ms, eps], [ad]);
+    const rt = g.uniqueName(`${out}_rms_denominator`);
+    mk('Sqrt', [ad], [rt]);
+    const dv = g.uniqueName(`${out}_normalized`);
+    mk('Div', [x, rt], [dv]);
+    mk('Mul', [dv, scale], [normOut]);
+  }
+  if (hasBias) mk('Add', [normOut, bias as string], [out], {}, nm('rms_bias_Add'));
+  return nodes;
+}
+
+/** Ops whose signature changed incompatibly between opsets, with the version of the change. */
+const BREAKING: Record<string, number[]> = {
+  ReduceMean: [18], ReduceMax: [18], ReduceMin: [18], ReduceProd: [18], ReduceL1: [18], ReduceL2: [18], ReduceLogSum: [18],
+  ReduceLogSumExp: [18], ReduceSumSquare: [18], ReduceSum: [13], Squeeze: [13], Unsqueeze: [13], Split: [13, 18], Pad: [11, 18],
+  Resize: [11, 13, 18, 19], Upsample: [10], Scatter: [11], Dropout: [12], Clip: [11], Slice: [10], TopK: [10], Expand: [8],
+  BatchNormalization: [9, 14, 15], MaxPool: [8, 10, 11, 12], AveragePool: [10, 11, 19], Pow: [7], Gemm: [7, 9, 11, 13],
+  GroupNormalization: [21], DFT: [20], Cast: [19, 21], Shape: [15, 19, 21], ConstantOfShape: [9, 20, 21], Size: [19, 21],
+  Identity: [14, 16, 19, 21], Reshape: [5, 14, 19, 21], If: [11, 13, 16, 19, 21], Loop: [11, 13, 16, 19, 21], Scan: [9, 11, 16, 19, 21],
+};
+/** Changes that are only additions (new types/attributes with defaults that keep the old meaning). */
+const ADDITIVE_ONLY = new Set(['Pow', 'Gemm', 'Cast', 'Shape', 'ConstantOfShape', 'Size', 'Identity', 'Reshape', 'BatchNormalization', 'If', 'Loop', 'Scan', 'Clip', 'Expand', 'Dropout', 'MaxPool', 'AveragePool', 'TopK', 'Slice', 'Pad', 'Resize', 'DFT']);
+
+/**
+ * Raises the model's default-domain opset to `to`, converting what changed incompatibly (Reduce* axes
+ * attribute → input at 18, ReduceSum/Squeeze/Unsqueeze axes → input at 13, Split split → input) and
+ * refusing (`OPSET_UPGRADE`) what it cannot convert (Upsample, Scatter, GroupNormalization < 21, …).
+ */
+export function upgradeOpset(m: Model, to: number): { from: number; to: number; converted: string[] } {
+  const from = m.opset('') ?? 1;
+  if (from >= to) return { from, to: from, converted: [] };
+  const g = m.graph;
+  const converted: string[] = [];
+  const problems: string[] = [];
+  const visit = (graph: Graph) => {
+    for (const n of graph.nodes) {
+      for (const a of Object.values(n.attributes)) if (a.type === 'graph') visit(a.value);
+      if (n.domain !== '' && n.domain !== 'ai.onnx') continue;
+      const changes = (BREAKING[n.opType] ?? []).filter((v) => v > from && v <= to);
+      if (changes.length === 0) continue;
+      const axesToInput = (n.opType.startsWith('Reduce') && n.opType !== 'ReduceSum') || n.opType === 'ReduceSum' || n.opType === 'Squeeze' || n.opType === 'Unsqueeze';
+      if (axesToInput) {
+        const axes = n.attributes.axes;
+        if (axes?.type === 'ints') {
+          const nm = graph.uniqueName(`${n.name}_axes`);
+          graph.initializers.set(nm, Tensor.from(axes.value, [axes.value.length], 'int64'));
+          n.inputs = [n.inputs[0] as string, nm];
+          delete n.attributes.axes;
+          converted.push(`${n.name} (${n.opType}: axes attribute → input)`);
+        }
+        continue;
+      }
+      if (n.opType === 'Split') {
+        const sp = n.attributes.split;
+        if (sp?.type === 'ints') {
+          const nm = graph.uniqueName(`${n.name}_split`);
+          graph.initializers.set(nm, Tensor.from(sp.value, [sp.value.length], 'int64'));
+          n.inputs = [n.inputs[0] as string, nm];
+          delete n.attributes.split;
+          converted.push(`${n.name} (Split: split attribute → input)`);
+        } else if (!n.inputs[1] && changes.includes(18)) {
+          n.attributes.num_outputs = { type: 'int', value: n.outputs.length };
+          converted.push(`${n.name} (Split: num_outputs added)`);
+        }
+        continue;
+      }
+      if (ADDITIVE_ONLY.has(n.opType)) {
+        if (n.opType === 'Pad' && n.attributes.pads) problems.push(`${n.name} (Pad with a pads attribute)`);
+        else if (n.opType === 'Clip' && (n.attributes.min || n.attributes.max)) problems.push(`${n.name} (Clip with min/max attributes)`);
+        else if (n.opType === 'Dropout' && n.attributes.ratio) problems.push(`${n.name} (Dropout with a ratio attribute)`);
+        continue;
+      }
+      problems.push(`${n.name} (${n.opType} changed at opset ${changes.join(', ')})`);
+    }
+  };
+  visit(g);
+  if (problems.length > 0)
+    throw new NormkitError(
+      'OPSET_UPGRADE',
+      `foldLayerNorms: cannot raise the opset from ${from} to ${to} for RMSNormalization: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}. Use rmsFormat 'simplified' or 'decomposed'.`,
+      { problems },
+    );
+  const imp = m.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx');
+  if (imp) imp.version = to;
+  else m.opsetImports.push({ domain: '', version: to });
+  if (m.irVersion < 11) m.irVersion = 11;
+  return { from, to, converted };
+}

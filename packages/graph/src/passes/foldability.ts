@@ -1,0 +1,643 @@
+import type { Tensor } from '@normkit/tensor';
+import { attr, type Graph, type Model, type Node } from '../ir.js';
+import { assertModel } from './recognize.js';
+import { constantOf, type GraphFacts, inferFacts, type PartialShape } from './shapes.js';
+
+/** A parameter that folding centers: an initializer (or Constant output) and the axis it is centered over. */
+export interface CenteredParam {
+  /** The constant's value name. */
+  name: string;
+  /** Axis (negative, from the end) of the constant over which it is made zero-mean. */
+  axis: number;
+  /** The node whose input slot reads it (rewired to the centered copy). */
+  reader: string;
+  /** Index of that input slot. */
+  slot: number;
+}
+
+/** A centerable source: its output can be made zero-mean along the normalized axis by centering its parameters. */
+export interface FoldSource {
+  /** Unique id: the node name, or `const:<name>@<reader>` for a constant added into the stream. */
+  id: string;
+  kind: 'dense' | 'gemm' | 'conv' | 'embedding' | 'constant';
+  /** The source node (absent for a constant). */
+  node?: string;
+  /** The value that carries the source's contribution into the stream. */
+  value: string;
+  /** Axis (negative) of `value` that must be zero-mean. */
+  axis: number;
+  params: CenteredParam[];
+}
+
+export interface LayerNormVerdict {
+  /** The LayerNormalization node's name. */
+  name: string;
+  /** Its op type. */
+  node: string;
+  foldable: boolean;
+  /** Why (or why not), for a person. */
+  reason: string;
+  /** Index into `components`, when the LN reached any source. */
+  component?: number;
+  /** Ids of the sources its input is built from. */
+  sources: string[];
+  /** The node that blocks folding, when not foldable. */
+  blockingNode?: string;
+  /** Node path from the LN to the blocker ("LN ← Add ← Gelu"). */
+  path?: string[];
+}
+
+export interface FoldComponent {
+  id: number;
+  layerNorms: string[];
+  sources: FoldSource[];
+  foldable: boolean;
+  reason: string;
+  blockingNode?: string;
+  path?: string[];
+}
+
+export interface SharedWeight {
+  initializer: string;
+  /** Sources that center it. */
+  centeredBy: string[];
+  /** Other readers that need the original values (they keep it; the source gets a centered copy). */
+  otherUses: { node: string; op: string }[];
+  action: 'untie';
+}
+
+export interface FoldabilityReport {
+  layerNorms: LayerNormVerdict[];
+  components: FoldComponent[];
+  sharedWeights: SharedWeight[];
+}
+
+export interface AnalyzeOptions {
+  /** Known shapes to seed shape inference with (e.g. from `inferShapes`), by value name. */
+  shapes?: Map<string, PartialShape>;
+}
+
+interface Blocked {
+  node: string;
+  op: string;
+  reason: string;
+  path: string[];
+}
+
+interface Walk {
+  sources: Set<string>;
+  blocked?: Blocked;
+}
+
+const PASS_THROUGH = new Set(['Identity', 'Dropout', 'Cast']);
+const NORM_OUTPUTS = new Set([
+  'LayerNormalization',
+  'RMSNormalization',
+  'SimplifiedLayerNormalization',
+  'SkipLayerNormalization',
+  'SkipSimplifiedLayerNormalization',
+  'BatchNormalization',
+  'InstanceNormalization',
+  'GroupNormalization',
+]);
+
+/**
+ * Decides, for every `LayerNormalization` node of `model` (run `recognizeLayerNorms` first for
+ * decomposed exports), whether its centering can be folded into the linear layers upstream, following
+ * the design in DESIGN.md "The foldability analysis": a backward walk from each LN's input through
+ * zero-mean propagators (Add/Sub/Sum, per-token scaling, Reshape/Transpose/Flatten/Unsqueeze/Squeeze with
+ * the normalized axis tracked, Gather/Slice/Concat on other axes, attention-weighted sums, Identity/
+ * Dropout/Cast) to sources (MatMul/Gemm with constant weights, group-1 Conv, Gather from a constant
+ * table, constants added in); LNs that share sources form a component; and a forward walk from every
+ * source checks that each consumer reached is an LN over the same axis (mean-invariant), since centering
+ * shifts the stream by a per-token constant. Every verdict carries a reason with the blocking node and
+ * the path. Weights that a source centers but another node also reads are reported (folding unties them).
+ *
+ * @example
+ * ```ts
+ * const { model: m } = recognizeLayerNorms(model);
+ * const report = analyzeFoldability(m);
+ * report.layerNorms.filter((l) => !l.foldable).map((l) => l.reason);
+ * // ['blocked by "h.0/ln_1" (LayerNormalization): an LN output (γ⊙x̂+β) is not zero-mean; path: ...']
+ * ```
+ */
+export function analyzeFoldability(model: Model, opts: AnalyzeOptions = {}): FoldabilityReport {
+  assertModel(model, 'analyzeFoldability');
+  const g = model.graph;
+  const facts = inferFacts(g, opts.shapes);
+  const producers = g.producers();
+  const consumers = g.consumers();
+  const ctx: Ctx = { g, facts, producers, consumers, sources: new Map(), memo: new Map(), outputs: new Set(g.outputs.map((o) => o.name)) };
+  const lns = g.nodes.filter((n) => n.opType === 'LayerNormalization');
+  const walks = new Map<Node, { axis?: number; walk: Walk; axisReason?: string }>();
+  for (const ln of lns) {
+    const x = ln.inputs[0] as string;
+    const axis = singleAxis(ln, facts.shapes.get(x));
+    if (typeof axis === 'string') {
+      walks.set(ln, { walk: { sources: new Set(), blocked: { node: ln.name, op: ln.opType, reason: axis, path: [label(ln)] } } });
+      continue;
+    }
+    const w = backward(ctx, x, axis, ln);
+    walks.set(ln, { axis, walk: w });
+  }
+  // Components: union-find over LNs sharing a source.
+  const parent = new Map<Node, Node>();
+  const find = (n: Node): Node => {
+    let r = n;
+    while (parent.get(r) !== r) r = parent.get(r) as Node;
+    parent.set(n, r);
+    return r;
+  };
+  for (const ln of lns) parent.set(ln, ln);
+  const bySource = new Map<string, Node>();
+  for (const ln of lns) {
+    for (const s of (walks.get(ln) as { walk: Walk }).walk.sources) {
+      const other = bySource.get(s);
+      if (other) parent.set(find(ln), find(other));
+      else bySource.set(s, ln);
+    }
+  }
+  const groups = new Map<Node, Node[]>();
+  for (const ln of lns) {
+    if ((walks.get(ln) as { walk: Walk }).walk.sources.size === 0) continue;
+    const r = find(ln);
+    const list = groups.get(r);
+    if (list) list.push(ln);
+    else groups.set(r, [ln]);
+  }
+  const components: FoldComponent[] = [];
+  const compOf = new Map<Node, FoldComponent>();
+  for (const members of groups.values()) {
+    const unblocked = members.filter((ln) => !(walks.get(ln) as { walk: Walk }).walk.blocked);
+    const srcIds = new Set<string>();
+    for (const ln of unblocked) for (const s of (walks.get(ln) as { walk: Walk }).walk.sources) srcIds.add(s);
+    const sources = [...srcIds].map((id) => ctx.sources.get(id) as FoldSource);
+    const comp: FoldComponent = { id: components.length, layerNorms: members.map((n) => n.name), sources, foldable: unblocked.length > 0, reason: '' };
+    if (unblocked.length === 0) comp.reason = 'every LN of this component is blocked upstream';
+    else {
+      const fail = forwardCheck(ctx, sources);
+      if (fail) {
+        comp.foldable = false;
+        comp.blockingNode = fail.node;
+        comp.path = fail.path;
+        comp.reason = fail.reason;
+      } else comp.reason = `centering ${sources.length} source(s) leaves every consumer unchanged (only LayerNorms over the same axis read the stream)`;
+    }
+    components.push(comp);
+    for (const ln of members) compOf.set(ln, comp);
+  }
+  const layerNorms: LayerNormVerdict[] = lns.map((ln) => {
+    const { walk } = walks.get(ln) as { walk: Walk };
+    const comp = compOf.get(ln);
+    const v: LayerNormVerdict = { name: ln.name, node: ln.opType, foldable: false, reason: '', component: comp?.id, sources: [...walk.sources] };
+    if (walk.blocked) {
+      v.blockingNode = walk.blocked.node;
+      v.path = walk.blocked.path;
+      v.reason = `blocked by "${walk.blocked.node}" (${walk.blocked.op}): ${walk.blocked.reason}; path: ${walk.blocked.path.join(' ← ')}`;
+    } else if (walk.sources.size === 0) v.reason = 'no source found upstream';
+    else if (comp && !comp.foldable) {
+      v.blockingNode = comp.blockingNode;
+      v.path = comp.path;
+      v.reason = `its sources cannot be centered: ${comp.reason}`;
+    } else {
+      v.foldable = true;
+      v.reason = `input is the sum of ${walk.sources.size} centerable source(s): ${[...walk.sources].slice(0, 4).join(', ')}${walk.sources.size > 4 ? ', …' : ''}`;
+    }
+    return v;
+  });
+  // Shared weights: centered params that other nodes (not centering them the same way) also read.
+  const sharedWeights: SharedWeight[] = [];
+  const centered = new Map<string, { by: Set<string>; readers: Set<string> }>();
+  for (const comp of components) {
+    if (!comp.foldable) continue;
+    for (const s of comp.sources)
+      for (const p of s.params) {
+        const e = centered.get(p.name) ?? { by: new Set(), readers: new Set() };
+        e.by.add(s.id);
+        e.readers.add(p.reader);
+        centered.set(p.name, e);
+      }
+  }
+  for (const [name, e] of centered) {
+    const others = (consumers.get(name) ?? []).filter((n) => !e.readers.has(n.name));
+    // Readers through Identity chains count as uses too.
+    if (others.length > 0 || ctx.outputs.has(name))
+      sharedWeights.push({ initializer: name, centeredBy: [...e.by], otherUses: others.map((n) => ({ node: n.name, op: n.opType })), action: 'untie' });
+  }
+  return { layerNorms, components, sharedWeights };
+}
+
+interface Ctx {
+  g: Graph;
+  facts: GraphFacts;
+  producers: Map<string, Node>;
+  consumers: Map<string, Node[]>;
+  sources: Map<string, FoldSource>;
+  memo: Map<string, Walk>;
+  outputs: Set<string>;
+}
+
+function label(n: Node): string {
+  return `${n.name} (${n.opType})`;
+}
+
+/** The LN's single normalized axis as a negative index, or a reason string. */
+function singleAxis(ln: Node, shape: PartialShape | undefined): number | string {
+  const axis = attr(ln, 'axis', 'int', -1);
+  if (axis < 0) return axis === -1 ? -1 : `normalizes over ${-axis} axes (axis=${axis}); folding handles one normalized axis`;
+  if (!shape) return `normalized axis ${axis} cannot be placed: the input rank is unknown`;
+  if (axis !== shape.length - 1) return `normalizes over ${shape.length - axis} axes (axis=${axis} of rank ${shape.length}); folding handles one normalized axis`;
+  return -1;
+}
+
+function rankOf(ctx: Ctx, v: string): number | undefined {
+  const c = ctx.g.initializers.get(v);
+  if (c) return c.rank;
+  return ctx.facts.shapes.get(v)?.length;
+}
+
+/** Size of `v` along negative axis `a`: a number, 1 when broadcast (rank too small), or undefined. */
+function dimAt(ctx: Ctx, v: string, a: number): number | undefined {
+  const c = constantOf(ctx.g, v, ctx.producers);
+  const s: PartialShape | undefined = c ? [...c.shape] : ctx.facts.shapes.get(v);
+  if (!s) return undefined;
+  if (s.length < -a) return 1;
+  return s[s.length + a];
+}
+
+function isConst(ctx: Ctx, v: string): boolean {
+  return constantOf(ctx.g, v, ctx.producers) !== undefined;
+}
+
+function constSource(ctx: Ctx, v: string, a: number, reader: Node, slot: number): string {
+  const id = `const:${v}@${reader.name}`;
+  if (!ctx.sources.has(id)) ctx.sources.set(id, { id, kind: 'constant', value: v, axis: a, params: [{ name: v, axis: a, reader: reader.name, slot }] });
+  return id;
+}
+
+function block(n: Node, reason: string): Walk {
+  return { sources: new Set(), blocked: { node: n.name, op: n.opType, reason, path: [label(n)] } };
+}
+
+/** Maps a negative axis of a reshape's output back to its input (or forward, swapping the shapes). */
+export function mapAxisThroughReshape(from: PartialShape | undefined, to: PartialShape | undefined, a: number): number | undefined {
+  if (!from || !to) return undefined;
+  const j = to.length + a;
+  if (j < 0) return undefined;
+  const d = to[j];
+  let sufTo = 1;
+  for (let k = j + 1; k < to.length; k++) {
+    const x = to[k];
+    if (x === undefined) return undefined;
+    sufTo *= x;
+  }
+  if (d === undefined) return undefined;
+  let suf = 1;
+  for (let k = from.length - 1; k >= 0; k--) {
+    if (suf === sufTo && from[k] === d) return k - from.length;
+    const x = from[k];
+    if (x === undefined) return undefined;
+    suf *= x;
+    if (suf > sufTo) return undefined;
+  }
+  return undefined;
+}
+
+function backward(ctx: Ctx, v: string, a: number, from: Node): Walk {
+  const key = `${v}|${a}`;
+  const hit = ctx.memo.get(key);
+  if (hit) return hit;
+  ctx.memo.set(key, { sources: new Set() }); // cycle guard
+  const w = backwardUncached(ctx, v, a, from);
+  ctx.memo.set(key, w);
+  return w;
+}
+
+function merge(n: Node, parts: Walk[]): Walk {
+  const sources = new Set<string>();
+  for (const p of parts) {
+    if (p.blocked) return { sources: new Set([...sources, ...p.sources]), blocked: { ...p.blocked, path: [label(n), ...p.blocked.path] } };
+    for (const s of p.sources) sources.add(s);
+  }
+  return { sources };
+}
+
+function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
+  const { g } = ctx;
+  const p = ctx.producers.get(v);
+  const slotOf = (n: Node, name: string) => n.inputs.indexOf(name);
+  if (!p || p.opType === 'Constant') {
+    if (isConst(ctx, v)) return { sources: new Set([constSource(ctx, v, a, from, slotOf(from, v))]) };
+    return {
+      sources: new Set(),
+      blocked: { node: v, op: 'graph input', reason: `the raw graph input "${v}" reaches the LN; an input cannot be centered`, path: [`${v} (graph input)`] },
+    };
+  }
+  if (p.opType === 'Identity' && isConst(ctx, v)) return { sources: new Set([constSource(ctx, v, a, from, slotOf(from, v))]) };
+  const inp = (k: number) => p.inputs[k] as string;
+  const rec = (val: string, axis: number) => backward(ctx, val, axis, p);
+  if (NORM_OUTPUTS.has(p.opType)) return block(p, `the output of a normalization (γ⊙x̂+β) is not zero-mean`);
+  if (PASS_THROUGH.has(p.opType)) return merge(p, [rec(inp(0), a)]);
+  switch (p.opType) {
+    case 'Add':
+    case 'Sub':
+    case 'Sum': {
+      const parts: Walk[] = [];
+      for (const i of p.inputs) {
+        if (!i) continue;
+        const d = dimAt(ctx, i, a);
+        if (isConst(ctx, i)) parts.push({ sources: new Set([constSource(ctx, i, a, p, slotOf(p, i))]) });
+        else if (d === 1) return block(p, `input "${i}" is broadcast along the normalized axis (a per-token value is added)`);
+        else parts.push(rec(i, a));
+      }
+      return merge(p, parts);
+    }
+    case 'Mul':
+    case 'Div': {
+      const [x, y] = [inp(0), inp(1)];
+      const dx = dimAt(ctx, x, a);
+      const dy = dimAt(ctx, y, a);
+      if (p.opType === 'Div') {
+        if (dy === 1) return merge(p, [rec(x, a)]);
+        return block(p, dy === undefined ? `cannot tell whether the divisor "${y}" is constant along the normalized axis` : `divides by "${y}", which varies along the normalized axis`);
+      }
+      if (dy === 1 && dx !== 1) return merge(p, [rec(x, a)]);
+      if (dx === 1 && dy !== 1) return merge(p, [rec(y, a)]);
+      if (dx === undefined || dy === undefined) return block(p, 'cannot tell whether this Mul scales each token by a scalar (shapes unknown)');
+      if (isConst(ctx, x) || isConst(ctx, y)) return block(p, 'per-feature scale (e.g. layer scale) not merged into a linear layer');
+      return block(p, 'elementwise product of two streams (gating)');
+    }
+    case 'MatMul': {
+      const [x, wName] = [inp(0), inp(1)];
+      if (a === -1 && isConst(ctx, wName)) {
+        const id = p.name;
+        if (!ctx.sources.has(id))
+          ctx.sources.set(id, { id, kind: 'dense', node: p.name, value: v, axis: -1, params: [{ name: wName, axis: -1, reader: p.name, slot: 1 }] });
+        return { sources: new Set([id]) };
+      }
+      if (a === -1 && (rankOf(ctx, wName) ?? 0) >= 2) return merge(p, [rec(wName, -1)]);
+      if (a === -2 && (rankOf(ctx, x) ?? 0) >= 2) {
+        if (isConst(ctx, x)) return block(p, 'a constant matrix multiplied on the left mixes the normalized axis');
+        return merge(p, [rec(x, -2)]);
+      }
+      return block(p, `the normalized axis ${a} is an axis MatMul contracts or mixes`);
+    }
+    case 'Gemm': {
+      const [, b, c] = [inp(0), inp(1), p.inputs[2]];
+      if (a !== -1) return block(p, 'the normalized axis is not the output-feature axis of Gemm');
+      if (!isConst(ctx, b)) return block(p, 'Gemm with a weight computed at run time');
+      if (c && !isConst(ctx, c)) return block(p, 'Gemm adds a bias computed at run time');
+      const id = p.name;
+      if (!ctx.sources.has(id)) {
+        const params: CenteredParam[] = [{ name: b, axis: attr(p, 'transB', 'int', 0) ? -2 : -1, reader: p.name, slot: 1 }];
+        if (c) params.push({ name: c, axis: -1, reader: p.name, slot: 2 });
+        ctx.sources.set(id, { id, kind: 'gemm', node: p.name, value: v, axis: -1, params });
+      }
+      return { sources: new Set([id]) };
+    }
+    case 'Conv': {
+      const wName = inp(1);
+      const r = rankOf(ctx, wName);
+      if (r === undefined || a !== 1 - r) return block(p, 'the normalized axis is not the output-channel axis of Conv');
+      const group = attr(p, 'group', 'int', 1);
+      if (group !== 1) return block(p, `grouped/depthwise conv (group=${group}): centering over output channels would densify it`);
+      if (!isConst(ctx, wName)) return block(p, 'Conv with a kernel computed at run time');
+      const bias = p.inputs[2];
+      if (bias && !isConst(ctx, bias)) return block(p, 'Conv with a bias computed at run time');
+      const id = p.name;
+      if (!ctx.sources.has(id)) {
+        const params: CenteredParam[] = [{ name: wName, axis: -r, reader: p.name, slot: 1 }];
+        if (bias) params.push({ name: bias, axis: -1, reader: p.name, slot: 2 });
+        ctx.sources.set(id, { id, kind: 'conv', node: p.name, value: v, axis: a, params });
+      }
+      return { sources: new Set([id]) };
+    }
+    case 'Gather': {
+      const data = inp(0);
+      const dr = rankOf(ctx, data);
+      if (dr === undefined) return block(p, 'rank of the gathered tensor is unknown');
+      const ax = attr(p, 'axis', 'int', 0);
+      const axN = ax < 0 ? ax + dr : ax;
+      if (-a > dr - 1 - axN) return block(p, 'gathers along the normalized axis');
+      if (isConst(ctx, data)) {
+        const id = p.name;
+        if (!ctx.sources.has(id)) ctx.sources.set(id, { id, kind: 'embedding', node: p.name, value: v, axis: a, params: [{ name: data, axis: a, reader: p.name, slot: 0 }] });
+        return { sources: new Set([id]) };
+      }
+      return merge(p, [rec(data, a)]);
+    }
+    case 'Transpose': {
+      const r = rankOf(ctx, v) ?? rankOf(ctx, inp(0));
+      const perm = attr(p, 'perm', 'ints', r === undefined ? [] : Array.from({ length: r }, (_, k) => r - 1 - k));
+      if (perm.length === 0) return block(p, 'cannot track the normalized axis: rank unknown');
+      const j = perm.length + a;
+      return merge(p, [rec(inp(0), (perm[j] as number) - perm.length)]);
+    }
+    case 'Reshape':
+    case 'Flatten':
+    case 'Unsqueeze':
+    case 'Squeeze': {
+      const inS = ctx.facts.shapes.get(inp(0));
+      const outS = ctx.facts.shapes.get(v);
+      const m = mapAxisThroughReshape(inS, outS, a);
+      if (m === undefined)
+        return block(p, `cannot track the normalized axis through ${p.opType}: shapes ${fmt(inS)} → ${fmt(outS)} do not show it kept intact`);
+      return merge(p, [rec(inp(0), m)]);
+    }
+    case 'Concat': {
+      // Concat along the normalized axis of zero-mean parts is zero-mean too (Swin patch merging); the
+      // forward check decides whether the shift is harmless.
+      return merge(
+        p,
+        p.inputs.map((i) => (isConst(ctx, i) ? { sources: new Set([constSource(ctx, i, a, p, slotOf(p, i))]) } : rec(i, a))),
+      );
+    }
+    case 'Slice': {
+      const r = rankOf(ctx, inp(0));
+      const axesV = p.inputs[3] ? ctx.facts.ints.get(p.inputs[3]) : undefined;
+      const starts = p.inputs[1] ? ctx.facts.ints.get(p.inputs[1]) : undefined;
+      const axes = axesV ?? starts?.map((_, k) => k);
+      if (r === undefined || !axes || axes.some((x) => x === undefined)) return block(p, 'cannot tell which axes Slice cuts');
+      if (axes.some((x) => ((x as number) < 0 ? (x as number) : (x as number) - r) === a)) return block(p, 'slices the normalized axis');
+      return merge(p, [rec(inp(0), a)]);
+    }
+    case 'ReduceMean':
+    case 'GlobalAveragePool':
+    case 'AveragePool': {
+      const r = rankOf(ctx, inp(0));
+      if (r === undefined) return block(p, 'rank unknown');
+      if (p.opType !== 'ReduceMean') return a === 1 - r ? merge(p, [rec(inp(0), a)]) : block(p, 'pools over the normalized axis');
+      const axes = p.attributes.axes ? attr(p, 'axes', 'ints', []) : p.inputs[1] ? ctx.facts.ints.get(p.inputs[1]) : undefined;
+      if (!axes || axes.some((x) => x === undefined)) return block(p, 'mean over unknown axes');
+      const neg = (axes as number[]).map((x) => (x < 0 ? x : x - r));
+      if (neg.includes(a)) return block(p, 'averages over the normalized axis');
+      const keep = attr(p, 'keepdims', 'int', 1);
+      // With keepdims=0 the axes after `a` disappear: map the output axis back.
+      const inAxis = keep ? a : a - neg.filter((x) => x > a).length;
+      return merge(p, [rec(inp(0), inAxis)]);
+    }
+    default:
+      return block(p, nonlinearReason(p));
+  }
+}
+
+function nonlinearReason(n: Node): string {
+  if (['Gelu', 'Relu', 'Tanh', 'Sigmoid', 'Erf', 'Silu', 'Elu', 'LeakyRelu', 'Softplus', 'HardSwish', 'FastGelu', 'BiasGelu'].includes(n.opType))
+    return 'nonlinear activation';
+  if (n.opType === 'Softmax') return 'softmax';
+  return `${n.opType} is not a zero-mean propagator`;
+}
+
+function fmt(s: PartialShape | undefined): string {
+  return s ? `[${s.map((d) => d ?? '?').join(', ')}]` : '[unknown]';
+}
+
+interface Fail {
+  node: string;
+  reason: string;
+  path: string[];
+}
+
+/** Forward walk from every source: each consumer reached through shift propagators must be an LN over the axis. */
+function forwardCheck(ctx: Ctx, sources: FoldSource[]): Fail | undefined {
+  const seen = new Set<string>();
+  type Item = { v: string; a: number; path: string[]; only?: Node };
+  const stack: Item[] = [];
+  for (const s of sources) {
+    if (s.kind === 'constant') {
+      const reader = ctx.g.nodes.find((n) => n.name === s.params[0]?.reader) as Node;
+      stack.push({ v: s.value, a: s.axis, path: [`${s.value} (constant)`], only: reader });
+    } else stack.push({ v: s.value, a: s.axis, path: [`${s.node} (${s.kind})`] });
+  }
+  while (stack.length > 0) {
+    const { v, a, path, only } = stack.pop() as Item;
+    if (!only) {
+      const key = `${v}|${a}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (ctx.outputs.has(v)) return { node: v, reason: `the stream "${v}" is a graph output, which centering would change; path: ${path.join(' → ')}`, path };
+    }
+    const readers: Node[] = only !== undefined ? [only] : (ctx.consumers.get(v) ?? []);
+    for (const n of readers) {
+      const p = [...path, label(n)];
+      const out = n.outputs[0] as string;
+      const fail = (why: string): Fail => ({ node: n.name, reason: `${label(n)} reads the stream and is not mean-invariant (${why}); path: ${p.join(' → ')}`, path: p });
+      const push = (axis: number) => stack.push({ v: out, a: axis, path: p });
+      const op = n.opType;
+      if (op === 'Shape' || op === 'Size') continue; // reads only the shape, which centering keeps
+      if (op === 'LayerNormalization') {
+        if (n.inputs[0] !== v) return fail('it reads the stream as a scale or bias');
+        const ax = singleAxis(n, ctx.facts.shapes.get(v));
+        if (ax !== a) return fail(`it normalizes over a different axis (${typeof ax === 'string' ? ax : ax}) than the one centered (${a})`);
+        continue;
+      }
+      if (PASS_THROUGH.has(op) || op === 'Add' || op === 'Sub' || op === 'Sum') {
+        push(a);
+        continue;
+      }
+      if (op === 'Mul' || op === 'Div') {
+        const other = (n.inputs[0] === v ? n.inputs[1] : n.inputs[0]) as string;
+        if (op === 'Div' && n.inputs[1] === v) return fail('divides by the stream');
+        if (dimAt(ctx, other, a) === 1) {
+          push(a);
+          continue;
+        }
+        return fail('multiplies by something that varies along the normalized axis');
+      }
+      if (op === 'MatMul') {
+        if (n.inputs[1] === v && a === -1 && n.inputs[0] !== v) {
+          push(-1);
+          continue;
+        }
+        if (n.inputs[0] === v && a === -2 && n.inputs[1] !== v) {
+          push(-2);
+          continue;
+        }
+        return fail('a linear layer over the normalized axis');
+      }
+      if (op === 'Transpose') {
+        const r = rankOf(ctx, v);
+        const perm = attr(n, 'perm', 'ints', r === undefined ? [] : Array.from({ length: r }, (_, k) => r - 1 - k));
+        if (perm.length === 0) return fail('rank unknown');
+        const i = perm.length + a;
+        push(perm.indexOf(i) - perm.length);
+        continue;
+      }
+      if (op === 'Reshape' || op === 'Flatten' || op === 'Unsqueeze' || op === 'Squeeze') {
+        if (n.inputs[0] !== v) return fail('the stream is used as a shape');
+        const m = mapAxisThroughReshape(ctx.facts.shapes.get(out), ctx.facts.shapes.get(v), a);
+        if (m === undefined) return fail('cannot track the normalized axis through it');
+        push(m);
+        continue;
+      }
+      if (op === 'Gather') {
+        const r = rankOf(ctx, v);
+        const ax = attr(n, 'axis', 'int', 0);
+        if (n.inputs[0] !== v || r === undefined) return fail('gathers with the stream as indices');
+        const axN = ax < 0 ? ax + r : ax;
+        if (-a > r - 1 - axN) return fail('gathers along the normalized axis');
+        push(a);
+        continue;
+      }
+      if (op === 'Slice') {
+        const r = rankOf(ctx, v);
+        const axesV = n.inputs[3] ? ctx.facts.ints.get(n.inputs[3]) : undefined;
+        const starts = n.inputs[1] ? ctx.facts.ints.get(n.inputs[1]) : undefined;
+        const axes = axesV ?? starts?.map((_, k) => k);
+        if (n.inputs[0] !== v || r === undefined || !axes || axes.some((x) => x === undefined)) return fail('cannot tell which axes it cuts');
+        if (axes.some((x) => ((x as number) < 0 ? (x as number) : (x as number) - r) === a)) return fail('slices the normalized axis');
+        push(a);
+        continue;
+      }
+      if (op === 'Concat') {
+        const r = rankOf(ctx, out);
+        const ax = attr(n, 'axis', 'int', 0);
+        if (r !== undefined && (ax < 0 ? ax : ax - r) !== a) {
+          push(a);
+          continue;
+        }
+        return fail('concatenates along the normalized axis: the per-token shifts of the parts differ, so the result is not shifted by a constant');
+      }
+      if (op === 'ReduceMean' || op === 'GlobalAveragePool') {
+        const r = rankOf(ctx, v);
+        if (r === undefined) return fail('rank unknown');
+        if (op === 'GlobalAveragePool') {
+          if (a === 1 - r) {
+            push(a);
+            continue;
+          }
+          return fail('pools over the normalized axis');
+        }
+        const axes = n.attributes.axes ? attr(n, 'axes', 'ints', []) : n.inputs[1] ? ctx.facts.ints.get(n.inputs[1]) : undefined;
+        if (!axes || axes.some((x) => x === undefined)) return fail('mean over unknown axes');
+        const neg = (axes as number[]).map((x) => (x < 0 ? x : x - r));
+        if (neg.includes(a)) return fail('averages over the normalized axis');
+        push(attr(n, 'keepdims', 'int', 1) ? a : a + neg.filter((x) => x > a).length);
+        continue;
+      }
+      return fail(NORM_OUTPUTS.has(op) ? `${op} is not invariant to a shift of its input` : nonlinearReason(n));
+    }
+  }
+  return undefined;
+}
+
+/** Float64 copy of a tensor centered over negative axis `axis` (zeros when broadcast along it), written as float32. */
+export function centerTensor(t: Tensor, axis: number): Float32Array {
+  const src = t.data as ArrayLike<number>;
+  const out = new Float32Array(t.size);
+  if (t.rank < -axis || (t.shape[t.rank + axis] as number) === 1) return out; // constant along the axis → centered is 0
+  const ax = t.rank + axis;
+  const d = t.shape[ax] as number;
+  let inner = 1;
+  for (let k = ax + 1; k < t.rank; k++) inner *= t.shape[k] as number;
+  const outer = t.size / (d * inner);
+  for (let o = 0; o < outer; o++)
+    for (let i = 0; i < inner; i++) {
+      const base = o * d * inner + i;
+      let s = 0;
+      for (let k = 0; k < d; k++) s += Number(src[base + k * inner]);
+      const mean = s / d;
+      for (let k = 0; k < d; k++) out[base + k * inner] = Number(src[base + k * inner]) - mean;
+    }
+  return out;
+}

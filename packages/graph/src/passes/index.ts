@@ -1,0 +1,16 @@
+export { type FoldOptions, type FoldReport, type FoldResult, foldLayerNorms, type RmsFormat, upgradeOpset } from './fold.js';
+export {
+  type AnalyzeOptions,
+  analyzeFoldability,
+  type CenteredParam,
+  centerTensor,
+  type FoldabilityReport,
+  type FoldComponent,
+  type FoldSource,
+  type LayerNormVerdict,
+  mapAxisThroughReshape,
+  type SharedWeight,
+} from './foldability.js';
+export { type FusedNorm, type NearMiss, type RecognizeResult, recognizeLayerNorms } from './recognize.js';
+export { constantOf, type GraphFacts, inferFacts, type PartialShape } from './shapes.js';
+export { type ExecuteFn, type OutputComparison, randomInputs, setVerifyExecutor, type VerifyOptions, type VerifyResult, verifyEquivalence } from './verify.js';
