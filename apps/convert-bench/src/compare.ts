@@ -28,7 +28,11 @@ export const DEFAULT_TOLERANCE = 1e-5;
  * diffs[0].maxAbsDiff;
  * ```
  */
-export function compareOutputs(reference: Record<string, Tensor>, candidate: Record<string, Tensor>, tolerance = DEFAULT_TOLERANCE): OutputDiff[] {
+export function compareOutputs(
+  reference: Record<string, Tensor>,
+  candidate: Record<string, Tensor>,
+  tolerance = DEFAULT_TOLERANCE,
+): OutputDiff[] {
   return Object.entries(reference).map(([name, ref]) => {
     const got = candidate[name];
     if (!got || got.shape.length !== ref.shape.length || got.shape.some((d, i) => d !== ref.shape[i])) {
@@ -53,7 +57,14 @@ export function compareOutputs(reference: Record<string, Tensor>, candidate: Rec
     const last = ref.shape[ref.shape.length - 1] ?? 1;
     const maxRelDiff = scale > 0 ? maxAbs / scale : maxAbs;
     const agreement = last > 1 ? argmaxAgreement(a, b, last) : 1;
-    return { name, shape: [...ref.shape], maxAbsDiff: maxAbs, maxRelDiff, argmaxAgreement: agreement, withinTolerance: maxRelDiff <= tolerance && agreement === 1 };
+    return {
+      name,
+      shape: [...ref.shape],
+      maxAbsDiff: maxAbs,
+      maxRelDiff,
+      argmaxAgreement: agreement,
+      withinTolerance: maxRelDiff <= tolerance && agreement === 1,
+    };
   });
 }
 

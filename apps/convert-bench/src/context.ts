@@ -177,7 +177,8 @@ export function toJson(doc: unknown): string {
 export function parsePositiveInt(name: string, value: string | undefined, fallback: number, { allowZero = false } = {}): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new CliError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got "${value}"`, EXIT_BAD_INPUT, 'BAD_USAGE');
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1))
+    throw new CliError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got "${value}"`, EXIT_BAD_INPUT, 'BAD_USAGE');
   return n;
 }
 

@@ -10,7 +10,12 @@ function lazy<M>(name: string, load: Loader<M>): Loader<M> {
   return () => {
     p ??= load().catch((e: unknown) => {
       p = undefined;
-      throw new CliError(`could not load ${name}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, EXIT_CHECK_FAILED, 'MISSING_PACKAGE', { cause: e });
+      throw new CliError(
+        `could not load ${name}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+        EXIT_CHECK_FAILED,
+        'MISSING_PACKAGE',
+        { cause: e },
+      );
     });
     return p;
   };

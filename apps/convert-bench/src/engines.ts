@@ -81,7 +81,12 @@ export async function createGpu(): Promise<Backend> {
   try {
     return need(gpu, '@normkit/gpu', 'createGpuBackend')() as unknown as Backend;
   } catch (e) {
-    throw new CliError(`normkit-gpu is not available here: ${e instanceof Error ? e.message : String(e)}`, EXIT_BAD_INPUT, 'ENGINE_UNAVAILABLE', { cause: e });
+    throw new CliError(
+      `normkit-gpu is not available here: ${e instanceof Error ? e.message : String(e)}`,
+      EXIT_BAD_INPUT,
+      'ENGINE_UNAVAILABLE',
+      { cause: e },
+    );
   }
 }
 
@@ -89,7 +94,8 @@ async function createNormkitRunner(engine: EngineName, model: Model, backend: Ba
   const graph = await loadGraph();
   const execute = need(graph, '@normkit/graph', 'execute');
   type ExecResult = { outputs: Record<string, Tensor> | Map<string, Tensor>; profile?: unknown };
-  const exec = (feeds: Feeds, profile: boolean): ExecResult => execute(model, feeds, { profile, ...(backend ? { backend } : {}) }) as unknown as ExecResult;
+  const exec = (feeds: Feeds, profile: boolean): ExecResult =>
+    execute(model, feeds, { profile, ...(backend ? { backend } : {}) }) as unknown as ExecResult;
   return {
     engine,
     description,
@@ -139,7 +145,13 @@ const ORT_DTYPES: Record<string, string> = { float32: 'float32', float64: 'float
 
 async function createOrtRunner(src: ModelSource): Promise<Runner> {
   const ort = await loadOrt();
-  const opts = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' as const, graphOptimizationLevel: 'all' as const, logSeverityLevel: 3 as const };
+  const opts = {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential' as const,
+    graphOptimizationLevel: 'all' as const,
+    logSeverityLevel: 3 as const,
+  };
   let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
   try {
     if (src.path) session = await ort.InferenceSession.create(src.path, opts);
@@ -162,14 +174,20 @@ async function createOrtRunner(src: ModelSource): Promise<Runner> {
         const t = feeds[name];
         if (!t) throw new CliError(`onnxruntime: no value for input "${name}"`, EXIT_BAD_INPUT, 'MISSING_INPUT');
         const type = ORT_DTYPES[t.dtype];
-        if (!type) throw new CliError(`onnxruntime: input "${name}" has dtype ${t.dtype}, which the CLI cannot pass`, EXIT_BAD_INPUT, 'BAD_INPUT');
+        if (!type)
+          throw new CliError(`onnxruntime: input "${name}" has dtype ${t.dtype}, which the CLI cannot pass`, EXIT_BAD_INPUT, 'BAD_INPUT');
         ortFeeds[name] = new ort.Tensor(type as 'float32', t.data as Float32Array, [...t.shape]);
       }
       let res: Record<string, InstanceType<typeof ort.Tensor>>;
       try {
         res = (await session.run(ortFeeds)) as Record<string, InstanceType<typeof ort.Tensor>>;
       } catch (e) {
-        throw new CliError(`${src.path ?? 'model'}: onnxruntime failed to run it: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, EXIT_BAD_INPUT, 'ORT_FAILED', { cause: e });
+        throw new CliError(
+          `${src.path ?? 'model'}: onnxruntime failed to run it: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+          EXIT_BAD_INPUT,
+          'ORT_FAILED',
+          { cause: e },
+        );
       }
       const out: Record<string, Tensor> = {};
       for (const name of session.outputNames) {

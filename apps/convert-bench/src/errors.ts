@@ -35,7 +35,10 @@ export function exitCodeOf(err: unknown): number {
 
 /** Whether `err` is a NormkitError (by class, or by shape when two copies of the package are loaded). */
 export function isNormkitError(err: unknown): err is NormkitError {
-  return err instanceof NormkitError || (err instanceof Error && err.name === 'NormkitError' && typeof (err as { code?: unknown }).code === 'string');
+  return (
+    err instanceof NormkitError ||
+    (err instanceof Error && err.name === 'NormkitError' && typeof (err as { code?: unknown }).code === 'string')
+  );
 }
 
 /** The error's code (`FILE_NOT_FOUND`, `UNSUPPORTED_OP`, ...), or `INTERNAL` for an unexpected error. */
@@ -53,7 +56,8 @@ export function errorCodeOf(err: unknown): string {
 export function errorLine(err: unknown, file?: string): string {
   let message: string;
   if (err instanceof CliError || isNormkitError(err)) message = oneLine(err.message);
-  else if (err instanceof Error) message = `internal error: ${oneLine(err.message)} (run with --verbose for the stack trace, and report it)`;
+  else if (err instanceof Error)
+    message = `internal error: ${oneLine(err.message)} (run with --verbose for the stack trace, and report it)`;
   else message = `internal error: ${String(err)}`;
   if (file && !message.includes(file)) message = `${file}: ${message}`;
   return `normkit: ${message}`;

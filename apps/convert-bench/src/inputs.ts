@@ -12,7 +12,8 @@ export function parseDims(values: readonly string[] | undefined): Record<string,
   for (const v of values ?? []) {
     for (const part of v.split(',')) {
       const m = /^([^=]+)=(\d+)$/.exec(part.trim());
-      if (!m || Number(m[2]) < 1) throw new CliError(`--dim expects name=positive-integer (e.g. --dim seq=16), got "${v}"`, EXIT_BAD_INPUT, 'BAD_USAGE');
+      if (!m || Number(m[2]) < 1)
+        throw new CliError(`--dim expects name=positive-integer (e.g. --dim seq=16), got "${v}"`, EXIT_BAD_INPUT, 'BAD_USAGE');
       out[m[1] as string] = Number(m[2]);
     }
   }

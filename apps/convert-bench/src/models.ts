@@ -74,27 +74,46 @@ export async function buildZooModel(spec: ZooSpec): Promise<Model> {
   const build = need(zoo, '@normkit/zoo', 'buildModel');
   const archs = listArchitectures(zoo);
   if (archs.length > 0 && !archs.some((a) => a.name === spec.arch)) {
-    throw new CliError(`unknown architecture "${spec.arch}" (choose from ${archs.map((a) => a.name).join(', ')})`, EXIT_BAD_INPUT, 'UNKNOWN_ARCH');
+    throw new CliError(
+      `unknown architecture "${spec.arch}" (choose from ${archs.map((a) => a.name).join(', ')})`,
+      EXIT_BAD_INPUT,
+      'UNKNOWN_ARCH',
+    );
   }
   try {
-    const r = (await build(spec.arch as never, { size: spec.size, opset: spec.opset, seed: spec.seed ?? 0 } as never)) as unknown;
-    return (r && typeof r === 'object' && 'model' in r && !('graph' in r) ? (r as { model: Model }).model : r) as Model;
+    return build(spec.arch, { size: spec.size as 'tiny', ...(spec.opset ? { opset: spec.opset as 17 } : {}), seed: spec.seed ?? 0 });
   } catch (e) {
     throw asInputError(e, `zoo:${spec.arch}:${spec.size}`);
   }
 }
 
-/** The zoo's architectures as `{ name, description, sizes }`, whatever shape the package lists them in. */
-export function listArchitectures(zoo: object): { name: string; description?: string; sizes?: string[]; opsets?: number[] }[] {
-  const a = (zoo as { architectures?: unknown }).architectures;
-  const list = typeof a === 'function' ? (a as () => unknown)() : a;
-  if (Array.isArray(list)) {
-    return list.map((x) => (typeof x === 'string' ? { name: x } : (x as { name: string; description?: string; sizes?: string[] })));
-  }
-  if (list && typeof list === 'object') {
-    return Object.entries(list as Record<string, unknown>).map(([name, v]) => ({ name, ...(v && typeof v === 'object' ? (v as object) : {}) }));
-  }
-  return [];
+/** A zoo architecture as the CLI lists it. */
+export interface ZooArchitecture {
+  name: string;
+  description: string;
+  sizes: string[];
+  /** What the foldability analysis is expected to find, per size. */
+  expected: Record<string, { layerNorms: number; foldable: number }>;
+  why: string;
+}
+
+/** The zoo's architectures with their expected foldability per size. */
+export function listArchitectures(zoo: {
+  architectures: readonly {
+    name: string;
+    description: string;
+    why: string;
+    expected: (s: 'tiny' | 'small' | 'base') => { layerNorms: number; foldable: number };
+  }[];
+}): ZooArchitecture[] {
+  const sizes = ['tiny', 'small', 'base'] as const;
+  return zoo.architectures.map((a) => ({
+    name: a.name,
+    description: a.description,
+    sizes: [...sizes],
+    expected: Object.fromEntries(sizes.map((s) => [s, a.expected(s)])),
+    why: a.why,
+  }));
 }
 
 /** A load/decode failure as one line naming the file. */

@@ -25,7 +25,11 @@ export async function writeSessionFile(dir: string, name: 'convert' | 'bench' | 
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => {});
-    throw new CliError(`${path}: cannot write the session file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, EXIT_BAD_INPUT, 'SESSION_WRITE');
+    throw new CliError(
+      `${path}: cannot write the session file (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+      EXIT_BAD_INPUT,
+      'SESSION_WRITE',
+    );
   }
   return path;
 }
@@ -36,7 +40,8 @@ export async function writeSessionFile(dir: string, name: 'convert' | 'bench' | 
  */
 export async function readSession(dir: string): Promise<Session> {
   try {
-    if (!(await stat(dir)).isDirectory()) throw new CliError(`${dir}: not a directory; give the directory passed to --session`, EXIT_BAD_INPUT, 'NOT_A_DIRECTORY');
+    if (!(await stat(dir)).isDirectory())
+      throw new CliError(`${dir}: not a directory; give the directory passed to --session`, EXIT_BAD_INPUT, 'NOT_A_DIRECTORY');
   } catch (e) {
     if (e instanceof CliError) throw e;
     throw new CliError(`${dir}: no such directory`, EXIT_BAD_INPUT, 'FILE_NOT_FOUND');

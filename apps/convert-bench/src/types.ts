@@ -20,6 +20,8 @@ export interface EngineVerification {
   maxRelDiff: number;
   argmaxAgreement: number;
   outputs: Pick<OutputDiff, 'name' | 'maxAbsDiff' | 'maxRelDiff' | 'argmaxAgreement'>[];
+  /** Set when the engine could not run the converted model. */
+  error?: string;
 }
 
 /** What `normkit convert` reports (and writes to `<session>/convert.json`). */
@@ -40,7 +42,11 @@ export interface ConvertResult {
   argmaxAgreement: number;
   /** Whether every engine found the outputs equal within tolerance. */
   equivalent: boolean;
+  /** Relative tolerance on max |Δ| / max |output| (and every argmax must agree). */
+  tolerance: number;
   verification: EngineVerification[];
+  /** Engines that could not judge (they refused the input model), with the reason. */
+  skippedVerification: { engine: EngineName; reason: string }[];
   analysis: LayerNormVerdict[];
   nodes: { before: number; after: number };
   opHistogram: { before: Record<string, number>; after: Record<string, number> };

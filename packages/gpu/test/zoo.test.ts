@@ -11,7 +11,8 @@ const loaded = await loadGraphAndZoo();
 const skipped = 'skipped' in loaded ? loaded.skipped : undefined;
 if (skipped) console.warn(`[gpu zoo test] skipped: ${skipped}`);
 
-const MODELS = ['gpt2', 'bert', 'vit', 'llama', 'convnext'];
+const listed = 'skipped' in loaded ? undefined : (loaded.zoo.architectures as { name: string }[] | undefined)?.map((a) => a.name);
+const MODELS = listed?.length ? listed : ['gpt2'];
 
 describe.skipIf(skipped !== undefined)('zoo models end to end on the gpu backend', () => {
   const gpu = createGpuBackend({ strict: true });

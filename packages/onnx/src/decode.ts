@@ -1,8 +1,21 @@
-import { type Attribute, type Dim, Graph, Model, type Node, type OpsetImport, type ValueInfo, subgraphsOf } from '@normkit/graph';
+import { type Attribute, type Dim, Graph, Model, type Node, type OpsetImport, subgraphsOf, type ValueInfo } from '@normkit/graph';
 import { NormkitError, type Tensor } from '@normkit/tensor';
 import { onnxType } from './dtypes.js';
-import { type TensorReadOptions, parseTensorProto, setOnnxTensorInfo, onnxTensorInfo, tensorFromParsed } from './tensor-proto.js';
-import { type ReadContext, type WireField, bytesOf, float32Of, int64, intNum, invalid, pushFixed, pushVarints, readFields, str, tryUtf8 } from './wire.js';
+import { onnxTensorInfo, parseTensorProto, setOnnxTensorInfo, type TensorReadOptions, tensorFromParsed } from './tensor-proto.js';
+import {
+  bytesOf,
+  float32Of,
+  int64,
+  intNum,
+  invalid,
+  pushFixed,
+  pushVarints,
+  type ReadContext,
+  readFields,
+  str,
+  tryUtf8,
+  type WireField,
+} from './wire.js';
 
 /** Options of `decodeModel`. */
 export interface DecodeOptions extends TensorReadOptions {
@@ -54,8 +67,11 @@ interface Reader {
 export function decodeModel(bytes: Uint8Array, opts: DecodeOptions = {}): Model {
   const file = opts.fileName;
   const ctx: ReadContext = { file, path: 'ModelProto' };
-  if (!(bytes instanceof Uint8Array)) throw new NormkitError('INVALID_ARGUMENT', 'decodeModel: expected the model bytes as a Uint8Array', { file });
+  if (!(bytes instanceof Uint8Array))
+    throw new NormkitError('INVALID_ARGUMENT', 'decodeModel: expected the model bytes as a Uint8Array', { file });
   if (bytes.length === 0) throw invalid(ctx, 'the file is empty');
+  // A plain view (not a Node Buffer), so verbatim fields compare equal however the bytes were read.
+  if (bytes.constructor !== Uint8Array) bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const r: Reader = { ctx, opts };
   let graphField: WireField | undefined;
   const opsets: OpsetImport[] = [];
@@ -248,7 +264,13 @@ function readNode(buf: Uint8Array, r: Reader, depth: number, ctx: ReadContext, n
 const ATTR_FIELD: Record<number, number> = { 1: 2, 2: 3, 3: 4, 4: 5, 5: 6, 6: 7, 7: 8, 8: 9, 9: 10, 10: 11 };
 const FIELD_TYPE: Record<number, number> = { 2: 1, 3: 2, 4: 3, 5: 4, 6: 5, 7: 6, 8: 7, 9: 8, 10: 9, 11: 10 };
 
-function readAttribute(buf: Uint8Array, r: Reader, depth: number, nodeCtx: ReadContext, nodeName: string): { name: string; attr: Attribute } {
+function readAttribute(
+  buf: Uint8Array,
+  r: Reader,
+  depth: number,
+  nodeCtx: ReadContext,
+  nodeName: string,
+): { name: string; attr: Attribute } {
   const fields = readFields(buf, nodeCtx);
   let name = '';
   let type = 0;
@@ -398,7 +420,9 @@ function linkScopes(g: Graph, outer: Set<string> = new Set()): void {
 
 /**
  * Checks a graph (and its subgraphs): no cycle, every node input and graph output defined. Throws
- * `GRAPH_CYCLE` or `UNDEFINED_VALUE` naming the file and the node.
+ * `GRAPH_CYCLE` or `UNDEFINED_VALUE` naming the file and the node. `decodeModel` calls it unless
+ * `validate: false`; call it after editing a graph read without validation.
+ * @example validateGraph(model.graph, 'model.onnx');
  */
 export function validateGraph(g: Graph, file?: string): void {
   try {

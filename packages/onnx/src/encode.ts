@@ -96,7 +96,7 @@ function writeGraph(g: Graph, sink: ExternalSink | undefined): Writer {
     writeTensorProto(tw, t, name, sink);
     w.message(5, tw);
   }
-  if (g.docString) w.string(10, g.docString);
+  if (g.docString !== undefined) w.string(10, g.docString);
   for (const v of g.inputs) w.message(11, writeValueInfo(v));
   for (const v of g.outputs) w.message(12, writeValueInfo(v));
   for (const v of g.valueInfo.values()) w.message(13, writeValueInfo(v));
@@ -121,14 +121,18 @@ function writeNode(n: Node, sink: ExternalSink | undefined): Writer {
     if (a.type === 'raw') {
       const bytes = (a.value as { bytes?: unknown } | undefined)?.bytes;
       if (!(bytes instanceof Uint8Array)) {
-        throw new NormkitError('UNSUPPORTED_ATTRIBUTE', `node "${n.name}" (${n.opType}): raw attribute "${k}" holds no AttributeProto bytes; it cannot be written`, {
-          node: n.name,
-        });
+        throw new NormkitError(
+          'UNSUPPORTED_ATTRIBUTE',
+          `node "${n.name}" (${n.opType}): raw attribute "${k}" holds no AttributeProto bytes; it cannot be written`,
+          {
+            node: n.name,
+          },
+        );
       }
       w.bytes(5, bytes);
     } else w.message(5, writeAttribute(k, a, n, sink));
   }
-  if (n.docString) w.string(6, n.docString);
+  if (n.docString !== undefined) w.string(6, n.docString);
   for (const f of protoFieldsOf(n.extra)) w.raw(f);
   return w;
 }
@@ -144,7 +148,11 @@ function writeAttribute(name: string, a: Exclude<Attribute, { type: 'raw' }>, n:
   const w = new Writer();
   w.string(1, name);
   const bad = () =>
-    new NormkitError('BAD_ATTRIBUTE', `node "${n.name}" (${n.opType}): attribute "${name}" of type ${a.type} holds a value of the wrong kind`, { node: n.name });
+    new NormkitError(
+      'BAD_ATTRIBUTE',
+      `node "${n.name}" (${n.opType}): attribute "${name}" of type ${a.type} holds a value of the wrong kind`,
+      { node: n.name },
+    );
   switch (a.type) {
     case 'float':
       if (typeof a.value !== 'number') throw bad();
@@ -191,7 +199,8 @@ function writeValueInfo(v: ValueInfo): Writer {
   if (raw instanceof Uint8Array) w.bytes(2, raw);
   else if (v.dtype !== undefined || v.elemType !== undefined || v.shape !== undefined) {
     const tt = new Writer();
-    const code = onnxTypeCode(v.dtype ?? (v.elemType as string)) ?? (v.elemType?.startsWith('onnx:') ? Number(v.elemType.slice(5)) : undefined);
+    const code =
+      onnxTypeCode(v.dtype ?? (v.elemType as string)) ?? (v.elemType?.startsWith('onnx:') ? Number(v.elemType.slice(5)) : undefined);
     if (code !== undefined) tt.int(1, code);
     if (v.shape !== undefined) {
       const sw = new Writer();
@@ -205,7 +214,7 @@ function writeValueInfo(v: ValueInfo): Writer {
     }
     w.message(2, new Writer().message(1, tt));
   }
-  if (v.docString) w.string(3, v.docString);
+  if (v.docString !== undefined) w.string(3, v.docString);
   for (const f of protoFieldsOf(v.extra)) w.raw(f);
   return w;
 }

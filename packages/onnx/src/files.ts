@@ -1,7 +1,7 @@
 import type { Graph, Model } from '@normkit/graph';
 import { NormkitError } from '@normkit/tensor';
 import { type DecodeOptions, decodeModel } from './decode.js';
-import { MAX_PROTO_BYTES, encodeModelChunks } from './encode.js';
+import { encodeModelChunks, MAX_PROTO_BYTES } from './encode.js';
 import type { ExternalSink } from './tensor-proto.js';
 import { DEFAULT_MAX_TENSOR_BYTES, OpaqueTensor } from './tensor-proto.js';
 
@@ -28,7 +28,11 @@ export interface SaveOptions {
 
 const SOURCE = Symbol.for('@normkit/onnx.sourceFiles');
 
-/** The files a model was loaded from (model file first, then external data files), as real paths. */
+/**
+ * The files a model was loaded from (model file first, then external data files), as real paths;
+ * empty for models not made by `loadModel`.
+ * @example sourceFilesOf(await loadModel('m.onnx')) // ['/abs/path/m.onnx']
+ */
 export function sourceFilesOf(model: Model): string[] {
   const e = model.extra as Record<symbol, unknown> | undefined;
   return (e?.[SOURCE] as string[] | undefined) ?? [];
@@ -102,7 +106,9 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<M
       );
     }
     if (n > maxBytes) {
-      throw new NormkitError('TENSOR_TOO_LARGE', `${abs}: external data "${location}" asks for ${n} bytes, over the limit of ${maxBytes}`, { file: abs });
+      throw new NormkitError('TENSOR_TOO_LARGE', `${abs}: external data "${location}" asks for ${n} bytes, over the limit of ${maxBytes}`, {
+        file: abs,
+      });
     }
     const buf = Buffer.alloc(n);
     let done = 0;

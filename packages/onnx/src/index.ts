@@ -10,19 +10,29 @@
  * ```
  */
 export { type DecodeOptions, decodeModel, validateGraph } from './decode.js';
-export { type EncodeOptions, MAX_PROTO_BYTES, encodeModel } from './encode.js';
-export { type LoadOptions, type SaveOptions, loadModel, saveModel, sourceFilesOf } from './files.js';
 export { type OnnxTypeInfo, onnxType, onnxTypeCode } from './dtypes.js';
+export { type EncodeOptions, encodeModel, MAX_PROTO_BYTES } from './encode.js';
+export { type LoadOptions, loadModel, type SaveOptions, saveModel, sourceFilesOf } from './files.js';
 export {
+  compareTensors,
+  type DirectoryResult,
+  type ExecuteFn,
+  type OutputResult,
+  type ReferenceFn,
+  type RunOptions,
+  runTestDirectories,
+  runTestDirectory,
+} from './runner.js';
+export {
+  checkExternalLocation,
   DEFAULT_MAX_TENSOR_BYTES,
   type ExternalSink,
   type OpaqueData,
   OpaqueTensor,
-  type TensorOrigin,
-  type TensorReadOptions,
-  checkExternalLocation,
   onnxTensorInfo,
   setOnnxTensorInfo,
+  type TensorOrigin,
+  type TensorReadOptions,
   tensorFromProto,
   tensorName,
   tensorToProto,

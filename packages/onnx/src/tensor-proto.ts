@@ -1,17 +1,17 @@
-import { type DType, type DTypeArrays, NormkitError, Tensor, allocate, fmtShape } from '@normkit/tensor';
+import { allocate, type DType, type DTypeArrays, fmtShape, NormkitError, Tensor } from '@normkit/tensor';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat, nativeCode, onnxType } from './dtypes.js';
 import {
-  type ReadContext,
-  type WireField,
-  Writer,
   bytesOf,
   concatBytes,
   int64,
   invalid,
   pushFixed,
   pushVarints,
+  type ReadContext,
   readFields,
   str,
+  type WireField,
+  Writer,
 } from './wire.js';
 
 /** Default limit on the bytes one tensor may allocate: 4 GiB. */
@@ -48,9 +48,17 @@ export interface TensorOrigin {
 }
 
 const ORIGIN_KEY = Symbol.for('@normkit/onnx.tensorOrigin');
-const origins: WeakMap<Tensor, TensorOrigin> = ((globalThis as Record<symbol, unknown>)[ORIGIN_KEY] as WeakMap<Tensor, TensorOrigin>) ??
-  // biome-ignore lint/suspicious/noAssignInExpressions: one registry shared by every copy of this module
-  ((globalThis as Record<symbol, unknown>)[ORIGIN_KEY] = new WeakMap<Tensor, TensorOrigin>());
+function originRegistry(): WeakMap<Tensor, TensorOrigin> {
+  // One registry shared by every copy of this module (ESM and CJS builds loaded side by side).
+  const g = globalThis as Record<symbol, unknown>;
+  let m = g[ORIGIN_KEY] as WeakMap<Tensor, TensorOrigin> | undefined;
+  if (!m) {
+    m = new WeakMap<Tensor, TensorOrigin>();
+    g[ORIGIN_KEY] = m;
+  }
+  return m;
+}
+const origins = originRegistry();
 
 /**
  * How a tensor read from ONNX was stored (its ONNX element type, raw vs typed fields, doc string).
@@ -80,6 +88,11 @@ export interface OpaqueData {
 /**
  * A tensor of an ONNX type normkit does not compute with. Its shape is real; its dtype is a stand-in
  * (see `opaque.typeName`); reading `data` throws `UNSUPPORTED_DTYPE`. The writer restores its bytes.
+ * @example
+ * ```ts
+ * const t = model.graph.initializers.get('labels');
+ * if (t instanceof OpaqueTensor) console.log(t.opaque.typeName, t.shape); // 'string' [2]
+ * ```
  */
 export class OpaqueTensor extends Tensor {
   readonly opaque: OpaqueData;
@@ -228,15 +241,24 @@ function elementCount(t: ParsedTensor, ctx: ReadContext): number {
   let n = 1;
   for (const d of t.dims) n *= d;
   if (!Number.isSafeInteger(n)) {
-    throw new NormkitError('TENSOR_TOO_LARGE', `${ctx.file ? `${ctx.file}: ` : ''}tensor "${t.name}" has shape ${fmtShape(t.dims)}, too many elements`, {
-      file: ctx.file,
-      tensor: t.name,
-    });
+    throw new NormkitError(
+      'TENSOR_TOO_LARGE',
+      `${ctx.file ? `${ctx.file}: ` : ''}tensor "${t.name}" has shape ${fmtShape(t.dims)}, too many elements`,
+      {
+        file: ctx.file,
+        tensor: t.name,
+      },
+    );
   }
   return n;
 }
 
-/** Checks an external `location` is a plain relative path inside the model's folder. */
+/**
+ * Checks an external-data `location` is a plain relative path (no absolute path, no `..`); throws
+ * `UNSAFE_EXTERNAL_DATA` otherwise. (`loadModel` also refuses symlinks leading out of the folder.)
+ * @example checkExternalLocation('weights.bin', 'w'); // ok
+ * checkExternalLocation('../etc/passwd', 'w');          // throws UNSAFE_EXTERNAL_DATA
+ */
 export function checkExternalLocation(location: string, tensorName: string, file?: string): void {
   const where = `${file ? `${file}: ` : ''}tensor "${tensorName}"`;
   const refuse = (why: string) =>
@@ -304,11 +326,15 @@ export function tensorFromParsed(t: ParsedTensor, ctx: ReadContext, opts: Tensor
   const where = `${ctx.file ? `${ctx.file}: ` : ''}tensor "${t.name}" ${fmtShape(t.dims)} (${ctx.path})`;
   const info = onnxType(t.dataType);
   if (!info) {
-    throw new NormkitError('UNSUPPORTED_DTYPE', `${where} has unknown ONNX data type ${t.dataType}; the file may be corrupt or newer than normkit`, {
-      file: ctx.file,
-      tensor: t.name,
-      dataType: t.dataType,
-    });
+    throw new NormkitError(
+      'UNSUPPORTED_DTYPE',
+      `${where} has unknown ONNX data type ${t.dataType}; the file may be corrupt or newer than normkit`,
+      {
+        file: ctx.file,
+        tensor: t.name,
+        dataType: t.dataType,
+      },
+    );
   }
   const n = elementCount(t, ctx);
   const maxBytes = opts.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES;
@@ -322,7 +348,10 @@ export function tensorFromParsed(t: ParsedTensor, ctx: ReadContext, opts: Tensor
   }
   const rawBytes = info.code === 8 ? undefined : Math.ceil(n * info.bytes);
   const corrupt = (what: string) =>
-    new NormkitError('CORRUPT_TENSOR', `${where}: ${what}; the file is damaged or was written by a broken exporter`, { file: ctx.file, tensor: t.name });
+    new NormkitError('CORRUPT_TENSOR', `${where}: ${what}; the file is damaged or was written by a broken exporter`, {
+      file: ctx.file,
+      tensor: t.name,
+    });
   let raw = t.raw;
   let form: TensorOrigin['form'] = raw ? 'raw' : 'typed';
   if (t.external) {
@@ -332,7 +361,8 @@ export function tensorFromParsed(t: ParsedTensor, ctx: ReadContext, opts: Tensor
   if (raw && rawBytes !== undefined && raw.length !== rawBytes) throw corrupt(`raw data has ${raw.length} bytes, expected ${rawBytes}`);
 
   if (info.kind === 'opaque') {
-    if (!raw && info.code === 8 && t.stringData.length !== n && !(n === 0)) throw corrupt(`has ${t.stringData.length} strings, expected ${n}`);
+    if (!raw && info.code === 8 && t.stringData.length !== n && !(n === 0))
+      throw corrupt(`has ${t.stringData.length} strings, expected ${n}`);
     const ot = new OpaqueTensor(
       t.dims,
       OPAQUE_STANDIN[info.name] ?? 'float32',

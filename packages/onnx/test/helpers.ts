@@ -19,3 +19,34 @@ export function findModels(dir: string = TESTDATA): string[] {
   walk(dir);
   return out;
 }
+
+import { createHash } from 'node:crypto';
+import { Graph, Model } from '@normkit/graph';
+import { Tensor } from '@normkit/tensor';
+import { OpaqueTensor, onnxTensorInfo } from '../src/index.js';
+
+/**
+ * A plain-object view of a model for structural comparison: tensors become dtype, shape, ONNX origin
+ * and a hash of their bytes (deep-comparing megabytes of typed arrays element by element is slow).
+ */
+export function canon(x: unknown): unknown {
+  if (x instanceof Tensor) {
+    const origin = onnxTensorInfo(x);
+    if (x instanceof OpaqueTensor) return { opaque: canon(x.opaque), shape: [...x.shape], origin: canon(origin) };
+    const d = x.data;
+    const hash = createHash('sha1')
+      .update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength))
+      .digest('hex');
+    return { dtype: x.dtype, shape: [...x.shape], hash, origin: canon(origin) };
+  }
+  if (x instanceof Uint8Array) return `bytes:${Buffer.from(x).toString('base64')}`;
+  if (x instanceof Map) return [...x].map(([k, v]) => [k, canon(v)]);
+  if (x instanceof Set) return [...x].sort();
+  if (Array.isArray(x)) return x.map(canon);
+  if (x instanceof Graph || x instanceof Model || (x && typeof x === 'object')) {
+    const o: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(x as object)) if (v !== undefined) o[k] = canon(v);
+    return o;
+  }
+  return x;
+}

@@ -1,13 +1,18 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Rng, type Tensor } from '@normkit/tensor';
 import * as ort from 'onnxruntime-node';
-import { floatToHalf } from '../src/dtypes.js';
+import { floatToHalf, halfToFloat } from '../src/dtypes.js';
 import { tensorFromProto, tensorName } from '../src/index.js';
 
 /** An onnxruntime-node session on one CPU thread, from model bytes. */
 export function session(bytes: Uint8Array): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'disabled' });
+  return ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'disabled',
+    logSeverityLevel: 4,
+  });
 }
 
 /** Our tensor as an ORT tensor of ORT's declared type (float16 inputs get half bits). */
@@ -20,13 +25,25 @@ export function toOrt(t: Tensor, type: string): ort.Tensor {
     case 'float64':
       return new ort.Tensor('float64', Float64Array.from(d as ArrayLike<number>, Number), dims);
     case 'float16':
-      return new ort.Tensor('float16', Uint16Array.from(d as ArrayLike<number>, (v) => floatToHalf(Number(v))), dims);
+      return new ort.Tensor(
+        'float16',
+        Uint16Array.from(d as ArrayLike<number>, (v) => floatToHalf(Number(v))),
+        dims,
+      );
     case 'int64':
-      return new ort.Tensor('int64', BigInt64Array.from(d as ArrayLike<number | bigint>, (v) => BigInt(v)), dims);
+      return new ort.Tensor(
+        'int64',
+        BigInt64Array.from(d as ArrayLike<number | bigint>, (v) => BigInt(v)),
+        dims,
+      );
     case 'int32':
       return new ort.Tensor('int32', Int32Array.from(d as ArrayLike<number>, Number), dims);
     case 'bool':
-      return new ort.Tensor('bool', Uint8Array.from(d as ArrayLike<number>, (v) => (Number(v) ? 1 : 0)), dims);
+      return new ort.Tensor(
+        'bool',
+        Uint8Array.from(d as ArrayLike<number>, (v) => (Number(v) ? 1 : 0)),
+        dims,
+      );
     case 'uint8':
       return new ort.Tensor('uint8', Uint8Array.from(d as ArrayLike<number>, Number), dims);
     case 'int8':
@@ -96,4 +113,43 @@ export function sameOutputs(a: ort.InferenceSession.ReturnType, b: ort.Inference
     for (let i = 0; i < dx.length; i++) if (!Object.is(dx[i], dy[i]) && dx[i] !== dy[i]) return `${k}[${i}]: ${dx[i]} vs ${dy[i]}`;
   }
   return '';
+}
+
+import type { Model } from '@normkit/graph';
+import { Tensor as NTensor } from '@normkit/tensor';
+import { encodeModel } from '../src/index.js';
+
+/** ORT's output as our tensor. */
+export function fromOrt(t: ort.Tensor): NTensor {
+  const d = t.data;
+  const dims = [...t.dims];
+  if (t.type === 'float32') return new NTensor(dims, 'float32', d as Float32Array);
+  if (t.type === 'float64') return new NTensor(dims, 'float64', d as Float64Array);
+  if (t.type === 'int64') return new NTensor(dims, 'int64', d as BigInt64Array);
+  if (t.type === 'int32') return new NTensor(dims, 'int32', d as Int32Array);
+  if (t.type === 'bool') return new NTensor(dims, 'bool', d as Uint8Array);
+  if (t.type === 'float16') {
+    const u = d as Uint16Array;
+    return new NTensor(
+      dims,
+      'float32',
+      Float32Array.from(u, (h) => halfToFloat(h)),
+    );
+  }
+  throw new Error(`test helper: ORT output type ${t.type}`);
+}
+
+/** An `execute` that runs the IR through onnxruntime-node (writes it with our encoder first). */
+export async function ortExecute(model: Model, inputs: Record<string, NTensor>): Promise<{ outputs: Record<string, NTensor> }> {
+  const s = await session(encodeModel(model));
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const m of s.inputMetadata) {
+    const t = inputs[m.name];
+    if (t && m.isTensor) feeds[m.name] = toOrt(t, m.type);
+  }
+  const res = await s.run(feeds);
+  await s.release();
+  const outputs: Record<string, NTensor> = {};
+  for (const [k, v] of Object.entries(res)) outputs[k] = fromOrt(v as ort.Tensor);
+  return { outputs };
 }

@@ -26,6 +26,13 @@ export function niceStep(max: number, n = 5): number {
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * mag;
 }
 
+/** A tick label with as many decimals as the step needs: step 0.5 → `1.5`, step 2 → `4`. */
+export function fmtTick(t: number, step: number): string {
+  let d = 0;
+  while (d < 6 && Math.abs(Math.round(step * 10 ** d) - step * 10 ** d) > 1e-9) d++;
+  return t.toFixed(d);
+}
+
 /** `1234.5` → `1,235`, `0.01234` → `0.0123`: short numbers for labels. */
 export function fmtNum(v: number): string {
   if (!Number.isFinite(v)) return String(v);
@@ -52,7 +59,15 @@ export interface BarRow {
  * A horizontal bar chart, optionally with a reference line (e.g. speed-up 1×).
  * @example barChart({ id: 'speedup', title: 'Speed-up', rows: [{ label: 'normkit-cpu', value: 1.08 }], unit: '×', reference: 1 })
  */
-export function barChart(opts: { id: string; title: string; rows: BarRow[]; unit?: string; reference?: number; referenceLabel?: string; width?: number }): string {
+export function barChart(opts: {
+  id: string;
+  title: string;
+  rows: BarRow[];
+  unit?: string;
+  reference?: number;
+  referenceLabel?: string;
+  width?: number;
+}): string {
   const width = opts.width ?? 720;
   const labelW = Math.min(260, 20 + 7.2 * Math.max(8, ...opts.rows.map((r) => r.label.length)));
   const noteW = 150;
@@ -66,23 +81,32 @@ export function barChart(opts: { id: string; title: string; rows: BarRow[]; unit
   const parts: string[] = [];
   for (let t = 0; t <= max + 1e-12; t += step) {
     parts.push(`<line x1="${x(t)}" x2="${x(t)}" y1="${top - 4}" y2="${height - 28}" stroke="${COLORS.grid}"/>`);
-    parts.push(`<text x="${x(t)}" y="${height - 12}" font-size="11" text-anchor="middle" fill="${COLORS.axis}">${esc(fmtNum(t))}${esc(opts.unit ?? '')}</text>`);
+    parts.push(
+      `<text x="${x(t)}" y="${height - 12}" font-size="11" text-anchor="middle" fill="${COLORS.axis}">${esc(fmtTick(t, step))}${esc(opts.unit ?? '')}</text>`,
+    );
   }
   opts.rows.forEach((r, i) => {
     const y = top + i * rowH;
     const w = Math.max(1, x(r.value) - labelW);
     parts.push(`<text x="${labelW - 8}" y="${y + 19}" font-size="13" text-anchor="end" fill="${COLORS.text}">${esc(r.label)}</text>`);
-    parts.push(`<rect class="bar" x="${labelW}" y="${y + 5}" width="${w.toFixed(1)}" height="${rowH - 10}" rx="3" fill="${r.color ?? COLORS.after}"><title>${esc(r.label)}: ${esc(fmtNum(r.value))}${esc(opts.unit ?? '')}</title></rect>`);
+    parts.push(
+      `<rect class="bar" x="${labelW}" y="${y + 5}" width="${w.toFixed(1)}" height="${rowH - 10}" rx="3" fill="${r.color ?? COLORS.after}"><title>${esc(r.label)}: ${esc(fmtNum(r.value))}${esc(opts.unit ?? '')}</title></rect>`,
+    );
     if (r.lo !== undefined && r.hi !== undefined) {
       const yc = y + rowH / 2;
-      parts.push(`<path d="M${x(r.lo)},${yc} H${x(r.hi)} M${x(r.lo)},${yc - 5} V${yc + 5} M${x(r.hi)},${yc - 5} V${yc + 5}" stroke="${COLORS.text}" stroke-width="1.2" fill="none"/>`);
+      parts.push(
+        `<path d="M${x(r.lo)},${yc} H${x(r.hi)} M${x(r.lo)},${yc - 5} V${yc + 5} M${x(r.hi)},${yc - 5} V${yc + 5}" stroke="${COLORS.text}" stroke-width="1.2" fill="none"/>`,
+      );
     }
-    parts.push(`<text x="${Math.max(x(r.value), x(r.hi ?? 0)) + 8}" y="${y + 19}" font-size="13" font-weight="600" fill="${COLORS.text}">${esc(r.note ?? `${fmtNum(r.value)}${opts.unit ?? ''}`)}</text>`);
+    parts.push(
+      `<text x="${Math.max(x(r.value), x(r.hi ?? 0)) + 8}" y="${y + 19}" font-size="13" font-weight="600" fill="${COLORS.text}">${esc(r.note ?? `${fmtNum(r.value)}${opts.unit ?? ''}`)}</text>`,
+    );
   });
   if (opts.reference !== undefined) {
     const xr = x(opts.reference);
     parts.push(`<line x1="${xr}" x2="${xr}" y1="${top - 8}" y2="${height - 28}" stroke="${COLORS.text}" stroke-dasharray="4 3"/>`);
-    if (opts.referenceLabel) parts.push(`<text x="${xr + 4}" y="${top - 6}" font-size="11" fill="${COLORS.axis}">${esc(opts.referenceLabel)}</text>`);
+    if (opts.referenceLabel)
+      parts.push(`<text x="${xr + 4}" y="${top - 6}" font-size="11" fill="${COLORS.axis}">${esc(opts.referenceLabel)}</text>`);
   }
   return svg(opts.id, opts.title, width, height, parts);
 }
@@ -98,7 +122,14 @@ export interface GroupRow {
  * Grouped horizontal bars: one group per row (op type), one bar per series (before / after), with a legend.
  * @example groupedBarChart({ id: 'ops', title: 'ms per op type', series: [{ name: 'before', color: '#aaa' }, { name: 'after', color: '#26c' }], rows })
  */
-export function groupedBarChart(opts: { id: string; title: string; series: { name: string; color: string }[]; rows: GroupRow[]; unit?: string; width?: number }): string {
+export function groupedBarChart(opts: {
+  id: string;
+  title: string;
+  series: { name: string; color: string }[];
+  rows: GroupRow[];
+  unit?: string;
+  width?: number;
+}): string {
   const width = opts.width ?? 720;
   const n = opts.series.length;
   const barH = 12;
@@ -112,13 +143,18 @@ export function groupedBarChart(opts: { id: string; title: string; series: { nam
   const x = (v: number) => labelW + (Math.max(0, v) / max) * plotW;
   const step = niceStep(max);
   const parts: string[] = [];
-  opts.series.forEach((s, i) => {
-    const lx = labelW + i * 150;
-    parts.push(`<rect x="${lx}" y="6" width="14" height="14" rx="2" fill="${s.color}"/><text x="${lx + 20}" y="18" font-size="12" fill="${COLORS.text}">${esc(s.name)}</text>`);
+  let lx = labelW;
+  opts.series.forEach((s) => {
+    parts.push(
+      `<rect x="${lx}" y="6" width="14" height="14" rx="2" fill="${s.color}"/><text x="${lx + 20}" y="18" font-size="12" fill="${COLORS.text}">${esc(s.name)}</text>`,
+    );
+    lx += 20 + 7 * s.name.length + 24;
   });
   for (let t = 0; t <= max + 1e-12; t += step) {
     parts.push(`<line x1="${x(t)}" x2="${x(t)}" y1="${top - 4}" y2="${height - 26}" stroke="${COLORS.grid}"/>`);
-    parts.push(`<text x="${x(t)}" y="${height - 10}" font-size="11" text-anchor="middle" fill="${COLORS.axis}">${esc(fmtNum(t))}${esc(opts.unit ?? '')}</text>`);
+    parts.push(
+      `<text x="${x(t)}" y="${height - 10}" font-size="11" text-anchor="middle" fill="${COLORS.axis}">${esc(fmtTick(t, step))}${esc(opts.unit ?? '')}</text>`,
+    );
   }
   opts.rows.forEach((r, i) => {
     const y = top + i * rowH;
@@ -133,7 +169,9 @@ export function groupedBarChart(opts: { id: string; title: string; series: { nam
         parts.push(`<text x="${labelW + 4}" y="${yy + barH - 2}" font-size="10" fill="${COLORS.axis}">—</text>`);
         return;
       }
-      parts.push(`<rect class="bar" x="${labelW}" y="${yy}" width="${Math.max(1, x(v) - labelW).toFixed(1)}" height="${barH - 2}" rx="2" fill="${s.color}"><title>${esc(r.label)} (${esc(s.name)}): ${esc(fmtNum(v))}${esc(opts.unit ?? '')}</title></rect>`);
+      parts.push(
+        `<rect class="bar" x="${labelW}" y="${yy}" width="${Math.max(1, x(v) - labelW).toFixed(1)}" height="${barH - 2}" rx="2" fill="${s.color}"><title>${esc(r.label)} (${esc(s.name)}): ${esc(fmtNum(v))}${esc(opts.unit ?? '')}</title></rect>`,
+      );
       parts.push(`<text x="${x(v) + 5}" y="${yy + barH - 3}" font-size="10.5" fill="${COLORS.axis}">${esc(fmtNum(v))}</text>`);
     });
   });
@@ -144,7 +182,13 @@ export function groupedBarChart(opts: { id: string; title: string; series: { nam
  * Every run as a dot, with the median marked: shows spread and outliers at a glance.
  * @example dotPlot({ id: 'runs', title: 'runs', groups: [{ label: 'cpu before', values: [10, 11], color: '#aaa' }], unit: ' ms' })
  */
-export function dotPlot(opts: { id: string; title: string; groups: { label: string; values: number[]; color: string; median?: number }[]; unit?: string; width?: number }): string {
+export function dotPlot(opts: {
+  id: string;
+  title: string;
+  groups: { label: string; values: number[]; color: string; median?: number }[];
+  unit?: string;
+  width?: number;
+}): string {
   const width = opts.width ?? 720;
   const labelW = Math.min(300, 20 + 7 * Math.max(8, ...opts.groups.map((g) => g.label.length)));
   const rowH = 26;
@@ -158,7 +202,9 @@ export function dotPlot(opts: { id: string; title: string; groups: { label: stri
   const parts: string[] = [];
   for (let t = 0; t <= max + 1e-12; t += step) {
     parts.push(`<line x1="${x(t)}" x2="${x(t)}" y1="${top}" y2="${height - 26}" stroke="${COLORS.grid}"/>`);
-    parts.push(`<text x="${x(t)}" y="${height - 10}" font-size="11" text-anchor="middle" fill="${COLORS.axis}">${esc(fmtNum(t))}${esc(opts.unit ?? '')}</text>`);
+    parts.push(
+      `<text x="${x(t)}" y="${height - 10}" font-size="11" text-anchor="middle" fill="${COLORS.axis}">${esc(fmtTick(t, step))}${esc(opts.unit ?? '')}</text>`,
+    );
   }
   opts.groups.forEach((g, i) => {
     const y = top + i * rowH + rowH / 2;
@@ -167,7 +213,10 @@ export function dotPlot(opts: { id: string; title: string; groups: { label: stri
       const jitter = ((k * 37) % 9) - 4;
       parts.push(`<circle cx="${x(v).toFixed(1)}" cy="${(y + jitter).toFixed(1)}" r="3" fill="${g.color}" fill-opacity="0.55"/>`);
     });
-    if (g.median !== undefined) parts.push(`<line x1="${x(g.median)}" x2="${x(g.median)}" y1="${y - 9}" y2="${y + 9}" stroke="${COLORS.text}" stroke-width="2.5"><title>median ${esc(fmtNum(g.median))}${esc(opts.unit ?? '')}</title></line>`);
+    if (g.median !== undefined)
+      parts.push(
+        `<line x1="${x(g.median)}" x2="${x(g.median)}" y1="${y - 9}" y2="${y + 9}" stroke="${COLORS.text}" stroke-width="2.5"><title>median ${esc(fmtNum(g.median))}${esc(opts.unit ?? '')}</title></line>`,
+      );
   });
   return svg(opts.id, opts.title, width, height, parts);
 }

@@ -23,12 +23,17 @@ export interface FoldOptions {
   force?: boolean;
   /** Relative tolerance for verification (default 1e-5). */
   tolerance?: number;
+  /**
+   * Fold β into the linear layers that read the LN (b ← b + βW) when every reader is a MatMul with a
+   * constant weight, so the RMSNorm needs no bias Add (PAPERS §1.4 step 6). Default true.
+   */
+  foldBias?: boolean;
   /** Passed on to `verifyEquivalence` (inputs, seed, runs, execute). */
   verifyOptions?: Omit<VerifyOptions, 'tolerance'>;
 }
 
 export interface FoldReport {
-  folded: { name: string; component: number; rms: string[] }[];
+  folded: { name: string; component: number; rms: string[]; biasFoldedInto?: string[] }[];
   skipped: { name: string; reason: string; blockingNode?: string }[];
   /** Weights copied so that the source gets a centered copy and other readers keep the original. */
   untied: SharedWeight[];
@@ -103,18 +108,25 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
   // 2. Replace each foldable LN.
   const opset = m.opset('') ?? 17;
   const replaced = new Map<Node, Node[]>();
+  const inserted = new Map<Node, Node[]>();
+  const betas: string[] = [];
   for (const ln of analysis.layerNorms) {
     if (!ln.foldable) continue;
     const node = nodesByName.get(ln.name) as Node;
+    const into = opts.foldBias === false ? undefined : absorbBias(g, node, inserted);
+    if (into) {
+      betas.push(node.inputs[2] as string);
+      node.inputs = node.inputs.slice(0, 2);
+    }
     const nodes = rmsNodes(g, node, format, Math.max(opset, format === 'onnx23' ? 23 : opset));
     replaced.set(node, nodes);
-    report.folded.push({ name: ln.name, component: ln.component as number, rms: nodes.map((n) => n.name) });
+    report.folded.push({ name: ln.name, component: ln.component as number, rms: nodes.map((n) => n.name), ...(into ? { biasFoldedInto: into } : {}) });
   }
-  g.nodes = g.nodes.flatMap((n) => replaced.get(n) ?? [n]);
+  g.nodes = g.nodes.flatMap((n) => [...(replaced.get(n) ?? [n]), ...(inserted.get(n) ?? [])]);
   // 3. Drop originals nothing reads any more.
   const cons = g.consumers();
   const outs = new Set(g.outputs.map((o) => o.name));
-  for (const c of report.centered) if (!cons.has(c.param) && !outs.has(c.param) && g.initializers.has(c.param)) g.initializers.delete(c.param);
+  for (const name of [...report.centered.map((c) => c.param), ...betas]) if (!cons.has(name) && !outs.has(name) && g.initializers.has(name)) g.initializers.delete(name);
   // 4. Opset.
   if (format === 'onnx23' && opset < 23 && report.folded.length > 0) report.opset = upgradeOpset(m, 23);
 
@@ -132,6 +144,57 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
     }
   }
   return result;
+}
+
+/**
+ * When every reader of the LN's output is `MatMul(out, W)` with a constant 2-D W, moves β into them:
+ * an existing constant bias Add after the MatMul gets b + βW (a new initializer), otherwise an Add(βW)
+ * is inserted after the MatMul. Returns the MatMul names, or undefined when β must stay.
+ */
+function absorbBias(g: Graph, ln: Node, inserted: Map<Node, Node[]>): string[] | undefined {
+  const beta = ln.inputs[2];
+  const out = ln.outputs[0] as string;
+  if (!beta || g.outputs.some((o) => o.name === out)) return undefined;
+  const producers = g.producers();
+  const b = constantOf(g, beta, producers);
+  const readers = g.consumers().get(out) ?? [];
+  if (!b || readers.length === 0) return undefined;
+  const consumers = g.consumers();
+  const plan: { mm: Node; w: Tensor; add?: Node; bias?: Tensor }[] = [];
+  for (const r of readers) {
+    if (r.opType !== 'MatMul' || r.inputs[0] !== out || r.inputs[1] === out) return undefined;
+    const w = constantOf(g, r.inputs[1] as string, producers);
+    if (!w || w.rank !== 2 || (w.dtype !== 'float32' && w.dtype !== 'float64') || w.shape[0] !== b.size) return undefined;
+    const next = consumers.get(r.outputs[0] as string) ?? [];
+    const add = next.length === 1 && next[0]?.opType === 'Add' && !g.outputs.some((o) => o.name === r.outputs[0]) ? next[0] : undefined;
+    const other = add ? (add.inputs[0] === r.outputs[0] ? add.inputs[1] : add.inputs[0]) : undefined;
+    const bias = other ? constantOf(g, other, producers) : undefined;
+    plan.push(bias && bias.rank === 1 && bias.size === w.shape[1] ? { mm: r, w, add, bias } : { mm: r, w });
+  }
+  const bv = b.toFlatArray();
+  for (const p of plan) {
+    const [k, n] = p.w.shape as [number, number];
+    const wd = p.w.data as Float32Array;
+    const extra = new Float32Array(n);
+    const base = p.bias?.toFlatArray();
+    for (let j = 0; j < n; j++) {
+      let s = base ? (base[j] as number) : 0;
+      for (let i = 0; i < k; i++) s += (bv[i] as number) * (wd[i * n + j] as number);
+      extra[j] = s;
+    }
+    const name = g.uniqueName(`${p.mm.name}_bias_with_beta`);
+    g.initializers.set(name, new Tensor([n], 'float32', extra));
+    if (p.add && p.bias) {
+      const slot = p.add.inputs[0] === p.mm.outputs[0] ? 1 : 0;
+      p.add.inputs[slot] = name;
+    } else {
+      const mmOut = p.mm.outputs[0] as string;
+      const raw = g.uniqueName(`${mmOut}_nobeta`);
+      p.mm.outputs[0] = raw;
+      inserted.set(p.mm, [{ name: g.uniqueName(`${p.mm.name}_beta_Add`), opType: 'Add', domain: '', inputs: [raw, name], outputs: [mmOut], attributes: {} }]);
+    }
+  }
+  return plan.map((p) => p.mm.name);
 }
 
 /** The nodes computing RMSNorm(x)·γ (+β) in `format`, producing the LN's output name. */

@@ -365,7 +365,7 @@ function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
       if (dx === 1 && dy !== 1) return merge(p, [rec(y, a)]);
       if (dx === undefined || dy === undefined) return block(p, 'cannot tell whether this Mul scales each token by a scalar (shapes unknown)');
       if (isConst(ctx, x) || isConst(ctx, y)) return block(p, 'per-feature scale (e.g. layer scale) not merged into a linear layer');
-      return block(p, 'elementwise product of two streams (gating)');
+      return block(p, 'elementwise product of two streams (gating, or a decomposed activation such as GELU x·Φ(x))');
     }
     case 'MatMul': {
       const [x, wName] = [inp(0), inp(1)];
@@ -381,6 +381,15 @@ function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
         return merge(p, [rec(x, -2)]);
       }
       return block(p, `the normalized axis ${a} is an axis MatMul contracts or mixes`);
+    }
+    case 'Expand': {
+      const x = inp(0);
+      if (dimAt(ctx, x, a) === 1 && dimAt(ctx, v, a) !== 1) {
+        if (isConst(ctx, x)) return { sources: new Set([constSource(ctx, x, a, p, 0)]) };
+        return block(p, 'broadcasts a per-token value along the normalized axis');
+      }
+      if (isConst(ctx, x)) return { sources: new Set([constSource(ctx, x, a, p, 0)]) };
+      return merge(p, [rec(x, a)]);
     }
     case 'Gemm': {
       const [, b, c] = [inp(0), inp(1), p.inputs[2]];
@@ -531,7 +540,7 @@ function forwardCheck(ctx: Ctx, sources: FoldSource[]): Fail | undefined {
         if (ax !== a) return fail(`it normalizes over a different axis (${typeof ax === 'string' ? ax : ax}) than the one centered (${a})`);
         continue;
       }
-      if (PASS_THROUGH.has(op) || op === 'Add' || op === 'Sub' || op === 'Sum') {
+      if (PASS_THROUGH.has(op) || op === 'Add' || op === 'Sub' || op === 'Sum' || (op === 'Expand' && n.inputs[0] === v)) {
         push(a);
         continue;
       }

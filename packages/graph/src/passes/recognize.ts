@@ -435,7 +435,9 @@ function matchOne(g: Graph, r2: Node, sqNode: Node, ctx: Ctx, involved: Node[]) 
   if (castTo !== undefined)
     add.push({ name: g.uniqueName(`${nodeName}_output_cast`), opType: 'Cast', domain: '', inputs: [normOut], outputs: [outVal], attributes: { to: { type: 'int', value: castTo } } });
   // Constant nodes used only by the pattern (ε, exponent, axes) go with it.
+  const kept = new Set(add.flatMap((n) => n.inputs));
   for (const f of feeders) {
+    if (kept.has(f)) continue;
     const p = ctx.producers.get(f);
     if (p?.opType === 'Constant' && (ctx.consumers.get(f) ?? []).every((c) => remove.has(c)) && !ctx.graphOutputs.has(f)) remove.add(p);
   }

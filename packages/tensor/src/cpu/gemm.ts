@@ -1,9 +1,38 @@
+import { gemmWasm } from './gemm-wasm.js';
+
+/** Below this many multiply-adds the plain JS loop is used (the WebAssembly path copies and packs). */
+const WASM_MIN_WORK = 4096;
+
 /**
  * Single-precision GEMM on flat arrays: C = α·op(A)·op(B) + β·C, with A at `aOff` ([M, K], or [K, M]
  * when transA), B at `bOff` ([K, N], or [N, K] when transB), C at `cOff` ([M, N]).
- * Blocked i-k-j loop with float32 rows; the WebAssembly kernel (when loaded) replaces the inner part.
+ *
+ * Float32 products of some size run on the WebAssembly SIMD kernel (packed panels, a register-blocked
+ * micro-kernel; split over worker threads in Node for large products, see `setGemmThreads`); small
+ * ones, float64 arrays, and engines without WebAssembly SIMD use the blocked JS loop below.
+ *
+ * @example
+ * ```ts
+ * const C = new Float32Array(4);
+ * gemmF32(new Float32Array([1, 2, 3, 4]), 0, new Float32Array([5, 6, 7, 8]), 0, C, 0, 2, 2, 2, false, false, 1, 0);
+ * // C = [19, 22, 43, 50]
+ * ```
  */
 export function gemmF32(
+  A: Float32Array, aOff: number, B: Float32Array, bOff: number, C: Float32Array, cOff: number,
+  M: number, K: number, N: number, transA: boolean, transB: boolean, alpha: number, beta: number,
+): void {
+  if (M * N * K >= WASM_MIN_WORK && A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array) {
+    if (gemmWasm(A, aOff, B, bOff, C, cOff, M, K, N, transA, transB, alpha, beta)) return;
+  }
+  gemmJs(A, aOff, B, bOff, C, cOff, M, K, N, transA, transB, alpha, beta);
+}
+
+/**
+ * The portable path of `gemmF32`: blocked i-k-j loop, contiguous axpy inner loop.
+ * @example gemmJs(A, 0, B, 0, C, 0, M, K, N, false, false, 1, 0)
+ */
+export function gemmJs(
   A: Float32Array, aOff: number, B: Float32Array, bOff: number, C: Float32Array, cOff: number,
   M: number, K: number, N: number, transA: boolean, transB: boolean, alpha: number, beta: number,
 ): void {

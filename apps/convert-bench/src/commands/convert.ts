@@ -1,0 +1,254 @@
+import { realpath, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Model } from '@normkit/graph';
+import { worst } from '../compare.js';
+import { type Context, parseNumber, parsePositiveInt } from '../context.js';
+import { loadGraph, loadOnnx, need } from '../deps.js';
+import { type EngineName, parseEngines } from '../engines.js';
+import { CliError, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, isNormkitError } from '../errors.js';
+import { mark, sci, table } from '../format.js';
+import { describeFeeds, parseDims, seededFeeds } from '../inputs.js';
+import { asInputError, openModel } from '../models.js';
+import { writeSessionFile } from '../session.js';
+import type { ConvertResult } from '../types.js';
+import { type EngineCheck, executorCheck, settle, verifyInEngine } from '../verification.js';
+
+/** Options of `convertModel`. */
+export interface ConvertOptions {
+  rmsFormat?: 'onnx23' | 'simplified' | 'decomposed';
+  /** Engines that verify the result (default normkit-cpu and onnxruntime). */
+  engines?: EngineName[];
+  seed?: number;
+  /** Random input sets to verify on (default 2). */
+  runs?: number;
+  dims?: Record<string, number>;
+  /** Relative tolerance on max |Δ| / max |output| (default 1e-5, as verifyEquivalence). */
+  tolerance?: number;
+  /** The input file (onnxruntime loads it from there). */
+  path?: string;
+}
+
+/**
+ * Recognizes, analyzes and folds the model's LayerNorms, then verifies the result against the original
+ * in each engine on the same seeded inputs. Throws a `CliError` (exit 2) when there is no LayerNorm to
+ * fold. Writes nothing: see `normkit convert` for that.
+ *
+ * @example
+ * ```ts
+ * const { model: converted, result } = await convertModel(model, 'gpt2.onnx', { rmsFormat: 'simplified' });
+ * result.foldedLayerNorms; result.maxAbsDiff; result.equivalent;
+ * ```
+ */
+export async function convertModel(
+  model: Model,
+  label: string,
+  opts: ConvertOptions = {},
+  ctx?: Context,
+): Promise<{ model: Model; result: Omit<ConvertResult, 'output' | 'written'> }> {
+  const t0 = performance.now();
+  const graph = await loadGraph();
+  const fold = need(graph, '@normkit/graph', 'foldLayerNorms');
+  const engines = opts.engines ?? ['normkit-cpu', 'onnxruntime'];
+  const seed = opts.seed ?? 0;
+  const runs = opts.runs ?? 2;
+  const dims = opts.dims ?? {};
+  const rmsFormat = opts.rmsFormat ?? 'simplified';
+  const tolerance = opts.tolerance ?? 1e-5;
+  const step = ctx?.step('fold LayerNorms');
+  let folded: ReturnType<typeof fold>;
+  try {
+    folded = fold(model, { rmsFormat, force: true, verify: false });
+  } catch (e) {
+    ctx?.closeStep(' failed');
+    throw asInputError(e, label);
+  }
+  const { report } = folded;
+  const analysis = report.analysis.layerNorms.map((l) => ({
+    name: l.name,
+    foldable: l.foldable,
+    reason: l.reason,
+    component: l.component ?? null,
+  }));
+  step?.end(`${report.folded.length} of ${analysis.length}`);
+  if (report.folded.length === 0) {
+    if (analysis.length === 0) {
+      throw new CliError(
+        `${label}: no LayerNorm to fold (no LayerNormalization node and no decomposed LayerNorm subgraph)`,
+        EXIT_BAD_INPUT,
+        'NO_LAYERNORM',
+      );
+    }
+    const first = analysis.find((l) => !l.foldable);
+    throw new CliError(
+      `${label}: no LayerNorm to fold: none of its ${analysis.length} LayerNorms is foldable (first: "${first?.name}": ${first?.reason}); see normkit analyze ${label}`,
+      EXIT_BAD_INPUT,
+      'NOTHING_FOLDABLE',
+    );
+  }
+  const feeds = await seededFeeds(model, seed, runs, dims);
+  const checks: EngineCheck[] = [];
+  for (const engine of engines) {
+    const s = ctx?.step(`verify in ${engine}`);
+    try {
+      if (engine === 'normkit-cpu') {
+        const verify = need(graph, '@normkit/graph', 'verifyEquivalence');
+        checks.push(executorCheck(verify(model, folded.model, { seed, runs, dims, tolerance })));
+      } else {
+        checks.push(
+          await verifyInEngine(engine, { model, ...(opts.path ? { path: opts.path } : {}) }, { model: folded.model }, feeds, tolerance),
+        );
+      }
+    } catch (e) {
+      ctx?.closeStep(' failed');
+      throw isNormkitError(e) ? asInputError(e, label) : e;
+    }
+    const last = checks[checks.length - 1] as EngineCheck;
+    s?.end('skipped' in last ? 'skipped' : last.equivalent ? `equal, max |Δ| ${sci(last.maxAbsDiff)}` : 'DIFFERENT');
+  }
+  const { verification, skipped } = settle(ctx, checks);
+  const w = worst(verification);
+  const hist = (m: Model) => {
+    const h: Record<string, number> = {};
+    for (const n of m.graph.nodes) h[n.opType] = (h[n.opType] ?? 0) + 1;
+    return h;
+  };
+  return {
+    model: folded.model,
+    result: {
+      command: 'convert',
+      input: label,
+      rmsFormat,
+      layerNorms: analysis.length,
+      foldedLayerNorms: report.folded.length,
+      components: new Set(report.folded.map((f) => f.component)).size,
+      ...w,
+      equivalent: verification.length > 0 && verification.every((v) => v.equivalent),
+      tolerance,
+      verification,
+      skippedVerification: skipped,
+      analysis,
+      nodes: { before: model.graph.nodes.length, after: folded.model.graph.nodes.length },
+      opHistogram: { before: hist(model), after: hist(folded.model) },
+      inputs: describeFeeds(feeds[0] ?? {}),
+      seed,
+      seconds: (performance.now() - t0) / 1000,
+    },
+  };
+}
+
+/** Throws unless `out` is a different file from `input` (by path, real path and inode). */
+export async function assertNotSameFile(input: string, out: string): Promise<void> {
+  const same = new CliError(
+    `${out}: refusing to overwrite the input model; choose another output path`,
+    EXIT_BAD_INPUT,
+    'WOULD_OVERWRITE_INPUT',
+  );
+  if (resolve(input) === resolve(out)) throw same;
+  const real = async (p: string) => realpath(p).catch(() => resolve(p));
+  if ((await real(input)) === (await real(out))) throw same;
+  const [a, b] = await Promise.all([stat(input).catch(() => undefined), stat(out).catch(() => undefined)]);
+  if (a && b && a.ino === b.ino && a.dev === b.dev) throw same;
+}
+
+/** Throws a clear error when the output's directory does not exist. */
+async function assertWritableDir(out: string): Promise<void> {
+  const dir = resolve(out, '..');
+  const s = await stat(dir).catch(() => undefined);
+  if (!s?.isDirectory())
+    throw new CliError(`${out}: cannot write there: directory ${dir} does not exist`, EXIT_BAD_INPUT, 'NO_SUCH_DIRECTORY');
+}
+
+interface ConvertCliOptions {
+  output: string;
+  rmsFormat: 'onnx23' | 'simplified' | 'decomposed';
+  force?: boolean;
+  engine: string;
+  seed: string;
+  runs: string;
+  dim: string[];
+  tolerance: string;
+  session?: string;
+}
+
+/** `normkit convert <in> -o <out>` */
+export async function convertCommand(ctx: Context, input: string, o: ConvertCliOptions): Promise<number> {
+  const engines = parseEngines(o.engine, ['normkit-cpu', 'onnxruntime']);
+  const seed = parseNumber('--seed', o.seed, 0);
+  const runs = parsePositiveInt('--runs', o.runs, 2);
+  const dims = parseDims(o.dim);
+  const tolerance = parseNumber('--tolerance', o.tolerance, 1e-5);
+  await assertNotSameFile(input, o.output);
+  await assertWritableDir(o.output);
+  const opened = await openModel(input);
+  const { model, result } = await convertModel(
+    opened.model,
+    opened.label,
+    { rmsFormat: o.rmsFormat, engines, seed, runs, dims, tolerance, ...(opened.path ? { path: opened.path } : {}) },
+    ctx,
+  );
+  let written = false;
+  if (result.equivalent || o.force) {
+    const onnx = await loadOnnx();
+    const s = ctx.step(`write ${o.output}`);
+    try {
+      await need(onnx, '@normkit/onnx', 'saveModel')(model, o.output);
+    } catch (e) {
+      ctx.closeStep(' failed');
+      throw asInputError(e, o.output);
+    }
+    s.end();
+    written = true;
+  }
+  const doc: ConvertResult = { ...result, output: o.output, written };
+  if (o.session) await writeSessionFile(o.session, 'convert', doc);
+  ctx.emit(doc, () => renderConvert(doc));
+  if (!result.equivalent) {
+    ctx.io.stderr(
+      written
+        ? `normkit: ${o.output}: written with --force although verification failed (max rel diff ${sci(result.maxRelDiff)})\n`
+        : `normkit: ${o.output}: not written: the converted model's outputs differ from the input's (max abs diff ${sci(result.maxAbsDiff)}, max rel diff ${sci(result.maxRelDiff)}, argmax agreement ${(result.argmaxAgreement * 100).toFixed(1)}%); use --force to write it anyway\n`,
+    );
+    return written ? 0 : EXIT_CHECK_FAILED;
+  }
+  return 0;
+}
+
+/** The human-readable form of `convert`. */
+export function renderConvert(r: ConvertResult): string {
+  const lines: string[] = [];
+  lines.push(
+    `${r.input} → ${r.output ?? '(not written)'}: folded ${r.foldedLayerNorms} of ${r.layerNorms} LayerNorms into RMSNorm (${r.rmsFormat}), ${r.components} component${r.components === 1 ? '' : 's'}; ${r.nodes.before} → ${r.nodes.after} nodes`,
+  );
+  lines.push(
+    table(
+      ['engine', 'output', 'max abs diff', 'max rel diff', 'argmax', ''],
+      r.verification.flatMap((v) =>
+        v.outputs.length > 0
+          ? v.outputs.map((o) => [
+              v.engine,
+              o.name,
+              sci(o.maxAbsDiff),
+              sci(o.maxRelDiff),
+              `${(o.argmaxAgreement * 100).toFixed(1)}%`,
+              mark(v.equivalent),
+            ])
+          : [[v.engine, '—', '—', '—', '—', `${mark(false)} ${v.error ?? ''}`]],
+      ),
+    ),
+  );
+  for (const s of r.skippedVerification) lines.push(`${s.engine}: not verified (${s.reason})`);
+  const kept = r.analysis.filter((l) => !l.foldable);
+  if (kept.length > 0)
+    lines.push(
+      `kept ${kept.length} LayerNorm${kept.length === 1 ? '' : 's'}: ${kept
+        .slice(0, 3)
+        .map((l) => `${l.name} (${l.reason})`)
+        .join('; ')}${kept.length > 3 ? '; …' : ''}`,
+    );
+  lines.push(
+    r.equivalent
+      ? `equivalent: yes${r.written ? `; wrote ${r.output}` : ''}`
+      : `equivalent: NO${r.written ? ` — written anyway (--force): ${r.output}` : ' — not written'}`,
+  );
+  return lines.join('\n');
+}

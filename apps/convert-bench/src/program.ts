@@ -1,0 +1,266 @@
+import { format } from 'node:util';
+import { Command, CommanderError, Option } from 'commander';
+import { analyzeCommand } from './commands/analyze.js';
+import { benchCommand } from './commands/bench.js';
+import { convertCommand } from './commands/convert.js';
+import { inspectCommand } from './commands/inspect.js';
+import { pipelineCommand } from './commands/pipeline.js';
+import { reportCommand } from './commands/report.js';
+import { runCommand } from './commands/run.js';
+import { testOnnxCommand } from './commands/test-onnx.js';
+import { theoryCommands } from './commands/theory.js';
+import { verifyCommand } from './commands/verify.js';
+import { zooCommand } from './commands/zoo.js';
+import { type CommonOptions, Context, type Io, processIo, toJson } from './context.js';
+import { CliError, EXIT_BAD_INPUT, errorCodeOf, errorLine, exitCodeOf } from './errors.js';
+
+/** A command's implementation: gets the context, its arguments and options, returns the exit status. */
+export type Action = (ctx: Context, ...args: never[]) => Promise<number>;
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/**
+ * Builds the `normkit` commander program writing to `io`. The exit status of the command that ran is
+ * left in `state.exitCode`. Use `main` to run it.
+ *
+ * @example
+ * ```ts
+ * const state = { exitCode: 0 };
+ * await createProgram(processIo(), state).parseAsync(['inspect', 'm.onnx', '--json'], { from: 'user' });
+ * ```
+ */
+export function createProgram(io: Io, state: { exitCode: number }): Command {
+  const program = new Command('normkit');
+  program
+    .description(
+      'Fold the LayerNorms of an ONNX model into RMSNorms without changing what it computes, prove it, and measure the speed-up.\nWith no command: the whole pipeline on a built-in GPT-2 (build, analyze, convert, verify, bench).',
+    )
+    .version(VERSION, '-V, --version')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
+    .showHelpAfterError('(run with --help for usage)');
+
+  const wrap =
+    (fn: Action) =>
+    async (...args: unknown[]): Promise<void> => {
+      const cmd = args[args.length - 1] as Command;
+      const opts = cmd.opts() as CommonOptions & Record<string, unknown>;
+      const ctx = new Context(io, opts);
+      state.exitCode = await guard(ctx, () => (fn as (ctx: Context, ...a: unknown[]) => Promise<number>)(ctx, ...args.slice(0, -1)));
+    };
+  const common = (cmd: Command): Command =>
+    cmd
+      .option('--json', 'print one JSON document on stdout (progress stays on stderr)')
+      .option('-q, --quiet', 'no progress on stderr')
+      .option('--verbose', 'stack traces and details on stderr');
+
+  // The default action: the whole pipeline on a zoo model.
+  common(program)
+    .option('--arch <arch>', 'zoo architecture for the demo', 'gpt2')
+    .option('--size <size>', 'tiny | small | base', 'tiny')
+    .option('--session <dir>', 'keep the models, JSON and report.html in this directory (default: a new temporary directory)')
+    .option('--runs <n>', 'timed runs per engine and model', '20')
+    .option('--warmup <n>', 'warm-up runs', '3')
+    .option('--engine <list>', 'engines to benchmark (comma-separated: normkit-cpu, normkit-gpu, onnxruntime)')
+    .option('--seed <n>', 'seed of the weights and inputs', '0')
+    .action(async (...args: unknown[]) => {
+      const cmd = args[args.length - 1] as Command;
+      if (cmd.args.length > 0) {
+        const ctx = new Context(io, cmd.opts());
+        state.exitCode = await guard(ctx, async () => {
+          throw new CliError(`unknown command "${cmd.args[0]}" (see normkit --help)`, EXIT_BAD_INPUT, 'BAD_USAGE');
+        });
+        return;
+      }
+      await wrap(pipelineCommand as Action)(cmd);
+    });
+
+  common(program.command('inspect').argument('<model>', 'an .onnx file (or zoo:<arch>[:size])'))
+    .description('opsets, inputs/outputs, op histogram, parameter count, LayerNorms')
+    .action(wrap(inspectCommand as Action));
+
+  common(program.command('analyze').argument('<model>', 'an .onnx file (or zoo:<arch>[:size])'))
+    .description('which LayerNorms can be folded into RMSNorms, with the reason and component of each')
+    .option('--session <dir>', 'also write the result to <dir>/analyze.json')
+    .action(wrap(analyzeCommand as Action));
+
+  common(program.command('convert').argument('<in>', 'the .onnx model to convert'))
+    .description('fold every foldable LayerNorm into RMSNorm, verify the outputs are unchanged, write the model')
+    .requiredOption('-o, --output <file>', 'where to write the converted model (never the input)')
+    .addOption(
+      new Option('--rms-format <format>', 'how RMSNorm is written').choices(['onnx23', 'simplified', 'decomposed']).default('simplified'),
+    )
+    .option('--force', 'write the model even if verification fails')
+    .option('--engine <list>', 'engines that verify the result (normkit-cpu, normkit-gpu, onnxruntime)', 'normkit-cpu,onnxruntime')
+    .option('--seed <n>', 'seed of the random verification inputs', '0')
+    .option('--runs <n>', 'random input sets to verify on', '2')
+    .option('--dim <name=value>', 'size of a symbolic input dim (repeatable)', collect, [])
+    .option('--tolerance <x>', 'relative tolerance on max |a-b| / max |a| per output', '1e-5')
+    .option('--session <dir>', 'also write the result to <dir>/convert.json (for normkit report)')
+    .action(wrap(convertCommand as Action));
+
+  common(program.command('verify').argument('<a>', 'reference model').argument('<b>', 'model to compare'))
+    .description('check two models compute the same outputs on seeded random (or given) inputs')
+    .option('--inputs <paths...>', 'input tensors: a test_data_set_* directory or input_*.pb files')
+    .option('--engine <list>', 'engines to run both models in', 'normkit-cpu,onnxruntime')
+    .option('--seed <n>', 'seed of the random inputs', '0')
+    .option('--runs <n>', 'random input sets', '2')
+    .option('--dim <name=value>', 'size of a symbolic input dim (repeatable)', collect, [])
+    .option('--tolerance <x>', 'relative tolerance on max |a-b| / max |a|', '1e-5')
+    .action(wrap(verifyCommand as Action));
+
+  common(program.command('bench').argument('<model>', 'the .onnx model to time'))
+    .description('time a model (and a baseline) in each engine: interleaved runs, median and spread, ratio, time per op type')
+    .option('--against <other>', 'baseline model (e.g. the unconverted one) to compare with')
+    .option('--engine <list>', 'comma-separated: normkit-cpu, normkit-gpu, onnxruntime', 'normkit-cpu,onnxruntime')
+    .option('--runs <n>', 'timed runs per engine and model', '20')
+    .option('--warmup <n>', 'warm-up runs per engine and model', '3')
+    .option('--profile-runs <n>', 'profiled runs (per-op-type breakdown) per engine and model', '3')
+    .option('--seed <n>', 'seed of the random inputs', '0')
+    .option('--dim <name=value>', 'size of a symbolic input dim (repeatable)', collect, [])
+    .option('--session <dir>', 'also write the result to <dir>/bench.json (for normkit report)')
+    .action(wrap(benchCommand as Action));
+
+  common(program.command('run').argument('<model>', 'the .onnx model to run'))
+    .description('run a model on seeded random or given inputs and summarize its outputs')
+    .option('--inputs <paths...>', 'input tensors: a test_data_set_* directory or input_*.pb files')
+    .addOption(new Option('--engine <engine>', 'engine').choices(['normkit-cpu', 'normkit-gpu', 'onnxruntime']).default('normkit-cpu'))
+    .option('--seed <n>', 'seed of the random inputs', '0')
+    .option('--dim <name=value>', 'size of a symbolic input dim (repeatable)', collect, [])
+    .option('--save <dir>', 'write the outputs as output_N.pb (TensorProto) into <dir>')
+    .option('--values', 'print every output value (JSON: all values)')
+    .action(wrap(runCommand as Action));
+
+  common(
+    program
+      .command('test-onnx')
+      .argument('<dirs...>', 'ONNX backend-test directories (model.onnx + test_data_set_*), or directories holding them'),
+  )
+    .description('run ONNX backend test directories and report pass/fail')
+    .addOption(new Option('--engine <engine>', 'engine').choices(['normkit-cpu', 'normkit-gpu']).default('normkit-cpu'))
+    .option('--filter <substring>', 'only directories whose path contains this')
+    .action(wrap(testOnnxCommand as Action));
+
+  common(program.command('zoo').argument('[arch]', 'architecture (see --list)'))
+    .description('export a built-in architecture with seeded weights as an .onnx file')
+    .option('--list', 'list the architectures')
+    .addOption(
+      new Option('--size <size>', 'tiny | small (the published small configuration) | base')
+        .choices(['tiny', 'small', 'base'])
+        .default('tiny'),
+    )
+    .addOption(new Option('--opset <n>', 'ONNX opset').choices(['14', '17', '23']).default('17'))
+    .option('--seed <n>', 'weight seed', '0')
+    .option('-o, --output <file>', 'where to write the model')
+    .action(wrap(zooCommand as Action));
+
+  const theory = program.command('theory').description('the calculators of @normkit/theory (approximation bounds, LN-Net constructions)');
+  for (const sub of theoryCommands()) {
+    const c = common(theory.command(sub.name)).description(sub.description);
+    for (const o of sub.options) c.addOption(o);
+    c.action(wrap(((ctx: Context, opts: Record<string, unknown>) => sub.run(ctx, opts)) as Action));
+  }
+
+  common(program.command('report').argument('<dir>', 'a session directory (written by convert/bench --session)'))
+    .description('an HTML report of a convert + bench session, with charts')
+    .option('-o, --output <file>', 'where to write the HTML (default <dir>/report.html)')
+    .option('--screenshot <png>', 'also render it in headless chromium and save a screenshot')
+    .action(wrap(reportCommand as Action));
+
+  return program;
+}
+
+/** The package version, filled in by the build (tsup `define`) or read at run time. */
+const VERSION = '0.0.0';
+
+/**
+ * Runs a command in the current context: prints its result, maps errors to one stderr line (stack
+ * with --verbose) and an exit status; with --json an error is also a JSON document on stdout.
+ */
+async function guard(ctx: Context, fn: () => Promise<number>): Promise<number> {
+  const restore = ctx.json ? redirectConsole(ctx.io) : () => {};
+  try {
+    return await fn();
+  } catch (e) {
+    ctx.closeStep(' failed');
+    ctx.io.stderr(`${errorLine(e)}\n`);
+    if (ctx.verbose && e instanceof Error && e.stack) {
+      ctx.io.stderr(`${e.stack}\n`);
+      const cause = (e as { cause?: unknown }).cause;
+      if (cause instanceof Error && cause.stack) ctx.io.stderr(`caused by: ${cause.stack}\n`);
+    }
+    if (ctx.json && !ctx.hasEmitted)
+      ctx.io.stdout(
+        `${toJson({ error: { code: errorCodeOf(e), message: errorLine(e).replace(/^normkit: /, ''), exitCode: exitCodeOf(e) } })}\n`,
+      );
+    return exitCodeOf(e);
+  } finally {
+    restore();
+  }
+}
+
+/** While a --json command runs, anything a library logs with console.log goes to stderr, keeping stdout one JSON document. */
+function redirectConsole(io: Io): () => void {
+  const saved = { log: console.log, info: console.info, debug: console.debug, dir: console.dir, table: console.table };
+  const toErr = (...a: unknown[]) => io.stderr(`${format(...a)}\n`);
+  console.log = toErr;
+  console.info = toErr;
+  console.debug = toErr;
+  console.dir = toErr;
+  console.table = toErr;
+  return () => Object.assign(console, saved);
+}
+
+/**
+ * Runs `normkit` with `argv` (without `node` and the script) and returns the exit status:
+ * 0 ok, 1 a failed check, 2 bad usage or input.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await main(process.argv.slice(2));
+ * ```
+ */
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  const state = { exitCode: 0 };
+  const program = createProgram(io, state);
+  // With --json, stdout carries one document: anything else written there by a dependency goes to stderr.
+  const json = argv.includes('--json');
+  const restoreStdout = json && isProcessIo(io) ? guardProcessStdout() : () => {};
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return state.exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (json)
+        io.stdout(`${toJson({ error: { code: 'BAD_USAGE', message: e.message.replace(/^error: /, ''), exitCode: EXIT_BAD_INPUT } })}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    io.stderr(`${errorLine(e)}\n`);
+    return exitCodeOf(e);
+  } finally {
+    restoreStdout();
+  }
+}
+
+const processIoMarker = new WeakSet<Io>();
+
+/** The process's stdout/stderr, marked so `main` can guard the real stdout in --json mode. */
+export function cliIo(): Io {
+  const io = processIo();
+  processIoMarker.add(io);
+  return io;
+}
+
+function isProcessIo(io: Io): boolean {
+  return processIoMarker.has(io);
+}
+
+function guardProcessStdout(): () => void {
+  const original = process.stdout.write;
+  process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+  return () => {
+    process.stdout.write = original;
+  };
+}

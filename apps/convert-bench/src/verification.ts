@@ -1,0 +1,109 @@
+import type { Model } from '@normkit/graph';
+import { compareOutputs, DEFAULT_TOLERANCE, type OutputDiff, worst } from './compare.js';
+import type { Context } from './context.js';
+import { createRunner, type EngineName, type ModelSource } from './engines.js';
+import { CliError } from './errors.js';
+import type { Feeds } from './inputs.js';
+import type { EngineVerification } from './types.js';
+
+/** An engine's verdict, or why it could not give one. */
+export type EngineCheck = EngineVerification | { engine: EngineName; skipped: string };
+
+/**
+ * Runs both models in `engine` on every feed and compares their outputs (max abs/rel difference,
+ * argmax agreement, worst over the feeds). When the engine refuses the *reference* model it cannot
+ * judge, and the check is `skipped` with the reason; when it refuses only the other model, that is a
+ * failed check.
+ *
+ * @example
+ * ```ts
+ * const v = await verifyInEngine('onnxruntime', { model: a, path: 'a.onnx' }, { model: b }, feeds);
+ * ```
+ */
+export async function verifyInEngine(
+  engine: EngineName,
+  a: ModelSource,
+  b: ModelSource,
+  feeds: Feeds[],
+  tolerance = DEFAULT_TOLERANCE,
+): Promise<EngineCheck> {
+  let ra: Awaited<ReturnType<typeof createRunner>>;
+  try {
+    ra = await createRunner(engine, a);
+  } catch (e) {
+    if (e instanceof CliError) return { engine, skipped: e.message };
+    throw e;
+  }
+  try {
+    const refs: Record<string, import('@normkit/tensor').Tensor>[] = [];
+    try {
+      for (const f of feeds) refs.push(await ra.run(f));
+    } catch (e) {
+      if (e instanceof CliError) return { engine, skipped: e.message };
+      throw e;
+    }
+    let rb: Awaited<ReturnType<typeof createRunner>> | undefined;
+    const perOutput = new Map<string, OutputDiff[]>();
+    try {
+      rb = await createRunner(engine, b);
+      for (let i = 0; i < feeds.length; i++) {
+        const got = await rb.run(feeds[i] as Feeds);
+        for (const d of compareOutputs(refs[i] as Record<string, import('@normkit/tensor').Tensor>, got, tolerance))
+          perOutput.set(d.name, [...(perOutput.get(d.name) ?? []), d]);
+      }
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      return {
+        engine,
+        equivalent: false,
+        maxAbsDiff: Infinity,
+        maxRelDiff: Infinity,
+        argmaxAgreement: 0,
+        outputs: [],
+        error: e.message,
+      } as EngineVerification;
+    } finally {
+      await rb?.dispose();
+    }
+    const outputs = [...perOutput.entries()].map(([name, ds]) => ({ name, ...worst(ds) }));
+    const equivalent = [...perOutput.values()].every((ds) => ds.every((d) => d.withinTolerance));
+    return { engine, equivalent, ...worst(outputs), outputs };
+  } finally {
+    await ra.dispose();
+  }
+}
+
+/**
+ * Verification with @normkit/graph's `verifyEquivalence` (our executor on the CPU backend), as an engine check.
+ * @example const v = await verifyWithExecutor(a, b, { seed: 0, runs: 2 });
+ */
+export function executorCheck(v: {
+  outputs: { name: string; maxAbsDiff: number; maxRelDiff: number; argmaxAgreement: number }[];
+  equivalent: boolean;
+}): EngineVerification {
+  const outputs = v.outputs.map((o) => ({
+    name: o.name,
+    maxAbsDiff: o.maxAbsDiff,
+    maxRelDiff: o.maxRelDiff,
+    argmaxAgreement: o.argmaxAgreement,
+  }));
+  return { engine: 'normkit-cpu', equivalent: v.equivalent, ...worst(outputs), outputs };
+}
+
+/** Splits engine checks into verdicts and skipped ones, warning about the skipped. */
+export function settle(
+  ctx: Context | undefined,
+  checks: EngineCheck[],
+): { verification: EngineVerification[]; skipped: { engine: EngineName; reason: string }[] } {
+  const verification: EngineVerification[] = [];
+  const skipped: { engine: EngineName; reason: string }[] = [];
+  for (const c of checks) {
+    if ('skipped' in c) {
+      skipped.push({ engine: c.engine, reason: c.skipped });
+      ctx?.warn(`${c.engine} could not run the reference model, so it did not verify: ${c.skipped}`);
+    } else verification.push(c);
+  }
+  return { verification, skipped };
+}
+
+export type { Model };

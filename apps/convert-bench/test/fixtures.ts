@@ -1,0 +1,105 @@
+import type { BenchResult, ConvertResult } from '../src/types.js';
+
+// A hand-made session (the shape convert/bench --session write), so the report is tested on its own.
+const samples = (base: number) => Array.from({ length: 9 }, (_, i) => base * (1 + ((i * 7) % 5) / 100));
+const entry = (engine: 'normkit-cpu' | 'onnxruntime', role: 'model' | 'against', base: number) => ({
+  engine,
+  model: role === 'model' ? 'gpt2.rms.onnx' : 'gpt2.onnx',
+  role,
+  description: engine,
+  runs: 9,
+  medianMs: base * 1.02,
+  meanMs: base * 1.02,
+  minMs: base,
+  maxMs: base * 1.04,
+  p25Ms: base * 1.01,
+  p75Ms: base * 1.03,
+  iqrMs: base * 0.02,
+  spread: 0.02,
+  samplesMs: samples(base),
+});
+export const bench: BenchResult = {
+  command: 'bench',
+  model: 'gpt2.rms.onnx',
+  against: 'gpt2.onnx',
+  engines: ['normkit-cpu', 'onnxruntime'],
+  runs: 9,
+  warmup: 1,
+  inputs: [{ name: 'input_ids', dtype: 'int64', shape: [1, 8] }],
+  results: [
+    entry('normkit-cpu', 'model', 4),
+    entry('normkit-cpu', 'against', 5),
+    entry('onnxruntime', 'model', 0.5),
+    entry('onnxruntime', 'against', 0.52),
+  ],
+  ratios: [
+    { engine: 'normkit-cpu', model: 'gpt2.rms.onnx', against: 'gpt2.onnx', ratio: 0.8, speedup: 1.25, speedupLow: 1.2, speedupHigh: 1.3 },
+    {
+      engine: 'onnxruntime',
+      model: 'gpt2.rms.onnx',
+      against: 'gpt2.onnx',
+      ratio: 1.04,
+      speedup: 0.96,
+      speedupLow: 0.93,
+      speedupHigh: 0.99,
+    },
+  ],
+  opTypes: [
+    {
+      engine: 'normkit-cpu',
+      model: 'gpt2.onnx',
+      role: 'against',
+      totalMs: 5,
+      byOpType: [
+        { opType: 'MatMul', ms: 3, count: 10 },
+        { opType: 'LayerNormalization', ms: 1.5, count: 5 },
+        { opType: 'Add', ms: 0.5, count: 12 },
+      ],
+    },
+    {
+      engine: 'normkit-cpu',
+      model: 'gpt2.rms.onnx',
+      role: 'model',
+      totalMs: 4,
+      byOpType: [
+        { opType: 'MatMul', ms: 3, count: 10 },
+        { opType: 'SimplifiedLayerNormalization', ms: 0.4, count: 5 },
+        { opType: 'Add', ms: 0.6, count: 17 },
+      ],
+    },
+  ],
+  skipped: [],
+  machine: { cpu: 'Test CPU', cores: 2, node: 'v20', platform: 'linux', date: '2026-11-24T00:00:00.000Z' },
+};
+export const convert: ConvertResult = {
+  command: 'convert',
+  input: 'gpt2.onnx',
+  output: 'gpt2.rms.onnx',
+  written: true,
+  rmsFormat: 'simplified',
+  layerNorms: 5,
+  foldedLayerNorms: 5,
+  components: 1,
+  maxAbsDiff: 2e-7,
+  maxRelDiff: 3e-8,
+  argmaxAgreement: 1,
+  equivalent: true,
+  tolerance: 1e-5,
+  verification: [
+    {
+      engine: 'normkit-cpu',
+      equivalent: true,
+      maxAbsDiff: 2e-7,
+      maxRelDiff: 3e-8,
+      argmaxAgreement: 1,
+      outputs: [{ name: 'logits', maxAbsDiff: 2e-7, maxRelDiff: 3e-8, argmaxAgreement: 1 }],
+    },
+  ],
+  skippedVerification: [],
+  analysis: [{ name: 'ln_f', foldable: true, reason: 'input is the sum of 10 centerable sources', component: 0 }],
+  nodes: { before: 74, after: 79 },
+  opHistogram: { before: { LayerNormalization: 5 }, after: { SimplifiedLayerNormalization: 5 } },
+  inputs: [{ name: 'input_ids', dtype: 'int64', shape: [1, 8] }],
+  seed: 0,
+  seconds: 0.1,
+};

@@ -1,0 +1,70 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cli, json, TESTDATA, tempDir } from './helpers.js';
+
+const tmp = tempDir();
+afterAll(tmp.cleanup);
+
+describe('normkit zoo', () => {
+  it('--list names the nine architectures of the issue', async () => {
+    const d = json<{ architectures: { name: string; expected: Record<string, { layerNorms: number }> }[] }>(
+      await cli('zoo', '--list', '--json'),
+    );
+    expect(d.architectures.map((a) => a.name).sort()).toEqual([
+      'bert',
+      'bloom',
+      'convnext',
+      'gpt2',
+      'llama',
+      'mlp-mixer',
+      'swin',
+      'vit',
+      'whisper-encoder',
+    ]);
+    // GPT-2 small is the published configuration: 12 layers → 25 LayerNorms.
+    expect(d.architectures.find((a) => a.name === 'gpt2')?.expected.small?.layerNorms).toBe(25);
+  });
+
+  it('exports a model that inspect reads back (opset 14: decomposed LayerNorms)', async () => {
+    const out = join(tmp.dir, 'vit.onnx');
+    const r = await cli('zoo', 'vit', '--opset', '14', '-o', out, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(json<{ output: string; opset: number }>(r)).toMatchObject({ output: out, opset: 14 });
+    expect(existsSync(out)).toBe(true);
+    const i = json<{ opsets: { version: number }[]; layerNorms: { native: number; decomposed: number } }>(
+      await cli('inspect', out, '--json'),
+    );
+    expect(i.opsets[0]?.version).toBe(14);
+    expect(i.layerNorms.native).toBe(0);
+    expect(i.layerNorms.decomposed).toBe(5);
+  });
+
+  it('needs -o (exit 2)', async () => {
+    const r = await cli('zoo', 'gpt2');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/give the output file: normkit zoo gpt2 -o gpt2.onnx/);
+  });
+});
+
+describe('normkit test-onnx', () => {
+  const ops = join(TESTDATA, 'onnx-ops');
+  it('runs backend-test directories and reports pass/fail per directory', async () => {
+    const r = await cli('test-onnx', ops, '--filter', 'layer', '--json');
+    const d = json<{
+      passed: number;
+      failed: number;
+      results: { dir: string; ok: boolean; maxAbsDiff: number | null; error: string | null }[];
+    }>(r);
+    expect(d.results.length).toBeGreaterThan(0);
+    expect(d.passed + d.failed).toBe(d.results.length);
+    for (const x of d.results) expect(Object.keys(x).sort()).toEqual(['dir', 'error', 'maxAbsDiff', 'ok']);
+    expect(r.code).toBe(d.failed > 0 ? 1 : 0);
+  });
+
+  it('a path without tests is bad input', async () => {
+    const r = await cli('test-onnx', tmp.dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no model.onnx in it or below it/);
+  });
+});

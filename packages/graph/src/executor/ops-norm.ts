@@ -1,0 +1,136 @@
+import * as T from '@normkit/tensor';
+import { type Tensor, fmtShape, sizeOf } from '@normkit/tensor';
+import { attr } from '../ir.js';
+import { type OpContext, invalid, need, registerOp, unsupported } from './registry.js';
+
+// Normalization ops: BatchNorm (inference), LayerNorm, RMSNorm, GroupNorm, InstanceNorm, MVN, LpNorm,
+// and ORT's com.microsoft LayerNorm variants.
+
+const opt = (t: Tensor | undefined): Tensor | undefined => (t && t.size > 0 ? t : undefined);
+
+/** Reshapes a per-channel parameter [C] so it broadcasts against [N, C, ...spatial]. */
+function perChannel(ctx: OpContext, p: Tensor, x: Tensor, what: string): Tensor {
+  const C = x.shape[1] ?? 1;
+  if (p.size === C) return p.reshape([C, ...new Array(Math.max(0, x.rank - 2)).fill(1)]);
+  // BatchNormalization with spatial=0 (opset < 9): one parameter per activation.
+  if (p.size === sizeOf(x.shape.slice(1))) return p.reshape(x.shape.slice(1));
+  throw invalid(ctx, `${what} ${fmtShape(p.shape)} does not match the ${C} channels of input ${fmtShape(x.shape)}`);
+}
+
+registerOp('', 'BatchNormalization', (ctx) => {
+  const x = need(ctx, 0);
+  if (attr(ctx.node, 'training_mode', 'int', 0) !== 0) throw unsupported(ctx, 'training_mode=1');
+  const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
+  const scale = perChannel(ctx, need(ctx, 1, 'scale'), x, 'scale');
+  const bias = perChannel(ctx, need(ctx, 2, 'B'), x, 'B');
+  const mean = need(ctx, 3, 'mean');
+  const variance = need(ctx, 4, 'var');
+  const a = T.mul(scale, T.rsqrt(T.add(perChannel(ctx, variance, x, 'var'), eps)));
+  const b = T.sub(bias, T.mul(perChannel(ctx, mean, x, 'mean'), a));
+  // Outputs 1-2 (running mean/var) are the inputs unchanged in inference mode.
+  return [T.add(T.mul(x, a), b), mean, variance];
+});
+
+/** Casts LN statistics to the stash type (1 = float32, 11 = float64). */
+function stash(ctx: OpContext, t: Tensor): Tensor {
+  const s = attr(ctx.node, 'stash_type', 'int', 1);
+  if (s === 1) return T.cast(t, 'float32');
+  if (s === 11) return T.cast(t, 'float64');
+  throw unsupported(ctx, `stash_type=${s}`);
+}
+
+registerOp('', 'LayerNormalization', (ctx) => {
+  const x = need(ctx, 0);
+  const r = T.layerNormKernel(x, opt(ctx.inputs[1]), opt(ctx.inputs[2]), attr(ctx.node, 'axis', 'int', -1), attr(ctx.node, 'epsilon', 'float', 1e-5));
+  return [r.y, ctx.node.outputs[1] ? stash(ctx, r.mean) : undefined, ctx.node.outputs[2] ? stash(ctx, r.invStdDev) : undefined];
+});
+
+registerOp('', 'RMSNormalization', (ctx) => {
+  const x = need(ctx, 0);
+  return [T.rmsNormKernel(x, opt(ctx.inputs[1]), undefined, attr(ctx.node, 'axis', 'int', -1), attr(ctx.node, 'epsilon', 'float', 1e-5))];
+});
+
+/** 1/sqrt(mean(x², axes ≥ axis) + ε), keeping dims (ORT's inv_std_var output). */
+function invRms(x: Tensor, axis: number, eps: number): Tensor {
+  const a = axis < 0 ? axis + x.rank : axis;
+  const axes = x.shape.map((_, i) => i).filter((i) => i >= a);
+  return T.rsqrt(T.add(T.div(T.sumSquare(x, axes, true), sizeOf(x.shape.slice(a))), eps));
+}
+
+function simplifiedLayerNorm(ctx: OpContext): (Tensor | undefined)[] {
+  const x = need(ctx, 0);
+  const axis = attr(ctx.node, 'axis', 'int', -1);
+  const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
+  const y = T.rmsNormKernel(x, opt(ctx.inputs[1]), undefined, axis, eps);
+  return [y, ctx.node.outputs[1] ? stash(ctx, invRms(x, axis, eps)) : undefined];
+}
+// onnxruntime accepts SimplifiedLayerNormalization in the default domain as well as com.microsoft.
+registerOp('', 'SimplifiedLayerNormalization', simplifiedLayerNorm);
+registerOp('com.microsoft', 'SimplifiedLayerNormalization', simplifiedLayerNorm);
+
+/** ORT SkipLayerNormalization: s = input + skip (+ bias); y = LN(s)·γ + β over the last axis. Outputs y, mean, inv_std_var, s. */
+registerOp('com.microsoft', 'SkipLayerNormalization', (ctx) => {
+  const eps = attr(ctx.node, 'epsilon', 'float', 1e-12);
+  let s = T.add(need(ctx, 0), need(ctx, 1, 'skip'));
+  const bias = opt(ctx.inputs[4]);
+  if (bias) s = T.add(s, bias);
+  const r = T.layerNormKernel(s, need(ctx, 2, 'gamma'), opt(ctx.inputs[3]), -1, eps);
+  return [r.y, ctx.node.outputs[1] ? T.cast(r.mean, 'float32') : undefined, ctx.node.outputs[2] ? T.cast(r.invStdDev, 'float32') : undefined, s];
+});
+
+/** ORT SkipSimplifiedLayerNormalization: s = input + skip (+ bias); y = RMSNorm(s)·γ. Outputs y, mean (unused), inv_std_var, s. */
+registerOp('com.microsoft', 'SkipSimplifiedLayerNormalization', (ctx) => {
+  const eps = attr(ctx.node, 'epsilon', 'float', 1e-12);
+  let s = T.add(need(ctx, 0), need(ctx, 1, 'skip'));
+  const bias = opt(ctx.inputs[3]);
+  if (bias) s = T.add(s, bias);
+  const y = T.rmsNormKernel(s, need(ctx, 2, 'gamma'), undefined, -1, eps);
+  if (ctx.node.outputs[1]) throw unsupported(ctx, 'the mean output of SkipSimplifiedLayerNormalization');
+  return [y, undefined, ctx.node.outputs[2] ? invRms(s, -1, eps) : undefined, s];
+});
+
+registerOp('', 'GroupNormalization', (ctx) => {
+  const x = need(ctx, 0);
+  const G = attr(ctx.node, 'num_groups', 'int');
+  if (!G) throw invalid(ctx, 'num_groups is required');
+  const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
+  const [N, C] = x.shape as [number, number];
+  if (x.rank < 2 || C % G !== 0) throw invalid(ctx, `channels of ${fmtShape(x.shape)} are not divisible by num_groups=${G}`);
+  const normed = T.layerNormKernel(x.reshape([N, G, x.size / (N * G || 1)]), undefined, undefined, 2, eps).y.reshape(x.shape);
+  let scale = need(ctx, 1, 'scale');
+  let bias = need(ctx, 2, 'bias');
+  // Opset 18 (deprecated) takes one scale/bias per group; opset 21 one per channel.
+  if (ctx.opset < 21 && scale.size === G && G !== C) {
+    scale = T.expand(scale.reshape([G, 1]), [G, C / G]).reshape([C]);
+    bias = T.expand(bias.reshape([G, 1]), [G, C / G]).reshape([C]);
+  }
+  return [T.add(T.mul(normed, perChannel(ctx, scale, x, 'scale')), perChannel(ctx, bias, x, 'bias'))];
+});
+
+registerOp('', 'InstanceNormalization', (ctx) => {
+  const x = need(ctx, 0);
+  const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
+  if (x.rank < 3) throw invalid(ctx, `input must be [N, C, ...spatial], got ${fmtShape(x.shape)}`);
+  const normed = T.layerNormKernel(x, undefined, undefined, 2, eps).y;
+  return [T.add(T.mul(normed, perChannel(ctx, need(ctx, 1, 'scale'), x, 'scale')), perChannel(ctx, need(ctx, 2, 'B'), x, 'B'))];
+});
+
+registerOp('', 'MeanVarianceNormalization', (ctx) => {
+  const x = need(ctx, 0);
+  const axes = attr(ctx.node, 'axes', 'ints', [0, 2, 3]);
+  const mu = T.mean(x, axes, true);
+  const d = T.sub(x, mu);
+  const std = T.sqrt(T.mean(T.mul(d, d), axes, true));
+  return [T.div(d, T.add(std, 1e-9))];
+});
+
+registerOp('', 'LpNormalization', (ctx) => {
+  const x = need(ctx, 0);
+  const axis = attr(ctx.node, 'axis', 'int', -1);
+  const p = attr(ctx.node, 'p', 'int', 2);
+  if (p !== 1 && p !== 2) throw unsupported(ctx, `p=${p}`);
+  const norm = p === 2 ? T.l2Norm(x, [axis], true) : T.l1Norm(x, [axis], true);
+  return [T.div(x, norm)];
+});
+
+export const NORM_OPS = 'norm';

@@ -1,0 +1,105 @@
+import { type DType, NormkitError, type Tensor, fmtShape } from '@normkit/tensor';
+import type { Node } from '../ir.js';
+
+/** What a kernel sees: the node, the opset of its domain, and its input tensors (`undefined` for omitted optional inputs). */
+export interface OpContext {
+  node: Node;
+  /** Opset version imported for the node's domain. */
+  opset: number;
+  inputs: (Tensor | undefined)[];
+}
+
+/** An op implementation: returns the node's outputs in order (`undefined` for an optional output it does not produce). */
+export type OpKernel = (ctx: OpContext) => (Tensor | undefined)[];
+
+const registry = new Map<string, OpKernel>();
+
+const key = (domain: string, opType: string) => `${domain === 'ai.onnx' ? '' : domain}::${opType}`;
+
+/**
+ * Registers (or replaces) the kernel for `opType` in `domain` ('' = the default ONNX domain).
+ * @example registerOp('', 'Relu', ({ inputs }) => [relu(inputs[0]!)]);
+ */
+export function registerOp(domain: string, opType: string, kernel: OpKernel): void {
+  registry.set(key(domain, opType), kernel);
+}
+
+/** The kernel for an op, or undefined. @example kernelFor('', 'Add') */
+export function kernelFor(domain: string, opType: string): OpKernel | undefined {
+  return registry.get(key(domain, opType));
+}
+
+/**
+ * Every registered op as `domain::OpType` ('' for the default domain).
+ * @example supportedOps().includes('::Conv') // true
+ */
+export function supportedOps(): string[] {
+  return [...registry.keys()].sort();
+}
+
+/** Error for an op (or an attribute value) outside what the executor supports. */
+export function unsupported(ctx: OpContext | { node: Node; opset: number }, what?: string): NormkitError {
+  const n = ctx.node;
+  const dom = n.domain || 'ai.onnx';
+  const head = `op ${n.opType} (domain ${dom}, opset ${ctx.opset}) in node "${n.name}"`;
+  return new NormkitError(
+    'UNSUPPORTED_OP',
+    what
+      ? `${head}: ${what} is not supported by the normkit executor; rewrite the node or export with supported settings`
+      : `${head} is not supported by the normkit executor; see supportedOps() for the list, or rewrite the model without it`,
+    { op: n.opType, node: n.name, domain: dom, opset: ctx.opset },
+  );
+}
+
+/** Error for a node whose inputs or attributes are invalid. */
+export function invalid(ctx: OpContext, message: string): NormkitError {
+  const n = ctx.node;
+  return new NormkitError('INVALID_NODE', `node "${n.name}" (${n.opType}): ${message}`, { op: n.opType, node: n.name });
+}
+
+/** The i-th input, which must be present. */
+export function need(ctx: OpContext, i: number, what = `input ${i}`): Tensor {
+  const t = ctx.inputs[i];
+  if (!t) throw invalid(ctx, `${what} is required but missing`);
+  return t;
+}
+
+/** Whether the i-th input is present and non-empty. */
+export function has(ctx: OpContext, i: number): boolean {
+  const t = ctx.inputs[i];
+  return t !== undefined && t.size > 0;
+}
+
+/** The values of an integer (or float) tensor as JS numbers. */
+export function ints(t: Tensor): number[] {
+  return Array.from(t.data as ArrayLike<number | bigint>, Number);
+}
+
+/** A tensor's single value as a number (scalar or one-element tensor). */
+export function scalarOf(ctx: OpContext, t: Tensor, what: string): number {
+  if (t.size !== 1) throw invalid(ctx, `${what} must have one element, got shape ${fmtShape(t.shape)}`);
+  return Number(t.data[0]);
+}
+
+/** ONNX TensorProto.DataType codes → the dtypes normkit computes with. */
+const ONNX_DTYPES: Record<number, DType> = { 1: 'float32', 6: 'int32', 7: 'int64', 9: 'bool', 11: 'float64' };
+const ONNX_DTYPE_NAMES: Record<number, string> = {
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  8: 'string',
+  10: 'float16',
+  12: 'uint32',
+  13: 'uint64',
+  14: 'complex64',
+  15: 'complex128',
+  16: 'bfloat16',
+};
+
+/** Maps an ONNX data-type code to a dtype, or throws UNSUPPORTED_OP naming the type. */
+export function dtypeFromOnnx(ctx: OpContext, code: number): DType {
+  const d = ONNX_DTYPES[code];
+  if (!d) throw unsupported(ctx, `element type ${ONNX_DTYPE_NAMES[code] ?? `#${code}`}`);
+  return d;
+}

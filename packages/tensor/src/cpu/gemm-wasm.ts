@@ -1,0 +1,352 @@
+// The WebAssembly SIMD path of gemmF32, and its worker-thread split.
+//
+// Layout of the (shared, when possible) WebAssembly.Memory:
+//   [0, 1024)        control words: one block of 32 int32 per helper thread (see CTRL_* below)
+//   A, B             copies of the operands as given (row-major, possibly transposed)
+//   packed B         all of op(B), packed once by the calling thread: for each KC block of k, for each
+//                    NR-wide column panel, kc rows of NR floats (zero-padded past N)
+//   C                the product op(A)·op(B), Mp × Np (padded to the tile sizes), row stride Np
+//   packed A × T     one scratch area per thread for its current MC × KC block of op(A)
+// Each thread computes a range of rows of C (a multiple of MR) with `gemmRows`; the caller then
+// copies C out applying α and β. The API stays synchronous: the calling thread signals the helpers
+// with Atomics.notify, computes its own rows, then blocks in Atomics.wait until they are done.
+import { GEMM_MR, GEMM_NR, GEMM_WASM_BASE64, GEMM_WASM_SHARED_BASE64 } from './gemm-wasm.generated.js';
+
+interface GemmExports {
+  gebp(ap: number, bp: number, cp: number, mPanels: number, nPanels: number, kc: number, ldc: number, acc: number): void;
+  packB(src: number, ldb: number, dst: number, kc: number, nPanels: number): void;
+}
+
+/** Block sizes: KC rows of k per packed block, MC rows of C per packed A block (a multiple of MR). */
+const KC = 256;
+const MC = 20 * GEMM_MR;
+const CTRL_BYTES = 1024;
+const CTRL_STRIDE = 32; // int32 words per helper
+// Control words (per helper, at helper·CTRL_STRIDE):
+const GO = 0; // job sequence number, bumped by the caller
+const DONE = 1; // last job sequence finished by the helper
+const CLAIM = 2; // job sequence claimed by the helper (or -seq when the caller took it back)
+const READY = 3; // 1 once the helper listens
+const FAILED = 4; // 1 when the helper's last job threw
+const EXIT = 5; // 1 asks the helper to stop
+const DESC = 8; // job description: M, K, N, transA, aOff, bpOff, cOff, Np, r0, r1, packOff, KC, MC, MR, NR, ldc
+
+/**
+ * Computes rows [r0, r1) of C = op(A)·op(B) into the padded C area. Self-contained (no outside
+ * references) because the helper threads run it from its source text.
+ */
+function gemmRows(
+  ex: GemmExports, memory: WebAssembly.Memory, M: number, K: number, transA: number, aOff: number, bpOff: number, cOff: number, Np: number,
+  r0: number, r1: number, packOff: number, kcMax: number, mcMax: number, MR: number, NR: number, ldcF: number,
+): void {
+  const f = new Float32Array(memory.buffer);
+  const ldc = ldcF * 4;
+  // Equal row chunks of at most mcMax rows, each a multiple of MR (no thin last chunk).
+  const chunks = Math.ceil((r1 - r0) / mcMax);
+  const mcEven = Math.ceil((r1 - r0) / chunks / MR) * MR;
+  const a0 = aOff >> 2;
+  for (let pc = 0; pc < K; pc += kcMax) {
+    const kc = Math.min(kcMax, K - pc);
+    const bBlock = bpOff + pc * Np * 4;
+    for (let ic = r0; ic < r1; ic += mcEven) {
+      const mc = Math.min(mcEven, r1 - ic);
+      const mp = Math.ceil(mc / MR);
+      let o = packOff >> 2;
+      for (let i = 0; i < mp; i++) {
+        for (let r = 0; r < MR; r++) {
+          const row = ic + i * MR + r;
+          let dst = o + r;
+          if (row >= M) {
+            for (let k = 0; k < kc; k++, dst += MR) f[dst] = 0;
+          } else if (transA === 0) {
+            const src = a0 + row * K + pc;
+            for (let k = 0; k < kc; k++, dst += MR) f[dst] = f[src + k]!;
+          } else {
+            let src = a0 + pc * M + row;
+            for (let k = 0; k < kc; k++, dst += MR, src += M) f[dst] = f[src]!;
+          }
+        }
+        o += kc * MR;
+      }
+      ex.gebp(packOff, bBlock, cOff + ic * ldc, mp, Np / NR, kc, ldc, pc > 0 ? 1 : 0);
+    }
+  }
+}
+
+/** The helper thread's program (run with `new Worker(source, { eval: true })`). */
+function helperSource(): string {
+  return `'use strict';
+const { workerData } = require('node:worker_threads');
+const { memory, module, index } = workerData;
+const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const gemmRows = ${gemmRows.toString()};
+const base = index * ${CTRL_STRIDE};
+const ctrl = new Int32Array(memory.buffer, 0, ${CTRL_BYTES / 4});
+Atomics.store(ctrl, base + ${READY}, 1);
+let seen = Atomics.load(ctrl, base + ${GO});
+for (;;) {
+  Atomics.wait(ctrl, base + ${GO}, seen);
+  const go = Atomics.load(ctrl, base + ${GO});
+  if (go === seen) continue;
+  seen = go;
+  if (Atomics.load(ctrl, base + ${EXIT}) === 1) break;
+  if (Atomics.compareExchange(ctrl, base + ${CLAIM}, go - 1, go) !== go - 1) continue;
+  Atomics.notify(ctrl, base + ${CLAIM});
+  let failed = 0;
+  try {
+    const d = base + ${DESC};
+    gemmRows(ex, memory, ctrl[d], ctrl[d + 1], ctrl[d + 3], ctrl[d + 4], ctrl[d + 5], ctrl[d + 6], ctrl[d + 7], ctrl[d + 8], ctrl[d + 9], ctrl[d + 10], ctrl[d + 11], ctrl[d + 12], ctrl[d + 13], ctrl[d + 14], ctrl[d + 15]);
+  } catch (e) {
+    failed = 1;
+  }
+  Atomics.store(ctrl, base + ${FAILED}, failed);
+  Atomics.store(ctrl, base + ${DONE}, go);
+  Atomics.notify(ctrl, base + ${DONE});
+}
+`;
+}
+
+interface Helper {
+  index: number;
+  seq: number;
+  worker: { terminate(): unknown; unref(): void };
+}
+
+interface WasmState {
+  memory: WebAssembly.Memory;
+  module: WebAssembly.Module;
+  ex: GemmExports;
+  shared: boolean;
+  helpers: Helper[];
+  /** False once helpers failed, or when threads are unavailable. */
+  threadsOk: boolean;
+}
+
+let state: WasmState | null | undefined;
+let threadSetting: number | undefined;
+
+function decodeBase64(s: string): Uint8Array {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function nodeWorkerThreads(): { Worker: new (src: string, opts: object) => Helper['worker'] & { on(ev: string, fn: (...a: unknown[]) => void): void } } | undefined {
+  const proc = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } }).process;
+  if (!proc?.versions?.node || typeof proc.getBuiltinModule !== 'function') return undefined;
+  try {
+    return proc.getBuiltinModule('node:worker_threads') as ReturnType<typeof nodeWorkerThreads>;
+  } catch {
+    return undefined;
+  }
+}
+
+function envThreads(): number | undefined {
+  const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
+  const v = proc?.env?.NORMKIT_THREADS;
+  if (v === undefined || v === '') return undefined;
+  const n = Number.parseInt(v, 10);
+  return Number.isFinite(n) && n >= 1 ? n : undefined;
+}
+
+function defaultThreads(): number {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  try {
+    const os = proc?.getBuiltinModule?.('node:os') as { availableParallelism?: () => number; cpus(): unknown[] } | undefined;
+    if (os) return Math.min(4, os.availableParallelism?.() ?? os.cpus().length);
+  } catch {
+    // not Node
+  }
+  return 1;
+}
+
+/**
+ * Number of threads the CPU GEMM uses for large products (the calling thread plus helpers).
+ * Defaults to `NORMKIT_THREADS` when set, else the machine's parallelism (at most 4).
+ */
+export function gemmThreads(): number {
+  return threadSetting ?? envThreads() ?? defaultThreads();
+}
+
+/**
+ * Sets how many threads the CPU GEMM may use (1 = never start worker threads). Only Node starts
+ * helpers; elsewhere the setting is ignored. Returns the previous setting.
+ */
+export function setGemmThreads(n: number): number {
+  const prev = gemmThreads();
+  threadSetting = Math.max(1, Math.floor(n));
+  return prev;
+}
+
+function init(): WasmState | null {
+  if (typeof WebAssembly !== 'object' || typeof atob !== 'function') return null;
+  const tryShared = typeof SharedArrayBuffer === 'function' && typeof Atomics === 'object';
+  for (const shared of tryShared ? [true, false] : [false]) {
+    try {
+      const module = new WebAssembly.Module(decodeBase64(shared ? GEMM_WASM_SHARED_BASE64 : GEMM_WASM_BASE64));
+      const memory = new WebAssembly.Memory(shared ? { initial: 1, maximum: 65536, shared: true } : { initial: 1 });
+      const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
+      return { memory, module, ex, shared, helpers: [], threadsOk: shared };
+    } catch {
+      // SIMD, threads or shared memory unavailable: try the next variant, then give up (JS path).
+    }
+  }
+  return null;
+}
+
+/** Whether the WebAssembly SIMD kernel is available (compiled on first call). */
+export function wasmGemmAvailable(): boolean {
+  if (state === undefined) state = init();
+  return state !== null;
+}
+
+function ensureBytes(s: WasmState, bytes: number): void {
+  const have = s.memory.buffer.byteLength;
+  if (bytes > have) s.memory.grow(Math.ceil((bytes - have) / 65536));
+}
+
+function startHelpers(s: WasmState, count: number): void {
+  const wt = nodeWorkerThreads();
+  if (!wt) {
+    s.threadsOk = false;
+    return;
+  }
+  const src = helperSource();
+  while (s.helpers.length < count && s.helpers.length * CTRL_STRIDE + CTRL_STRIDE <= CTRL_BYTES / 4) {
+    const index = s.helpers.length;
+    try {
+      const worker = new wt.Worker(src, { eval: true, workerData: { memory: s.memory, module: s.module, index } });
+      worker.unref();
+      worker.on('error', () => {
+        s.threadsOk = false;
+      });
+      s.helpers.push({ index, seq: 0, worker });
+    } catch {
+      s.threadsOk = false;
+      return;
+    }
+  }
+}
+
+const align = (n: number) => Math.ceil(n / 64) * 64;
+/** Products smaller than this many multiply-adds stay on one thread. */
+const THREAD_MIN_WORK = 96 * 96 * 96;
+
+/**
+ * C = α·op(A)·op(B) + β·C with the WebAssembly kernel. Returns false (doing nothing) when the
+ * kernel is unavailable; the caller then runs the JS path.
+ */
+export function gemmWasm(
+  A: Float32Array, aOff: number, B: Float32Array, bOff: number, C: Float32Array, cOff: number,
+  M: number, K: number, N: number, transA: boolean, transB: boolean, alpha: number, beta: number,
+): boolean {
+  if (state === undefined) state = init();
+  const s = state;
+  if (!s) return false;
+  const MR = GEMM_MR;
+  const NR = GEMM_NR;
+  const Mp = Math.ceil(M / MR) * MR;
+  const Np = Math.ceil(N / NR) * NR;
+  // C's row stride: avoid multiples of 1 KiB, whose rows alias in the L1 cache.
+  const ldcF = Np % 256 === 0 ? Np + 16 : Np;
+  const want = M * N * K >= THREAD_MIN_WORK && M >= 2 * MR && s.threadsOk ? Math.min(gemmThreads(), Math.floor(M / MR)) : 1;
+  if (want > 1 && s.helpers.length < want - 1) startHelpers(s, want - 1);
+  const ctrlNow = new Int32Array(s.memory.buffer, 0, CTRL_BYTES / 4);
+  const ready = s.helpers.filter((h) => Atomics.load(ctrlNow, h.index * CTRL_STRIDE + READY) === 1).slice(0, want - 1);
+  const T = 1 + ready.length;
+  const aBytes = align(M * K * 4);
+  const bBytes = align(K * N * 4);
+  const aAt = CTRL_BYTES;
+  const bAt = aAt + aBytes;
+  const bpAt = bAt + bBytes;
+  const cAt = bpAt + align(K * Np * 4);
+  const packAt = cAt + align(Mp * ldcF * 4);
+  const packBytes = align(MC * KC * 4);
+  const total = packAt + T * packBytes;
+  if (total > 2 ** 32 - 65536) return false;
+  ensureBytes(s, total);
+  const mem = s.memory;
+  let f = new Float32Array(mem.buffer);
+  f.set(A.subarray(aOff, aOff + M * K), aAt >> 2);
+  f.set(B.subarray(bOff, bOff + K * N), bAt >> 2);
+  // Pack op(B) once for every thread.
+  const full = Math.floor(N / NR);
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = Math.min(KC, K - pc);
+    const block = bpAt + pc * Np * 4;
+    if (!transB) {
+      s.ex.packB(bAt + pc * N * 4, N * 4, block, kc, full);
+      if (full * NR < N) {
+        let dst = (block >> 2) + full * kc * NR;
+        for (let k = 0; k < kc; k++) {
+          const src = (bAt >> 2) + (pc + k) * N;
+          for (let c = 0; c < NR; c++) f[dst++] = full * NR + c < N ? f[src + full * NR + c]! : 0;
+        }
+      }
+    } else {
+      const b0 = bAt >> 2;
+      for (let j = 0; j * NR < N; j++) {
+        let dst = (block >> 2) + j * kc * NR;
+        for (let k = 0; k < kc; k++) {
+          for (let c = 0; c < NR; c++) {
+            const col = j * NR + c;
+            f[dst++] = col < N ? f[b0 + col * K + pc + k]! : 0;
+          }
+        }
+      }
+    }
+  }
+  // Split rows in multiples of MR: the calling thread takes the first part.
+  const panels = Math.ceil(M / MR);
+  const bounds = Array.from({ length: T + 1 }, (_, t) => Math.min(M, Math.round((panels * t) / T) * MR));
+  const ctrl = new Int32Array(mem.buffer, 0, CTRL_BYTES / 4);
+  ready.forEach((h, i) => {
+    const d = h.index * CTRL_STRIDE + DESC;
+    const t = i + 1;
+    const vals = [M, K, N, transA ? 1 : 0, aAt, bpAt, cAt, Np, bounds[t]!, bounds[t + 1]!, packAt + t * packBytes, KC, MC, MR, NR, ldcF];
+    for (let v = 0; v < vals.length; v++) ctrl[d + v] = vals[v]!;
+    h.seq++;
+    Atomics.store(ctrl, h.index * CTRL_STRIDE + CLAIM, h.seq - 1);
+    Atomics.store(ctrl, h.index * CTRL_STRIDE + GO, h.seq);
+    Atomics.notify(ctrl, h.index * CTRL_STRIDE + GO);
+  });
+  gemmRows(s.ex, mem, M, K, transA ? 1 : 0, aAt, bpAt, cAt, Np, 0, bounds[1]!, packAt, KC, MC, MR, NR, ldcF);
+  ready.forEach((h, i) => {
+    const base = h.index * CTRL_STRIDE;
+    // A helper that has not claimed the job within 2 s is presumed gone: take its rows back.
+    if (Atomics.wait(ctrl, base + CLAIM, h.seq - 1, 2000) === 'timed-out' && Atomics.compareExchange(ctrl, base + CLAIM, h.seq - 1, -h.seq) === h.seq - 1) {
+      s.threadsOk = false;
+    } else {
+      while (Atomics.load(ctrl, base + DONE) !== h.seq) Atomics.wait(ctrl, base + DONE, Atomics.load(ctrl, base + DONE));
+      if (Atomics.load(ctrl, base + FAILED) === 0) return;
+      s.threadsOk = false;
+    }
+    gemmRows(s.ex, mem, M, K, transA ? 1 : 0, aAt, bpAt, cAt, Np, bounds[i + 1]!, bounds[i + 2]!, packAt, KC, MC, MR, NR, ldcF);
+  });
+  // Copy out: C = α·P + β·C.
+  f = new Float32Array(mem.buffer);
+  const c0 = cAt >> 2;
+  for (let i = 0; i < M; i++) {
+    const src = c0 + i * ldcF;
+    const dst = cOff + i * N;
+    if (alpha === 1 && beta === 0) C.set(f.subarray(src, src + N), dst);
+    else if (beta === 0) for (let j = 0; j < N; j++) C[dst + j] = alpha * f[src + j]!;
+    else for (let j = 0; j < N; j++) C[dst + j] = alpha * f[src + j]! + beta * C[dst + j]!;
+  }
+  return true;
+}
+
+/** Stops the helper threads (they are unref'd, so a process exits without this). */
+export function disposeGemmThreads(): void {
+  const s = state;
+  if (!s) return;
+  const ctrl = new Int32Array(s.memory.buffer, 0, CTRL_BYTES / 4);
+  for (const h of s.helpers) {
+    Atomics.store(ctrl, h.index * CTRL_STRIDE + EXIT, 1);
+    Atomics.add(ctrl, h.index * CTRL_STRIDE + GO, 1);
+    Atomics.notify(ctrl, h.index * CTRL_STRIDE + GO);
+    void h.worker.terminate();
+  }
+  s.helpers = [];
+}

@@ -1,0 +1,14 @@
+/**
+ * @normkit/zoo — standard architectures (GPT-2, BERT, ViT, Swin, ConvNeXt, Llama, BLOOM, Whisper
+ * encoder, MLP-Mixer) as normkit graphs with seeded weights, and the foldability table.
+ *
+ * @example
+ * ```ts
+ * import { buildModel } from '@normkit/zoo';
+ * import { foldLayerNorms } from '@normkit/graph';
+ * const { report } = foldLayerNorms(buildModel('gpt2', { size: 'tiny', opset: 17, seed: 0 }));
+ * ```
+ */
+export { type ArchitectureInfo, architectures, type BuildOptions, buildModel, type ZooOpset, type ZooSize } from './architectures.js';
+export { Layers } from './layers.js';
+export { foldabilityTable, type TableRow } from './table.js';
