@@ -92,51 +92,53 @@ export async function createGpu(): Promise<Backend> {
 
 async function createNormkitRunner(engine: EngineName, model: Model, backend: Backend | undefined, description: string): Promise<Runner> {
   const graph = await loadGraph();
-  const execute = need(graph, '@normkit/graph', 'execute');
-  type ExecResult = { outputs: Record<string, Tensor> | Map<string, Tensor>; profile?: unknown };
-  const exec = (feeds: Feeds, profile: boolean): ExecResult =>
-    execute(model, feeds, { profile, ...(backend ? { backend } : {}) }) as unknown as ExecResult;
+  const Executor = need(graph, '@normkit/graph', 'Executor');
+  // Built once: topological order, constant folding, the release plan; then run many times.
+  const executor = new Executor(model, backend ? { backend } : {});
+  const run = (feeds: Feeds, profile: boolean) => executor.run(feeds, { profile });
   return {
     engine,
     description,
     async run(feeds) {
-      return readOutputs(exec(feeds, false).outputs, backend);
+      return readOutputs(run(feeds, false).outputs, backend);
     },
     async runProfiled(feeds) {
-      const r = exec(feeds, true);
+      const r = run(feeds, true);
       return { outputs: readOutputs(r.outputs, backend), byOpType: profileByOpType(r.profile) };
     },
     async dispose() {},
   };
 }
 
-function readOutputs(outputs: Record<string, Tensor> | Map<string, Tensor>, backend: Backend | undefined): Record<string, Tensor> {
-  const entries = outputs instanceof Map ? [...outputs.entries()] : Object.entries(outputs);
+function readOutputs(outputs: Record<string, Tensor>, backend: Backend | undefined): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
-  for (const [k, t] of entries) out[k] = backend?.read && !t.onHost ? backend.read(t) : t;
+  for (const [k, t] of Object.entries(outputs)) out[k] = backend?.read && !t.onHost ? backend.read(t) : t;
   return out;
 }
 
 /**
- * Sums an executor profile per op type. Accepts the profile as an array of per-node entries
- * (`{ opType, ms }`), or an object with such an array under `nodes`.
+ * Op-type times from an executor profile (`profile.byOpType`, or summed from `profile.nodes`), slowest first.
+ * @example profileByOpType(executor.run(feeds, { profile: true }).profile)
  */
 export function profileByOpType(profile: unknown): OpTypeTime[] {
-  const entries: unknown[] = Array.isArray(profile)
-    ? profile
-    : profile && typeof profile === 'object' && Array.isArray((profile as { nodes?: unknown }).nodes)
-      ? ((profile as { nodes: unknown[] }).nodes as unknown[])
-      : [];
+  if (!profile || typeof profile !== 'object') return [];
+  const p = profile as { byOpType?: { opType: string; domain?: string; ms: number; count: number }[]; nodes?: { opType: string; ms: number }[] };
   const acc = new Map<string, OpTypeTime>();
-  for (const e of entries) {
-    if (!e || typeof e !== 'object') continue;
-    const r = e as Record<string, unknown>;
-    const opType = String(r.opType ?? r.op ?? 'unknown');
-    const ms = Number(r.ms ?? r.timeMs ?? r.durationMs ?? r.time ?? 0);
-    const cur = acc.get(opType) ?? { opType, ms: 0, count: 0 };
-    cur.ms += Number.isFinite(ms) ? ms : 0;
-    cur.count += 1;
-    acc.set(opType, cur);
+  if (p.byOpType) {
+    for (const o of p.byOpType) {
+      const opType = o.domain && o.domain !== 'ai.onnx' ? `${o.domain}.${o.opType}` : o.opType;
+      const cur = acc.get(opType) ?? { opType, ms: 0, count: 0 };
+      cur.ms += o.ms;
+      cur.count += o.count;
+      acc.set(opType, cur);
+    }
+  } else {
+    for (const n of p.nodes ?? []) {
+      const cur = acc.get(n.opType) ?? { opType: n.opType, ms: 0, count: 0 };
+      cur.ms += n.ms;
+      cur.count += 1;
+      acc.set(n.opType, cur);
+    }
   }
   return [...acc.values()].sort((a, b) => b.ms - a.ms);
 }

@@ -53,3 +53,11 @@ export function shapeStr(shape: readonly (number | string | undefined)[] | undef
 export function mark(ok: boolean): string {
   return ok ? '✓' : '✗';
 }
+
+/** `157_600` → `154 KiB`, `5_000_000` → `4.8 MiB`. */
+export function bytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  if (n >= 1024) return `${Math.round(n / 1024)} KiB`;
+  return `${n} B`;
+}

@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Model } from '@normkit/graph';
 import { loadOnnx, loadZoo, need } from './deps.js';
 import { CliError, EXIT_BAD_INPUT, isNormkitError } from './errors.js';
@@ -120,7 +121,10 @@ export function listArchitectures(zoo: {
 export function asInputError(e: unknown, file: string): CliError {
   if (e instanceof CliError) return e;
   if (isNormkitError(e)) {
-    const msg = e.message.includes(file) ? e.message : `${file}: ${e.message}`;
+    // Name the file as the user wrote it (packages report absolute paths).
+    const abs = resolve(file);
+    const own = abs !== file ? e.message.split(abs).join(file) : e.message;
+    const msg = own.includes(file) ? own : `${file}: ${own}`;
     return new CliError(msg, EXIT_BAD_INPUT, e.code, { cause: e });
   }
   const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);

@@ -60,7 +60,7 @@ export function createProgram(io: Io, state: { exitCode: number }): Command {
     .option('--arch <arch>', 'zoo architecture for the demo', 'gpt2')
     .option('--size <size>', 'tiny | small | base', 'tiny')
     .option('--session <dir>', 'keep the models, JSON and report.html in this directory (default: a new temporary directory)')
-    .option('--runs <n>', 'timed runs per engine and model', '20')
+    .option('--runs <n>', 'timed rounds per engine and model, or auto (≥ 10 rounds and ≥ 3 s of timed runs)', 'auto')
     .option('--warmup <n>', 'warm-up runs', '3')
     .option('--engine <list>', 'engines to benchmark (comma-separated: normkit-cpu, normkit-gpu, onnxruntime)')
     .option('--seed <n>', 'seed of the weights and inputs', '0')
@@ -73,7 +73,7 @@ export function createProgram(io: Io, state: { exitCode: number }): Command {
         });
         return;
       }
-      await wrap(pipelineCommand as Action)(cmd);
+      await wrap(pipelineCommand as Action)(...args);
     });
 
   common(program.command('inspect').argument('<model>', 'an .onnx file (or zoo:<arch>[:size])'))
@@ -114,9 +114,9 @@ export function createProgram(io: Io, state: { exitCode: number }): Command {
     .description('time a model (and a baseline) in each engine: interleaved runs, median and spread, ratio, time per op type')
     .option('--against <other>', 'baseline model (e.g. the unconverted one) to compare with')
     .option('--engine <list>', 'comma-separated: normkit-cpu, normkit-gpu, onnxruntime', 'normkit-cpu,onnxruntime')
-    .option('--runs <n>', 'timed runs per engine and model', '20')
+    .option('--runs <n>', 'timed rounds (each runs every engine and model once), or auto: ≥ 10 rounds and ≥ 3 s of timed runs', 'auto')
     .option('--warmup <n>', 'warm-up runs per engine and model', '3')
-    .option('--profile-runs <n>', 'profiled runs (per-op-type breakdown) per engine and model', '3')
+    .option('--profile-runs <n>', 'profiled runs (per-op-type breakdown) per engine and model, or auto (3 to 50, about 1 s)', 'auto')
     .option('--seed <n>', 'seed of the random inputs', '0')
     .option('--dim <name=value>', 'size of a symbolic input dim (repeatable)', collect, [])
     .option('--session <dir>', 'also write the result to <dir>/bench.json (for normkit report)')
@@ -232,7 +232,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     return state.exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
       if (json)
         io.stdout(`${toJson({ error: { code: 'BAD_USAGE', message: e.message.replace(/^error: /, ''), exitCode: EXIT_BAD_INPUT } })}\n`);
       return EXIT_BAD_INPUT;

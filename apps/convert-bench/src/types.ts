@@ -84,6 +84,8 @@ export interface OpBreakdown {
   engine: EngineName;
   model: string;
   role: 'model' | 'against';
+  /** Profiled runs the medians are over. */
+  profiledRuns: number;
   totalMs: number;
   byOpType: OpTypeTime[];
 }

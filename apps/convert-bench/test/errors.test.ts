@@ -1,5 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { GraphBuilder } from '@normkit/graph';
+import { saveModel } from '@normkit/onnx';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli, json, spawnCli, tempDir } from './helpers.js';
 
@@ -33,6 +35,20 @@ describe('bad input', () => {
     const d = await cli('inspect', tmp.dir);
     expect(d.code).toBe(2);
     expect(d.stderr).toBe(`normkit: ${tmp.dir}: is a directory, expected an .onnx file\n`);
+  });
+
+  it('an op the executor does not support: one line naming the file, the op and the node', async () => {
+    const b = new GraphBuilder('g');
+    b.output(b.op('Frobnicate', [b.input('x', 'float32', [2, 4])], {}, { name: 'my_frob' } as never));
+    const f = join(tmp.dir, 'frob.onnx');
+    await saveModel(b.model(17), f);
+    for (const args of [['run', f], ['bench', f, '--engine', 'normkit-cpu']]) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      const errors = r.stderr.split('\n').filter((l) => l.startsWith('normkit:'));
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(new RegExp(`^normkit: ${f.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: op Frobnicate .*node "my_frob"`));
+    }
   });
 
   it('with --json: one error document on stdout, the line on stderr', async () => {

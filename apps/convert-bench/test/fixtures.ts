@@ -49,6 +49,7 @@ export const bench: BenchResult = {
       engine: 'normkit-cpu',
       model: 'gpt2.onnx',
       role: 'against',
+      profiledRuns: 3,
       totalMs: 5,
       byOpType: [
         { opType: 'MatMul', ms: 3, count: 10 },
@@ -60,6 +61,7 @@ export const bench: BenchResult = {
       engine: 'normkit-cpu',
       model: 'gpt2.rms.onnx',
       role: 'model',
+      profiledRuns: 3,
       totalMs: 4,
       byOpType: [
         { opType: 'MatMul', ms: 3, count: 10 },

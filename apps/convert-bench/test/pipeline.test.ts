@@ -45,9 +45,9 @@ describe('normkit (no command): the whole pipeline on the built-in GPT-2', () =>
     const session = join(tmp.dir, 'human');
     const r = spawnCli(['--session', session, '--runs', '3', '--warmup', '1']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/LayerNorms folded\s+5 of 5/);
+    expect(r.stdout).toMatch(/1 analyze\s+5 LayerNorms, 5 foldable/);
     expect(r.stdout).toMatch(/normkit-cpu\s+[\d.]+\s+[\d.]+\s+[\d.]+×/);
-    expect(r.stdout).toMatch(/report\s+.*report\.html/);
+    expect(r.stdout).toMatch(/5 report\s+.*report\.html/);
     expect(r.stderr).toMatch(/verify in onnxruntime …/);
     expect(existsSync(join(session, 'report.html'))).toBe(true);
   });

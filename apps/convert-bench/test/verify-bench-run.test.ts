@@ -15,13 +15,13 @@ beforeAll(async () => {
   copyFileSync(GPT2, original);
   const c = await cli('convert', original, '-o', converted, '--session', session);
   expect(c.code).toBe(0);
-  // A model that computes something else: one weight of the first Gemm scaled by 3.
+  // A model that computes something else: the last Gemm's weight (the last MLP projection, added to the
+  // residual stream just before the final LayerNorm) doubled and shifted.
   const m = await loadModel(original);
-  const gemm = m.graph.nodes.find((n) => n.opType === 'Gemm');
+  const gemm = m.graph.nodes.filter((n) => n.opType === 'Gemm').at(-1);
   const w = m.graph.initializers.get(gemm?.inputs[1] ?? '');
   if (!gemm || !w) throw new Error('test model changed: no Gemm with an initializer weight');
-  const data = Float32Array.from(w.data as Float32Array);
-  data[0] = (data[0] as number) * 3 + 1;
+  const data = Float32Array.from(w.data as Float32Array, (v, i) => 2 * v + (i % 3) * 0.5);
   m.graph.initializers.set(gemm.inputs[1] as string, new Tensor(w.shape, 'float32', data));
   await saveModel(m, perturbed);
 });

@@ -180,7 +180,7 @@ async function browserRows(reps: number): Promise<{ rows: Row[]; renderer?: stri
 }
 
 /** End to end on a GPT-2-small-sized zoo model, original and converted, when graph/zoo provide it. */
-async function e2eRows(modes: string[], reps: number): Promise<{ rows: Row[]; skipped?: string }> {
+async function e2eRows(modes: string[]): Promise<{ rows: Row[]; skipped?: string }> {
   const { e2eModels, loadGraphAndZoo } = await import('./e2e.js');
   const loaded = await loadGraphAndZoo();
   if ('skipped' in loaded) return { rows: [], skipped: loaded.skipped };
@@ -189,7 +189,7 @@ async function e2eRows(modes: string[], reps: number): Promise<{ rows: Row[]; sk
     loaded.zoo,
     process.env.BENCH_E2E_SIZE ?? 'small',
     ['gpt2'],
-    Number(process.env.BENCH_E2E_SEQ ?? 64),
+    Number(process.env.BENCH_E2E_SEQ ?? 16),
   );
   const rows: Row[] = [];
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -197,7 +197,7 @@ async function e2eRows(modes: string[], reps: number): Promise<{ rows: Row[]; sk
     let cpuMedian = 0;
     for (const mode of ['cpu-backend', ...modes]) {
       const backend = mode === 'cpu-backend' ? new T.CpuBackend() : G.createGpuBackend({ mode: mode as G.GpuMode });
-      const n = Math.max(2, Math.floor(reps / 3));
+      const n = 3;
       const t0 = performance.now();
       m.run(backend);
       const firstMs = performance.now() - t0;
@@ -237,7 +237,7 @@ async function main(): Promise<void> {
   console.log(`normkit gpu bench: Node ${process.version}, ${cpus().length} cores, modes ${nodeModes.join(', ')}`);
   const nodeRows = timeKernels({ tensor: T, gpu: G }, KERNELS, nodeModes, reps, 'node');
   const browser = await browserRows(reps);
-  const e2e = await e2eRows(['webasm'], reps);
+  const e2e = await e2eRows(['webasm']);
   const rows = [...nodeRows, ...browser.rows, ...e2e.rows];
   const choice = G.chooseBackend();
   const meta = {

@@ -23,6 +23,8 @@ interface Launch {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 async function main(): Promise<void> {
+  const replayMode = (process.env.REPLAY_MODE ?? 'webgpu') as 'webgpu' | 'cpu' | 'webasm';
+  if (replayMode !== 'webgpu') return run(replayMode, {});
   const wg = (await import('webgpu' as string)) as { create: (o: string[]) => unknown; globals: Record<string, unknown> };
   Object.assign(globalThis, wg.globals);
   const gpuApi = wg.create([]) as { requestAdapter(o?: unknown): Promise<{ requestDevice(o?: unknown): Promise<object> } | null> };
@@ -44,8 +46,11 @@ async function main(): Promise<void> {
   const adapter = await (
     navigator as unknown as { gpu: { requestAdapter(): Promise<{ info?: Record<string, string> } | null> } }
   ).gpu.requestAdapter();
-  const info = adapter?.info ?? {};
-  const gpu = new GPU({ mode: 'webgpu' });
+  return run('webgpu', adapter?.info ?? {});
+}
+
+async function run(replayMode: 'webgpu' | 'cpu' | 'webasm', info: Record<string, string>): Promise<void> {
+  const gpu = new GPU({ mode: replayMode });
   const reps = Number(process.env.REPS ?? 15);
 
   // Trace: a webasm backend whose gpu.js createKernel records every launch.
@@ -85,7 +90,8 @@ async function main(): Promise<void> {
 
   const cpu = new T.CpuBackend();
   const rows: Record<string, unknown>[] = [];
-  for (const spec of specs) {
+  const only = process.env.ONLY;
+  for (const spec of only === 'e2e' ? [] : specs) {
     // CPU backend and webasm backend timings (op + read-back).
     const time = (b: T.Backend, n: number) => {
       const ts: number[] = [];
@@ -127,7 +133,8 @@ async function main(): Promise<void> {
         produced.set(l.out, last);
         temps.push(last as { delete?: () => void });
       }
-      const arr = (await (last as { toArray(): Promise<Float32Array> }).toArray()) as Float32Array;
+      const lr = last as { toArray?: () => Promise<Float32Array> } | Float32Array;
+      const arr = lr instanceof Float32Array ? lr : ((await lr.toArray?.()) as Float32Array);
       for (const t of temps) t.delete?.();
       return arr;
     };
@@ -161,9 +168,150 @@ async function main(): Promise<void> {
     });
     console.error(JSON.stringify(rows[rows.length - 1]));
   }
-  console.log(JSON.stringify({ adapter: info, node: process.version, reps, rows }, null, 2));
+  const e2e =
+    only === 'kernels'
+      ? []
+      : await endToEnd(
+          gpu,
+          tracer,
+          () => trace,
+          (t) => (trace = t),
+          reps,
+        );
+  console.log(JSON.stringify({ replayMode, adapter: info, node: process.version, reps, rows, e2e }, null, 2));
   tracer.dispose();
   process.exit(0);
+}
+
+/**
+ * A zoo model end to end (original and LN→RMSNorm converted): the Executor runs once on the webasm
+ * tracer (constants folded at construction, not traced), its launches are replayed on WebGPU with
+ * every host array (weights, folded constants, inputs) uploaded once and kept resident, and the
+ * output is read back; timed against the CPU backend's Executor.run.
+ */
+async function endToEnd(
+  gpu: GPU,
+  tracer: G.GpuBackend,
+  get: () => Launch[],
+  set: (t: Launch[]) => void,
+  reps: number,
+): Promise<Record<string, unknown>[]> {
+  const graph = (await import('@normkit/graph')) as unknown as Record<string, unknown>;
+  const zoo = (await import('@normkit/zoo')) as unknown as Record<string, unknown>;
+  type Ex = { run(i: unknown): { outputs: Record<string, T.Tensor> } };
+  const Executor = graph.Executor as new (m: unknown, o: { backend: T.Backend }) => Ex;
+  const size = (process.env.E2E_SIZE ?? 'small') as string;
+  const seq = Number(process.env.E2E_SEQ ?? 64);
+  const base = (zoo.buildModel as (n: string, o: unknown) => { clone(): unknown })('gpt2', { size, seqLen: seq, seed: 0 });
+  const folded = (graph.foldLayerNorms as (m: unknown, o: unknown) => { model: unknown })(base.clone(), { verify: false }).model;
+  const inputs = (graph.randomInputs as (m: unknown, s: number) => Record<string, T.Tensor>)(base, 1);
+  const cpu = new T.CpuBackend();
+  const ident = gpu.createKernel('function(a) { return a[this.thread.x]; }', {
+    dynamicOutput: true,
+    dynamicArguments: true,
+    pipeline: true,
+    immutable: true,
+    precision: 'single',
+    tactic: 'precision',
+  } as never) as unknown as {
+    setOutput(o: number[]): void;
+    (...a: unknown[]): Promise<unknown>;
+  };
+  const out: Record<string, unknown>[] = [];
+  for (const [variant, model] of [
+    ['original', base],
+    ['converted', folded],
+  ] as const) {
+    const cpuEx = new Executor(model, { backend: cpu });
+    const want = cpuEx.run(inputs).outputs;
+    const tc = performance.now();
+    cpuEx.run(inputs);
+    const cpuMs = performance.now() - tc;
+    const wasmEx = new Executor(model, { backend: tracer });
+    set([]);
+    const tw = performance.now();
+    const gotWasm = wasmEx.run(inputs).outputs;
+    for (const t of Object.values(gotWasm)) void t.data;
+    const wasmMs = performance.now() - tw;
+    const launches = get();
+    set([]);
+    const outName = Object.keys(want)[0] as string;
+    const outChunk = (gotWasm[outName]?.deviceStorage?.handle as { chunks: unknown[] } | undefined)?.chunks[0];
+    const outIdx = launches.findIndex((l) => l.out === outChunk);
+    const kernels = new Map<string, (...a: unknown[]) => Promise<unknown>>();
+    const kernelFor = (l: Launch) => {
+      const key = `${l.outSize}|${l.args.map((a) => (a as Float32Array).length ?? 0).join(',')}|${l.src}`;
+      let k = kernels.get(key);
+      if (!k) {
+        k = gpu.createKernel(l.src, {
+          output: [l.outSize],
+          pipeline: true,
+          immutable: true,
+          precision: 'single',
+          tactic: 'precision',
+        } as never) as unknown as (...a: unknown[]) => Promise<unknown>;
+        kernels.set(key, k);
+      }
+      return k;
+    };
+    const produced = new Set(launches.map((l) => l.out));
+    const resident = new Map<unknown, unknown>();
+    for (const l of launches)
+      for (const a of l.args)
+        if (!produced.has(a) && !resident.has(a)) {
+          ident.setOutput([(a as Float32Array).length]);
+          resident.set(a, await ident(a));
+        }
+    const replay = async () => {
+      const map = new Map<unknown, unknown>(resident);
+      const temps: { delete?: () => void }[] = [];
+      let result: unknown;
+      for (let i = 0; i < launches.length; i++) {
+        const l = launches[i] as Launch;
+        const r = await kernelFor(l)(...l.args.map((a) => map.get(a) ?? a));
+        map.set(l.out, r);
+        temps.push(r as { delete?: () => void });
+        if (i === outIdx) result = r;
+      }
+      const r = result as { toArray?: () => Promise<Float32Array> } | Float32Array;
+      const arr = r instanceof Float32Array ? r : ((await r.toArray?.()) as Float32Array);
+      for (const t of temps) t.delete?.();
+      return arr;
+    };
+    const t0 = performance.now();
+    const got = await replay();
+    const firstMs = performance.now() - t0;
+    const ts: number[] = [];
+    for (let i = 0; i < Math.min(reps, 7); i++) {
+      const a = performance.now();
+      await replay();
+      ts.push(performance.now() - a);
+    }
+    const wd = want[outName]?.data as Float32Array;
+    let meanAbs = 0;
+    for (const v of wd) meanAbs += Math.abs(v);
+    meanAbs /= wd.length;
+    let worst = 0;
+    for (let i = 0; i < wd.length; i++)
+      worst = Math.max(worst, Math.abs((got[i] as number) - (wd[i] as number)) / (Math.abs(wd[i] as number) + meanAbs));
+    const webgpuMs = median(ts);
+    const row = {
+      model: `gpt2 ${size} ${variant}`,
+      seq,
+      output: outName,
+      launches: launches.length,
+      residentArrays: resident.size,
+      cpuBackendMs: cpuMs,
+      webasmMs: wasmMs,
+      webgpuMs,
+      webgpuFirstMs: firstMs,
+      speedupWebgpuVsCpu: cpuMs / webgpuMs,
+      worstRelErrVsCpu: worst,
+    };
+    console.error(JSON.stringify(row));
+    out.push(row);
+  }
+  return out;
 }
 
 main().catch((e) => {

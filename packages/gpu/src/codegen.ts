@@ -139,7 +139,12 @@ export class Code {
       return `${op.name}_0[${terms.join(' + ') || '0'}]`;
     }
     const split = splitFor(shape, op.layout);
-    if (!split) throw new NormkitError('TENSOR_TOO_LARGE', `gpu backend: the split storage of a ${fmtShape(shape)} operand cannot be indexed exactly; the CPU backend handles it`, { shape });
+    if (!split)
+      throw new NormkitError(
+        'TENSOR_TOO_LARGE',
+        `gpu backend: the split storage of a ${fmtShape(shape)} operand cannot be indexed exactly; the CPU backend handles it`,
+        { shape },
+      );
     const { k, rowLen, rowsPerChunk } = split;
     const leadStrides = stridesOf(shape.slice(0, k));
     const leadTerms: string[] = [];

@@ -42,7 +42,11 @@ export class GpuBuffer {
     readonly offset = 0,
   ) {}
   get chunks(): Chunk[] {
-    if (this.released) throw new NormkitError('DISPOSED', 'gpu backend: this tensor\'s device memory was freed by dispose() (of it, of a reshape sharing its storage, or of the backend); read .data before disposing, or dispose only when no view is still used');
+    if (this.released)
+      throw new NormkitError(
+        'DISPOSED',
+        "gpu backend: this tensor's device memory was freed by dispose() (of it, of a reshape sharing its storage, or of the backend); read .data before disposing, or dispose only when no view is still used",
+      );
     return this.set.chunks;
   }
   get isReleased(): boolean {
@@ -124,8 +128,9 @@ export class GpuDevice {
     this.maxArgs = this.usesTextures ? 14 : 64;
   }
 
-  private kernel(src: string, outSize: number): IKernelRunShortcut {
-    const key = `${outSize}|${src}`;
+  /** The compiled kernel for `src` with `outSize` outputs and arguments of `argSizes` elements (gpu.js bakes argument sizes in). */
+  private kernel(src: string, outSize: number, argSizes: readonly number[]): IKernelRunShortcut {
+    const key = `${outSize}|${argSizes.join(',')}|${src}`;
     const hit = this.cache.get(key);
     if (hit) {
       this.stats.cacheHits += 1;
@@ -197,7 +202,7 @@ export class GpuDevice {
       const part = f32.subarray(c * layout.chunkElems, Math.min(size, (c + 1) * layout.chunkElems));
       if (this.usesTextures) {
         const n = Math.max(part.length, 1);
-        const k = this.kernel('function(a) { return a[this.thread.x]; }', n);
+        const k = this.kernel('function(a) { return a[this.thread.x]; }', n, [n]);
         chunks.push(k(part.length ? part : new Float32Array(1)) as Texture);
         this.stats.launches += 1;
       } else chunks.push(part);
@@ -252,7 +257,7 @@ export class GpuDevice {
       }
       const value = body(code, o, ops);
       const src = `function(${params.join(', ')}) {\n${code.lines.join('\n')}\nreturn ${value};\n}`;
-      const kernel = this.kernel(src, n);
+      const kernel = this.kernel(src, n, args.map(chunkSize));
       chunks.push(kernel(...(args as never[])) as Chunk);
       this.stats.launches += 1;
     }
@@ -282,6 +287,15 @@ export class GpuDevice {
       // ignore
     }
   }
+}
+
+/** Number of elements a chunk holds. */
+function chunkSize(c: Chunk): number {
+  if (c instanceof Float32Array) return c.length;
+  const out = (c as unknown as { output: ArrayLike<number> }).output;
+  let n = 1;
+  for (let i = 0; i < out.length; i++) n *= out[i] as number;
+  return n;
 }
 
 /** Converts float32 device values to `dtype`. */

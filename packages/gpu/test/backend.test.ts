@@ -3,6 +3,7 @@
 import {
   add,
   CpuBackend,
+  gather,
   getBackend,
   layerNormKernel,
   listBackends,
@@ -105,6 +106,13 @@ describe('kernel cache, device residency, disposal', () => {
     const after = g.describe();
     expect(after.kernelsCompiled).toBe(before.kernelsCompiled); // same shapes: nothing new to compile
     expect(after.cacheHits).toBeGreaterThan(before.cacheHits);
+  });
+
+  it('kernels whose source does not depend on an input size still get one compile per input size', () => {
+    // gpu.js bakes argument sizes into a kernel: a gather from a [97, 8] and a [64, 8] table has the
+    // same source and output size, but needs two kernels.
+    const ids = Tensor.from([[3, 1, 0]], undefined, 'int64');
+    for (const rows of [97, 64, 97]) matchesCpu(g, `gather from [${rows}, 8]`, () => gather(Tensor.randn([rows, 8], rows), ids, 0));
   });
 
   it('keeps intermediates on the device and reads back only when .data is touched', () => {

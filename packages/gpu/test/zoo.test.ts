@@ -31,6 +31,7 @@ describe.skipIf(skipped !== undefined)('zoo models end to end on the gpu backend
         return;
       }
       expect(models.length).toBeGreaterThan(0);
+      expect(models.map((m) => m.name)).toContain(`${name} converted`);
       for (const m of models) {
         const want = m.run(cpu);
         const got = m.run(gpu);
@@ -39,4 +40,9 @@ describe.skipIf(skipped !== undefined)('zoo models end to end on the gpu backend
       }
     });
   }
+
+  it('ran every op of every model on the device (no CPU fallbacks beyond the documented int ones)', () => {
+    const taken = Object.keys(gpu.describe().fallbacks);
+    expect(taken.filter((k) => !/^(argmax|argmin|cast \w+->(int32|int64|float64))$/.test(k)), JSON.stringify(gpu.fallbackReasons)).toEqual([]);
+  });
 });

@@ -12,3 +12,29 @@
 export { GraphBuilder, toAttribute } from './builder.js';
 export { type Attribute, attr, type Dim, Graph, Model, type Node, type OpsetImport, subgraphsOf, type ValueInfo } from './ir.js';
 export * from './passes/index.js';
+export {
+  type ExecuteResult,
+  type ExecutorOptions,
+  type InferShapesOptions,
+  inferShapes,
+  type NodeProfile,
+  type OpContext,
+  type OpKernel,
+  type OpTypeProfile,
+  type Profile,
+  type ResizeSpec,
+  type RunOptions,
+  einsum,
+  Executor,
+  execute,
+  kernelFor,
+  registerOp,
+  resizeTensor,
+  supportedOps,
+} from './executor/index.js';
+
+import { execute as runModel } from './executor/index.js';
+import { setVerifyExecutor } from './passes/index.js';
+
+// verifyEquivalence runs models with this package's executor unless given another.
+setVerifyExecutor((model, inputs) => runModel(model, inputs).outputs);

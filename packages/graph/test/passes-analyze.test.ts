@@ -1,12 +1,17 @@
 import { Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
-import { analyzeFoldability, centerTensor, GraphBuilder, mapAxisThroughReshape, type Model } from '../src/index.js';
+import { analyzeFoldability, centerTensor, GraphBuilder, type Model, mapAxisThroughReshape } from '../src/index.js';
 
 const D = 8;
 let seed = 1;
 const w = (b: GraphBuilder, name: string, shape: number[]) => b.constant(name, Tensor.randn(shape, seed++, { std: 0.3 }));
 const ln = (b: GraphBuilder, x: string, name: string, d = D, axis = -1) =>
-  b.op('LayerNormalization', [x, b.constant(`${name}.g`, Tensor.ones([d])), b.constant(`${name}.b`, Tensor.zeros([d]))], { axis, epsilon: 1e-5 }, { name });
+  b.op(
+    'LayerNormalization',
+    [x, b.constant(`${name}.g`, Tensor.ones([d])), b.constant(`${name}.b`, Tensor.zeros([d]))],
+    { axis, epsilon: 1e-5 },
+    { name },
+  );
 
 /** A pre-LN residual stream: x → dense → [+ branch(LN(h))] → LN_f → head. `tweak` edits it into an adversarial case. */
 function preLn(tweak: (b: GraphBuilder, h: string, lnOut: string) => string | undefined = () => undefined): Model {
@@ -14,7 +19,12 @@ function preLn(tweak: (b: GraphBuilder, h: string, lnOut: string) => string | un
   const x = b.input('x', 'float32', [2, 3, D]);
   const h0 = b.op('Add', [b.op('MatMul', [x, w(b, 'w_in', [D, D])], {}, { name: 'dense_in' }), w(b, 'b_in', [D])], {}, { name: 'bias_in' });
   const l1 = ln(b, h0, 'ln_1');
-  const branch = b.op('MatMul', [b.op('Relu', [b.op('MatMul', [l1, w(b, 'w_up', [D, 2 * D])])]), w(b, 'w_down', [2 * D, D])], {}, { name: 'proj' });
+  const branch = b.op(
+    'MatMul',
+    [b.op('Relu', [b.op('MatMul', [l1, w(b, 'w_up', [D, 2 * D])])]), w(b, 'w_down', [2 * D, D])],
+    {},
+    { name: 'proj' },
+  );
   const h1 = b.op('Add', [h0, branch], {}, { name: 'residual' });
   const replaced = tweak(b, h1, l1);
   const f = ln(b, replaced ?? h1, 'ln_f');
@@ -51,12 +61,16 @@ describe('analyzeFoldability', () => {
     );
     expect(r.layerNorms.every((l) => !l.foldable)).toBe(true);
     expect(r.layerNorms[0]?.blockingNode).toBe('probe');
-    expect(r.layerNorms[0]?.reason).toMatch(/probe \(MatMul\) reads the stream.*a linear layer over the normalized axis\); path: .*residual \(Add\) → probe \(MatMul\)/);
+    expect(r.layerNorms[0]?.reason).toMatch(
+      /probe \(MatMul\) reads the stream.*a linear layer over the normalized axis\); path: .*residual \(Add\) → probe \(MatMul\)/,
+    );
   });
 
   it('nonlinearity on one branch of an add: blocked, with the path to the LN', () => {
     const r = analyzeFoldability(
-      preLn((b, h) => b.op('Add', [h, b.op('Tanh', [b.op('MatMul', [h, w(b, 'side', [D, D])])], {}, { name: 'tanh' })], {}, { name: 'join' })),
+      preLn((b, h) =>
+        b.op('Add', [h, b.op('Tanh', [b.op('MatMul', [h, w(b, 'side', [D, D])])], {}, { name: 'tanh' })], {}, { name: 'join' }),
+      ),
     );
     const f = r.layerNorms.find((l) => l.name === 'ln_f');
     expect(f?.foldable).toBe(false);
@@ -101,7 +115,9 @@ describe('analyzeFoldability', () => {
     b.output(b.op('MatMul', [f, b.op('Transpose', [table], { perm: [1, 0] }, { name: 'lm_head_T' })], {}, { name: 'lm_head' }));
     const r = analyzeFoldability(b.model(17));
     expect(r.layerNorms[0]?.foldable).toBe(true);
-    expect(r.sharedWeights).toEqual([{ initializer: 'wte', centeredBy: ['embed'], otherUses: [{ node: 'lm_head_T', op: 'Transpose' }], action: 'untie' }]);
+    expect(r.sharedWeights).toEqual([
+      { initializer: 'wte', centeredBy: ['embed'], otherUses: [{ node: 'lm_head_T', op: 'Transpose' }], action: 'untie' },
+    ]);
   });
 
   it('concatenating tokens along features (patch merging) passes the backward walk but fails the consumer check', () => {
@@ -124,7 +140,14 @@ describe('analyzeFoldability', () => {
     const b = new GraphBuilder('raw');
     const x = b.input('x', 'float32', [2, 3, D]);
     b.output(ln(b, x, 'ln_raw'));
-    b.output(b.op('LayerNormalization', [b.op('MatMul', [x, w(b, 'w2', [D, D])]), b.constant('g2', Tensor.ones([3, D]))], { axis: -2 }, { name: 'ln_2axes' }));
+    b.output(
+      b.op(
+        'LayerNormalization',
+        [b.op('MatMul', [x, w(b, 'w2', [D, D])]), b.constant('g2', Tensor.ones([3, D]))],
+        { axis: -2 },
+        { name: 'ln_2axes' },
+      ),
+    );
     const r = analyzeFoldability(b.model(17));
     expect(r.layerNorms[0]?.reason).toMatch(/raw graph input "x"/);
     expect(r.layerNorms[1]?.reason).toMatch(/normalizes over 2 axes/);

@@ -24,7 +24,8 @@ function decomposedLn(
   const d = shape[shape.length - 1] as number;
   const b = new GraphBuilder('ln');
   const x = b.input('x', 'float32', shape);
-  const constant = (name: string, t: Tensor) => (opts.constantNodes ? b.op('Constant', [], { value: t }, { name: `${name}_node`, output: name }) : b.constant(name, t));
+  const constant = (name: string, t: Tensor) =>
+    opts.constantNodes ? b.op('Constant', [], { value: t }, { name: `${name}_node`, output: name }) : b.constant(name, t);
   const reduce = (v: string, axes: number[]) =>
     opset >= 18
       ? b.op('ReduceMean', [v, constant(`axes_${v}`, Tensor.from(axes, [axes.length], 'int64'))], { keepdims: opts.keepdims ?? 1 })
@@ -61,7 +62,9 @@ describe('recognizeLayerNorms', () => {
   });
 
   it('handles axes as an input (opset 18), Constant nodes, Mul(self), Reciprocal·Mul and Casts', () => {
-    const { model, fused, nearMisses } = recognizeLayerNorms(decomposedLn({ opset: 18, constantNodes: true, mulSelf: true, reciprocal: true, castBeforePow: true }));
+    const { model, fused, nearMisses } = recognizeLayerNorms(
+      decomposedLn({ opset: 18, constantNodes: true, mulSelf: true, reciprocal: true, castBeforePow: true }),
+    );
     expect(nearMisses).toEqual([]);
     expect(fused).toHaveLength(1);
     expect(model.graph.nodes.map((n) => n.opType)).toEqual(['Constant', 'Constant', 'LayerNormalization']);
@@ -78,8 +81,17 @@ describe('recognizeLayerNorms', () => {
     const rms = (opset: number) => {
       const b = new GraphBuilder('rms');
       const x = b.input('x', 'float32', [2, 4]);
-      const ms = b.op('ReduceMean', opset >= 18 ? [b.op('Pow', [x, b.constant('two', Tensor.scalar(2))]), b.constant('ax', Tensor.from([-1], [1], 'int64'))] : [b.op('Pow', [x, b.constant('two', Tensor.scalar(2))])], opset >= 18 ? {} : { axes: [-1] });
-      const y = b.op('Mul', [b.constant('g', Tensor.from([1, 2, 3, 4])), b.op('Div', [x, b.op('Sqrt', [b.op('Add', [ms, b.constant('e', Tensor.scalar(1e-6))])])])]);
+      const ms = b.op(
+        'ReduceMean',
+        opset >= 18
+          ? [b.op('Pow', [x, b.constant('two', Tensor.scalar(2))]), b.constant('ax', Tensor.from([-1], [1], 'int64'))]
+          : [b.op('Pow', [x, b.constant('two', Tensor.scalar(2))])],
+        opset >= 18 ? {} : { axes: [-1] },
+      );
+      const y = b.op('Mul', [
+        b.constant('g', Tensor.from([1, 2, 3, 4])),
+        b.op('Div', [x, b.op('Sqrt', [b.op('Add', [ms, b.constant('e', Tensor.scalar(1e-6))])])]),
+      ]);
       b.output(y);
       return b.model(opset);
     };

@@ -1,6 +1,6 @@
 /**
  * `npm run conformance`: runs the conformance suite through @normkit/graph's executor and writes
- * CONFORMANCE.md (and conformance.json) in this package. Generated, not typed by hand.
+ * CONFORMANCE.md in this package. Generated, not typed by hand.
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -64,22 +64,6 @@ async function main() {
   }
   if (!only) {
     writeFileSync(fileURLToPath(new URL('../CONFORMANCE.md', import.meta.url)), md);
-    writeFileSync(
-      fileURLToPath(new URL('../conformance.json', import.meta.url)),
-      `${JSON.stringify(
-        rows.map(({ e, r, s }) => ({
-          dir: e.dir,
-          group: e.group,
-          status: s,
-          maxAbsDiff: r.maxAbsDiff,
-          maxRelDiff: r.maxRelDiff,
-          error: r.error,
-          ms: Math.round(r.ms),
-        })),
-        null,
-        1,
-      )}\n`,
-    );
   }
   console.log(`\n${tot('pass')}/${rows.length} pass, ${tot('fail')} fail, ${tot('unsupported')} unsupported, ${tot('error')} error`);
 }

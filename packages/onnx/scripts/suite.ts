@@ -72,7 +72,7 @@ export function suite(): SuiteEntry[] {
       dir: `${HIST}/bert_squad_pytorch1.4_opset11`,
       group: 'transformers',
       options: { ...MODEL_TOL, model: 'BertForQuestionAnswering_0.onnx' },
-      note: 'PyTorch 1.4 BERT-QA; has a Concat of a rank-0 and a rank-1 input (onnxruntime 1.30 refuses the file)',
+      note: 'PyTorch 1.4 BERT-QA; has a Concat of a rank-0 and a rank-1 input, which onnxruntime 1.30 refuses and the normkit executor treats as shape [1] (stated in its Concat kernel)',
     },
     {
       dir: `${HIST}/bert_squad_tensorflow2.1_keras2onnx_opset11`,

@@ -7,7 +7,12 @@ export function matmulModel(m: number, k: number, n: number): Uint8Array {
   const vi = (name: string, dims: number[]) =>
     P.ValueInfoProto.create({
       name,
-      type: P.TypeProto.create({ tensorType: P.TypeProto.Tensor.create({ elemType: F, shape: P.TensorShapeProto.create({ dim: dims.map((d) => P.TensorShapeProto.Dimension.create({ dimValue: d })) }) }) }),
+      type: P.TypeProto.create({
+        tensorType: P.TypeProto.Tensor.create({
+          elemType: F,
+          shape: P.TensorShapeProto.create({ dim: dims.map((d) => P.TensorShapeProto.Dimension.create({ dimValue: d })) }),
+        }),
+      }),
     });
   const graph = P.GraphProto.create({
     name: 'matmul',
@@ -15,6 +20,11 @@ export function matmulModel(m: number, k: number, n: number): Uint8Array {
     input: [vi('A', [m, k]), vi('B', [k, n])],
     output: [vi('Y', [m, n])],
   });
-  const model = P.ModelProto.create({ irVersion: 8, producerName: 'normkit-bench', opsetImport: [P.OperatorSetIdProto.create({ domain: '', version: 17 })], graph });
+  const model = P.ModelProto.create({
+    irVersion: 8,
+    producerName: 'normkit-bench',
+    opsetImport: [P.OperatorSetIdProto.create({ domain: '', version: 17 })],
+    graph,
+  });
   return P.ModelProto.encode(model).finish();
 }

@@ -14,11 +14,11 @@ import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 
 /** Rows of the C tile held in registers. */
-export const MR = Number(process.env.GEMM_MR ?? 6);
+export const MR = Number(process.env.GEMM_MR ?? 4);
 /** Columns of the C tile (NR / 4 v128 registers per row). */
 export const NR = Number(process.env.GEMM_NR ?? 8);
 
-function wat(shared) {
+export function wat(shared, MR, NR, KU = 1) {
   const V = NR / 4;
   const L = [];
   const acc = (r, v) => `$c${r}_${v}`;
@@ -37,25 +37,53 @@ function wat(shared) {
   for (let r = 1; r < MR; r++) L.push(`    (local.set $row${r} (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const ${r}))))`);
   const rowPtr = (r) => (r === 0 ? '(local.get $c)' : `(local.get $row${r})`);
   L.push('    (if (local.get $acc) (then');
-  for (let r = 0; r < MR; r++) for (let v = 0; v < V; v++) L.push(`      (local.set ${acc(r, v)} (v128.load offset=${v * 16} ${rowPtr(r)}))`);
+  for (let r = 0; r < MR; r++)
+    for (let v = 0; v < V; v++) L.push(`      (local.set ${acc(r, v)} (v128.load offset=${v * 16} ${rowPtr(r)}))`);
   L.push('    ))');
   L.push(`    (local.set $end (i32.add (local.get $a) (i32.mul (local.get $kc) (i32.const ${MR * 4}))))`);
-  L.push('    (loop $k');
-  for (let v = 0; v < V; v++) L.push(`      (local.set $b${v} (v128.load offset=${v * 16} (local.get $b)))`);
-  for (let r = 0; r < MR; r++) {
-    L.push(`      (local.set $av (v128.load32_splat offset=${r * 4} (local.get $a)))`);
-    for (let v = 0; v < V; v++) L.push(`      (local.set ${acc(r, v)} (f32x4.add (local.get ${acc(r, v)}) (f32x4.mul (local.get $av) (local.get $b${v}))))`);
+  // One k step: NR/4 vectors of B, MR splats of A, MR·NR/4 multiply-adds. Offsets `ka`/`kb` let an
+  // unrolled loop address several k steps from one pointer.
+  const step = (ind, ka, kb) => {
+    for (let v = 0; v < V; v++) L.push(`${ind}(local.set $b${v} (v128.load offset=${kb + v * 16} (local.get $b)))`);
+    for (let r = 0; r < MR; r++) {
+      L.push(`${ind}(local.set $av (v128.load32_splat offset=${ka + r * 4} (local.get $a)))`);
+      for (let v = 0; v < V; v++)
+        L.push(`${ind}(local.set ${acc(r, v)} (f32x4.add (local.get ${acc(r, v)}) (f32x4.mul (local.get $av) (local.get $b${v}))))`);
+    }
+  };
+  const advance = (ind, n) => {
+    L.push(`${ind}(local.set $a (i32.add (local.get $a) (i32.const ${n * MR * 4})))`);
+    L.push(`${ind}(local.set $b (i32.add (local.get $b) (i32.const ${n * NR * 4})))`);
+  };
+  if (KU === 1) {
+    L.push('    (loop $k');
+    step('      ', 0, 0);
+    advance('      ', 1);
+    L.push('      (br_if $k (i32.lt_u (local.get $a) (local.get $end))))');
+  } else {
+    // kc mod KU single steps first, then the loop unrolled KU times.
+    L.push(`    (block $pre (loop $p`);
+    L.push(`      (br_if $pre (i32.eqz (i32.rem_u (i32.div_u (i32.sub (local.get $end) (local.get $a)) (i32.const ${MR * 4})) (i32.const ${KU}))))`);
+    step('      ', 0, 0);
+    advance('      ', 1);
+    L.push('      (br $p)))');
+    L.push('    (if (i32.lt_u (local.get $a) (local.get $end)) (then (loop $k');
+    for (let u = 0; u < KU; u++) step('      ', u * MR * 4, u * NR * 4);
+    advance('      ', KU);
+    L.push('      (br_if $k (i32.lt_u (local.get $a) (local.get $end))))))');
   }
-  L.push(`      (local.set $a (i32.add (local.get $a) (i32.const ${MR * 4})))`);
-  L.push(`      (local.set $b (i32.add (local.get $b) (i32.const ${NR * 4})))`);
-  L.push('      (br_if $k (i32.lt_u (local.get $a) (local.get $end))))');
-  for (let r = 0; r < MR; r++) for (let v = 0; v < V; v++) L.push(`    (v128.store offset=${v * 16} ${rowPtr(r)} (local.get ${acc(r, v)}))`);
+  for (let r = 0; r < MR; r++)
+    for (let v = 0; v < V; v++) L.push(`    (v128.store offset=${v * 16} ${rowPtr(r)} (local.get ${acc(r, v)}))`);
   L.push('  )');
   // ---- macro-kernel: every MR x NR tile of an (mPanels*MR) x (nPanels*NR) block of C ----
   L.push('  ;; C block (+)= packed A block (mPanels panels of kc x MR) . packed B block (nPanels panels of kc x NR).');
-  L.push('  (func (export "gebp") (param $ap i32) (param $bp i32) (param $cp i32) (param $mPanels i32) (param $nPanels i32) (param $kc i32) (param $ldc i32) (param $acc i32)');
+  L.push(
+    '  (func (export "gebp") (param $ap i32) (param $bp i32) (param $cp i32) (param $mPanels i32) (param $nPanels i32) (param $kc i32) (param $ldc i32) (param $acc i32)',
+  );
   L.push('    (local $i i32) (local $j i32) (local $bpan i32) (local $ccol i32)');
-  L.push('    (if (i32.or (i32.eqz (local.get $mPanels)) (i32.or (i32.eqz (local.get $nPanels)) (i32.eqz (local.get $kc)))) (then (return)))');
+  L.push(
+    '    (if (i32.or (i32.eqz (local.get $mPanels)) (i32.or (i32.eqz (local.get $nPanels)) (i32.eqz (local.get $kc)))) (then (return)))',
+  );
   L.push('    (local.set $bpan (local.get $bp))');
   L.push('    (local.set $ccol (local.get $cp))');
   L.push('    (loop $jl');
@@ -94,21 +122,32 @@ function wat(shared) {
   return `${L.join('\n')}\n`;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-const outDir = join(here, '..', 'src', 'cpu');
-const wabt = await wabtInit();
-const compile = (text) => {
-  const mod = wabt.parseWat('gemm.wat', text, { simd: true, threads: true });
+export async function compileVariant(shared, mr, nr, ku = 1) {
+  const w = await wabtInit();
+  const mod = w.parseWat('gemm.wat', wat(shared, mr, nr, ku), { simd: true, threads: true });
   const { buffer } = mod.toBinary({});
   mod.destroy();
-  new WebAssembly.Module(buffer); // validates (wabt's own validator does not take the threads feature here)
   return Buffer.from(buffer);
-};
-const plainText = wat(false);
-const plain = compile(plainText);
-const shared = compile(wat(true));
-writeFileSync(join(outDir, 'gemm.wat'), plainText);
-const ts = `// Generated by scripts/build-wasm.mjs from the WAT in src/cpu/gemm.wat (compiled with wabt): do not edit.
+}
+
+if (process.argv[1] !== fileURLToPath(import.meta.url)) {
+  // Imported (by the tile sweep): export only.
+} else {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const outDir = join(here, '..', 'src', 'cpu');
+  const wabt = await wabtInit();
+  const compile = (text) => {
+    const mod = wabt.parseWat('gemm.wat', text, { simd: true, threads: true });
+    const { buffer } = mod.toBinary({});
+    mod.destroy();
+    new WebAssembly.Module(buffer); // validates (wabt's own validator does not take the threads feature here)
+    return Buffer.from(buffer);
+  };
+  const plainText = wat(false, MR, NR);
+  const plain = compile(plainText);
+  const shared = compile(wat(true, MR, NR));
+  writeFileSync(join(outDir, 'gemm.wat'), plainText);
+  const ts = `// Generated by scripts/build-wasm.mjs from the WAT in src/cpu/gemm.wat (compiled with wabt): do not edit.
 // WebAssembly SIMD f32 GEMM kernel, ${MR}x${NR} register tile. Rebuild: node packages/tensor/scripts/build-wasm.mjs
 
 /** Rows of the register tile of C. */
@@ -116,9 +155,14 @@ export const GEMM_MR = ${MR};
 /** Columns of the register tile of C. */
 export const GEMM_NR = ${NR};
 /** The module importing an ordinary \`env.memory\` (${plain.length} bytes), base64. */
-export const GEMM_WASM_BASE64 = '${plain.toString('base64')}';
+export const GEMM_WASM_BASE64 =
+  '${plain.toString('base64')}';
 /** The same module importing a shared \`env.memory\` (for the worker-thread path), base64. */
-export const GEMM_WASM_SHARED_BASE64 = '${shared.toString('base64')}';
+export const GEMM_WASM_SHARED_BASE64 =
+  '${shared.toString('base64')}';
 `;
-writeFileSync(join(outDir, 'gemm-wasm.generated.ts'), ts);
-console.log(`wrote src/cpu/gemm.wat and src/cpu/gemm-wasm.generated.ts (${plain.length} + ${shared.length} bytes of wasm, tile ${MR}x${NR})`);
+  writeFileSync(join(outDir, 'gemm-wasm.generated.ts'), ts);
+  console.log(
+    `wrote src/cpu/gemm.wat and src/cpu/gemm-wasm.generated.ts (${plain.length} + ${shared.length} bytes of wasm, tile ${MR}x${NR})`,
+  );
+}

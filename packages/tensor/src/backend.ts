@@ -1,12 +1,31 @@
+import { CpuBackend } from './cpu/backend.js';
 import type { DType } from './dtype.js';
 import { NormkitError } from './errors.js';
 import type { Tensor } from './tensor.js';
-import { CpuBackend } from './cpu/backend.js';
 
 export type UnaryOp =
-  | 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'reciprocal' | 'erf' | 'tanh' | 'sigmoid'
-  | 'relu' | 'gelu' | 'geluTanh' | 'silu' | 'softplus' | 'sin' | 'cos' | 'floor' | 'ceil' | 'round'
-  | 'sign' | 'not';
+  | 'neg'
+  | 'abs'
+  | 'exp'
+  | 'log'
+  | 'sqrt'
+  | 'rsqrt'
+  | 'reciprocal'
+  | 'erf'
+  | 'tanh'
+  | 'sigmoid'
+  | 'relu'
+  | 'gelu'
+  | 'geluTanh'
+  | 'silu'
+  | 'softplus'
+  | 'sin'
+  | 'cos'
+  | 'floor'
+  | 'ceil'
+  | 'round'
+  | 'sign'
+  | 'not';
 
 /** Parameterised unary ops. */
 export type UnaryParamOp =
@@ -18,8 +37,22 @@ export type UnaryParamOp =
   | { op: 'powScalar'; exponent: number };
 
 export type BinaryOp =
-  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'min' | 'max' | 'mod'
-  | 'equal' | 'less' | 'lessEqual' | 'greater' | 'greaterEqual' | 'and' | 'or' | 'xor';
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'pow'
+  | 'min'
+  | 'max'
+  | 'mod'
+  | 'equal'
+  | 'less'
+  | 'lessEqual'
+  | 'greater'
+  | 'greaterEqual'
+  | 'and'
+  | 'or'
+  | 'xor';
 
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'l1' | 'l2' | 'sumSquare' | 'logSumExp';
 
@@ -114,12 +147,16 @@ export function registerBackend(backend: Backend): void {
 export function setBackend(name: string): Backend {
   if (name === 'cpu' && !registry.has('cpu')) registry.set('cpu', new CpuBackend());
   const b = registry.get(name);
-  if (!b) throw new NormkitError('UNKNOWN_BACKEND', `setBackend: no backend named "${name}" is registered (registered: ${[...registry.keys()].join(', ') || 'none'}); import the package that provides it and call registerBackend first`);
+  if (!b)
+    throw new NormkitError(
+      'UNKNOWN_BACKEND',
+      `setBackend: no backend named "${name}" is registered (registered: ${[...registry.keys()].join(', ') || 'none'}); import the package that provides it and call registerBackend first`,
+    );
   active = b;
   return b;
 }
 
-/** The backend ops dispatch to (the CPU backend unless `setBackend` chose another). */
+/** The backend ops dispatch to (the CPU backend unless `setBackend` chose another). @example getBackend().name // 'cpu' */
 export function getBackend(): Backend {
   if (!active) {
     active = registry.get('cpu') ?? new CpuBackend();
@@ -128,7 +165,7 @@ export function getBackend(): Backend {
   return active;
 }
 
-/** Names of registered backends. */
+/** Names of registered backends. @example listBackends() // ['cpu', 'gpu'] */
 export function listBackends(): string[] {
   return [...registry.keys()];
 }
@@ -143,4 +180,3 @@ export function withBackend<T>(backend: Backend, fn: () => T): T {
     active = prev;
   }
 }
-

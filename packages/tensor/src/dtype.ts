@@ -20,17 +20,17 @@ const CTORS = {
   bool: Uint8Array,
 } as const;
 
-/** Bytes per element of `dtype`. */
+/** Bytes per element of `dtype`. @example bytesPerElement('int64') // 8 */
 export function bytesPerElement(dtype: DType): number {
   return CTORS[dtype].BYTES_PER_ELEMENT;
 }
 
-/** A zero-filled typed array of `dtype` and `size` elements. */
+/** A zero-filled typed array of `dtype` and `size` elements. @example allocate('float32', 4) // Float32Array(4) of zeros */
 export function allocate<D extends DType>(dtype: D, size: number): DTypeArrays[D] {
   return new CTORS[dtype](size) as DTypeArrays[D];
 }
 
-/** The dtype whose storage class `data` is. */
+/** The dtype whose storage class `data` is. @example dtypeOf(new Int32Array(2)) // 'int32' */
 export function dtypeOf(data: TypedArray): DType {
   if (data instanceof Float32Array) return 'float32';
   if (data instanceof Float64Array) return 'float64';
@@ -39,16 +39,17 @@ export function dtypeOf(data: TypedArray): DType {
   return 'bool';
 }
 
+/** @example isFloat('float64') // true */
 export function isFloat(dtype: DType): boolean {
   return dtype === 'float32' || dtype === 'float64';
 }
 
-/** Reads element `i` of any typed array as a JS number (int64 via Number()). */
+/** Reads element `i` of any typed array as a JS number (int64 via Number()). @example readNumber(new BigInt64Array([5n]), 0) // 5 */
 export function readNumber(data: TypedArray, i: number): number {
   return typeof data[i] === 'bigint' ? Number(data[i]) : (data[i] as number);
 }
 
-/** Copies `values` (numbers) into a new array of `dtype`, rounding toward zero for integer types. */
+/** Copies `values` (numbers) into a new array of `dtype`, rounding toward zero for integer types. @example fromNumbers('int64', [1.7, -2.2]) // BigInt64Array [1n, -2n] */
 export function fromNumbers<D extends DType>(dtype: D, values: ArrayLike<number>): DTypeArrays[D] {
   const out = allocate(dtype, values.length);
   if (dtype === 'int64') {
@@ -63,7 +64,7 @@ export function fromNumbers<D extends DType>(dtype: D, values: ArrayLike<number>
   return out;
 }
 
-/** Converts a whole typed array to `dtype` (ONNX Cast semantics for the types we hold). */
+/** Converts a whole typed array to `dtype` (ONNX Cast semantics for the types we hold). @example convert(new Float32Array([1.5, 0]), 'bool') // Uint8Array [1, 0] */
 export function convert<D extends DType>(data: TypedArray, dtype: D): DTypeArrays[D] {
   if (dtypeOf(data) === dtype) return data.slice() as DTypeArrays[D];
   const n = data.length;

@@ -18,12 +18,12 @@ export class NormkitError extends Error {
   }
 }
 
-/** Throws a `NormkitError` with code `INVALID_ARGUMENT` unless `cond` holds. */
+/** Throws a `NormkitError` with code `INVALID_ARGUMENT` unless `cond` holds. @example check(x.rank === 2, 'SHAPE_MISMATCH', () => `op: expected 2-D, got ${fmtShape(x.shape)}`) */
 export function check(cond: unknown, code: string, message: () => string, details?: Record<string, unknown>): asserts cond {
   if (!cond) throw new NormkitError(code, message(), details);
 }
 
-/** `[2,3]` → `"[2, 3]"`, for error messages. */
+/** `[2,3]` → `"[2, 3]"`, for error messages. @example fmtShape([2, 3]) // '[2, 3]' */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }

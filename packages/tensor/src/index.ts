@@ -8,18 +8,54 @@
  * const y = add(matmul(Tensor.randn([2, 3], 1), Tensor.randn([3, 4], 2)), 1);
  * ```
  */
-export { NormkitError, check, fmtShape } from './errors.js';
-export { type DType, type TypedArray, type DTypeArrays, allocate, bytesPerElement, convert, dtypeOf, fromNumbers, isFloat, readNumber } from './dtype.js';
-export { broadcastShapes, broadcastStrides, normalizeAxes, normalizeAxis, shapesEqual, sizeOf, stridesOf, validateShape } from './shape.js';
-export { Rng } from './random.js';
-export { Tensor, type DeviceStorage, type NestedArray, inferReshape } from './tensor.js';
+
 export {
-  type Backend, type BinaryOp, type ConvOptions, type GemmOptions, type LayerNormResult, type PoolOptions, type ReduceOp, type UnaryOp, type UnaryParamOp,
-  getBackend, listBackends, registerBackend, setBackend, withBackend,
+  type Backend,
+  type BinaryOp,
+  type ConvOptions,
+  type GemmOptions,
+  getBackend,
+  type LayerNormResult,
+  listBackends,
+  type PoolOptions,
+  type ReduceOp,
+  registerBackend,
+  setBackend,
+  type UnaryOp,
+  type UnaryParamOp,
+  withBackend,
 } from './backend.js';
 export { CpuBackend } from './cpu/backend.js';
-export * from './ops.js';
+export { gemmF32, gemmJs } from './cpu/gemm.js';
+export { disposeGemmThreads, type GemmInfo, gemmInfo, gemmThreads, setGemmThreads, wasmGemmAvailable } from './cpu/gemm-wasm.js';
 export {
-  type EighResult, type MatrixFunctionOptions, type NewtonSchulzOptions, type NewtonSchulzResult, type SolveTriangularOptions,
-  cholesky, eigh, inv, invSqrtm, newtonSchulz, solveTriangular, sqrtm,
+  allocate,
+  bytesPerElement,
+  convert,
+  type DType,
+  type DTypeArrays,
+  dtypeOf,
+  fromNumbers,
+  isFloat,
+  readNumber,
+  type TypedArray,
+} from './dtype.js';
+export { check, fmtShape, NormkitError } from './errors.js';
+export {
+  cholesky,
+  type EighResult,
+  eigh,
+  inv,
+  invSqrtm,
+  type MatrixFunctionOptions,
+  type NewtonSchulzOptions,
+  type NewtonSchulzResult,
+  newtonSchulz,
+  type SolveTriangularOptions,
+  solveTriangular,
+  sqrtm,
 } from './linalg.js';
+export * from './ops.js';
+export { Rng } from './random.js';
+export { broadcastShapes, broadcastStrides, normalizeAxes, normalizeAxis, shapesEqual, sizeOf, stridesOf, validateShape } from './shape.js';
+export { type DeviceStorage, inferReshape, type NestedArray, Tensor } from './tensor.js';

@@ -1,13 +1,16 @@
 // Dense linear algebra for the whitening operators: every routine copies its input to float64,
 // works there, and returns tensors of the input's float dtype (float32 in, float32 out).
-import { NormkitError, fmtShape } from './errors.js';
+import { fmtShape, NormkitError } from './errors.js';
 import { Tensor } from './tensor.js';
 
-type F64 = Float64Array;
+type F64 = Float64Array<ArrayBuffer>;
 
 function squareF64(op: string, a: Tensor): { n: number; A: F64 } {
   if (a.dtype !== 'float32' && a.dtype !== 'float64') {
-    throw new NormkitError('DTYPE_MISMATCH', `${op}: expected a float matrix, got ${a.dtype} ${fmtShape(a.shape)}; cast it first`, { op, shape: a.shape });
+    throw new NormkitError('DTYPE_MISMATCH', `${op}: expected a float matrix, got ${a.dtype} ${fmtShape(a.shape)}; cast it first`, {
+      op,
+      shape: a.shape,
+    });
   }
   if (a.rank !== 2 || a.shape[0] !== a.shape[1]) {
     throw new NormkitError('SHAPE_MISMATCH', `${op}: expected a square 2-D matrix, got ${fmtShape(a.shape)}`, { op, shape: a.shape });
@@ -133,7 +136,11 @@ function choleskyF64(op: string, A: F64, n: number, shape: readonly number[]): F
     let d = A[j * n + j]!;
     for (let k = 0; k < j; k++) d -= L[j * n + k]! * L[j * n + k]!;
     if (!(d > 0)) {
-      throw new NormkitError('NOT_POSITIVE_DEFINITE', `${op}: matrix ${fmtShape(shape)} is not positive definite (pivot ${j} is ${d}); add a small multiple of the identity (ε·I) or check the input is a covariance`, { op, shape, pivot: j });
+      throw new NormkitError(
+        'NOT_POSITIVE_DEFINITE',
+        `${op}: matrix ${fmtShape(shape)} is not positive definite (pivot ${j} is ${d}); add a small multiple of the identity (ε·I) or check the input is a covariance`,
+        { op, shape, pivot: j },
+      );
     }
     const ljj = Math.sqrt(d);
     L[j * n + j] = ljj;
@@ -186,9 +193,14 @@ export interface SolveTriangularOptions {
 export function solveTriangular(t: Tensor, b: Tensor, opts: SolveTriangularOptions = {}): Tensor {
   const { n, A } = squareF64('solveTriangular', t);
   if ((b.rank !== 1 && b.rank !== 2) || b.shape[0] !== n) {
-    throw new NormkitError('SHAPE_MISMATCH', `solveTriangular: right-hand side ${fmtShape(b.shape)} must be [${n}] or [${n}, m] for the matrix ${fmtShape(t.shape)}`, { op: 'solveTriangular', shapes: [t.shape, b.shape] });
+    throw new NormkitError(
+      'SHAPE_MISMATCH',
+      `solveTriangular: right-hand side ${fmtShape(b.shape)} must be [${n}] or [${n}, m] for the matrix ${fmtShape(t.shape)}`,
+      { op: 'solveTriangular', shapes: [t.shape, b.shape] },
+    );
   }
-  if (b.dtype !== 'float32' && b.dtype !== 'float64') throw new NormkitError('DTYPE_MISMATCH', `solveTriangular: right-hand side must be float, got ${b.dtype} ${fmtShape(b.shape)}`);
+  if (b.dtype !== 'float32' && b.dtype !== 'float64')
+    throw new NormkitError('DTYPE_MISMATCH', `solveTriangular: right-hand side must be float, got ${b.dtype} ${fmtShape(b.shape)}`);
   const lower = opts.lower ?? true;
   const trans = opts.transpose ?? false;
   const unit = opts.unitDiagonal ?? false;
@@ -200,7 +212,10 @@ export function solveTriangular(t: Tensor, b: Tensor, opts: SolveTriangularOptio
   for (let step = 0; step < n; step++) {
     const i = forward ? step : n - 1 - step;
     const d = unit ? 1 : at(i, i);
-    if (d === 0) throw new NormkitError('SINGULAR_MATRIX', `solveTriangular: diagonal element ${i} of ${fmtShape(t.shape)} is 0`, { op: 'solveTriangular' });
+    if (d === 0)
+      throw new NormkitError('SINGULAR_MATRIX', `solveTriangular: diagonal element ${i} of ${fmtShape(t.shape)} is 0`, {
+        op: 'solveTriangular',
+      });
     for (let c = 0; c < m; c++) {
       let s = X[i * m + c]!;
       if (forward) for (let k = 0; k < i; k++) s -= at(i, k) * X[k * m + c]!;
@@ -231,7 +246,11 @@ export function inv(a: Tensor): Tensor {
     for (let r = col + 1; r < n; r++) if (Math.abs(A[r * n + col]!) > Math.abs(A[piv * n + col]!)) piv = r;
     const pv = A[piv * n + col]!;
     if (Math.abs(pv) <= 1e-14 * scale || pv === 0) {
-      throw new NormkitError('SINGULAR_MATRIX', `inv: matrix ${fmtShape(a.shape)} is singular to working precision (column ${col}); regularize it (add ε·I)`, { op: 'inv', shape: a.shape });
+      throw new NormkitError(
+        'SINGULAR_MATRIX',
+        `inv: matrix ${fmtShape(a.shape)} is singular to working precision (column ${col}); regularize it (add ε·I)`,
+        { op: 'inv', shape: a.shape },
+      );
     }
     if (piv !== col) {
       for (let k = 0; k < n; k++) {
@@ -325,7 +344,20 @@ export function newtonSchulz(a: Tensor, opts: NewtonSchulzOptions = {}): NewtonS
   const { n, A } = squareF64('newtonSchulz', a);
   const { Y, Z, c, it, res } = newtonSchulzF64(A, n, opts);
   const sc = Math.sqrt(c);
-  return { sqrt: out(a, [n, n], Y.map((v) => v * sc)), invSqrt: out(a, [n, n], Z.map((v) => v / sc)), iterations: it, residual: res };
+  return {
+    sqrt: out(
+      a,
+      [n, n],
+      Y.map((v) => v * sc),
+    ),
+    invSqrt: out(
+      a,
+      [n, n],
+      Z.map((v) => v / sc),
+    ),
+    iterations: it,
+    residual: res,
+  };
 }
 
 /** Options of `sqrtm` / `invSqrtm`. */
@@ -345,7 +377,11 @@ function spectralPower(op: string, a: Tensor, power: number, eps: number): Tenso
     // Round-off can make the smallest eigenvalue of a PSD matrix slightly negative.
     if (lam < 0 && lam > -1e-10 * Math.max(Math.abs(w[n - 1]!), 1)) lam = 0;
     if (lam < 0 || (power < 0 && lam === 0)) {
-      throw new NormkitError('NOT_POSITIVE_DEFINITE', `${op}: matrix ${fmtShape(a.shape)} has eigenvalue ${w[j]} (+ eps ${eps}), so the power ${power} is undefined; add eps`, { op, shape: a.shape });
+      throw new NormkitError(
+        'NOT_POSITIVE_DEFINITE',
+        `${op}: matrix ${fmtShape(a.shape)} has eigenvalue ${w[j]} (+ eps ${eps}), so the power ${power} is undefined; add eps`,
+        { op, shape: a.shape },
+      );
     }
     f[j] = lam ** power;
   }

@@ -33,7 +33,7 @@ export class Rng {
     this.s3 = splitmix();
   }
 
-  /** The next 32-bit unsigned integer. */
+  /** The next 32-bit unsigned integer. @example new Rng(1).nextUint32() // an integer in [0, 2^32) */
   nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;
     const t = (this.s1 << 9) >>> 0;
@@ -46,12 +46,12 @@ export class Rng {
     return result;
   }
 
-  /** Uniform in [lo, hi). */
+  /** Uniform in [lo, hi). @example new Rng(1).uniform(-1, 1) */
   uniform(lo = 0, hi = 1): number {
     return lo + (hi - lo) * (this.nextUint32() / 4294967296);
   }
 
-  /** Normal with the given mean and standard deviation (Box–Muller). */
+  /** Normal with the given mean and standard deviation (Box–Muller). @example new Rng(1).normal(0, 0.02) */
   normal(mean = 0, std = 1): number {
     if (this.spare !== undefined) {
       const v = this.spare;
@@ -65,7 +65,7 @@ export class Rng {
     return mean + std * r * Math.cos(2 * Math.PI * u2);
   }
 
-  /** An integer in [0, n). */
+  /** An integer in [0, n). @example new Rng(1).int(10) // 0..9 */
   int(n: number): number {
     return Math.floor(this.uniform() * n);
   }

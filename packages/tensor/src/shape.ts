@@ -1,13 +1,13 @@
-import { NormkitError, fmtShape } from './errors.js';
+import { fmtShape, NormkitError } from './errors.js';
 
-/** Number of elements of `shape` (1 for a scalar). */
+/** Number of elements of `shape` (1 for a scalar). @example sizeOf([2, 3, 4]) // 24 */
 export function sizeOf(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
 }
 
-/** Row-major strides of `shape`. */
+/** Row-major strides of `shape`. @example stridesOf([2, 3, 4]) // [12, 4, 1] */
 export function stridesOf(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
@@ -18,22 +18,27 @@ export function stridesOf(shape: readonly number[]): number[] {
   return s;
 }
 
-/** Normalizes a possibly negative axis for a tensor of rank `rank`, or throws naming `op`. */
+/** Normalizes a possibly negative axis for a tensor of rank `rank`, or throws naming `op`. @example normalizeAxis(-1, 3, 'softmax') // 2 */
 export function normalizeAxis(axis: number, rank: number, op: string, shape?: readonly number[]): number {
   const a = axis < 0 ? axis + rank : axis;
   if (!Number.isInteger(a) || a < 0 || a >= Math.max(rank, 1)) {
     const of = shape ? `shape ${fmtShape(shape)}` : `a tensor of rank ${rank}`;
-    throw new NormkitError('AXIS_OUT_OF_RANGE', `${op}: axis ${axis} is out of range for ${of}; use an axis in [${-rank}, ${rank - 1}]`, { op, axis, rank, shape });
+    throw new NormkitError('AXIS_OUT_OF_RANGE', `${op}: axis ${axis} is out of range for ${of}; use an axis in [${-rank}, ${rank - 1}]`, {
+      op,
+      axis,
+      rank,
+      shape,
+    });
   }
   return a;
 }
 
-/** Normalizes and de-duplicates a list of axes, sorted ascending. */
+/** Normalizes and de-duplicates a list of axes, sorted ascending. @example normalizeAxes([-1, 0, 2], 3, 'sum') // [0, 2] */
 export function normalizeAxes(axes: readonly number[], rank: number, op: string, shape?: readonly number[]): number[] {
   return [...new Set(axes.map((a) => normalizeAxis(a, rank, op, shape)))].sort((x, y) => x - y);
 }
 
-/** NumPy/ONNX multidirectional broadcast of two shapes, or a `SHAPE_MISMATCH` error naming `op`. */
+/** NumPy/ONNX multidirectional broadcast of two shapes, or a `SHAPE_MISMATCH` error naming `op`. @example broadcastShapes([2, 1, 4], [3, 1], 'add') // [2, 3, 4] */
 export function broadcastShapes(a: readonly number[], b: readonly number[], op: string): number[] {
   const rank = Math.max(a.length, b.length);
   const out = new Array<number>(rank);
@@ -41,14 +46,18 @@ export function broadcastShapes(a: readonly number[], b: readonly number[], op: 
     const da = a[a.length - rank + i] ?? 1;
     const db = b[b.length - rank + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new NormkitError('SHAPE_MISMATCH', `${op}: shapes ${fmtShape(a)} and ${fmtShape(b)} cannot be broadcast (dimension ${i} of the result: ${da} vs ${db})`, { op, shapes: [a, b] });
+      throw new NormkitError(
+        'SHAPE_MISMATCH',
+        `${op}: shapes ${fmtShape(a)} and ${fmtShape(b)} cannot be broadcast (dimension ${i} of the result: ${da} vs ${db})`,
+        { op, shapes: [a, b] },
+      );
     }
     out[i] = da === 1 ? db : da;
   }
   return out;
 }
 
-/** Strides for reading a tensor of `shape` as if broadcast to `outShape` (0 on broadcast dims). */
+/** Strides for reading a tensor of `shape` as if broadcast to `outShape` (0 on broadcast dims). @example broadcastStrides([3, 1], [2, 3, 4]) // [0, 1, 0] */
 export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
   const strides = stridesOf(shape);
   const out = new Array<number>(outShape.length).fill(0);
@@ -57,15 +66,25 @@ export function broadcastStrides(shape: readonly number[], outShape: readonly nu
   return out;
 }
 
-/** Checks every dim is a non-negative integer and the total stays under `maxElements`. */
+/** Checks every dim is a non-negative integer and the total stays under `maxElements`. @example validateShape([2, -1], 'zeros') // throws INVALID_SHAPE */
 export function validateShape(shape: readonly number[], op: string, maxElements = 2 ** 31 - 1): void {
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new NormkitError('INVALID_SHAPE', `${op}: shape ${fmtShape(shape)} has an invalid dimension ${d}; dimensions must be non-negative integers`, { op, shape });
+    if (!Number.isInteger(d) || d < 0)
+      throw new NormkitError(
+        'INVALID_SHAPE',
+        `${op}: shape ${fmtShape(shape)} has an invalid dimension ${d}; dimensions must be non-negative integers`,
+        { op, shape },
+      );
   }
   const n = sizeOf(shape);
-  if (n > maxElements) throw new NormkitError('TENSOR_TOO_LARGE', `${op}: shape ${fmtShape(shape)} has ${n} elements, over the limit of ${maxElements}`, { op, shape });
+  if (n > maxElements)
+    throw new NormkitError('TENSOR_TOO_LARGE', `${op}: shape ${fmtShape(shape)} has ${n} elements, over the limit of ${maxElements}`, {
+      op,
+      shape,
+    });
 }
 
+/** @example shapesEqual([2, 3], [2, 3]) // true */
 export function shapesEqual(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }

@@ -1,5 +1,5 @@
-import { type DType, type DTypeArrays, type TypedArray, allocate, dtypeOf, fromNumbers, readNumber } from './dtype.js';
-import { NormkitError, fmtShape } from './errors.js';
+import { allocate, type DType, type DTypeArrays, dtypeOf, fromNumbers, readNumber, type TypedArray } from './dtype.js';
+import { fmtShape, NormkitError } from './errors.js';
 import { Rng } from './random.js';
 import { sizeOf, stridesOf, validateShape } from './shape.js';
 
@@ -42,15 +42,19 @@ export class Tensor<D extends DType = DType> {
     validateShape(shape, 'Tensor');
     const size = sizeOf(shape);
     if (data !== undefined) {
-      if (dtypeOf(data) !== dtype) throw new NormkitError('DTYPE_MISMATCH', `Tensor: data is ${dtypeOf(data)} but dtype ${dtype} was asked for`);
-      if (data.length !== size) throw new NormkitError('SHAPE_MISMATCH', `Tensor: shape ${fmtShape(shape)} needs ${size} elements but data has ${data.length}`, { shape });
+      if (dtypeOf(data) !== dtype)
+        throw new NormkitError('DTYPE_MISMATCH', `Tensor: data is ${dtypeOf(data)} but dtype ${dtype} was asked for`);
+      if (data.length !== size)
+        throw new NormkitError('SHAPE_MISMATCH', `Tensor: shape ${fmtShape(shape)} needs ${size} elements but data has ${data.length}`, {
+          shape,
+        });
     }
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     this.host = data ?? allocate(dtype, size);
   }
 
-  /** A tensor whose values live on a device until read. */
+  /** A tensor whose values live on a device until read. @example Tensor.fromDevice([2, 2], 'float32', { backend: 'gpu', handle: tex, read: () => download(tex) }) */
   static fromDevice<D extends DType>(shape: readonly number[], dtype: D, storage: DeviceStorage): Tensor<D> {
     const t = new Tensor(shape, dtype, allocate(dtype, 0) as DTypeArrays[D]).withoutCheck(shape);
     t.host = undefined;
@@ -83,10 +87,15 @@ export class Tensor<D extends DType = DType> {
     const flat: number[] = [];
     const walk = (x: NestedArray, depth: number) => {
       if (Array.isArray(x)) {
-        if (x.length !== inferred[depth]) throw new NormkitError('RAGGED_ARRAY', `Tensor.from: ragged nested array (dimension ${depth} has lengths ${inferred[depth]} and ${x.length})`);
+        if (x.length !== inferred[depth])
+          throw new NormkitError(
+            'RAGGED_ARRAY',
+            `Tensor.from: ragged nested array (dimension ${depth} has lengths ${inferred[depth]} and ${x.length})`,
+          );
         for (const y of x) walk(y, depth + 1);
       } else {
-        if (depth !== inferred.length) throw new NormkitError('RAGGED_ARRAY', 'Tensor.from: ragged nested array (a number where an array was expected)');
+        if (depth !== inferred.length)
+          throw new NormkitError('RAGGED_ARRAY', 'Tensor.from: ragged nested array (a number where an array was expected)');
         flat.push(Number(x));
       }
     };
@@ -95,7 +104,7 @@ export class Tensor<D extends DType = DType> {
     return new Tensor(shape ?? inferred, d, fromNumbers(d, flat));
   }
 
-  /** A scalar (rank-0) tensor. */
+  /** A scalar (rank-0) tensor. @example Tensor.scalar(3) // shape [] */
   static scalar(value: number, dtype: DType = 'float32'): Tensor {
     return new Tensor([], dtype, fromNumbers(dtype, [value]));
   }
@@ -105,12 +114,12 @@ export class Tensor<D extends DType = DType> {
     return new Tensor(shape, dtype);
   }
 
-  /** All ones. */
+  /** All ones. @example Tensor.ones([2, 2]) */
   static ones(shape: readonly number[], dtype: DType = 'float32'): Tensor {
     return Tensor.full(shape, 1, dtype);
   }
 
-  /** Every element set to `value`. */
+  /** Every element set to `value`. @example Tensor.full([2], 7, 'int64') */
   static full(shape: readonly number[], value: number, dtype: DType = 'float32'): Tensor {
     const t = new Tensor(shape, dtype);
     const data = t.data;
@@ -150,20 +159,22 @@ export class Tensor<D extends DType = DType> {
     return t;
   }
 
-  /** Number of elements. */
+  /** Number of elements. @example Tensor.zeros([2, 3]).size // 6 */
   get size(): number {
     return sizeOf(this.shape);
   }
 
+  /** @example Tensor.zeros([2, 3]).rank // 2 */
   get rank(): number {
     return this.shape.length;
   }
 
+  /** @example Tensor.zeros([2, 3]).strides // [3, 1] */
   get strides(): number[] {
     return stridesOf(this.shape);
   }
 
-  /** The values on the host, reading them back from the device first if needed. */
+  /** The values on the host, reading them back from the device first if needed. @example Tensor.from([1, 2]).data // Float32Array [1, 2] */
   get data(): DTypeArrays[D] {
     if (this.host === undefined) {
       const storage = this.device as DeviceStorage;
@@ -172,23 +183,23 @@ export class Tensor<D extends DType = DType> {
     return this.host;
   }
 
-  /** The device storage, when a device backend holds this tensor's values. */
+  /** The device storage, when a device backend holds this tensor's values. @example t.deviceStorage?.backend // 'gpu' */
   get deviceStorage(): DeviceStorage | undefined {
     return this.device;
   }
 
-  /** Whether the values are already on the host (no read-back needed). */
+  /** Whether the values are already on the host (no read-back needed). @example Tensor.from([1]).onHost // true */
   get onHost(): boolean {
     return this.host !== undefined;
   }
 
-  /** Releases device memory (a no-op for host tensors). */
+  /** Releases device memory (a no-op for host tensors). @example t.dispose() */
   dispose(): void {
     this.device?.dispose?.();
     this.device = undefined;
   }
 
-  /** A view with another shape of the same size, sharing storage. `-1` infers one dimension. */
+  /** A view with another shape of the same size, sharing storage. `-1` infers one dimension. @example Tensor.arange(0, 6).reshape([2, -1]) // shape [2, 3] */
   reshape(shape: readonly number[]): Tensor<D> {
     const out = inferReshape(this.shape, shape);
     if (this.host === undefined && this.device) return Tensor.fromDevice(out, this.dtype, this.device);
@@ -197,23 +208,28 @@ export class Tensor<D extends DType = DType> {
 
   /** Element at a multi-index, as a number. @example t.get(0, 1) */
   get(...index: number[]): number {
-    if (index.length !== this.rank) throw new NormkitError('INVALID_ARGUMENT', `get: expected ${this.rank} indices for shape ${fmtShape(this.shape)}, got ${index.length}`);
+    if (index.length !== this.rank)
+      throw new NormkitError(
+        'INVALID_ARGUMENT',
+        `get: expected ${this.rank} indices for shape ${fmtShape(this.shape)}, got ${index.length}`,
+      );
     let off = 0;
     const strides = this.strides;
     for (let i = 0; i < index.length; i++) {
       const k = index[i] as number;
-      if (k < 0 || k >= (this.shape[i] as number)) throw new NormkitError('INDEX_OUT_OF_RANGE', `get: index ${k} out of range for dimension ${i} of shape ${fmtShape(this.shape)}`);
+      if (k < 0 || k >= (this.shape[i] as number))
+        throw new NormkitError('INDEX_OUT_OF_RANGE', `get: index ${k} out of range for dimension ${i} of shape ${fmtShape(this.shape)}`);
       off += k * (strides[i] as number);
     }
     return readNumber(this.data, off);
   }
 
-  /** The values as a flat array of JS numbers. */
+  /** The values as a flat array of JS numbers. @example Tensor.from([[1, 2], [3, 4]]).toFlatArray() // [1, 2, 3, 4] */
   toFlatArray(): number[] {
     return Array.from(this.data as ArrayLike<number | bigint>, Number);
   }
 
-  /** The values as nested arrays (a number for a scalar). */
+  /** The values as nested arrays (a number for a scalar). @example Tensor.from([[1, 2]]).toArray() // [[1, 2]] */
   toArray(): NestedArray {
     const flat = this.toFlatArray();
     if (this.rank === 0) return flat[0] as number;
@@ -227,17 +243,18 @@ export class Tensor<D extends DType = DType> {
     return build(0, 0);
   }
 
-  /** A copy of this tensor (host storage). */
+  /** A copy of this tensor (host storage). @example const copy = t.clone() */
   clone(): Tensor<D> {
     return new Tensor(this.shape, this.dtype, this.data.slice() as DTypeArrays[D]);
   }
 
+  /** @example String(Tensor.zeros([2])) // 'Tensor(float32, [2])' */
   toString(): string {
     return `Tensor(${this.dtype}, ${fmtShape(this.shape)})`;
   }
 }
 
-/** Resolves a reshape target (with one `-1` and ONNX's `0` = copy-dim left to the caller) against `from`. */
+/** Resolves a reshape target (with one `-1` and ONNX's `0` = copy-dim left to the caller) against `from`. @example inferReshape([2, 3], [-1]) // [6] */
 export function inferReshape(from: readonly number[], to: readonly number[]): number[] {
   const size = sizeOf(from);
   const out = [...to];
@@ -245,9 +262,18 @@ export function inferReshape(from: readonly number[], to: readonly number[]): nu
   if (neg !== out.lastIndexOf(-1)) throw new NormkitError('INVALID_SHAPE', `reshape: target ${fmtShape(to)} has more than one -1`);
   if (neg >= 0) {
     const known = sizeOf(out.filter((_, i) => i !== neg));
-    if (known === 0 || size % known !== 0) throw new NormkitError('SHAPE_MISMATCH', `reshape: cannot infer -1 reshaping ${fmtShape(from)} (${size} elements) to ${fmtShape(to)}`);
+    if (known === 0 || size % known !== 0)
+      throw new NormkitError(
+        'SHAPE_MISMATCH',
+        `reshape: cannot infer -1 reshaping ${fmtShape(from)} (${size} elements) to ${fmtShape(to)}`,
+      );
     out[neg] = size / known;
   }
-  if (sizeOf(out) !== size) throw new NormkitError('SHAPE_MISMATCH', `reshape: cannot reshape ${fmtShape(from)} (${size} elements) to ${fmtShape(to)} (${sizeOf(out)} elements)`, { from, to });
+  if (sizeOf(out) !== size)
+    throw new NormkitError(
+      'SHAPE_MISMATCH',
+      `reshape: cannot reshape ${fmtShape(from)} (${size} elements) to ${fmtShape(to)} (${sizeOf(out)} elements)`,
+      { from, to },
+    );
   return out;
 }

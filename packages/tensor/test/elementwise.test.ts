@@ -1,9 +1,52 @@
-import { describe, expect, it } from 'vitest';
 import {
-  NormkitError, Tensor, abs, add, ceil, clip, cos, div, elu, equal, erf, exp, floor, gelu, greater, greaterEqual, hardSigmoid, hardSwish,
-  leakyRelu, less, lessEqual, log, logicalAnd, logicalNot, logicalOr, logicalXor, maximum, minimum, mod, mul, neg, pow, powScalar, reciprocal,
-  relu, round, rsqrt, sigmoid, sign, silu, sin, softplus, sqrt, sub, tanh, where,
+  abs,
+  add,
+  ceil,
+  clip,
+  cos,
+  div,
+  elu,
+  equal,
+  erf,
+  exp,
+  floor,
+  gelu,
+  greater,
+  greaterEqual,
+  hardSigmoid,
+  hardSwish,
+  leakyRelu,
+  less,
+  lessEqual,
+  log,
+  logicalAnd,
+  logicalNot,
+  logicalOr,
+  logicalXor,
+  maximum,
+  minimum,
+  mod,
+  mul,
+  NormkitError,
+  neg,
+  pow,
+  powScalar,
+  reciprocal,
+  relu,
+  round,
+  rsqrt,
+  sigmoid,
+  sign,
+  silu,
+  sin,
+  softplus,
+  sqrt,
+  sub,
+  Tensor,
+  tanh,
+  where,
 } from '@normkit/tensor';
+import { describe, expect, it } from 'vitest';
 import { bget, expectClose, mulberry, prod, randArray, randShape, refBroadcast, unravel } from './ref.js';
 
 type BinFn = (a: Tensor | number, b: Tensor | number) => Tensor;
@@ -52,7 +95,10 @@ describe('binary elementwise with broadcasting', () => {
   });
 
   it('hand cases: scalars, size-1 dims, empty tensors', () => {
-    expect(add(Tensor.from([[1], [2]]), Tensor.from([10, 20, 30])).toArray()).toEqual([[11, 21, 31], [12, 22, 32]]);
+    expect(add(Tensor.from([[1], [2]]), Tensor.from([10, 20, 30])).toArray()).toEqual([
+      [11, 21, 31],
+      [12, 22, 32],
+    ]);
     expect(mul(Tensor.scalar(3), Tensor.from([1, 2])).toArray()).toEqual([3, 6]);
     expect(sub(2, Tensor.from([1, 5])).toArray()).toEqual([1, -3]);
     expect(add(Tensor.scalar(1), Tensor.scalar(2)).shape).toEqual([]);
@@ -62,16 +108,32 @@ describe('binary elementwise with broadcasting', () => {
   });
 
   it('int64, int32 and bool paths', () => {
-    const a = Tensor.from([[7, -7], [9, 4]], undefined, 'int64');
+    const a = Tensor.from(
+      [
+        [7, -7],
+        [9, 4],
+      ],
+      undefined,
+      'int64',
+    );
     const b = Tensor.from([2, -3], undefined, 'int64');
     const q = div(a, b);
     expect(q.dtype).toBe('int64');
-    expect(q.toArray()).toEqual([[3, 2], [4, -1]]);
+    expect(q.toArray()).toEqual([
+      [3, 2],
+      [4, -1],
+    ]);
     expect(add(a, 1).dtype).toBe('int64');
-    expect(add(a, 1).toArray()).toEqual([[8, -6], [10, 5]]);
+    expect(add(a, 1).toArray()).toEqual([
+      [8, -6],
+      [10, 5],
+    ]);
     const eq = equal(a, Tensor.from([7, 4], undefined, 'int64'));
     expect(eq.dtype).toBe('bool');
-    expect(eq.toArray()).toEqual([[1, 0], [0, 1]]);
+    expect(eq.toArray()).toEqual([
+      [1, 0],
+      [0, 1],
+    ]);
     const i32 = Tensor.from([5, -5, 6], undefined, 'int32');
     expect(div(i32, Tensor.from([2, 2, 4], undefined, 'int32')).toArray()).toEqual([2, -2, 1]);
     expect(mul(i32, i32).dtype).toBe('int32');
@@ -90,7 +152,10 @@ describe('binary elementwise with broadcasting', () => {
 
   it('where broadcasts all three operands (and keeps int64)', () => {
     const c = Tensor.from([[true], [false]]);
-    expect(where(c, Tensor.from([1, 2, 3]), 0).toArray()).toEqual([[1, 2, 3], [0, 0, 0]]);
+    expect(where(c, Tensor.from([1, 2, 3]), 0).toArray()).toEqual([
+      [1, 2, 3],
+      [0, 0, 0],
+    ]);
     const rnd = mulberry(2);
     for (let t = 0; t < 30; t++) {
       const [sa, sb] = shapePair(rnd);
@@ -171,7 +236,12 @@ describe('unary ops', () => {
   it('erf and exact GELU against tabulated values', () => {
     // erf values from Abramowitz & Stegun table 7.1.
     const e = erf(Tensor.from([0, 0.1, 0.5, 1, 1.5, 2, -0.5, -2, 4])).toFlatArray();
-    expectClose(e, [0, 0.1124629160, 0.5204998778, 0.8427007929, 0.9661051465, 0.9953222650, -0.5204998778, -0.9953222650, 0.9999999846], 2e-7, 0);
+    expectClose(
+      e,
+      [0, 0.112462916, 0.5204998778, 0.8427007929, 0.9661051465, 0.995322265, -0.5204998778, -0.995322265, 0.9999999846],
+      2e-7,
+      0,
+    );
     // GELU(x) = x·Φ(x): Φ(1) = 0.8413447461, Φ(-1) = 0.1586552539, Φ(2) = 0.9772498681.
     expectClose(gelu(Tensor.from([1, -1, 2, 0])).toFlatArray(), [0.8413447461, -0.1586552539, 1.9544997361, 0], 2e-7, 1e-6);
   });

@@ -1,5 +1,5 @@
+import { cholesky, eigh, inv, invSqrtm, NormkitError, newtonSchulz, solveTriangular, sqrtm, Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
-import { NormkitError, Tensor, cholesky, eigh, inv, invSqrtm, newtonSchulz, solveTriangular, sqrtm } from '@normkit/tensor';
 import { mulberry } from './ref.js';
 
 /** Random SPD matrix X·Xᵀ/m + δI in float64 (independent generator). */
@@ -34,7 +34,12 @@ const eye = (n: number) => Float64Array.from({ length: n * n }, (_, i) => (Math.
 
 describe('eigh', () => {
   it('hand case', () => {
-    const { values, vectors } = eigh(Tensor.from([[2, 1], [1, 2]]));
+    const { values, vectors } = eigh(
+      Tensor.from([
+        [2, 1],
+        [1, 2],
+      ]),
+    );
     expect(values.toFlatArray()[0]).toBeCloseTo(1, 6);
     expect(values.toFlatArray()[1]).toBeCloseTo(3, 6);
     const v = vectors.toFlatArray();
@@ -43,7 +48,11 @@ describe('eigh', () => {
     expect(eigh(Tensor.from([[5]])).values.toArray()).toEqual([5]);
     expect(eigh(Tensor.zeros([0, 0])).values.shape).toEqual([0]);
   });
-  for (const [n, dtype] of [[8, 'float32'], [40, 'float64'], [256, 'float64']] as const) {
+  for (const [n, dtype] of [
+    [8, 'float32'],
+    [40, 'float64'],
+    [256, 'float64'],
+  ] as const) {
     it(`reconstructs a random ${n}×${n} SPD matrix (${dtype}): A = VΛVᵀ to 1e-4, VᵀV = I to 1e-5, λ ascending`, () => {
       const A = spd(n, n);
       const t = dtype === 'float64' ? new Tensor([n, n], 'float64', A) : new Tensor([n, n], 'float32', Float32Array.from(A));
@@ -54,7 +63,13 @@ describe('eigh', () => {
       for (let i = 1; i < n; i++) expect(w[i]!).toBeGreaterThanOrEqual(w[i - 1]!);
       const VL = V.map((v, i) => v * w[i % n]!);
       expect(relErr(mm(VL, V, n, n, n, true), A)).toBeLessThan(1e-4);
-      const VtV = mm(Array.from({ length: n * n }, (_, i) => V[(i % n) * n + Math.floor(i / n)]!), V, n, n, n);
+      const VtV = mm(
+        Array.from({ length: n * n }, (_, i) => V[(i % n) * n + Math.floor(i / n)]!),
+        V,
+        n,
+        n,
+        n,
+      );
       const I = eye(n);
       let maxDev = 0;
       for (let i = 0; i < n * n; i++) maxDev = Math.max(maxDev, Math.abs(VtV[i]! - I[i]!));
@@ -62,7 +77,13 @@ describe('eigh', () => {
     });
   }
   it('handles repeated and negative eigenvalues (symmetric indefinite)', () => {
-    const { values } = eigh(Tensor.from([[0, 0, 1], [0, 2, 0], [1, 0, 0]]));
+    const { values } = eigh(
+      Tensor.from([
+        [0, 0, 1],
+        [0, 2, 0],
+        [1, 0, 0],
+      ]),
+    );
     const w = values.toFlatArray();
     expect(w[0]).toBeCloseTo(-1, 6);
     expect(w[1]).toBeCloseTo(1, 6);
@@ -76,7 +97,12 @@ describe('eigh', () => {
 
 describe('cholesky and triangular solves', () => {
   it('hand case', () => {
-    const L = cholesky(Tensor.from([[4, 2], [2, 3]])).toFlatArray();
+    const L = cholesky(
+      Tensor.from([
+        [4, 2],
+        [2, 3],
+      ]),
+    ).toFlatArray();
     expect(L[0]).toBeCloseTo(2, 6);
     expect(L[1]).toBe(0);
     expect(L[2]).toBeCloseTo(1, 6);
@@ -91,13 +117,22 @@ describe('cholesky and triangular solves', () => {
     }
   });
   it('rejects indefinite matrices with a typed error', () => {
-    expect(() => cholesky(Tensor.from([[1, 2], [2, 1]]))).toThrow(/cholesky: matrix \[2, 2\] is not positive definite/);
+    expect(() =>
+      cholesky(
+        Tensor.from([
+          [1, 2],
+          [2, 1],
+        ]),
+      ),
+    ).toThrow(/cholesky: matrix \[2, 2\] is not positive definite/);
   });
   it('solveTriangular: lower/upper, transposed, unit diagonal, several right-hand sides', () => {
     const n = 12;
     const m = 3;
     const rnd = mulberry(5);
-    const L = Float64Array.from({ length: n * n }, (_, i) => (i % n < Math.floor(i / n) ? rnd() - 0.5 : i % n === Math.floor(i / n) ? 1 + rnd() : 0));
+    const L = Float64Array.from({ length: n * n }, (_, i) =>
+      i % n < Math.floor(i / n) ? rnd() - 0.5 : i % n === Math.floor(i / n) ? 1 + rnd() : 0,
+    );
     const U = Float64Array.from({ length: n * n }, (_, i) => L[(i % n) * n + Math.floor(i / n)]!);
     const Lt = new Tensor([n, n], 'float64', L);
     const Ut = new Tensor([n, n], 'float64', U);
@@ -111,10 +146,20 @@ describe('cholesky and triangular solves', () => {
     const Lunit = L.map((v, i) => (i % n === Math.floor(i / n) ? 1 : v));
     check(Lunit, solveTriangular(Lt, Bt, { unitDiagonal: true }));
     // Upper entries of a "lower" matrix are ignored.
-    const noisy = new Tensor([n, n], 'float64', L.map((v, i) => (i % n > Math.floor(i / n) ? 99 : v)));
+    const noisy = new Tensor(
+      [n, n],
+      'float64',
+      L.map((v, i) => (i % n > Math.floor(i / n) ? 99 : v)),
+    );
     check(L, solveTriangular(noisy, Bt));
     // 1-D right-hand side, float32.
-    const x = solveTriangular(Tensor.from([[2, 0], [1, 1]]), Tensor.from([4, 5]));
+    const x = solveTriangular(
+      Tensor.from([
+        [2, 0],
+        [1, 1],
+      ]),
+      Tensor.from([4, 5]),
+    );
     expect(x.shape).toEqual([2]);
     expect(x.toArray()).toEqual([2, 3]);
     expect(() => solveTriangular(Lt, Tensor.zeros([3]))).toThrow(/solveTriangular: right-hand side \[3\] must be \[12\]/);
@@ -128,11 +173,33 @@ describe('inverse and matrix square roots', () => {
     const A = Float64Array.from({ length: n * n }, () => rnd() - 0.5);
     const Ai = inv(new Tensor([n, n], 'float64', A)).toFlatArray();
     expect(relErr(mm(A, Ai, n, n, n), eye(n))).toBeLessThan(1e-8);
-    expect(() => inv(Tensor.from([[1, 2], [2, 4]]))).toThrow(/inv: matrix \[2, 2\] is singular/);
+    expect(() =>
+      inv(
+        Tensor.from([
+          [1, 2],
+          [2, 4],
+        ]),
+      ),
+    ).toThrow(/inv: matrix \[2, 2\] is singular/);
   });
   it('hand cases', () => {
-    expect(sqrtm(Tensor.from([[4, 0], [0, 9]])).toFlatArray().map((v) => Math.round(v * 1e6) / 1e6)).toEqual([2, 0, 0, 3]);
-    const r = invSqrtm(Tensor.from([[4, 0], [0, 9]]), { method: 'newton-schulz' }).toFlatArray();
+    expect(
+      sqrtm(
+        Tensor.from([
+          [4, 0],
+          [0, 9],
+        ]),
+      )
+        .toFlatArray()
+        .map((v) => Math.round(v * 1e6) / 1e6),
+    ).toEqual([2, 0, 0, 3]);
+    const r = invSqrtm(
+      Tensor.from([
+        [4, 0],
+        [0, 9],
+      ]),
+      { method: 'newton-schulz' },
+    ).toFlatArray();
     expect(r[0]).toBeCloseTo(0.5, 6);
     expect(r[3]).toBeCloseTo(1 / 3, 6);
   });
@@ -160,7 +227,10 @@ describe('inverse and matrix square roots', () => {
     expect(r.invSqrt.dtype).toBe('float32');
   });
   it('eig-based inverse square root honours eps and rejects a singular matrix without it', () => {
-    const Z = Tensor.from([[1, 0], [0, 0]]);
+    const Z = Tensor.from([
+      [1, 0],
+      [0, 0],
+    ]);
     expect(() => invSqrtm(Z)).toThrow(/invSqrtm: matrix \[2, 2\]/);
     const r = invSqrtm(Z, { eps: 0.01 }).toFlatArray();
     expect(r[3]).toBeCloseTo(10, 4);

@@ -1,5 +1,5 @@
+import { avgPool, conv, conv1d, conv2d, gemm, globalAvgPool, globalMaxPool, matmul, maxPool, NormkitError, Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
-import { NormkitError, Tensor, avgPool, conv, conv1d, conv2d, gemm, globalAvgPool, globalMaxPool, matmul, maxPool } from '@normkit/tensor';
 import { expectClose, mulberry, prod, randArray, ravel, refBroadcast, refMatmul, unravel } from './ref.js';
 
 const T = (shape: number[], data: Float32Array) => new Tensor(shape, 'float32', data);
@@ -8,9 +8,28 @@ describe('matmul', () => {
   it('hand case and 1-D promotion', () => {
     expect(matmul(Tensor.from([[1, 2, 3]]), Tensor.from([[1], [2], [3]])).toArray()).toEqual([[14]]);
     expect(matmul(Tensor.from([1, 2, 3]), Tensor.from([1, 2, 3])).shape).toEqual([]);
-    expect(matmul(Tensor.from([1, 2]), Tensor.from([[1, 2, 3], [4, 5, 6]])).toArray()).toEqual([9, 12, 15]);
-    expect(matmul(Tensor.from([[1, 2, 3], [4, 5, 6]]), Tensor.from([1, 1, 1])).toArray()).toEqual([6, 15]);
-    expect(matmul(Tensor.zeros([2, 0]), Tensor.zeros([0, 3])).toArray()).toEqual([[0, 0, 0], [0, 0, 0]]);
+    expect(
+      matmul(
+        Tensor.from([1, 2]),
+        Tensor.from([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]),
+      ).toArray(),
+    ).toEqual([9, 12, 15]);
+    expect(
+      matmul(
+        Tensor.from([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]),
+        Tensor.from([1, 1, 1]),
+      ).toArray(),
+    ).toEqual([6, 15]);
+    expect(matmul(Tensor.zeros([2, 0]), Tensor.zeros([0, 3])).toArray()).toEqual([
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
     expect(matmul(Tensor.zeros([0, 4]), Tensor.zeros([4, 3])).shape).toEqual([0, 3]);
   });
 
@@ -31,8 +50,14 @@ describe('matmul', () => {
       const exp = new Float64Array(prod(bs) * M * N);
       for (let i = 0; i < prod(bs); i++) {
         const idx = unravel(i, bs);
-        const ia = ravel(idx.slice(bs.length - ba.length).map((v, d) => (ba[d] === 1 ? 0 : v)), ba);
-        const ib = ravel(idx.slice(bs.length - bb.length).map((v, d) => (bb[d] === 1 ? 0 : v)), bb);
+        const ia = ravel(
+          idx.slice(bs.length - ba.length).map((v, d) => (ba[d] === 1 ? 0 : v)),
+          ba,
+        );
+        const ib = ravel(
+          idx.slice(bs.length - bb.length).map((v, d) => (bb[d] === 1 ? 0 : v)),
+          bb,
+        );
         exp.set(refMatmul(a, b, M, K, N, ia * M * K, ib * K * N), i * M * N);
       }
       expectClose(y.toFlatArray(), exp, 1e-5, 1e-4);
@@ -41,7 +66,14 @@ describe('matmul', () => {
 
   it('is exact enough on sizes that exercise kernel tiles and edges', () => {
     const rnd = mulberry(11);
-    for (const [M, K, N] of [[1, 1, 1], [4, 8, 16], [5, 9, 17], [33, 70, 47], [64, 300, 65], [130, 257, 129]] as const) {
+    for (const [M, K, N] of [
+      [1, 1, 1],
+      [4, 8, 16],
+      [5, 9, 17],
+      [33, 70, 47],
+      [64, 300, 65],
+      [130, 257, 129],
+    ] as const) {
       const a = randArray(M * K, rnd);
       const b = randArray(K * N, rnd);
       expectClose(matmul(T([M, K], a), T([K, N], b)).toFlatArray(), refMatmul(a, b, M, K, N), 1e-4, 1e-4);
@@ -51,7 +83,9 @@ describe('matmul', () => {
   it('rejects bad shapes and dtypes naming both shapes', () => {
     expect(() => matmul(Tensor.zeros([2, 3]), Tensor.zeros([4, 5]))).toThrow(/matmul: inner dimensions differ: \[2, 3\] · \[4, 5\]/);
     expect(() => matmul(Tensor.zeros([2, 2, 3]), Tensor.zeros([3, 3, 5]))).toThrow(NormkitError);
-    expect(() => matmul(Tensor.zeros([2, 2], 'int64'), Tensor.zeros([2, 2], 'int64'))).toThrow(/matmul: expected a float tensor, got int64 \[2, 2\]/);
+    expect(() => matmul(Tensor.zeros([2, 2], 'int64'), Tensor.zeros([2, 2], 'int64'))).toThrow(
+      /matmul: expected a float tensor, got int64 \[2, 2\]/,
+    );
     expect(() => matmul(Tensor.scalar(1), Tensor.zeros([2]))).toThrow(NormkitError);
   });
 });
@@ -75,7 +109,18 @@ describe('gemm', () => {
       const at = transA ? Float32Array.from({ length: M * K }, (_, i) => a[(i % K) * M + Math.floor(i / K)]!) : a;
       const bt = transB ? Float32Array.from({ length: K * N }, (_, i) => b[(i % N) * K + Math.floor(i / N)]!) : b;
       const ab = refMatmul(at, bt, M, K, N);
-      const exp = Array.from(ab, (v, i) => alpha * v + beta * (c[ravel(cShape.map((d, j) => (d === 1 ? 0 : unravel(i, [M, N]).slice(2 - cShape.length)[j]!)), cShape)] ?? 0));
+      const exp = Array.from(
+        ab,
+        (v, i) =>
+          alpha * v +
+          beta *
+            (c[
+              ravel(
+                cShape.map((d, j) => (d === 1 ? 0 : unravel(i, [M, N]).slice(2 - cShape.length)[j]!)),
+                cShape,
+              )
+            ] ?? 0),
+      );
       const y = gemm(T(transA ? [K, M] : [M, K], a), T(transB ? [N, K] : [K, N], b), T(cShape, c), { alpha, beta, transA, transB });
       expect(y.shape).toEqual([M, N]);
       expectClose(y.toFlatArray(), exp, 1e-5, 1e-5);
@@ -87,7 +132,17 @@ describe('gemm', () => {
 });
 
 /** Direct N-d convolution loops (no im2col), zero padding. */
-function refConv(x: Float32Array, xs: number[], w: Float32Array, ws: number[], bias: Float32Array | undefined, strides: number[], pads: number[], dil: number[], group: number) {
+function refConv(
+  x: Float32Array,
+  xs: number[],
+  w: Float32Array,
+  ws: number[],
+  bias: Float32Array | undefined,
+  strides: number[],
+  pads: number[],
+  dil: number[],
+  group: number,
+) {
   const sp = xs.length - 2;
   const [N, C] = xs as [number, number];
   const Cout = ws[0]!;
@@ -118,11 +173,35 @@ describe('conv', () => {
   const x55 = Tensor.arange(0, 25).reshape([1, 1, 5, 5]);
   const w33 = Tensor.ones([1, 1, 3, 3]);
   it('ONNX conformance hand cases (conv_with_padding, strides)', () => {
-    expect(conv2d(x55, w33).toArray()).toEqual([[[[54, 63, 72], [99, 108, 117], [144, 153, 162]]]]);
-    expect(conv2d(x55, w33, undefined, { pads: [1, 1, 1, 1] }).toArray()).toEqual([
-      [[[12, 21, 27, 33, 24], [33, 54, 63, 72, 51], [63, 99, 108, 117, 81], [93, 144, 153, 162, 111], [72, 111, 117, 123, 84]]],
+    expect(conv2d(x55, w33).toArray()).toEqual([
+      [
+        [
+          [54, 63, 72],
+          [99, 108, 117],
+          [144, 153, 162],
+        ],
+      ],
     ]);
-    expect(conv2d(x55, w33, undefined, { pads: [1, 1, 1, 1], strides: [2, 2] }).toArray()).toEqual([[[[12, 27, 24], [63, 108, 81], [72, 117, 84]]]]);
+    expect(conv2d(x55, w33, undefined, { pads: [1, 1, 1, 1] }).toArray()).toEqual([
+      [
+        [
+          [12, 21, 27, 33, 24],
+          [33, 54, 63, 72, 51],
+          [63, 99, 108, 117, 81],
+          [93, 144, 153, 162, 111],
+          [72, 111, 117, 123, 84],
+        ],
+      ],
+    ]);
+    expect(conv2d(x55, w33, undefined, { pads: [1, 1, 1, 1], strides: [2, 2] }).toArray()).toEqual([
+      [
+        [
+          [12, 27, 24],
+          [63, 108, 81],
+          [72, 117, 84],
+        ],
+      ],
+    ]);
     expect(conv1d(Tensor.from([[[1, 2, 3, 4]]]), Tensor.from([[[1, -1]]]), Tensor.from([10])).toArray()).toEqual([[[9, 9, 9]]]);
   });
 
@@ -166,7 +245,9 @@ describe('conv', () => {
   });
 
   it('rejects channel/rank mismatches and bad options', () => {
-    expect(() => conv(Tensor.zeros([1, 3, 5, 5]), Tensor.zeros([2, 2, 3, 3]))).toThrow(/conv: input channels 3 do not match weight \[2, 2, 3, 3\]/);
+    expect(() => conv(Tensor.zeros([1, 3, 5, 5]), Tensor.zeros([2, 2, 3, 3]))).toThrow(
+      /conv: input channels 3 do not match weight \[2, 2, 3, 3\]/,
+    );
     expect(() => conv(Tensor.zeros([1, 3, 5]), Tensor.zeros([2, 3, 3, 3]))).toThrow(NormkitError);
     expect(() => conv(Tensor.zeros([1, 3, 5, 5]), Tensor.zeros([2, 3, 3, 3]), undefined, { pads: [1, 1] })).toThrow(/conv: pads/);
     expect(() => conv(Tensor.zeros([1, 3, 5, 5]), Tensor.zeros([2, 3, 3, 3]), undefined, { strides: [0, 1] })).toThrow(/conv: strides/);
@@ -175,7 +256,17 @@ describe('conv', () => {
 });
 
 /** Reference pooling by direct window loops. */
-function refPool(kind: 'max' | 'avg', x: Float32Array, xs: number[], k: number[], s: number[], pads: number[], dil: number[], ceil: boolean, includePad: boolean) {
+function refPool(
+  kind: 'max' | 'avg',
+  x: Float32Array,
+  xs: number[],
+  k: number[],
+  s: number[],
+  pads: number[],
+  dil: number[],
+  ceil: boolean,
+  includePad: boolean,
+) {
   const sp = k.length;
   const inSp = xs.slice(2);
   const outSp = inSp.map((d, i) => {
@@ -208,9 +299,30 @@ function refPool(kind: 'max' | 'avg', x: Float32Array, xs: number[], k: number[]
 describe('pooling', () => {
   const x44 = Tensor.arange(1, 17).reshape([1, 1, 4, 4]);
   it('ONNX conformance hand cases', () => {
-    expect(maxPool(x44, { kernelShape: [3, 3], strides: [2, 2], ceilMode: true }).toArray()).toEqual([[[[11, 12], [15, 16]]]]);
-    expect(avgPool(x44, { kernelShape: [3, 3], strides: [2, 2], ceilMode: true }).toArray()).toEqual([[[[6, 7.5], [12, 13.5]]]]);
-    expect(maxPool(x44, { kernelShape: [2, 2], dilations: [2, 2] }).toArray()).toEqual([[[[11, 12], [15, 16]]]]);
+    expect(maxPool(x44, { kernelShape: [3, 3], strides: [2, 2], ceilMode: true }).toArray()).toEqual([
+      [
+        [
+          [11, 12],
+          [15, 16],
+        ],
+      ],
+    ]);
+    expect(avgPool(x44, { kernelShape: [3, 3], strides: [2, 2], ceilMode: true }).toArray()).toEqual([
+      [
+        [
+          [6, 7.5],
+          [12, 13.5],
+        ],
+      ],
+    ]);
+    expect(maxPool(x44, { kernelShape: [2, 2], dilations: [2, 2] }).toArray()).toEqual([
+      [
+        [
+          [11, 12],
+          [15, 16],
+        ],
+      ],
+    ]);
     // averagepool_2d_pads_count_include_pad-like: 3x3 window, pad 1, corner = (1+2+5+6)/9.
     expect(avgPool(x44, { kernelShape: [3, 3], pads: [1, 1, 1, 1], countIncludePad: true }).get(0, 0, 0, 0)).toBeCloseTo(14 / 9, 6);
     expect(avgPool(x44, { kernelShape: [3, 3], pads: [1, 1, 1, 1] }).get(0, 0, 0, 0)).toBeCloseTo(14 / 4, 6);

@@ -1,8 +1,24 @@
-import { describe, expect, it } from 'vitest';
 import {
-  NormkitError, Tensor, cast, concat, expand, flatten, gather, layerNormKernel, pad, permute, reshape, rmsNormKernel, slice, split, squeeze, tile,
-  transpose, unsqueeze,
+  cast,
+  concat,
+  expand,
+  flatten,
+  gather,
+  layerNormKernel,
+  NormkitError,
+  pad,
+  permute,
+  reshape,
+  rmsNormKernel,
+  slice,
+  split,
+  squeeze,
+  Tensor,
+  tile,
+  transpose,
+  unsqueeze,
 } from '@normkit/tensor';
+import { describe, expect, it } from 'vitest';
 import { expectClose, mulberry, prod, randArray, randShape, ravel, refBroadcast, unravel } from './ref.js';
 
 describe('transpose / reshape / squeeze', () => {
@@ -18,7 +34,9 @@ describe('transpose / reshape / squeeze', () => {
       const exp = Array.from({ length: data.length }, (_, o) => {
         const oi = unravel(o, outShape);
         const ii = new Array<number>(shape.length);
-        perm.forEach((p, d) => (ii[p] = oi[d]!));
+        perm.forEach((p, d) => {
+          ii[p] = oi[d]!;
+        });
         return data[ravel(ii, shape)]!;
       });
       expect(y.toFlatArray()).toEqual(exp);
@@ -29,7 +47,10 @@ describe('transpose / reshape / squeeze', () => {
   });
   it('reshape / squeeze / unsqueeze / flatten', () => {
     const x = Tensor.arange(0, 6);
-    expect(reshape(x, [2, -1]).toArray()).toEqual([[0, 1, 2], [3, 4, 5]]);
+    expect(reshape(x, [2, -1]).toArray()).toEqual([
+      [0, 1, 2],
+      [3, 4, 5],
+    ]);
     expect(() => reshape(x, [4, -1])).toThrow(/reshape: cannot infer -1 reshaping \[6\]/);
     expect(squeeze(Tensor.zeros([1, 3, 1])).shape).toEqual([3]);
     expect(squeeze(Tensor.zeros([1, 3, 1]), [-1]).shape).toEqual([1, 3]);
@@ -42,10 +63,20 @@ describe('transpose / reshape / squeeze', () => {
 
 describe('concat / split', () => {
   it('concat along each axis equals stacking by index', () => {
-    const a = Tensor.from([[1, 2], [3, 4]]);
+    const a = Tensor.from([
+      [1, 2],
+      [3, 4],
+    ]);
     const b = Tensor.from([[5, 6]]);
-    expect(concat([a, b], 0).toArray()).toEqual([[1, 2], [3, 4], [5, 6]]);
-    expect(concat([a, Tensor.from([[7], [8]]), Tensor.zeros([2, 0])], -1).toArray()).toEqual([[1, 2, 7], [3, 4, 8]]);
+    expect(concat([a, b], 0).toArray()).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+    expect(concat([a, Tensor.from([[7], [8]]), Tensor.zeros([2, 0])], -1).toArray()).toEqual([
+      [1, 2, 7],
+      [3, 4, 8],
+    ]);
     expect(concat([Tensor.from([1], undefined, 'int64'), Tensor.from([2, 3], undefined, 'int64')], 0).toArray()).toEqual([1, 2, 3]);
     expect(() => concat([a, Tensor.zeros([2, 3])], 0)).toThrow(/concat: shapes \[2, 2\] and \[2, 3\] differ outside axis 0/);
     expect(() => concat([a, a], 2)).toThrow(/concat: axis 2 is out of range/);
@@ -53,12 +84,22 @@ describe('concat / split', () => {
   it('split into sizes and equal parts, round-tripping through concat', () => {
     const x = Tensor.arange(0, 24).reshape([2, 3, 4]);
     const parts = split(x, [1, 3], -1);
-    expect(parts.map((p) => p.shape)).toEqual([[2, 3, 1], [2, 3, 3]]);
+    expect(parts.map((p) => p.shape)).toEqual([
+      [2, 3, 1],
+      [2, 3, 3],
+    ]);
     expect(parts[0]!.toFlatArray()).toEqual([0, 4, 8, 12, 16, 20]);
     expect(concat(parts, 2).toFlatArray()).toEqual(x.toFlatArray());
-    expect(split(x, 3, 1).map((p) => p.shape)).toEqual([[2, 1, 4], [2, 1, 4], [2, 1, 4]]);
+    expect(split(x, 3, 1).map((p) => p.shape)).toEqual([
+      [2, 1, 4],
+      [2, 1, 4],
+      [2, 1, 4],
+    ]);
     // ONNX num_outputs with an uneven dim: ceil-sized chunks, the last smaller.
-    expect(split(Tensor.arange(0, 5), 2).map((p) => p.toFlatArray())).toEqual([[0, 1, 2], [3, 4]]);
+    expect(split(Tensor.arange(0, 5), 2).map((p) => p.toFlatArray())).toEqual([
+      [0, 1, 2],
+      [3, 4],
+    ]);
     expect(() => split(x, [1, 1], 1)).toThrow(/split: sizes \[1, 1\] do not sum to dimension 1 of \[2, 3, 4\]/);
   });
 });
@@ -90,7 +131,10 @@ describe('slice (ONNX semantics)', () => {
     expect(slice(x, [3], [1]).toArray()).toEqual([]);
     expect(slice(x, [0], [-1], [0], [3]).toArray()).toEqual([0, 3]);
     const m = Tensor.arange(0, 12).reshape([3, 4]);
-    expect(slice(m, [0, 3], [3, 0], [0, 1], [2, -2]).toArray()).toEqual([[3, 1], [11, 9]]);
+    expect(slice(m, [0, 3], [3, 0], [0, 1], [2, -2]).toArray()).toEqual([
+      [3, 1],
+      [11, 9],
+    ]);
     expect(slice(m, [1], [2], [-1]).toArray()).toEqual([[1], [5], [9]]);
     expect(() => slice(x, [0], [1], [0], [0])).toThrow(/slice: step must not be 0/);
   });
@@ -111,7 +155,18 @@ describe('slice (ONNX semantics)', () => {
       const outShape = idx.map((l) => l.length);
       const y = slice(new Tensor(shape, 'float32', data), starts, ends, axes, steps);
       expect(y.shape).toEqual(outShape);
-      expect(y.toFlatArray()).toEqual(Array.from({ length: prod(outShape) }, (_, o) => data[ravel(unravel(o, outShape).map((v, d) => idx[d]![v]!), shape)]!));
+      expect(y.toFlatArray()).toEqual(
+        Array.from(
+          { length: prod(outShape) },
+          (_, o) =>
+            data[
+              ravel(
+                unravel(o, outShape).map((v, d) => idx[d]![v]!),
+                shape,
+              )
+            ]!,
+        ),
+      );
     }
   });
 });
@@ -124,9 +179,20 @@ describe('pad', () => {
     expect(pad(x, [2, 2], 'reflect').toArray()).toEqual([3, 2, 1, 2, 3, 2, 1]);
     expect(pad(x, [2, 2], 'edge').toArray()).toEqual([1, 1, 1, 2, 3, 3, 3]);
     expect(pad(x, [-1, 1]).toArray()).toEqual([2, 3, 0]);
-    const m = Tensor.from([[1, 2], [3, 4]]);
-    expect(pad(m, [1, 0, 0, 1], 'reflect').toArray()).toEqual([[3, 4, 3], [1, 2, 1], [3, 4, 3]]);
-    expect(pad(m, [0, 1, 1, 0], 'edge').toArray()).toEqual([[1, 1, 2], [3, 3, 4], [3, 3, 4]]);
+    const m = Tensor.from([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(pad(m, [1, 0, 0, 1], 'reflect').toArray()).toEqual([
+      [3, 4, 3],
+      [1, 2, 1],
+      [3, 4, 3],
+    ]);
+    expect(pad(m, [0, 1, 1, 0], 'edge').toArray()).toEqual([
+      [1, 1, 2],
+      [3, 3, 4],
+      [3, 3, 4],
+    ]);
     expect(pad(Tensor.from([5, 6], undefined, 'int64'), [1, 1], 'constant', 7).toArray()).toEqual([7, 5, 6, 7]);
     expect(() => pad(m, [1, 1])).toThrow(/pad: expected 4 pads for \[2, 2\]/);
   });
@@ -161,7 +227,10 @@ describe('pad', () => {
 describe('gather / expand / tile / cast', () => {
   it('gather with negative, int32 and int64, multi-dim indices on any axis', () => {
     const x = Tensor.arange(0, 12).reshape([3, 4]);
-    expect(gather(x, Tensor.from([-1, 0], undefined, 'int64')).toArray()).toEqual([[8, 9, 10, 11], [0, 1, 2, 3]]);
+    expect(gather(x, Tensor.from([-1, 0], undefined, 'int64')).toArray()).toEqual([
+      [8, 9, 10, 11],
+      [0, 1, 2, 3],
+    ]);
     expect(gather(x, Tensor.from([[1, -1]], undefined, 'int32'), 1).toArray()).toEqual([[[1, 3]], [[5, 7]], [[9, 11]]]);
     expect(gather(x, Tensor.scalar(2, 'int64'), 0).toArray()).toEqual([8, 9, 10, 11]);
     expect(gather(Tensor.from([5, 6, 7], undefined, 'int64'), Tensor.from([2, -3], undefined, 'int64')).toArray()).toEqual([7, 5]);
@@ -178,17 +247,38 @@ describe('gather / expand / tile / cast', () => {
       const y = expand(new Tensor(shape, 'float32', data), target);
       const out = refBroadcast(shape, target);
       expect(y.shape).toEqual(out);
-      expect(y.toFlatArray()).toEqual(Array.from({ length: prod(out) }, (_, o) => {
-        const oi = unravel(o, out);
-        return data[ravel(shape.map((d, i) => (d === 1 ? 0 : oi[i + out.length - shape.length]!)), shape)]!;
-      }));
+      expect(y.toFlatArray()).toEqual(
+        Array.from({ length: prod(out) }, (_, o) => {
+          const oi = unravel(o, out);
+          return data[
+            ravel(
+              shape.map((d, i) => (d === 1 ? 0 : oi[i + out.length - shape.length]!)),
+              shape,
+            )
+          ]!;
+        }),
+      );
       const reps = shape.map(() => 1 + Math.floor(rnd() * 3));
       const z = tile(new Tensor(shape, 'float32', data), reps);
       const ts = shape.map((d, i) => d * reps[i]!);
       expect(z.shape).toEqual(ts);
-      expect(z.toFlatArray()).toEqual(Array.from({ length: prod(ts) }, (_, o) => data[ravel(unravel(o, ts).map((v, d) => v % shape[d]!), shape)]!));
+      expect(z.toFlatArray()).toEqual(
+        Array.from(
+          { length: prod(ts) },
+          (_, o) =>
+            data[
+              ravel(
+                unravel(o, ts).map((v, d) => v % shape[d]!),
+                shape,
+              )
+            ]!,
+        ),
+      );
     }
-    expect(expand(Tensor.from([[1], [2]]), [2, 3]).toArray()).toEqual([[1, 1, 1], [2, 2, 2]]);
+    expect(expand(Tensor.from([[1], [2]]), [2, 3]).toArray()).toEqual([
+      [1, 1, 1],
+      [2, 2, 2],
+    ]);
     expect(expand(Tensor.from([1, 2, 3]), [1, 1]).shape).toEqual([1, 3]);
     expect(() => expand(Tensor.from([1, 2, 3]), [2])).toThrow(/expand: shapes \[3\] and \[2\]/);
     expect(tile(Tensor.from([1, 2], undefined, 'int64'), [2]).toArray()).toEqual([1, 2, 1, 2]);
@@ -221,8 +311,8 @@ describe('fused norm kernels', () => {
       const mu = row.reduce((s, v) => s + v, 0) / 20;
       const vr = row.reduce((s, v) => s + (v - mu) ** 2, 0) / 20;
       const ms = row.reduce((s, v) => s + v * v, 0) / 20;
-      row.forEach((v, j) => expLn.push(((v - mu) / Math.sqrt(vr + 1e-5)) * g[j]! + b[j]!));
-      row.forEach((v, j) => expRms.push((v / Math.sqrt(ms + 1e-5)) * g[j]!));
+      for (const [j, v] of row.entries()) expLn.push(((v - mu) / Math.sqrt(vr + 1e-5)) * g[j]! + b[j]!);
+      for (const [j, v] of row.entries()) expRms.push((v / Math.sqrt(ms + 1e-5)) * g[j]!);
       expect(ln.mean.get(r, 0, 0)).toBeCloseTo(mu, 5);
       expect(ln.invStdDev.get(r, 0, 0)).toBeCloseTo(1 / Math.sqrt(vr + 1e-5), 4);
     }

@@ -1,8 +1,23 @@
-import { describe, expect, it } from 'vitest';
 import {
-  NormkitError, Tensor, argmax, argmin, l1Norm, l2Norm, logSoftmax, logSumExp, max, mean, min, prod, softmax, sum, sumSquare, variance,
+  argmax,
+  argmin,
+  l1Norm,
+  l2Norm,
+  logSoftmax,
+  logSumExp,
+  max,
+  mean,
+  min,
+  NormkitError,
+  prod,
+  softmax,
+  sum,
+  sumSquare,
+  Tensor,
+  variance,
 } from '@normkit/tensor';
-import { expectClose, mulberry, prod as sizeOf, randArray, randShape, ravel, unravel } from './ref.js';
+import { describe, expect, it } from 'vitest';
+import { expectClose, mulberry, randArray, randShape, ravel, prod as sizeOf, unravel } from './ref.js';
 
 type Red = (x: Tensor, axes?: number | readonly number[], keepDims?: boolean) => Tensor;
 const OPS: [string, Red, (v: number[]) => number][] = [
@@ -15,8 +30,22 @@ const OPS: [string, Red, (v: number[]) => number][] = [
   ['l2', l2Norm, (v) => Math.sqrt(v.reduce((a, b) => a + b * b, 0))],
   ['sumSquare', sumSquare, (v) => v.reduce((a, b) => a + b * b, 0)],
   ['logSumExp', logSumExp, (v) => Math.log(v.reduce((a, b) => a + Math.exp(b), 0))],
-  ['variance', (x, a, k) => variance(x, a, k), (v) => { const m = v.reduce((a, b) => a + b, 0) / v.length; return v.reduce((a, b) => a + (b - m) ** 2, 0) / v.length; }],
-  ['variance unbiased', (x, a, k) => variance(x, a, k, 1), (v) => { const m = v.reduce((a, b) => a + b, 0) / v.length; return v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1); }],
+  [
+    'variance',
+    (x, a, k) => variance(x, a, k),
+    (v) => {
+      const m = v.reduce((a, b) => a + b, 0) / v.length;
+      return v.reduce((a, b) => a + (b - m) ** 2, 0) / v.length;
+    },
+  ],
+  [
+    'variance unbiased',
+    (x, a, k) => variance(x, a, k, 1),
+    (v) => {
+      const m = v.reduce((a, b) => a + b, 0) / v.length;
+      return v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1);
+    },
+  ],
 ];
 
 /** Reference reduction: groups every element by its index with the reduced axes zeroed. */
@@ -53,7 +82,10 @@ describe('reductions', () => {
     }
   });
   it('hand cases and defaults', () => {
-    const x = Tensor.from([[1, 2, 3], [4, 5, 6]]);
+    const x = Tensor.from([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(sum(x).toArray()).toBe(21);
     expect(sum(x, 0).toArray()).toEqual([5, 7, 9]);
     expect(mean(x, [1], true).toArray()).toEqual([[2], [5]]);
@@ -71,7 +103,10 @@ describe('reductions', () => {
     expect(() => mean(Tensor.zeros([2], 'int64'))).toThrow(/expected a float tensor/);
   });
   it('argmax / argmin (first or last of ties)', () => {
-    const x = Tensor.from([[1, 5, 5], [7, 0, 0]]);
+    const x = Tensor.from([
+      [1, 5, 5],
+      [7, 0, 0],
+    ]);
     expect(argmax(x, 1).toArray()).toEqual([[1], [0]]);
     expect(argmax(x, 1, false, true).toArray()).toEqual([2, 0]);
     expect(argmin(x, 1, false).toArray()).toEqual([0, 1]);

@@ -92,5 +92,10 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
       worstErr = err;
     }
   }
-  if (worst >= 0) expect({ index: worst, actual: actual[worst], expected: expected[worst] }).toEqual({ index: worst, actual: expected[worst], expected: expected[worst] });
+  if (worst >= 0)
+    expect({ index: worst, actual: actual[worst], expected: expected[worst] }).toEqual({
+      index: worst,
+      actual: expected[worst],
+      expected: expected[worst],
+    });
 }

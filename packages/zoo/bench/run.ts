@@ -18,7 +18,10 @@ import * as ort from 'onnxruntime-node';
 import { buildModel } from '../src/index.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const execute = (graph as Record<string, unknown>).execute as ((m: Model, inputs: Record<string, Tensor>) => unknown) | undefined;
+ort.env.logLevel = 'error';
+type Runner = { run(inputs: Record<string, Tensor>): unknown };
+/** The package executor, built once per model (constant folding and planning happen at construction, as in an inference session). */
+const Executor = (graph as Record<string, unknown>).Executor as (new (m: Model) => Runner) | undefined;
 
 interface Row {
   model: string;
@@ -41,17 +44,29 @@ const median = (xs: number[]) => {
 };
 
 async function ortSession(m: Model) {
-  return ort.InferenceSession.create(encodeModel(m), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+  return ort.InferenceSession.create(encodeModel(m), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+  });
 }
 
 function ortFeed(feed: Record<string, Tensor>): Record<string, ort.Tensor> {
   const f: Record<string, ort.Tensor> = {};
-  for (const [k, t] of Object.entries(feed)) f[k] = new ort.Tensor(t.dtype === 'int64' ? 'int64' : 'float32', t.data as Float32Array, [...t.shape]);
+  for (const [k, t] of Object.entries(feed))
+    f[k] = new ort.Tensor(t.dtype === 'int64' ? 'int64' : 'float32', t.data as Float32Array, [...t.shape]);
   return f;
 }
 
 /** Interleaved timing: each round runs both (alternating which goes first); returns per-model times. */
-async function interleave(a: () => Promise<unknown> | unknown, b: () => Promise<unknown> | unknown, runs: number, warmup: number, budgetMs: number) {
+async function interleave(
+  a: () => Promise<unknown> | unknown,
+  b: () => Promise<unknown> | unknown,
+  runs: number,
+  warmup: number,
+  budgetMs: number,
+) {
   for (let i = 0; i < warmup; i++) {
     await a();
     await b();
@@ -85,10 +100,10 @@ const CASES = [
 for (const c of CASES) {
   for (const [runtime, shape] of [
     ['onnxruntime-node 1.30 (1 thread, all graph optimizations)', c.ort],
-    ['normkit executor (CPU backend)', c.ours],
+    ['normkit Executor (CPU backend, built once per model)', c.ours],
   ] as const) {
-    if (runtime.startsWith('normkit') && !execute) {
-      console.log(`skip ${c.name} in our executor: @normkit/graph does not export execute yet`);
+    if (runtime.startsWith('normkit') && !Executor) {
+      console.log(`skip ${c.name} in our executor: @normkit/graph does not export Executor yet`);
       continue;
     }
     const model = buildModel(c.arch, { size: c.size, opset: 17, seed: 0, ...shape });
@@ -113,10 +128,11 @@ for (const c of CASES) {
         await sa.release();
         await sb.release();
       } else {
-        const run = execute as (m: Model, i: Record<string, Tensor>) => unknown;
+        const Ex = Executor as new (m: Model) => Runner;
+        const [ea, eb] = [new Ex(model), new Ex(folded)];
         times = await interleave(
-          () => run(model, feed),
-          () => run(folded, feed),
+          () => ea.run(feed),
+          () => eb.run(feed),
           QUICK ? 3 : 9,
           1,
           QUICK ? 15_000 : 50_000,
@@ -142,7 +158,13 @@ for (const c of CASES) {
 }
 
 const seconds = (performance.now() - t0) / 1000;
-const env = { node: process.version, platform: `${process.platform} ${process.arch}`, date: new Date().toISOString(), quick: QUICK, seconds: +seconds.toFixed(1) };
+const env = {
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+  date: new Date().toISOString(),
+  quick: QUICK,
+  seconds: +seconds.toFixed(1),
+};
 const url = (f: string) => new URL(f, import.meta.url);
 writeFileSync(url('results.json'), `${JSON.stringify({ env, rows }, null, 2)}\n`);
 const md = [
@@ -152,7 +174,10 @@ const md = [
   '',
   '| model | runtime | input | RMSNorm form | runs | original ms | converted ms | speed-up | LNs folded |',
   '|---|---|---|---|---:|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.model} | ${r.runtime} | ${r.input} | ${r.form} | ${r.runs} | ${r.originalMs} | ${r.convertedMs} | ${r.speedup.toFixed(3)}× | ${r.folded} / ${r.layerNorms} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.model} | ${r.runtime} | ${r.input} | ${r.form} | ${r.runs} | ${r.originalMs} | ${r.convertedMs} | ${r.speedup.toFixed(3)}× | ${r.folded} / ${r.layerNorms} |`,
+  ),
   '',
 ];
 writeFileSync(url('results.md'), md.join('\n'));

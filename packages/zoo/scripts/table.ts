@@ -42,7 +42,9 @@ for (const c of CONFIGS) {
   const reasons = new Map<string, number>();
   for (const l of v) if (!l.foldable) reasons.set(cause(l.reason), (reasons.get(cause(l.reason)) ?? 0) + 1);
   const why = [...reasons].map(([r, n]) => `${n} × ${r}`).join('<br>') || '—';
-  lines.push(`| \`${c.arch}\` — ${c.label} | ${v.length} | ${v.filter((l) => l.foldable).length} | ${c.papers} | ${why} | ${same ? 'yes' : 'NO'} |`);
+  lines.push(
+    `| \`${c.arch}\` — ${c.label} | ${v.length} | ${v.filter((l) => l.foldable).length} | ${c.papers} | ${why} | ${same ? 'yes' : 'NO'} |`,
+  );
   console.log(c.arch, v.length, v.filter((l) => l.foldable).length, same);
 }
 const readme = new URL('../README.md', import.meta.url);

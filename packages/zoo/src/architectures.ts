@@ -49,7 +49,10 @@ const VIT: Record<ZooSize, Cfg & { patch: number; image: number; classes: number
   small: { layers: 12, d: 384, heads: 6, patch: 16, image: 224, classes: 1000 },
   base: { layers: 12, d: 768, heads: 12, patch: 16, image: 224, classes: 1000 },
 };
-const SWIN: Record<ZooSize, { d: number; depths: number[]; heads: number[]; window: number; patch: number; image: number; classes: number }> = {
+const SWIN: Record<
+  ZooSize,
+  { d: number; depths: number[]; heads: number[]; window: number; patch: number; image: number; classes: number }
+> = {
   tiny: { d: 16, depths: [2, 2], heads: [2, 4], window: 2, patch: 2, image: 16, classes: 10 },
   small: { d: 96, depths: [2, 2, 6, 2], heads: [3, 6, 12, 24], window: 7, patch: 4, image: 224, classes: 1000 },
   base: { d: 128, depths: [2, 2, 18, 2], heads: [4, 8, 16, 32], window: 7, patch: 4, image: 224, classes: 1000 },
@@ -77,7 +80,14 @@ function gpt2(o: Required<BuildOptions>): Model {
   const ids = z.input('input_ids', 'int64', [o.batch, S]);
   const wte = z.param('wte', [c.vocab, c.d], 0.5);
   const wpe = z.param('wpe', [c.positions, c.d], 0.1);
-  const pos = z.tensor('position_ids', Tensor.from(Array.from({ length: S }, (_, i) => i), [S], 'int64'));
+  const pos = z.tensor(
+    'position_ids',
+    Tensor.from(
+      Array.from({ length: S }, (_, i) => i),
+      [S],
+      'int64',
+    ),
+  );
   let h = z.op('embed', 'Add', [z.op('embed.wte', 'Gather', [wte, ids]), z.op('embed.wpe', 'Gather', [wpe, pos])]);
   const mask = z.causalMask('causal_mask', S);
   for (let l = 0; l < c.layers; l++) {
@@ -98,12 +108,22 @@ function bert(o: Required<BuildOptions>): Model {
   const z = new Layers('bert', o.opset, o.seed);
   const ids = z.input('input_ids', 'int64', [o.batch, S]);
   const types = z.input('token_type_ids', 'int64', [o.batch, S]);
-  const pos = z.tensor('position_ids', Tensor.from(Array.from({ length: S }, (_, i) => i), [S], 'int64'));
+  const pos = z.tensor(
+    'position_ids',
+    Tensor.from(
+      Array.from({ length: S }, (_, i) => i),
+      [S],
+      'int64',
+    ),
+  );
   let e = z.op('embeddings', 'Add', [
     z.op('embeddings.word', 'Gather', [z.param('embeddings.word_embeddings', [c.vocab, c.d], 0.5), ids]),
     z.op('embeddings.position', 'Gather', [z.param('embeddings.position_embeddings', [c.positions, c.d], 0.1), pos]),
   ]);
-  e = z.op('embeddings', 'Add', [e, z.op('embeddings.type', 'Gather', [z.param('embeddings.token_type_embeddings', [2, c.d], 0.1), types])]);
+  e = z.op('embeddings', 'Add', [
+    e,
+    z.op('embeddings.type', 'Gather', [z.param('embeddings.token_type_embeddings', [2, c.d], 0.1), types]),
+  ]);
   let h = z.layerNorm(e, c.d, 'embeddings.LayerNorm', 1e-12);
   for (let l = 0; l < c.layers; l++) {
     const a = z.attention(h, c.d, c.heads, `encoder.layer.${l}.attention`, { batch: o.batch, seq: S });
@@ -129,11 +149,16 @@ function vit(o: Required<BuildOptions>): Model {
   const z = new Layers('vit', o.opset, o.seed);
   const px = z.input('pixel_values', 'float32', [o.batch, 3, side, side]);
   const pe = patchEmbed(z, px, 3, c.d, c.patch, 'patch_embed');
-  const tokens = z.op('patch_embed', 'Transpose', [z.op('patch_embed', 'Reshape', [pe, z.ints('patch_embed.shape', [0, c.d, n])])], { perm: [0, 2, 1] });
+  const tokens = z.op('patch_embed', 'Transpose', [z.op('patch_embed', 'Reshape', [pe, z.ints('patch_embed.shape', [0, c.d, n])])], {
+    perm: [0, 2, 1],
+  });
   const cls = z.op('cls', 'Expand', [z.param('cls_token', [1, 1, c.d], 0.5), z.ints('cls.shape', [o.batch, 1, c.d])]);
   let h = z.op('embed', 'Add', [z.op('embed', 'Concat', [cls, tokens], { axis: 1 }), z.param('pos_embed', [1, n + 1, c.d], 0.1)]);
   for (let l = 0; l < c.layers; l++) {
-    h = z.op(`blocks.${l}`, 'Add', [h, z.attention(z.layerNorm(h, c.d, `blocks.${l}.norm1`, 1e-6), c.d, c.heads, `blocks.${l}.attn`, { batch: o.batch, seq: n + 1 })]);
+    h = z.op(`blocks.${l}`, 'Add', [
+      h,
+      z.attention(z.layerNorm(h, c.d, `blocks.${l}.norm1`, 1e-6), c.d, c.heads, `blocks.${l}.attn`, { batch: o.batch, seq: n + 1 }),
+    ]);
     h = z.op(`blocks.${l}`, 'Add', [h, z.mlp(z.layerNorm(h, c.d, `blocks.${l}.norm2`, 1e-6), c.d, 4 * c.d, `blocks.${l}.mlp`)]);
   }
   const f = z.layerNorm(h, c.d, 'norm', 1e-6);
@@ -175,8 +200,18 @@ function roll(z: Layers, x: string, s: number, side: number, scope: string): str
   for (const axis of [1, 2]) {
     const k = ((s % side) + side) % side;
     if (k === 0) continue;
-    const a = z.op(scope, 'Slice', [y, z.ints(`${scope}.s${axis}a0`, [side - k]), z.ints(`${scope}.s${axis}a1`, [side]), z.ints(`${scope}.s${axis}ax`, [axis])]);
-    const b = z.op(scope, 'Slice', [y, z.ints(`${scope}.s${axis}b0`, [0]), z.ints(`${scope}.s${axis}b1`, [side - k]), z.ints(`${scope}.s${axis}bx`, [axis])]);
+    const a = z.op(scope, 'Slice', [
+      y,
+      z.ints(`${scope}.s${axis}a0`, [side - k]),
+      z.ints(`${scope}.s${axis}a1`, [side]),
+      z.ints(`${scope}.s${axis}ax`, [axis]),
+    ]);
+    const b = z.op(scope, 'Slice', [
+      y,
+      z.ints(`${scope}.s${axis}b0`, [0]),
+      z.ints(`${scope}.s${axis}b1`, [side - k]),
+      z.ints(`${scope}.s${axis}bx`, [axis]),
+    ]);
     y = z.op(scope, 'Concat', [a, b], { axis });
   }
   return y;
@@ -190,7 +225,9 @@ function swin(o: Required<BuildOptions>): Model {
   let side = o.imageSize / c.patch;
   let d = c.d;
   const pe = patchEmbed(z, px, 3, d, c.patch, 'patch_embed.proj');
-  let h = z.op('patch_embed', 'Transpose', [z.op('patch_embed', 'Reshape', [pe, z.ints('patch_embed.shape', [0, d, side * side])])], { perm: [0, 2, 1] });
+  let h = z.op('patch_embed', 'Transpose', [z.op('patch_embed', 'Reshape', [pe, z.ints('patch_embed.shape', [0, d, side * side])])], {
+    perm: [0, 2, 1],
+  });
   h = z.layerNorm(h, d, 'patch_embed.norm');
   for (let s = 0; s < c.depths.length; s++) {
     const heads = c.heads[s] as number;
@@ -207,7 +244,10 @@ function swin(o: Required<BuildOptions>): Model {
       x = z.op(sc, 'Reshape', [x, z.ints(`${sc}.win3`, [B * nW, w * w, d])]);
       // Bias [nW, heads, t, t] broadcast over the batch: reshape attention logits to [B, nW, heads, t, t].
       const bias = swinBias(z, sc, heads, w, side, shift);
-      const biasB = z.op(sc, 'Reshape', [z.op(sc, 'Expand', [bias, z.ints(`${sc}.bexp`, [B, nW, heads, w * w, w * w])]), z.ints(`${sc}.bflat`, [B * nW, heads, w * w, w * w])]);
+      const biasB = z.op(sc, 'Reshape', [
+        z.op(sc, 'Expand', [bias, z.ints(`${sc}.bexp`, [B, nW, heads, w * w, w * w])]),
+        z.ints(`${sc}.bflat`, [B * nW, heads, w * w, w * w]),
+      ]);
       x = z.attention(x, d, heads, `${sc}.attn`, { bias: biasB, batch: B * nW, seq: w * w });
       // Window reverse.
       x = z.op(sc, 'Reshape', [x, z.ints(`${sc}.rev6`, [B, side / w, side / w, w, w, d])]);
@@ -222,7 +262,13 @@ function swin(o: Required<BuildOptions>): Model {
       const sc = `layers.${s}.downsample`;
       const grid = z.op(sc, 'Reshape', [h, z.ints(`${sc}.grid`, [B, side, side, d])]);
       const part = (y0: number, x0: number) =>
-        z.op(sc, 'Slice', [grid, z.ints(`${sc}.st${y0}${x0}`, [y0, x0]), z.ints(`${sc}.en${y0}${x0}`, [side, side]), z.ints(`${sc}.ax${y0}${x0}`, [1, 2]), z.ints(`${sc}.sp${y0}${x0}`, [2, 2])]);
+        z.op(sc, 'Slice', [
+          grid,
+          z.ints(`${sc}.st${y0}${x0}`, [y0, x0]),
+          z.ints(`${sc}.en${y0}${x0}`, [side, side]),
+          z.ints(`${sc}.ax${y0}${x0}`, [1, 2]),
+          z.ints(`${sc}.sp${y0}${x0}`, [2, 2]),
+        ]);
       const cat = z.op(sc, 'Concat', [part(0, 0), part(1, 0), part(0, 1), part(1, 1)], { axis: -1 });
       side /= 2;
       const flat = z.op(sc, 'Reshape', [cat, z.ints(`${sc}.tokens`, [B, side * side, 4 * d])]);
@@ -231,7 +277,12 @@ function swin(o: Required<BuildOptions>): Model {
     }
   }
   const f = z.layerNorm(h, d, 'norm');
-  const pooled = z.op('avgpool', 'ReduceMean', o.opset >= 18 ? [f, z.ints('avgpool.axes', [1])] : [f], o.opset >= 18 ? { keepdims: 0 } : { axes: [1], keepdims: 0 });
+  const pooled = z.op(
+    'avgpool',
+    'ReduceMean',
+    o.opset >= 18 ? [f, z.ints('avgpool.axes', [1])] : [f],
+    o.opset >= 18 ? { keepdims: 0 } : { axes: [1], keepdims: 0 },
+  );
   z.output(z.linear(pooled, d, c.classes, 'head'));
   return z.model();
 }
@@ -281,7 +332,15 @@ function llama(o: Required<BuildOptions>): Model {
   const ff = Math.round((8 * c.d) / 3 / 8) * 8;
   for (let l = 0; l < c.layers; l++) {
     const sc = `layers.${l}`;
-    h = z.op(sc, 'Add', [h, z.attention(z.rmsNorm(h, c.d, `${sc}.input_layernorm`), c.d, c.heads, `${sc}.self_attn`, { bias: mask, qkvBias: false, batch: o.batch, seq: S })]);
+    h = z.op(sc, 'Add', [
+      h,
+      z.attention(z.rmsNorm(h, c.d, `${sc}.input_layernorm`), c.d, c.heads, `${sc}.self_attn`, {
+        bias: mask,
+        qkvBias: false,
+        batch: o.batch,
+        seq: S,
+      }),
+    ]);
     const x = z.rmsNorm(h, c.d, `${sc}.post_attention_layernorm`);
     const gate = z.silu(z.linear(x, c.d, ff, `${sc}.mlp.gate_proj`, false), `${sc}.mlp`);
     const up = z.linear(x, c.d, ff, `${sc}.mlp.up_proj`, false);
@@ -311,7 +370,10 @@ function bloom(o: Required<BuildOptions>): Model {
   const bias = alibi(z, c.heads, S);
   for (let l = 0; l < c.layers; l++) {
     const sc = `h.${l}`;
-    h = z.op(sc, 'Add', [h, z.attention(z.layerNorm(h, c.d, `${sc}.input_layernorm`), c.d, c.heads, `${sc}.self_attention`, { bias, batch: o.batch, seq: S })]);
+    h = z.op(sc, 'Add', [
+      h,
+      z.attention(z.layerNorm(h, c.d, `${sc}.input_layernorm`), c.d, c.heads, `${sc}.self_attention`, { bias, batch: o.batch, seq: S }),
+    ]);
     h = z.op(sc, 'Add', [h, z.mlp(z.layerNorm(h, c.d, `${sc}.post_attention_layernorm`), c.d, 4 * c.d, `${sc}.mlp`)]);
   }
   const f = z.layerNorm(h, c.d, 'ln_f');
@@ -341,10 +403,16 @@ function whisperEncoder(o: Required<BuildOptions>): Model {
       pe[t * c.d + k] = Math.sin(t * f);
       pe[t * c.d + c.d / 2 + k] = Math.cos(t * f);
     }
-  h = z.op('embed_positions', 'Add', [z.op('encoder', 'Transpose', [h], { perm: [0, 2, 1] }), z.tensor('embed_positions.weight', new Tensor([T2, c.d], 'float32', pe))]);
+  h = z.op('embed_positions', 'Add', [
+    z.op('encoder', 'Transpose', [h], { perm: [0, 2, 1] }),
+    z.tensor('embed_positions.weight', new Tensor([T2, c.d], 'float32', pe)),
+  ]);
   for (let l = 0; l < c.layers; l++) {
     const sc = `layers.${l}`;
-    h = z.op(sc, 'Add', [h, z.attention(z.layerNorm(h, c.d, `${sc}.self_attn_layer_norm`), c.d, c.heads, `${sc}.self_attn`, { batch: o.batch, seq: T2 })]);
+    h = z.op(sc, 'Add', [
+      h,
+      z.attention(z.layerNorm(h, c.d, `${sc}.self_attn_layer_norm`), c.d, c.heads, `${sc}.self_attn`, { batch: o.batch, seq: T2 }),
+    ]);
     h = z.op(sc, 'Add', [h, z.mlp(z.layerNorm(h, c.d, `${sc}.final_layer_norm`), c.d, 4 * c.d, `${sc}`)]);
   }
   z.output(z.layerNorm(h, c.d, 'layer_norm'));
@@ -362,12 +430,30 @@ function mlpMixer(o: Required<BuildOptions>): Model {
     const sc = `blocks.${l}`;
     // Token mixing: an MLP over the token axis (transpose, mix, transpose back).
     const t = z.op(sc, 'Transpose', [z.layerNorm(h, c.d, `${sc}.norm1`, 1e-6)], { perm: [0, 2, 1] });
-    const mixed = z.linear(z.gelu(z.linear(t, n, c.tokenHidden, `${sc}.mlp_tokens.fc1`), `${sc}.mlp_tokens`), c.tokenHidden, n, `${sc}.mlp_tokens.fc2`);
+    const mixed = z.linear(
+      z.gelu(z.linear(t, n, c.tokenHidden, `${sc}.mlp_tokens.fc1`), `${sc}.mlp_tokens`),
+      c.tokenHidden,
+      n,
+      `${sc}.mlp_tokens.fc2`,
+    );
     h = z.op(sc, 'Add', [h, z.op(sc, 'Transpose', [mixed], { perm: [0, 2, 1] })]);
-    h = z.op(sc, 'Add', [h, z.linear(z.gelu(z.linear(z.layerNorm(h, c.d, `${sc}.norm2`, 1e-6), c.d, c.channelHidden, `${sc}.mlp_channels.fc1`), `${sc}.mlp_channels`), c.channelHidden, c.d, `${sc}.mlp_channels.fc2`)]);
+    h = z.op(sc, 'Add', [
+      h,
+      z.linear(
+        z.gelu(z.linear(z.layerNorm(h, c.d, `${sc}.norm2`, 1e-6), c.d, c.channelHidden, `${sc}.mlp_channels.fc1`), `${sc}.mlp_channels`),
+        c.channelHidden,
+        c.d,
+        `${sc}.mlp_channels.fc2`,
+      ),
+    ]);
   }
   const f = z.layerNorm(h, c.d, 'norm', 1e-6);
-  const pooled = z.op('head', 'ReduceMean', o.opset >= 18 ? [f, z.ints('head.axes', [1])] : [f], o.opset >= 18 ? { keepdims: 0 } : { axes: [1], keepdims: 0 });
+  const pooled = z.op(
+    'head',
+    'ReduceMean',
+    o.opset >= 18 ? [f, z.ints('head.axes', [1])] : [f],
+    o.opset >= 18 ? { keepdims: 0 } : { axes: [1], keepdims: 0 },
+  );
   z.output(z.linear(pooled, c.d, c.classes, 'head'));
   return z.model();
 }
@@ -427,7 +513,8 @@ export const architectures: ArchitectureInfo[] = [
   },
   {
     name: 'convnext',
-    description: 'ConvNeXt: 4×4 stem + channels-first LN, blocks of 7×7 depthwise conv → LN → MLP → layer scale, downsample LN + 2×2 conv, head LN',
+    description:
+      'ConvNeXt: 4×4 stem + channels-first LN, blocks of 7×7 depthwise conv → LN → MLP → layer scale, downsample LN + 2×2 conv, head LN',
     expected: (s) => ({
       layerNorms: 1 + CONVNEXT[s].depths.reduce((a, b) => a + b, 0) + (CONVNEXT[s].depths.length - 1) + 1,
       foldable: 1,
@@ -472,9 +559,14 @@ export const architectures: ArchitectureInfo[] = [
  */
 export function buildModel(arch: string, opts: BuildOptions = {}): Model {
   const b = BUILDERS[arch];
-  if (!b) throw new NormkitError('UNKNOWN_ARCHITECTURE', `buildModel: unknown architecture "${arch}"; known: ${Object.keys(BUILDERS).join(', ')}`);
+  if (!b)
+    throw new NormkitError(
+      'UNKNOWN_ARCHITECTURE',
+      `buildModel: unknown architecture "${arch}"; known: ${Object.keys(BUILDERS).join(', ')}`,
+    );
   const size = opts.size ?? 'tiny';
-  if (!['tiny', 'small', 'base'].includes(size)) throw new NormkitError('INVALID_ARGUMENT', `buildModel: size must be tiny, small or base, got ${size}`);
+  if (!['tiny', 'small', 'base'].includes(size))
+    throw new NormkitError('INVALID_ARGUMENT', `buildModel: size must be tiny, small or base, got ${size}`);
   const opset = opts.opset ?? 17;
   if (![14, 17, 23].includes(opset)) throw new NormkitError('INVALID_ARGUMENT', `buildModel: opset must be 14, 17 or 23, got ${opset}`);
   const full: Required<BuildOptions> = {

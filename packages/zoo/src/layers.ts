@@ -142,15 +142,28 @@ export class Layers {
    * softmax(QKᵀ/√dh + bias), merge, output projection. `bias` is an additive constant broadcast to
    * [.., S, S] (causal mask, ALiBi, relative position bias + window mask).
    */
-  attention(x: string, d: number, heads: number, scope: string, opts: { bias?: string; qkvBias?: boolean; batch: number; seq: number }): string {
+  attention(
+    x: string,
+    d: number,
+    heads: number,
+    scope: string,
+    opts: { bias?: string; qkvBias?: boolean; batch: number; seq: number },
+  ): string {
     const dh = d / heads;
     const split = (v: string, name: string) =>
-      this.op(scope, 'Transpose', [this.op(scope, 'Reshape', [v, this.ints(`${scope}.${name}_shape`, [0, 0, heads, dh])])], { perm: [0, 2, 1, 3] });
+      this.op(scope, 'Transpose', [this.op(scope, 'Reshape', [v, this.ints(`${scope}.${name}_shape`, [0, 0, heads, dh])])], {
+        perm: [0, 2, 1, 3],
+      });
     const qb = opts.qkvBias ?? true;
     const q = split(this.linear(x, d, d, `${scope}.q`, qb), 'q');
-    const kT = this.op(scope, 'Transpose', [this.op(scope, 'Reshape', [this.linear(x, d, d, `${scope}.k`, qb), this.ints(`${scope}.k_shape`, [0, 0, heads, dh])])], {
-      perm: [0, 2, 3, 1],
-    });
+    const kT = this.op(
+      scope,
+      'Transpose',
+      [this.op(scope, 'Reshape', [this.linear(x, d, d, `${scope}.k`, qb), this.ints(`${scope}.k_shape`, [0, 0, heads, dh])])],
+      {
+        perm: [0, 2, 3, 1],
+      },
+    );
     const v = split(this.linear(x, d, d, `${scope}.v`, qb), 'v');
     let s = this.op(scope, 'Mul', [this.op(scope, 'MatMul', [q, kT]), this.scalar(`${scope}.scale`, 1 / Math.sqrt(dh))]);
     if (opts.bias) s = this.op(scope, 'Add', [s, opts.bias]);

@@ -29,7 +29,8 @@ export function foldabilityTable(size: ZooSize = 'tiny', opset: 14 | 17 = 17): T
     const { model } = recognizeLayerNorms(buildModel(a.name, { size, opset, seed: 0 }));
     const rep = analyzeFoldability(model);
     const reasons = new Map<string, number>();
-    for (const l of rep.layerNorms) if (!l.foldable) reasons.set(cause(l.reason, l.blockingNode), (reasons.get(cause(l.reason, l.blockingNode)) ?? 0) + 1);
+    for (const l of rep.layerNorms)
+      if (!l.foldable) reasons.set(cause(l.reason, l.blockingNode), (reasons.get(cause(l.reason, l.blockingNode)) ?? 0) + 1);
     return {
       architecture: a.name,
       layerNorms: rep.layerNorms.length,

@@ -1,4 +1,3 @@
-import * as graph from '@normkit/graph';
 import { foldLayerNorms, type Model, randomInputs, verifyEquivalence } from '@normkit/graph';
 import { Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
@@ -6,8 +5,6 @@ import { architectures, buildModel } from '../src/index.js';
 import { compare, runOrt } from './ort-helpers.js';
 
 const FORMATS = ['onnx23', 'simplified', 'decomposed'] as const;
-/** The package executor, once @normkit/graph exports one. */
-const hasExecutor = typeof (graph as Record<string, unknown>).execute === 'function';
 
 async function ortMatches(original: Model, converted: Model, seed: number) {
   for (const s of [seed, seed + 1]) {
@@ -26,7 +23,7 @@ describe('fold every zoo model (tiny), three export forms, checked in onnxruntim
     for (const rmsFormat of FORMATS)
       it(`${a.name} → ${rmsFormat}`, async () => {
         const model = buildModel(a.name, { size: 'tiny', opset: 17, seed: 11 });
-        const { model: folded, report } = foldLayerNorms(model, { rmsFormat, verify: hasExecutor, tolerance: 1e-5 });
+        const { model: folded, report } = foldLayerNorms(model, { rmsFormat, verify: true, tolerance: 1e-5 });
         expect(report.folded.length).toBe(a.expected('tiny').foldable);
         const ops = folded.graph.nodes.map((n) => n.opType);
         if (report.folded.length > 0) {
@@ -43,7 +40,7 @@ describe('fold every zoo model (tiny), three export forms, checked in onnxruntim
   it('opset 14 models (decomposed LN in, recognized, folded) match too, with the opset raised to 23 for onnx23', async () => {
     for (const name of ['gpt2', 'vit', 'swin']) {
       const model = buildModel(name, { size: 'tiny', opset: 14, seed: 2 });
-      const { model: folded, report } = foldLayerNorms(model, { rmsFormat: 'onnx23', verify: hasExecutor });
+      const { model: folded, report } = foldLayerNorms(model, { rmsFormat: 'onnx23', verify: true });
       expect(report.opset?.from).toBe(14);
       // Swin's mean pool is a ReduceMean with an axes attribute: an input from opset 18.
       if (name === 'swin') expect(report.opset?.converted).toEqual(['avgpool/ReduceMean (ReduceMean: axes attribute → input)']);
@@ -81,7 +78,7 @@ describe('fold every zoo model (tiny), three export forms, checked in onnxruntim
     expect(calls).toBeGreaterThan(0);
   });
 
-  it.skipIf(!hasExecutor)('verifyEquivalence in our executor: every zoo model converted matches to 1e-5 with identical argmax', () => {
+  it('verifyEquivalence in our executor: every zoo model converted matches to 1e-5 with identical argmax', () => {
     for (const a of architectures) {
       const model = buildModel(a.name, { size: 'tiny', seed: 8 });
       for (const rmsFormat of FORMATS) {

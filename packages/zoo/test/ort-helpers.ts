@@ -3,11 +3,21 @@ import { encodeModel } from '@normkit/onnx';
 import type { Tensor } from '@normkit/tensor';
 import * as ort from 'onnxruntime-node';
 
+ort.env.logLevel = 'error';
+
 /** Runs a normkit Model in onnxruntime-node (1 thread, graph optimizations off so the graph runs as written). */
-export async function runOrt(model: Model, feed: Record<string, Tensor>): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> {
-  const session = await ort.InferenceSession.create(encodeModel(model), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'disabled' });
+export async function runOrt(
+  model: Model,
+  feed: Record<string, Tensor>,
+): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> {
+  const session = await ort.InferenceSession.create(encodeModel(model), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'disabled',
+  });
   const f: Record<string, ort.Tensor> = {};
-  for (const [k, t] of Object.entries(feed)) f[k] = new ort.Tensor(t.dtype === 'int64' ? 'int64' : t.dtype === 'int32' ? 'int32' : 'float32', t.data as Float32Array, [...t.shape]);
+  for (const [k, t] of Object.entries(feed))
+    f[k] = new ort.Tensor(t.dtype === 'int64' ? 'int64' : t.dtype === 'int32' ? 'int32' : 'float32', t.data as Float32Array, [...t.shape]);
   const out = await session.run(f);
   await session.release();
   const res: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
@@ -16,7 +26,10 @@ export async function runOrt(model: Model, feed: Record<string, Tensor>): Promis
 }
 
 /** max |a−b| / max |a| and the fraction of rows (last axis) with the same argmax — written here, independent of the code under test. */
-export function compare(a: { data: Float32Array; dims: readonly number[] }, b: { data: Float32Array; dims: readonly number[] }): { rel: number; argmax: number } {
+export function compare(
+  a: { data: Float32Array; dims: readonly number[] },
+  b: { data: Float32Array; dims: readonly number[] },
+): { rel: number; argmax: number } {
   let md = 0;
   let sc = 0;
   for (let i = 0; i < a.data.length; i++) {

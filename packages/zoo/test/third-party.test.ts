@@ -1,5 +1,4 @@
 import { fileURLToPath } from 'node:url';
-import * as graph from '@normkit/graph';
 import { analyzeFoldability, foldLayerNorms, type Model, randomInputs, recognizeLayerNorms, verifyEquivalence } from '@normkit/graph';
 import { loadModel } from '@normkit/onnx';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +7,6 @@ import { compare, runOrt } from './ort-helpers.js';
 const TP = fileURLToPath(new URL('../../../../shared/testdata/third-party/', import.meta.url));
 const FUSION = `${TP}onnxruntime/onnxruntime/test/testdata/transform/fusion/`;
 const HIST = `${TP}onnxruntime-history/onnxruntime/python/tools/transformers/test_data/`;
-const hasExecutor = typeof (graph as Record<string, unknown>).execute === 'function';
 
 const ops = (m: Model) => m.graph.nodes.map((n) => n.opType);
 
@@ -53,7 +51,13 @@ describe("onnxruntime's LayerNorm fusion test graphs", () => {
   });
 
   it('recognized fp32 graphs compute the same as the originals in onnxruntime-node', async () => {
-    for (const f of ['layer_norm.onnx', 'layer_norm_shared_input.onnx', 'layer_norm_with_cast.onnx', 'layer_norm_t5.onnx', 'skip_layer_norm_format1_partial.onnx']) {
+    for (const f of [
+      'layer_norm.onnx',
+      'layer_norm_shared_input.onnx',
+      'layer_norm_with_cast.onnx',
+      'layer_norm_t5.onnx',
+      'skip_layer_norm_format1_partial.onnx',
+    ]) {
       const m = await loadModel(FUSION + f);
       await ortSame(m, recognizeLayerNorms(m).model);
     }
@@ -71,7 +75,7 @@ describe('PyTorch exports: GPT-2, BERT, DistilBERT', () => {
     expect(report.components[0]?.sources.filter((s) => s.kind === 'embedding')).toHaveLength(2);
     expect(report.components[0]?.sources.filter((s) => s.kind === 'gemm').length).toBeGreaterThanOrEqual(4);
     for (const rmsFormat of ['onnx23', 'simplified', 'decomposed'] as const) {
-      const { model: folded, report: fr } = foldLayerNorms(m, { rmsFormat, verify: hasExecutor });
+      const { model: folded, report: fr } = foldLayerNorms(m, { rmsFormat, verify: true });
       expect(fr.folded).toHaveLength(25);
       await ortSame(m, folded, 2);
     }
@@ -82,7 +86,7 @@ describe('PyTorch exports: GPT-2, BERT, DistilBERT', () => {
     const report = analyzeFoldability(recognizeLayerNorms(m).model);
     expect(report.layerNorms.map((l) => l.foldable)).toEqual([true, false, false, false, false]);
     expect(report.layerNorms[1]?.reason).toMatch(/LayerNormalization\): the output of a normalization/);
-    const { model: folded } = foldLayerNorms(m, { verify: hasExecutor });
+    const { model: folded } = foldLayerNorms(m, { verify: true });
     await ortSame(m, folded, 3);
   });
 
@@ -98,7 +102,7 @@ describe('PyTorch exports: GPT-2, BERT, DistilBERT', () => {
     expect(fr.folded).toHaveLength(1);
   });
 
-  it.skipIf(!hasExecutor)('BERT SQuAD converted matches the original in our executor', async () => {
+  it('BERT SQuAD converted matches the original in our executor', async () => {
     const m = await loadModel(`${HIST}bert_squad_pytorch1.4_opset11/BertForQuestionAnswering_0.onnx`);
     const { model: folded } = foldLayerNorms(m, { verify: false });
     expect(verifyEquivalence(m, folded, { seed: 1, runs: 1 }).equivalent).toBe(true);

@@ -9,17 +9,30 @@ const verdicts = (arch: string, opset: 14 | 17 | 23) => {
 
 describe('zoo architectures', () => {
   it('lists the nine architectures', () => {
-    expect(architectures.map((a) => a.name)).toEqual(['gpt2', 'bert', 'vit', 'swin', 'convnext', 'llama', 'bloom', 'whisper-encoder', 'mlp-mixer']);
+    expect(architectures.map((a) => a.name)).toEqual([
+      'gpt2',
+      'bert',
+      'vit',
+      'swin',
+      'convnext',
+      'llama',
+      'bloom',
+      'whisper-encoder',
+      'mlp-mixer',
+    ]);
   });
 
-  it.each(architectures.map((a) => a.name))('%s: the analysis gives the expected verdicts, the same at opset 14 (after recognition), 17 and 23', (arch) => {
-    const info = architectures.find((a) => a.name === arch);
-    const v17 = verdicts(arch, 17);
-    expect({ layerNorms: v17.length, foldable: v17.filter((v) => v.foldable).length }).toEqual(info?.expected('tiny'));
-    // Opset 14 spells every LN as a decomposed subgraph; recognition must give back the same LNs and verdicts.
-    expect(verdicts(arch, 14)).toEqual(v17);
-    expect(verdicts(arch, 23).map((v) => v.foldable)).toEqual(v17.map((v) => v.foldable));
-  });
+  it.each(architectures.map((a) => a.name))(
+    '%s: the analysis gives the expected verdicts, the same at opset 14 (after recognition), 17 and 23',
+    (arch) => {
+      const info = architectures.find((a) => a.name === arch);
+      const v17 = verdicts(arch, 17);
+      expect({ layerNorms: v17.length, foldable: v17.filter((v) => v.foldable).length }).toEqual(info?.expected('tiny'));
+      // Opset 14 spells every LN as a decomposed subgraph; recognition must give back the same LNs and verdicts.
+      expect(verdicts(arch, 14)).toEqual(v17);
+      expect(verdicts(arch, 23).map((v) => v.foldable)).toEqual(v17.map((v) => v.foldable));
+    },
+  );
 
   it('opset 14 spells LN as the decomposed subgraph, 17 as LayerNormalization, 23 writes Llama RMSNorm as RMSNormalization', () => {
     const ops = (arch: string, opset: 14 | 17 | 23) => new Set(buildModel(arch, { opset }).graph.nodes.map((n) => n.opType));

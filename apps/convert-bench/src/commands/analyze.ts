@@ -3,6 +3,7 @@ import type { Context } from '../context.js';
 import { loadGraph, need } from '../deps.js';
 import { mark, table } from '../format.js';
 import { openModel } from '../models.js';
+import { writeSessionFile } from '../session.js';
 import type { LayerNormVerdict } from '../types.js';
 
 /** What `normkit analyze` reports. */
@@ -64,9 +65,10 @@ export async function analyzeModel(model: Model, label: string): Promise<Analyze
 }
 
 /** `normkit analyze <model>` */
-export async function analyzeCommand(ctx: Context, file: string): Promise<number> {
+export async function analyzeCommand(ctx: Context, file: string, o: { session?: string } = {}): Promise<number> {
   const opened = await openModel(file);
   const r = await analyzeModel(opened.model, opened.label);
+  if (o.session) await writeSessionFile(o.session, 'analyze', r);
   ctx.emit(r, () => renderAnalyze(r));
   return 0;
 }

@@ -4,10 +4,10 @@ import type { Model } from '@normkit/graph';
 import type { Backend } from '@normkit/tensor';
 import { type Context, parseNumber, parsePositiveInt } from '../context.js';
 import { createGpu, createRunner, type EngineName, type OpTypeTime, parseEngines, type Runner } from '../engines.js';
-import { CliError, EXIT_BAD_INPUT } from '../errors.js';
+import { CliError, EXIT_BAD_INPUT, isNormkitError } from '../errors.js';
 import { ms, signedPct, table } from '../format.js';
 import { describeFeeds, parseDims, seededFeeds } from '../inputs.js';
-import { openModel } from '../models.js';
+import { asInputError, openModel } from '../models.js';
 import { writeSessionFile } from '../session.js';
 import { median, quantile, timingStats } from '../stats.js';
 import type { BenchEntry, BenchRatio, BenchResult, MachineInfo, OpBreakdown } from '../types.js';
@@ -23,10 +23,16 @@ export interface BenchModel {
 /** Options of `benchmarkModels`. */
 export interface BenchOptions {
   engines?: EngineName[];
-  runs?: number;
+  /**
+   * Timed rounds (each runs every (engine, model) once). `'auto'` (default): at least 10 rounds, then
+   * more until the timed runs add up to `minTimeMs`, at most 1000.
+   */
+  runs?: number | 'auto';
+  /** With `runs: 'auto'`: the least total time of the timed runs (default 3000 ms). */
+  minTimeMs?: number;
   warmup?: number;
-  /** Profiled runs per (engine, model) for the per-op-type breakdown (our engines only). Default 3; 0 to skip. */
-  profileRuns?: number;
+  /** Profiled runs per (engine, model) for the per-op-type breakdown (our engines only). `'auto'` (default): 3 to 50, about 1 s each; 0 to skip. */
+  profileRuns?: number | 'auto';
   seed?: number;
   dims?: Record<string, number>;
 }
@@ -45,8 +51,8 @@ export function machineInfo(): MachineInfo {
 
 /**
  * Times `subject` (and `against`, the baseline) in each engine on the same seeded inputs. Runs are
- * interleaved — every round runs each (engine, model) once, alternating the order — so drift in the
- * machine's speed affects all alike; reports median, quartiles and spread, the speed-up against the
+ * interleaved — every round runs each (engine, model) once, in an order balanced over rounds (see
+ * `roundOrder`) — so drift in the machine's speed and cache warmth affect both models alike; reports median, quartiles and spread, the speed-up against the
  * baseline per engine, and for our engines the time per op type from the executor's profile.
  *
  * @example
@@ -62,9 +68,12 @@ export async function benchmarkModels(
   ctx?: Context,
 ): Promise<BenchResult> {
   const engines = opts.engines ?? ['normkit-cpu', 'onnxruntime'];
-  const runs = opts.runs ?? 20;
+  const auto = opts.runs === undefined || opts.runs === 'auto';
+  const minRounds = auto ? 10 : (opts.runs as number);
+  const maxRounds = auto ? 1000 : (opts.runs as number);
+  const minTimeMs = auto ? (opts.minTimeMs ?? 3000) : 0;
   const warmup = opts.warmup ?? 3;
-  const profileRuns = opts.profileRuns ?? 3;
+  const profileRuns = opts.profileRuns ?? 'auto';
   const [feeds] = await seededFeeds(subject.model, opts.seed ?? 0, 1, opts.dims ?? {});
   if (!feeds) throw new Error('no feeds');
   if (against) {
@@ -97,46 +106,56 @@ export async function benchmarkModels(
       }
       slots.push(...loaded);
     } catch (e) {
-      if (!(e instanceof CliError)) throw e;
+      if (!(e instanceof CliError) && !isNormkitError(e)) throw e;
       for (const s of loaded) await s.runner.dispose();
-      skipped.push({ engine, reason: e.message });
+      const label = models[loaded.length]?.m.label ?? subject.label;
+      skipped.push({ engine, reason: e instanceof CliError ? e.message : asInputError(e, label).message });
     }
   }
   load?.end();
-  for (const s of skipped) ctx?.warn(`${s.engine} skipped: ${s.reason}`);
-  if (slots.length === 0)
-    throw new CliError(
-      `no engine could run ${subject.label}: ${skipped.map((s) => `${s.engine}: ${s.reason}`).join('; ')}`,
-      EXIT_BAD_INPUT,
-      'NO_ENGINE',
-    );
+  if (slots.length > 0) for (const s of skipped) ctx?.warn(`${s.engine} skipped: ${s.reason}`);
+  if (slots.length === 0) {
+    // One line: the first engine's reason names the file and the problem; the others follow.
+    const [first, ...rest] = skipped;
+    throw new CliError(`${first?.reason ?? subject.label}${rest.map((s) => ` (${s.engine} too: ${s.reason.replace(`${subject.label}: `, '')})`).join('')}`, EXIT_BAD_INPUT, 'NO_ENGINE');
+  }
 
   try {
-    const total = (warmup + runs) * slots.length;
-    const step = ctx?.step(`time ${runs} interleaved runs × ${slots.length} (engine, model)`);
-    let done = 0;
-    for (let i = 0; i < warmup + runs; i++) {
-      const order = i % 2 === 0 ? slots : [...slots].reverse();
-      for (const s of order) {
+    const step = ctx?.step(auto ? `time interleaved runs × ${slots.length} (engine, model) for ≥ ${minTimeMs / 1000} s` : `time ${minRounds} interleaved runs × ${slots.length} (engine, model)`);
+    let timedMs = 0;
+    let rounds = 0;
+    for (let i = 0; rounds < maxRounds && (rounds < minRounds || timedMs < minTimeMs); i++) {
+      for (const s of roundOrder(slots, i)) {
         const t0 = performance.now();
         await s.runner.run(feeds);
         const t = performance.now() - t0;
-        if (i >= warmup) s.samples.push(t);
-        step?.update(++done, total);
+        if (i >= warmup) {
+          s.samples.push(t);
+          timedMs += t;
+        }
       }
+      if (i >= warmup) rounds++;
+      if (auto) step?.update(Math.min(Math.round(timedMs), minTimeMs), minTimeMs);
+      else step?.update(rounds, minRounds);
     }
-    step?.end();
+    const runs = rounds;
+    step?.end(`${runs} rounds`);
 
+    // Profiled runs (per-op-type times) are separate from the timed ones: profiling adds overhead.
     const opTypes: OpBreakdown[] = [];
-    const profiled = slots.filter((s) => s.runner.runProfiled);
-    if (profileRuns > 0 && profiled.length > 0) {
-      const ps = ctx?.step(`profile ${profileRuns} runs per op type`);
-      for (const s of profiled) {
-        const perRun: OpTypeTime[][] = [];
-        for (let i = 0; i < profileRuns; i++) perRun.push((await s.runner.runProfiled?.(feeds))?.byOpType ?? []);
-        opTypes.push({ engine: s.engine, model: s.m.label, role: s.role, ...medianBreakdown(perRun) });
+    const profiled = slots.filter((s) => s.runner.runProfiled).map((s) => ({ ...s, perRun: [] as OpTypeTime[][], ms: 0 }));
+    if (profileRuns !== 0 && profiled.length > 0) {
+      const ps = ctx?.step(profileRuns === 'auto' ? 'profile runs per op type' : `profile ${profileRuns} runs per op type`);
+      const [minP, maxP] = profileRuns === 'auto' ? [3, 50] : [profileRuns, profileRuns];
+      for (let i = 0; i < maxP && (i < minP || profiled.some((s) => s.ms < 1000)); i++) {
+        for (const s of roundOrder(profiled, i)) {
+          const t0 = performance.now();
+          s.perRun.push((await s.runner.runProfiled?.(feeds))?.byOpType ?? []);
+          s.ms += performance.now() - t0;
+        }
       }
-      ps?.end();
+      for (const s of profiled) opTypes.push({ engine: s.engine, model: s.m.label, role: s.role, profiledRuns: s.perRun.length, ...medianBreakdown(s.perRun) });
+      ps?.end(`${profiled[0]?.perRun.length} runs each`);
     }
 
     const results: BenchEntry[] = slots.map((s) => ({
@@ -186,6 +205,21 @@ export async function benchmarkModels(
   }
 }
 
+/**
+ * The order of round `i`: engine by engine (each engine's models back to back, so another engine's
+ * cache and allocator traffic does not fall between the runs being compared); the models' order
+ * alternates every round and the engines' order every two rounds, so each model runs first — right
+ * after another engine — as often as second, and neither gets the warmer position systematically.
+ */
+export function roundOrder<T extends { engine: string }>(slots: readonly T[], i: number): T[] {
+  const engines = [...new Set(slots.map((s) => s.engine))];
+  if (Math.floor(i / 2) % 2 === 1) engines.reverse();
+  return engines.flatMap((e) => {
+    const group = slots.filter((s) => s.engine === e);
+    return i % 2 === 1 ? group.reverse() : group;
+  });
+}
+
 /** Per op type, the median over runs; total = median of the per-run totals. */
 function medianBreakdown(perRun: OpTypeTime[][]): { totalMs: number; byOpType: OpTypeTime[] } {
   const types = new Set(perRun.flatMap((r) => r.map((o) => o.opType)));
@@ -196,6 +230,11 @@ function medianBreakdown(perRun: OpTypeTime[][]): { totalMs: number; byOpType: O
     })
     .sort((a, b) => b.ms - a.ms);
   return { totalMs: median(perRun.map((r) => r.reduce((a, o) => a + o.ms, 0))), byOpType };
+}
+
+/** Parses `--runs` (`auto` or a positive integer). */
+export function parseRuns(value: string | undefined): number | 'auto' {
+  return value === undefined || value === 'auto' ? 'auto' : parsePositiveInt('--runs', value, 1);
 }
 
 interface BenchCliOptions {
@@ -212,9 +251,9 @@ interface BenchCliOptions {
 /** `normkit bench <model> [--against <other>]` */
 export async function benchCommand(ctx: Context, file: string, o: BenchCliOptions): Promise<number> {
   const engines = parseEngines(o.engine, ['normkit-cpu', 'onnxruntime']);
-  const runs = parsePositiveInt('--runs', o.runs, 20);
+  const runs = parseRuns(o.runs);
   const warmup = parsePositiveInt('--warmup', o.warmup, 3, { allowZero: true });
-  const profileRuns = parsePositiveInt('--profile-runs', o.profileRuns, 3, { allowZero: true });
+  const profileRuns = o.profileRuns === 'auto' ? 'auto' : parsePositiveInt('--profile-runs', o.profileRuns, 3, { allowZero: true });
   const seed = parseNumber('--seed', o.seed, 0);
   const subject = await openModel(file);
   const against = o.against ? await openModel(o.against) : undefined;

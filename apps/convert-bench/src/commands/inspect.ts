@@ -2,7 +2,7 @@ import type { Model } from '@normkit/graph';
 import { bytesPerElement } from '@normkit/tensor';
 import type { Context } from '../context.js';
 import { loadGraph, need } from '../deps.js';
-import { count, shapeStr, table } from '../format.js';
+import { bytes, count, shapeStr, table } from '../format.js';
 import { openModel } from '../models.js';
 
 /** What `normkit inspect` reports. */
@@ -109,7 +109,7 @@ export async function inspectCommand(ctx: Context, file: string): Promise<number
 export function renderInspect(r: InspectResult): string {
   const lines: string[] = [];
   lines.push(
-    `${r.model}${r.fileBytes !== null ? ` (${count(r.fileBytes)}B)` : ''}: ${r.nodes} nodes, ${count(r.parameters)} parameters, IR v${r.irVersion}${r.producer ? `, from ${r.producer}` : ''}`,
+    `${r.model}${r.fileBytes !== null ? ` (${bytes(r.fileBytes)})` : ''}: ${r.nodes} nodes, ${count(r.parameters)} parameters, IR v${r.irVersion}${r.producer ? `, from ${r.producer}` : ''}`,
   );
   lines.push(`opsets:  ${r.opsets.map((o) => `${o.domain} ${o.version}`).join(', ')}`);
   lines.push(

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Context, parseNumber, parsePositiveInt } from '../context.js';
@@ -10,7 +10,7 @@ import { buildZooModel } from '../models.js';
 import { writeSessionFile } from '../session.js';
 import type { BenchResult, ConvertResult } from '../types.js';
 import { type AnalyzeResult, analyzeModel } from './analyze.js';
-import { benchmarkModels } from './bench.js';
+import { benchmarkModels, parseRuns } from './bench.js';
 import { convertModel } from './convert.js';
 import { writeReport } from './report.js';
 
@@ -22,7 +22,7 @@ export interface PipelineOptions {
   /** Directory for the models, JSON and report (default: a new temporary directory). */
   session?: string;
   engines?: EngineName[];
-  runs?: number;
+  runs?: number | 'auto';
   warmup?: number;
 }
 
@@ -54,6 +54,7 @@ export async function runPipeline(opts: PipelineOptions = {}, ctx?: Context): Pr
   const seed = opts.seed ?? 0;
   const engines = opts.engines ?? ['normkit-cpu', 'onnxruntime'];
   const session = opts.session ?? (await mkdtemp(join(tmpdir(), 'normkit-')));
+  await mkdir(session, { recursive: true });
   const onnx = await loadOnnx();
   const save = need(onnx, '@normkit/onnx', 'saveModel');
   const load = need(onnx, '@normkit/onnx', 'loadModel');
@@ -93,7 +94,7 @@ export async function runPipeline(opts: PipelineOptions = {}, ctx?: Context): Pr
     bench = await benchmarkModels(
       { model: await load(converted), label: converted, path: converted },
       { model, label: original, path: original },
-      { engines, runs: opts.runs ?? 20, warmup: opts.warmup ?? 3, seed },
+      { engines, runs: opts.runs ?? 'auto', warmup: opts.warmup ?? 3, seed },
       ctx,
     );
     await writeSessionFile(session, 'bench', bench);
@@ -124,7 +125,7 @@ export async function pipelineCommand(
       seed: parseNumber('--seed', o.seed, 0),
       ...(o.session ? { session: o.session } : {}),
       engines: parseEngines(o.engine, ['normkit-cpu', 'onnxruntime']),
-      runs: parsePositiveInt('--runs', o.runs, 20),
+      runs: parseRuns(o.runs),
       warmup: parsePositiveInt('--warmup', o.warmup, 3, { allowZero: true }),
     },
     ctx,
@@ -133,52 +134,46 @@ export async function pipelineCommand(
   return r.convert.equivalent ? 0 : EXIT_CHECK_FAILED;
 }
 
-/** The summary the pipeline prints. */
+/** The summary the pipeline prints: one numbered line (or block) per stage. */
 export function renderPipeline(r: PipelineResult): string {
   const c = r.convert;
+  const pad = '              ';
   const lines: string[] = [''];
-  lines.push(`normkit pipeline on zoo:${r.model.arch}:${r.model.size} (seeded weights)   session: ${r.session}`);
+  lines.push(`normkit: the whole pipeline on zoo:${r.model.arch}:${r.model.size} (seeded weights)    session ${r.session}`);
   lines.push('');
+  lines.push(`  1 analyze   ${r.analyze.total} LayerNorms, ${r.analyze.foldable} foldable (${r.analyze.components} component${r.analyze.components === 1 ? '' : 's'})`);
   lines.push(
-    `  LayerNorms folded   ${c.foldedLayerNorms} of ${c.layerNorms} into RMSNorm (${c.rmsFormat}), ${c.components} component${c.components === 1 ? '' : 's'}; ${c.nodes.before} → ${c.nodes.after} nodes`,
+    `  2 convert   ${c.foldedLayerNorms} LayerNorm → RMSNorm (${FORMAT[c.rmsFormat] ?? c.rmsFormat}), their source weights centered; ${c.nodes.before} → ${c.nodes.after} nodes`,
   );
-  for (const v of c.verification) {
+  c.verification.forEach((v, i) => {
     lines.push(
-      `  same outputs        ${v.engine.padEnd(12)} ${v.equivalent ? 'yes' : 'NO '}  max |Δ| ${sci(v.maxAbsDiff)}, max rel ${sci(v.maxRelDiff)}, argmax agreement ${(v.argmaxAgreement * 100).toFixed(0)}%`,
+      `${i === 0 ? '  3 verify    ' : pad}${v.engine.padEnd(12)} ${v.equivalent ? 'same outputs' : 'DIFFERENT   '}  max |Δ| ${sci(v.maxAbsDiff)} (relative ${sci(v.maxRelDiff)}), argmax agreement ${(v.argmaxAgreement * 100).toFixed(0)}%`,
     );
-  }
+  });
   if (r.bench) {
     const b = r.bench;
-    lines.push('');
+    lines.push(`  4 bench     medians of ${b.runs} interleaved runs after ${b.warmup} warm-up, inputs ${b.inputs.map((f) => `${f.name}[${f.shape.join('×')}]`).join(', ')}`);
     lines.push(
       table(
         ['engine', 'original ms', 'converted ms', 'speed-up', 'time'],
         b.ratios.map((x) => {
           const before = b.results.find((e) => e.engine === x.engine && e.role === 'against');
           const after = b.results.find((e) => e.engine === x.engine && e.role === 'model');
-          return [
-            x.engine,
-            ms(before?.medianMs ?? Number.NaN),
-            ms(after?.medianMs ?? Number.NaN),
-            `${x.speedup.toFixed(3)}×`,
-            signedPct(x.ratio - 1),
-          ];
+          return [x.engine, ms(before?.medianMs ?? Number.NaN), ms(after?.medianMs ?? Number.NaN), `${x.speedup.toFixed(3)}×`, signedPct(x.ratio - 1)];
         }),
-        { indent: '  ' },
+        { indent: pad },
       ),
     );
-    lines.push(
-      `  (medians of ${b.runs} interleaved runs after ${b.warmup} warm-up; inputs ${b.inputs.map((f) => `${f.name}[${f.shape.join('×')}]`).join(', ')})`,
-    );
-  }
+  } else lines.push('  4 bench     skipped: the converted model failed verification and was not written');
+  if (r.report) lines.push(`  5 report    ${r.report}`);
   lines.push('');
-  if (r.report) lines.push(`  report   ${r.report}`);
-  lines.push(
-    `  models   ${r.model.original}${r.model.converted ? `\n           ${r.model.converted}` : '  (converted model not written: verification failed)'}`,
-  );
-  lines.push('');
-  lines.push(
-    '  your model:  normkit analyze model.onnx  ·  normkit convert model.onnx -o model.rms.onnx  ·  normkit bench model.rms.onnx --against model.onnx',
-  );
+  lines.push(`  models      ${r.model.original}${r.model.converted ? ` → ${r.model.converted}` : ''}`);
+  lines.push('  your model  normkit analyze m.onnx  ·  normkit convert m.onnx -o m.rms.onnx  ·  normkit bench m.rms.onnx --against m.onnx');
   return lines.join('\n');
 }
+
+const FORMAT: Record<string, string> = {
+  simplified: 'SimplifiedLayerNormalization + bias Add',
+  onnx23: 'ONNX RMSNormalization, opset 23, + bias Add',
+  decomposed: 'Pow/ReduceMean/Sqrt/Div/Mul + bias Add',
+};

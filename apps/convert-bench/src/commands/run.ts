@@ -75,7 +75,12 @@ export async function runCommand(
   let feeds: Feeds;
   if (o.inputs?.length) feeds = await readFeeds(opened.model, o.inputs);
   else [feeds = {}] = await seededFeeds(opened.model, parseNumber('--seed', o.seed, 0), 1, parseDims(o.dim));
-  const runner = await createRunner(o.engine, { model: opened.model, ...(opened.path ? { path: opened.path } : {}) });
+  let runner: Awaited<ReturnType<typeof createRunner>>;
+  try {
+    runner = await createRunner(o.engine, { model: opened.model, ...(opened.path ? { path: opened.path } : {}) });
+  } catch (e) {
+    throw isNormkitError(e) ? asInputError(e, opened.label) : e;
+  }
   let outputs: Record<string, Tensor>;
   let elapsed: number;
   try {

@@ -104,7 +104,7 @@ export function renderReport(session: Pick<Session, 'convert' | 'bench'> & { dir
     }
     const groups = b.results.map((r) => ({
       label: `${r.engine} · ${r.role === 'against' ? 'before' : b.against ? 'after' : basename(r.model)}`,
-      values: r.samplesMs,
+      values: thin(r.samplesMs, 300),
       color: r.role === 'against' ? COLORS.before : COLORS.after,
       median: r.medianMs,
     }));
@@ -115,7 +115,7 @@ export function renderReport(session: Pick<Session, 'convert' | 'bench'> & { dir
         figure(
           id,
           'Every timed run',
-          'One dot per run, the bar marks the median: the spread of the measurement.',
+          `One dot per run${b.results.some((r) => r.samplesMs.length > 300) ? ' (300 evenly spaced of each)' : ''}, the bar marks the median: the spread of the measurement.`,
           dotPlot({ id, title: 'Every timed run (ms)', groups, unit: ' ms' }),
         ),
       );
@@ -240,6 +240,12 @@ function benchTable(b: BenchResult): string {
       `<tr><td>${esc(r.engine)}</td><td><code>${esc(basename(r.model))}</code>${r.role === 'against' ? ' (before)' : b.against ? ' (after)' : ''}</td><td>${fmtNum(r.medianMs)}</td><td>${fmtNum(r.p25Ms)} – ${fmtNum(r.p75Ms)}</td><td>±${(r.spread * 50).toFixed(1)}%</td><td>${fmtNum(r.minMs)} / ${fmtNum(r.maxMs)}</td><td>${esc(r.description)}</td></tr>`,
   );
   return `<section><h2>Timings</h2><table><thead><tr><th>engine</th><th>model</th><th>median ms</th><th>p25 – p75</th><th>spread</th><th>min / max</th><th>runs on</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
+}
+
+/** At most `n` values, evenly spaced through the list (a dot plot of 1000 runs stays light). */
+function thin(xs: readonly number[], n: number): number[] {
+  if (xs.length <= n) return [...xs];
+  return Array.from({ length: n }, (_, i) => xs[Math.floor((i * xs.length) / n)] as number);
 }
 
 function pct(x: number): string {

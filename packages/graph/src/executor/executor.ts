@@ -1,7 +1,7 @@
 import { type Backend, type DeviceStorage, NormkitError, type Tensor, fmtShape, getBackend, withBackend } from '@normkit/tensor';
 import { type Dim, Graph, Model, type Node, subgraphsOf } from '../ir.js';
 import { ops } from './ops.js';
-import { type OpKernel, kernelFor, unsupported } from './registry.js';
+import { type OpKernel, kernelFor, registerOp, unsupported } from './registry.js';
 
 /** Options of `execute` and `Executor.run`. */
 export interface RunOptions {
@@ -21,6 +21,8 @@ export interface ExecutorOptions {
   opset?: number;
   /** Fold nodes whose inputs are all constant once, at construction (default true). */
   foldConstants?: boolean;
+  /** Names a subgraph reads from its enclosing graph; they are passed to `run` like inputs. */
+  outerScope?: string[];
 }
 
 /** Time of one node in a profiled run. */
@@ -81,7 +83,7 @@ const NO_FOLD = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'R
  * ```
  */
 export class Executor {
-  readonly graph: Graph;
+  graph: Graph;
   readonly model: Model | undefined;
   private readonly backend: Backend | undefined;
   private readonly defaultOpset: number;
@@ -93,12 +95,20 @@ export class Executor {
   private readonly folded = new Set<Node>();
   private readonly plans = new Map<string, Step[]>();
   private readonly producers: Map<string, Node>;
+  private readonly outer: Set<string>;
 
   constructor(model: Model | Graph, opts: ExecutorOptions = {}) {
     if (ops.length === 0) throw new NormkitError('INTERNAL', 'executor ops are not loaded');
     this.model = model instanceof Model ? model : undefined;
     this.graph = model instanceof Model ? model.graph : model;
     if (!(this.graph instanceof Graph)) throw new NormkitError('INVALID_ARGUMENT', 'Executor: expected a Model or a Graph');
+    this.outer = new Set(opts.outerScope ?? []);
+    if (this.outer.size > 0) {
+      // A subgraph: make its outer names known to the topological sort without touching the caller's graph.
+      const g = this.graph.clone();
+      for (const n of this.outer) g.outerScope.add(n);
+      this.graph = g;
+    }
     this.backend = opts.backend;
     this.defaultOpset = opts.opset ?? 17;
     this.order = this.graph.topologicalOrder();
@@ -158,7 +168,7 @@ export class Executor {
     const needed = new Set<Node>();
     const stack = [...outputs];
     const seen = new Set<string>();
-    const runtimeInputs = new Set(this.graph.inputs.map((v) => v.name));
+    const runtimeInputs = new Set([...this.graph.inputs.map((v) => v.name), ...this.outer]);
     while (stack.length > 0) {
       const v = stack.pop() as string;
       if (seen.has(v)) continue;
@@ -199,7 +209,7 @@ export class Executor {
   private validate(inputs: Record<string, Tensor>): void {
     const declared = new Map(this.graph.inputs.map((v) => [v.name, v]));
     for (const name of Object.keys(inputs)) {
-      if (!declared.has(name)) {
+      if (!declared.has(name) && !this.outer.has(name)) {
         const names = this.graph
           .runtimeInputs()
           .map((v) => v.name)
@@ -273,7 +283,14 @@ export class Executor {
       const start = profile ? performance.now() : 0;
       let outs: (Tensor | undefined)[];
       try {
-        outs = step.kernel({ node, opset: step.opset, inputs: ins });
+        outs = step.kernel({
+          node,
+          opset: step.opset,
+          inputs: ins,
+          scope: (name) => values.get(name),
+          opsets: this.model?.opsetImports ?? [{ domain: '', version: this.defaultOpset }],
+          backend: getBackend(),
+        });
       } catch (e) {
         throw nodeError(e, node, ins);
       }
@@ -363,3 +380,33 @@ export function execute(model: Model | Graph, inputs: Record<string, Tensor>, op
   const backend = opts.backend ?? getBackend();
   return new Executor(model, { backend, opset: opts.opset }).run(inputs, opts);
 }
+
+/** Executors for subgraphs (If branches), built once per branch graph. */
+const subExecutors = new WeakMap<Graph, Executor>();
+
+/**
+ * If: runs `then_branch` or `else_branch` by the condition, reading outer values through the scope.
+ * Registered here because it builds nested Executors.
+ */
+registerOp('', 'If', (ctx) => {
+  const cond = ctx.inputs[0];
+  if (!cond || cond.size !== 1) throw new NormkitError('INVALID_NODE', `node "${ctx.node.name}" (If): the condition must have one element`, { node: ctx.node.name });
+  const which = Number(cond.data[0]) ? 'then_branch' : 'else_branch';
+  const a = ctx.node.attributes[which];
+  if (!a || a.type !== 'graph') throw new NormkitError('INVALID_NODE', `node "${ctx.node.name}" (If): attribute ${which} is missing`, { node: ctx.node.name });
+  const branch = a.value;
+  let ex = subExecutors.get(branch);
+  if (!ex) {
+    const free = [...branch.freeVariables()];
+    ex = new Executor(new Model(branch, ctx.opsets ?? [{ domain: '', version: ctx.opset }]), { outerScope: free, backend: ctx.backend });
+    subExecutors.set(branch, ex);
+  }
+  const feeds: Record<string, Tensor> = {};
+  for (const name of branch.freeVariables()) {
+    const t = ctx.scope?.(name);
+    if (!t) throw new NormkitError('UNDEFINED_VALUE', `node "${ctx.node.name}" (If): ${which} reads "${name}", which has no value`, { node: ctx.node.name, value: name });
+    feeds[name] = t;
+  }
+  const r = ex.run(feeds);
+  return branch.outputs.map((o) => r.outputs[o.name]);
+});

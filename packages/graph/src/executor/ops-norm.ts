@@ -1,5 +1,5 @@
 import * as T from '@normkit/tensor';
-import { type Tensor, fmtShape, sizeOf } from '@normkit/tensor';
+import { Tensor, fmtShape, sizeOf } from '@normkit/tensor';
 import { attr } from '../ir.js';
 import { type OpContext, invalid, need, registerOp, unsupported } from './registry.js';
 
@@ -19,8 +19,8 @@ function perChannel(ctx: OpContext, p: Tensor, x: Tensor, what: string): Tensor 
 
 registerOp('', 'BatchNormalization', (ctx) => {
   const x = need(ctx, 0);
-  if (attr(ctx.node, 'training_mode', 'int', 0) !== 0) throw unsupported(ctx, 'training_mode=1');
   const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
+  if (attr(ctx.node, 'training_mode', 'int', 0) !== 0) return batchNormTraining(ctx, x, eps);
   const scale = perChannel(ctx, need(ctx, 1, 'scale'), x, 'scale');
   const bias = perChannel(ctx, need(ctx, 2, 'B'), x, 'B');
   const mean = need(ctx, 3, 'mean');
@@ -31,6 +31,25 @@ registerOp('', 'BatchNormalization', (ctx) => {
   return [T.add(T.mul(x, a), b), mean, variance];
 });
 
+/**
+ * BatchNormalization with training_mode=1 (opset ≥ 14): normalizes with the batch statistics (biased
+ * variance) and returns running_mean = mean·m + batch_mean·(1−m), running_var likewise.
+ */
+function batchNormTraining(ctx: OpContext, x: Tensor, eps: number): Tensor[] {
+  const momentum = attr(ctx.node, 'momentum', 'float', 0.9);
+  const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+  const mu = T.mean(x, axes, true);
+  const d = T.sub(x, mu);
+  const v = T.mean(T.mul(d, d), axes, true);
+  const scale = perChannel(ctx, need(ctx, 1, 'scale'), x, 'scale');
+  const bias = perChannel(ctx, need(ctx, 2, 'B'), x, 'B');
+  const y = T.add(T.mul(T.mul(d, T.rsqrt(T.add(v, eps))), scale), bias);
+  const C = x.shape[1] ?? 1;
+  const runMean = T.add(T.mul(need(ctx, 3, 'mean'), momentum), T.mul(mu.reshape([C]), 1 - momentum));
+  const runVar = T.add(T.mul(need(ctx, 4, 'var'), momentum), T.mul(v.reshape([C]), 1 - momentum));
+  return [y, runMean, runVar];
+}
+
 /** Casts LN statistics to the stash type (1 = float32, 11 = float64). */
 function stash(ctx: OpContext, t: Tensor): Tensor {
   const s = attr(ctx.node, 'stash_type', 'int', 1);
@@ -39,15 +58,53 @@ function stash(ctx: OpContext, t: Tensor): Tensor {
   throw unsupported(ctx, `stash_type=${s}`);
 }
 
+/**
+ * Whether a scale/bias fits the normalized block [axis, rank) (then the fused kernel applies it);
+ * otherwise it broadcasts against the whole input, as in the ONNX function body and onnxruntime.
+ */
+function fitsBlock(p: Tensor | undefined, x: Tensor, axis: number): boolean {
+  if (!p) return true;
+  const a = axis < 0 ? axis + x.rank : axis;
+  const block = x.shape.slice(a);
+  if (p.rank > block.length) return p.shape.slice(0, p.rank - block.length).every((d) => d === 1) && fitsBlock(p.reshape(p.shape.slice(p.rank - block.length)), x, axis);
+  return p.shape.every((d, i) => d === 1 || d === block[block.length - p.rank + i]);
+}
+
+/** LN / RMSNorm with scale and bias applied by the fused kernel when they fit the block, else by broadcasting ops. */
+function normAffine(
+  x: Tensor,
+  scale: Tensor | undefined,
+  bias: Tensor | undefined,
+  axis: number,
+  kernel: (x: Tensor, s: Tensor | undefined, b: Tensor | undefined) => Tensor,
+): Tensor {
+  const flat = (p: Tensor | undefined) => (p && p.rank > x.rank - (axis < 0 ? axis + x.rank : axis) ? p.reshape(p.shape.filter((_, i) => i >= p.rank - (x.rank - (axis < 0 ? axis + x.rank : axis)))) : p);
+  if (fitsBlock(scale, x, axis) && fitsBlock(bias, x, axis)) return kernel(x, flat(scale), flat(bias));
+  let y = kernel(x, undefined, undefined);
+  if (scale) y = T.mul(y, scale);
+  if (bias) y = T.add(y, bias);
+  return y;
+}
+
 registerOp('', 'LayerNormalization', (ctx) => {
   const x = need(ctx, 0);
-  const r = T.layerNormKernel(x, opt(ctx.inputs[1]), opt(ctx.inputs[2]), attr(ctx.node, 'axis', 'int', -1), attr(ctx.node, 'epsilon', 'float', 1e-5));
-  return [r.y, ctx.node.outputs[1] ? stash(ctx, r.mean) : undefined, ctx.node.outputs[2] ? stash(ctx, r.invStdDev) : undefined];
+  const axis = attr(ctx.node, 'axis', 'int', -1);
+  const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
+  let stats: { mean: Tensor; invStdDev: Tensor } | undefined;
+  const y = normAffine(x, opt(ctx.inputs[1]), opt(ctx.inputs[2]), axis, (v, s, b) => {
+    const r = T.layerNormKernel(v, s, b, axis, eps);
+    stats = r;
+    return r.y;
+  });
+  const r = stats!;
+  return [y, ctx.node.outputs[1] ? stash(ctx, r.mean) : undefined, ctx.node.outputs[2] ? stash(ctx, r.invStdDev) : undefined];
 });
 
 registerOp('', 'RMSNormalization', (ctx) => {
   const x = need(ctx, 0);
-  return [T.rmsNormKernel(x, opt(ctx.inputs[1]), undefined, attr(ctx.node, 'axis', 'int', -1), attr(ctx.node, 'epsilon', 'float', 1e-5))];
+  const axis = attr(ctx.node, 'axis', 'int', -1);
+  const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
+  return [normAffine(x, opt(ctx.inputs[1]), undefined, axis, (v, s, b) => T.rmsNormKernel(v, s, b, axis, eps))];
 });
 
 /** 1/sqrt(mean(x², axes ≥ axis) + ε), keeping dims (ORT's inv_std_var output). */
@@ -61,7 +118,7 @@ function simplifiedLayerNorm(ctx: OpContext): (Tensor | undefined)[] {
   const x = need(ctx, 0);
   const axis = attr(ctx.node, 'axis', 'int', -1);
   const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
-  const y = T.rmsNormKernel(x, opt(ctx.inputs[1]), undefined, axis, eps);
+  const y = normAffine(x, opt(ctx.inputs[1]), undefined, axis, (v, s, b) => T.rmsNormKernel(v, s, b, axis, eps));
   return [y, ctx.node.outputs[1] ? stash(ctx, invRms(x, axis, eps)) : undefined];
 }
 // onnxruntime accepts SimplifiedLayerNormalization in the default domain as well as com.microsoft.
@@ -87,6 +144,28 @@ registerOp('com.microsoft', 'SkipSimplifiedLayerNormalization', (ctx) => {
   const y = T.rmsNormKernel(s, need(ctx, 2, 'gamma'), undefined, -1, eps);
   if (ctx.node.outputs[1]) throw unsupported(ctx, 'the mean output of SkipSimplifiedLayerNormalization');
   return [y, undefined, ctx.node.outputs[2] ? invRms(s, -1, eps) : undefined, s];
+});
+
+/**
+ * ORT EmbedLayerNormalization: LN(word[ids] + position[pos] + segment[seg])·γ + β over the hidden axis,
+ * plus mask_index (int32 per batch: the number of mask ones, 0 without a mask) and the optional sum.
+ */
+registerOp('com.microsoft', 'EmbedLayerNormalization', (ctx) => {
+  const ids = need(ctx, 0, 'input_ids');
+  const eps = attr(ctx.node, 'epsilon', 'float', 1e-12);
+  if (attr(ctx.node, 'mask_index_type', 'int', 1) !== 1) throw unsupported(ctx, 'mask_index_type other than 1');
+  if (ids.rank !== 2) throw invalid(ctx, `input_ids must be [batch, sequence], got ${fmtShape(ids.shape)}`);
+  const [B, S] = ids.shape as [number, number];
+  let sum = T.gather(need(ctx, 2, 'word_embedding'), ids, 0);
+  const posIds = opt(ctx.inputs[8]) ?? T.expand(Tensor.arange(0, S, 1, 'int64').reshape([1, S]), [B, S]);
+  sum = T.add(sum, T.gather(need(ctx, 3, 'position_embedding'), posIds.rank === 2 && posIds.shape[0] === 1 ? T.expand(posIds, [B, S]) : posIds, 0));
+  const seg = opt(ctx.inputs[1]);
+  const segTable = opt(ctx.inputs[4]);
+  if (seg && segTable) sum = T.add(sum, T.gather(segTable, seg, 0));
+  const y = T.layerNormKernel(sum, need(ctx, 5, 'gamma'), opt(ctx.inputs[6]), -1, eps).y;
+  const mask = opt(ctx.inputs[7]);
+  const maskIndex = mask ? T.cast(T.sum(T.cast(mask, 'int64'), [1], false), 'int32') : Tensor.zeros([B], 'int32');
+  return [y, maskIndex, sum];
 });
 
 registerOp('', 'GroupNormalization', (ctx) => {

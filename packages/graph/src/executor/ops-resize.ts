@@ -250,7 +250,8 @@ registerOp('', 'Resize', (ctx) => {
 
 registerOp('', 'Upsample', (ctx) => {
   const x = need(ctx, 0);
-  const scales = attr(ctx.node, 'scales', 'floats') ?? floats(need(ctx, 1, 'scales'));
+  const a = ctx.node.attributes.scales;
+  const scales = a && (a.type === 'floats' || a.type === 'ints') ? a.value : floats(need(ctx, 1, 'scales'));
   return [resize(ctx, x, scales, undefined, undefined, true)];
 });
 

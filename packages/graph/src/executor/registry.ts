@@ -7,6 +7,12 @@ export interface OpContext {
   /** Opset version imported for the node's domain. */
   opset: number;
   inputs: (Tensor | undefined)[];
+  /** Values visible to the node by name (for control-flow ops whose subgraphs read outer values). */
+  scope?: (name: string) => Tensor | undefined;
+  /** The opset imports in effect (for subgraphs). */
+  opsets?: { domain: string; version: number }[];
+  /** The backend the run uses. */
+  backend?: import('@normkit/tensor').Backend;
 }
 
 /** An op implementation: returns the node's outputs in order (`undefined` for an optional output it does not produce). */

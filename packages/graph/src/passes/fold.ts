@@ -71,13 +71,24 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
   assertModel(model, 'foldLayerNorms');
   const format = opts.rmsFormat ?? 'simplified';
   if (!['onnx23', 'simplified', 'decomposed'].includes(format))
-    throw new NormkitError('INVALID_ARGUMENT', `foldLayerNorms: rmsFormat must be 'onnx23', 'simplified' or 'decomposed', got ${String(format)}`);
+    throw new NormkitError(
+      'INVALID_ARGUMENT',
+      `foldLayerNorms: rmsFormat must be 'onnx23', 'simplified' or 'decomposed', got ${String(format)}`,
+    );
   const rec = recognizeLayerNorms(model);
   const m = rec.model;
   const g = m.graph;
   const analysis = analyzeFoldability(m);
-  const report: FoldReport = { folded: [], skipped: [], untied: analysis.sharedWeights, centered: [], analysis, recognized: rec.fused.length };
-  for (const ln of analysis.layerNorms) if (!ln.foldable) report.skipped.push({ name: ln.name, reason: ln.reason, blockingNode: ln.blockingNode });
+  const report: FoldReport = {
+    folded: [],
+    skipped: [],
+    untied: analysis.sharedWeights,
+    centered: [],
+    analysis,
+    recognized: rec.fused.length,
+  };
+  for (const ln of analysis.layerNorms)
+    if (!ln.foldable) report.skipped.push({ name: ln.name, reason: ln.reason, blockingNode: ln.blockingNode });
 
   // 1. Center the sources of every foldable component (each param once per axis; readers rewired).
   const copies = new Map<string, string>();
@@ -93,9 +104,13 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
           const t = constantOf(g, p.name, producers);
           if (!t) throw new NormkitError('FOLD_INTERNAL', `foldLayerNorms: source ${s.id} parameter "${p.name}" is not a constant`);
           if (t.dtype !== 'float32' && t.dtype !== 'float64')
-            throw new NormkitError('UNSUPPORTED_DTYPE', `foldLayerNorms: cannot center ${t.dtype} parameter "${p.name}" of ${s.id}; only float32/float64 weights are centered`, {
-              param: p.name,
-            });
+            throw new NormkitError(
+              'UNSUPPORTED_DTYPE',
+              `foldLayerNorms: cannot center ${t.dtype} parameter "${p.name}" of ${s.id}; only float32/float64 weights are centered`,
+              {
+                param: p.name,
+              },
+            );
           into = g.uniqueName(`${p.name}_centered`);
           g.initializers.set(into, new Tensor(t.shape, 'float32', centerTensor(t, p.axis)));
           copies.set(key, into);
@@ -113,20 +128,26 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
   for (const ln of analysis.layerNorms) {
     if (!ln.foldable) continue;
     const node = nodesByName.get(ln.name) as Node;
-    const into = opts.foldBias === false ? undefined : absorbBias(g, node, inserted);
+    const into = opts.foldBias === false ? undefined : absorbBias(g, node, inserted, betas);
     if (into) {
       betas.push(node.inputs[2] as string);
       node.inputs = node.inputs.slice(0, 2);
     }
     const nodes = rmsNodes(g, node, format, Math.max(opset, format === 'onnx23' ? 23 : opset));
     replaced.set(node, nodes);
-    report.folded.push({ name: ln.name, component: ln.component as number, rms: nodes.map((n) => n.name), ...(into ? { biasFoldedInto: into } : {}) });
+    report.folded.push({
+      name: ln.name,
+      component: ln.component as number,
+      rms: nodes.map((n) => n.name),
+      ...(into ? { biasFoldedInto: into } : {}),
+    });
   }
   g.nodes = g.nodes.flatMap((n) => [...(replaced.get(n) ?? [n]), ...(inserted.get(n) ?? [])]);
   // 3. Drop originals nothing reads any more.
   const cons = g.consumers();
   const outs = new Set(g.outputs.map((o) => o.name));
-  for (const name of [...report.centered.map((c) => c.param), ...betas]) if (!cons.has(name) && !outs.has(name) && g.initializers.has(name)) g.initializers.delete(name);
+  for (const name of [...report.centered.map((c) => c.param), ...betas])
+    if (!cons.has(name) && !outs.has(name) && g.initializers.has(name)) g.initializers.delete(name);
   // 4. Opset.
   if (format === 'onnx23' && opset < 23 && report.folded.length > 0) report.opset = upgradeOpset(m, 23);
 
@@ -135,7 +156,10 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
     const v = verifyEquivalence(model, m, { ...opts.verifyOptions, tolerance: opts.tolerance });
     result.verification = v;
     if (!v.equivalent && !opts.force) {
-      const worst = v.outputs.reduce((a, b) => (b.maxRelDiff > a.maxRelDiff ? b : a), v.outputs[0] ?? { name: '?', maxRelDiff: 0, maxAbsDiff: 0, argmaxAgreement: 1 });
+      const worst = v.outputs.reduce(
+        (a, b) => (b.maxRelDiff > a.maxRelDiff ? b : a),
+        v.outputs[0] ?? { name: '?', maxRelDiff: 0, maxAbsDiff: 0, argmaxAgreement: 1 },
+      );
       throw new NormkitError(
         'VERIFICATION_FAILED',
         `foldLayerNorms: the converted model differs from the original: output "${worst.name}" max relative difference ${worst.maxRelDiff.toExponential(2)} (tolerance ${v.tolerance}), argmax agreement ${worst.argmaxAgreement}; pass { force: true } to get it anyway, or report the model`,
@@ -151,7 +175,7 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
  * an existing constant bias Add after the MatMul gets b + βW (a new initializer), otherwise an Add(βW)
  * is inserted after the MatMul. Returns the MatMul names, or undefined when β must stay.
  */
-function absorbBias(g: Graph, ln: Node, inserted: Map<Node, Node[]>): string[] | undefined {
+function absorbBias(g: Graph, ln: Node, inserted: Map<Node, Node[]>, replacedBiases: string[]): string[] | undefined {
   const beta = ln.inputs[2];
   const out = ln.outputs[0] as string;
   if (!beta || g.outputs.some((o) => o.name === out)) return undefined;
@@ -164,7 +188,7 @@ function absorbBias(g: Graph, ln: Node, inserted: Map<Node, Node[]>): string[] |
   for (const r of readers) {
     if (r.opType !== 'MatMul' || r.inputs[0] !== out || r.inputs[1] === out) return undefined;
     const w = constantOf(g, r.inputs[1] as string, producers);
-    if (!w || w.rank !== 2 || (w.dtype !== 'float32' && w.dtype !== 'float64') || w.shape[0] !== b.size) return undefined;
+    if (w?.rank !== 2 || (w.dtype !== 'float32' && w.dtype !== 'float64') || w.shape[0] !== b.size) return undefined;
     const next = consumers.get(r.outputs[0] as string) ?? [];
     const add = next.length === 1 && next[0]?.opType === 'Add' && !g.outputs.some((o) => o.name === r.outputs[0]) ? next[0] : undefined;
     const other = add ? (add.inputs[0] === r.outputs[0] ? add.inputs[1] : add.inputs[0]) : undefined;
@@ -186,12 +210,15 @@ function absorbBias(g: Graph, ln: Node, inserted: Map<Node, Node[]>): string[] |
     g.initializers.set(name, new Tensor([n], 'float32', extra));
     if (p.add && p.bias) {
       const slot = p.add.inputs[0] === p.mm.outputs[0] ? 1 : 0;
+      replacedBiases.push(p.add.inputs[slot] as string);
       p.add.inputs[slot] = name;
     } else {
       const mmOut = p.mm.outputs[0] as string;
       const raw = g.uniqueName(`${mmOut}_nobeta`);
       p.mm.outputs[0] = raw;
-      inserted.set(p.mm, [{ name: g.uniqueName(`${p.mm.name}_beta_Add`), opType: 'Add', domain: '', inputs: [raw, name], outputs: [mmOut], attributes: {} }]);
+      inserted.set(p.mm, [
+        { name: g.uniqueName(`${p.mm.name}_beta_Add`), opType: 'Add', domain: '', inputs: [raw, name], outputs: [mmOut], attributes: {} },
+      ]);
     }
   }
   return plan.map((p) => p.mm.name);
@@ -213,11 +240,28 @@ function rmsNodes(g: Graph, ln: Node, format: RmsFormat, opset: number): Node[] 
     nodes.push(n);
     return n;
   };
-  if (format === 'onnx23') mk('RMSNormalization', [x, scale], [normOut], { axis: { type: 'int', value: axis }, epsilon: { type: 'float', value: epsilon } }, nm('RMSNormalization'));
+  if (format === 'onnx23')
+    mk(
+      'RMSNormalization',
+      [x, scale],
+      [normOut],
+      { axis: { type: 'int', value: axis }, epsilon: { type: 'float', value: epsilon } },
+      nm('RMSNormalization'),
+    );
   else if (format === 'simplified')
-    mk('SimplifiedLayerNormalization', [x, scale], [normOut], { axis: { type: 'int', value: axis }, epsilon: { type: 'float', value: epsilon } }, nm('SimplifiedLayerNormalization'));
+    mk(
+      'SimplifiedLayerNormalization',
+      [x, scale],
+      [normOut],
+      { axis: { type: 'int', value: axis }, epsilon: { type: 'float', value: epsilon } },
+      nm('SimplifiedLayerNormalization'),
+    );
   else {
-    if (axis !== -1) throw new NormkitError('UNSUPPORTED', `foldLayerNorms: decomposed RMSNorm is written for axis -1 only; node "${ln.name}" has axis ${axis}`);
+    if (axis !== -1)
+      throw new NormkitError(
+        'UNSUPPORTED',
+        `foldLayerNorms: decomposed RMSNorm is written for axis -1 only; node "${ln.name}" has axis ${axis}`,
+      );
     const two = g.uniqueName(`${base}rms_two`);
     g.initializers.set(two, Tensor.scalar(2));
     const eps = g.uniqueName(`${base}rms_eps`);
@@ -244,15 +288,70 @@ function rmsNodes(g: Graph, ln: Node, format: RmsFormat, opset: number): Node[] 
 
 /** Ops whose signature changed incompatibly between opsets, with the version of the change. */
 const BREAKING: Record<string, number[]> = {
-  ReduceMean: [18], ReduceMax: [18], ReduceMin: [18], ReduceProd: [18], ReduceL1: [18], ReduceL2: [18], ReduceLogSum: [18],
-  ReduceLogSumExp: [18], ReduceSumSquare: [18], ReduceSum: [13], Squeeze: [13], Unsqueeze: [13], Split: [13, 18], Pad: [11, 18],
-  Resize: [11, 13, 18, 19], Upsample: [10], Scatter: [11], Dropout: [12], Clip: [11], Slice: [10], TopK: [10], Expand: [8],
-  BatchNormalization: [9, 14, 15], MaxPool: [8, 10, 11, 12], AveragePool: [10, 11, 19], Pow: [7], Gemm: [7, 9, 11, 13],
-  GroupNormalization: [21], DFT: [20], Cast: [19, 21], Shape: [15, 19, 21], ConstantOfShape: [9, 20, 21], Size: [19, 21],
-  Identity: [14, 16, 19, 21], Reshape: [5, 14, 19, 21], If: [11, 13, 16, 19, 21], Loop: [11, 13, 16, 19, 21], Scan: [9, 11, 16, 19, 21],
+  ReduceMean: [18],
+  ReduceMax: [18],
+  ReduceMin: [18],
+  ReduceProd: [18],
+  ReduceL1: [18],
+  ReduceL2: [18],
+  ReduceLogSum: [18],
+  ReduceLogSumExp: [18],
+  ReduceSumSquare: [18],
+  ReduceSum: [13],
+  Squeeze: [13],
+  Unsqueeze: [13],
+  Split: [13, 18],
+  Pad: [11, 18],
+  Resize: [11, 13, 18, 19],
+  Upsample: [10],
+  Scatter: [11],
+  Dropout: [12],
+  Clip: [11],
+  Slice: [10],
+  TopK: [10],
+  Expand: [8],
+  BatchNormalization: [9, 14, 15],
+  MaxPool: [8, 10, 11, 12],
+  AveragePool: [10, 11, 19],
+  Pow: [7],
+  Gemm: [7, 9, 11, 13],
+  GroupNormalization: [21],
+  DFT: [20],
+  Cast: [19, 21],
+  Shape: [15, 19, 21],
+  ConstantOfShape: [9, 20, 21],
+  Size: [19, 21],
+  Identity: [14, 16, 19, 21],
+  Reshape: [5, 14, 19, 21],
+  If: [11, 13, 16, 19, 21],
+  Loop: [11, 13, 16, 19, 21],
+  Scan: [9, 11, 16, 19, 21],
 };
 /** Changes that are only additions (new types/attributes with defaults that keep the old meaning). */
-const ADDITIVE_ONLY = new Set(['Pow', 'Gemm', 'Cast', 'Shape', 'ConstantOfShape', 'Size', 'Identity', 'Reshape', 'BatchNormalization', 'If', 'Loop', 'Scan', 'Clip', 'Expand', 'Dropout', 'MaxPool', 'AveragePool', 'TopK', 'Slice', 'Pad', 'Resize', 'DFT']);
+const ADDITIVE_ONLY = new Set([
+  'Pow',
+  'Gemm',
+  'Cast',
+  'Shape',
+  'ConstantOfShape',
+  'Size',
+  'Identity',
+  'Reshape',
+  'BatchNormalization',
+  'If',
+  'Loop',
+  'Scan',
+  'Clip',
+  'Expand',
+  'Dropout',
+  'MaxPool',
+  'AveragePool',
+  'TopK',
+  'Slice',
+  'Pad',
+  'Resize',
+  'DFT',
+]);
 
 /**
  * Raises the model's default-domain opset to `to`, converting what changed incompatibly (Reduce* axes
@@ -271,7 +370,11 @@ export function upgradeOpset(m: Model, to: number): { from: number; to: number; 
       if (n.domain !== '' && n.domain !== 'ai.onnx') continue;
       const changes = (BREAKING[n.opType] ?? []).filter((v) => v > from && v <= to);
       if (changes.length === 0) continue;
-      const axesToInput = (n.opType.startsWith('Reduce') && n.opType !== 'ReduceSum') || n.opType === 'ReduceSum' || n.opType === 'Squeeze' || n.opType === 'Unsqueeze';
+      const axesToInput =
+        (n.opType.startsWith('Reduce') && n.opType !== 'ReduceSum') ||
+        n.opType === 'ReduceSum' ||
+        n.opType === 'Squeeze' ||
+        n.opType === 'Unsqueeze';
       if (axesToInput) {
         const axes = n.attributes.axes;
         if (axes?.type === 'ints') {

@@ -172,7 +172,13 @@ export function analyzeFoldability(model: Model, opts: AnalyzeOptions = {}): Fol
     const srcIds = new Set<string>();
     for (const ln of unblocked) for (const s of (walks.get(ln) as { walk: Walk }).walk.sources) srcIds.add(s);
     const sources = [...srcIds].map((id) => ctx.sources.get(id) as FoldSource);
-    const comp: FoldComponent = { id: components.length, layerNorms: members.map((n) => n.name), sources, foldable: unblocked.length > 0, reason: '' };
+    const comp: FoldComponent = {
+      id: components.length,
+      layerNorms: members.map((n) => n.name),
+      sources,
+      foldable: unblocked.length > 0,
+      reason: '',
+    };
     if (unblocked.length === 0) comp.reason = 'every LN of this component is blocked upstream';
     else {
       const fail = forwardCheck(ctx, sources);
@@ -181,7 +187,8 @@ export function analyzeFoldability(model: Model, opts: AnalyzeOptions = {}): Fol
         comp.blockingNode = fail.node;
         comp.path = fail.path;
         comp.reason = fail.reason;
-      } else comp.reason = `centering ${sources.length} source(s) leaves every consumer unchanged (only LayerNorms over the same axis read the stream)`;
+      } else
+        comp.reason = `centering ${sources.length} source(s) leaves every consumer unchanged (only LayerNorms over the same axis read the stream)`;
     }
     components.push(comp);
     for (const ln of members) compOf.set(ln, comp);
@@ -189,7 +196,14 @@ export function analyzeFoldability(model: Model, opts: AnalyzeOptions = {}): Fol
   const layerNorms: LayerNormVerdict[] = lns.map((ln) => {
     const { walk } = walks.get(ln) as { walk: Walk };
     const comp = compOf.get(ln);
-    const v: LayerNormVerdict = { name: ln.name, node: ln.opType, foldable: false, reason: '', component: comp?.id, sources: [...walk.sources] };
+    const v: LayerNormVerdict = {
+      name: ln.name,
+      node: ln.opType,
+      foldable: false,
+      reason: '',
+      component: comp?.id,
+      sources: [...walk.sources],
+    };
     if (walk.blocked) {
       v.blockingNode = walk.blocked.node;
       v.path = walk.blocked.path;
@@ -222,7 +236,12 @@ export function analyzeFoldability(model: Model, opts: AnalyzeOptions = {}): Fol
     const others = (consumers.get(name) ?? []).filter((n) => !e.readers.has(n.name));
     // Readers through Identity chains count as uses too.
     if (others.length > 0 || ctx.outputs.has(name))
-      sharedWeights.push({ initializer: name, centeredBy: [...e.by], otherUses: others.map((n) => ({ node: n.name, op: n.opType })), action: 'untie' });
+      sharedWeights.push({
+        initializer: name,
+        centeredBy: [...e.by],
+        otherUses: others.map((n) => ({ node: n.name, op: n.opType })),
+        action: 'untie',
+      });
   }
   return { layerNorms, components, sharedWeights };
 }
@@ -246,7 +265,8 @@ function singleAxis(ln: Node, shape: PartialShape | undefined): number | string 
   const axis = attr(ln, 'axis', 'int', -1);
   if (axis < 0) return axis === -1 ? -1 : `normalizes over ${-axis} axes (axis=${axis}); folding handles one normalized axis`;
   if (!shape) return `normalized axis ${axis} cannot be placed: the input rank is unknown`;
-  if (axis !== shape.length - 1) return `normalizes over ${shape.length - axis} axes (axis=${axis} of rank ${shape.length}); folding handles one normalized axis`;
+  if (axis !== shape.length - 1)
+    return `normalizes over ${shape.length - axis} axes (axis=${axis} of rank ${shape.length}); folding handles one normalized axis`;
   return -1;
 }
 
@@ -271,7 +291,8 @@ function isConst(ctx: Ctx, v: string): boolean {
 
 function constSource(ctx: Ctx, v: string, a: number, reader: Node, slot: number): string {
   const id = `const:${v}@${reader.name}`;
-  if (!ctx.sources.has(id)) ctx.sources.set(id, { id, kind: 'constant', value: v, axis: a, params: [{ name: v, axis: a, reader: reader.name, slot }] });
+  if (!ctx.sources.has(id))
+    ctx.sources.set(id, { id, kind: 'constant', value: v, axis: a, params: [{ name: v, axis: a, reader: reader.name, slot }] });
   return id;
 }
 
@@ -323,14 +344,18 @@ function merge(n: Node, parts: Walk[]): Walk {
 }
 
 function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
-  const { g } = ctx;
   const p = ctx.producers.get(v);
   const slotOf = (n: Node, name: string) => n.inputs.indexOf(name);
   if (!p || p.opType === 'Constant') {
     if (isConst(ctx, v)) return { sources: new Set([constSource(ctx, v, a, from, slotOf(from, v))]) };
     return {
       sources: new Set(),
-      blocked: { node: v, op: 'graph input', reason: `the raw graph input "${v}" reaches the LN; an input cannot be centered`, path: [`${v} (graph input)`] },
+      blocked: {
+        node: v,
+        op: 'graph input',
+        reason: `the raw graph input "${v}" reaches the LN; an input cannot be centered`,
+        path: [`${v} (graph input)`],
+      },
     };
   }
   if (p.opType === 'Identity' && isConst(ctx, v)) return { sources: new Set([constSource(ctx, v, a, from, slotOf(from, v))]) };
@@ -359,11 +384,17 @@ function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
       const dy = dimAt(ctx, y, a);
       if (p.opType === 'Div') {
         if (dy === 1) return merge(p, [rec(x, a)]);
-        return block(p, dy === undefined ? `cannot tell whether the divisor "${y}" is constant along the normalized axis` : `divides by "${y}", which varies along the normalized axis`);
+        return block(
+          p,
+          dy === undefined
+            ? `cannot tell whether the divisor "${y}" is constant along the normalized axis`
+            : `divides by "${y}", which varies along the normalized axis`,
+        );
       }
       if (dy === 1 && dx !== 1) return merge(p, [rec(x, a)]);
       if (dx === 1 && dy !== 1) return merge(p, [rec(y, a)]);
-      if (dx === undefined || dy === undefined) return block(p, 'cannot tell whether this Mul scales each token by a scalar (shapes unknown)');
+      if (dx === undefined || dy === undefined)
+        return block(p, 'cannot tell whether this Mul scales each token by a scalar (shapes unknown)');
       if (isConst(ctx, x) || isConst(ctx, y)) return block(p, 'per-feature scale (e.g. layer scale) not merged into a linear layer');
       return block(p, 'elementwise product of two streams (gating, or a decomposed activation such as GELU x·Φ(x))');
     }
@@ -372,7 +403,14 @@ function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
       if (a === -1 && isConst(ctx, wName)) {
         const id = p.name;
         if (!ctx.sources.has(id))
-          ctx.sources.set(id, { id, kind: 'dense', node: p.name, value: v, axis: -1, params: [{ name: wName, axis: -1, reader: p.name, slot: 1 }] });
+          ctx.sources.set(id, {
+            id,
+            kind: 'dense',
+            node: p.name,
+            value: v,
+            axis: -1,
+            params: [{ name: wName, axis: -1, reader: p.name, slot: 1 }],
+          });
         return { sources: new Set([id]) };
       }
       if (a === -1 && (rankOf(ctx, wName) ?? 0) >= 2) return merge(p, [rec(wName, -1)]);
@@ -430,7 +468,15 @@ function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
       if (-a > dr - 1 - axN) return block(p, 'gathers along the normalized axis');
       if (isConst(ctx, data)) {
         const id = p.name;
-        if (!ctx.sources.has(id)) ctx.sources.set(id, { id, kind: 'embedding', node: p.name, value: v, axis: a, params: [{ name: data, axis: a, reader: p.name, slot: 0 }] });
+        if (!ctx.sources.has(id))
+          ctx.sources.set(id, {
+            id,
+            kind: 'embedding',
+            node: p.name,
+            value: v,
+            axis: a,
+            params: [{ name: data, axis: a, reader: p.name, slot: 0 }],
+          });
         return { sources: new Set([id]) };
       }
       return merge(p, [rec(data, a)]);
@@ -450,7 +496,10 @@ function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
       const outS = ctx.facts.shapes.get(v);
       const m = mapAxisThroughReshape(inS, outS, a);
       if (m === undefined)
-        return block(p, `cannot track the normalized axis through ${p.opType}: shapes ${fmt(inS)} → ${fmt(outS)} do not show it kept intact`);
+        return block(
+          p,
+          `cannot track the normalized axis through ${p.opType}: shapes ${fmt(inS)} → ${fmt(outS)} do not show it kept intact`,
+        );
       return merge(p, [rec(inp(0), m)]);
     }
     case 'Concat': {
@@ -491,7 +540,11 @@ function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
 }
 
 function nonlinearReason(n: Node): string {
-  if (['Gelu', 'Relu', 'Tanh', 'Sigmoid', 'Erf', 'Silu', 'Elu', 'LeakyRelu', 'Softplus', 'HardSwish', 'FastGelu', 'BiasGelu'].includes(n.opType))
+  if (
+    ['Gelu', 'Relu', 'Tanh', 'Sigmoid', 'Erf', 'Silu', 'Elu', 'LeakyRelu', 'Softplus', 'HardSwish', 'FastGelu', 'BiasGelu'].includes(
+      n.opType,
+    )
+  )
     return 'nonlinear activation';
   if (n.opType === 'Softmax') return 'softmax';
   return `${n.opType} is not a zero-mean propagator`;
@@ -524,13 +577,18 @@ function forwardCheck(ctx: Ctx, sources: FoldSource[]): Fail | undefined {
       const key = `${v}|${a}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      if (ctx.outputs.has(v)) return { node: v, reason: `the stream "${v}" is a graph output, which centering would change; path: ${path.join(' → ')}`, path };
+      if (ctx.outputs.has(v))
+        return { node: v, reason: `the stream "${v}" is a graph output, which centering would change; path: ${path.join(' → ')}`, path };
     }
     const readers: Node[] = only !== undefined ? [only] : (ctx.consumers.get(v) ?? []);
     for (const n of readers) {
       const p = [...path, label(n)];
       const out = n.outputs[0] as string;
-      const fail = (why: string): Fail => ({ node: n.name, reason: `${label(n)} reads the stream and is not mean-invariant (${why}); path: ${p.join(' → ')}`, path: p });
+      const fail = (why: string): Fail => ({
+        node: n.name,
+        reason: `${label(n)} reads the stream and is not mean-invariant (${why}); path: ${p.join(' → ')}`,
+        path: p,
+      });
       const push = (axis: number) => stack.push({ v: out, a: axis, path: p });
       const op = n.opType;
       if (op === 'Shape' || op === 'Size') continue; // reads only the shape, which centering keeps
@@ -593,7 +651,8 @@ function forwardCheck(ctx: Ctx, sources: FoldSource[]): Fail | undefined {
         const axesV = n.inputs[3] ? ctx.facts.ints.get(n.inputs[3]) : undefined;
         const starts = n.inputs[1] ? ctx.facts.ints.get(n.inputs[1]) : undefined;
         const axes = axesV ?? starts?.map((_, k) => k);
-        if (n.inputs[0] !== v || r === undefined || !axes || axes.some((x) => x === undefined)) return fail('cannot tell which axes it cuts');
+        if (n.inputs[0] !== v || r === undefined || !axes || axes.some((x) => x === undefined))
+          return fail('cannot tell which axes it cuts');
         if (axes.some((x) => ((x as number) < 0 ? (x as number) : (x as number) - r) === a)) return fail('slices the normalized axis');
         push(a);
         continue;
@@ -605,7 +664,9 @@ function forwardCheck(ctx: Ctx, sources: FoldSource[]): Fail | undefined {
           push(a);
           continue;
         }
-        return fail('concatenates along the normalized axis: the per-token shifts of the parts differ, so the result is not shifted by a constant');
+        return fail(
+          'concatenates along the normalized axis: the per-token shifts of the parts differ, so the result is not shifted by a constant',
+        );
       }
       if (op === 'ReduceMean' || op === 'GlobalAveragePool') {
         const r = rankOf(ctx, v);

@@ -13,4 +13,12 @@ export {
 } from './foldability.js';
 export { type FusedNorm, type NearMiss, type RecognizeResult, recognizeLayerNorms } from './recognize.js';
 export { constantOf, type GraphFacts, inferFacts, type PartialShape } from './shapes.js';
-export { type ExecuteFn, type OutputComparison, randomInputs, setVerifyExecutor, type VerifyOptions, type VerifyResult, verifyEquivalence } from './verify.js';
+export {
+  type ExecuteFn,
+  type OutputComparison,
+  randomInputs,
+  setVerifyExecutor,
+  type VerifyOptions,
+  type VerifyResult,
+  verifyEquivalence,
+} from './verify.js';

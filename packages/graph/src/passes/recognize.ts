@@ -1,6 +1,6 @@
 import { NormkitError, Tensor } from '@normkit/tensor';
 import { attr, type Graph, type Model, type Node } from '../ir.js';
-import { constNumbers, constantOf, type GraphFacts, inferFacts, type PartialShape } from './shapes.js';
+import { constantOf, constNumbers, type GraphFacts, inferFacts, type PartialShape } from './shapes.js';
 
 /** One decomposed normalization subgraph rewritten into a single node. */
 export interface FusedNorm {
@@ -119,7 +119,8 @@ export function recognizeLayerNorms(model: Model): RecognizeResult {
       });
     }
     const cons = g.consumers();
-    for (const f of feeders) if (g.initializers.has(f) && !cons.has(f) && !graphOutputs.has(f) && !g.inputs.some((v) => v.name === f)) g.initializers.delete(f);
+    for (const f of feeders)
+      if (g.initializers.has(f) && !cons.has(f) && !graphOutputs.has(f) && !g.inputs.some((v) => v.name === f)) g.initializers.delete(f);
     try {
       g.sortInPlace();
     } catch {
@@ -159,7 +160,8 @@ function reduceAxes(g: Graph, n: Node, ctx: Ctx): number[] | undefined {
   if (n.inputs[1]) {
     const v = constNumbers(g, n.inputs[1], ctx.producers);
     if (!v) throw new Miss(`ReduceMean "${n.name}" takes its axes from "${n.inputs[1]}", which is not a constant`);
-    if (v.length === 0 && attr(n, 'noop_with_empty_axes', 'int', 0)) throw new Miss(`ReduceMean "${n.name}" has empty axes with noop_with_empty_axes=1 (an identity)`);
+    if (v.length === 0 && attr(n, 'noop_with_empty_axes', 'int', 0))
+      throw new Miss(`ReduceMean "${n.name}" has empty axes with noop_with_empty_axes=1 (an identity)`);
     return v.length === 0 ? undefined : v;
   }
   return undefined;
@@ -182,7 +184,8 @@ function matchOne(g: Graph, r2: Node, sqNode: Node, ctx: Ctx, involved: Node[]) 
       expName = expCast.inputs[0] as string;
     }
     const e = constNumbers(g, expName, ctx.producers);
-    if (!e || e.length !== 1 || e[0] !== 2) throw new Miss(`Pow "${sqNode.name}" has exponent ${e ? `[${e.join(', ')}]` : 'that is not constant'}, not 2`);
+    if (e?.length !== 1 || e[0] !== 2)
+      throw new Miss(`Pow "${sqNode.name}" has exponent ${e ? `[${e.join(', ')}]` : 'that is not constant'}, not 2`);
     feeders.push(expName);
   }
   const base = sqNode.inputs[0] as string;
@@ -202,13 +205,19 @@ function matchOne(g: Graph, r2: Node, sqNode: Node, ctx: Ctx, involved: Node[]) 
   }
   // Axes and keepdims.
   const axes2 = reduceAxes(g, r2, ctx);
-  if (!axes2) throw new Miss(`ReduceMean "${r2.name}" has no axes: it reduces over every dimension, including the batch; not a per-sample normalization`);
+  if (!axes2)
+    throw new Miss(
+      `ReduceMean "${r2.name}" has no axes: it reduces over every dimension, including the batch; not a per-sample normalization`,
+    );
   if (attr(r2, 'keepdims', 'int', 1) !== 1) throw new Miss(`ReduceMean "${r2.name}" has keepdims=0`);
   if (r2.inputs[1]) feeders.push(r2.inputs[1]);
   let axes1: number[] | undefined;
   if (r1) {
     axes1 = reduceAxes(g, r1, ctx);
-    if (!axes1) throw new Miss(`ReduceMean "${r1.name}" has no axes: it reduces over every dimension, including the batch; not a per-sample normalization`);
+    if (!axes1)
+      throw new Miss(
+        `ReduceMean "${r1.name}" has no axes: it reduces over every dimension, including the batch; not a per-sample normalization`,
+      );
     if (attr(r1, 'keepdims', 'int', 1) !== 1) throw new Miss(`ReduceMean "${r1.name}" has keepdims=0`);
     if (r1.inputs[1]) feeders.push(r1.inputs[1]);
   }
@@ -224,12 +233,15 @@ function matchOne(g: Graph, r2: Node, sqNode: Node, ctx: Ctx, involved: Node[]) 
   const n2 = norm(axes2);
   if (axes1) {
     const n1 = norm(axes1);
-    if (n1.join() !== n2.join()) throw new Miss(`the mean is taken over axes [${axes1.join(', ')}] but the variance over [${axes2.join(', ')}]`);
+    if (n1.join() !== n2.join())
+      throw new Miss(`the mean is taken over axes [${axes1.join(', ')}] but the variance over [${axes2.join(', ')}]`);
   }
   // Trailing contiguous axes.
   for (let k = 0; k < n2.length; k++)
     if (n2[k] !== -n2.length + k)
-      throw new Miss(`normalizes over axes [${axes2.join(', ')}], which are not the trailing axes of "${x}" (LayerNormalization normalizes axis..last)`);
+      throw new Miss(
+        `normalizes over axes [${axes2.join(', ')}], which are not the trailing axes of "${x}" (LayerNormalization normalizes axis..last)`,
+      );
   if (rank !== undefined && n2.length > rank) throw new Miss(`normalizes over ${n2.length} axes of a rank-${rank} input`);
   const axis = n2[0] as number;
   const normShape: PartialShape | undefined = xShape ? xShape.slice(xShape.length + axis) : undefined;
@@ -239,7 +251,14 @@ function matchOne(g: Graph, r2: Node, sqNode: Node, ctx: Ctx, involved: Node[]) 
   const stepOnly = (val: string): Node => {
     const c = ctx.consumers.get(val) ?? [];
     if (c.length !== 1 || ctx.graphOutputs.has(val))
-      throw new Miss(`intermediate value "${val}" is also read by ${c.filter((n) => !remove.has(n)).map((n) => `${n.name} (${n.opType})`).join(', ') || 'a graph output'}`);
+      throw new Miss(
+        `intermediate value "${val}" is also read by ${
+          c
+            .filter((n) => !remove.has(n))
+            .map((n) => `${n.name} (${n.opType})`)
+            .join(', ') || 'a graph output'
+        }`,
+      );
     return c[0] as Node;
   };
   let nx = stepOnly(v);
@@ -254,7 +273,7 @@ function matchOne(g: Graph, r2: Node, sqNode: Node, ctx: Ctx, involved: Node[]) 
   remove.add(nx);
   const epsName = nx.inputs[0] === v ? nx.inputs[1] : nx.inputs[0];
   const eps = constNumbers(g, epsName ?? '', ctx.producers);
-  if (!eps || eps.length !== 1) throw new Miss(`Add "${nx.name}" adds "${epsName}", which is not a constant scalar ε`);
+  if (eps?.length !== 1) throw new Miss(`Add "${nx.name}" adds "${epsName}", which is not a constant scalar ε`);
   const epsilon = eps[0] as number;
   if (!(epsilon >= 0)) throw new Miss(`ε = ${epsilon} is negative`);
   feeders.push(epsName as string);
@@ -312,14 +331,15 @@ function matchOne(g: Graph, r2: Node, sqNode: Node, ctx: Ctx, involved: Node[]) 
       if (o === normNode.outputs[0]) continue;
       if (!only(o, [...remove])) {
         const other = (ctx.consumers.get(o) ?? []).filter((c) => !remove.has(c));
-        throw new Miss(`intermediate value "${o}" is also read by ${other.map((c) => `${c.name} (${c.opType})`).join(', ') || 'a graph output'}`);
+        throw new Miss(
+          `intermediate value "${o}" is also read by ${other.map((c) => `${c.name} (${c.opType})`).join(', ') || 'a graph output'}`,
+        );
       }
     }
   }
   // Affine tail: [Cast] → Mul(γ) → [Cast] → Add(β).
   let outVal = normNode.outputs[0] as string;
   let postCast: number | undefined;
-  let gamma: string | undefined;
   let beta: string | undefined;
   const runtimeParams = new Set<string>();
   const nextOnly = (val: string): Node | undefined => {
@@ -347,7 +367,8 @@ function matchOne(g: Graph, r2: Node, sqNode: Node, ctx: Ctx, involved: Node[]) 
       // A runtime γ/β (a graph input, as in onnxruntime's fusion tests): accepted when its rank is the
       // number of normalized axes and no known dim contradicts the normalized shape.
       const s = ctx.facts.shapes.get(other);
-      if (!s || s.length !== n2.length || s.some((d, k) => d !== undefined && normShape?.[k] !== undefined && d !== normShape[k])) return undefined;
+      if (!s || s.length !== n2.length || s.some((d, k) => d !== undefined && normShape?.[k] !== undefined && d !== normShape[k]))
+        return undefined;
       runtimeParams.add(other);
     }
     remove.add(c);
@@ -357,7 +378,7 @@ function matchOne(g: Graph, r2: Node, sqNode: Node, ctx: Ctx, involved: Node[]) 
     return other;
   };
   tryCast();
-  gamma = affine('Mul');
+  const gamma = affine('Mul');
   if (gamma) {
     tryCast();
     if (kind === 'LayerNormalization') {
@@ -375,7 +396,8 @@ function matchOne(g: Graph, r2: Node, sqNode: Node, ctx: Ctx, involved: Node[]) 
       throw new Miss(`cannot give ${what} the normalized shape: the shape of "${x}" along the normalized axes is unknown`);
     const shape = normShape as number[];
     const size = shape.reduce((a, b) => a * b, 1);
-    if (t && t.dtype !== 'float32' && t.dtype !== 'float64') throw new Miss(`${what} "${name}" is ${t.dtype} and must be broadcast; not rewritten`);
+    if (t && t.dtype !== 'float32' && t.dtype !== 'float64')
+      throw new Miss(`${what} "${name}" is ${t.dtype} and must be broadcast; not rewritten`);
     const vals = new Float32Array(size);
     if (!t) vals.fill(fill);
     else {
@@ -414,11 +436,25 @@ function matchOne(g: Graph, r2: Node, sqNode: Node, ctx: Ctx, involved: Node[]) 
   if (castTo !== undefined && codeOf(computeType) !== undefined) {
     const c = codeOf(computeType) as number;
     const cg = g.uniqueName(`${gName}_cast`);
-    add.push({ name: g.uniqueName(`${nodeName}_scale_cast`), opType: 'Cast', domain: '', inputs: [gName], outputs: [cg], attributes: { to: { type: 'int', value: c } } });
+    add.push({
+      name: g.uniqueName(`${nodeName}_scale_cast`),
+      opType: 'Cast',
+      domain: '',
+      inputs: [gName],
+      outputs: [cg],
+      attributes: { to: { type: 'int', value: c } },
+    });
     gName = cg;
     if (bName) {
       const cb = g.uniqueName(`${bName}_cast`);
-      add.push({ name: g.uniqueName(`${nodeName}_bias_cast`), opType: 'Cast', domain: '', inputs: [bName], outputs: [cb], attributes: { to: { type: 'int', value: c } } });
+      add.push({
+        name: g.uniqueName(`${nodeName}_bias_cast`),
+        opType: 'Cast',
+        domain: '',
+        inputs: [bName],
+        outputs: [cb],
+        attributes: { to: { type: 'int', value: c } },
+      });
       bName = cb;
     }
   }
@@ -433,7 +469,14 @@ function matchOne(g: Graph, r2: Node, sqNode: Node, ctx: Ctx, involved: Node[]) 
     attributes: { axis: { type: 'int', value: axis }, epsilon: { type: 'float', value: epsilon } },
   });
   if (castTo !== undefined)
-    add.push({ name: g.uniqueName(`${nodeName}_output_cast`), opType: 'Cast', domain: '', inputs: [normOut], outputs: [outVal], attributes: { to: { type: 'int', value: castTo } } });
+    add.push({
+      name: g.uniqueName(`${nodeName}_output_cast`),
+      opType: 'Cast',
+      domain: '',
+      inputs: [normOut],
+      outputs: [outVal],
+      attributes: { to: { type: 'int', value: castTo } },
+    });
   // Constant nodes used only by the pattern (ε, exponent, axes) go with it.
   const kept = new Set(add.flatMap((n) => n.inputs));
   for (const f of feeders) {

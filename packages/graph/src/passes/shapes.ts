@@ -15,7 +15,15 @@ export interface GraphFacts {
   ints: Map<string, PartialShape>;
 }
 
-const ELEM_TYPE_BY_CODE: Record<number, string> = { 1: 'float32', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64', 16: 'bfloat16' };
+const ELEM_TYPE_BY_CODE: Record<number, string> = {
+  1: 'float32',
+  6: 'int32',
+  7: 'int64',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  16: 'bfloat16',
+};
 
 /** The constant tensor behind a value: an initializer, a Constant node, or an Identity/Cast-free chain to one. */
 export function constantOf(g: Graph, name: string, producers = g.producers()): Tensor | undefined {
@@ -88,13 +96,71 @@ function normAxis(a: number, rank: number): number {
 }
 
 const ELEMENTWISE = new Set([
-  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'Where', 'Equal', 'Less', 'Greater', 'And', 'Or', 'PRelu', 'Mod',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Max',
+  'Min',
+  'Sum',
+  'Mean',
+  'Where',
+  'Equal',
+  'Less',
+  'Greater',
+  'And',
+  'Or',
+  'PRelu',
+  'Mod',
 ]);
 const UNARY_SAME = new Set([
-  'Relu', 'Gelu', 'Erf', 'Tanh', 'Sigmoid', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Neg', 'Abs', 'Identity', 'Dropout', 'Softmax', 'LogSoftmax',
-  'LeakyRelu', 'Elu', 'HardSigmoid', 'HardSwish', 'Softplus', 'Clip', 'Cast', 'Floor', 'Ceil', 'Round', 'Sign', 'Not', 'Sin', 'Cos',
-  'LayerNormalization', 'RMSNormalization', 'SimplifiedLayerNormalization', 'BatchNormalization', 'InstanceNormalization', 'GroupNormalization',
-  'Silu', 'Mish', 'FastGelu', 'BiasGelu', 'QuickGelu', 'Selu', 'Celu', 'ThresholdedRelu', 'IsNaN', 'IsInf', 'CastLike',
+  'Relu',
+  'Gelu',
+  'Erf',
+  'Tanh',
+  'Sigmoid',
+  'Exp',
+  'Log',
+  'Sqrt',
+  'Reciprocal',
+  'Neg',
+  'Abs',
+  'Identity',
+  'Dropout',
+  'Softmax',
+  'LogSoftmax',
+  'LeakyRelu',
+  'Elu',
+  'HardSigmoid',
+  'HardSwish',
+  'Softplus',
+  'Clip',
+  'Cast',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Not',
+  'Sin',
+  'Cos',
+  'LayerNormalization',
+  'RMSNormalization',
+  'SimplifiedLayerNormalization',
+  'BatchNormalization',
+  'InstanceNormalization',
+  'GroupNormalization',
+  'Silu',
+  'Mish',
+  'FastGelu',
+  'BiasGelu',
+  'QuickGelu',
+  'Selu',
+  'Celu',
+  'ThresholdedRelu',
+  'IsNaN',
+  'IsInf',
+  'CastLike',
 ]);
 
 /**
@@ -134,7 +200,11 @@ export function inferFacts(g: Graph, seed?: Map<string, PartialShape>): GraphFac
     if (!n || !s) return;
     const prev = shapes.get(n);
     if (!prev || prev.length !== s.length) shapes.set(n, s);
-    else shapes.set(n, prev.map((d, i) => d ?? s[i]));
+    else
+      shapes.set(
+        n,
+        prev.map((d, i) => d ?? s[i]),
+      );
   };
   for (const n of order) {
     const [i0, i1, i2] = n.inputs;
@@ -167,11 +237,21 @@ export function inferFacts(g: Graph, seed?: Map<string, PartialShape>): GraphFac
         } else if (n.opType === 'Gather' && i0 && ints.has(i0) && i1 && ints.has(i1)) {
           const v = ints.get(i0) as PartialShape;
           const idx = ints.get(i1) as PartialShape;
-          ints.set(o, idx.map((k) => (k === undefined ? undefined : v[k < 0 ? k + v.length : k])));
-        } else if ((n.opType === 'Unsqueeze' || n.opType === 'Squeeze' || n.opType === 'Cast' || n.opType === 'Identity') && i0 && ints.has(i0)) {
+          ints.set(
+            o,
+            idx.map((k) => (k === undefined ? undefined : v[k < 0 ? k + v.length : k])),
+          );
+        } else if (
+          (n.opType === 'Unsqueeze' || n.opType === 'Squeeze' || n.opType === 'Cast' || n.opType === 'Identity') &&
+          i0 &&
+          ints.has(i0)
+        ) {
           ints.set(o, [...(ints.get(i0) as PartialShape)]);
         } else if (n.opType === 'Concat' && n.inputs.every((x) => ints.has(x))) {
-          ints.set(o, n.inputs.flatMap((x) => ints.get(x) as PartialShape));
+          ints.set(
+            o,
+            n.inputs.flatMap((x) => ints.get(x) as PartialShape),
+          );
         } else if (n.opType === 'Slice' && i0 && ints.has(i0) && i1 && i2 && ints.has(i1) && ints.has(i2)) {
           const v = ints.get(i0) as PartialShape;
           const st = (ints.get(i1) as PartialShape)[0];
@@ -229,8 +309,16 @@ export function inferFacts(g: Graph, seed?: Map<string, PartialShape>): GraphFac
         }
         case 'Transpose': {
           if (s0) {
-            const perm = attr(n, 'perm', 'ints', s0.map((_, k) => s0.length - 1 - k));
-            set(o, perm.map((p) => s0[p]));
+            const perm = attr(
+              n,
+              'perm',
+              'ints',
+              s0.map((_, k) => s0.length - 1 - k),
+            );
+            set(
+              o,
+              perm.map((p) => s0[p]),
+            );
           }
           break;
         }
@@ -260,7 +348,7 @@ export function inferFacts(g: Graph, seed?: Map<string, PartialShape>): GraphFac
         }
         case 'Unsqueeze': {
           const axes = n.attributes.axes ? attr(n, 'axes', 'ints', []) : i1 ? ints.get(i1) : undefined;
-          if (s0 && axes && axes.every((a) => a !== undefined)) {
+          if (s0 && axes?.every((a) => a !== undefined)) {
             const r = s0.length + axes.length;
             const ax = (axes as number[]).map((a) => normAxis(a, r));
             const out: PartialShape = [];
@@ -272,10 +360,17 @@ export function inferFacts(g: Graph, seed?: Map<string, PartialShape>): GraphFac
         }
         case 'Squeeze': {
           const axes = n.attributes.axes ? attr(n, 'axes', 'ints', []) : i1 ? ints.get(i1) : undefined;
-          if (s0 && axes && axes.every((a) => a !== undefined)) {
+          if (s0 && axes?.every((a) => a !== undefined)) {
             const ax = (axes as number[]).map((a) => normAxis(a, s0.length));
-            set(o, s0.filter((_, j) => !ax.includes(j)));
-          } else if (s0 && !axes && s0.every((d) => d !== undefined)) set(o, s0.filter((d) => d !== 1));
+            set(
+              o,
+              s0.filter((_, j) => !ax.includes(j)),
+            );
+          } else if (s0 && !axes && s0.every((d) => d !== undefined))
+            set(
+              o,
+              s0.filter((d) => d !== 1),
+            );
           break;
         }
         case 'Concat': {
@@ -331,7 +426,11 @@ export function inferFacts(g: Graph, seed?: Map<string, PartialShape>): GraphFac
         }
         case 'GlobalAveragePool':
         case 'GlobalMaxPool':
-          if (s0) set(o, s0.map((d, j) => (j < 2 ? d : 1)));
+          if (s0)
+            set(
+              o,
+              s0.map((d, j) => (j < 2 ? d : 1)),
+            );
           break;
         case 'Slice': {
           if (s0) {
@@ -339,7 +438,7 @@ export function inferFacts(g: Graph, seed?: Map<string, PartialShape>): GraphFac
             const ends = i2 ? ints.get(i2) : undefined;
             const axesV = n.inputs[3] ? ints.get(n.inputs[3]) : starts?.map((_, j) => j);
             const out = [...s0];
-            if (starts && ends && axesV && axesV.every((a) => a !== undefined)) {
+            if (starts && ends && axesV?.every((a) => a !== undefined)) {
               axesV.forEach((a, j) => {
                 const ax = normAxis(a as number, s0.length);
                 const d = s0[ax];
@@ -352,7 +451,7 @@ export function inferFacts(g: Graph, seed?: Map<string, PartialShape>): GraphFac
                   out[ax] = Math.max(0, b0 - a0);
                 }
               });
-            } else if (axesV && axesV.every((a) => a !== undefined)) for (const a of axesV) out[normAxis(a as number, s0.length)] = undefined;
+            } else if (axesV?.every((a) => a !== undefined)) for (const a of axesV) out[normAxis(a as number, s0.length)] = undefined;
             else out.fill(undefined);
             set(o, out);
           }
@@ -382,7 +481,11 @@ export function inferFacts(g: Graph, seed?: Map<string, PartialShape>): GraphFac
         default:
           if (ELEMENTWISE.has(n.opType)) {
             const ss = n.inputs.filter((x) => x).map((x) => sh(x));
-            if (ss.every((x) => x)) set(o, (ss as PartialShape[]).reduce((a, b) => broadcast(a, b)));
+            if (ss.every((x) => x))
+              set(
+                o,
+                (ss as PartialShape[]).reduce((a, b) => broadcast(a, b)),
+              );
           } else if (UNARY_SAME.has(n.opType) || n.domain === 'com.microsoft') {
             if (s0) set(o, [...s0]);
           }

@@ -80,7 +80,12 @@ export function randomInputs(model: Model, seed = 0, dims: Record<string, number
       const isMask = /mask/i.test(v.name);
       const vals = Array.from({ length: size }, () => (isMask ? 1 : rng.int(limit)));
       feed[v.name] = Tensor.from(vals, shape, dt);
-    } else if (dt === 'bool') feed[v.name] = Tensor.from(Array.from({ length: size }, () => 1), shape, 'bool');
+    } else if (dt === 'bool')
+      feed[v.name] = Tensor.from(
+        Array.from({ length: size }, () => 1),
+        shape,
+        'bool',
+      );
     else {
       const t = new Tensor(shape, dt === 'float64' ? 'float64' : 'float32');
       const d = t.data as Float32Array;
@@ -91,7 +96,12 @@ export function randomInputs(model: Model, seed = 0, dims: Record<string, number
   return feed;
 }
 
-function gatherLimit(g: Model['graph'], name: string, consumers: Map<string, import('../ir.js').Node[]>, producers: Map<string, import('../ir.js').Node>): number {
+function gatherLimit(
+  g: Model['graph'],
+  name: string,
+  consumers: Map<string, import('../ir.js').Node[]>,
+  producers: Map<string, import('../ir.js').Node>,
+): number {
   let best = Number.POSITIVE_INFINITY;
   const seen = new Set<string>();
   const stack = [name];
@@ -104,14 +114,16 @@ function gatherLimit(g: Model['graph'], name: string, consumers: Map<string, imp
         const t = constantOf(g, n.inputs[0] as string, producers);
         const ax = (n.attributes.axis?.value as number | undefined) ?? 0;
         if (t) best = Math.min(best, t.shape[ax < 0 ? ax + t.rank : ax] as number);
-      } else if (['Cast', 'Reshape', 'Unsqueeze', 'Squeeze', 'Identity', 'Flatten', 'Expand'].includes(n.opType) && n.inputs[0] === v) stack.push(...n.outputs);
+      } else if (['Cast', 'Reshape', 'Unsqueeze', 'Squeeze', 'Identity', 'Flatten', 'Expand'].includes(n.opType) && n.inputs[0] === v)
+        stack.push(...n.outputs);
     }
   }
   return Number.isFinite(best) ? best : 2;
 }
 
 function toRecord(out: unknown): Record<string, Tensor> {
-  if (out instanceof Promise) throw new NormkitError('ASYNC_EXECUTOR', 'verifyEquivalence: the executor returned a Promise; pass a synchronous execute function');
+  if (out instanceof Promise)
+    throw new NormkitError('ASYNC_EXECUTOR', 'verifyEquivalence: the executor returned a Promise; pass a synchronous execute function');
   if (out instanceof Map) return Object.fromEntries(out);
   if (out && typeof out === 'object' && 'outputs' in out) return toRecord((out as { outputs: unknown }).outputs);
   return out as Record<string, Tensor>;
@@ -132,7 +144,11 @@ export function verifyEquivalence(original: Model, converted: Model, opts: Verif
   assertModel(original, 'verifyEquivalence');
   assertModel(converted, 'verifyEquivalence');
   const run = opts.execute ?? defaultExecute;
-  if (!run) throw new NormkitError('NO_EXECUTOR', 'verifyEquivalence: no executor: pass { execute } or import @normkit/graph (which registers its executor)');
+  if (!run)
+    throw new NormkitError(
+      'NO_EXECUTOR',
+      'verifyEquivalence: no executor: pass { execute } or import @normkit/graph (which registers its executor)',
+    );
   const tolerance = opts.tolerance ?? 1e-5;
   const feeds: Record<string, Tensor>[] = [];
   for (let r = 0; r < (opts.runs ?? 2); r++) feeds.push(randomInputs(original, (opts.seed ?? 0) + r, opts.dims));
@@ -144,9 +160,16 @@ export function verifyEquivalence(original: Model, converted: Model, opts: Verif
     for (const o of original.graph.outputs) {
       const x = a[o.name];
       const y = b[o.name];
-      if (!x || !y) throw new NormkitError('VERIFY_MISSING_OUTPUT', `verifyEquivalence: output "${o.name}" missing from the ${!x ? 'original' : 'converted'} model's results`);
+      if (!x || !y)
+        throw new NormkitError(
+          'VERIFY_MISSING_OUTPUT',
+          `verifyEquivalence: output "${o.name}" missing from the ${!x ? 'original' : 'converted'} model's results`,
+        );
       if (x.shape.join() !== y.shape.join())
-        throw new NormkitError('VERIFY_SHAPE', `verifyEquivalence: output "${o.name}" has shape [${x.shape}] in the original and [${y.shape}] converted`);
+        throw new NormkitError(
+          'VERIFY_SHAPE',
+          `verifyEquivalence: output "${o.name}" has shape [${x.shape}] in the original and [${y.shape}] converted`,
+        );
       const xd = x.data as ArrayLike<number | bigint>;
       const yd = y.data as ArrayLike<number | bigint>;
       let maxAbs = 0;
@@ -181,5 +204,10 @@ export function verifyEquivalence(original: Model, converted: Model, opts: Verif
     }
   }
   const outputs = [...acc.values()].map(({ rows, agree, ...c }) => ({ ...c, argmaxAgreement: rows > 0 ? agree / rows : 1 }));
-  return { outputs, equivalent: outputs.every((o) => o.maxRelDiff <= tolerance && o.argmaxAgreement === 1), tolerance, feeds: feeds.length };
+  return {
+    outputs,
+    equivalent: outputs.every((o) => o.maxRelDiff <= tolerance && o.argmaxAgreement === 1),
+    tolerance,
+    feeds: feeds.length,
+  };
 }

@@ -1,5 +1,5 @@
 import type { BinaryOp, UnaryOp, UnaryParamOp } from '../backend.js';
-import { type DType, type TypedArray, allocate, isFloat } from '../dtype.js';
+import { allocate, type DType, isFloat, type TypedArray } from '../dtype.js';
 import { broadcastStrides, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
@@ -13,7 +13,13 @@ export function erfScalar(x: number): number {
     Math.exp(
       -z * z -
         1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return x >= 0 ? 1 - r : r - 1;
 }
@@ -22,40 +28,71 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
 export function unaryFn(op: UnaryOp): (v: number) => number {
   switch (op) {
-    case 'neg': return (v) => -v;
-    case 'abs': return Math.abs;
-    case 'exp': return Math.exp;
-    case 'log': return Math.log;
-    case 'sqrt': return Math.sqrt;
-    case 'rsqrt': return (v) => 1 / Math.sqrt(v);
-    case 'reciprocal': return (v) => 1 / v;
-    case 'erf': return erfScalar;
-    case 'tanh': return Math.tanh;
-    case 'sigmoid': return (v) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
-    case 'relu': return (v) => (v > 0 ? v : 0);
-    case 'gelu': return (v) => 0.5 * v * (1 + erfScalar(v / Math.SQRT2));
-    case 'geluTanh': return (v) => 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
-    case 'silu': return (v) => v / (1 + Math.exp(-v));
-    case 'softplus': return (v) => (v > 20 ? v : Math.log1p(Math.exp(v)));
-    case 'sin': return Math.sin;
-    case 'cos': return Math.cos;
-    case 'floor': return Math.floor;
-    case 'ceil': return Math.ceil;
+    case 'neg':
+      return (v) => -v;
+    case 'abs':
+      return Math.abs;
+    case 'exp':
+      return Math.exp;
+    case 'log':
+      return Math.log;
+    case 'sqrt':
+      return Math.sqrt;
+    case 'rsqrt':
+      return (v) => 1 / Math.sqrt(v);
+    case 'reciprocal':
+      return (v) => 1 / v;
+    case 'erf':
+      return erfScalar;
+    case 'tanh':
+      return Math.tanh;
+    case 'sigmoid':
+      return (v) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
+    case 'relu':
+      return (v) => Math.max(v, 0);
+    case 'gelu':
+      return (v) => 0.5 * v * (1 + erfScalar(v / Math.SQRT2));
+    case 'geluTanh':
+      return (v) => 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
+    case 'silu':
+      return (v) => v / (1 + Math.exp(-v));
+    case 'softplus':
+      return (v) => (v > 20 ? v : Math.log1p(Math.exp(v)));
+    case 'sin':
+      return Math.sin;
+    case 'cos':
+      return Math.cos;
+    case 'floor':
+      return Math.floor;
+    case 'ceil':
+      return Math.ceil;
     // ONNX Round: half to even.
-    case 'round': return (v) => { const r = Math.round(v); return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; };
-    case 'sign': return Math.sign;
-    case 'not': return (v) => (v ? 0 : 1);
+    case 'round':
+      return (v) => {
+        const r = Math.round(v);
+        return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+      };
+    case 'sign':
+      return Math.sign;
+    case 'not':
+      return (v) => (v ? 0 : 1);
   }
 }
 
 export function unaryParamFn(p: UnaryParamOp): (v: number) => number {
   switch (p.op) {
-    case 'leakyRelu': return (v) => (v >= 0 ? v : p.alpha * v);
-    case 'elu': return (v) => (v >= 0 ? v : p.alpha * (Math.exp(v) - 1));
-    case 'hardSigmoid': return (v) => Math.max(0, Math.min(1, p.alpha * v + p.beta));
-    case 'hardSwish': return (v) => v * Math.max(0, Math.min(1, v / 6 + 0.5));
-    case 'clip': return (v) => (v < p.min ? p.min : v > p.max ? p.max : v);
-    case 'powScalar': return p.exponent === 2 ? (v) => v * v : p.exponent === 0.5 ? Math.sqrt : (v) => v ** p.exponent;
+    case 'leakyRelu':
+      return (v) => (v >= 0 ? v : p.alpha * v);
+    case 'elu':
+      return (v) => (v >= 0 ? v : p.alpha * (Math.exp(v) - 1));
+    case 'hardSigmoid':
+      return (v) => Math.max(0, Math.min(1, p.alpha * v + p.beta));
+    case 'hardSwish':
+      return (v) => v * Math.max(0, Math.min(1, v / 6 + 0.5));
+    case 'clip':
+      return (v) => Math.min(Math.max(v, p.min), p.max);
+    case 'powScalar':
+      return p.exponent === 2 ? (v) => v * v : p.exponent === 0.5 ? Math.sqrt : (v) => v ** p.exponent;
   }
 }
 
@@ -79,23 +116,42 @@ export function mapUnary(x: Tensor, f: (v: number) => number, outDtype: DType = 
 export function binaryFn(op: BinaryOp, dtype: DType): (a: number, b: number) => number {
   const intDiv = !isFloat(dtype);
   switch (op) {
-    case 'add': return (a, b) => a + b;
-    case 'sub': return (a, b) => a - b;
-    case 'mul': return (a, b) => a * b;
-    case 'div': return intDiv ? (a, b) => Math.trunc(a / b) : (a, b) => a / b;
-    case 'pow': return (a, b) => (b === 2 ? a * a : a ** b);
-    case 'min': return (a, b) => (a < b || Number.isNaN(a) ? a : b);
-    case 'max': return (a, b) => (a > b || Number.isNaN(a) ? a : b);
+    case 'add':
+      return (a, b) => a + b;
+    case 'sub':
+      return (a, b) => a - b;
+    case 'mul':
+      return (a, b) => a * b;
+    case 'div':
+      return intDiv ? (a, b) => Math.trunc(a / b) : (a, b) => a / b;
+    case 'pow':
+      return (a, b) => (b === 2 ? a * a : a ** b);
+    case 'min':
+      return (a, b) => (a < b || Number.isNaN(a) ? a : b);
+    case 'max':
+      return (a, b) => (a > b || Number.isNaN(a) ? a : b);
     // ONNX Mod with fmod=0: sign of the divisor (Python semantics).
-    case 'mod': return (a, b) => { const r = a % b; return r !== 0 && r < 0 !== b < 0 ? r + b : r; };
-    case 'equal': return (a, b) => (a === b ? 1 : 0);
-    case 'less': return (a, b) => (a < b ? 1 : 0);
-    case 'lessEqual': return (a, b) => (a <= b ? 1 : 0);
-    case 'greater': return (a, b) => (a > b ? 1 : 0);
-    case 'greaterEqual': return (a, b) => (a >= b ? 1 : 0);
-    case 'and': return (a, b) => (a && b ? 1 : 0);
-    case 'or': return (a, b) => (a || b ? 1 : 0);
-    case 'xor': return (a, b) => (!a !== !b ? 1 : 0);
+    case 'mod':
+      return (a, b) => {
+        const r = a % b;
+        return r !== 0 && r < 0 !== b < 0 ? r + b : r;
+      };
+    case 'equal':
+      return (a, b) => (a === b ? 1 : 0);
+    case 'less':
+      return (a, b) => (a < b ? 1 : 0);
+    case 'lessEqual':
+      return (a, b) => (a <= b ? 1 : 0);
+    case 'greater':
+      return (a, b) => (a > b ? 1 : 0);
+    case 'greaterEqual':
+      return (a, b) => (a >= b ? 1 : 0);
+    case 'and':
+      return (a, b) => (a && b ? 1 : 0);
+    case 'or':
+      return (a, b) => (a || b ? 1 : 0);
+    case 'xor':
+      return (a, b) => (!a !== !b ? 1 : 0);
   }
 }
 
@@ -105,7 +161,11 @@ const BOOL_OPS = new Set<BinaryOp>(['equal', 'less', 'lessEqual', 'greater', 'gr
  * Broadcast loop: calls `body(outIndex, offsets...)` for every output element with the flat
  * offsets into each input. The innermost dim runs as a tight loop with constant strides.
  */
-export function forEachBroadcast(outShape: readonly number[], inputs: readonly (readonly number[])[], body: (o: number, offs: number[]) => void): void {
+export function forEachBroadcast(
+  outShape: readonly number[],
+  inputs: readonly (readonly number[])[],
+  body: (o: number, offs: number[]) => void,
+): void {
   const rank = outShape.length;
   const size = sizeOf(outShape);
   if (size === 0) return;
@@ -177,9 +237,15 @@ function fastSame(op: BinaryOp, A: Float32Array, B: Float32Array, O: TypedArray,
   const n = O.length;
   const o = O as Float32Array;
   switch (op) {
-    case 'add': for (let i = 0; i < n; i++) o[i] = A[i]! + B[i]!; return;
-    case 'sub': for (let i = 0; i < n; i++) o[i] = A[i]! - B[i]!; return;
-    case 'mul': for (let i = 0; i < n; i++) o[i] = A[i]! * B[i]!; return;
+    case 'add':
+      for (let i = 0; i < n; i++) o[i] = A[i]! + B[i]!;
+      return;
+    case 'sub':
+      for (let i = 0; i < n; i++) o[i] = A[i]! - B[i]!;
+      return;
+    case 'mul':
+      for (let i = 0; i < n; i++) o[i] = A[i]! * B[i]!;
+      return;
     default: {
       const f = binaryFn(op, dtype);
       for (let i = 0; i < n; i++) o[i] = f(A[i]!, B[i]!);

@@ -1,15 +1,16 @@
 // The WebAssembly SIMD path of gemmF32, and its worker-thread split.
 //
 // Layout of the (shared, when possible) WebAssembly.Memory:
-//   [0, 1024)        control words: one block of 32 int32 per helper thread (see CTRL_* below)
+//   [0, 4096)        control words: one block of 32 int32 per helper thread (see CTRL_* below)
 //   A, B             copies of the operands as given (row-major, possibly transposed)
 //   packed B         all of op(B), packed once by the calling thread: for each KC block of k, for each
 //                    NR-wide column panel, kc rows of NR floats (zero-padded past N)
 //   C                the product op(A)·op(B), Mp × Np (padded to the tile sizes), row stride Np
-//   packed A × T     one scratch area per thread for its current MC × KC block of op(A)
-// Each thread computes a range of rows of C (a multiple of MR) with `gemmRows`; the caller then
-// copies C out applying α and β. The API stays synchronous: the calling thread signals the helpers
-// with Atomics.notify, computes its own rows, then blocks in Atomics.wait until they are done.
+//   packed A × T     one scratch area per thread for its current chunk (≤ MC rows) × KC of op(A)
+// Threads take chunks of rows of C (multiples of MR) from a shared counter and compute them with
+// `gemmRows`; the caller then copies C out applying α and β. The API stays synchronous: the calling
+// thread signals the helpers with Atomics.notify, takes chunks itself until none are left, then
+// blocks in Atomics.wait until the helpers have finished theirs.
 import { GEMM_MR, GEMM_NR, GEMM_WASM_BASE64, GEMM_WASM_SHARED_BASE64 } from './gemm-wasm.generated.js';
 
 interface GemmExports {
@@ -19,8 +20,8 @@ interface GemmExports {
 
 /** Block sizes: KC rows of k per packed block, MC rows of C per packed A block (a multiple of MR). */
 const KC = 256;
-const MC = 20 * GEMM_MR;
-const CTRL_BYTES = 1024;
+const MC_TARGET = 120;
+const CTRL_BYTES = 4096;
 const CTRL_STRIDE = 32; // int32 words per helper
 // Control words (per helper, at helper·CTRL_STRIDE):
 const GO = 0; // job sequence number, bumped by the caller
@@ -29,28 +30,47 @@ const CLAIM = 2; // job sequence claimed by the helper (or -seq when the caller 
 const READY = 3; // 1 once the helper listens
 const FAILED = 4; // 1 when the helper's last job threw
 const EXIT = 5; // 1 asks the helper to stop
-const DESC = 8; // job description: M, K, N, transA, aOff, bpOff, cOff, Np, r0, r1, packOff, KC, MC, MR, NR, ldc
+const DESC = 8; // job description: M, K, N, transA, aOff, bpOff, cOff, Np, chunkRows, counterIdx, packOff, KC, MR, NR, ldc
+/** Word of the shared chunk counter (after the helpers' blocks). */
+const COUNTER = CTRL_BYTES / 4 - 1;
 
 /**
- * Computes rows [r0, r1) of C = op(A)·op(B) into the padded C area. Self-contained (no outside
- * references) because the helper threads run it from its source text.
+ * Computes C = op(A)·op(B) into the padded C area, chunk by chunk: each thread takes the next chunk
+ * of `chunkRows` rows from a shared counter (Atomics.add), so a thread that is slow or descheduled
+ * simply takes fewer chunks. Every chunk runs over all of K, so each row of C has one owner.
+ * Self-contained (no outside references) because the helper threads run it from its source text.
  */
 function gemmRows(
-  ex: GemmExports, memory: WebAssembly.Memory, M: number, K: number, transA: number, aOff: number, bpOff: number, cOff: number, Np: number,
-  r0: number, r1: number, packOff: number, kcMax: number, mcMax: number, MR: number, NR: number, ldcF: number,
+  ex: GemmExports,
+  memory: WebAssembly.Memory,
+  M: number,
+  K: number,
+  transA: number,
+  aOff: number,
+  bpOff: number,
+  cOff: number,
+  Np: number,
+  chunkRows: number,
+  counterIdx: number,
+  packOff: number,
+  kcMax: number,
+  MR: number,
+  NR: number,
+  ldcF: number,
 ): void {
   const f = new Float32Array(memory.buffer);
+  const counter = new Int32Array(memory.buffer, 0, counterIdx + 1);
   const ldc = ldcF * 4;
-  // Equal row chunks of at most mcMax rows, each a multiple of MR (no thin last chunk).
-  const chunks = Math.ceil((r1 - r0) / mcMax);
-  const mcEven = Math.ceil((r1 - r0) / chunks / MR) * MR;
   const a0 = aOff >> 2;
-  for (let pc = 0; pc < K; pc += kcMax) {
-    const kc = Math.min(kcMax, K - pc);
-    const bBlock = bpOff + pc * Np * 4;
-    for (let ic = r0; ic < r1; ic += mcEven) {
-      const mc = Math.min(mcEven, r1 - ic);
-      const mp = Math.ceil(mc / MR);
+  const nChunks = Math.ceil(M / chunkRows);
+  for (;;) {
+    const chunk = Atomics.add(counter, counterIdx, 1);
+    if (chunk >= nChunks) break;
+    const ic = chunk * chunkRows;
+    const mc = Math.min(chunkRows, M - ic);
+    const mp = Math.ceil(mc / MR);
+    for (let pc = 0; pc < K; pc += kcMax) {
+      const kc = Math.min(kcMax, K - pc);
       let o = packOff >> 2;
       for (let i = 0; i < mp; i++) {
         for (let r = 0; r < MR; r++) {
@@ -68,7 +88,7 @@ function gemmRows(
         }
         o += kc * MR;
       }
-      ex.gebp(packOff, bBlock, cOff + ic * ldc, mp, Np / NR, kc, ldc, pc > 0 ? 1 : 0);
+      ex.gebp(packOff, bpOff + pc * Np * 4, cOff + ic * ldc, mp, Np / NR, kc, ldc, pc > 0 ? 1 : 0);
     }
   }
 }
@@ -76,6 +96,7 @@ function gemmRows(
 /** The helper thread's program (run with `new Worker(source, { eval: true })`). */
 function helperSource(): string {
   return `'use strict';
+const __name = (f) => f; // in case a bundler's keepNames wrapped the function below
 const { workerData } = require('node:worker_threads');
 const { memory, module, index } = workerData;
 const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
@@ -95,7 +116,7 @@ for (;;) {
   let failed = 0;
   try {
     const d = base + ${DESC};
-    gemmRows(ex, memory, ctrl[d], ctrl[d + 1], ctrl[d + 3], ctrl[d + 4], ctrl[d + 5], ctrl[d + 6], ctrl[d + 7], ctrl[d + 8], ctrl[d + 9], ctrl[d + 10], ctrl[d + 11], ctrl[d + 12], ctrl[d + 13], ctrl[d + 14], ctrl[d + 15]);
+    gemmRows(ex, memory, ctrl[d], ctrl[d + 1], ctrl[d + 3], ctrl[d + 4], ctrl[d + 5], ctrl[d + 6], ctrl[d + 7], ctrl[d + 8], ctrl[d + 9], ctrl[d + 10], ctrl[d + 11], ctrl[d + 12], ctrl[d + 13], ctrl[d + 14]);
   } catch (e) {
     failed = 1;
   }
@@ -113,26 +134,33 @@ interface Helper {
 }
 
 interface WasmState {
+  MR: number;
+  NR: number;
   memory: WebAssembly.Memory;
   module: WebAssembly.Module;
   ex: GemmExports;
   shared: boolean;
   helpers: Helper[];
+  /** Control blocks are never reused (a stopped helper may still read its old block). */
+  nextIndex: number;
   /** False once helpers failed, or when threads are unavailable. */
   threadsOk: boolean;
 }
 
 let state: WasmState | null | undefined;
+let lastThreads = 0;
 let threadSetting: number | undefined;
 
-function decodeBase64(s: string): Uint8Array {
+function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   const bin = atob(s);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
 }
 
-function nodeWorkerThreads(): { Worker: new (src: string, opts: object) => Helper['worker'] & { on(ev: string, fn: (...a: unknown[]) => void): void } } | undefined {
+function nodeWorkerThreads():
+  | { Worker: new (src: string, opts: object) => Helper['worker'] & { on(ev: string, fn: (...a: unknown[]) => void): void } }
+  | undefined {
   const proc = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } }).process;
   if (!proc?.versions?.node || typeof proc.getBuiltinModule !== 'function') return undefined;
   try {
@@ -150,11 +178,18 @@ function envThreads(): number | undefined {
   return Number.isFinite(n) && n >= 1 ? n : undefined;
 }
 
-function defaultThreads(): number {
+let hwThreads: number | undefined;
+/** Cores available to this process (never oversubscribe them). */
+function hardwareThreads(): number {
+  hwThreads ??= defaultThreads(64);
+  return hwThreads;
+}
+
+function defaultThreads(cap = 4): number {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   try {
     const os = proc?.getBuiltinModule?.('node:os') as { availableParallelism?: () => number; cpus(): unknown[] } | undefined;
-    if (os) return Math.min(4, os.availableParallelism?.() ?? os.cpus().length);
+    if (os) return Math.min(cap, os.availableParallelism?.() ?? os.cpus().length);
   } catch {
     // not Node
   }
@@ -179,15 +214,36 @@ export function setGemmThreads(n: number): number {
   return prev;
 }
 
+let kernelOverride: { plain: Uint8Array<ArrayBuffer>; shared: Uint8Array<ArrayBuffer>; MR: number; NR: number } | undefined;
+
+/**
+ * Replaces the kernel by another build (for the tile-size sweep in bench/); resets the state.
+ * @example useGemmKernel({ plain, shared, MR: 4, NR: 8 })
+ */
+export function useGemmKernel(
+  k: { plain: Uint8Array<ArrayBuffer>; shared: Uint8Array<ArrayBuffer>; MR: number; NR: number } | undefined,
+): void {
+  disposeGemmThreads();
+  kernelOverride = k;
+  state = undefined;
+}
+
 function init(): WasmState | null {
   if (typeof WebAssembly !== 'object' || typeof atob !== 'function') return null;
+  const MR = kernelOverride?.MR ?? GEMM_MR;
+  const NR = kernelOverride?.NR ?? GEMM_NR;
   const tryShared = typeof SharedArrayBuffer === 'function' && typeof Atomics === 'object';
   for (const shared of tryShared ? [true, false] : [false]) {
     try {
-      const module = new WebAssembly.Module(decodeBase64(shared ? GEMM_WASM_SHARED_BASE64 : GEMM_WASM_BASE64));
+      const bytes = kernelOverride
+        ? shared
+          ? kernelOverride.shared
+          : kernelOverride.plain
+        : decodeBase64(shared ? GEMM_WASM_SHARED_BASE64 : GEMM_WASM_BASE64);
+      const module = new WebAssembly.Module(bytes);
       const memory = new WebAssembly.Memory(shared ? { initial: 1, maximum: 65536, shared: true } : { initial: 1 });
       const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
-      return { memory, module, ex, shared, helpers: [], threadsOk: shared };
+      return { MR, NR, memory, module, ex, shared, helpers: [], nextIndex: 0, threadsOk: shared };
     } catch {
       // SIMD, threads or shared memory unavailable: try the next variant, then give up (JS path).
     }
@@ -213,8 +269,8 @@ function startHelpers(s: WasmState, count: number): void {
     return;
   }
   const src = helperSource();
-  while (s.helpers.length < count && s.helpers.length * CTRL_STRIDE + CTRL_STRIDE <= CTRL_BYTES / 4) {
-    const index = s.helpers.length;
+  while (s.helpers.length < count && (s.nextIndex + 1) * CTRL_STRIDE < COUNTER) {
+    const index = s.nextIndex++;
     try {
       const worker = new wt.Worker(src, { eval: true, workerData: { memory: s.memory, module: s.module, index } });
       worker.unref();
@@ -238,23 +294,35 @@ const THREAD_MIN_WORK = 96 * 96 * 96;
  * kernel is unavailable; the caller then runs the JS path.
  */
 export function gemmWasm(
-  A: Float32Array, aOff: number, B: Float32Array, bOff: number, C: Float32Array, cOff: number,
-  M: number, K: number, N: number, transA: boolean, transB: boolean, alpha: number, beta: number,
+  A: Float32Array,
+  aOff: number,
+  B: Float32Array,
+  bOff: number,
+  C: Float32Array,
+  cOff: number,
+  M: number,
+  K: number,
+  N: number,
+  transA: boolean,
+  transB: boolean,
+  alpha: number,
+  beta: number,
 ): boolean {
   if (state === undefined) state = init();
   const s = state;
   if (!s) return false;
-  const MR = GEMM_MR;
-  const NR = GEMM_NR;
+  const { MR, NR } = s;
+  const MC = Math.floor(MC_TARGET / MR) * MR;
   const Mp = Math.ceil(M / MR) * MR;
   const Np = Math.ceil(N / NR) * NR;
   // C's row stride: avoid multiples of 1 KiB, whose rows alias in the L1 cache.
   const ldcF = Np % 256 === 0 ? Np + 16 : Np;
-  const want = M * N * K >= THREAD_MIN_WORK && M >= 2 * MR && s.threadsOk ? Math.min(gemmThreads(), Math.floor(M / MR)) : 1;
+  const want = M * N * K >= THREAD_MIN_WORK && M >= 2 * MR && s.threadsOk ? Math.min(gemmThreads(), hardwareThreads(), Math.floor(M / MR)) : 1;
   if (want > 1 && s.helpers.length < want - 1) startHelpers(s, want - 1);
   const ctrlNow = new Int32Array(s.memory.buffer, 0, CTRL_BYTES / 4);
   const ready = s.helpers.filter((h) => Atomics.load(ctrlNow, h.index * CTRL_STRIDE + READY) === 1).slice(0, want - 1);
   const T = 1 + ready.length;
+  lastThreads = T;
   const aBytes = align(M * K * 4);
   const bBytes = align(K * N * 4);
   const aAt = CTRL_BYTES;
@@ -297,33 +365,37 @@ export function gemmWasm(
       }
     }
   }
-  // Split rows in multiples of MR: the calling thread takes the first part.
-  const panels = Math.ceil(M / MR);
-  const bounds = Array.from({ length: T + 1 }, (_, t) => Math.min(M, Math.round((panels * t) / T) * MR));
+  // Chunks of rows (multiples of MR): one per MC rows on one thread; with helpers at least 4 per
+  // thread, so that dynamic scheduling can even out uneven progress.
+  const chunks = Math.min(Math.ceil(M / MR), Math.max(Math.ceil(M / MC), T > 1 ? 4 * T : 1));
+  const chunkRows = Math.ceil(M / chunks / MR) * MR;
   const ctrl = new Int32Array(mem.buffer, 0, CTRL_BYTES / 4);
+  Atomics.store(ctrl, COUNTER, 0);
   ready.forEach((h, i) => {
     const d = h.index * CTRL_STRIDE + DESC;
-    const t = i + 1;
-    const vals = [M, K, N, transA ? 1 : 0, aAt, bpAt, cAt, Np, bounds[t]!, bounds[t + 1]!, packAt + t * packBytes, KC, MC, MR, NR, ldcF];
+    const vals = [M, K, N, transA ? 1 : 0, aAt, bpAt, cAt, Np, chunkRows, COUNTER, packAt + (i + 1) * packBytes, KC, MR, NR, ldcF];
     for (let v = 0; v < vals.length; v++) ctrl[d + v] = vals[v]!;
     h.seq++;
     Atomics.store(ctrl, h.index * CTRL_STRIDE + CLAIM, h.seq - 1);
     Atomics.store(ctrl, h.index * CTRL_STRIDE + GO, h.seq);
     Atomics.notify(ctrl, h.index * CTRL_STRIDE + GO);
   });
-  gemmRows(s.ex, mem, M, K, transA ? 1 : 0, aAt, bpAt, cAt, Np, 0, bounds[1]!, packAt, KC, MC, MR, NR, ldcF);
-  ready.forEach((h, i) => {
+  const run = () => gemmRows(s.ex, mem, M, K, transA ? 1 : 0, aAt, bpAt, cAt, Np, chunkRows, COUNTER, packAt, KC, MR, NR, ldcF);
+  run();
+  let failed = false;
+  for (const h of ready) {
     const base = h.index * CTRL_STRIDE;
-    // A helper that has not claimed the job within 2 s is presumed gone: take its rows back.
-    if (Atomics.wait(ctrl, base + CLAIM, h.seq - 1, 2000) === 'timed-out' && Atomics.compareExchange(ctrl, base + CLAIM, h.seq - 1, -h.seq) === h.seq - 1) {
-      s.threadsOk = false;
-    } else {
-      while (Atomics.load(ctrl, base + DONE) !== h.seq) Atomics.wait(ctrl, base + DONE, Atomics.load(ctrl, base + DONE));
-      if (Atomics.load(ctrl, base + FAILED) === 0) return;
-      s.threadsOk = false;
-    }
-    gemmRows(s.ex, mem, M, K, transA ? 1 : 0, aAt, bpAt, cAt, Np, bounds[i + 1]!, bounds[i + 2]!, packAt, KC, MC, MR, NR, ldcF);
-  });
+    // A helper that has not picked the job up yet is told not to (the chunks are all taken anyway).
+    if (Atomics.compareExchange(ctrl, base + CLAIM, h.seq - 1, -h.seq) === h.seq - 1) continue;
+    while (Atomics.load(ctrl, base + DONE) !== h.seq) Atomics.wait(ctrl, base + DONE, Atomics.load(ctrl, base + DONE), 1000);
+    if (Atomics.load(ctrl, base + FAILED) !== 0) failed = true;
+  }
+  if (failed) {
+    // A helper threw part-way through a chunk: switch threads off and redo the product here.
+    s.threadsOk = false;
+    Atomics.store(ctrl, COUNTER, 0);
+    run();
+  }
   // Copy out: C = α·P + β·C.
   f = new Float32Array(mem.buffer);
   const c0 = cAt >> 2;
@@ -335,6 +407,30 @@ export function gemmWasm(
     else for (let j = 0; j < N; j++) C[dst + j] = alpha * f[src + j]! + beta * C[dst + j]!;
   }
   return true;
+}
+
+/** What the CPU GEMM is using. */
+export interface GemmInfo {
+  /** The WebAssembly SIMD kernel is loaded (else the JS loop runs). */
+  wasm: boolean;
+  /** Its memory is shared (worker threads possible). */
+  sharedMemory: boolean;
+  /** Register tile of the micro-kernel, e.g. "4x8". */
+  tile: string;
+  /** Helper threads started. */
+  helpers: number;
+  /** Threads that computed the last WebAssembly product. */
+  lastThreads: number;
+}
+
+/**
+ * Reports the GEMM configuration (loads the kernel if needed).
+ * @example gemmInfo() // { wasm: true, sharedMemory: true, tile: '4x8', helpers: 1, lastThreads: 2 }
+ */
+export function gemmInfo(): GemmInfo {
+  const ok = wasmGemmAvailable();
+  const s = state;
+  return { wasm: ok, sharedMemory: s?.shared ?? false, tile: s ? `${s.MR}x${s.NR}` : 'none', helpers: s?.helpers.length ?? 0, lastThreads };
 }
 
 /** Stops the helper threads (they are unref'd, so a process exits without this). */

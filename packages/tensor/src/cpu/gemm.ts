@@ -19,8 +19,19 @@ const WASM_MIN_WORK = 4096;
  * ```
  */
 export function gemmF32(
-  A: Float32Array, aOff: number, B: Float32Array, bOff: number, C: Float32Array, cOff: number,
-  M: number, K: number, N: number, transA: boolean, transB: boolean, alpha: number, beta: number,
+  A: Float32Array,
+  aOff: number,
+  B: Float32Array,
+  bOff: number,
+  C: Float32Array,
+  cOff: number,
+  M: number,
+  K: number,
+  N: number,
+  transA: boolean,
+  transB: boolean,
+  alpha: number,
+  beta: number,
 ): void {
   if (M * N * K >= WASM_MIN_WORK && A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array) {
     if (gemmWasm(A, aOff, B, bOff, C, cOff, M, K, N, transA, transB, alpha, beta)) return;
@@ -33,8 +44,19 @@ export function gemmF32(
  * @example gemmJs(A, 0, B, 0, C, 0, M, K, N, false, false, 1, 0)
  */
 export function gemmJs(
-  A: Float32Array, aOff: number, B: Float32Array, bOff: number, C: Float32Array, cOff: number,
-  M: number, K: number, N: number, transA: boolean, transB: boolean, alpha: number, beta: number,
+  A: Float32Array,
+  aOff: number,
+  B: Float32Array,
+  bOff: number,
+  C: Float32Array,
+  cOff: number,
+  M: number,
+  K: number,
+  N: number,
+  transA: boolean,
+  transB: boolean,
+  alpha: number,
+  beta: number,
 ): void {
   if (beta === 0) C.fill(0, cOff, cOff + M * N);
   else if (beta !== 1) for (let i = 0; i < M * N; i++) C[cOff + i]! *= beta;

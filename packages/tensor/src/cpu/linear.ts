@@ -39,7 +39,12 @@ export function matmulKernel(a: Tensor, b: Tensor): Tensor {
   return new Tensor([...batch, M, N], a.dtype, out);
 }
 
-export function gemmKernel(a: Tensor, b: Tensor, c: Tensor | undefined, o: { alpha: number; beta: number; transA: boolean; transB: boolean }): Tensor {
+export function gemmKernel(
+  a: Tensor,
+  b: Tensor,
+  c: Tensor | undefined,
+  o: { alpha: number; beta: number; transA: boolean; transB: boolean },
+): Tensor {
   const M = (o.transA ? a.shape[1] : a.shape[0]) as number;
   const K = (o.transA ? a.shape[0] : a.shape[1]) as number;
   const N = (o.transB ? b.shape[0] : b.shape[1]) as number;
@@ -95,6 +100,26 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
       if (pointwise) {
         colBuf = X;
         colOff = xOff;
+      } else if (sp <= 2) {
+        im2col2d(
+          X,
+          xOff,
+          inSize,
+          Cg,
+          sp === 2 ? inSp[0]! : 1,
+          inSp[sp - 1]!,
+          sp === 2 ? kSp[0]! : 1,
+          kSp[sp - 1]!,
+          sp === 2 ? outSp[0]! : 1,
+          outSp[sp - 1]!,
+          sp === 2 ? o.strides[0]! : 1,
+          o.strides[sp - 1]!,
+          sp === 2 ? o.pads[0]! : 0,
+          o.pads[sp - 1]!,
+          sp === 2 ? o.dilations[0]! : 1,
+          o.dilations[sp - 1]!,
+          col,
+        );
       } else {
         for (let c = 0; c < Cg; c++) {
           for (let k = 0; k < KK; k++) {
@@ -110,7 +135,10 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
                 const od = Math.floor(pr / oStr[d]!);
                 pr -= od * oStr[d]!;
                 const id = od * o.strides[d]! - o.pads[d]! + kd * o.dilations[d]!;
-                if (id < 0 || id >= inSp[d]!) { valid = false; break; }
+                if (id < 0 || id >= inSp[d]!) {
+                  valid = false;
+                  break;
+                }
                 off += id * iStr[d]!;
               }
               col[row + p] = valid ? X[off]! : 0;
@@ -123,9 +151,66 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
   }
   if (bias) {
     const bd = bias.data as Float32Array;
-    for (let n = 0; n < N; n++) for (let c = 0; c < Cout; c++) { const bv = bd[c]!; const base = (n * Cout + c) * P; for (let p = 0; p < P; p++) out[base + p]! += bv; }
+    for (let n = 0; n < N; n++)
+      for (let c = 0; c < Cout; c++) {
+        const bv = bd[c]!;
+        const base = (n * Cout + c) * P;
+        for (let p = 0; p < P; p++) out[base + p]! += bv;
+      }
   }
   return new Tensor([N, Cout, ...outSp], x.dtype, out);
+}
+
+/**
+ * im2col for 1-D/2-D convolution (1-D as H = 1): row (c, kh, kw) of `col` holds, for every output
+ * position (oh, ow), the input value it multiplies (0 in the padding). Whole output rows outside the
+ * input are zero-filled and, with stride 1, the inner loop is a contiguous copy.
+ */
+function im2col2d(
+  X: Float32Array,
+  xOff: number,
+  inSize: number,
+  Cg: number,
+  H: number,
+  W: number,
+  KH: number,
+  KW: number,
+  OH: number,
+  OW: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  dh: number,
+  dw: number,
+  col: Float32Array,
+): void {
+  const P = OH * OW;
+  let row = 0;
+  for (let c = 0; c < Cg; c++) {
+    const xc = xOff + c * inSize;
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++, row += P) {
+        const wOff = kw * dw - pw;
+        // Output columns whose input column is inside [0, W): ow in [owLo, owHi).
+        const owLo = Math.min(OW, Math.max(0, Math.ceil(-wOff / sw)));
+        const owHi = Math.max(owLo, Math.min(OW, Math.floor((W - 1 - wOff) / sw) + 1));
+        for (let oh = 0; oh < OH; oh++) {
+          const ih = oh * sh - ph + kh * dh;
+          const dst = row + oh * OW;
+          if (ih < 0 || ih >= H) {
+            col.fill(0, dst, dst + OW);
+            continue;
+          }
+          if (owLo > 0) col.fill(0, dst, dst + owLo);
+          const src = xc + ih * W + wOff;
+          if (sw === 1) col.set(X.subarray(src + owLo, src + owHi), dst + owLo);
+          else for (let ow = owLo; ow < owHi; ow++) col[dst + ow] = X[src + ow * sw]!;
+          if (owHi < OW) col.fill(0, dst + owHi, dst + OW);
+        }
+      }
+    }
+  }
 }
 
 export function poolKernel(kind: 'max' | 'avg', x: Tensor, o: Required<PoolOptions>): Tensor {
@@ -149,7 +234,10 @@ export function poolKernel(kind: 'max' | 'avg', x: Tensor, o: Required<PoolOptio
     const base = nc * inSize;
     for (let p = 0; p < P; p++) {
       let pr = p;
-      for (let d = 0; d < sp; d++) { pos[d] = Math.floor(pr / oStr[d]!); pr -= pos[d]! * oStr[d]!; }
+      for (let d = 0; d < sp; d++) {
+        pos[d] = Math.floor(pr / oStr[d]!);
+        pr -= pos[d]! * oStr[d]!;
+      }
       let acc = kind === 'max' ? Number.NEGATIVE_INFINITY : 0;
       let count = 0;
       let padCount = 0;
@@ -169,7 +257,9 @@ export function poolKernel(kind: 'max' | 'avg', x: Tensor, o: Required<PoolOptio
         if (inPad) padCount++;
         if (!valid) continue;
         const v = X[off]!;
-        if (kind === 'max') { if (v > acc) acc = v; } else acc += v;
+        if (kind === 'max') {
+          if (v > acc) acc = v;
+        } else acc += v;
         count++;
       }
       out[nc * P + p] = kind === 'max' ? acc : acc / (o.countIncludePad ? padCount : Math.max(count, 1));

@@ -1,4 +1,4 @@
-import { type DType, allocate, convert } from '../dtype.js';
+import { allocate, convert, type DType } from '../dtype.js';
 import { sizeOf, stridesOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { forEachBroadcast } from './elementwise.js';
@@ -7,7 +7,11 @@ import { permuteData } from './reduce.js';
 type Arr = Float32Array; // element copies work the same on every typed array; the cast only quiets the checker
 
 export function transposeKernel(x: Tensor, perm: readonly number[]): Tensor {
-  return new Tensor(perm.map((p) => x.shape[p] as number), x.dtype, permuteData(x, perm) as never);
+  return new Tensor(
+    perm.map((p) => x.shape[p] as number),
+    x.dtype,
+    permuteData(x, perm) as never,
+  );
 }
 
 export function concatKernel(xs: readonly Tensor[], axis: number): Tensor {
@@ -36,7 +40,9 @@ export function sliceKernel(x: Tensor, starts: readonly number[], steps: readonl
   for (let d = 0; d < x.rank; d++) base += (starts[d] as number) * (inStr[d] as number);
   const st = steps.map((s, d) => s * (inStr[d] as number));
   // Walk output indices; offset = base + Σ idx_d · step_d · stride_d.
-  forEachStrided(outShape, st, (o, off) => { out[o] = src[base + off] as number; });
+  forEachStrided(outShape, st, (o, off) => {
+    out[o] = src[base + off] as number;
+  });
   return new Tensor(outShape, x.dtype, out as never);
 }
 
@@ -78,12 +84,18 @@ export function padKernel(x: Tensor, pads: readonly number[], mode: 'constant' |
       let i = q - (pads[d] as number);
       const dim = x.shape[d] as number;
       if (i < 0 || i >= dim) {
-        if (mode === 'constant' || dim === 0) { inside = false; break; }
+        if (mode === 'constant' || dim === 0) {
+          inside = false;
+          break;
+        }
         if (mode === 'edge') i = i < 0 ? 0 : dim - 1;
         else {
           const period = 2 * (dim - 1);
           if (period === 0) i = 0;
-          else { i = ((i % period) + period) % period; if (i >= dim) i = period - i; }
+          else {
+            i = ((i % period) + period) % period;
+            if (i >= dim) i = period - i;
+          }
         }
       }
       off += i * (inStr[d] as number);
@@ -116,7 +128,9 @@ export function gatherKernel(x: Tensor, indices: Tensor, axis: number): Tensor {
 export function expandKernel(x: Tensor, outShape: readonly number[]): Tensor {
   const out = allocate(x.dtype, sizeOf(outShape)) as Arr;
   const src = x.data as Arr;
-  forEachBroadcast(outShape, [x.shape], (o, [i]) => { out[o] = src[i!] as number; });
+  forEachBroadcast(outShape, [x.shape], (o, [i]) => {
+    out[o] = src[i!] as number;
+  });
   return new Tensor(outShape, x.dtype, out as never);
 }
 

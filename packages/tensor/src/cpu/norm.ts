@@ -15,14 +15,24 @@ function paramRow(p: Tensor | undefined, normShape: readonly number[]): Float32A
   for (let j = 0; j < d; j++) {
     let rem = j;
     let off = 0;
-    for (let k = 0; k < normShape.length; k++) { const q = Math.floor(rem / str[k]!); rem -= q * str[k]!; off += q * st[k]!; }
+    for (let k = 0; k < normShape.length; k++) {
+      const q = Math.floor(rem / str[k]!);
+      rem -= q * str[k]!;
+      off += q * st[k]!;
+    }
     out[j] = src[off]!;
   }
   return out;
 }
 
 /** LayerNorm in two passes: mean and variance together (shifted sums in float64), then the write. */
-export function layerNormKernel(x: Tensor, scale: Tensor | undefined, bias: Tensor | undefined, axis: number, eps: number): LayerNormResult {
+export function layerNormKernel(
+  x: Tensor,
+  scale: Tensor | undefined,
+  bias: Tensor | undefined,
+  axis: number,
+  eps: number,
+): LayerNormResult {
   const normShape = x.shape.slice(axis);
   const d = sizeOf(normShape);
   const rows = d === 0 ? 0 : x.size / d;
@@ -38,7 +48,11 @@ export function layerNormKernel(x: Tensor, scale: Tensor | undefined, bias: Tens
     const shift = X[off]!;
     let s = 0;
     let s2 = 0;
-    for (let j = 0; j < d; j++) { const v = X[off + j]! - shift; s += v; s2 += v * v; }
+    for (let j = 0; j < d; j++) {
+      const v = X[off + j]! - shift;
+      s += v;
+      s2 += v * v;
+    }
     const mu = s / d;
     const variance = Math.max(s2 / d - mu * mu, 0);
     const mean = mu + shift;
@@ -50,7 +64,11 @@ export function layerNormKernel(x: Tensor, scale: Tensor | undefined, bias: Tens
     else for (let j = 0; j < d; j++) Y[off + j] = (X[off + j]! - mean) * inv + (b ? b[j]! : 0);
   }
   const statShape = x.shape.map((dim, i) => (i < axis ? dim : 1));
-  return { y: new Tensor(x.shape, x.dtype, Y), mean: new Tensor(statShape, x.dtype, meanOut), invStdDev: new Tensor(statShape, x.dtype, invOut) };
+  return {
+    y: new Tensor(x.shape, x.dtype, Y),
+    mean: new Tensor(statShape, x.dtype, meanOut),
+    invStdDev: new Tensor(statShape, x.dtype, invOut),
+  };
 }
 
 /** RMSNorm: one pass for Σx², then the write. */
@@ -65,7 +83,10 @@ export function rmsNormKernel(x: Tensor, scale: Tensor | undefined, bias: Tensor
   for (let r = 0; r < rows; r++) {
     const off = r * d;
     let s2 = 0;
-    for (let j = 0; j < d; j++) { const v = X[off + j]!; s2 += v * v; }
+    for (let j = 0; j < d; j++) {
+      const v = X[off + j]!;
+      s2 += v * v;
+    }
     const inv = 1 / Math.sqrt(s2 / d + eps);
     if (g && b) for (let j = 0; j < d; j++) Y[off + j] = X[off + j]! * inv * g[j]! + b[j]!;
     else if (g) for (let j = 0; j < d; j++) Y[off + j] = X[off + j]! * inv * g[j]!;

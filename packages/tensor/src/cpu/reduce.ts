@@ -37,12 +37,49 @@ export function reduceKernel(op: ReduceOp, x: Tensor, axes: readonly number[], k
       const base = o * red * inner + j;
       let acc: number;
       switch (op) {
-        case 'sum': case 'mean': { acc = 0; for (let r = 0; r < red; r++) acc += get(base + r * inner); if (op === 'mean') acc /= red; break; }
-        case 'sumSquare': case 'l2': { acc = 0; for (let r = 0; r < red; r++) { const v = get(base + r * inner); acc += v * v; } if (op === 'l2') acc = Math.sqrt(acc); break; }
-        case 'l1': { acc = 0; for (let r = 0; r < red; r++) acc += Math.abs(get(base + r * inner)); break; }
-        case 'prod': { acc = 1; for (let r = 0; r < red; r++) acc *= get(base + r * inner); break; }
-        case 'max': { acc = Number.NEGATIVE_INFINITY; for (let r = 0; r < red; r++) { const v = get(base + r * inner); if (v > acc || Number.isNaN(v)) acc = v; } break; }
-        case 'min': { acc = Number.POSITIVE_INFINITY; for (let r = 0; r < red; r++) { const v = get(base + r * inner); if (v < acc || Number.isNaN(v)) acc = v; } break; }
+        case 'sum':
+        case 'mean': {
+          acc = 0;
+          for (let r = 0; r < red; r++) acc += get(base + r * inner);
+          if (op === 'mean') acc /= red;
+          break;
+        }
+        case 'sumSquare':
+        case 'l2': {
+          acc = 0;
+          for (let r = 0; r < red; r++) {
+            const v = get(base + r * inner);
+            acc += v * v;
+          }
+          if (op === 'l2') acc = Math.sqrt(acc);
+          break;
+        }
+        case 'l1': {
+          acc = 0;
+          for (let r = 0; r < red; r++) acc += Math.abs(get(base + r * inner));
+          break;
+        }
+        case 'prod': {
+          acc = 1;
+          for (let r = 0; r < red; r++) acc *= get(base + r * inner);
+          break;
+        }
+        case 'max': {
+          acc = Number.NEGATIVE_INFINITY;
+          for (let r = 0; r < red; r++) {
+            const v = get(base + r * inner);
+            if (v > acc || Number.isNaN(v)) acc = v;
+          }
+          break;
+        }
+        case 'min': {
+          acc = Number.POSITIVE_INFINITY;
+          for (let r = 0; r < red; r++) {
+            const v = get(base + r * inner);
+            if (v < acc || Number.isNaN(v)) acc = v;
+          }
+          break;
+        }
         case 'logSumExp': {
           let m = Number.NEGATIVE_INFINITY;
           for (let r = 0; r < red; r++) m = Math.max(m, get(base + r * inner));
@@ -102,7 +139,10 @@ export function argReduceKernel(op: 'argmax' | 'argmin', x: Tensor, axis: number
       for (let r = 1; r < red; r++) {
         const v = Number(src[(o * red + r) * inner + j]);
         const better = op === 'argmax' ? v > bv || (selectLast && v === bv) : v < bv || (selectLast && v === bv);
-        if (better) { bv = v; best = r; }
+        if (better) {
+          bv = v;
+          best = r;
+        }
       }
       out[o * inner + j] = BigInt(best);
     }
@@ -124,9 +164,15 @@ export function softmaxKernel(x: Tensor, axis: number, log: boolean): Tensor {
       let m = Number.NEGATIVE_INFINITY;
       for (let r = 0; r < red; r++) m = Math.max(m, src[base + r * inner]!);
       let s = 0;
-      for (let r = 0; r < red; r++) { const e = Math.exp(src[base + r * inner]! - m); tmp[r] = e; s += e; }
-      if (log) { const ls = Math.log(s); for (let r = 0; r < red; r++) out[base + r * inner] = src[base + r * inner]! - m - ls; }
-      else for (let r = 0; r < red; r++) out[base + r * inner] = tmp[r]! / s;
+      for (let r = 0; r < red; r++) {
+        const e = Math.exp(src[base + r * inner]! - m);
+        tmp[r] = e;
+        s += e;
+      }
+      if (log) {
+        const ls = Math.log(s);
+        for (let r = 0; r < red; r++) out[base + r * inner] = src[base + r * inner]! - m - ls;
+      } else for (let r = 0; r < red; r++) out[base + r * inner] = tmp[r]! / s;
     }
   }
   return new Tensor(x.shape, x.dtype, out);

@@ -1,0 +1,645 @@
+import { type DType, Tensor } from '@normkit/tensor';
+import { attr, type Dim, Graph, Model, type Node, type ValueInfo } from '../ir.js';
+import { parseEinsum } from './einsum.js';
+import { reduceAxes } from './ops-nn.js';
+import { type OpContext, kernelFor } from './registry.js';
+
+/** What inference knows about one value. */
+interface Info {
+  dtype?: DType;
+  shape?: Dim[];
+  /** The whole value, when it is a known constant (initializers, folded chains). */
+  value?: Tensor;
+  /** Elements of a scalar / 1-D integer value, partially known (shape arithmetic over symbolic dims). */
+  sym?: Dim[];
+}
+
+/** Options of `inferShapes`. */
+export interface InferShapesOptions {
+  /** Default-domain opset for a bare Graph (default 17). */
+  opset?: number;
+  /** Largest constant (elements) inference computes by running the op's kernel (default 4096). */
+  maxFoldElements?: number;
+}
+
+const ONNX_DTYPES: Record<number, DType> = { 1: 'float32', 6: 'int32', 7: 'int64', 9: 'bool', 11: 'float64' };
+const BOOL_OPS = new Set(['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
+const SAME_SHAPE = new Set([
+  'Sqrt', 'Reciprocal', 'Neg', 'Abs', 'Exp', 'Log', 'Erf', 'Tanh', 'Sigmoid', 'Relu', 'LeakyRelu', 'HardSigmoid', 'HardSwish', 'Clip',
+  'Gelu', 'Sin', 'Cos', 'Floor', 'Ceil', 'Round', 'Sign', 'Softplus', 'Elu', 'Selu', 'Celu', 'Softsign', 'Mish', 'ThresholdedRelu',
+  'Identity', 'Softmax', 'LogSoftmax', 'Hardmax', 'LRN', 'LpNormalization', 'MeanVarianceNormalization', 'BatchNormalization',
+  'InstanceNormalization', 'GroupNormalization', 'RMSNormalization', 'CumSum', 'Trilu', 'IsNaN', 'IsInf', 'Not', 'PRelu',
+  'FastGelu', 'QuickGelu', 'ScatterND', 'ScatterElements', 'Dropout',
+]);
+const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Sum', 'Mean', 'Max', 'Min', 'Where', 'BiasGelu', 'BiasAdd']);
+
+/** Broadcast of two dims: 1 yields the other; a number wins over a symbol or unknown. */
+function bdim(a: Dim, b: Dim): Dim {
+  if (a === 1) return b;
+  if (b === 1) return a;
+  if (a === b) return a;
+  if (typeof a === 'number') return a;
+  if (typeof b === 'number') return b;
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return undefined;
+}
+
+function broadcast(shapes: (Dim[] | undefined)[]): Dim[] | undefined {
+  if (shapes.some((s) => !s)) return undefined;
+  const r = Math.max(...shapes.map((s) => (s as Dim[]).length));
+  const out: Dim[] = [];
+  for (let i = 0; i < r; i++) {
+    let d: Dim = 1;
+    for (const s of shapes as Dim[][]) {
+      const k = s.length - r + i;
+      d = bdim(d, k >= 0 ? s[k] : 1);
+    }
+    out.push(d);
+  }
+  return out;
+}
+
+const norm = (a: number, rank: number) => (a < 0 ? a + rank : a);
+const isNum = (d: Dim): d is number => typeof d === 'number';
+
+/** Product of dims as a number, or undefined when any is not a number. */
+function numProd(ds: Dim[]): number | undefined {
+  let p = 1;
+  for (const d of ds) {
+    if (!isNum(d)) return undefined;
+    p *= d;
+  }
+  return p;
+}
+
+function arith(op: string, a: Dim, b: Dim): Dim {
+  if (isNum(a) && isNum(b)) {
+    switch (op) {
+      case 'Add':
+        return a + b;
+      case 'Sub':
+        return a - b;
+      case 'Mul':
+        return a * b;
+      case 'Div':
+        return b === 0 ? undefined : Math.trunc(a / b);
+    }
+  }
+  if (op === 'Mul' && (a === 1 || b === 1)) return a === 1 ? b : a;
+  if ((op === 'Div' && b === 1) || ((op === 'Add' || op === 'Sub') && b === 0)) return a;
+  if (a === undefined || b === undefined) return undefined;
+  const sign = { Add: '+', Sub: '-', Mul: '*', Div: '/' }[op];
+  return sign ? `${a}${sign}${b}` : undefined;
+}
+
+/** Solves a Reshape target (0 = copy, -1 = infer) against a partially known input shape. */
+function reshapeTarget(input: Dim[] | undefined, target: Dim[], allowZero: boolean): Dim[] {
+  const out = target.map((d, i) => (d === 0 && !allowZero ? input?.[i] : d));
+  const neg = out.indexOf(-1);
+  if (neg < 0 || !input) return out.map((d) => (d === -1 ? undefined : d));
+  // Cancel factors: numeric parts divide, symbolic parts must match as multisets.
+  const others = out.filter((_, i) => i !== neg);
+  const inSyms = input.filter((d) => !isNum(d));
+  const outSyms = others.filter((d) => !isNum(d));
+  const inNum = numProd(input.filter(isNum)) as number;
+  const outNum = numProd(others.filter(isNum)) as number;
+  const left = [...inSyms];
+  for (const s of outSyms) {
+    const k = left.findIndex((x) => x !== undefined && x === s);
+    if (k < 0) {
+      out[neg] = undefined;
+      return out;
+    }
+    left.splice(k, 1);
+  }
+  if (left.some((d) => d === undefined) || outNum === 0) out[neg] = undefined;
+  else if (left.length === 0) out[neg] = inNum % outNum === 0 ? inNum / outNum : undefined;
+  else if (left.length === 1 && inNum === outNum) out[neg] = left[0];
+  else out[neg] = undefined;
+  return out;
+}
+
+/** Output size of a sliding window along one axis, when known. */
+function windowOut(inp: Dim, k: number, stride: number, padB: number, padE: number, dil: number, ceil: boolean, autoPad: string): Dim {
+  if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    if (isNum(inp)) return Math.ceil(inp / stride);
+    return stride === 1 ? inp : undefined;
+  }
+  if (!isNum(inp)) {
+    // An identity window (k=1 or "same" padding at stride 1) keeps a symbolic size.
+    if (stride === 1 && (k - 1) * dil === padB + padE) return inp;
+    return undefined;
+  }
+  const pb = autoPad === 'VALID' ? 0 : padB;
+  const pe = autoPad === 'VALID' ? 0 : padE;
+  const v = (inp + pb + pe - (k - 1) * dil - 1) / stride;
+  let o = (ceil ? Math.ceil(v) : Math.floor(v)) + 1;
+  if (ceil && (o - 1) * stride >= inp + pb) o--;
+  return Math.max(0, o);
+}
+
+/** Elements of an integer-valued input as Dims (from a constant or symbolic propagation). */
+function symOf(info: Info | undefined): Dim[] | undefined {
+  if (!info) return undefined;
+  if (info.sym) return info.sym;
+  if (info.value && info.value.rank <= 1 && info.value.size <= 1024) return info.value.toFlatArray();
+  return undefined;
+}
+
+/**
+ * Infers dtype and shape of every value of a model and writes them to `graph.valueInfo` (keeping
+ * what is already there where inference knows less). Symbolic dims stay strings ("batch"), numbers
+ * where known, `undefined` where not; small integer values are propagated through
+ * Shape/Gather/Slice/Concat/Unsqueeze/Cast/arithmetic chains so Reshape targets computed at run time
+ * resolve (including `-1` against symbolic dims). Covers every op the executor runs; an op it does not
+ * know gets outputs without a shape. Returns the inferred infos by value name.
+ *
+ * @example
+ * ```ts
+ * const b = new GraphBuilder('g');
+ * const x = b.input('x', 'float32', ['batch', 8]);
+ * const y = b.op('MatMul', [x, b.constant('w', Tensor.randn([8, 4], 1))]);
+ * b.output(y);
+ * const m = b.model(17);
+ * inferShapes(m);
+ * m.graph.valueInfo.get(y); // { name: y, dtype: 'float32', shape: ['batch', 4] }
+ * ```
+ */
+export function inferShapes(model: Model | Graph, opts: InferShapesOptions = {}): Map<string, ValueInfo> {
+  const graph = model instanceof Model ? model.graph : model;
+  const opsetOf = (domain: string) => (model instanceof Model ? model.opset(domain === 'ai.onnx' ? '' : domain) : undefined) ?? (domain === '' || domain === 'ai.onnx' ? (opts.opset ?? 17) : 1);
+  const infos = new Map<string, Info>();
+  inferGraph(graph, infos, opsetOf, opts.maxFoldElements ?? 4096);
+  const result = new Map<string, ValueInfo>();
+  const defined = new Set([...graph.inputs.map((v) => v.name), ...graph.initializers.keys()]);
+  for (const n of graph.nodes)
+    for (const o of n.outputs) {
+      if (!o || defined.has(o)) continue;
+      const info = infos.get(o);
+      const prev = graph.valueInfo.get(o);
+      const vi: ValueInfo = { ...(prev ?? {}), name: o };
+      if (info?.dtype) vi.dtype = info.dtype;
+      if (info?.shape) {
+        const shape = info.shape;
+        vi.shape = prev?.shape && prev.shape.length === shape.length ? shape.map((d, i) => d ?? prev.shape?.[i]) : [...shape];
+      }
+      graph.valueInfo.set(o, vi);
+      result.set(o, vi);
+    }
+  return result;
+}
+
+function inferGraph(graph: Graph, infos: Map<string, Info>, opsetOf: (d: string) => number, maxFold: number): void {
+  for (const v of graph.inputs) infos.set(v.name, { dtype: v.dtype, shape: v.shape ? [...v.shape] : undefined });
+  for (const [k, t] of graph.initializers) infos.set(k, { dtype: t.dtype, shape: [...t.shape], value: t });
+  let order: Node[];
+  try {
+    order = graph.topologicalOrder();
+  } catch {
+    order = graph.nodes;
+  }
+  for (const node of order) {
+    const ins = node.inputs.map((i) => (i ? infos.get(i) : undefined));
+    let outs: Info[];
+    try {
+      outs = inferNode(node, ins, opsetOf(node.domain), maxFold, opsetOf);
+    } catch {
+      outs = [];
+    }
+    node.outputs.forEach((o, i) => {
+      if (!o) return;
+      const known = graph.valueInfo.get(o);
+      const inf = outs[i] ?? {};
+      infos.set(o, { ...inf, dtype: inf.dtype ?? known?.dtype, shape: inf.shape ?? (known?.shape ? [...known.shape] : undefined) });
+    });
+  }
+}
+
+/** Runs the op's kernel when every input is a small known constant. */
+function fold(node: Node, ins: (Info | undefined)[], opset: number, maxFold: number): Info[] | undefined {
+  if (node.inputs.some((n, i) => n && !ins[i]?.value)) return undefined;
+  if (ins.some((i) => i?.value && i.value.size > maxFold)) return undefined;
+  if (['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'If', 'Loop', 'Scan'].includes(node.opType)) return undefined;
+  const k = kernelFor(node.domain, node.opType);
+  if (!k) return undefined;
+  const ctx: OpContext = { node, opset, inputs: ins.map((i) => i?.value) };
+  const outs = k(ctx);
+  if (outs.some((t) => t && t.size > maxFold)) return outs.map((t) => (t ? { dtype: t.dtype, shape: [...t.shape] } : {}));
+  return outs.map((t) => (t ? { dtype: t.dtype, shape: [...t.shape], value: t } : {}));
+}
+
+function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold: number, opsetOf: (d: string) => number): Info[] {
+  const folded = fold(node, ins, opset, maxFold);
+  if (folded) return folded;
+  const x = ins[0];
+  const op = node.opType;
+  const ms = node.domain === 'com.microsoft';
+  const same = (dtype = x?.dtype): Info => ({ dtype, shape: x?.shape ? [...x.shape] : undefined });
+  const a = <T extends Parameters<typeof attr>[2]>(name: string, type: T) => attr(node, name, type);
+
+  if (ms) {
+    switch (op) {
+      case 'FastGelu':
+      case 'QuickGelu':
+      case 'Gelu':
+        return [same()];
+      case 'BiasGelu':
+      case 'BiasAdd':
+        return [{ dtype: x?.dtype, shape: broadcast(ins.map((i) => i?.shape)) }];
+      case 'SimplifiedLayerNormalization':
+        return simplifiedStats(node, x, ins);
+      case 'SkipLayerNormalization':
+      case 'SkipSimplifiedLayerNormalization': {
+        const s = broadcast([x?.shape, ins[1]?.shape]);
+        const stat = s ? [...s.slice(0, -1), 1] : undefined;
+        return [
+          { dtype: x?.dtype, shape: s },
+          { dtype: 'float32', shape: stat },
+          { dtype: 'float32', shape: stat },
+          { dtype: x?.dtype, shape: s },
+        ];
+      }
+      case 'EmbedLayerNormalization': {
+        const ids = x?.shape;
+        const hidden = ins[2]?.shape?.[1];
+        const sh = ids ? [ids[0], ids[1], hidden] : undefined;
+        return [
+          { dtype: ins[2]?.dtype, shape: sh },
+          { dtype: 'int32', shape: ids ? [ids[0]] : undefined },
+          { dtype: ins[2]?.dtype, shape: sh },
+        ];
+      }
+      case 'GemmFastGelu':
+      case 'FusedMatMul':
+        return [{ dtype: x?.dtype, shape: matmulShape(x?.shape, ins[1]?.shape, op === 'FusedMatMul' ? node : undefined) }];
+    }
+    return [];
+  }
+
+  if (SAME_SHAPE.has(op)) {
+    const out: Info[] = [same(BOOL_OPS.has(op) ? 'bool' : x?.dtype)];
+    if (op === 'Dropout') out.push({ dtype: 'bool', shape: x?.shape });
+    if (op === 'BatchNormalization') out.push({ ...ins[3] }, { ...ins[4] });
+    if (op === 'CumSum' || op === 'Trilu' || op === 'ScatterND' || op === 'ScatterElements') return [same()];
+    return out;
+  }
+  if (BROADCAST.has(op)) {
+    const shapes = ins.map((i) => i?.shape);
+    const dtype = BOOL_OPS.has(op) ? 'bool' : op === 'Where' ? ins[1]?.dtype : x?.dtype;
+    const out: Info = { dtype, shape: broadcast(shapes) };
+    // Shape arithmetic on symbolic integer vectors.
+    if (['Add', 'Sub', 'Mul', 'Div'].includes(op) && ins.length === 2) {
+      const p = symOf(ins[0]);
+      const q = symOf(ins[1]);
+      if (p && q && (p.length === q.length || p.length === 1 || q.length === 1)) {
+        const n = Math.max(p.length, q.length);
+        out.sym = Array.from({ length: n }, (_, i) => arith(op, p[p.length === 1 ? 0 : i], q[q.length === 1 ? 0 : i]));
+      }
+    }
+    return [out];
+  }
+
+  switch (op) {
+    case 'Shape': {
+      const r = x?.shape?.length;
+      if (r === undefined) return [{ dtype: 'int64', shape: [undefined] }];
+      const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + r : v, 0), r);
+      const s = clamp(a('start', 'int') ?? 0);
+      const e = clamp(a('end', 'int') ?? r);
+      const dims = (x?.shape as Dim[]).slice(s, Math.max(s, e));
+      return [{ dtype: 'int64', shape: [dims.length], sym: dims }];
+    }
+    case 'Size': {
+      const p = x?.shape ? numProd(x.shape) : undefined;
+      return [{ dtype: 'int64', shape: [], sym: [p] }];
+    }
+    case 'Cast': {
+      const to = ONNX_DTYPES[a('to', 'int') ?? -1];
+      const s = symOf(x);
+      return [{ dtype: to, shape: x?.shape, sym: s && (to === 'int64' || to === 'int32') ? s : undefined }];
+    }
+    case 'CastLike':
+      return [{ dtype: ins[1]?.dtype, shape: x?.shape, sym: symOf(x) }];
+    case 'Constant':
+      return [];
+    case 'ConstantOfShape': {
+      const dims = symOf(x);
+      const v = node.attributes.value;
+      return [{ dtype: v?.type === 'tensor' ? v.value.dtype : 'float32', shape: dims ?? (x?.shape && isNum(x.shape[0]) ? new Array(x.shape[0]).fill(undefined) : undefined) }];
+    }
+    case 'Gather': {
+      const axis = norm(a('axis', 'int') ?? 0, x?.shape?.length ?? 0);
+      const idx = ins[1];
+      const shape = x?.shape && idx?.shape ? [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)] : undefined;
+      const out: Info = { dtype: x?.dtype, shape };
+      const s = symOf(x);
+      const iv = idx?.value?.toFlatArray();
+      if (s && iv && axis === 0 && (x?.shape?.length ?? 0) === 1) out.sym = iv.map((k) => s[k < 0 ? k + s.length : k]);
+      return [out];
+    }
+    case 'Unsqueeze':
+    case 'Squeeze': {
+      const axes = a('axes', 'ints') ?? symOf(ins[1])?.map(Number);
+      let shape: Dim[] | undefined;
+      if (x?.shape) {
+        if (op === 'Unsqueeze' && axes) {
+          const r = x.shape.length + axes.length;
+          const ax = axes.map((v) => norm(v, r));
+          let j = 0;
+          shape = Array.from({ length: r }, (_, i) => (ax.includes(i) ? 1 : x.shape![j++]));
+        } else if (op === 'Squeeze') {
+          const ax = axes && axes.length > 0 ? axes.map((v) => norm(v, x.shape!.length)) : x.shape.flatMap((d, i) => (d === 1 ? [i] : []));
+          if (!axes?.length && x.shape.some((d) => !isNum(d))) shape = undefined;
+          else shape = x.shape.filter((_, i) => !ax.includes(i));
+        }
+      }
+      return [{ dtype: x?.dtype, shape, sym: symOf(x) }];
+    }
+    case 'Concat': {
+      const axis = a('axis', 'int') ?? 0;
+      const shapes = ins.map((i) => i?.shape);
+      let shape: Dim[] | undefined;
+      const ranked = shapes.filter((s): s is Dim[] => !!s);
+      const rank = Math.max(...ranked.map((s) => s.length));
+      if (ranked.length === shapes.length && ranked.length > 0) {
+        const ax = norm(axis, rank);
+        shape = [...(ranked.find((s) => s.length === rank) as Dim[])];
+        let total: Dim = 0;
+        for (const s of ranked) total = arith('Add', total, s.length === rank ? s[ax] : 1);
+        shape[ax] = total;
+        for (let d = 0; d < rank; d++) if (d !== ax) shape[d] = ranked.reduce<Dim>((acc, s) => (s.length === rank && isNum(s[d]) ? s[d] : acc), shape[d]);
+      }
+      const syms = ins.map(symOf);
+      const out: Info = { dtype: x?.dtype, shape };
+      if (rank <= 1 && syms.every((s) => s)) out.sym = syms.flatMap((s) => s as Dim[]);
+      return [out];
+    }
+    case 'Slice': {
+      const s = symOf(x);
+      const starts = opset < 10 ? a('starts', 'ints') : symOf(ins[1])?.map(Number);
+      const ends = opset < 10 ? a('ends', 'ints') : symOf(ins[2])?.map(Number);
+      const axes = opset < 10 ? a('axes', 'ints') : symOf(ins[3])?.map(Number);
+      const steps = opset < 10 ? undefined : symOf(ins[4])?.map(Number);
+      if (!x?.shape || !starts || !ends || starts.some(Number.isNaN) || ends.some(Number.isNaN)) return [{ dtype: x?.dtype, shape: x?.shape ? x.shape.map(() => undefined) : undefined }];
+      const shape = [...x.shape];
+      const ranges: [number, number, number][] = [];
+      (axes ?? starts.map((_, i) => i)).forEach((ax0, i) => {
+        const ax = norm(ax0, shape.length);
+        const dim = x.shape![ax];
+        const step = steps?.[i] ?? 1;
+        if (!isNum(dim)) {
+          shape[ax] = starts[i] === 0 && ends[i]! >= 2 ** 31 - 1 && step === 1 ? dim : undefined;
+          return;
+        }
+        let st = starts[i]!;
+        let en = ends[i]!;
+        if (st < 0) st += dim;
+        if (en < 0) en += dim;
+        if (step > 0) {
+          st = Math.min(Math.max(st, 0), dim);
+          en = Math.min(Math.max(en, 0), dim);
+        } else {
+          st = Math.min(Math.max(st, 0), dim - 1);
+          en = Math.min(Math.max(en, -1), dim - 1);
+        }
+        shape[ax] = Math.max(0, Math.ceil((en - st) / step));
+        if (ax === 0) ranges.push([st, en, step]);
+      });
+      const out: Info = { dtype: x.dtype, shape };
+      if (s && x.shape.length === 1) {
+        const [st, en, step] = ranges[0] ?? [0, s.length, 1];
+        const vals: Dim[] = [];
+        for (let k = st; step > 0 ? k < en : k > en; k += step) vals.push(s[k]);
+        out.sym = vals;
+      }
+      return [out];
+    }
+    case 'Reshape': {
+      const target = symOf(ins[1]) ?? a('shape', 'ints');
+      if (!target) return [{ dtype: x?.dtype, shape: ins[1]?.shape && isNum(ins[1].shape[0]) ? new Array(ins[1].shape[0]).fill(undefined) : undefined }];
+      return [{ dtype: x?.dtype, shape: reshapeTarget(x?.shape, target, (a('allowzero', 'int') ?? 0) !== 0), sym: symOf(x) }];
+    }
+    case 'Expand': {
+      const target = symOf(ins[1]);
+      return [{ dtype: x?.dtype, shape: target ? broadcast([x?.shape, target]) : undefined }];
+    }
+    case 'Tile': {
+      const reps = symOf(ins[1]);
+      return [{ dtype: x?.dtype, shape: x?.shape && reps ? x.shape.map((d, i) => arith('Mul', d, reps[i])) : undefined }];
+    }
+    case 'Transpose': {
+      if (!x?.shape) return [{ dtype: x?.dtype }];
+      const perm = a('perm', 'ints') ?? x.shape.map((_, i) => x.shape!.length - 1 - i);
+      return [{ dtype: x.dtype, shape: perm.map((p) => x.shape![p]) }];
+    }
+    case 'Flatten': {
+      if (!x?.shape) return [{ dtype: x?.dtype, shape: [undefined, undefined] }];
+      const ax = norm(a('axis', 'int') ?? 1, x.shape.length);
+      const prod = (ds: Dim[]) => ds.reduce<Dim>((p, d) => arith('Mul', p, d), 1);
+      return [{ dtype: x.dtype, shape: [prod(x.shape.slice(0, ax)), prod(x.shape.slice(ax))] }];
+    }
+    case 'Split': {
+      const n = node.outputs.length;
+      const axis = norm(a('axis', 'int') ?? 0, x?.shape?.length ?? 1);
+      const sizes = a('split', 'ints') ?? symOf(ins[1])?.map(Number);
+      const dim = x?.shape?.[axis];
+      return node.outputs.map((_, i) => {
+        let d: Dim;
+        if (sizes) d = sizes[i];
+        else if (isNum(dim)) {
+          const chunk = Math.ceil(dim / n);
+          d = Math.max(0, Math.min(chunk, dim - i * chunk));
+        }
+        const shape = x?.shape ? x.shape.map((v, k) => (k === axis ? d : v)) : undefined;
+        return { dtype: x?.dtype, shape };
+      });
+    }
+    case 'MatMul':
+      return [{ dtype: x?.dtype, shape: matmulShape(x?.shape, ins[1]?.shape) }];
+    case 'Gemm': {
+      const A = x?.shape;
+      const B = ins[1]?.shape;
+      const m = A ? (a('transA', 'int') ? A[1] : A[0]) : undefined;
+      const n = B ? (a('transB', 'int') ? B[0] : B[1]) : undefined;
+      return [{ dtype: x?.dtype, shape: [m, n] }];
+    }
+    case 'Einsum': {
+      const eq = a('equation', 'string');
+      if (!eq || ins.some((i) => !i?.shape)) return [{ dtype: x?.dtype }];
+      const shapes = ins.map((i) => i!.shape as Dim[]);
+      const { inputs, output } = parseEinsum(
+        eq,
+        shapes.map((s) => s.length),
+      );
+      const size = new Map<string, Dim>();
+      inputs.forEach((ls, i) => ls.forEach((l, d) => size.set(l, size.has(l) ? bdim(size.get(l), shapes[i]![d]) : shapes[i]![d])));
+      return [{ dtype: x?.dtype, shape: output.map((l) => size.get(l)) }];
+    }
+    case 'Conv':
+    case 'MaxPool':
+    case 'AveragePool': {
+      if (op === 'MaxPool' && node.outputs[1]) return [];
+      const xs = x?.shape;
+      const w = ins[1]?.shape;
+      if (!xs) return [{ dtype: x?.dtype }];
+      const sp = xs.length - 2;
+      const kernel = a('kernel_shape', 'ints') ?? (w ? (w.slice(2) as number[]) : undefined);
+      if (!kernel || kernel.some((k) => !isNum(k))) return [{ dtype: x?.dtype, shape: xs.map(() => undefined) }];
+      const strides = a('strides', 'ints') ?? new Array(sp).fill(1);
+      const dil = a('dilations', 'ints') ?? new Array(sp).fill(1);
+      const pads = a('pads', 'ints') ?? new Array(2 * sp).fill(0);
+      const autoPad = a('auto_pad', 'string') ?? 'NOTSET';
+      const ceil = (a('ceil_mode', 'int') ?? 0) !== 0;
+      const spatial = xs.slice(2).map((d, i) => windowOut(d, kernel[i]!, strides[i]!, pads[i]!, pads[i + sp]!, dil[i]!, ceil, autoPad));
+      return [{ dtype: x?.dtype, shape: [xs[0], op === 'Conv' ? w?.[0] : xs[1], ...spatial] }];
+    }
+    case 'GlobalAveragePool':
+    case 'GlobalMaxPool':
+    case 'GlobalLpPool':
+      return [{ dtype: x?.dtype, shape: x?.shape ? x.shape.map((d, i) => (i < 2 ? d : 1)) : undefined }];
+    case 'ReduceMean':
+    case 'ReduceSum':
+    case 'ReduceMax':
+    case 'ReduceMin':
+    case 'ReduceProd':
+    case 'ReduceL1':
+    case 'ReduceL2':
+    case 'ReduceSumSquare':
+    case 'ReduceLogSumExp':
+    case 'ReduceLogSum': {
+      if (!x?.shape) return [{ dtype: x?.dtype }];
+      const keep = (a('keepdims', 'int') ?? 1) !== 0;
+      let axes: number[] | undefined;
+      if (node.inputs[1]) {
+        const s = symOf(ins[1]);
+        if (!s || s.some((d) => !isNum(d))) return [{ dtype: x.dtype, shape: keep ? x.shape.map(() => undefined) : undefined }];
+        axes = s as number[];
+        if (axes.length === 0) axes = a('noop_with_empty_axes', 'int') ? [] : undefined;
+      } else axes = reduceAxes({ node, opset, inputs: [] });
+      if (axes && axes.length === 0) return [same()];
+      const ax = (axes ?? x.shape.map((_, i) => i)).map((v) => norm(v, x.shape!.length));
+      return [{ dtype: x.dtype, shape: x.shape.flatMap((d, i) => (ax.includes(i) ? (keep ? [1] : []) : [d])) }];
+    }
+    case 'ArgMax':
+    case 'ArgMin': {
+      if (!x?.shape) return [{ dtype: 'int64' }];
+      const ax = norm(a('axis', 'int') ?? 0, x.shape.length);
+      const keep = (a('keepdims', 'int') ?? 1) !== 0;
+      return [{ dtype: 'int64', shape: x.shape.flatMap((d, i) => (i === ax ? (keep ? [1] : []) : [d])) }];
+    }
+    case 'LayerNormalization': {
+      const r = x?.shape?.length;
+      const ax = r === undefined ? 0 : norm(a('axis', 'int') ?? -1, r);
+      const stat = x?.shape ? x.shape.map((d, i) => (i < ax ? d : 1)) : undefined;
+      const st = (a('stash_type', 'int') ?? 1) === 11 ? 'float64' : 'float32';
+      return [same(), { dtype: st, shape: stat }, { dtype: st, shape: stat }];
+    }
+    case 'SimplifiedLayerNormalization':
+      return simplifiedStats(node, x, ins);
+    case 'Range': {
+      const [s, l, d] = [symOf(ins[0])?.[0], symOf(ins[1])?.[0], symOf(ins[2])?.[0]];
+      const n = isNum(s) && isNum(l) && isNum(d) && d !== 0 ? Math.max(0, Math.ceil((l - s) / d)) : undefined;
+      return [{ dtype: x?.dtype, shape: [n] }];
+    }
+    case 'Pad': {
+      const pads = a('pads', 'ints') ?? symOf(ins[1])?.map(Number);
+      if (!x?.shape || !pads || ins[3]) return [{ dtype: x?.dtype, shape: x?.shape?.map(() => undefined) }];
+      const r = x.shape.length;
+      return [{ dtype: x.dtype, shape: x.shape.map((d, i) => arith('Add', arith('Add', d, pads[i]), pads[i + r])) }];
+    }
+    case 'Resize':
+    case 'Upsample': {
+      if (!x?.shape) return [{ dtype: x?.dtype }];
+      const legacy = op === 'Upsample' || opset < 11;
+      const scalesAttr = node.attributes.scales;
+      const scales = scalesAttr && (scalesAttr.type === 'floats' || scalesAttr.type === 'ints') ? scalesAttr.value : symOf(ins[legacy ? 1 : 2]);
+      const sizes = legacy ? undefined : symOf(ins[3]);
+      const axes = (a('axes', 'ints') ?? x.shape.map((_, i) => i)).map((v) => norm(v, x.shape!.length));
+      const shape = [...x.shape];
+      if (sizes && sizes.length === axes.length && (a('keep_aspect_ratio_policy', 'string') ?? 'stretch') === 'stretch') axes.forEach((ax, i) => (shape[ax] = sizes[i]));
+      else if (scales && scales.length === axes.length && scales.every(isNum))
+        axes.forEach((ax, i) => {
+          const d = shape[ax];
+          shape[ax] = isNum(d) ? Math.floor(d * Math.fround(scales[i] as number)) : scales[i] === 1 ? d : undefined;
+        });
+      else return [{ dtype: x.dtype, shape: x.shape.map(() => undefined) }];
+      return [{ dtype: x.dtype, shape }];
+    }
+    case 'TopK': {
+      const k = opset < 10 ? a('k', 'int') : symOf(ins[1])?.[0];
+      if (!x?.shape) return [{ dtype: x?.dtype }, { dtype: 'int64' }];
+      const ax = norm(a('axis', 'int') ?? -1, x.shape.length);
+      const shape = x.shape.map((d, i) => (i === ax ? k : d));
+      return [
+        { dtype: x.dtype, shape },
+        { dtype: 'int64', shape },
+      ];
+    }
+    case 'GatherElements':
+      return [{ dtype: x?.dtype, shape: ins[1]?.shape }];
+    case 'GatherND': {
+      const b = a('batch_dims', 'int') ?? 0;
+      const q = ins[1]?.shape;
+      const last = q?.[q.length - 1];
+      if (!x?.shape || !q || !isNum(last)) return [{ dtype: x?.dtype }];
+      return [{ dtype: x.dtype, shape: [...q.slice(0, -1), ...x.shape.slice(b + last)] }];
+    }
+    case 'NonZero':
+      return [{ dtype: 'int64', shape: [x?.shape ? Math.max(1, x.shape.length) : undefined, undefined] }];
+    case 'OneHot': {
+      const depth = symOf(ins[1])?.[0];
+      if (!x?.shape) return [{ dtype: ins[2]?.dtype }];
+      const r = x.shape.length + 1;
+      const ax = norm(a('axis', 'int') ?? -1, r);
+      return [{ dtype: ins[2]?.dtype, shape: [...x.shape.slice(0, ax), depth, ...x.shape.slice(ax)] }];
+    }
+    case 'DepthToSpace':
+    case 'SpaceToDepth': {
+      const b = a('blocksize', 'int') ?? 1;
+      const s = x?.shape;
+      if (!s) return [{ dtype: x?.dtype }];
+      if (op === 'DepthToSpace') return [{ dtype: x?.dtype, shape: [s[0], arith('Div', s[1], b * b), arith('Mul', s[2], b), arith('Mul', s[3], b)] }];
+      return [{ dtype: x?.dtype, shape: [s[0], arith('Mul', s[1], b * b), arith('Div', s[2], b), arith('Div', s[3], b)] }];
+    }
+    case 'If': {
+      const t = node.attributes.then_branch;
+      if (t?.type !== 'graph') return [];
+      const sub = new Map<string, Info>();
+      inferGraph(t.value, sub, opsetOf, maxFold);
+      return t.value.outputs.map((o) => {
+        const i = sub.get(o.name);
+        return { dtype: o.dtype ?? i?.dtype, shape: o.shape ?? i?.shape };
+      });
+    }
+  }
+  return [];
+}
+
+function simplifiedStats(node: Node, x: Info | undefined, ins: (Info | undefined)[]): Info[] {
+  void ins;
+  const r = x?.shape?.length;
+  const ax = r === undefined ? 0 : norm(attr(node, 'axis', 'int', -1), r);
+  const stat = x?.shape ? x.shape.map((d, i) => (i < ax ? d : 1)) : undefined;
+  return [{ dtype: x?.dtype, shape: x?.shape }, { dtype: 'float32', shape: stat }];
+}
+
+function matmulShape(a: Dim[] | undefined, b: Dim[] | undefined, fused?: Node): Dim[] | undefined {
+  if (!a || !b) return undefined;
+  let A = [...a];
+  let B = [...b];
+  if (fused) {
+    const swap = (s: Dim[]) => [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]];
+    if (attr(fused, 'transA', 'int', 0)) A = swap(A);
+    if (attr(fused, 'transB', 'int', 0)) B = swap(B);
+  }
+  const a1 = A.length === 1;
+  const b1 = B.length === 1;
+  if (a1) A = [1, ...A];
+  if (b1) B = [...B, 1];
+  const batch = broadcast([A.slice(0, -2), B.slice(0, -2)]) ?? [];
+  const out = [...batch, A[A.length - 2], B[B.length - 1]];
+  if (a1) out.splice(out.length - 2, 1);
+  if (b1) out.pop();
+  return out;
+}

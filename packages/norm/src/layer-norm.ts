@@ -1,0 +1,110 @@
+import { type LayerNormResult, type Tensor, layerNormKernel, sizeOf } from '@normkit/tensor';
+import { asDtype, axisOf, expandParam, f64, reduceToParam, requireFloat, rowBackward, tensorOf } from './internal.js';
+
+/** Options of `layerNorm` (ONNX LayerNormalization semantics). */
+export interface LayerNormOptions {
+  /** First normalized axis; statistics are taken over axes [axis, rank). Negative counts from the end. Default -1. */
+  axis?: number;
+  /** Added to the variance inside the square root. Default 1e-5. */
+  epsilon?: number;
+  /** γ, broadcastable to x.shape[axis:]. Default: none (1). */
+  scale?: Tensor;
+  /** β, broadcastable to x.shape[axis:]. Default: none (0). */
+  bias?: Tensor;
+}
+
+/** Gradients of `layerNorm`: with respect to x and to each parameter that was given. */
+export interface LayerNormGradients {
+  dx: Tensor;
+  dScale?: Tensor;
+  dBias?: Tensor;
+}
+
+/**
+ * LayerNorm over the trailing axes from `axis` (ONNX LayerNormalization):
+ * y = (x − μ) / sqrt(σ² + ε) · scale + bias, with μ and the biased σ² over x.shape[axis:].
+ * Runs through the active backend's fused kernel (`layerNormKernel`).
+ *
+ * @example
+ * ```ts
+ * import { Tensor } from '@normkit/tensor';
+ * import { layerNorm } from '@normkit/norm';
+ * layerNorm(Tensor.from([[3, 1]]), { epsilon: 0 }).toArray(); // [[1, -1]]
+ * ```
+ */
+export function layerNorm(x: Tensor, opts: LayerNormOptions = {}): Tensor {
+  return layerNormWithStats(x, opts).y;
+}
+
+/**
+ * LayerNorm that also returns ONNX's optional outputs: `mean` and `invStdDev` (shape
+ * x.shape[:axis] + [1]·(rank − axis)).
+ *
+ * @example
+ * ```ts
+ * const { y, mean, invStdDev } = layerNormWithStats(x, { axis: 1 });
+ * ```
+ */
+export function layerNormWithStats(x: Tensor, opts: LayerNormOptions = {}): LayerNormResult {
+  const dt = requireFloat('layerNorm', x);
+  const axis = axisOf('layerNorm', opts.axis ?? -1, x.rank, x.shape);
+  const scale = opts.scale && asDtype(opts.scale, dt);
+  const bias = opts.bias && asDtype(opts.bias, dt);
+  if (scale) expandParam('layerNorm', 'scale', scale, x.shape.slice(axis));
+  if (bias) expandParam('layerNorm', 'bias', bias, x.shape.slice(axis));
+  return layerNormKernel(x, scale, bias, axis, opts.epsilon ?? 1e-5);
+}
+
+/**
+ * Backward of `layerNorm`: given dy = ∂L/∂y, returns ∂L/∂x and ∂L/∂scale, ∂L/∂bias (each with its
+ * parameter's shape). Computed in float64 on the host: dx = a·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)),
+ * ĝ = dy·γ, a = 1/sqrt(σ² + ε).
+ *
+ * @example
+ * ```ts
+ * const { dx, dScale, dBias } = layerNormBackward(dy, x, { scale, bias });
+ * ```
+ */
+export function layerNormBackward(dy: Tensor, x: Tensor, opts: LayerNormOptions = {}): LayerNormGradients {
+  return normBackward('layerNormBackward', dy, x, opts, true);
+}
+
+/** Shared LN / RMSNorm backward over axes [axis, rank). */
+export function normBackward(op: string, dy: Tensor, x: Tensor, opts: LayerNormOptions, center: boolean): LayerNormGradients {
+  const dt = requireFloat(op, x);
+  const axis = axisOf(op, opts.axis ?? -1, x.rank, x.shape);
+  const normShape = x.shape.slice(axis);
+  const d = sizeOf(normShape);
+  const rows = d === 0 ? 0 : x.size / d;
+  const X = f64(x);
+  const DY = f64(dy);
+  const g = expandParam(op, 'scale', opts.scale, normShape);
+  const spec = { center, p: 2, eps: opts.epsilon ?? 1e-5 };
+  const G = new Float64Array(DY.length);
+  for (let i = 0; i < G.length; i++) G[i] = (DY[i] as number) * (g ? (g[i % d] as number) : 1);
+  const dx = rowBackward(G, X, rows, d, spec);
+  const out: LayerNormGradients = { dx: tensorOf(dt, x.shape, dx) };
+  if (opts.scale) {
+    // x̂ recomputed: (x − μ)·a
+    const full = new Float64Array(d);
+    for (let r = 0; r < rows; r++) {
+      const off = r * d;
+      let mu = 0;
+      if (center) {
+        for (let j = 0; j < d; j++) mu += X[off + j] as number;
+        mu /= d;
+      }
+      let s = 0;
+      for (let j = 0; j < d; j++) s += ((X[off + j] as number) - mu) ** 2;
+      const a = 1 / Math.sqrt(s / d + spec.eps);
+      for (let j = 0; j < d; j++) full[j]! += (DY[off + j] as number) * ((X[off + j] as number) - mu) * a;
+    }
+    out.dScale = tensorOf(dt, opts.scale.shape, reduceToParam(full, normShape, opts.scale));
+  }
+  if (opts.bias) {
+    const full = new Float64Array(d);
+    for (let i = 0; i < DY.length; i++) full[i % d]! += DY[i] as number;
+    out.dBias = tensorOf(dt, opts.bias.shape, reduceToParam(full, normShape, opts.bias));
+  }
+  return out;
+}

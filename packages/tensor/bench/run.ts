@@ -1,0 +1,148 @@
+// npm run bench (in packages/tensor): float32 matmul, normkit vs onnxruntime-node, in one run.
+//
+// For each size: the same seeded inputs go to onnxruntime-node (a one-node MatMul model built in
+// memory; intraOpNumThreads = interOpNumThreads = 1), to normkit on one thread, and to normkit with
+// worker threads. Runs are interleaved (ort, normkit-1, normkit-T, ort, ...) so load from other
+// processes hits all three alike; we report medians. Writes bench/results.json and bench/results.md.
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { disposeGemmThreads, gemmInfo, gemmThreads, matmul, setGemmThreads, Tensor } from '../src/index.js';
+import { matmulModel } from './ort-model.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SIZES: [number, number, number][] = [
+  [256, 256, 256],
+  [512, 512, 512],
+  [1024, 1024, 1024],
+  [128, 768, 3072],
+];
+const quick = process.argv.includes('--quick');
+const threads = Math.max(2, gemmThreads());
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+interface Row {
+  m: number;
+  k: number;
+  n: number;
+  runs: number;
+  ortMs: number;
+  normkitMs: number;
+  normkitThreadsMs: number;
+  ortGflops: number;
+  normkitGflops: number;
+  normkitThreadsGflops: number;
+  ratio: number;
+  ratioThreads: number;
+  maxAbsDiff: number;
+}
+
+async function benchSize(m: number, k: number, n: number): Promise<Row> {
+  const flop = 2 * m * k * n;
+  const runs = quick ? 3 : Math.max(5, Math.min(25, Math.round(4e9 / flop)));
+  const a = Tensor.randn([m, k], 1);
+  const b = Tensor.randn([k, n], 2);
+  const session = await ort.InferenceSession.create(matmulModel(m, k, n), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+  const feeds = {
+    A: new ort.Tensor('float32', a.data as Float32Array, [m, k]),
+    B: new ort.Tensor('float32', b.data as Float32Array, [k, n]),
+  };
+  const ortRun = async () => (await session.run(feeds)).Y!.data as Float32Array;
+  const nk = (t: number) => {
+    setGemmThreads(t);
+    return matmul(a, b).data as Float32Array;
+  };
+  // Warm-up (also starts the helper threads and lets them come up).
+  const ref = await ortRun();
+  nk(1);
+  nk(threads);
+  await new Promise((r) => setTimeout(r, 200));
+  const mine = nk(threads);
+  let maxAbsDiff = 0;
+  for (let i = 0; i < ref.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(ref[i]! - mine[i]!));
+  const tOrt: number[] = [];
+  const tOne: number[] = [];
+  const tThr: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    let t0 = performance.now();
+    await ortRun();
+    tOrt.push(performance.now() - t0);
+    t0 = performance.now();
+    nk(1);
+    tOne.push(performance.now() - t0);
+    t0 = performance.now();
+    nk(threads);
+    tThr.push(performance.now() - t0);
+  }
+  await session.release();
+  const [o, one, thr] = [median(tOrt), median(tOne), median(tThr)];
+  const g = (ms: number) => flop / ms / 1e6;
+  return {
+    m,
+    k,
+    n,
+    runs,
+    ortMs: o,
+    normkitMs: one,
+    normkitThreadsMs: thr,
+    ortGflops: g(o),
+    normkitGflops: g(one),
+    normkitThreadsGflops: g(thr),
+    ratio: o / one,
+    ratioThreads: o / thr,
+    maxAbsDiff,
+  };
+}
+
+const load0 = os.loadavg()[0]!;
+const rows: Row[] = [];
+for (const [m, k, n] of SIZES) {
+  const r = await benchSize(m, k, n);
+  rows.push(r);
+  console.log(
+    `${m}x${k} · ${k}x${n}: ort ${r.ortGflops.toFixed(1)} GFLOP/s, normkit ${r.normkitGflops.toFixed(1)} (${r.ratio.toFixed(2)}x), ` +
+      `normkit ${threads} threads ${r.normkitThreadsGflops.toFixed(1)} (${r.ratioThreads.toFixed(2)}x), max |diff| ${r.maxAbsDiff.toExponential(1)}`,
+  );
+}
+const info = gemmInfo();
+disposeGemmThreads();
+const machine = {
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cores: os.availableParallelism(),
+  node: process.version,
+  onnxruntime: (ort.env as { versions?: { common?: string } }).versions?.common ?? 'unknown',
+  loadAverageAtStart: Number(load0.toFixed(2)),
+  loadAverageAtEnd: Number(os.loadavg()[0]!.toFixed(2)),
+  date: new Date().toISOString(),
+};
+writeFileSync(join(here, 'results.json'), `${JSON.stringify({ machine, kernel: { ...info, threads }, rows }, null, 2)}\n`);
+const md = [
+  '# @normkit/tensor matmul benchmark',
+  '',
+  `float32 C = A·B, median of interleaved runs. onnxruntime-node ${machine.onnxruntime} with intraOpNumThreads = interOpNumThreads = 1;`,
+  `normkit: WebAssembly SIMD kernel (${info.tile} register tile) on 1 thread, and on ${threads} threads (worker_threads).`,
+  `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load average ${machine.loadAverageAtStart} → ${machine.loadAverageAtEnd} (shared machine), ${machine.date}.`,
+  '',
+  '| size (M×K · K×N) | runs | onnxruntime 1 thread GFLOP/s | normkit 1 thread GFLOP/s | ratio normkit/ort | normkit threads GFLOP/s | ratio (threads)/ort | max abs diff |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ...rows.map(
+    (r) =>
+      `| ${r.m}×${r.k} · ${r.k}×${r.n} | ${r.runs} | ${r.ortGflops.toFixed(1)} | ${r.normkitGflops.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.normkitThreadsGflops.toFixed(1)} | ${r.ratioThreads.toFixed(2)} | ${r.maxAbsDiff.toExponential(1)} |`,
+  ),
+  '',
+  'Reproduce: `cd packages/tensor && npm run bench` (`-- --quick` for 3 runs per size).',
+  '',
+];
+writeFileSync(join(here, 'results.md'), md.join('\n'));
+console.log('wrote bench/results.json and bench/results.md');

@@ -1,0 +1,11 @@
+import { Tensor } from '@normkit/tensor';
+import { GraphBuilder, execute } from '@normkit/graph';
+const b = new GraphBuilder('g');
+const x = b.input('x', 'float64', ['N', 2]);
+const w = b.constant('w', Tensor.from([[1e8, 0], [0, 1]], undefined, 'float64'));
+const m = b.op('MatMul', [x, w]);
+const r = b.op('Reshape', [m, b.constant('s', Tensor.from([-1, 1, 2], undefined, 'int64'))]);
+const y = b.op('LayerNormalization', [r, b.constant('g', Tensor.from([1, 1], undefined, 'float64'))], { axis: -1, epsilon: 1e-5 });
+b.output(y);
+const out = execute(b.model(17), { x: Tensor.from([[1e-9, 0], [0.3, 0.1]], undefined, 'float64') }).outputs[y]!;
+console.log(out.dtype, out.toFlatArray());
