@@ -9,7 +9,10 @@ import { buildModel } from '@normkit/zoo';
 import { benchmarkModels, convertModel, machineInfo } from '../src/index.js';
 
 const TESTDATA = fileURLToPath(new URL('../../../../shared/testdata', import.meta.url));
-const GPT2_EXPORT = join(TESTDATA, 'third-party/onnxruntime-history/onnxruntime/python/tools/transformers/test_data/gpt2_pytorch1.4_opset11_no_past/GPT2Model.onnx');
+const GPT2_EXPORT = join(
+  TESTDATA,
+  'third-party/onnxruntime-history/onnxruntime/python/tools/transformers/test_data/gpt2_pytorch1.4_opset11_no_past/GPT2Model.onnx',
+);
 
 interface Case {
   name: string;
@@ -17,11 +20,13 @@ interface Case {
   runs?: number;
 }
 const tmp = mkdtempSync(join(tmpdir(), 'normkit-bench-'));
-const zoo = (arch: string, size: 'tiny' | 'small', opset: 14 | 17 = 17) => async () => {
-  const f = join(tmp, `${arch}-${size}-${opset}.onnx`);
-  await saveModel(buildModel(arch, { size, opset, seed: 0 }), f);
-  return f;
-};
+const zoo =
+  (arch: string, size: 'tiny' | 'small', opset: 14 | 17 = 17) =>
+  async () => {
+    const f = join(tmp, `${arch}-${size}-${opset}.onnx`);
+    await saveModel(buildModel(arch, { size, opset, seed: 0 }), f);
+    return f;
+  };
 const quick = process.argv.includes('--quick');
 const cases: Case[] = [
   { name: 'GPT-2 tiny (zoo, opset 17: LayerNormalization nodes)', file: zoo('gpt2', 'tiny') },
@@ -42,7 +47,11 @@ try {
     const output = join(tmp, `case-${rows.length}.rms.onnx`);
     await saveModel(folded, output);
     process.stderr.write(`${c.name}: bench …\n`);
-    const bench = await benchmarkModels({ model: folded, label: output, path: output }, { model, label: input, path: input }, { runs: c.runs ?? 'auto', engines: ['normkit-cpu', 'onnxruntime'] });
+    const bench = await benchmarkModels(
+      { model: folded, label: output, path: output },
+      { model, label: input, path: input },
+      { runs: c.runs ?? 'auto', engines: ['normkit-cpu', 'onnxruntime'] },
+    );
     for (const r of bench.ratios) {
       const before = bench.results.find((e) => e.engine === r.engine && e.role === 'against');
       const after = bench.results.find((e) => e.engine === r.engine && e.role === 'model');
@@ -74,7 +83,10 @@ const md = [
   '',
   '| model | LNs folded | engine | runs | original ms | converted ms | speed-up | range |',
   '|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.model} | ${r.folded} | ${r.engine} | ${r.runs} | ${f(r.beforeMs)} | ${f(r.afterMs)} | **${f(r.speedup)}×** | ${f(r.speedupLow, 2)}–${f(r.speedupHigh, 2)}× |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.model} | ${r.folded} | ${r.engine} | ${r.runs} | ${f(r.beforeMs)} | ${f(r.afterMs)} | **${f(r.speedup)}×** | ${f(r.speedupLow, 2)}–${f(r.speedupHigh, 2)}× |`,
+  ),
   '',
 ];
 writeFileSync(join(here, 'results.md'), md.join('\n'));

@@ -21,7 +21,6 @@ function lazy<M>(name: string, load: Loader<M>): Loader<M> {
   };
 }
 
-export const loadTensor = lazy('@normkit/tensor', () => import('@normkit/tensor'));
 export const loadGraph = lazy('@normkit/graph', () => import('@normkit/graph'));
 export const loadOnnx = lazy('@normkit/onnx', () => import('@normkit/onnx'));
 export const loadZoo = lazy('@normkit/zoo', () => import('@normkit/zoo'));

@@ -122,7 +122,10 @@ function readOutputs(outputs: Record<string, Tensor>, backend: Backend | undefin
  */
 export function profileByOpType(profile: unknown): OpTypeTime[] {
   if (!profile || typeof profile !== 'object') return [];
-  const p = profile as { byOpType?: { opType: string; domain?: string; ms: number; count: number }[]; nodes?: { opType: string; ms: number }[] };
+  const p = profile as {
+    byOpType?: { opType: string; domain?: string; ms: number; count: number }[];
+    nodes?: { opType: string; ms: number }[];
+  };
   const acc = new Map<string, OpTypeTime>();
   if (p.byOpType) {
     for (const o of p.byOpType) {

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Model } from '@normkit/graph';
+import type { Context } from './context.js';
 import { loadOnnx, loadZoo, need } from './deps.js';
 import { CliError, EXIT_BAD_INPUT, isNormkitError } from './errors.js';
 
@@ -42,10 +43,17 @@ export function parseZooSpec(spec: string): ZooSpec | undefined {
  * const { model, label } = await openModel('gpt2.onnx');
  * ```
  */
-export async function openModel(spec: string, opts: { seed?: number; opset?: number } = {}): Promise<OpenedModel> {
+export async function openModel(spec: string, opts: { seed?: number; opset?: number; ctx?: Context } = {}): Promise<OpenedModel> {
   const zoo = parseZooSpec(spec);
   if (zoo) {
-    const model = await buildZooModel({ ...zoo, ...opts });
+    // Building a small/base zoo model (124M parameters for GPT-2 small) takes seconds: show it.
+    const step = zoo.size !== 'tiny' ? opts.ctx?.step(`build ${spec}`) : undefined;
+    const model = await buildZooModel({
+      ...zoo,
+      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+      ...(opts.opset ? { opset: opts.opset } : {}),
+    });
+    step?.end();
     return { model, label: `zoo:${zoo.arch}:${zoo.size}` };
   }
   let info: Awaited<ReturnType<typeof stat>>;
@@ -61,11 +69,15 @@ export async function openModel(spec: string, opts: { seed?: number; opset?: num
   const onnx = await loadOnnx();
   const loadModel = need(onnx, '@normkit/onnx', 'loadModel');
   let model: Model;
+  const step =
+    info.size > 16 * 1024 * 1024 ? opts.ctx?.step(`read ${spec} (${Math.round(Number(info.size) / 1024 / 1024)} MiB)`) : undefined;
   try {
-    model = (await loadModel(spec)) as unknown as Model;
+    model = await loadModel(spec);
   } catch (e) {
+    opts.ctx?.closeStep(' failed');
     throw asInputError(e, spec);
   }
+  step?.end();
   return { model, label: spec, path: spec, bytes: Number(info.size) };
 }
 

@@ -1,5 +1,6 @@
 import { format } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
+import pkg from '../package.json';
 import { analyzeCommand } from './commands/analyze.js';
 import { benchCommand } from './commands/bench.js';
 import { convertCommand } from './commands/convert.js';
@@ -171,8 +172,8 @@ export function createProgram(io: Io, state: { exitCode: number }): Command {
   return program;
 }
 
-/** The package version, filled in by the build (tsup `define`) or read at run time. */
-const VERSION = '0.0.0';
+/** The package version (package.json is bundled into dist by tsup). */
+const VERSION: string = pkg.version;
 
 /**
  * Runs a command in the current context: prints its result, maps errors to one stderr line (stack

@@ -42,7 +42,10 @@ describe('bad input', () => {
     b.output(b.op('Frobnicate', [b.input('x', 'float32', [2, 4])], {}, { name: 'my_frob' } as never));
     const f = join(tmp.dir, 'frob.onnx');
     await saveModel(b.model(17), f);
-    for (const args of [['run', f], ['bench', f, '--engine', 'normkit-cpu']]) {
+    for (const args of [
+      ['run', f],
+      ['bench', f, '--engine', 'normkit-cpu'],
+    ]) {
       const r = await cli(...args);
       expect(r.code, args.join(' ')).toBe(2);
       const errors = r.stderr.split('\n').filter((l) => l.startsWith('normkit:'));

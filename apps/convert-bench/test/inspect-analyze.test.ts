@@ -32,10 +32,11 @@ describe('normkit inspect', () => {
   });
 
   it('human output names the model and its LayerNorms', async () => {
-    const r = await cli('inspect', GPT2);
+    const r = await cli('inspect', 'zoo:gpt2:tiny');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/LayerNorms: 25 \(0 LayerNormalization nodes, 25 decomposed subgraphs\)/);
-    expect(r.stdout).toMatch(/inputs:\s+input_ids int64\[batch_size×seq_len\]/);
+    expect(r.stdout).toMatch(/^zoo:gpt2:tiny: \d+ nodes, [\d.]+k parameters/);
+    expect(r.stdout).toMatch(/LayerNorms: 5 \(5 LayerNormalization nodes, 0 decomposed subgraphs\)/);
+    expect(r.stdout).toMatch(/inputs:\s+input_ids int64\[1×8\]/);
   });
 
   it('a zoo model by name: GPT-2 tiny (2 layers) has 2·2+1 = 5 LayerNormalization nodes', async () => {

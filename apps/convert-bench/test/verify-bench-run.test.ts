@@ -13,7 +13,7 @@ const session = join(tmp.dir, 'session');
 
 beforeAll(async () => {
   copyFileSync(GPT2, original);
-  const c = await cli('convert', original, '-o', converted, '--session', session);
+  const c = await cli('convert', original, '-o', converted, '--runs', '1', '--session', session);
   expect(c.code).toBe(0);
   // A model that computes something else: the last Gemm's weight (the last MLP projection, added to the
   // residual stream just before the final LayerNorm) doubled and shifted.
@@ -35,7 +35,7 @@ interface Verify {
 
 describe('normkit verify', () => {
   it('original vs converted: equivalent in both engines (exit 0)', async () => {
-    const r = await cli('verify', original, converted, '--json');
+    const r = await cli('verify', original, converted, '--runs', '1', '--json');
     expect(r.code).toBe(0);
     const d = json<Verify>(r);
     expect(d.equivalent).toBe(true);
@@ -45,7 +45,7 @@ describe('normkit verify', () => {
   });
 
   it('original vs a changed weight: not equivalent (exit 1)', async () => {
-    const r = await cli('verify', original, perturbed, '--json');
+    const r = await cli('verify', original, perturbed, '--runs', '1', '--json');
     expect(r.code).toBe(1);
     const d = json<Verify>(r);
     expect(d.equivalent).toBe(false);

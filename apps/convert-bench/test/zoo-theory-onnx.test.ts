@@ -68,3 +68,30 @@ describe('normkit test-onnx', () => {
     expect(r.stderr).toMatch(/no model.onnx in it or below it/);
   });
 });
+
+describe('normkit theory', () => {
+  it('pln-width: L = 1, ε = 0.05 on [0, 1] needs ⌈1/(2·0.05)⌉ − 1 = 9 steps of 2 PLN neurons = 18, and the built network is within ε', async () => {
+    const r = await cli('theory', 'pln-width', '--lipschitz', '1', '--epsilon', '0.05', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const d = json<{ calculator: string; input: { lipschitz: number }; result: { width: number; supError: number; verified: boolean } }>(r);
+    expect(d.calculator).toBe('pln-width');
+    expect(d.result.width).toBe(18);
+    expect(d.result.verified).toBe(true);
+    expect(d.result.supError).toBeLessThanOrEqual(0.05);
+  });
+
+  it('lnnet: 3 neurons per layer classify 16 random labelled points exactly', async () => {
+    const r = await cli('theory', 'lnnet', '--points', '16', '--dim', '2', '--seed', '1', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const d = json<{ result: { depth: number; width: number; accuracy: number } }>(r);
+    expect(d.result.width).toBe(3);
+    expect(d.result.accuracy).toBe(1);
+    expect(d.result.depth).toBeLessThanOrEqual(15);
+  });
+
+  it('bad arguments are bad usage (exit 2)', async () => {
+    expect((await cli('theory', 'pln-width', '--lipschitz', '1')).code).toBe(2); // --epsilon is required
+    expect((await cli('theory', 'pln-width', '--lipschitz', 'x', '--epsilon', '0.1')).stderr).toMatch(/--lipschitz must be a number/);
+    expect((await cli('theory')).code).toBe(2);
+  });
+});

@@ -189,9 +189,53 @@ function allKernelsInPage(): { results: KernelResult[]; fallbacks: Record<string
   return { results, fallbacks };
 }
 
+interface ZooResult {
+  name: string;
+  outputs: { name: string; shape: number[]; got: number[]; want: number[] }[];
+}
+
+// Runs inside the page: zoo models (tiny), original and converted, through the graph Executor on
+// the webgl2 backend and on the CPU backend.
+function zooInPage(names: string[]): { results: ZooResult[]; fallbacks: Record<string, number> } {
+  type Ns = {
+    tensor: typeof import('@normkit/tensor');
+    gpu: typeof import('../src/index.js');
+    graph: typeof import('@normkit/graph');
+    zoo: typeof import('@normkit/zoo');
+  };
+  const { tensor: T, gpu: G, graph: Gr, zoo: Z } = (globalThis as unknown as { normkit: Ns }).normkit;
+  const g = G.createGpuBackend({ mode: 'webgl2', strict: true });
+  const cpu = new T.CpuBackend();
+  const results: ZooResult[] = [];
+  for (const name of names) {
+    const model = Z.buildModel(name, { size: 'tiny', seqLen: 8, seed: 0 });
+    const inputs = Gr.randomInputs(model, 1);
+    for (const [variant, m] of [
+      ['original', model],
+      ['converted', Gr.foldLayerNorms(model.clone(), { verify: false }).model],
+    ] as const) {
+      const want = new Gr.Executor(m, { backend: cpu }).run(inputs).outputs;
+      const got = new Gr.Executor(m, { backend: g }).run(inputs).outputs;
+      results.push({
+        name: `${name} ${variant}`,
+        outputs: Object.keys(want).map((k) => ({
+          name: k,
+          shape: [...(want[k] as import('@normkit/tensor').Tensor).shape],
+          got: Array.from((got[k] as import('@normkit/tensor').Tensor).data as Float32Array, Number),
+          want: Array.from((want[k] as import('@normkit/tensor').Tensor).data as Float32Array, Number),
+        })),
+      });
+    }
+  }
+  const fallbacks = g.describe().fallbacks;
+  g.dispose();
+  return { results, fallbacks };
+}
+
 describe.skipIf(!haveChromium)('in headless chromium (WebGL2, SwiftShader)', () => {
   let results: PageResult[] = [];
   let all: { results: KernelResult[]; fallbacks: Record<string, number> } = { results: [], fallbacks: {} };
+  let zooRes: { results: ZooResult[]; fallbacks: Record<string, number> } = { results: [], fallbacks: {} };
   let userDir = '';
   const cpu = new CpuBackend();
   const x = Tensor.randn([37, 53], 1);
@@ -248,6 +292,9 @@ describe.skipIf(!haveChromium)('in headless chromium (WebGL2, SwiftShader)', () 
       await page.addScriptTag({ content: bundle.outputFiles[0]?.text ?? '' });
       results = await page.evaluate(runInPage, cases);
       all = await page.evaluate(allKernelsInPage);
+      // A transformer (GELU, LayerNorm, attention, gather), a Llama (RMSNorm, SiLU, rotary) and a
+      // ConvNeXt (conv, depthwise conv); the Node zoo test covers every architecture.
+      zooRes = await page.evaluate(zooInPage, ['gpt2', 'llama', 'convnext']);
     } finally {
       await ctx.close();
     }
@@ -282,6 +329,24 @@ describe.skipIf(!haveChromium)('in headless chromium (WebGL2, SwiftShader)', () 
       const dt = r.dtype as 'float32' | 'bool';
       const mk = (v: number[]) => new Tensor(r.shape, dt, (dt === 'bool' ? Uint8Array.from(v) : Float32Array.from(v)) as never);
       expectClose(mk(r.got), mk(r.want), `webgl2 ${r.name}`);
+    }
+  });
+
+  it('zoo models run end to end through the graph executor in WebGL2 within 1e-4 of the CPU backend', () => {
+    expect(zooRes.results.map((r) => r.name)).toEqual([
+      'gpt2 original',
+      'gpt2 converted',
+      'llama original',
+      'llama converted',
+      'convnext original',
+      'convnext converted',
+    ]);
+    expect(zooRes.fallbacks).toEqual({});
+    for (const r of zooRes.results) {
+      for (const o of r.outputs) {
+        const mk = (v: number[]) => new Tensor(o.shape, 'float32', Float32Array.from(v));
+        expectClose(mk(o.got), mk(o.want), `webgl2 ${r.name} ${o.name}`);
+      }
     }
   });
 

@@ -43,6 +43,9 @@ describe.skipIf(skipped !== undefined)('zoo models end to end on the gpu backend
 
   it('ran every op of every model on the device (no CPU fallbacks beyond the documented int ones)', () => {
     const taken = Object.keys(gpu.describe().fallbacks);
-    expect(taken.filter((k) => !/^(argmax|argmin|cast \w+->(int32|int64|float64))$/.test(k)), JSON.stringify(gpu.fallbackReasons)).toEqual([]);
+    expect(
+      taken.filter((k) => !/^(argmax|argmin|cast \w+->(int32|int64|float64))$/.test(k)),
+      JSON.stringify(gpu.fallbackReasons),
+    ).toEqual([]);
   });
 });

@@ -10,13 +10,15 @@
  */
 
 export { GraphBuilder, toAttribute } from './builder.js';
-export { type Attribute, attr, type Dim, Graph, Model, type Node, type OpsetImport, subgraphsOf, type ValueInfo } from './ir.js';
-export * from './passes/index.js';
 export {
   type ExecuteResult,
+  Executor,
   type ExecutorOptions,
+  einsum,
+  execute,
   type InferShapesOptions,
   inferShapes,
+  kernelFor,
   type NodeProfile,
   type OpContext,
   type OpKernel,
@@ -24,14 +26,12 @@ export {
   type Profile,
   type ResizeSpec,
   type RunOptions,
-  einsum,
-  Executor,
-  execute,
-  kernelFor,
   registerOp,
   resizeTensor,
   supportedOps,
 } from './executor/index.js';
+export { type Attribute, attr, type Dim, Graph, Model, type Node, type OpsetImport, subgraphsOf, type ValueInfo } from './ir.js';
+export * from './passes/index.js';
 
 import { execute as runModel } from './executor/index.js';
 import { setVerifyExecutor } from './passes/index.js';

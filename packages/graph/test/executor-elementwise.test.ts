@@ -132,9 +132,22 @@ describe('unary math and activations', () => {
     expect(runOp('Clip', [i64([-5, 5]), i64([-2], []), i64([2], [])], {}, { opset: 13 })[0]!.toFlatArray()).toEqual([-2, 2]);
   });
   it('Mish / Celu / ThresholdedRelu', () => {
-    expectClose(runOp('Mish', [x], {}, { opset: 18 })[0]!, xs.map((v) => v * Math.tanh(Math.log1p(Math.exp(v)))), undefined, 2e-6);
-    expectClose(runOp('Celu', [x], { alpha: 2 })[0]!, xs.map((v) => Math.max(0, v) + Math.min(0, 2 * (Math.exp(v / 2) - 1))), undefined, 2e-6);
-    expectClose(runOp('ThresholdedRelu', [x], { alpha: 0.4 })[0]!, xs.map((v) => (v > 0.4 ? v : 0)));
+    expectClose(
+      runOp('Mish', [x], {}, { opset: 18 })[0]!,
+      xs.map((v) => v * Math.tanh(Math.log1p(Math.exp(v)))),
+      undefined,
+      2e-6,
+    );
+    expectClose(
+      runOp('Celu', [x], { alpha: 2 })[0]!,
+      xs.map((v) => Math.max(0, v) + Math.min(0, 2 * (Math.exp(v / 2) - 1))),
+      undefined,
+      2e-6,
+    );
+    expectClose(
+      runOp('ThresholdedRelu', [x], { alpha: 0.4 })[0]!,
+      xs.map((v) => (v > 0.4 ? v : 0)),
+    );
   });
   it('Gelu with an unknown approximation is refused', () => {
     expect(errorOf(() => runOp('Gelu', [x], { approximate: 'cubic' }, { opset: 20 })).code).toBe('UNSUPPORTED_OP');
@@ -159,7 +172,12 @@ describe('com.microsoft activations', () => {
   const gelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
   it('FastGelu with and without bias', () => {
     expectClose(runOp('FastGelu', [f(xs)], {}, { domain: 'com.microsoft' })[0]!, xs.map(gelu), undefined, 2e-6);
-    expectClose(runOp('FastGelu', [f(xs), f([1])], {}, { domain: 'com.microsoft' })[0]!, xs.map((v) => gelu(v + 1)), undefined, 2e-6);
+    expectClose(
+      runOp('FastGelu', [f(xs), f([1])], {}, { domain: 'com.microsoft' })[0]!,
+      xs.map((v) => gelu(v + 1)),
+      undefined,
+      2e-6,
+    );
   });
   it('BiasGelu and Gelu use the erf form', () => {
     const ref = runOp('Gelu', [f(xs.map((v) => v + 0.5))], {}, { opset: 20 })[0]!.toFlatArray();
@@ -168,6 +186,11 @@ describe('com.microsoft activations', () => {
     expectClose(runOp('Gelu', [f(xs)], {}, { domain: 'com.microsoft' })[0]!, ref2, undefined, 1e-6);
   });
   it('QuickGelu', () => {
-    expectClose(runOp('QuickGelu', [f(xs)], {}, { domain: 'com.microsoft' })[0]!, xs.map((v) => v / (1 + Math.exp(-1.702 * v))), undefined, 2e-6);
+    expectClose(
+      runOp('QuickGelu', [f(xs)], {}, { domain: 'com.microsoft' })[0]!,
+      xs.map((v) => v / (1 + Math.exp(-1.702 * v))),
+      undefined,
+      2e-6,
+    );
   });
 });

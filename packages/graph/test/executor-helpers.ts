@@ -47,7 +47,8 @@ export function expectClose(t: Tensor, expected: number[], shape?: number[], tol
       continue;
     }
     const err = Math.abs(v[i]! - e);
-    if (err > tol * Math.max(1, Math.abs(e))) throw new Error(`element ${i}: got ${v[i]}, expected ${e} (tolerance ${tol}); all: [${v.join(', ')}]`);
+    if (err > tol * Math.max(1, Math.abs(e)))
+      throw new Error(`element ${i}: got ${v[i]}, expected ${e} (tolerance ${tol}); all: [${v.join(', ')}]`);
   }
 }
 

@@ -9,8 +9,13 @@ const rnd = (shape: number[], seed: number) => Tensor.randn(shape, seed);
 const idx = (shape: readonly number[], ...ix: number[]) => ix.reduce((off, v, d) => off * shape[d]! + v, 0);
 
 /** Naive N-d convolution (NCHW, 2-D) with pads/strides/dilations/groups. */
-function naiveConv2d(x: Tensor, w: Tensor, b: Tensor | undefined, o: { pads: number[]; strides: number[]; dil: number[]; group: number }): { v: number[]; shape: number[] } {
-  const [N, C, H, W] = x.shape as number[];
+function naiveConv2d(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | undefined,
+  o: { pads: number[]; strides: number[]; dil: number[]; group: number },
+): { v: number[]; shape: number[] } {
+  const [N, _C, H, W] = x.shape as number[];
   const [M, Cg, KH, KW] = w.shape as number[];
   const OH = Math.floor((H! + o.pads[0]! + o.pads[2]! - (KH! - 1) * o.dil[0]! - 1) / o.strides[0]!) + 1;
   const OW = Math.floor((W! + o.pads[1]! + o.pads[3]! - (KW! - 1) * o.dil[1]! - 1) / o.strides[1]!) + 1;
@@ -142,7 +147,14 @@ describe('Softmax family', () => {
     const want = [...sm([1, 2, 3]), ...sm([4, 1, 1])];
     expectClose(runOp('Softmax', [x], {}, { opset: 13 })[0]!, want);
     expectClose(runOp('LogSoftmax', [x], {}, { opset: 13 })[0]!, want.map(Math.log));
-    expectClose(runOp('Softmax', [x], { axis: 0 }, { opset: 13 })[0]!, [sm([1, 4])[0]!, sm([2, 1])[0]!, sm([3, 1])[0]!, sm([1, 4])[1]!, sm([2, 1])[1]!, sm([3, 1])[1]!]);
+    expectClose(runOp('Softmax', [x], { axis: 0 }, { opset: 13 })[0]!, [
+      sm([1, 4])[0]!,
+      sm([2, 1])[0]!,
+      sm([3, 1])[0]!,
+      sm([1, 4])[1]!,
+      sm([2, 1])[1]!,
+      sm([3, 1])[1]!,
+    ]);
   });
   it('opset < 13 coerces to 2-D at axis (default 1)', () => {
     const x3 = f([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2]);
@@ -166,7 +178,11 @@ describe('reductions', () => {
     ['ReduceSumSquare', [17, 29, 45], [14, 77]],
     ['ReduceL2', [Math.sqrt(17), Math.sqrt(29), Math.sqrt(45)], [Math.sqrt(14), Math.sqrt(77)]],
     ['ReduceL1', [5, 7, 9], [6, 15]],
-    ['ReduceLogSumExp', [Math.log(Math.exp(1) + Math.exp(4)), Math.log(Math.exp(2) + Math.exp(5)), Math.log(Math.exp(3) + Math.exp(6))], [Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)), Math.log(Math.exp(4) + Math.exp(5) + Math.exp(6))]],
+    [
+      'ReduceLogSumExp',
+      [Math.log(Math.exp(1) + Math.exp(4)), Math.log(Math.exp(2) + Math.exp(5)), Math.log(Math.exp(3) + Math.exp(6))],
+      [Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)), Math.log(Math.exp(4) + Math.exp(5) + Math.exp(6))],
+    ],
   ])('%s: axes attribute (opset 11/13) and input (opset 18)', (op, axis0, axis1) => {
     const attrOpset = op === 'ReduceSum' ? 11 : 13;
     expectClose(runOp(op as string, [x], { axes: [0], keepdims: 0 }, { opset: attrOpset })[0]!, axis0 as number[], [3]);
@@ -213,11 +229,21 @@ describe('normalization ops', () => {
     const gv = g.toFlatArray();
     const bv = b.toFlatArray();
     const [y, mean, inv] = runOp('LayerNormalization', [x, g, b], { axis: -2, epsilon: 1e-3 }, { outputs: 3 });
-    expectClose(y!, ref.y.map((v, i) => v * gv[i % 12]! + bv[i % 12]!), [2, 3, 4], 1e-5);
+    expectClose(
+      y!,
+      ref.y.map((v, i) => v * gv[i % 12]! + bv[i % 12]!),
+      [2, 3, 4],
+      1e-5,
+    );
     expectClose(mean!, ref.mean, [2, 1, 1], 1e-6);
     expectClose(inv!, ref.inv, [2, 1, 1], 1e-5);
     const [y2] = runOp('LayerNormalization', [x, g.reshape([12]).reshape([3, 4])], { axis: 1, epsilon: 1e-3 });
-    expectClose(y2!, ref.y.map((v, i) => v * gv[i % 12]!), [2, 3, 4], 1e-5);
+    expectClose(
+      y2!,
+      ref.y.map((v, i) => v * gv[i % 12]!),
+      [2, 3, 4],
+      1e-5,
+    );
   });
   it('LayerNormalization: scale that broadcasts against the whole input (ONNX function body semantics)', () => {
     const x = rnd([2, 3, 4], 4);
@@ -225,7 +251,12 @@ describe('normalization ops', () => {
     const ref = refNorm(x.toFlatArray(), 4, 1e-5);
     const gv = g.toFlatArray();
     const y = runOp('LayerNormalization', [x, g], { axis: -1 })[0]!;
-    expectClose(y, ref.y.map((v, i) => v * gv[Math.floor(i / 12) * 4 + (i % 4)]!), [2, 3, 4], 1e-5);
+    expectClose(
+      y,
+      ref.y.map((v, i) => v * gv[Math.floor(i / 12) * 4 + (i % 4)]!),
+      [2, 3, 4],
+      1e-5,
+    );
   });
   it('RMSNormalization (opset 23) and SimplifiedLayerNormalization in both domains', () => {
     const x = rnd([3, 5], 6);
@@ -248,11 +279,21 @@ describe('normalization ops', () => {
     const s = x.toFlatArray().map((v, i) => v + skip.toFlatArray()[i]! + bias.toFlatArray()[i % 4]!);
     const ln = refNorm(s, 4, 1e-12);
     const [y, , , sum] = runOp('SkipLayerNormalization', [x, skip, g, beta, bias], {}, { domain: 'com.microsoft', outputs: 4 });
-    expectClose(y!, ln.y.map((v, i) => v * g.toFlatArray()[i % 4]! + beta.toFlatArray()[i % 4]!), [2, 3, 4], 1e-5);
+    expectClose(
+      y!,
+      ln.y.map((v, i) => v * g.toFlatArray()[i % 4]! + beta.toFlatArray()[i % 4]!),
+      [2, 3, 4],
+      1e-5,
+    );
     expectClose(sum!, s, [2, 3, 4], 1e-6);
     const rms = refNorm(s, 4, 1e-5, true);
     const [y2] = runOp('SkipSimplifiedLayerNormalization', [x, skip, g, bias], { epsilon: 1e-5 }, { domain: 'com.microsoft' });
-    expectClose(y2!, rms.y.map((v, i) => v * g.toFlatArray()[i % 4]!), [2, 3, 4], 1e-5);
+    expectClose(
+      y2!,
+      rms.y.map((v, i) => v * g.toFlatArray()[i % 4]!),
+      [2, 3, 4],
+      1e-5,
+    );
   });
   it('BatchNormalization (inference) per channel', () => {
     const x = rnd([2, 3, 2, 2], 13);
@@ -268,13 +309,25 @@ describe('normalization ops', () => {
     const xv = x.toFlatArray();
     const sc = f([1, 2, 3, 4]);
     const bi = f([0, 0.5, 1, 1.5]);
-    const inst = refNorm(xv, 3, 1e-5).y.map((v, i) => v * sc.toFlatArray()[Math.floor(i / 3) % 4]! + bi.toFlatArray()[Math.floor(i / 3) % 4]!);
+    const inst = refNorm(xv, 3, 1e-5).y.map(
+      (v, i) => v * sc.toFlatArray()[Math.floor(i / 3) % 4]! + bi.toFlatArray()[Math.floor(i / 3) % 4]!,
+    );
     expectClose(runOp('InstanceNormalization', [x, sc, bi])[0]!, inst, [2, 4, 3], 1e-5);
     const grp = refNorm(xv, 6, 1e-5).y; // 2 groups of 2 channels × 3
-    expectClose(runOp('GroupNormalization', [x, sc, bi], { num_groups: 2 }, { opset: 21 })[0]!, grp.map((v, i) => v * sc.toFlatArray()[Math.floor(i / 3) % 4]! + bi.toFlatArray()[Math.floor(i / 3) % 4]!), [2, 4, 3], 1e-5);
+    expectClose(
+      runOp('GroupNormalization', [x, sc, bi], { num_groups: 2 }, { opset: 21 })[0]!,
+      grp.map((v, i) => v * sc.toFlatArray()[Math.floor(i / 3) % 4]! + bi.toFlatArray()[Math.floor(i / 3) % 4]!),
+      [2, 4, 3],
+      1e-5,
+    );
     const gs = f([2, 3]);
     const gb = f([1, -1]);
-    expectClose(runOp('GroupNormalization', [x, gs, gb], { num_groups: 2 }, { opset: 18 })[0]!, grp.map((v, i) => v * gs.toFlatArray()[Math.floor(i / 6) % 2]! + gb.toFlatArray()[Math.floor(i / 6) % 2]!), [2, 4, 3], 1e-5);
+    expectClose(
+      runOp('GroupNormalization', [x, gs, gb], { num_groups: 2 }, { opset: 18 })[0]!,
+      grp.map((v, i) => v * gs.toFlatArray()[Math.floor(i / 6) % 2]! + gb.toFlatArray()[Math.floor(i / 6) % 2]!),
+      [2, 4, 3],
+      1e-5,
+    );
   });
   it('MeanVarianceNormalization and LpNormalization', () => {
     const x = rnd([2, 3], 15);
@@ -297,7 +350,9 @@ describe('normalization ops', () => {
     const sums: number[] = [];
     const idv = ids.toFlatArray();
     const sgv = seg.toFlatArray();
-    for (let t = 0; t < 4; t++) for (let h = 0; h < 3; h++) sums.push(word.toFlatArray()[idv[t]! * 3 + h]! + pos.toFlatArray()[(t % 2) * 3 + h]! + segE.toFlatArray()[sgv[t]! * 3 + h]!);
+    for (let t = 0; t < 4; t++)
+      for (let h = 0; h < 3; h++)
+        sums.push(word.toFlatArray()[idv[t]! * 3 + h]! + pos.toFlatArray()[(t % 2) * 3 + h]! + segE.toFlatArray()[sgv[t]! * 3 + h]!);
     expectClose(y!, refNorm(sums, 3, 1e-12).y, [2, 2, 3], 1e-5);
     expect(mi!.toFlatArray()).toEqual([2, 1]);
   });

@@ -22,14 +22,24 @@ describe('Resize (opset 13+)', () => {
   it('nearest with asymmetric coordinates and each rounding mode (sizes input)', () => {
     const x = f([10, 20, 30], [1, 1, 1, 3]);
     const run = (nearest_mode: string) =>
-      runOp('Resize', [x, empty, empty, { const: i64([1, 1, 1, 5]) }], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode }, { opset: 13 })[0]!.toFlatArray();
+      runOp(
+        'Resize',
+        [x, empty, empty, { const: i64([1, 1, 1, 5]) }],
+        { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode },
+        { opset: 13 },
+      )[0]!.toFlatArray();
     // x_in = x_out · 3/5 = 0, 0.6, 1.2, 1.8, 2.4
     expect(run('floor')).toEqual([10, 10, 20, 20, 30]);
     expect(run('ceil')).toEqual([10, 20, 30, 30, 30]);
     expect(run('round_prefer_ceil')).toEqual([10, 20, 20, 30, 30]);
     expect(run('round_prefer_floor')).toEqual([10, 20, 20, 30, 30]);
     // tf_half_pixel_for_nn: (x + 0.5)·3/5 = 0.3, 0.9, 1.5, 2.1, 2.7 → round_prefer_floor 0, 1, 1, 2, 3→2
-    const tf = runOp('Resize', [x, empty, empty, { const: i64([1, 1, 1, 5]) }], { mode: 'nearest', coordinate_transformation_mode: 'tf_half_pixel_for_nn' }, { opset: 11 })[0]!;
+    const tf = runOp(
+      'Resize',
+      [x, empty, empty, { const: i64([1, 1, 1, 5]) }],
+      { mode: 'nearest', coordinate_transformation_mode: 'tf_half_pixel_for_nn' },
+      { opset: 11 },
+    )[0]!;
     expect(tf.toFlatArray()).toEqual([10, 20, 20, 30, 30]);
   });
   it('linear upsample half_pixel (ONNX: resize_upsample_scales_linear)', () => {
@@ -37,17 +47,42 @@ describe('Resize (opset 13+)', () => {
     expectClose(y, [1, 1.25, 1.75, 2, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3, 3.25, 3.75, 4], [1, 1, 4, 4]);
   });
   it('linear upsample align_corners (ONNX: resize_upsample_scales_linear_align_corners)', () => {
-    const y = runOp('Resize', [x22, empty, f([1, 1, 2, 2])], { mode: 'linear', coordinate_transformation_mode: 'align_corners' }, { opset: 13 })[0]!;
+    const y = runOp(
+      'Resize',
+      [x22, empty, f([1, 1, 2, 2])],
+      { mode: 'linear', coordinate_transformation_mode: 'align_corners' },
+      { opset: 13 },
+    )[0]!;
     const t = 1 / 3;
-    expectClose(y, [1, 1 + t, 1 + 2 * t, 2, 1 + 2 * t, 2, 2 + t, 2 + 2 * t, 2 + t, 2 + 2 * t, 3, 3 + t, 3, 3 + t, 3 + 2 * t, 4], [1, 1, 4, 4], 1e-6);
+    expectClose(
+      y,
+      [1, 1 + t, 1 + 2 * t, 2, 1 + 2 * t, 2, 2 + t, 2 + 2 * t, 2 + t, 2 + 2 * t, 3, 3 + t, 3, 3 + t, 3 + 2 * t, 4],
+      [1, 1, 4, 4],
+      1e-6,
+    );
   });
   it('linear downsample (ONNX: resize_downsample_scales_linear) and asymmetric', () => {
-    expectClose(runOp('Resize', [x24, empty, f([1, 1, 0.6, 0.6])], { mode: 'linear' }, { opset: 13 })[0]!, [2.6666665, 4.3333331], [1, 1, 1, 2], 1e-6);
-    const y = runOp('Resize', [x22, empty, f([1, 1, 2, 2])], { mode: 'linear', coordinate_transformation_mode: 'asymmetric' }, { opset: 13 })[0]!;
+    expectClose(
+      runOp('Resize', [x24, empty, f([1, 1, 0.6, 0.6])], { mode: 'linear' }, { opset: 13 })[0]!,
+      [2.6666665, 4.3333331],
+      [1, 1, 1, 2],
+      1e-6,
+    );
+    const y = runOp(
+      'Resize',
+      [x22, empty, f([1, 1, 2, 2])],
+      { mode: 'linear', coordinate_transformation_mode: 'asymmetric' },
+      { opset: 13 },
+    )[0]!;
     expectClose(y, [1, 1.5, 2, 2, 2, 2.5, 3, 3, 3, 3.5, 4, 4, 3, 3.5, 4, 4]);
   });
   it('pytorch_half_pixel: an output of length 1 samples coordinate 0', () => {
-    const y = runOp('Resize', [x24, empty, empty, { const: i64([1, 1, 1, 3]) }], { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' }, { opset: 13 })[0]!;
+    const y = runOp(
+      'Resize',
+      [x24, empty, empty, { const: i64([1, 1, 1, 3]) }],
+      { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' },
+      { opset: 13 },
+    )[0]!;
     // Rows: length 1 → row 0. Columns: scale 3/4, x_in = (x+0.5)·4/3 − 0.5 = 1/6, 1.5, 17/6.
     expectClose(y, [1 + 1 / 6, 2.5, 3 + 5 / 6], [1, 1, 1, 3], 1e-6);
   });
@@ -55,17 +90,31 @@ describe('Resize (opset 13+)', () => {
     const x = Tensor.arange(1, 17).reshape([1, 1, 4, 4]);
     const y = runOp('Resize', [x, empty, f([1, 1, 2, 2])], { mode: 'cubic' }, { opset: 13 })[0]!;
     expect(y.shape).toEqual([1, 1, 8, 8]);
-    expectClose(f(y.toFlatArray().slice(0, 8)), [0.47265625, 0.76953125, 1.24609375, 1.875, 2.28125, 2.91015625, 3.38671875, 3.68359375], undefined, 1e-6);
+    expectClose(
+      f(y.toFlatArray().slice(0, 8)),
+      [0.47265625, 0.76953125, 1.24609375, 1.875, 2.28125, 2.91015625, 3.38671875, 3.68359375],
+      undefined,
+      1e-6,
+    );
   });
   it('axes (opset 18) and keep_aspect_ratio_policy', () => {
     const y = runOp('Resize', [x22, empty, f([2, 3])], { mode: 'nearest', axes: [2, 3] }, { opset: 18 })[0]!;
     expect(y.shape).toEqual([1, 1, 4, 6]);
-    const z = runOp('Resize', [x24, empty, empty, { const: i64([4, 4]) }], { mode: 'nearest', axes: [2, 3], keep_aspect_ratio_policy: 'not_larger' }, { opset: 18 })[0]!;
+    const z = runOp(
+      'Resize',
+      [x24, empty, empty, { const: i64([4, 4]) }],
+      { mode: 'nearest', axes: [2, 3], keep_aspect_ratio_policy: 'not_larger' },
+      { opset: 18 },
+    )[0]!;
     expect(z.shape).toEqual([1, 1, 2, 4]);
   });
   it('refuses antialias and unknown modes', () => {
-    expect(errorOf(() => runOp('Resize', [x22, empty, f([1, 1, 2, 2])], { mode: 'linear', antialias: 1 }, { opset: 18 })).code).toBe('UNSUPPORTED_OP');
-    expect(errorOf(() => runOp('Resize', [x22, empty, f([1, 1, 2, 2])], { coordinate_transformation_mode: 'diagonal' }, { opset: 13 })).code).toBe('UNSUPPORTED_OP');
+    expect(errorOf(() => runOp('Resize', [x22, empty, f([1, 1, 2, 2])], { mode: 'linear', antialias: 1 }, { opset: 18 })).code).toBe(
+      'UNSUPPORTED_OP',
+    );
+    expect(
+      errorOf(() => runOp('Resize', [x22, empty, f([1, 1, 2, 2])], { coordinate_transformation_mode: 'diagonal' }, { opset: 13 })).code,
+    ).toBe('UNSUPPORTED_OP');
   });
 });
 
@@ -78,7 +127,10 @@ describe('Resize-10 and Upsample', () => {
     const want = [1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 3, 3, 3, 4, 4, 4];
     expectClose(runOp('Upsample', [x22, f([1, 1, 2, 3])], { mode: 'nearest' }, { opset: 9 })[0]!, want, [1, 1, 4, 6]);
     expectClose(runOp('Upsample', [x22], { mode: 'nearest', scales: [1, 1, 2, 3] }, { opset: 7 })[0]!, want, [1, 1, 4, 6]);
-    expectClose(runOp('Upsample', [x22, f([1, 1, 2, 2])], { mode: 'linear' }, { opset: 9 })[0]!, [1, 1.5, 2, 2, 2, 2.5, 3, 3, 3, 3.5, 4, 4, 3, 3.5, 4, 4]);
+    expectClose(
+      runOp('Upsample', [x22, f([1, 1, 2, 2])], { mode: 'linear' }, { opset: 9 })[0]!,
+      [1, 1.5, 2, 2, 2, 2.5, 3, 3, 3, 3.5, 4, 4, 3, 3.5, 4, 4],
+    );
   });
 });
 
@@ -87,7 +139,11 @@ function naiveEinsum(eq: string, xs: Tensor[]): { v: number[]; shape: number[] }
   const [lhs, rhs] = eq.split('->') as [string, string];
   const terms = lhs.split(',');
   const size = new Map<string, number>();
-  terms.forEach((t, i) => [...t].forEach((l, d) => size.set(l, xs[i]!.shape[d]!)));
+  terms.forEach((t, i) => {
+    [...t].forEach((l, d) => {
+      size.set(l, xs[i]!.shape[d]!);
+    });
+  });
   const labels = [...size.keys()];
   const out = [...rhs];
   const outShape = out.map((l) => size.get(l)!);
@@ -114,19 +170,62 @@ function naiveEinsum(eq: string, xs: Tensor[]): { v: number[]; shape: number[] }
 
 describe('Einsum', () => {
   it.each([
-    ['bhid,bhjd->bhij', [[2, 3, 4, 5], [2, 3, 6, 5]]],
-    ['bhij,bhjd->bhid', [[2, 3, 4, 6], [2, 3, 6, 5]]],
-    ['bij,bjk->bik', [[2, 3, 4], [2, 4, 5]]],
-    ['ij,jk->ik', [[3, 4], [4, 5]]],
+    [
+      'bhid,bhjd->bhij',
+      [
+        [2, 3, 4, 5],
+        [2, 3, 6, 5],
+      ],
+    ],
+    [
+      'bhij,bhjd->bhid',
+      [
+        [2, 3, 4, 6],
+        [2, 3, 6, 5],
+      ],
+    ],
+    [
+      'bij,bjk->bik',
+      [
+        [2, 3, 4],
+        [2, 4, 5],
+      ],
+    ],
+    [
+      'ij,jk->ik',
+      [
+        [3, 4],
+        [4, 5],
+      ],
+    ],
     ['ij->ji', [[3, 4]]],
     ['ij->', [[3, 4]]],
     ['i,i->', [[5], [5]]],
     ['ij,j->i', [[3, 4], [4]]],
     ['i,j->ij', [[3], [4]]],
     ['bid,d->bi', [[2, 3, 4], [4]]],
-    ['abc,cd,de->abe', [[2, 3, 4], [4, 5], [5, 2]]],
-    ['bnqd,bnkd->bnqk', [[1, 2, 3, 4], [1, 2, 5, 4]]],
-    ['ijk,jil->kl', [[2, 3, 4], [3, 2, 5]]],
+    [
+      'abc,cd,de->abe',
+      [
+        [2, 3, 4],
+        [4, 5],
+        [5, 2],
+      ],
+    ],
+    [
+      'bnqd,bnkd->bnqk',
+      [
+        [1, 2, 3, 4],
+        [1, 2, 5, 4],
+      ],
+    ],
+    [
+      'ijk,jil->kl',
+      [
+        [2, 3, 4],
+        [3, 2, 5],
+      ],
+    ],
   ])('%s', (eq, shapes) => {
     const xs = (shapes as number[][]).map((s, i) => Tensor.randn(s, 10 + i));
     const want = naiveEinsum(eq as string, xs);

@@ -7,7 +7,11 @@ import { errorOf, expectClose, runOp } from './executor-helpers.js';
 
 const f = (v: number[], shape?: number[]) => Tensor.from(v, shape ?? [v.length]);
 const i64 = (v: number[], shape?: number[]) => Tensor.from(v, shape ?? [v.length], 'int64');
-const iota = (shape: number[]) => Tensor.arange(0, shape.reduce((a, b) => a * b, 1)).reshape(shape);
+const iota = (shape: number[]) =>
+  Tensor.arange(
+    0,
+    shape.reduce((a, b) => a * b, 1),
+  ).reshape(shape);
 
 describe('Reshape / Transpose / Flatten / Squeeze / Unsqueeze', () => {
   const x = iota([2, 3, 4]);
@@ -175,7 +179,9 @@ describe('host-data ops', () => {
   });
   it('ScatterND (none / add) and ScatterElements', () => {
     const data = f([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(runOp('ScatterND', [data, i64([4, 3, 1, 7], [4, 1]), f([9, 10, 11, 12])])[0]!.toFlatArray()).toEqual([1, 11, 3, 10, 9, 6, 7, 12]);
+    expect(runOp('ScatterND', [data, i64([4, 3, 1, 7], [4, 1]), f([9, 10, 11, 12])])[0]!.toFlatArray()).toEqual([
+      1, 11, 3, 10, 9, 6, 7, 12,
+    ]);
     expect(runOp('ScatterND', [data, i64([0, 0], [2, 1]), f([1, 1])], { reduction: 'add' }, { opset: 16 })[0]!.toFlatArray()[0]).toBe(3);
     const m = iota([2, 2]);
     expect(runOp('ScatterND', [m, i64([1], [1, 1]), f([8, 9], [1, 2])])[0]!.toFlatArray()).toEqual([0, 1, 8, 9]);
@@ -203,7 +209,10 @@ describe('dynamic-shape plumbing (Shape → Gather → Unsqueeze → Concat → 
     const b = new GraphBuilder('heads');
     const x = b.input('x', 'float32', ['batch', 'seq', 8]);
     const shape = b.op('Shape', [x]);
-    const bdim = b.op('Unsqueeze', [b.op('Gather', [shape, b.constant('i0', Tensor.from([0], [], 'int64'))]), b.constant('ax', Tensor.from([0], [1], 'int64'))]);
+    const bdim = b.op('Unsqueeze', [
+      b.op('Gather', [shape, b.constant('i0', Tensor.from([0], [], 'int64'))]),
+      b.constant('ax', Tensor.from([0], [1], 'int64')),
+    ]);
     const sdim = b.op('Unsqueeze', [b.op('Gather', [shape, b.constant('i1', Tensor.from([1], [], 'int64'))]), 'ax']);
     const target = b.op('Concat', [bdim, sdim, b.constant('rest', Tensor.from([2, 4], [2], 'int64'))], { axis: 0 });
     const y = b.op('Transpose', [b.op('Reshape', [x, target])], { perm: [0, 2, 1, 3] });

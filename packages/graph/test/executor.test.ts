@@ -1,13 +1,13 @@
 // Core executor behaviour: running graphs, constant folding, memory release, profile, input validation,
 // error paths. References are hand-computed values or naive loops written here.
-import { type Backend, CpuBackend, type DeviceStorage, NormkitError, Tensor, inferReshape } from '@normkit/tensor';
+import { type Backend, CpuBackend, type DeviceStorage, inferReshape, NormkitError, Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
-import { Executor, GraphBuilder, Model, execute, supportedOps } from '../src/index.js';
+import { Executor, execute, GraphBuilder, Model, supportedOps } from '../src/index.js';
 
 const close = (a: Tensor, b: number[], tol = 1e-5) => {
   const av = a.toFlatArray();
   expect(av.length).toBe(b.length);
-  av.forEach((v, i) => expect(Math.abs(v - b[i]!)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b[i]!))));
+  for (let i = 0; i < av.length; i++) expect(Math.abs(av[i]! - b[i]!)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b[i]!)));
 };
 
 /** Naive row-major matmul reference. */
@@ -117,7 +117,12 @@ describe('execute', () => {
       b.output(b.op('Softmax', [b.input('x', 'float32', [1, 2, 2])], { axis: 1 }));
       return b.model(opset);
     };
-    const x = Tensor.from([[[0, 0], [0, 0]]]);
+    const x = Tensor.from([
+      [
+        [0, 0],
+        [0, 0],
+      ],
+    ]);
     // opset 11: softmax over the flattened [2, 2] block → 1/4 each; opset 13: over axis 1 → 1/2 each.
     close(Object.values(execute(make(11), { x }).outputs)[0]!, [0.25, 0.25, 0.25, 0.25]);
     close(Object.values(execute(make(13), { x }).outputs)[0]!, [0.5, 0.5, 0.5, 0.5]);
@@ -125,7 +130,14 @@ describe('execute', () => {
 
   it('lists its supported ops', () => {
     const ops = supportedOps();
-    for (const op of ['::Conv', '::LayerNormalization', '::Resize', '::Einsum', 'com.microsoft::SkipLayerNormalization', '::SimplifiedLayerNormalization'])
+    for (const op of [
+      '::Conv',
+      '::LayerNormalization',
+      '::Resize',
+      '::Einsum',
+      'com.microsoft::SkipLayerNormalization',
+      '::SimplifiedLayerNormalization',
+    ])
       expect(ops).toContain(op);
   });
 });
@@ -144,7 +156,15 @@ describe('executor errors', () => {
   it('refuses an unsupported op naming op, node, domain and opset', () => {
     const b = new GraphBuilder('u');
     b.output(b.op('Frobnicate', [b.input('x', 'float32', [1])], {}, { name: 'weird', domain: 'com.example' }));
-    const e = code(() => new Executor(new Model(b.graph, [{ domain: '', version: 17 }, { domain: 'com.example', version: 3 }])));
+    const e = code(
+      () =>
+        new Executor(
+          new Model(b.graph, [
+            { domain: '', version: 17 },
+            { domain: 'com.example', version: 3 },
+          ]),
+        ),
+    );
     expect(e.code).toBe('UNSUPPORTED_OP');
     expect(e.message).toContain('Frobnicate');
     expect(e.message).toContain('"weird"');

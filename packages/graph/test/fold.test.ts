@@ -1,7 +1,16 @@
 import { Tensor } from '@normkit/tensor';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { centerTensor, execute, foldLayerNorms, GraphBuilder, type Model, randomInputs, recognizeLayerNorms, verifyEquivalence } from '../src/index.js';
+import {
+  centerTensor,
+  execute,
+  foldLayerNorms,
+  GraphBuilder,
+  type Model,
+  randomInputs,
+  recognizeLayerNorms,
+  verifyEquivalence,
+} from '../src/index.js';
 
 const out = (m: Model, feed: Record<string, Tensor>) => execute(m, feed).outputs;
 
@@ -9,12 +18,22 @@ const out = (m: Model, feed: Record<string, Tensor>) => execute(m, feed).outputs
 function oracleModel(eps: number): Model {
   const b = new GraphBuilder('oracle');
   const x = b.input('x', 'float32', [1, 2]);
-  const wt = b.constant('Wt', Tensor.from([
-    [1, 3, 5],
-    [2, 4, 6],
-  ]));
+  const wt = b.constant(
+    'Wt',
+    Tensor.from([
+      [1, 3, 5],
+      [2, 4, 6],
+    ]),
+  );
   const h = b.op('Add', [b.op('MatMul', [x, wt], {}, { name: 'dense' }), b.constant('b', Tensor.from([1, 0, -1]))], {}, { name: 'bias' });
-  b.output(b.op('LayerNormalization', [h, b.constant('g', Tensor.ones([3])), b.constant('beta', Tensor.zeros([3]))], { axis: -1, epsilon: eps }, { name: 'ln', output: 'y' }));
+  b.output(
+    b.op(
+      'LayerNormalization',
+      [h, b.constant('g', Tensor.ones([3])), b.constant('beta', Tensor.zeros([3]))],
+      { axis: -1, epsilon: eps },
+      { name: 'ln', output: 'y' },
+    ),
+  );
   return b.model(17);
 }
 
@@ -27,8 +46,8 @@ describe('foldLayerNorms', () => {
       expect(Array.from(model.graph.initializers.get('Wt_centered')?.data as Float32Array)).toEqual([-2, 0, 2, -2, 0, 2]);
       const y1 = out(model, { x: Tensor.from([[1, 1]]) }).y?.toFlatArray() as number[];
       const y2 = out(model, { x: Tensor.from([[0.3, -2]]) }).y?.toFlatArray() as number[];
-      [-1.224744, 0, 1.224744].forEach((v, i) => expect(y1[i]).toBeCloseTo(v, 5));
-      [1.224744, 0, -1.224744].forEach((v, i) => expect(y2[i]).toBeCloseTo(v, 5));
+      for (const [i, v] of [-1.224744, 0, 1.224744].entries()) expect(y1[i]).toBeCloseTo(v, 5);
+      for (const [i, v] of [1.224744, 0, -1.224744].entries()) expect(y2[i]).toBeCloseTo(v, 5);
     }
     // ε = 0: exactly ±√(3/2).
     const { model } = foldLayerNorms(oracleModel(0));
@@ -46,10 +65,25 @@ describe('foldLayerNorms', () => {
           ? b.op('Gemm', [x, b.constant('w0', Tensor.randn([d, d], seed)), b.constant('c0', Tensor.randn([d], seed + 1))], { transB: 1 })
           : b.op('Add', [b.op('MatMul', [x, b.constant('w0', Tensor.randn([d, d], seed))]), b.constant('c0', Tensor.randn([d], seed + 1))]);
         for (let l = 0; l < 2; l++) {
-          const n = b.op('LayerNormalization', [h, b.constant(`g${l}`, Tensor.randn([d], seed + 10 + l, { mean: 1, std: 0.2 })), b.constant(`b${l}`, Tensor.randn([d], seed + 20 + l))], { axis: -1 });
+          const n = b.op(
+            'LayerNormalization',
+            [
+              h,
+              b.constant(`g${l}`, Tensor.randn([d], seed + 10 + l, { mean: 1, std: 0.2 })),
+              b.constant(`b${l}`, Tensor.randn([d], seed + 20 + l)),
+            ],
+            { axis: -1 },
+          );
           h = b.op('Add', [h, b.op('MatMul', [b.op('Tanh', [n]), b.constant(`w${l + 1}`, Tensor.randn([d, d], seed + 30 + l))])]);
         }
-        b.output(b.op('LayerNormalization', [h, b.constant('gf', Tensor.ones([d])), b.constant('bf', Tensor.zeros([d]))], { axis: -1 }, { output: 'y' }));
+        b.output(
+          b.op(
+            'LayerNormalization',
+            [h, b.constant('gf', Tensor.ones([d])), b.constant('bf', Tensor.zeros([d]))],
+            { axis: -1 },
+            { output: 'y' },
+          ),
+        );
         const { report, verification } = foldLayerNorms(b.model(17), { verifyOptions: { seed, runs: 2 } });
         expect(report.folded).toHaveLength(3);
         expect(verification?.equivalent).toBe(true);
@@ -65,7 +99,12 @@ describe('foldLayerNorms', () => {
     const w = Tensor.randn([D, D], 5);
     const h = b.op('MatMul', [x, b.constant('w', w)], {}, { name: 'dense' });
     const ln = (v: string, d: number, name: string) =>
-      b.op('LayerNormalization', [v, b.constant(`${name}.g`, Tensor.ones([d])), b.constant(`${name}.b`, Tensor.zeros([d]))], { axis: -1 }, { name, output: `${name}_out` });
+      b.op(
+        'LayerNormalization',
+        [v, b.constant(`${name}.g`, Tensor.ones([d])), b.constant(`${name}.b`, Tensor.zeros([d]))],
+        { axis: -1 },
+        { name, output: `${name}_out` },
+      );
     const ints = (n: string, v: number[]) => b.constant(n, Tensor.from(v, [v.length], 'int64'));
     const even = b.op('Slice', [h, ints('s0', [0]), ints('e0', [4]), ints('a0', [1]), ints('p0', [2])]);
     const odd = b.op('Slice', [h, ints('s1', [1]), ints('e1', [4]), ints('a1', [1]), ints('p1', [2])]);
@@ -81,7 +120,10 @@ describe('foldLayerNorms', () => {
     hand.graph.initializers.set('w', new Tensor([D, D], 'float32', centerTensor(w, -1)));
     const feed = { x: Tensor.randn([1, 4, D], 9) };
     const [a, c] = [out(model, feed), out(hand, feed)];
-    const diff = (k: string) => Math.max(...(a[k]?.toFlatArray() as number[]).map((v, i) => Math.abs(v - ((c[k]?.toFlatArray() as number[])[i] as number))));
+    const diff = (k: string) => {
+      const [p, q] = [(a[k] as Tensor).toFlatArray(), (c[k] as Tensor).toFlatArray()];
+      return Math.max(...p.map((v, i) => Math.abs(v - (q[i] as number))));
+    };
     expect(diff('ln_tok_out')).toBeLessThan(1e-5);
     expect(diff('ln_merge_out')).toBeGreaterThan(1e-2);
   });
@@ -105,7 +147,8 @@ describe('foldLayerNorms', () => {
       const row = xs.slice(r * 5, r * 5 + 5);
       const mu = row.reduce((s, t) => s + t, 0) / 5;
       const va = row.reduce((s, t) => s + (t - mu) ** 2, 0) / 5;
-      row.forEach((t, k) => expect(y[r * 5 + k]).toBeCloseTo(((t - mu) / Math.sqrt(va + 1e-3)) * (g[k] as number) + (be[k] as number), 5));
+      for (const [k, t] of row.entries())
+        expect(y[r * 5 + k]).toBeCloseTo(((t - mu) / Math.sqrt(va + 1e-3)) * (g[k] as number) + (be[k] as number), 5);
     }
   });
 
@@ -116,7 +159,9 @@ describe('foldLayerNorms', () => {
     const l = b.op('LayerNormalization', [h, b.constant('g', Tensor.ones([4])), b.constant('be', Tensor.zeros([4]))], { axis: -1 });
     b.output(b.op('Pad', [l], { pads: [0, 1, 0, 1] }, { name: 'old_pad' }));
     const m = b.model(10);
-    expect(() => foldLayerNorms(m, { rmsFormat: 'onnx23', verify: false })).toThrow(/cannot raise the opset from 10 to 23.*old_pad \(Pad with a pads attribute\).*'simplified' or 'decomposed'/);
+    expect(() => foldLayerNorms(m, { rmsFormat: 'onnx23', verify: false })).toThrow(
+      /cannot raise the opset from 10 to 23.*old_pad \(Pad with a pads attribute\).*'simplified' or 'decomposed'/,
+    );
     expect(foldLayerNorms(m, { rmsFormat: 'simplified', verify: false }).report.folded).toHaveLength(1);
   });
 });
@@ -126,11 +171,18 @@ describe('verifyEquivalence and randomInputs', () => {
     const b = new GraphBuilder('emb');
     const ids = b.input('ids', 'int64', ['batch', 'seq']);
     const e = b.op('Gather', [b.constant('table', Tensor.randn([7, 4], 2)), ids]);
-    b.output(b.op('LayerNormalization', [e, b.constant('g', Tensor.ones([4])), b.constant('be', Tensor.zeros([4]))], { axis: -1 }, { output: 'y' }));
+    b.output(
+      b.op(
+        'LayerNormalization',
+        [e, b.constant('g', Tensor.ones([4])), b.constant('be', Tensor.zeros([4]))],
+        { axis: -1 },
+        { output: 'y' },
+      ),
+    );
     const m = b.model(17);
     const feed = randomInputs(m, 3);
     expect(feed.ids?.shape).toEqual([2, 8]);
-    expect((feed.ids?.toFlatArray() as number[]).every((v) => v >= 0 && v < 7)).toBe(true);
+    expect((feed.ids as Tensor).toFlatArray().every((v) => v >= 0 && v < 7)).toBe(true);
     const v = verifyEquivalence(m, m, { runs: 1 });
     expect(v).toMatchObject({ equivalent: true, outputs: [{ name: 'y', maxAbsDiff: 0, maxRelDiff: 0, argmaxAgreement: 1 }] });
     const { model: folded, verification } = foldLayerNorms(m);

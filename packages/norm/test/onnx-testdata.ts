@@ -36,7 +36,7 @@ function toNum(v: unknown): number {
 }
 
 /** Decodes a TensorProto message (raw_data or the typed repeated fields) into float64 values. */
-export function decodeTensor(t: InstanceType<typeof P.TensorProto>): PbTensor {
+export function decodeTensor(t: onnx.onnx.ITensorProto): PbTensor {
   const dims = (t.dims ?? []).map(toNum);
   const size = dims.reduce((a, b) => a * b, 1);
   const dt = t.dataType ?? 1;
@@ -98,14 +98,14 @@ export interface OnnxCase {
   sets: { inputs: PbTensor[]; outputs: PbTensor[] }[];
 }
 
-function attrValue(a: InstanceType<typeof P.AttributeProto>): AttrValue {
+function attrValue(a: onnx.onnx.IAttributeProto): AttrValue {
   switch (a.type) {
     case P.AttributeProto.AttributeType.FLOAT: return a.f ?? 0;
     case P.AttributeProto.AttributeType.INT: return toNum(a.i);
     case P.AttributeProto.AttributeType.STRING: return new TextDecoder().decode(a.s ?? new Uint8Array());
     case P.AttributeProto.AttributeType.FLOATS: return [...(a.floats ?? [])];
     case P.AttributeProto.AttributeType.INTS: return (a.ints ?? []).map(toNum);
-    case P.AttributeProto.AttributeType.TENSOR: return decodeTensor(a.t as InstanceType<typeof P.TensorProto>);
+    case P.AttributeProto.AttributeType.TENSOR: return decodeTensor(a.t as onnx.onnx.ITensorProto);
     default: return `<attr type ${a.type}>`;
   }
 }

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type DirectoryResult, runTestDirectory } from '../src/index.js';
-import { abs, type SuiteEntry, suite } from './suite.js';
+import { abs, labelOf, type SuiteEntry, suite } from './suite.js';
 
 export type Status = 'pass' | 'fail' | 'unsupported' | 'error';
 
@@ -48,7 +48,7 @@ async function main() {
   for (const g of groups) {
     md += `## ${g}\n\n| directory | status | max abs diff | max rel diff | ops | note |\n|---|---|---|---|---|---|\n`;
     for (const { e, r, s } of rows.filter((x) => x.e.group === g)) {
-      const name = e.dir.split('/').slice(-1)[0];
+      const name = labelOf(e);
       const why = r.error
         ? `${r.error.code}: ${r.error.message.split('\n')[0]?.replace(/\|/g, '\\|').slice(0, 200)}`
         : r.ok

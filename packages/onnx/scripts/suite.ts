@@ -21,6 +21,8 @@ export interface SuiteEntry {
   options: RunOptions;
   /** Why this entry's tolerance or setup differs, for the table. */
   note?: string;
+  /** Name in tables (default: the directory's last segment). */
+  label?: string;
 }
 
 /** ONNX's backend-runner tolerances. */
@@ -83,6 +85,7 @@ export function suite(): SuiteEntry[] {
     { dir: `${HIST}/gpt2_pytorch1.4_opset11_no_past`, group: 'transformers', options: { ...MODEL_TOL }, note: 'PyTorch 1.4 GPT-2' },
     {
       dir: 'third-party/optimum/tests/assets/onnx',
+      label: 'optimum_tiny_distilbert',
       group: 'transformers',
       options: { ...MODEL_TOL, makeInputs: seededTokens, reference: ortReference },
       note: 'optimum tiny DistilBERT; no stored outputs: onnxruntime-node on seeded tokens',
@@ -91,3 +94,6 @@ export function suite(): SuiteEntry[] {
 }
 
 export const abs = (dir: string) => join(TESTDATA, dir);
+
+/** An entry's name in tables and test titles. */
+export const labelOf = (e: SuiteEntry) => e.label ?? (e.dir.split('/').pop() as string);

@@ -36,20 +36,16 @@ function protoFieldsOf(extra: Record<string, unknown> | undefined): Uint8Array[]
 
 /** Encodes a model as chunks (not joined, so models near 2 GiB need no second copy). */
 export function encodeModelChunks(model: Model, opts: EncodeOptions = {}): Uint8Array[] {
+  // Fields in field-number order, as protobuf's C++ serializer writes them.
   const w = new Writer();
   w.int(1, model.irVersion);
-  for (const o of model.opsetImports) {
-    const ow = new Writer();
-    if (o.domain !== '') ow.string(1, o.domain);
-    ow.int(2, o.version);
-    w.message(8, ow);
-  }
   if (model.producerName) w.string(2, model.producerName);
   if (model.producerVersion) w.string(3, model.producerVersion);
   if (model.domain) w.string(4, model.domain);
   if (model.modelVersion) w.int(5, model.modelVersion);
   if (model.docString) w.string(6, model.docString);
   w.message(7, writeGraph(model.graph, opts.externalSink));
+  for (const o of model.opsetImports) w.message(8, new Writer().string(1, o.domain).int(2, o.version));
   for (const [k, v] of Object.entries(model.metadataProps)) w.message(14, new Writer().string(1, k).string(2, v));
   for (const f of protoFieldsOf(model.extra)) w.raw(f);
   const max = opts.maxProtoBytes ?? MAX_PROTO_BYTES;
@@ -116,7 +112,6 @@ function writeNode(n: Node, sink: ExternalSink | undefined): Writer {
   const name = fileName(n);
   if (name) w.string(3, name);
   w.string(4, n.opType);
-  if (n.domain) w.string(7, n.domain);
   for (const [k, a] of Object.entries(n.attributes)) {
     if (a.type === 'raw') {
       const bytes = (a.value as { bytes?: unknown } | undefined)?.bytes;
@@ -133,6 +128,7 @@ function writeNode(n: Node, sink: ExternalSink | undefined): Writer {
     } else w.message(5, writeAttribute(k, a, n, sink));
   }
   if (n.docString !== undefined) w.string(6, n.docString);
+  if (n.domain) w.string(7, n.domain);
   for (const f of protoFieldsOf(n.extra)) w.raw(f);
   return w;
 }

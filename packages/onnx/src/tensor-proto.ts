@@ -540,59 +540,89 @@ function elemTypeFor(t: Tensor, origin: TensorOrigin | undefined): number {
 
 /** Encodes a tensor as TensorProto fields into `w`. */
 export function writeTensorProto(w: Writer, t: Tensor, name: string | undefined, sink?: ExternalSink): void {
+  // Fields in field-number order, as protobuf's C++ serializer writes them, so an unchanged file
+  // usually comes back byte for byte.
   const origin = origins.get(t);
   const elemType = elemTypeFor(t, origin);
+  const typed: Uint8Array[] = [];
+  let raw: Uint8Array | undefined;
+  let placed: { location: string; offset: number } | undefined;
+  if (t instanceof OpaqueTensor) {
+    typed.push(...t.opaque.typedFields);
+    raw = t.opaque.raw;
+    if (raw && sink && raw.length > 0) placed = sink.place(name ?? '', raw);
+  } else {
+    const typedOk = origin?.form === 'typed' && elemType !== 12;
+    if (typedOk && !sink) typed.push(writeTyped(t, elemType));
+    else {
+      const bytes = rawBytesOf(t, elemType);
+      placed = sink && bytes.length > 0 ? sink.place(name ?? '', bytes) : undefined;
+      if (!placed) {
+        if (typedOk) typed.push(writeTyped(t, elemType));
+        else raw = bytes;
+      }
+    }
+  }
+  const extra = origin?.fields ?? [];
+  const byField = (fs: Uint8Array[], lo: number, hi: number) => fs.filter((f) => {
+    const n = fieldNumberOf(f);
+    return n >= lo && n <= hi;
+  });
   for (const d of t.shape) w.int(1, d);
   w.int(2, elemType);
+  for (const f of byField(extra, 3, 3)) w.raw(f);
+  for (const f of byField(typed, 4, 7)) w.raw(f);
   if (name !== undefined && name !== '') w.string(8, name);
+  if (raw && !placed) w.bytes(9, raw);
+  for (const f of byField(typed, 10, 11)) w.raw(f);
   if (origin?.docString !== undefined) w.string(12, origin.docString);
-  if (t instanceof OpaqueTensor) {
-    for (const f of t.opaque.typedFields) w.raw(f);
+  if (placed) {
+    const entry = (k: string, v: string) => new Writer().string(1, k).string(2, v);
+    w.message(13, entry('location', placed.location));
+    w.message(13, entry('offset', String(placed.offset)));
+    w.message(13, entry('length', String((raw ?? rawBytesOf(t, elemType)).length)));
+    w.int(14, 1);
   }
-  const hasRaw = !(t instanceof OpaqueTensor) || t.opaque.raw !== undefined;
-  if (hasRaw) {
-    const typedOk = origin?.form === 'typed' && !(t instanceof OpaqueTensor) && elemType !== 12;
-    if (typedOk && !sink) writeTyped(w, t, elemType);
-    else {
-      const raw = rawBytesOf(t, elemType);
-      const placed = sink && raw.length > 0 ? sink.place(name ?? '', raw) : undefined;
-      if (placed) {
-        const entry = (k: string, v: string) => new Writer().string(1, k).string(2, v);
-        w.message(13, entry('location', placed.location));
-        w.message(13, entry('offset', String(placed.offset)));
-        w.message(13, entry('length', String(raw.length)));
-        w.int(14, 1);
-      } else if (typedOk) writeTyped(w, t, elemType);
-      else w.bytes(9, raw);
-    }
-  }
-  for (const f of origin?.fields ?? []) w.raw(f);
+  for (const f of extra) if (fieldNumberOf(f) !== 3) w.raw(f);
 }
 
-function writeTyped(w: Writer, t: Tensor, elemType: number): void {
+/** The field number of an encoded field (its tag's varint >> 3). */
+function fieldNumberOf(f: Uint8Array): number {
+  let v = 0;
+  let shift = 1;
+  for (let i = 0; i < f.length && i < 5; i++) {
+    const b = f[i] as number;
+    v += (b & 0x7f) * shift;
+    if ((b & 0x80) === 0) break;
+    shift *= 128;
+  }
+  return Math.floor(v / 8);
+}
+
+function writeTyped(t: Tensor, elemType: number): Uint8Array {
+  const w = new Writer();
   const d = t.data;
-  if (d.length === 0) return;
+  if (d.length === 0) return w.finish();
   switch (elemType) {
-    case 1: {
-      const b = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-      w.bytes(4, b);
-      return;
-    }
+    case 1:
+      w.bytes(4, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+      break;
     case 11:
       w.bytes(10, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-      return;
+      break;
     case 7:
       w.packedInts(7, d as BigInt64Array);
-      return;
+      break;
     case 10:
       w.packedInts(5, Array.from(d as Float32Array, floatToHalf));
-      return;
+      break;
     case 16:
       w.packedInts(5, Array.from(d as Float32Array, floatToBf16));
-      return;
+      break;
     default:
       w.packedInts(5, Array.from(d as ArrayLike<number>));
   }
+  return w.finish();
 }
 
 /**

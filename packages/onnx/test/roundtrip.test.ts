@@ -40,9 +40,15 @@ describe('round trip over every model in shared/testdata', () => {
 
   it('a model written unchanged gives bit-identical outputs in onnxruntime-node', async () => {
     let compared = 0;
+    let identicalBytes = 0;
     const refused: string[] = [];
     for (const f of models) {
       const bytes = readFileSync(f);
+      const written = encodeModel(decodeModel(bytes, { validate: false }));
+      if (Buffer.from(written).equals(bytes)) {
+        identicalBytes++; // the same file: the same outputs, no need to ask onnxruntime
+        continue;
+      }
       let ref: Awaited<ReturnType<Awaited<ReturnType<typeof session>>['run']>>;
       let feeds: ReturnType<typeof inputsFor>;
       try {
@@ -54,15 +60,16 @@ describe('round trip over every model in shared/testdata', () => {
         refused.push(`${relative(TESTDATA, f)}: ${(e as Error).message.split('\n')[0]?.slice(0, 120)}`);
         continue;
       }
-      const s1 = await session(encodeModel(decodeModel(bytes, { validate: false })));
+      const s1 = await session(written);
       const got = await s1.run(feeds);
       await s1.release();
       expect(sameOutputs(ref, got), relative(TESTDATA, f)).toBe('');
       compared++;
     }
     console.log(
-      `onnxruntime-node: ${compared} models identical after the round trip; ${refused.length} not runnable by onnxruntime itself:\n  ${refused.join('\n  ')}`,
+      `${identicalBytes} models written back byte for byte; onnxruntime-node: ${compared} more give identical outputs after the round trip; ${refused.length} not runnable by onnxruntime itself:\n  ${refused.join('\n  ')}`,
     );
-    expect(compared).toBeGreaterThan(250);
+    expect(identicalBytes + compared).toBeGreaterThan(300);
+    expect(compared).toBeGreaterThan(150);
   });
 });

@@ -9,9 +9,17 @@ const { compileVariant } = (await import(`${'../scripts/build-wasm.mjs'}`)) as {
   compileVariant(shared: boolean, mr: number, nr: number, ku?: number): Promise<Uint8Array<ArrayBuffer>>;
 };
 setGemmThreads(1);
-const tiles = (process.env.TILES ?? '4x8,6x8,4x12,4x16,8x8,2x16').split(',').map((t) => t.split(/[xu]/).map(Number) as [number, number, number?]);
+const tiles = (process.env.TILES ?? '4x8,6x8,4x12,4x16,8x8,2x16')
+  .split(',')
+  .map((t) => t.split(/[xu]/).map(Number) as [number, number, number?]);
 const kernels = await Promise.all(
-  tiles.map(async ([MR, NR, KU = 1]) => ({ MR, NR, KU, plain: await compileVariant(false, MR, NR, KU), shared: await compileVariant(true, MR, NR, KU) })),
+  tiles.map(async ([MR, NR, KU = 1]) => ({
+    MR,
+    NR,
+    KU,
+    plain: await compileVariant(false, MR, NR, KU),
+    shared: await compileVariant(true, MR, NR, KU),
+  })),
 );
 const rnd = (n: number) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
 const sizes: [number, number, number][] = [

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import {
   conv,
   disposeGemmThreads,
@@ -11,7 +12,6 @@ import {
   Tensor,
   wasmGemmAvailable,
 } from '@normkit/tensor';
-import { availableParallelism } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectClose, mulberry, randArray, refMatmul } from './ref.js';
 
@@ -90,7 +90,7 @@ describe('gemmF32 (WebAssembly SIMD kernel and JS fallback)', () => {
 
   it('gives the same result on one thread and with worker threads (rows split across threads)', async () => {
     const rnd = mulberry(31);
-    const [M, K, N] = [203, 150, 77];
+    const [M, K, N] = [203, 250, 97];
     const A = randArray(M * K, rnd);
     const B = randArray(K * N, rnd);
     const exp = refMatmul(A, B, M, K, N);
@@ -148,5 +148,24 @@ describe('generated kernel file', () => {
     const shared = await compileVariant(true, gen.GEMM_MR, gen.GEMM_NR);
     expect(Buffer.from(plain).toString('base64')).toBe(gen.GEMM_WASM_BASE64);
     expect(Buffer.from(shared).toString('base64')).toBe(gen.GEMM_WASM_SHARED_BASE64);
+  });
+});
+
+describe('the module without shared memory (browsers without cross-origin isolation)', () => {
+  it('instantiates over an ordinary memory and computes a product', async () => {
+    const gen = await import('../src/cpu/gemm-wasm.generated.js');
+    const bytes = Uint8Array.from(atob(gen.GEMM_WASM_BASE64), (c) => c.charCodeAt(0));
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as {
+      gebp(ap: number, bp: number, cp: number, mp: number, np: number, kc: number, ldc: number, acc: number): void;
+    };
+    // One 4x8 tile with kc = 2: A panel [k][4 rows], B panel [k][8 cols].
+    const f = new Float32Array(memory.buffer);
+    f.set([1, 2, 3, 4, 5, 6, 7, 8], 0);
+    f.set([1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 2, 3, 4, 5, 6, 7], 16);
+    ex.gebp(0, 64, 256, 1, 1, 2, 32, 0);
+    // C[r][c] = A[r][0]·1 + A[r][1]·c with A[r] = (r+1, r+5).
+    const C = Array.from(f.subarray(64, 96));
+    expect(C).toEqual(Array.from({ length: 32 }, (_, i) => Math.floor(i / 8) + 1 + (Math.floor(i / 8) + 5) * (i % 8)));
   });
 });

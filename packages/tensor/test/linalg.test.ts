@@ -48,15 +48,17 @@ describe('eigh', () => {
     expect(eigh(Tensor.from([[5]])).values.toArray()).toEqual([5]);
     expect(eigh(Tensor.zeros([0, 0])).values.shape).toEqual([0]);
   });
-  for (const [n, dtype] of [
-    [8, 'float32'],
-    [40, 'float64'],
-    [256, 'float64'],
+  for (const [n, dtype, method] of [
+    [8, 'float32', 'ql'],
+    [9, 'float32', 'jacobi'],
+    [40, 'float64', 'ql'],
+    [40, 'float64', 'jacobi'],
+    [256, 'float64', 'ql'],
   ] as const) {
-    it(`reconstructs a random ${n}×${n} SPD matrix (${dtype}): A = VΛVᵀ to 1e-4, VᵀV = I to 1e-5, λ ascending`, () => {
+    it(`reconstructs a random ${n}×${n} SPD matrix (${dtype}, ${method}): A = VΛVᵀ to 1e-4, VᵀV = I to 1e-5, λ ascending`, () => {
       const A = spd(n, n);
       const t = dtype === 'float64' ? new Tensor([n, n], 'float64', A) : new Tensor([n, n], 'float32', Float32Array.from(A));
-      const { values, vectors } = eigh(t);
+      const { values, vectors } = eigh(t, { method });
       expect(values.dtype).toBe(dtype);
       const w = values.toFlatArray();
       const V = vectors.toFlatArray();
@@ -76,18 +78,31 @@ describe('eigh', () => {
       expect(maxDev).toBeLessThan(1e-5);
     });
   }
-  it('handles repeated and negative eigenvalues (symmetric indefinite)', () => {
-    const { values } = eigh(
-      Tensor.from([
-        [0, 0, 1],
-        [0, 2, 0],
-        [1, 0, 0],
-      ]),
-    );
-    const w = values.toFlatArray();
-    expect(w[0]).toBeCloseTo(-1, 6);
-    expect(w[1]).toBeCloseTo(1, 6);
-    expect(w[2]).toBeCloseTo(2, 6);
+  it('handles repeated and negative eigenvalues (symmetric indefinite), diagonal and zero matrices', () => {
+    for (const method of ['ql', 'jacobi'] as const) {
+      const w = eigh(
+        Tensor.from([
+          [0, 0, 1],
+          [0, 2, 0],
+          [1, 0, 0],
+        ]),
+        { method },
+      ).values.toFlatArray();
+      expect(w[0]).toBeCloseTo(-1, 6);
+      expect(w[1]).toBeCloseTo(1, 6);
+      expect(w[2]).toBeCloseTo(2, 6);
+      const r = eigh(
+        Tensor.from([
+          [3, 0, 0],
+          [0, 1, 0],
+          [0, 0, 1],
+        ]),
+        { method },
+      );
+      expect(r.values.toFlatArray()).toEqual([1, 1, 3]);
+      expect(Math.abs(r.vectors.get(0, 2))).toBe(1);
+      expect(eigh(Tensor.zeros([4, 4]), { method }).values.toFlatArray()).toEqual([0, 0, 0, 0]);
+    }
   });
   it('rejects non-square and non-float input', () => {
     expect(() => eigh(Tensor.zeros([2, 3]))).toThrow(/eigh: expected a square 2-D matrix, got \[2, 3\]/);

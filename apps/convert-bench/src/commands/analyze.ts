@@ -66,7 +66,7 @@ export async function analyzeModel(model: Model, label: string): Promise<Analyze
 
 /** `normkit analyze <model>` */
 export async function analyzeCommand(ctx: Context, file: string, o: { session?: string } = {}): Promise<number> {
-  const opened = await openModel(file);
+  const opened = await openModel(file, { ctx });
   const r = await analyzeModel(opened.model, opened.label);
   if (o.session) await writeSessionFile(o.session, 'analyze', r);
   ctx.emit(r, () => renderAnalyze(r));

@@ -117,11 +117,19 @@ export async function benchmarkModels(
   if (slots.length === 0) {
     // One line: the first engine's reason names the file and the problem; the others follow.
     const [first, ...rest] = skipped;
-    throw new CliError(`${first?.reason ?? subject.label}${rest.map((s) => ` (${s.engine} too: ${s.reason.replace(`${subject.label}: `, '')})`).join('')}`, EXIT_BAD_INPUT, 'NO_ENGINE');
+    throw new CliError(
+      `${first?.reason ?? subject.label}${rest.map((s) => ` (${s.engine} too: ${s.reason.replace(`${subject.label}: `, '')})`).join('')}`,
+      EXIT_BAD_INPUT,
+      'NO_ENGINE',
+    );
   }
 
   try {
-    const step = ctx?.step(auto ? `time interleaved runs × ${slots.length} (engine, model) for ≥ ${minTimeMs / 1000} s` : `time ${minRounds} interleaved runs × ${slots.length} (engine, model)`);
+    const step = ctx?.step(
+      auto
+        ? `time interleaved runs × ${slots.length} (engine, model) for ≥ ${minTimeMs / 1000} s`
+        : `time ${minRounds} interleaved runs × ${slots.length} (engine, model)`,
+    );
     let timedMs = 0;
     let rounds = 0;
     for (let i = 0; rounds < maxRounds && (rounds < minRounds || timedMs < minTimeMs); i++) {
@@ -154,7 +162,8 @@ export async function benchmarkModels(
           s.ms += performance.now() - t0;
         }
       }
-      for (const s of profiled) opTypes.push({ engine: s.engine, model: s.m.label, role: s.role, profiledRuns: s.perRun.length, ...medianBreakdown(s.perRun) });
+      for (const s of profiled)
+        opTypes.push({ engine: s.engine, model: s.m.label, role: s.role, profiledRuns: s.perRun.length, ...medianBreakdown(s.perRun) });
       ps?.end(`${profiled[0]?.perRun.length} runs each`);
     }
 
@@ -255,8 +264,8 @@ export async function benchCommand(ctx: Context, file: string, o: BenchCliOption
   const warmup = parsePositiveInt('--warmup', o.warmup, 3, { allowZero: true });
   const profileRuns = o.profileRuns === 'auto' ? 'auto' : parsePositiveInt('--profile-runs', o.profileRuns, 3, { allowZero: true });
   const seed = parseNumber('--seed', o.seed, 0);
-  const subject = await openModel(file);
-  const against = o.against ? await openModel(o.against) : undefined;
+  const subject = await openModel(file, { ctx });
+  const against = o.against ? await openModel(o.against, { ctx }) : undefined;
   const r = await benchmarkModels(subject, against, { engines, runs, warmup, profileRuns, seed, dims: parseDims(o.dim) }, ctx);
   if (o.session) await writeSessionFile(o.session, 'bench', r);
   ctx.emit(r, () => renderBench(r));

@@ -179,7 +179,7 @@ export async function convertCommand(ctx: Context, input: string, o: ConvertCliO
   const tolerance = parseNumber('--tolerance', o.tolerance, 1e-5);
   await assertNotSameFile(input, o.output);
   await assertWritableDir(o.output);
-  const opened = await openModel(input);
+  const opened = await openModel(input, { ctx });
   const { model, result } = await convertModel(
     opened.model,
     opened.label,

@@ -99,7 +99,7 @@ export async function inspectModel(model: Model, label: string, fileBytes?: numb
 
 /** `normkit inspect <model>` */
 export async function inspectCommand(ctx: Context, file: string): Promise<number> {
-  const opened = await openModel(file);
+  const opened = await openModel(file, { ctx });
   const r = await inspectModel(opened.model, opened.label, opened.bytes);
   ctx.emit(r, () => renderInspect(r));
   return 0;

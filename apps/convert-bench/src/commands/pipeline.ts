@@ -141,7 +141,9 @@ export function renderPipeline(r: PipelineResult): string {
   const lines: string[] = [''];
   lines.push(`normkit: the whole pipeline on zoo:${r.model.arch}:${r.model.size} (seeded weights)    session ${r.session}`);
   lines.push('');
-  lines.push(`  1 analyze   ${r.analyze.total} LayerNorms, ${r.analyze.foldable} foldable (${r.analyze.components} component${r.analyze.components === 1 ? '' : 's'})`);
+  lines.push(
+    `  1 analyze   ${r.analyze.total} LayerNorms, ${r.analyze.foldable} foldable (${r.analyze.components} component${r.analyze.components === 1 ? '' : 's'})`,
+  );
   lines.push(
     `  2 convert   ${c.foldedLayerNorms} LayerNorm → RMSNorm (${FORMAT[c.rmsFormat] ?? c.rmsFormat}), their source weights centered; ${c.nodes.before} → ${c.nodes.after} nodes`,
   );
@@ -152,14 +154,22 @@ export function renderPipeline(r: PipelineResult): string {
   });
   if (r.bench) {
     const b = r.bench;
-    lines.push(`  4 bench     medians of ${b.runs} interleaved runs after ${b.warmup} warm-up, inputs ${b.inputs.map((f) => `${f.name}[${f.shape.join('×')}]`).join(', ')}`);
+    lines.push(
+      `  4 bench     medians of ${b.runs} interleaved runs after ${b.warmup} warm-up, inputs ${b.inputs.map((f) => `${f.name}[${f.shape.join('×')}]`).join(', ')}`,
+    );
     lines.push(
       table(
         ['engine', 'original ms', 'converted ms', 'speed-up', 'time'],
         b.ratios.map((x) => {
           const before = b.results.find((e) => e.engine === x.engine && e.role === 'against');
           const after = b.results.find((e) => e.engine === x.engine && e.role === 'model');
-          return [x.engine, ms(before?.medianMs ?? Number.NaN), ms(after?.medianMs ?? Number.NaN), `${x.speedup.toFixed(3)}×`, signedPct(x.ratio - 1)];
+          return [
+            x.engine,
+            ms(before?.medianMs ?? Number.NaN),
+            ms(after?.medianMs ?? Number.NaN),
+            `${x.speedup.toFixed(3)}×`,
+            signedPct(x.ratio - 1),
+          ];
         }),
         { indent: pad },
       ),

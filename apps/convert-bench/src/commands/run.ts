@@ -71,7 +71,7 @@ export async function runCommand(
   file: string,
   o: { inputs?: string[]; engine: EngineName; seed: string; dim: string[]; save?: string; values?: boolean },
 ): Promise<number> {
-  const opened = await openModel(file);
+  const opened = await openModel(file, { ctx });
   let feeds: Feeds;
   if (o.inputs?.length) feeds = await readFeeds(opened.model, o.inputs);
   else [feeds = {}] = await seededFeeds(opened.model, parseNumber('--seed', o.seed, 0), 1, parseDims(o.dim));

@@ -118,8 +118,8 @@ export async function verifyCommand(ctx: Context, fa: string, fb: string, o: Ver
   const runs = parsePositiveInt('--runs', o.runs, 2);
   const tolerance = parseNumber('--tolerance', o.tolerance, 1e-5);
   const dims = parseDims(o.dim);
-  const a = await openModel(fa);
-  const b = await openModel(fb);
+  const a = await openModel(fa, { ctx });
+  const b = await openModel(fb, { ctx });
   const feeds = o.inputs && o.inputs.length > 0 ? await readFeeds(a.model, o.inputs) : undefined;
   const r = await verifyModels(
     a.model,

@@ -1,5 +1,5 @@
 import * as T from '@normkit/tensor';
-import { NormkitError, type Tensor, fmtShape, sizeOf } from '@normkit/tensor';
+import { fmtShape, NormkitError, sizeOf, type Tensor } from '@normkit/tensor';
 import { attr } from '../ir.js';
 import { invalid, registerOp, unsupported } from './registry.js';
 
@@ -16,19 +16,29 @@ export function parseEinsum(equation: string, ranks: readonly number[]): { input
   const eq = equation.replace(/\s+/g, '');
   const [lhs, rhs] = eq.split('->') as [string, string | undefined];
   const terms = lhs.split(',');
-  if (terms.length !== ranks.length) throw new NormkitError('INVALID_ARGUMENT', `einsum "${equation}": ${terms.length} terms for ${ranks.length} operands`);
+  if (terms.length !== ranks.length)
+    throw new NormkitError('INVALID_ARGUMENT', `einsum "${equation}": ${terms.length} terms for ${ranks.length} operands`);
   let ellRank = 0;
   const inputs = terms.map((term, i) => {
     const parts = term.split('...');
     if (parts.length > 2) throw new NormkitError('INVALID_ARGUMENT', `einsum "${equation}": more than one ellipsis in "${term}"`);
     const letters = parts.join('');
-    if (!/^[A-Za-z]*$/.test(letters)) throw new NormkitError('INVALID_ARGUMENT', `einsum "${equation}": term "${term}" has characters other than letters`);
+    if (!/^[A-Za-z]*$/.test(letters))
+      throw new NormkitError('INVALID_ARGUMENT', `einsum "${equation}": term "${term}" has characters other than letters`);
     if (parts.length === 1) {
-      if (letters.length !== ranks[i]) throw new NormkitError('INVALID_ARGUMENT', `einsum "${equation}": term "${term}" has ${letters.length} labels but operand ${i} has rank ${ranks[i]}`);
+      if (letters.length !== ranks[i])
+        throw new NormkitError(
+          'INVALID_ARGUMENT',
+          `einsum "${equation}": term "${term}" has ${letters.length} labels but operand ${i} has rank ${ranks[i]}`,
+        );
       return [...letters];
     }
     const e = ranks[i]! - letters.length;
-    if (e < 0) throw new NormkitError('INVALID_ARGUMENT', `einsum "${equation}": term "${term}" has more labels than operand ${i} has dims (${ranks[i]})`);
+    if (e < 0)
+      throw new NormkitError(
+        'INVALID_ARGUMENT',
+        `einsum "${equation}": term "${term}" has more labels than operand ${i} has dims (${ranks[i]})`,
+      );
     ellRank = Math.max(ellRank, e);
     return [...parts[0]!, ...Array.from({ length: e }, (_, k) => ellipsisLabel(k)), ...parts[1]!];
   });
@@ -45,10 +55,17 @@ export function parseEinsum(equation: string, ranks: readonly number[]): { input
   if (rhs === undefined) {
     const count = new Map<string, number>();
     for (const l of inputs.flat()) count.set(l, (count.get(l) ?? 0) + 1);
-    output = [...ell, ...[...count].filter(([l, n]) => n === 1 && l.charCodeAt(0) < 0x100).map(([l]) => l).sort()];
+    output = [
+      ...ell,
+      ...[...count]
+        .filter(([l, n]) => n === 1 && l.charCodeAt(0) < 0x100)
+        .map(([l]) => l)
+        .sort(),
+    ];
   } else {
     const parts = rhs.split('...');
-    if (!/^[A-Za-z]*$/.test(parts.join(''))) throw new NormkitError('INVALID_ARGUMENT', `einsum "${equation}": output "${rhs}" has characters other than letters`);
+    if (!/^[A-Za-z]*$/.test(parts.join('')))
+      throw new NormkitError('INVALID_ARGUMENT', `einsum "${equation}": output "${rhs}" has characters other than letters`);
     output = parts.length === 2 ? [...parts[0]!, ...ell, ...parts[1]!] : [...rhs];
   }
   return { inputs, output };
@@ -77,7 +94,8 @@ function contract(a: Operand, b: Operand, keep: Set<string>): Operand {
   const aOnly = a.labels.filter((l) => !b.labels.includes(l));
   const bOnly = b.labels.filter((l) => !a.labels.includes(l));
   for (const l of summed) {
-    if (size(a, l) !== size(b, l)) throw new NormkitError('SHAPE_MISMATCH', `einsum: contracted label sizes differ (${size(a, l)} vs ${size(b, l)})`);
+    if (size(a, l) !== size(b, l))
+      throw new NormkitError('SHAPE_MISMATCH', `einsum: contracted label sizes differ (${size(a, l)} vs ${size(b, l)})`);
   }
   const batchDims = batch.map((l) => Math.max(size(a, l), size(b, l)));
   let ta = permuteTo(a, [...batch, ...aOnly, ...summed]);
@@ -108,10 +126,13 @@ export function einsum(equation: string, xs: readonly Tensor[]): Tensor {
   );
   for (const labels of inputs)
     if (new Set(labels).size !== labels.length)
-      throw new NormkitError('UNSUPPORTED_OP', `einsum "${equation}": repeated labels within one operand (diagonals) are not supported`, { op: 'Einsum' });
+      throw new NormkitError('UNSUPPORTED_OP', `einsum "${equation}": repeated labels within one operand (diagonals) are not supported`, {
+        op: 'Einsum',
+      });
   if (new Set(output).size !== output.length) throw new NormkitError('INVALID_ARGUMENT', `einsum "${equation}": repeated output label`);
   for (const l of output)
-    if (!inputs.some((ls) => ls.includes(l))) throw new NormkitError('INVALID_ARGUMENT', `einsum "${equation}": output label "${l}" is in no input`);
+    if (!inputs.some((ls) => ls.includes(l)))
+      throw new NormkitError('INVALID_ARGUMENT', `einsum "${equation}": output label "${l}" is in no input`);
   let ops: Operand[] = xs.map((t, i) => ({ t, labels: inputs[i]! }));
   // Sum out labels that only one operand has and the output lacks.
   ops = ops.map((op, i) => sumOut(op, (l) => !output.includes(l) && !ops.some((o, j) => j !== i && o.labels.includes(l))));

@@ -1,7 +1,7 @@
-import { type Backend, type DeviceStorage, NormkitError, type Tensor, fmtShape, getBackend, withBackend } from '@normkit/tensor';
+import { type Backend, type DeviceStorage, fmtShape, getBackend, NormkitError, type Tensor, withBackend } from '@normkit/tensor';
 import { type Dim, Graph, Model, type Node, subgraphsOf } from '../ir.js';
 import { ops } from './ops.js';
-import { type OpKernel, kernelFor, registerOp, unsupported } from './registry.js';
+import { kernelFor, type OpKernel, registerOp, unsupported } from './registry.js';
 
 /** Options of `execute` and `Executor.run`. */
 export interface RunOptions {
@@ -148,7 +148,11 @@ export class Executor {
       const kernel = kernelFor(node.domain, node.opType);
       if (!kernel) continue;
       try {
-        const outs = kernel({ node, opset: this.opsetOf(node.domain), inputs: node.inputs.map((i) => (i ? this.constants.get(i) : undefined)) });
+        const outs = kernel({
+          node,
+          opset: this.opsetOf(node.domain),
+          inputs: node.inputs.map((i) => (i ? this.constants.get(i) : undefined)),
+        });
         if (node.outputs.some((o, i) => o && !outs[i])) continue;
         node.outputs.forEach((o, i) => {
           if (o) this.constants.set(o, outs[i] as Tensor);
@@ -177,7 +181,9 @@ export class Executor {
       const p = this.producers.get(v);
       if (!p) {
         if (runtimeInputs.has(v) || this.constants.has(v)) continue;
-        throw new NormkitError('UNDEFINED_VALUE', `graph "${this.graph.name}": no node, input or initializer provides "${v}"`, { value: v });
+        throw new NormkitError('UNDEFINED_VALUE', `graph "${this.graph.name}": no node, input or initializer provides "${v}"`, {
+          value: v,
+        });
       }
       if (needed.has(p)) continue;
       needed.add(p);
@@ -214,9 +220,13 @@ export class Executor {
           .runtimeInputs()
           .map((v) => v.name)
           .join(', ');
-        throw new NormkitError('UNKNOWN_INPUT', `input "${name}" is not an input of graph "${this.graph.name}" (its inputs: ${names || 'none'})`, {
-          input: name,
-        });
+        throw new NormkitError(
+          'UNKNOWN_INPUT',
+          `input "${name}" is not an input of graph "${this.graph.name}" (its inputs: ${names || 'none'})`,
+          {
+            input: name,
+          },
+        );
       }
     }
     for (const vi of this.graph.inputs) {
@@ -277,7 +287,11 @@ export class Executor {
       const ins = node.inputs.map((name) => {
         if (!name) return undefined;
         const t = values.get(name);
-        if (!t) throw new NormkitError('UNDEFINED_VALUE', `node "${node.name}" (${node.opType}) reads "${name}", which has no value`, { node: node.name, value: name });
+        if (!t)
+          throw new NormkitError('UNDEFINED_VALUE', `node "${node.name}" (${node.opType}) reads "${name}", which has no value`, {
+            node: node.name,
+            value: name,
+          });
         return t;
       });
       const start = profile ? performance.now() : 0;
@@ -308,7 +322,11 @@ export class Executor {
         const t = outs[i];
         if (!t) {
           if (step.release.includes(o)) return;
-          throw new NormkitError('MISSING_OUTPUT', `node "${node.name}" (${node.opType}) did not produce its output ${i} ("${o}"), which is used`, { node: node.name });
+          throw new NormkitError(
+            'MISSING_OUTPUT',
+            `node "${node.name}" (${node.opType}) did not produce its output ${i} ("${o}"), which is used`,
+            { node: node.name },
+          );
         }
         values.set(o, t);
         retain(t);
@@ -346,10 +364,17 @@ function nodeError(e: unknown, node: Node, ins: (Tensor | undefined)[]): Normkit
   const shapes = ins.map((t) => (t ? `${t.dtype} ${fmtShape(t.shape)}` : '-')).join(', ');
   if (e instanceof NormkitError) {
     if (e.message.includes(`"${node.name}"`)) return e;
-    return new NormkitError(e.code, `node "${node.name}" (${node.opType}, inputs ${shapes}): ${e.message}`, { ...e.details, node: node.name, op: node.opType });
+    return new NormkitError(e.code, `node "${node.name}" (${node.opType}, inputs ${shapes}): ${e.message}`, {
+      ...e.details,
+      node: node.name,
+      op: node.opType,
+    });
   }
   const msg = e instanceof Error ? e.message : String(e);
-  return new NormkitError('EXECUTION_FAILED', `node "${node.name}" (${node.opType}, inputs ${shapes}) failed: ${msg}`, { node: node.name, op: node.opType });
+  return new NormkitError('EXECUTION_FAILED', `node "${node.name}" (${node.opType}, inputs ${shapes}) failed: ${msg}`, {
+    node: node.name,
+    op: node.opType,
+  });
 }
 
 function summarize(nodes: NodeProfile[], totalMs: number): Profile {
@@ -390,10 +415,12 @@ const subExecutors = new WeakMap<Graph, Executor>();
  */
 registerOp('', 'If', (ctx) => {
   const cond = ctx.inputs[0];
-  if (!cond || cond.size !== 1) throw new NormkitError('INVALID_NODE', `node "${ctx.node.name}" (If): the condition must have one element`, { node: ctx.node.name });
+  if (cond?.size !== 1)
+    throw new NormkitError('INVALID_NODE', `node "${ctx.node.name}" (If): the condition must have one element`, { node: ctx.node.name });
   const which = Number(cond.data[0]) ? 'then_branch' : 'else_branch';
   const a = ctx.node.attributes[which];
-  if (!a || a.type !== 'graph') throw new NormkitError('INVALID_NODE', `node "${ctx.node.name}" (If): attribute ${which} is missing`, { node: ctx.node.name });
+  if (a?.type !== 'graph')
+    throw new NormkitError('INVALID_NODE', `node "${ctx.node.name}" (If): attribute ${which} is missing`, { node: ctx.node.name });
   const branch = a.value;
   let ex = subExecutors.get(branch);
   if (!ex) {
@@ -404,7 +431,11 @@ registerOp('', 'If', (ctx) => {
   const feeds: Record<string, Tensor> = {};
   for (const name of branch.freeVariables()) {
     const t = ctx.scope?.(name);
-    if (!t) throw new NormkitError('UNDEFINED_VALUE', `node "${ctx.node.name}" (If): ${which} reads "${name}", which has no value`, { node: ctx.node.name, value: name });
+    if (!t)
+      throw new NormkitError('UNDEFINED_VALUE', `node "${ctx.node.name}" (If): ${which} reads "${name}", which has no value`, {
+        node: ctx.node.name,
+        value: name,
+      });
     feeds[name] = t;
   }
   const r = ex.run(feeds);

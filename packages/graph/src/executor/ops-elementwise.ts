@@ -1,7 +1,7 @@
 import * as T from '@normkit/tensor';
-import { Tensor, isFloat } from '@normkit/tensor';
+import { isFloat, Tensor } from '@normkit/tensor';
 import { attr } from '../ir.js';
-import { type OpContext, has, invalid, need, registerOp, scalarOf, unsupported } from './registry.js';
+import { has, invalid, need, type OpContext, registerOp, scalarOf, unsupported } from './registry.js';
 
 // Elementwise ONNX ops: arithmetic, comparisons, logic, activations, variadic Min/Max/Sum/Mean.
 
@@ -87,8 +87,8 @@ registerOp('', 'Gelu', (ctx) => {
 registerOp('', 'LeakyRelu', (ctx) => [T.leakyRelu(need(ctx, 0), attr(ctx.node, 'alpha', 'float', 0.01))]);
 registerOp('', 'Elu', (ctx) => [T.elu(need(ctx, 0), attr(ctx.node, 'alpha', 'float', 1))]);
 registerOp('', 'Selu', (ctx) => {
-  const alpha = attr(ctx.node, 'alpha', 'float', 1.67326319217681884765625);
-  const gamma = attr(ctx.node, 'gamma', 'float', 1.05070102214813232421875);
+  const alpha = attr(ctx.node, 'alpha', 'float', Math.fround(1.6732632423543772));
+  const gamma = attr(ctx.node, 'gamma', 'float', Math.fround(1.0507009873554805));
   return [T.mul(T.elu(need(ctx, 0), alpha), gamma)];
 });
 registerOp('', 'Celu', (ctx) => {
@@ -102,7 +102,9 @@ registerOp('', 'ThresholdedRelu', (ctx) => {
   const alpha = attr(ctx.node, 'alpha', 'float', 1);
   return [T.where(T.greater(x, alpha), x, 0)];
 });
-registerOp('', 'HardSigmoid', (ctx) => [T.hardSigmoid(need(ctx, 0), attr(ctx.node, 'alpha', 'float', 0.2), attr(ctx.node, 'beta', 'float', 0.5))]);
+registerOp('', 'HardSigmoid', (ctx) => [
+  T.hardSigmoid(need(ctx, 0), attr(ctx.node, 'alpha', 'float', 0.2), attr(ctx.node, 'beta', 'float', 0.5)),
+]);
 registerOp('', 'Softsign', (ctx) => {
   const x = need(ctx, 0);
   return [T.div(x, T.add(T.abs(x), 1))];
@@ -170,4 +172,4 @@ registerOp('', 'Mean', (ctx) => {
   return [T.div(variadic(ctx, T.add), n)];
 });
 
-export const ELEMENTWISE_OPS = "elementwise";
+export const ELEMENTWISE_OPS = 'elementwise';

@@ -1,7 +1,7 @@
 import * as T from '@normkit/tensor';
-import { Tensor, fmtShape, sizeOf } from '@normkit/tensor';
+import { fmtShape, sizeOf, Tensor } from '@normkit/tensor';
 import { attr } from '../ir.js';
-import { type OpContext, has, ints, invalid, need, registerOp, scalarOf, unsupported } from './registry.js';
+import { has, invalid, need, type OpContext, registerOp, scalarOf, unsupported } from './registry.js';
 
 // Ops without a tensor kernel, written over host data: TopK, CumSum, ScatterND, ScatterElements, Trilu,
 // NonZero, OneHot, DepthToSpace, SpaceToDepth.

@@ -1,7 +1,7 @@
 import * as T from '@normkit/tensor';
-import { Tensor, fmtShape, sizeOf } from '@normkit/tensor';
+import { fmtShape, sizeOf, Tensor } from '@normkit/tensor';
 import { attr } from '../ir.js';
-import { type OpContext, has, ints, invalid, need, registerOp, unsupported } from './registry.js';
+import { has, ints, invalid, need, type OpContext, registerOp, unsupported } from './registry.js';
 
 // Linear algebra, convolution, pooling, softmax, reductions and arg-reductions.
 
@@ -9,7 +9,7 @@ registerOp('', 'MatMul', (ctx) => [T.matmul(need(ctx, 0), need(ctx, 1))]);
 
 registerOp('', 'Gemm', (ctx) => {
   let a = need(ctx, 0);
-  let b = need(ctx, 1);
+  const b = need(ctx, 1);
   const transA = attr(ctx.node, 'transA', 'int', 0) !== 0;
   const transB = attr(ctx.node, 'transB', 'int', 0) !== 0;
   // Opset < 7 Gemm and some exporters hand 1-D operands: treat them as rows (ONNX requires 2-D).
@@ -180,7 +180,12 @@ function emptyReduce(ctx: OpContext, op: string, x: Tensor, axes: number[], keep
 
 function argReduce(ctx: OpContext, f: typeof T.argmax): Tensor {
   const x = need(ctx, 0);
-  return f(x, attr(ctx.node, 'axis', 'int', 0), attr(ctx.node, 'keepdims', 'int', 1) !== 0, attr(ctx.node, 'select_last_index', 'int', 0) !== 0);
+  return f(
+    x,
+    attr(ctx.node, 'axis', 'int', 0),
+    attr(ctx.node, 'keepdims', 'int', 1) !== 0,
+    attr(ctx.node, 'select_last_index', 'int', 0) !== 0,
+  );
 }
 registerOp('', 'ArgMax', (ctx) => [argReduce(ctx, T.argmax)]);
 registerOp('', 'ArgMin', (ctx) => [argReduce(ctx, T.argmin)]);

@@ -1,7 +1,7 @@
 import * as T from '@normkit/tensor';
-import { Tensor, fmtShape, sizeOf } from '@normkit/tensor';
+import { fmtShape, sizeOf, Tensor } from '@normkit/tensor';
 import { attr } from '../ir.js';
-import { type OpContext, invalid, need, registerOp, unsupported } from './registry.js';
+import { invalid, need, type OpContext, registerOp, unsupported } from './registry.js';
 
 // Normalization ops: BatchNorm (inference), LayerNorm, RMSNorm, GroupNorm, InstanceNorm, MVN, LpNorm,
 // and ORT's com.microsoft LayerNorm variants.
@@ -66,7 +66,10 @@ function fitsBlock(p: Tensor | undefined, x: Tensor, axis: number): boolean {
   if (!p) return true;
   const a = axis < 0 ? axis + x.rank : axis;
   const block = x.shape.slice(a);
-  if (p.rank > block.length) return p.shape.slice(0, p.rank - block.length).every((d) => d === 1) && fitsBlock(p.reshape(p.shape.slice(p.rank - block.length)), x, axis);
+  if (p.rank > block.length)
+    return (
+      p.shape.slice(0, p.rank - block.length).every((d) => d === 1) && fitsBlock(p.reshape(p.shape.slice(p.rank - block.length)), x, axis)
+    );
   return p.shape.every((d, i) => d === 1 || d === block[block.length - p.rank + i]);
 }
 
@@ -78,7 +81,10 @@ function normAffine(
   axis: number,
   kernel: (x: Tensor, s: Tensor | undefined, b: Tensor | undefined) => Tensor,
 ): Tensor {
-  const flat = (p: Tensor | undefined) => (p && p.rank > x.rank - (axis < 0 ? axis + x.rank : axis) ? p.reshape(p.shape.filter((_, i) => i >= p.rank - (x.rank - (axis < 0 ? axis + x.rank : axis)))) : p);
+  const flat = (p: Tensor | undefined) =>
+    p && p.rank > x.rank - (axis < 0 ? axis + x.rank : axis)
+      ? p.reshape(p.shape.filter((_, i) => i >= p.rank - (x.rank - (axis < 0 ? axis + x.rank : axis))))
+      : p;
   if (fitsBlock(scale, x, axis) && fitsBlock(bias, x, axis)) return kernel(x, flat(scale), flat(bias));
   let y = kernel(x, undefined, undefined);
   if (scale) y = T.mul(y, scale);
@@ -132,7 +138,12 @@ registerOp('com.microsoft', 'SkipLayerNormalization', (ctx) => {
   const bias = opt(ctx.inputs[4]);
   if (bias) s = T.add(s, bias);
   const r = T.layerNormKernel(s, need(ctx, 2, 'gamma'), opt(ctx.inputs[3]), -1, eps);
-  return [r.y, ctx.node.outputs[1] ? T.cast(r.mean, 'float32') : undefined, ctx.node.outputs[2] ? T.cast(r.invStdDev, 'float32') : undefined, s];
+  return [
+    r.y,
+    ctx.node.outputs[1] ? T.cast(r.mean, 'float32') : undefined,
+    ctx.node.outputs[2] ? T.cast(r.invStdDev, 'float32') : undefined,
+    s,
+  ];
 });
 
 /** ORT SkipSimplifiedLayerNormalization: s = input + skip (+ bias); y = RMSNorm(s)·γ. Outputs y, mean (unused), inv_std_var, s. */
@@ -158,7 +169,10 @@ registerOp('com.microsoft', 'EmbedLayerNormalization', (ctx) => {
   const [B, S] = ids.shape as [number, number];
   let sum = T.gather(need(ctx, 2, 'word_embedding'), ids, 0);
   const posIds = opt(ctx.inputs[8]) ?? T.expand(Tensor.arange(0, S, 1, 'int64').reshape([1, S]), [B, S]);
-  sum = T.add(sum, T.gather(need(ctx, 3, 'position_embedding'), posIds.rank === 2 && posIds.shape[0] === 1 ? T.expand(posIds, [B, S]) : posIds, 0));
+  sum = T.add(
+    sum,
+    T.gather(need(ctx, 3, 'position_embedding'), posIds.rank === 2 && posIds.shape[0] === 1 ? T.expand(posIds, [B, S]) : posIds, 0),
+  );
   const seg = opt(ctx.inputs[1]);
   const segTable = opt(ctx.inputs[4]);
   if (seg && segTable) sum = T.add(sum, T.gather(segTable, seg, 0));

@@ -1,6 +1,6 @@
-import { Tensor, fmtShape, isFloat } from '@normkit/tensor';
+import { fmtShape, isFloat, Tensor } from '@normkit/tensor';
 import { attr } from '../ir.js';
-import { type OpContext, has, ints, invalid, need, registerOp, unsupported } from './registry.js';
+import { has, ints, invalid, need, type OpContext, registerOp, unsupported } from './registry.js';
 
 // Resize (opsets 10–19+) and Upsample: separable per-axis interpolation over host data (nearest, linear,
 // cubic), every coordinate transformation mode and nearest rounding mode of the ONNX spec.
@@ -173,7 +173,14 @@ export function resizeTensor(x: Tensor, spec: ResizeSpec): Tensor {
   return result;
 }
 
-function resize(ctx: OpContext, x: Tensor, scalesIn: number[] | undefined, sizesIn: number[] | undefined, roi: number[] | undefined, upsample: boolean): Tensor {
+function resize(
+  ctx: OpContext,
+  x: Tensor,
+  scalesIn: number[] | undefined,
+  sizesIn: number[] | undefined,
+  roi: number[] | undefined,
+  upsample: boolean,
+): Tensor {
   if (!isFloat(x.dtype)) throw unsupported(ctx, `Resize of ${x.dtype} data`);
   const rank = x.rank;
   let mode = attr(ctx.node, 'mode', 'string', 'nearest');
@@ -182,10 +189,19 @@ function resize(ctx: OpContext, x: Tensor, scalesIn: number[] | undefined, sizes
   if (upsample && mode === 'cubic') throw unsupported(ctx, 'mode="cubic" in Upsample');
   const legacy = upsample || ctx.opset < 11;
   const coord = (legacy ? 'asymmetric' : attr(ctx.node, 'coordinate_transformation_mode', 'string', 'half_pixel')) as CoordMode;
-  const coords = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn', 'tf_crop_and_resize'];
+  const coords = [
+    'half_pixel',
+    'half_pixel_symmetric',
+    'pytorch_half_pixel',
+    'align_corners',
+    'asymmetric',
+    'tf_half_pixel_for_nn',
+    'tf_crop_and_resize',
+  ];
   if (!coords.includes(coord)) throw unsupported(ctx, `coordinate_transformation_mode="${coord}"`);
   const nearest = (legacy ? 'simple' : attr(ctx.node, 'nearest_mode', 'string', 'round_prefer_floor')) as NearestMode;
-  if (!['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil', 'simple'].includes(nearest)) throw unsupported(ctx, `nearest_mode="${nearest}"`);
+  if (!['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil', 'simple'].includes(nearest))
+    throw unsupported(ctx, `nearest_mode="${nearest}"`);
   if (attr(ctx.node, 'antialias', 'int', 0) !== 0) throw unsupported(ctx, 'antialias=1');
   const axesAttr = attr(ctx.node, 'axes', 'ints');
   const axes = (axesAttr ?? x.shape.map((_, i) => i)).map((a) => (a < 0 ? a + rank : a));

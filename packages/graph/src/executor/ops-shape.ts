@@ -1,7 +1,7 @@
 import * as T from '@normkit/tensor';
-import { Tensor, fmtShape, sizeOf } from '@normkit/tensor';
+import { fmtShape, sizeOf, Tensor } from '@normkit/tensor';
 import { attr } from '../ir.js';
-import { type OpContext, dtypeFromOnnx, has, ints, invalid, need, registerOp, scalarOf, unsupported } from './registry.js';
+import { dtypeFromOnnx, has, ints, invalid, need, type OpContext, registerOp, scalarOf, unsupported } from './registry.js';
 
 // Shape and data-movement ops: Reshape, Transpose, Flatten, (Un)Squeeze, Concat, Split, Slice, Gather*,
 // Shape, Size, Cast, Constant*, Expand, Range, Dropout, Pad, Tile.
@@ -15,7 +15,8 @@ registerOp('', 'Reshape', (ctx) => {
   const allowZero = attr(ctx.node, 'allowzero', 'int', 0) !== 0;
   const shape = target.map((d, i) => {
     if (d !== 0 || allowZero) return d;
-    if (i >= x.rank) throw invalid(ctx, `target ${fmtShape(target)} copies dimension ${i} (0) but the input ${fmtShape(x.shape)} has rank ${x.rank}`);
+    if (i >= x.rank)
+      throw invalid(ctx, `target ${fmtShape(target)} copies dimension ${i} (0) but the input ${fmtShape(x.shape)} has rank ${x.rank}`);
     return x.shape[i]!;
   });
   try {
@@ -256,7 +257,8 @@ registerOp('', 'Pad', (ctx) => {
       pads = full;
     }
   }
-  if (pads.length !== 2 * x.rank) throw invalid(ctx, `pads [${pads.join(', ')}] must have ${2 * x.rank} values for input ${fmtShape(x.shape)}`);
+  if (pads.length !== 2 * x.rank)
+    throw invalid(ctx, `pads [${pads.join(', ')}] must have ${2 * x.rank} values for input ${fmtShape(x.shape)}`);
   if (mode === 'reflect') {
     for (let i = 0; i < x.rank; i++) {
       if (Math.max(pads[i]!, pads[i + x.rank]!) >= x.shape[i]! && (pads[i]! > 0 || pads[i + x.rank]! > 0))

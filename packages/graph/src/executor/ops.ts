@@ -1,11 +1,11 @@
+import { EINSUM_OPS } from './einsum.js';
 import { ELEMENTWISE_OPS } from './ops-elementwise.js';
-import { MISC_OPS } from './ops-misc.js';
 import { MICROSOFT_OPS } from './ops-microsoft.js';
+import { MISC_OPS } from './ops-misc.js';
 import { NN_OPS } from './ops-nn.js';
 import { NORM_OPS } from './ops-norm.js';
 import { RESIZE_OPS } from './ops-resize.js';
 import { SHAPE_OPS } from './ops-shape.js';
-import { EINSUM_OPS } from './einsum.js';
 
 /**
  * The op modules, referenced so that bundlers keep them (each registers its kernels when loaded).

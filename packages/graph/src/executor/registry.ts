@@ -1,4 +1,4 @@
-import { type DType, NormkitError, type Tensor, fmtShape } from '@normkit/tensor';
+import { type DType, fmtShape, NormkitError, type Tensor } from '@normkit/tensor';
 import type { Node } from '../ir.js';
 
 /** What a kernel sees: the node, the opset of its domain, and its input tensors (`undefined` for omitted optional inputs). */

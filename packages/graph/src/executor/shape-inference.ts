@@ -1,8 +1,8 @@
 import { type DType, Tensor } from '@normkit/tensor';
-import { attr, type Dim, Graph, Model, type Node, type ValueInfo } from '../ir.js';
+import { attr, type Dim, type Graph, Model, type Node, type ValueInfo } from '../ir.js';
 import { parseEinsum } from './einsum.js';
 import { reduceAxes } from './ops-nn.js';
-import { type OpContext, kernelFor } from './registry.js';
+import { kernelFor, type OpContext } from './registry.js';
 
 /** What inference knows about one value. */
 interface Info {
@@ -25,13 +25,80 @@ export interface InferShapesOptions {
 const ONNX_DTYPES: Record<number, DType> = { 1: 'float32', 6: 'int32', 7: 'int64', 9: 'bool', 11: 'float64' };
 const BOOL_OPS = new Set(['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
 const SAME_SHAPE = new Set([
-  'Sqrt', 'Reciprocal', 'Neg', 'Abs', 'Exp', 'Log', 'Erf', 'Tanh', 'Sigmoid', 'Relu', 'LeakyRelu', 'HardSigmoid', 'HardSwish', 'Clip',
-  'Gelu', 'Sin', 'Cos', 'Floor', 'Ceil', 'Round', 'Sign', 'Softplus', 'Elu', 'Selu', 'Celu', 'Softsign', 'Mish', 'ThresholdedRelu',
-  'Identity', 'Softmax', 'LogSoftmax', 'Hardmax', 'LRN', 'LpNormalization', 'MeanVarianceNormalization', 'BatchNormalization',
-  'InstanceNormalization', 'GroupNormalization', 'RMSNormalization', 'CumSum', 'Trilu', 'IsNaN', 'IsInf', 'Not', 'PRelu',
-  'FastGelu', 'QuickGelu', 'ScatterND', 'ScatterElements', 'Dropout',
+  'Sqrt',
+  'Reciprocal',
+  'Neg',
+  'Abs',
+  'Exp',
+  'Log',
+  'Erf',
+  'Tanh',
+  'Sigmoid',
+  'Relu',
+  'LeakyRelu',
+  'HardSigmoid',
+  'HardSwish',
+  'Clip',
+  'Gelu',
+  'Sin',
+  'Cos',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Softplus',
+  'Elu',
+  'Selu',
+  'Celu',
+  'Softsign',
+  'Mish',
+  'ThresholdedRelu',
+  'Identity',
+  'Softmax',
+  'LogSoftmax',
+  'Hardmax',
+  'LRN',
+  'LpNormalization',
+  'MeanVarianceNormalization',
+  'BatchNormalization',
+  'InstanceNormalization',
+  'GroupNormalization',
+  'RMSNormalization',
+  'CumSum',
+  'Trilu',
+  'IsNaN',
+  'IsInf',
+  'Not',
+  'PRelu',
+  'FastGelu',
+  'QuickGelu',
+  'ScatterND',
+  'ScatterElements',
+  'Dropout',
 ]);
-const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Sum', 'Mean', 'Max', 'Min', 'Where', 'BiasGelu', 'BiasAdd']);
+const BROADCAST = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Mod',
+  'Equal',
+  'Less',
+  'LessOrEqual',
+  'Greater',
+  'GreaterOrEqual',
+  'And',
+  'Or',
+  'Xor',
+  'Sum',
+  'Mean',
+  'Max',
+  'Min',
+  'Where',
+  'BiasGelu',
+  'BiasAdd',
+]);
 
 /** Broadcast of two dims: 1 yields the other; a number wins over a symbol or unknown. */
 function bdim(a: Dim, b: Dim): Dim {
@@ -87,6 +154,7 @@ function arith(op: string, a: Dim, b: Dim): Dim {
     }
   }
   if (op === 'Mul' && (a === 1 || b === 1)) return a === 1 ? b : a;
+  if (op === 'Add' && a === 0) return b;
   if ((op === 'Div' && b === 1) || ((op === 'Add' || op === 'Sub') && b === 0)) return a;
   if (a === undefined || b === undefined) return undefined;
   const sign = { Add: '+', Sub: '-', Mul: '*', Div: '/' }[op];
@@ -115,7 +183,12 @@ function reshapeTarget(input: Dim[] | undefined, target: Dim[], allowZero: boole
   }
   if (left.some((d) => d === undefined) || outNum === 0) out[neg] = undefined;
   else if (left.length === 0) out[neg] = inNum % outNum === 0 ? inNum / outNum : undefined;
-  else if (left.length === 1 && inNum === outNum) out[neg] = left[0];
+  else if (inNum % outNum === 0)
+    out[neg] = arith(
+      'Mul',
+      left.reduce<Dim>((acc, d) => arith('Mul', acc, d), 1),
+      inNum / outNum,
+    );
   else out[neg] = undefined;
   return out;
 }
@@ -168,7 +241,9 @@ function symOf(info: Info | undefined): Dim[] | undefined {
  */
 export function inferShapes(model: Model | Graph, opts: InferShapesOptions = {}): Map<string, ValueInfo> {
   const graph = model instanceof Model ? model.graph : model;
-  const opsetOf = (domain: string) => (model instanceof Model ? model.opset(domain === 'ai.onnx' ? '' : domain) : undefined) ?? (domain === '' || domain === 'ai.onnx' ? (opts.opset ?? 17) : 1);
+  const opsetOf = (domain: string) =>
+    (model instanceof Model ? model.opset(domain === 'ai.onnx' ? '' : domain) : undefined) ??
+    (domain === '' || domain === 'ai.onnx' ? (opts.opset ?? 17) : 1);
   const infos = new Map<string, Info>();
   inferGraph(graph, infos, opsetOf, opts.maxFoldElements ?? 4096);
   const result = new Map<string, ValueInfo>();
@@ -211,6 +286,17 @@ function inferGraph(graph: Graph, infos: Map<string, Info>, opsetOf: (d: string)
       if (!o) return;
       const known = graph.valueInfo.get(o);
       const inf = outs[i] ?? {};
+      // A fully numeric integer vector becomes a constant, so later ops fold exactly.
+      if (
+        !inf.value &&
+        inf.sym &&
+        inf.sym.every(isNum) &&
+        (inf.dtype === 'int64' || inf.dtype === 'int32') &&
+        inf.shape &&
+        (inf.shape.length === 0 ? inf.sym.length === 1 : inf.shape.length === 1 && inf.shape[0] === inf.sym.length)
+      ) {
+        inf.value = Tensor.from(inf.sym as number[], inf.shape as number[], inf.dtype);
+      }
       infos.set(o, { ...inf, dtype: inf.dtype ?? known?.dtype, shape: inf.shape ?? (known?.shape ? [...known.shape] : undefined) });
     });
   }
@@ -220,7 +306,8 @@ function inferGraph(graph: Graph, infos: Map<string, Info>, opsetOf: (d: string)
 function fold(node: Node, ins: (Info | undefined)[], opset: number, maxFold: number): Info[] | undefined {
   if (node.inputs.some((n, i) => n && !ins[i]?.value)) return undefined;
   if (ins.some((i) => i?.value && i.value.size > maxFold)) return undefined;
-  if (['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'If', 'Loop', 'Scan'].includes(node.opType)) return undefined;
+  if (['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'If', 'Loop', 'Scan'].includes(node.opType))
+    return undefined;
   const k = kernelFor(node.domain, node.opType);
   if (!k) return undefined;
   const ctx: OpContext = { node, opset, inputs: ins.map((i) => i?.value) };
@@ -303,11 +390,11 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
   switch (op) {
     case 'Shape': {
       const r = x?.shape?.length;
-      if (r === undefined) return [{ dtype: 'int64', shape: [undefined] }];
+      if (r === undefined || !x) return [{ dtype: 'int64', shape: [undefined] }];
       const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + r : v, 0), r);
       const s = clamp(a('start', 'int') ?? 0);
       const e = clamp(a('end', 'int') ?? r);
-      const dims = (x?.shape as Dim[]).slice(s, Math.max(s, e));
+      const dims = (x.shape as Dim[]).slice(s, Math.max(s, e));
       return [{ dtype: 'int64', shape: [dims.length], sym: dims }];
     }
     case 'Size': {
@@ -326,7 +413,12 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
     case 'ConstantOfShape': {
       const dims = symOf(x);
       const v = node.attributes.value;
-      return [{ dtype: v?.type === 'tensor' ? v.value.dtype : 'float32', shape: dims ?? (x?.shape && isNum(x.shape[0]) ? new Array(x.shape[0]).fill(undefined) : undefined) }];
+      const dtype = v?.type === 'tensor' ? v.value.dtype : 'float32';
+      const out: Info = { dtype, shape: dims ?? (x?.shape && isNum(x.shape[0]) ? new Array(x.shape[0]).fill(undefined) : undefined) };
+      const n = dims ? numProd(dims) : undefined;
+      if (dims && dims.length <= 1 && n !== undefined && n <= 1024 && (dtype === 'int64' || dtype === 'int32'))
+        out.sym = new Array(n).fill(v?.type === 'tensor' ? Number(v.value.data[0] ?? 0) : 0);
+      return [out];
     }
     case 'Gather': {
       const axis = norm(a('axis', 'int') ?? 0, x?.shape?.length ?? 0);
@@ -368,7 +460,8 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
         let total: Dim = 0;
         for (const s of ranked) total = arith('Add', total, s.length === rank ? s[ax] : 1);
         shape[ax] = total;
-        for (let d = 0; d < rank; d++) if (d !== ax) shape[d] = ranked.reduce<Dim>((acc, s) => (s.length === rank && isNum(s[d]) ? s[d] : acc), shape[d]);
+        for (let d = 0; d < rank; d++)
+          if (d !== ax) shape[d] = ranked.reduce<Dim>((acc, s) => (s.length === rank && isNum(s[d]) ? s[d] : acc), shape[d]);
       }
       const syms = ins.map(symOf);
       const out: Info = { dtype: x?.dtype, shape };
@@ -381,7 +474,8 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
       const ends = opset < 10 ? a('ends', 'ints') : symOf(ins[2])?.map(Number);
       const axes = opset < 10 ? a('axes', 'ints') : symOf(ins[3])?.map(Number);
       const steps = opset < 10 ? undefined : symOf(ins[4])?.map(Number);
-      if (!x?.shape || !starts || !ends || starts.some(Number.isNaN) || ends.some(Number.isNaN)) return [{ dtype: x?.dtype, shape: x?.shape ? x.shape.map(() => undefined) : undefined }];
+      if (!x?.shape || !starts || !ends || starts.some(Number.isNaN) || ends.some(Number.isNaN))
+        return [{ dtype: x?.dtype, shape: x?.shape ? x.shape.map(() => undefined) : undefined }];
       const shape = [...x.shape];
       const ranges: [number, number, number][] = [];
       (axes ?? starts.map((_, i) => i)).forEach((ax0, i) => {
@@ -417,7 +511,10 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
     }
     case 'Reshape': {
       const target = symOf(ins[1]) ?? a('shape', 'ints');
-      if (!target) return [{ dtype: x?.dtype, shape: ins[1]?.shape && isNum(ins[1].shape[0]) ? new Array(ins[1].shape[0]).fill(undefined) : undefined }];
+      if (!target)
+        return [
+          { dtype: x?.dtype, shape: ins[1]?.shape && isNum(ins[1].shape[0]) ? new Array(ins[1].shape[0]).fill(undefined) : undefined },
+        ];
       return [{ dtype: x?.dtype, shape: reshapeTarget(x?.shape, target, (a('allowzero', 'int') ?? 0) !== 0), sym: symOf(x) }];
     }
     case 'Expand': {
@@ -473,7 +570,11 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
         shapes.map((s) => s.length),
       );
       const size = new Map<string, Dim>();
-      inputs.forEach((ls, i) => ls.forEach((l, d) => size.set(l, size.has(l) ? bdim(size.get(l), shapes[i]![d]) : shapes[i]![d])));
+      inputs.forEach((ls, i) => {
+        ls.forEach((l, d) => {
+          size.set(l, size.has(l) ? bdim(size.get(l), shapes[i]![d]) : shapes[i]![d]);
+        });
+      });
       return [{ dtype: x?.dtype, shape: output.map((l) => size.get(l)) }];
     }
     case 'Conv':
@@ -519,7 +620,12 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
       } else axes = reduceAxes({ node, opset, inputs: [] });
       if (axes && axes.length === 0) return [same()];
       const ax = (axes ?? x.shape.map((_, i) => i)).map((v) => norm(v, x.shape!.length));
-      return [{ dtype: x.dtype, shape: x.shape.flatMap((d, i) => (ax.includes(i) ? (keep ? [1] : []) : [d])) }];
+      const out: Info = { dtype: x.dtype, shape: x.shape.flatMap((d, i) => (ax.includes(i) ? (keep ? [1] : []) : [d])) };
+      // Products / sums of a symbolic shape vector (TensorFlow's Tensordot plumbing).
+      const s = symOf(x);
+      if (s && x.shape.length === 1 && (op === 'ReduceProd' || op === 'ReduceSum'))
+        out.sym = [s.reduce<Dim>((acc, d) => arith(op === 'ReduceProd' ? 'Mul' : 'Add', acc, d), op === 'ReduceProd' ? 1 : 0)];
+      return [out];
     }
     case 'ArgMax':
     case 'ArgMin': {
@@ -553,11 +659,15 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
       if (!x?.shape) return [{ dtype: x?.dtype }];
       const legacy = op === 'Upsample' || opset < 11;
       const scalesAttr = node.attributes.scales;
-      const scales = scalesAttr && (scalesAttr.type === 'floats' || scalesAttr.type === 'ints') ? scalesAttr.value : symOf(ins[legacy ? 1 : 2]);
+      const scales =
+        scalesAttr && (scalesAttr.type === 'floats' || scalesAttr.type === 'ints') ? scalesAttr.value : symOf(ins[legacy ? 1 : 2]);
       const sizes = legacy ? undefined : symOf(ins[3]);
       const axes = (a('axes', 'ints') ?? x.shape.map((_, i) => i)).map((v) => norm(v, x.shape!.length));
       const shape = [...x.shape];
-      if (sizes && sizes.length === axes.length && (a('keep_aspect_ratio_policy', 'string') ?? 'stretch') === 'stretch') axes.forEach((ax, i) => (shape[ax] = sizes[i]));
+      if (sizes && sizes.length === axes.length && (a('keep_aspect_ratio_policy', 'string') ?? 'stretch') === 'stretch')
+        axes.forEach((ax, i) => {
+          shape[ax] = sizes[i];
+        });
       else if (scales && scales.length === axes.length && scales.every(isNum))
         axes.forEach((ax, i) => {
           const d = shape[ax];
@@ -599,7 +709,8 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
       const b = a('blocksize', 'int') ?? 1;
       const s = x?.shape;
       if (!s) return [{ dtype: x?.dtype }];
-      if (op === 'DepthToSpace') return [{ dtype: x?.dtype, shape: [s[0], arith('Div', s[1], b * b), arith('Mul', s[2], b), arith('Mul', s[3], b)] }];
+      if (op === 'DepthToSpace')
+        return [{ dtype: x?.dtype, shape: [s[0], arith('Div', s[1], b * b), arith('Mul', s[2], b), arith('Mul', s[3], b)] }];
       return [{ dtype: x?.dtype, shape: [s[0], arith('Mul', s[1], b * b), arith('Div', s[2], b), arith('Div', s[3], b)] }];
     }
     case 'If': {
@@ -621,7 +732,10 @@ function simplifiedStats(node: Node, x: Info | undefined, ins: (Info | undefined
   const r = x?.shape?.length;
   const ax = r === undefined ? 0 : norm(attr(node, 'axis', 'int', -1), r);
   const stat = x?.shape ? x.shape.map((d, i) => (i < ax ? d : 1)) : undefined;
-  return [{ dtype: x?.dtype, shape: x?.shape }, { dtype: 'float32', shape: stat }];
+  return [
+    { dtype: x?.dtype, shape: x?.shape },
+    { dtype: 'float32', shape: stat },
+  ];
 }
 
 function matmulShape(a: Dim[] | undefined, b: Dim[] | undefined, fused?: Node): Dim[] | undefined {

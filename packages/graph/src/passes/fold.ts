@@ -357,6 +357,11 @@ const ADDITIVE_ONLY = new Set([
  * Raises the model's default-domain opset to `to`, converting what changed incompatibly (Reduce* axes
  * attribute → input at 18, ReduceSum/Squeeze/Unsqueeze axes → input at 13, Split split → input) and
  * refusing (`OPSET_UPGRADE`) what it cannot convert (Upsample, Scatter, GroupNormalization < 21, …).
+ *
+ * @example
+ * ```ts
+ * upgradeOpset(model, 23); // { from: 14, to: 23, converted: ['pool/ReduceMean (ReduceMean: axes attribute → input)'] }
+ * ```
  */
 export function upgradeOpset(m: Model, to: number): { from: number; to: number; converted: string[] } {
   const from = m.opset('') ?? 1;

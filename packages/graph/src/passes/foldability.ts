@@ -300,7 +300,10 @@ function block(n: Node, reason: string): Walk {
   return { sources: new Set(), blocked: { node: n.name, op: n.opType, reason, path: [label(n)] } };
 }
 
-/** Maps a negative axis of a reshape's output back to its input (or forward, swapping the shapes). */
+/**
+ * Maps a negative axis of a reshape's output back to its input (or forward, swapping the shapes); undefined
+ * when the axis is split or merged. @example mapAxisThroughReshape([2, 3, 8], [6, 8], -1); // -1
+ */
 export function mapAxisThroughReshape(from: PartialShape | undefined, to: PartialShape | undefined, a: number): number | undefined {
   if (!from || !to) return undefined;
   const j = to.length + a;
@@ -691,7 +694,10 @@ function forwardCheck(ctx: Ctx, sources: FoldSource[]): Fail | undefined {
   return undefined;
 }
 
-/** Float64 copy of a tensor centered over negative axis `axis` (zeros when broadcast along it), written as float32. */
+/**
+ * Float64 copy of a tensor centered over negative axis `axis` (zeros when broadcast along it), written as float32.
+ * @example centerTensor(Tensor.from([[1, 3, 5], [2, 4, 6]]), -1); // Float32Array [-2, 0, 2, -2, 0, 2]
+ */
 export function centerTensor(t: Tensor, axis: number): Float32Array {
   const src = t.data as ArrayLike<number>;
   const out = new Float32Array(t.size);

@@ -25,7 +25,10 @@ const ELEM_TYPE_BY_CODE: Record<number, string> = {
   16: 'bfloat16',
 };
 
-/** The constant tensor behind a value: an initializer, a Constant node, or an Identity/Cast-free chain to one. */
+/**
+ * The constant tensor behind a value: an initializer, a Constant node, or an Identity chain to one.
+ * @example constantOf(model.graph, 'gamma')?.shape; // [768]
+ */
 export function constantOf(g: Graph, name: string, producers = g.producers()): Tensor | undefined {
   for (let hops = 0; hops < 8; hops++) {
     const init = g.initializers.get(name);
@@ -54,7 +57,7 @@ export function constantOf(g: Graph, name: string, producers = g.producers()): T
   return undefined;
 }
 
-/** Values of a constant as JS numbers (float64), or undefined. */
+/** Values of a constant as JS numbers (float64), or undefined. @example constNumbers(g, 'eps'); // [1e-5] */
 export function constNumbers(g: Graph, name: string, producers = g.producers()): number[] | undefined {
   const t = constantOf(g, name, producers);
   if (!t) return undefined;
@@ -81,7 +84,7 @@ function broadcast(a: PartialShape, b: PartialShape): PartialShape {
   return out;
 }
 
-/** Product of known dims, or undefined when one is unknown. */
+/** Product of known dims, or undefined when one is unknown. @example prodDims([2, undefined]); // undefined */
 export function prodDims(dims: PartialShape): number | undefined {
   let p = 1;
   for (const d of dims) {
@@ -497,7 +500,7 @@ export function inferFacts(g: Graph, seed?: Map<string, PartialShape>): GraphFac
   return { shapes, dtypes, ints };
 }
 
-/** The DType of a value when it is one normkit computes with. */
+/** The DType of a value when it is one normkit computes with. @example dtypeFromFacts(inferFacts(g), 'x'); // 'float32' */
 export function dtypeFromFacts(f: GraphFacts, name: string): DType | undefined {
   const t = f.dtypes.get(name);
   return t === 'float32' || t === 'float64' || t === 'int32' || t === 'int64' || t === 'bool' ? t : undefined;

@@ -2,6 +2,7 @@ import type { Backend, BinaryOp, ReduceOp, UnaryOp, UnaryParamOp } from '../back
 import type { DType } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
 import { binaryKernel, mapUnary, unaryFn, unaryParamFn, whereKernel } from './elementwise.js';
+import { disposeGemmThreads } from './gemm-wasm.js';
 import { convKernel, gemmKernel, matmulKernel, poolKernel } from './linear.js';
 import { castKernel, concatKernel, expandKernel, gatherKernel, padKernel, sliceKernel, tileKernel, transposeKernel } from './movement.js';
 import { layerNormKernel, rmsNormKernel } from './norm.js';
@@ -50,4 +51,8 @@ export class CpuBackend implements Backend {
   }
   layerNorm = layerNormKernel;
   rmsNorm = rmsNormKernel;
+  /** Stops the GEMM helper threads (they are unref'd, so this is optional). @example getBackend().dispose?.() */
+  dispose(): void {
+    disposeGemmThreads();
+  }
 }

@@ -16,6 +16,7 @@ import { GEMM_MR, GEMM_NR, GEMM_WASM_BASE64, GEMM_WASM_SHARED_BASE64 } from './g
 interface GemmExports {
   gebp(ap: number, bp: number, cp: number, mPanels: number, nPanels: number, kc: number, ldc: number, acc: number): void;
   packB(src: number, ldb: number, dst: number, kc: number, nPanels: number): void;
+  packA(src: number, lda: number, dst: number, kc: number, rows: number): void;
 }
 
 /** Block sizes: KC rows of k per packed block, MC rows of C per packed A block (a multiple of MR). */
@@ -73,6 +74,12 @@ function gemmRows(
       const kc = Math.min(kcMax, K - pc);
       let o = packOff >> 2;
       for (let i = 0; i < mp; i++) {
+        if (transA === 0) {
+          const row0 = ic + i * MR;
+          ex.packA(aOff + (row0 * K + pc) * 4, K * 4, o * 4, kc, Math.min(MR, M - row0));
+          o += kc * MR;
+          continue;
+        }
         for (let r = 0; r < MR; r++) {
           const row = ic + i * MR + r;
           let dst = o + r;
@@ -199,6 +206,7 @@ function defaultThreads(cap = 4): number {
 /**
  * Number of threads the CPU GEMM uses for large products (the calling thread plus helpers).
  * Defaults to `NORMKIT_THREADS` when set, else the machine's parallelism (at most 4).
+ * @example gemmThreads() // 2 on a two-core machine
  */
 export function gemmThreads(): number {
   return threadSetting ?? envThreads() ?? defaultThreads();
@@ -207,6 +215,7 @@ export function gemmThreads(): number {
 /**
  * Sets how many threads the CPU GEMM may use (1 = never start worker threads). Only Node starts
  * helpers; elsewhere the setting is ignored. Returns the previous setting.
+ * @example const prev = setGemmThreads(1); try { matmul(a, b) } finally { setGemmThreads(prev) }
  */
 export function setGemmThreads(n: number): number {
   const prev = gemmThreads();
@@ -251,7 +260,7 @@ function init(): WasmState | null {
   return null;
 }
 
-/** Whether the WebAssembly SIMD kernel is available (compiled on first call). */
+/** Whether the WebAssembly SIMD kernel is available (compiled on first call). @example wasmGemmAvailable() // true in Node 20 */
 export function wasmGemmAvailable(): boolean {
   if (state === undefined) state = init();
   return state !== null;
@@ -287,7 +296,7 @@ function startHelpers(s: WasmState, count: number): void {
 
 const align = (n: number) => Math.ceil(n / 64) * 64;
 /** Products smaller than this many multiply-adds stay on one thread. */
-const THREAD_MIN_WORK = 96 * 96 * 96;
+const THREAD_MIN_WORK = 128 * 128 * 256;
 
 /**
  * C = α·op(A)·op(B) + β·C with the WebAssembly kernel. Returns false (doing nothing) when the
@@ -317,7 +326,8 @@ export function gemmWasm(
   const Np = Math.ceil(N / NR) * NR;
   // C's row stride: avoid multiples of 1 KiB, whose rows alias in the L1 cache.
   const ldcF = Np % 256 === 0 ? Np + 16 : Np;
-  const want = M * N * K >= THREAD_MIN_WORK && M >= 2 * MR && s.threadsOk ? Math.min(gemmThreads(), hardwareThreads(), Math.floor(M / MR)) : 1;
+  const want =
+    M * N * K >= THREAD_MIN_WORK && M >= 2 * MR && s.threadsOk ? Math.min(gemmThreads(), hardwareThreads(), Math.floor(M / MR)) : 1;
   if (want > 1 && s.helpers.length < want - 1) startHelpers(s, want - 1);
   const ctrlNow = new Int32Array(s.memory.buffer, 0, CTRL_BYTES / 4);
   const ready = s.helpers.filter((h) => Atomics.load(ctrlNow, h.index * CTRL_STRIDE + READY) === 1).slice(0, want - 1);
@@ -333,7 +343,11 @@ export function gemmWasm(
   const packBytes = align(MC * KC * 4);
   const total = packAt + T * packBytes;
   if (total > 2 ** 32 - 65536) return false;
-  ensureBytes(s, total);
+  try {
+    ensureBytes(s, total);
+  } catch {
+    return false; // the engine would not grow the memory: the JS path needs no extra copy
+  }
   const mem = s.memory;
   let f = new Float32Array(mem.buffer);
   f.set(A.subarray(aOff, aOff + M * K), aAt >> 2);
@@ -433,7 +447,7 @@ export function gemmInfo(): GemmInfo {
   return { wasm: ok, sharedMemory: s?.shared ?? false, tile: s ? `${s.MR}x${s.NR}` : 'none', helpers: s?.helpers.length ?? 0, lastThreads };
 }
 
-/** Stops the helper threads (they are unref'd, so a process exits without this). */
+/** Stops the helper threads (they are unref'd, so a process exits without this). @example disposeGemmThreads() */
 export function disposeGemmThreads(): void {
   const s = state;
   if (!s) return;

@@ -3,11 +3,13 @@ import { allocate } from '../dtype.js';
 import { broadcastStrides, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
+type Arr = Float32Array | Float64Array;
+
 /** Expands a scale/bias that broadcasts to the normalized block into a flat array of `d` values. */
-function paramRow(p: Tensor | undefined, normShape: readonly number[]): Float32Array | Float64Array | undefined {
+function paramRow(p: Tensor | undefined, normShape: readonly number[]): Arr | undefined {
   if (!p) return undefined;
   const d = sizeOf(normShape);
-  const src = p.data as Float32Array;
+  const src = p.data as Arr;
   if (src.length === d) return src;
   const st = broadcastStrides(p.shape.slice(Math.max(0, p.rank - normShape.length)), normShape);
   const out = new Float64Array(d);
@@ -25,6 +27,97 @@ function paramRow(p: Tensor | undefined, normShape: readonly number[]): Float32A
   return out;
 }
 
+// The row loops below are written once per parameter combination so each stays small and
+// monomorphic for the JIT; the reductions use four independent float64 accumulators so the adds
+// are not serialized on one dependency chain.
+
+/** Σ(x − shift) and Σ(x − shift)² over X[off, off + d). Returns [s, s2] through `acc`. */
+function shiftedSums(X: Arr, off: number, d: number, shift: number, acc: Float64Array): void {
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
+  let q0 = 0,
+    q1 = 0,
+    q2 = 0,
+    q3 = 0;
+  const end4 = off + (d & ~3);
+  let i = off;
+  for (; i < end4; i += 4) {
+    const a = X[i]! - shift;
+    const b = X[i + 1]! - shift;
+    const c = X[i + 2]! - shift;
+    const e = X[i + 3]! - shift;
+    s0 += a;
+    s1 += b;
+    s2 += c;
+    s3 += e;
+    q0 += a * a;
+    q1 += b * b;
+    q2 += c * c;
+    q3 += e * e;
+  }
+  const end = off + d;
+  for (; i < end; i++) {
+    const a = X[i]! - shift;
+    s0 += a;
+    q0 += a * a;
+  }
+  acc[0] = s0 + s1 + (s2 + s3);
+  acc[1] = q0 + q1 + (q2 + q3);
+}
+
+function sumSquares(X: Arr, off: number, d: number): number {
+  let q0 = 0,
+    q1 = 0,
+    q2 = 0,
+    q3 = 0;
+  const end4 = off + (d & ~3);
+  let i = off;
+  for (; i < end4; i += 4) {
+    const a = X[i]!;
+    const b = X[i + 1]!;
+    const c = X[i + 2]!;
+    const e = X[i + 3]!;
+    q0 += a * a;
+    q1 += b * b;
+    q2 += c * c;
+    q3 += e * e;
+  }
+  const end = off + d;
+  for (; i < end; i++) {
+    const a = X[i]!;
+    q0 += a * a;
+  }
+  return q0 + q1 + (q2 + q3);
+}
+
+/** Y = (X − mean)·inv·g + b over one row: written as X·k + c with k = inv·g, c = b − mean·k per element. */
+function writeAffine(X: Arr, Y: Arr, off: number, d: number, mean: number, inv: number, g: Arr, b: Arr): void {
+  for (let j = 0; j < d; j++) Y[off + j] = (X[off + j]! - mean) * inv * g[j]! + b[j]!;
+}
+function writeScale(X: Arr, Y: Arr, off: number, d: number, mean: number, inv: number, g: Arr): void {
+  for (let j = 0; j < d; j++) Y[off + j] = (X[off + j]! - mean) * inv * g[j]!;
+}
+function writeBias(X: Arr, Y: Arr, off: number, d: number, mean: number, inv: number, b: Arr): void {
+  for (let j = 0; j < d; j++) Y[off + j] = (X[off + j]! - mean) * inv + b[j]!;
+}
+function writePlain(X: Arr, Y: Arr, off: number, d: number, mean: number, inv: number): void {
+  for (let j = 0; j < d; j++) Y[off + j] = (X[off + j]! - mean) * inv;
+}
+function writeRmsAffine(X: Arr, Y: Arr, off: number, d: number, inv: number, g: Arr, b: Arr): void {
+  for (let j = 0; j < d; j++) Y[off + j] = X[off + j]! * inv * g[j]! + b[j]!;
+}
+function writeRmsScale(X: Arr, Y: Arr, off: number, d: number, inv: number, g: Arr): void {
+  for (let j = 0; j < d; j++) Y[off + j] = X[off + j]! * inv * g[j]!;
+}
+function writeRmsBias(X: Arr, Y: Arr, off: number, d: number, inv: number, b: Arr): void {
+  for (let j = 0; j < d; j++) Y[off + j] = X[off + j]! * inv + b[j]!;
+}
+function writeRmsPlain(X: Arr, Y: Arr, off: number, d: number, inv: number): void {
+  for (let j = 0; j < d; j++) Y[off + j] = X[off + j]! * inv;
+}
+
 /** LayerNorm in two passes: mean and variance together (shifted sums in float64), then the write. */
 export function layerNormKernel(
   x: Tensor,
@@ -36,32 +129,28 @@ export function layerNormKernel(
   const normShape = x.shape.slice(axis);
   const d = sizeOf(normShape);
   const rows = d === 0 ? 0 : x.size / d;
-  const X = x.data as Float32Array;
-  const Y = allocate(x.dtype, X.length) as Float32Array;
-  const meanOut = allocate(x.dtype, rows) as Float32Array;
-  const invOut = allocate(x.dtype, rows) as Float32Array;
+  const X = x.data as Arr;
+  const Y = allocate(x.dtype, X.length) as Arr;
+  const meanOut = allocate(x.dtype, rows) as Arr;
+  const invOut = allocate(x.dtype, rows) as Arr;
   const g = paramRow(scale, normShape);
   const b = paramRow(bias, normShape);
+  const acc = new Float64Array(2);
   for (let r = 0; r < rows; r++) {
     const off = r * d;
     // Shifted sums (shift = first element) keep the variance accurate when |mean| ≫ std.
     const shift = X[off]!;
-    let s = 0;
-    let s2 = 0;
-    for (let j = 0; j < d; j++) {
-      const v = X[off + j]! - shift;
-      s += v;
-      s2 += v * v;
-    }
-    const mu = s / d;
-    const variance = Math.max(s2 / d - mu * mu, 0);
+    shiftedSums(X, off, d, shift, acc);
+    const mu = acc[0]! / d;
+    const variance = Math.max(acc[1]! / d - mu * mu, 0);
     const mean = mu + shift;
     const inv = 1 / Math.sqrt(variance + eps);
     meanOut[r] = mean;
     invOut[r] = inv;
-    if (g && b) for (let j = 0; j < d; j++) Y[off + j] = (X[off + j]! - mean) * inv * g[j]! + b[j]!;
-    else if (g) for (let j = 0; j < d; j++) Y[off + j] = (X[off + j]! - mean) * inv * g[j]!;
-    else for (let j = 0; j < d; j++) Y[off + j] = (X[off + j]! - mean) * inv + (b ? b[j]! : 0);
+    if (g && b) writeAffine(X, Y, off, d, mean, inv, g, b);
+    else if (g) writeScale(X, Y, off, d, mean, inv, g);
+    else if (b) writeBias(X, Y, off, d, mean, inv, b);
+    else writePlain(X, Y, off, d, mean, inv);
   }
   const statShape = x.shape.map((dim, i) => (i < axis ? dim : 1));
   return {
@@ -76,21 +165,17 @@ export function rmsNormKernel(x: Tensor, scale: Tensor | undefined, bias: Tensor
   const normShape = x.shape.slice(axis);
   const d = sizeOf(normShape);
   const rows = d === 0 ? 0 : x.size / d;
-  const X = x.data as Float32Array;
-  const Y = allocate(x.dtype, X.length) as Float32Array;
+  const X = x.data as Arr;
+  const Y = allocate(x.dtype, X.length) as Arr;
   const g = paramRow(scale, normShape);
   const b = paramRow(bias, normShape);
   for (let r = 0; r < rows; r++) {
     const off = r * d;
-    let s2 = 0;
-    for (let j = 0; j < d; j++) {
-      const v = X[off + j]!;
-      s2 += v * v;
-    }
-    const inv = 1 / Math.sqrt(s2 / d + eps);
-    if (g && b) for (let j = 0; j < d; j++) Y[off + j] = X[off + j]! * inv * g[j]! + b[j]!;
-    else if (g) for (let j = 0; j < d; j++) Y[off + j] = X[off + j]! * inv * g[j]!;
-    else for (let j = 0; j < d; j++) Y[off + j] = X[off + j]! * inv + (b ? b[j]! : 0);
+    const inv = 1 / Math.sqrt(sumSquares(X, off, d) / d + eps);
+    if (g && b) writeRmsAffine(X, Y, off, d, inv, g, b);
+    else if (g) writeRmsScale(X, Y, off, d, inv, g);
+    else if (b) writeRmsBias(X, Y, off, d, inv, b);
+    else writeRmsPlain(X, Y, off, d, inv);
   }
   return new Tensor(x.shape, x.dtype, Y);
 }
