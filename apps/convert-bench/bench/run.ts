@@ -1,5 +1,5 @@
 // `npm run bench`: fold + verify + benchmark a set of models, write bench/results.json and bench/results.md.
-// Timing medians of interleaved runs (see benchmarkModels); the machine is described in the results.
+// Timing: medians of alternating runs of the two models, engine by engine (see benchmarkModels); the machine is described in the results.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,7 +79,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 writeFileSync(join(here, 'results.json'), `${JSON.stringify({ machine, rows }, null, 2)}\n`);
 const f = (x: unknown, d = 3) => (typeof x === 'number' ? x.toFixed(d) : String(x));
 const md = [
-  `Measured ${machine.date.slice(0, 16).replace('T', ' ')} UTC on ${machine.cpu} (${machine.cores} cores), Node ${machine.node}; onnxruntime-node CPU with 1 thread. Medians of interleaved runs; range from the quartiles.`,
+  `Measured ${machine.date.slice(0, 16).replace('T', ' ')} UTC on ${machine.cpu} (${machine.cores} cores), Node ${machine.node}; onnxruntime-node CPU with 1 thread. Medians of alternating runs of the two models, engine by engine; range from the quartiles.`,
   '',
   '| model | LNs folded | engine | runs | original ms | converted ms | speed-up | range |',
   '|---|---|---|---|---|---|---|---|',

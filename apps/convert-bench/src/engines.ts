@@ -75,6 +75,22 @@ export async function createRunner(engine: EngineName, src: ModelSource, opts: {
   return createNormkitRunner(engine, src.model, backend, description);
 }
 
+/**
+ * The default engines of `bench` and the pipeline: normkit-cpu and onnxruntime, plus normkit-gpu when
+ * gpu.js has a graphics device here (in its webasm/cpu fallback it only measures gpu.js on the CPU).
+ * @example await defaultEngines() // ['normkit-cpu', 'onnxruntime'] on a machine without a GPU
+ */
+export async function defaultEngines(): Promise<EngineName[]> {
+  const engines: EngineName[] = ['normkit-cpu', 'onnxruntime'];
+  try {
+    const gpu = await loadGpu();
+    if (gpu.DEVICE_MODES.has(gpu.pickMode('auto').mode)) engines.splice(1, 0, 'normkit-gpu');
+  } catch {
+    // no @normkit/gpu, or gpu.js cannot probe: CPU engines only
+  }
+  return engines;
+}
+
 /** A gpu.js backend (one per process is enough: kernels are cached per shape). */
 export async function createGpu(): Promise<Backend> {
   const gpu = await loadGpu();
@@ -166,7 +182,8 @@ async function createOrtRunner(src: ModelSource): Promise<Runner> {
       session = await ort.InferenceSession.create(bytes, opts);
     }
   } catch (e) {
-    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    // onnxruntime repeats the path ("Load model from <path> failed:..."); keep only its reason.
+    const msg = (e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e)).replace(/^Load model from .*? failed:\s*/, '');
     throw new CliError(`${src.path ?? 'model'}: onnxruntime refused the model: ${msg}`, EXIT_BAD_INPUT, 'ORT_REFUSED', { cause: e });
   }
   const version = (ort as unknown as { env?: { versions?: { common?: string } } }).env?.versions?.common ?? '';

@@ -39,7 +39,11 @@ export function createProgram(io: Io, state: { exitCode: number }): Command {
     .version(VERSION, '-V, --version')
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
+    .configureOutput({
+      writeOut: (s) => io.stdout(s),
+      writeErr: (s) => io.stderr(s),
+      outputError: (s, write) => write(s.replace(/^error: /, 'normkit: ')),
+    })
     .showHelpAfterError('(run with --help for usage)');
 
   const wrap =
@@ -112,9 +116,12 @@ export function createProgram(io: Io, state: { exitCode: number }): Command {
     .action(wrap(verifyCommand as Action));
 
   common(program.command('bench').argument('<model>', 'the .onnx model to time'))
-    .description('time a model (and a baseline) in each engine: interleaved runs, median and spread, ratio, time per op type')
+    .description('time a model (and a baseline) in each engine: alternating runs, median and spread, speed-up, time per op type')
     .option('--against <other>', 'baseline model (e.g. the unconverted one) to compare with')
-    .option('--engine <list>', 'comma-separated: normkit-cpu, normkit-gpu, onnxruntime', 'normkit-cpu,onnxruntime')
+    .option(
+      '--engine <list>',
+      'comma-separated: normkit-cpu, normkit-gpu, onnxruntime (default: normkit-cpu, onnxruntime, and normkit-gpu when gpu.js has a graphics device)',
+    )
     .option('--runs <n>', 'timed rounds (each runs every engine and model once), or auto: ≥ 10 rounds and ≥ 3 s of timed runs', 'auto')
     .option('--warmup <n>', 'warm-up runs per engine and model', '3')
     .option('--profile-runs <n>', 'profiled runs (per-op-type breakdown) per engine and model, or auto (3 to 50, about 1 s)', 'auto')
@@ -169,6 +176,12 @@ export function createProgram(io: Io, state: { exitCode: number }): Command {
     .option('--screenshot <png>', 'also render it in headless chromium and save a screenshot')
     .action(wrap(reportCommand as Action));
 
+  // `normkit inspect a.onnx b.onnx` is a mistake, not a request to ignore b.onnx.
+  const strict = (c: Command): void => {
+    c.allowExcessArguments(false);
+    for (const sub of c.commands) strict(sub);
+  };
+  for (const c of program.commands) strict(c);
   return program;
 }
 

@@ -1,4 +1,4 @@
-import type { Model } from '@normkit/graph';
+import type { Tensor } from '@normkit/tensor';
 import { compareOutputs, DEFAULT_TOLERANCE, type OutputDiff, worst } from './compare.js';
 import type { Context } from './context.js';
 import { createRunner, type EngineName, type ModelSource } from './engines.js';
@@ -35,7 +35,7 @@ export async function verifyInEngine(
     throw e;
   }
   try {
-    const refs: Record<string, import('@normkit/tensor').Tensor>[] = [];
+    const refs: Record<string, Tensor>[] = [];
     try {
       for (const f of feeds) refs.push(await ra.run(f));
     } catch (e) {
@@ -48,7 +48,7 @@ export async function verifyInEngine(
       rb = await createRunner(engine, b);
       for (let i = 0; i < feeds.length; i++) {
         const got = await rb.run(feeds[i] as Feeds);
-        for (const d of compareOutputs(refs[i] as Record<string, import('@normkit/tensor').Tensor>, got, tolerance))
+        for (const d of compareOutputs(refs[i] as Record<string, Tensor>, got, tolerance))
           perOutput.set(d.name, [...(perOutput.get(d.name) ?? []), d]);
       }
     } catch (e) {
@@ -98,12 +98,11 @@ export function settle(
   const verification: EngineVerification[] = [];
   const skipped: { engine: EngineName; reason: string }[] = [];
   for (const c of checks) {
-    if ('skipped' in c) {
-      skipped.push({ engine: c.engine, reason: c.skipped });
-      ctx?.warn(`${c.engine} could not run the reference model, so it did not verify: ${c.skipped}`);
-    } else verification.push(c);
+    if ('skipped' in c) skipped.push({ engine: c.engine, reason: c.skipped });
+    else verification.push(c);
   }
+  // When no engine could check, the command's error says why; otherwise a warning names the ones that could not.
+  if (verification.length > 0)
+    for (const s of skipped) ctx?.warn(`${s.engine} could not run the reference model, so it did not verify: ${s.reason}`);
   return { verification, skipped };
 }
-
-export type { Model };

@@ -68,6 +68,9 @@ describe('bad input', () => {
     const u = await cli('frobnicate');
     expect(u.code).toBe(2);
     expect(u.stderr).toMatch(/unknown command "frobnicate"/);
+    const x = await cli('inspect', 'a.onnx', 'b.onnx');
+    expect(x.code).toBe(2);
+    expect(x.stderr).toMatch(/^normkit: too many arguments for 'inspect'/);
     const m = await cli('inspect');
     expect(m.code).toBe(2);
     expect(m.stderr).toMatch(/missing required argument 'model'/);

@@ -12,7 +12,7 @@ afterAll(tmp.cleanup);
 describe('renderReport', () => {
   it('is self-contained HTML with the speed-up, median and per-op-type charts', () => {
     const { html, charts } = renderReport({ convert, bench });
-    expect(charts).toEqual(['chart-speedup', 'chart-median', 'chart-optypes-normkit-cpu', 'chart-runs']);
+    expect(charts).toEqual(['chart-speedup', 'chart-median', 'chart-optypes-normkit-cpu', 'chart-runs', 'chart-ops-changed']);
     for (const id of charts) expect(html).toContain(`<svg id="${id}"`);
     // No external assets, no scripts.
     expect(html).not.toMatch(/<script|<link|src="http|href="http|@import/);
@@ -64,7 +64,13 @@ describe('normkit report <dir>', () => {
     const png = join(tmp.dir, 'report.png');
     const check = await screenshotReport(html, png);
     expect(check.title).toContain('normkit report');
-    expect(check.charts.map((c) => c.id)).toEqual(['chart-speedup', 'chart-median', 'chart-optypes-normkit-cpu', 'chart-runs']);
+    expect(check.charts.map((c) => c.id)).toEqual([
+      'chart-speedup',
+      'chart-median',
+      'chart-optypes-normkit-cpu',
+      'chart-runs',
+      'chart-ops-changed',
+    ]);
     for (const c of check.charts) {
       expect(c.visible, c.id).toBe(true);
       expect(c.width, c.id).toBeGreaterThan(300);

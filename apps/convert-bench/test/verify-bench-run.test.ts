@@ -101,6 +101,8 @@ describe('normkit bench', () => {
       converted,
       '--against',
       original,
+      '--engine',
+      'normkit-cpu,onnxruntime',
       '--runs',
       '3',
       '--warmup',
@@ -135,7 +137,13 @@ describe('normkit bench', () => {
   it('the session renders as a report with every chart', async () => {
     const r = await cli('report', session, '--json');
     expect(r.code).toBe(0);
-    expect(json<{ charts: string[] }>(r).charts).toEqual(['chart-speedup', 'chart-median', 'chart-optypes-normkit-cpu', 'chart-runs']);
+    expect(json<{ charts: string[] }>(r).charts).toEqual([
+      'chart-speedup',
+      'chart-median',
+      'chart-optypes-normkit-cpu',
+      'chart-runs',
+      'chart-ops-changed',
+    ]);
   });
 
   it('--against a model with other inputs is bad input', async () => {

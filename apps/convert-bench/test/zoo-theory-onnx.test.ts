@@ -89,9 +89,32 @@ describe('normkit theory', () => {
     expect(d.result.depth).toBeLessThanOrEqual(15);
   });
 
+  it('fold-identity: LN(Wx+b) = RMSNorm(W′x+b′) to float64 rounding; the other calculators answer', async () => {
+    const d = json<{ result: { residual: number; verified: boolean } }>(
+      await cli('theory', 'fold-identity', '--rows', '16', '--cols', '8', '--json'),
+    );
+    expect(d.result.verified).toBe(true);
+    expect(d.result.residual).toBeLessThan(1e-12);
+    // INTL: β = 0.01·(log2 256 − 3) = 0.05.
+    expect(json<{ result: { beta: number } }>(await cli('theory', 'intl-beta', '--n', '256', '--json')).result.beta).toBeCloseTo(0.05, 12);
+    const sh = json<{ result: { shattered: boolean; points: number; labellings: number } }>(
+      await cli('theory', 'shatter', '--depth', '3', '--json'),
+    ).result;
+    expect(sh.shattered).toBe(true);
+    expect(sh.points).toBeGreaterThanOrEqual(4); // at least depth + 1 points, every labelling realised
+    expect(sh.labellings).toBe(2 ** sh.points);
+    const it = json<{ result: { iterations: number; error: number } }>(
+      await cli('theory', 'iternorm', '--condition-number', '3', '--json'),
+    );
+    expect(it.result.error).toBeLessThanOrEqual(1e-3);
+    const g = await cli('theory', 'group-nonlinearity', '--groups', '2,4', '--json');
+    expect(Object.keys(json<{ result: { byGroupSize: Record<string, number> } }>(g).result.byGroupSize)).toEqual(['g=2', 'g=4']);
+  });
+
   it('bad arguments are bad usage (exit 2)', async () => {
     expect((await cli('theory', 'pln-width', '--lipschitz', '1')).code).toBe(2); // --epsilon is required
     expect((await cli('theory', 'pln-width', '--lipschitz', 'x', '--epsilon', '0.1')).stderr).toMatch(/--lipschitz must be a number/);
     expect((await cli('theory')).code).toBe(2);
+    expect((await cli('theory', 'group-nonlinearity', '--groups', '3')).stderr).toBe('normkit: --groups: 3 does not divide --width 16\n');
   });
 });

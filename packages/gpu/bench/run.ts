@@ -10,7 +10,7 @@
  * Env: BENCH_QUICK=1 for fewer repetitions; BENCH_NO_BROWSER=1 to skip chromium.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as T from '@normkit/tensor';
@@ -227,12 +227,17 @@ async function e2eRows(modes: string[]): Promise<{ rows: Row[]; skipped?: string
   return { rows };
 }
 
+function ratio(x: number): string {
+  return x >= 0.1 ? x.toFixed(2) : x.toPrecision(2);
+}
+
 function fmt(ms: number): string {
   return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
 }
 
 async function main(): Promise<void> {
   const reps = QUICK ? 3 : 9;
+  const loadBefore = loadavg()[0] as number;
   const nodeModes = ['webasm', 'cpu', ...(GPU.isHeadlessGLSupported ? ['headlessgl'] : [])];
   console.log(`normkit gpu bench: Node ${process.version}, ${cpus().length} cores, modes ${nodeModes.join(', ')}`);
   const nodeRows = timeKernels({ tensor: T, gpu: G }, KERNELS, nodeModes, reps, 'node');
@@ -245,6 +250,7 @@ async function main(): Promise<void> {
     node: process.version,
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
+    loadAverage: { before: loadBefore, after: loadavg()[0] as number },
     nodeModes,
     probes: G.probeModes(),
     automaticChoice: { backend: choice.backend.name, reason: choice.reason },
@@ -258,7 +264,7 @@ async function main(): Promise<void> {
   const lines = [
     '# @normkit/gpu benchmark',
     '',
-    `${meta.date} · Node ${meta.node} · ${meta.cpu} (${meta.cores} cores) · \`npm run bench\` in packages/gpu`,
+    `${meta.date} · Node ${meta.node} · ${meta.cpu} (${meta.cores} cores, load average ${meta.loadAverage.before.toFixed(1)} → ${meta.loadAverage.after.toFixed(1)}: on a shared machine the medians are noisy; compare ratios within an environment) · \`npm run bench\` in packages/gpu`,
     '',
     `Automatic choice here: **${choice.backend.name}** — ${choice.reason}.`,
     '',
@@ -268,7 +274,7 @@ async function main(): Promise<void> {
     '|---|---|---|---|---|---|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.kind} | ${r.name} | ${r.shape} | ${r.env} | ${r.backend} | ${r.mode} | ${fmt(r.medianMs)} | ${fmt(r.firstMs)} | ${r.speedupVsCpu === undefined ? '1 (reference)' : `${r.speedupVsCpu.toFixed(2)}×`} |`,
+        `| ${r.kind} | ${r.name} | ${r.shape} | ${r.env} | ${r.backend} | ${r.mode} | ${fmt(r.medianMs)} | ${fmt(r.firstMs)} | ${r.speedupVsCpu === undefined ? '1 (reference)' : `${ratio(r.speedupVsCpu)}×`} |`,
     ),
     '',
     e2e.skipped ? `End to end: not measured — ${e2e.skipped}.` : '',

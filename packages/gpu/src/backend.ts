@@ -73,6 +73,7 @@ export const CPU_KERNELS: Readonly<Record<string, string>> = {
   'empty tensors': 'zero-sized outputs need no kernel',
   'too many inputs': 'ops whose inputs need more than 14 textures (e.g. concat of many split tensors)',
   'unsplittable shapes': 'tensors of 2^24+ elements whose rows cannot be split with exact float32 indices',
+  'pad (crop or non-finite fill)': 'pad with negative pads or a non-finite constant',
 };
 
 const DEVICE_DTYPES = new Set<DType>(['float32', 'bool']);

@@ -104,9 +104,15 @@ describe('unary math and activations', () => {
     ['Selu', (v) => 1.0507009873554805 * (v < 0 ? 1.6732632423543772 * (Math.exp(v) - 1) : v)],
     ['Softsign', (v) => v / (1 + Math.abs(v))],
     ['Identity', (v) => v],
+    ['Tan', Math.tan],
+    ['Atan', Math.atan],
+    ['Sinh', Math.sinh],
+    ['Cosh', Math.cosh],
+    ['Asinh', Math.asinh],
+    ['Swish', (v) => v / (1 + Math.exp(-v))],
   ];
   it.each(cases)('%s %j', (op, fn, attrs) => {
-    const opset = op === 'Gelu' ? 20 : 17;
+    const opset = op === 'Gelu' ? 20 : op === 'Swish' ? 24 : 17;
     expectClose(runOp(op, [x], attrs ?? {}, { opset })[0]!, xs.map(fn), [5], 2e-6);
   });
   it('Sqrt / Log / Reciprocal on positive values', () => {

@@ -357,3 +357,69 @@ describe('normalization ops', () => {
     expect(mi!.toFlatArray()).toEqual([2, 1]);
   });
 });
+
+describe('com.microsoft Attention', () => {
+  /** Naive multi-head self-attention with an additive key mask (−10000) and optional causal mask. */
+  function naiveAttention(x: Tensor, w: Tensor, b: Tensor, heads: number, keep: (bi: number, i: number, j: number) => boolean): number[] {
+    const [B, S, D] = x.shape as [number, number, number];
+    const H = w.shape[1]! / 3;
+    const h = H / heads;
+    const xv = x.toFlatArray();
+    const wv = w.toFlatArray();
+    const bv = b.toFlatArray();
+    const proj = (bi: number, s: number, col: number) => {
+      let acc = bv[col]!;
+      for (let d = 0; d < D; d++) acc += xv[(bi * S + s) * D + d]! * wv[d * 3 * H + col]!;
+      return acc;
+    };
+    const out = new Array(B * S * H).fill(0);
+    for (let bi = 0; bi < B; bi++)
+      for (let n = 0; n < heads; n++)
+        for (let i = 0; i < S; i++) {
+          const scores: number[] = [];
+          for (let j = 0; j < S; j++) {
+            let dot = 0;
+            for (let e = 0; e < h; e++) dot += proj(bi, i, n * h + e) * proj(bi, j, H + n * h + e);
+            scores.push(dot / Math.sqrt(h) + (keep(bi, i, j) ? 0 : -10000));
+          }
+          const m = Math.max(...scores);
+          const ex = scores.map((s) => Math.exp(s - m));
+          const sum = ex.reduce((p, q) => p + q, 0);
+          for (let e = 0; e < h; e++) {
+            let acc = 0;
+            for (let j = 0; j < S; j++) acc += (ex[j]! / sum) * proj(bi, j, 2 * H + n * h + e);
+            out[(bi * S + i) * H + n * h + e] = acc;
+          }
+        }
+    return out;
+  }
+  const x = rnd([2, 3, 4], 40);
+  const w = rnd([4, 12], 41);
+  const b = rnd([12], 42);
+  it('with a 2-D key mask', () => {
+    const mask = Tensor.from([1, 1, 0, 1, 1, 1], [2, 3], 'int32');
+    const want = naiveAttention(x, w, b, 2, (bi, _i, j) => mask.toFlatArray()[bi * 3 + j] === 1);
+    expectClose(runOp('Attention', [x, w, b, mask], { num_heads: 2 }, { domain: 'com.microsoft' })[0]!, want, [2, 3, 4], 1e-5);
+  });
+  it('unidirectional with 1-D key lengths, and the present output', () => {
+    const lens = Tensor.from([3, 2], [2], 'int32');
+    const want = naiveAttention(x, w, b, 2, (bi, i, j) => j <= i && j < lens.toFlatArray()[bi]!);
+    const [y, present] = runOp('Attention', [x, w, b, lens], { num_heads: 2, unidirectional: 1 }, { domain: 'com.microsoft', outputs: 2 });
+    expectClose(y!, want, [2, 3, 4], 1e-5);
+    expect(present!.shape).toEqual([2, 2, 2, 3, 2]);
+  });
+  it('MultiHeadAttention on separate q, k, v equals Attention on the packed weights', () => {
+    const ws = [0, 1, 2].map((i) =>
+      Tensor.from(
+        w.toFlatArray().filter((_, j) => Math.floor((j % 12) / 4) === i),
+        [4, 4],
+      ),
+    );
+    const [q, k, v] = ws.map((wi) => runOp('MatMul', [x, wi])[0]!) as [Tensor, Tensor, Tensor];
+    const mask = Tensor.from([1, 1, 0, 1, 1, 1], [2, 3], 'int32');
+    const want = runOp('Attention', [x, w, b, mask], { num_heads: 2 }, { domain: 'com.microsoft' })[0]!;
+    const [got, pk] = runOp('MultiHeadAttention', [q, k, v, b, mask], { num_heads: 2 }, { domain: 'com.microsoft', outputs: 2 });
+    expectClose(got!, want.toFlatArray(), [2, 3, 4], 1e-5);
+    expect(pk!.shape).toEqual([2, 2, 3, 2]);
+  });
+});

@@ -118,6 +118,35 @@ describe('inferShapes', () => {
     expect(m.graph.valueInfo.get(unknown)).toMatchObject({ dtype: 'float32', shape: [2, 'k'] });
   });
 
+  it('resolves torch-style expand targets (Where(Equal(shape, -1), 1, shape)) and com.microsoft Attention', () => {
+    const b = new GraphBuilder('e');
+    const ids = b.input('ids', 'int64', ['batch', 3]);
+    const shape = b.op('Shape', [ids]);
+    const t = b.op('Where', [b.op('Equal', [shape, b.constant('m1', i64([-1]))]), b.constant('one', i64([1])), shape]);
+    const e = b.op('Expand', [b.constant('pos', i64([0, 1, 2], [1, 3])), t]);
+    const x = b.input('x', 'float32', ['batch', 3, 8]);
+    const [att, present] = b.opN(
+      'Attention',
+      [x, b.constant('w', Tensor.randn([8, 24], 1)), b.constant('bb', Tensor.zeros([24]))],
+      2,
+      { num_heads: 2 },
+      { domain: 'com.microsoft' },
+    );
+    b.output(e, 'int64');
+    const m = b.model(13, [{ domain: 'com.microsoft', version: 1 }]);
+    inferShapes(m);
+    expect(m.graph.valueInfo.get(e)?.shape).toEqual(['batch', 3]);
+    expect(m.graph.valueInfo.get(att!)?.shape).toEqual(['batch', 3, 8]);
+    expect(m.graph.valueInfo.get(present!)?.shape).toEqual([2, 'batch', 2, 3, 4]);
+    const out = new Executor(m).run(
+      { ids: i64([0, 1, 2, 0, 1, 2], [2, 3]), x: Tensor.randn([2, 3, 8], 2) },
+      { outputs: [e, att!, present!] },
+    ).outputs;
+    expect(out[e]!.shape).toEqual([2, 3]);
+    expect(out[att!]!.shape).toEqual([2, 3, 8]);
+    expect(out[present!]!.shape).toEqual([2, 2, 2, 3, 4]);
+  });
+
   it('folds constant chains exactly (ConstantOfShape, Range, Expand)', () => {
     const b = new GraphBuilder('c');
     const x = b.input('x', 'float32', ['n', 4]);

@@ -57,6 +57,23 @@ describe('execute', () => {
     expect(Object.values(ex.run({ x: Tensor.from([0, 0]) }).outputs)[0]!.toFlatArray()).toEqual([1, 4]);
   });
 
+  it('folds initializers that are also graph inputs (IR < 4) as defaults, and honours a feed that overrides one', () => {
+    const b = new GraphBuilder('ir3');
+    const x = b.input('x', 'float32', [2]);
+    b.input('shape', 'int64', [1]);
+    b.graph.initializers.set('shape', Tensor.from([2], [1], 'int64'));
+    const c = b.op('ConstantOfShape', ['shape'], { value: Tensor.from([3], [1]) });
+    b.output(b.op('Mul', [x, c]));
+    const ex = new Executor(b.model(9));
+    const r = ex.run({ x: Tensor.from([1, 2]) }, { profile: true });
+    expect(Object.values(r.outputs)[0]!.toFlatArray()).toEqual([3, 6]);
+    expect(r.profile!.nodes.map((n) => n.opType)).toEqual(['Mul']);
+    // Overriding the initializer through a feed recomputes what depends on it.
+    const o = ex.run({ x: Tensor.from([1, 2]), shape: Tensor.from([1], [1], 'int64') });
+    expect(Object.values(o.outputs)[0]!.toFlatArray()).toEqual([3, 6]);
+    expect(() => ex.run({ x: Tensor.from([1, 2]), shape: Tensor.from([3], [1], 'int64') })).toThrow(NormkitError);
+  });
+
   it('profiles every node and sums per op type', () => {
     const b = new GraphBuilder('p');
     let v = b.input('x', 'float32', [4, 4]);

@@ -1,4 +1,4 @@
-import { NormkitError, type Tensor, add, fmtShape, mul } from '@normkit/tensor';
+import { add, fmtShape, mul, NormkitError, type Tensor } from '@normkit/tensor';
 import { axisOf, channelView, f64, fromChannelRows, requireFloat, rowBackward, rowForward, tensorOf, toChannelRows } from './internal.js';
 
 /** Options shared by the BatchNorm functions. */
@@ -78,7 +78,7 @@ function bnLayout(op: string, x: Tensor, o: BatchNormCommonOptions): BnLayout {
   if (x.rank === 0) throw new NormkitError('SHAPE_MISMATCH', `${op}: x must have rank ≥ 1`, { op });
   if (o.spatial === false || x.rank === 1) {
     const C = x.rank === 1 ? 1 : x.size / (x.shape[0] as number);
-    return { outer: x.shape[0] as number, C, inner: 1, pShape: x.rank === 1 ? [1] : x.shape.slice(1) as number[] };
+    return { outer: x.shape[0] as number, C, inner: 1, pShape: x.rank === 1 ? [1] : (x.shape.slice(1) as number[]) };
   }
   const axis = axisOf(op, o.channelAxis ?? 1, x.rank, x.shape);
   const v = channelView(x.shape, axis);
@@ -87,7 +87,11 @@ function bnLayout(op: string, x: Tensor, o: BatchNormCommonOptions): BnLayout {
 
 function vec(op: string, name: string, t: Tensor | undefined, C: number, fill: number): Float64Array {
   if (!t) return new Float64Array(C).fill(fill);
-  if (t.size !== C) throw new NormkitError('SHAPE_MISMATCH', `${op}: ${name} ${fmtShape(t.shape)} must have ${C} elements (one per channel)`, { op, shape: t.shape });
+  if (t.size !== C)
+    throw new NormkitError('SHAPE_MISMATCH', `${op}: ${name} ${fmtShape(t.shape)} must have ${C} elements (one per channel)`, {
+      op,
+      shape: t.shape,
+    });
   return f64(t);
 }
 
@@ -214,7 +218,11 @@ export function batchNormBackward(dy: Tensor, x: Tensor, opts: BatchNormOptions)
       dv[c]! += d * gc * xc * -0.5 * inv * inv * inv;
     }
   }
-  const out: BatchNormGradients = { dx: tensorOf(dt, x.shape, fromChannelRows(dX, L.outer, L.C, L.inner)), dMean: tensorOf(dt, opts.runningMean.shape, dm), dVar: tensorOf(dt, opts.runningVar.shape, dv) };
+  const out: BatchNormGradients = {
+    dx: tensorOf(dt, x.shape, fromChannelRows(dX, L.outer, L.C, L.inner)),
+    dMean: tensorOf(dt, opts.runningMean.shape, dm),
+    dVar: tensorOf(dt, opts.runningVar.shape, dv),
+  };
   if (opts.scale) out.dScale = tensorOf(dt, opts.scale.shape, ds);
   if (opts.bias) out.dBias = tensorOf(dt, opts.bias.shape, db);
   return out;
@@ -256,4 +264,3 @@ export function batchNormTrainingBackward(dy: Tensor, x: Tensor, opts: BatchNorm
   }
   return out;
 }
-

@@ -1,5 +1,9 @@
-import { NormkitError, type Tensor, fmtShape } from '@normkit/tensor';
+import { fmtShape, NormkitError, type Tensor } from '@normkit/tensor';
 import { f64, requireFloat, tensorOf } from './internal.js';
+
+/** CWN's default `NScale` (the code's literal 1.414, not √2). */
+// biome-ignore lint/suspicious/noApproximativeNumericConstant: the reference implementation's literal value
+const CWN_SCALE = 1.414;
 
 /** Options of `centeredWeightNorm` (Huang et al. ICCV 2017, huangleiBuaa/CenteredWN). */
 export interface CenteredWeightNormOptions {
@@ -22,9 +26,14 @@ function rowsOf(op: string, V: Tensor, scale: number | Tensor | undefined): { ou
   const out = V.shape[0] as number;
   const n = out === 0 ? 0 : V.size / out;
   let s: Float64Array;
-  if (scale === undefined || typeof scale === 'number') s = new Float64Array(out).fill(scale ?? 1.414);
+  if (scale === undefined || typeof scale === 'number') s = new Float64Array(out).fill(scale ?? CWN_SCALE);
   else {
-    if (scale.size !== out && scale.size !== 1) throw new NormkitError('SHAPE_MISMATCH', `${op}: scale ${fmtShape(scale.shape)} must have 1 or ${out} elements (one per output neuron)`, { op });
+    if (scale.size !== out && scale.size !== 1)
+      throw new NormkitError(
+        'SHAPE_MISMATCH',
+        `${op}: scale ${fmtShape(scale.shape)} must have 1 or ${out} elements (one per output neuron)`,
+        { op },
+      );
     const sv = f64(scale);
     s = scale.size === 1 ? new Float64Array(out).fill(sv[0] as number) : sv;
   }

@@ -1,4 +1,4 @@
-import { type Tensor, mean, sub } from '@normkit/tensor';
+import { mean, sub, type Tensor } from '@normkit/tensor';
 import { axisOf, f64, requireFloat, tensorOf } from './internal.js';
 
 /**

@@ -1,4 +1,4 @@
-import { NormkitError, type Tensor, add, fmtShape, layerNormKernel, mul } from '@normkit/tensor';
+import { add, fmtShape, layerNormKernel, mul, NormkitError, type Tensor } from '@normkit/tensor';
 import { asDtype, f64, requireFloat, rowBackward, rowForward, tensorOf } from './internal.js';
 
 /** Options of `groupNorm` (ONNX GroupNormalization). */
@@ -35,21 +35,33 @@ interface GroupLayout {
 
 function layout(op: string, x: Tensor, opts: GroupNormOptions): GroupLayout {
   requireFloat(op, x);
-  if (x.rank < 2) throw new NormkitError('SHAPE_MISMATCH', `${op}: x must be [N, C, ...], got ${fmtShape(x.shape)}`, { op, shape: x.shape });
+  if (x.rank < 2)
+    throw new NormkitError('SHAPE_MISMATCH', `${op}: x must be [N, C, ...], got ${fmtShape(x.shape)}`, { op, shape: x.shape });
   const N = x.shape[0] as number;
   const C = x.shape[1] as number;
   const S = N * C === 0 ? 0 : x.size / (N * C);
   const G = opts.numGroups;
   if (!Number.isInteger(G) || G < 1 || C % G !== 0) {
-    throw new NormkitError('INVALID_ARGUMENT', `${op}: numGroups ${G} must be a positive divisor of the channel count ${C} of x ${fmtShape(x.shape)}`, { op, shape: x.shape });
+    throw new NormkitError(
+      'INVALID_ARGUMENT',
+      `${op}: numGroups ${G} must be a positive divisor of the channel count ${C} of x ${fmtShape(x.shape)}`,
+      { op, shape: x.shape },
+    );
   }
   let mode: 'channel' | 'group' = opts.affine ?? 'channel';
   const p = opts.scale ?? opts.bias;
   if (!opts.affine && p && p.size === G && G !== C) mode = 'group';
   const want = mode === 'channel' ? C : G;
-  for (const [name, t] of [['scale', opts.scale], ['bias', opts.bias]] as const) {
+  for (const [name, t] of [
+    ['scale', opts.scale],
+    ['bias', opts.bias],
+  ] as const) {
     if (t && t.size !== want) {
-      throw new NormkitError('SHAPE_MISMATCH', `${op}: ${name} ${fmtShape(t.shape)} must have ${want} elements (${mode === 'channel' ? `one per channel, C = ${C}` : `one per group, G = ${G}`}); pass affine: 'group' for ONNX opset-18 models`, { op, shape: t.shape });
+      throw new NormkitError(
+        'SHAPE_MISMATCH',
+        `${op}: ${name} ${fmtShape(t.shape)} must have ${want} elements (${mode === 'channel' ? `one per channel, C = ${C}` : `one per group, G = ${G}`}); pass affine: 'group' for ONNX opset-18 models`,
+        { op, shape: t.shape },
+      );
     }
   }
   return { N, C, S, G, mode };

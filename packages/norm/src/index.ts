@@ -13,36 +13,81 @@
  * const { dx, dScale, dBias } = layerNormBackward(Tensor.ones([2, 8]), x, { scale: Tensor.ones([8]), bias: Tensor.zeros([8]) });
  * ```
  */
-export { type LayerNormGradients, type LayerNormOptions, layerNorm, layerNormBackward, layerNormWithStats } from './layer-norm.js';
-export { type RmsNormGradients, type RmsNormOptions, rmsNorm, rmsNormBackward } from './rms-norm.js';
+
 export {
-  type GroupNormGradients, type GroupNormOptions, type InstanceNormOptions,
-  groupNorm, groupNormBackward, instanceNorm, instanceNormBackward,
-} from './group-norm.js';
-export {
-  type ParallelLayerNormGradients, type ParallelLayerNormOptions,
-  lnG, parallelLayerNorm, parallelLayerNormBackward,
-} from './parallel-layer-norm.js';
-export {
-  type BatchNormCommonOptions, type BatchNormGradients, type BatchNormOptions, type BatchNormTrainingOptions, type BatchNormTrainingResult,
-  batchNorm, batchNormBackward, batchNormTraining, batchNormTrainingBackward,
+  type BatchNormCommonOptions,
+  type BatchNormGradients,
+  type BatchNormOptions,
+  type BatchNormTrainingOptions,
+  type BatchNormTrainingResult,
+  batchNorm,
+  batchNormBackward,
+  batchNormTraining,
+  batchNormTrainingBackward,
 } from './batch-norm.js';
-export { type MeanVarianceNormalizationOptions, meanVarianceNormalization, meanVarianceNormalizationBackward } from './mvn.js';
 export {
-  type ChannelGroupOptions, type IterNormInferenceOptions, type IterNormOptions, type IterNormResult, type WhiteningGradients,
-  iterNorm, iterNormBackward, iterNormInference, iterNormInferenceBackward, iterNormMatrix, iterNormSpectrum,
-} from './iter-norm.js';
-export {
-  type SpectralFunction, type SpectralTransformOptions, type WhiteningOptions,
-  powerFunction, spectralMatrix, spectralTransform, spectralTransformBackward, whiten, whitenBackward, whiteningMatrix,
-} from './whitening.js';
+  type CenteredWeightNormGradients,
+  type CenteredWeightNormOptions,
+  centeredWeightNorm,
+  centeredWeightNormBackward,
+} from './centered-weight-norm.js';
 export { type ColumnLayout, centerColumns, centerColumnsBackward, columnMeanDeviation, isColumnCentered } from './column-centering.js';
 export {
-  type CenteredWeightNormGradients, type CenteredWeightNormOptions,
-  centeredWeightNorm, centeredWeightNormBackward,
-} from './centered-weight-norm.js';
+  type GroupNormGradients,
+  type GroupNormOptions,
+  groupNorm,
+  groupNormBackward,
+  type InstanceNormOptions,
+  instanceNorm,
+  instanceNormBackward,
+} from './group-norm.js';
 export {
-  type IntlLossOptions, type IntlWhitenOptions, type TraceLossOptions,
-  intlBeta, intlLoss, intlLossBackward, intlWhiten, intlWhitenBackward, normMseLoss, normMseLossBackward,
-  traceLoss, traceLossBackward, traceLossFromCovariance,
+  type IntlLossOptions,
+  type IntlWhitenOptions,
+  intlBeta,
+  intlLoss,
+  intlLossBackward,
+  intlWhiten,
+  intlWhitenBackward,
+  normMseLoss,
+  normMseLossBackward,
+  type TraceLossOptions,
+  traceLoss,
+  traceLossBackward,
+  traceLossFromCovariance,
 } from './intl.js';
+export {
+  type ChannelGroupOptions,
+  type IterNormInferenceOptions,
+  type IterNormOptions,
+  type IterNormResult,
+  iterNorm,
+  iterNormBackward,
+  iterNormInference,
+  iterNormInferenceBackward,
+  iterNormMatrix,
+  iterNormSpectrum,
+  type WhiteningGradients,
+} from './iter-norm.js';
+export { type LayerNormGradients, type LayerNormOptions, layerNorm, layerNormBackward, layerNormWithStats } from './layer-norm.js';
+export { type MeanVarianceNormalizationOptions, meanVarianceNormalization, meanVarianceNormalizationBackward } from './mvn.js';
+export {
+  lnG,
+  type ParallelLayerNormGradients,
+  type ParallelLayerNormOptions,
+  parallelLayerNorm,
+  parallelLayerNormBackward,
+} from './parallel-layer-norm.js';
+export { type RmsNormGradients, type RmsNormOptions, rmsNorm, rmsNormBackward } from './rms-norm.js';
+export {
+  powerFunction,
+  type SpectralFunction,
+  type SpectralTransformOptions,
+  spectralMatrix,
+  spectralTransform,
+  spectralTransformBackward,
+  type WhiteningOptions,
+  whiten,
+  whitenBackward,
+  whiteningMatrix,
+} from './whitening.js';

@@ -1,6 +1,6 @@
 // Private helpers shared by the operators: float64 copies, parameter checks, the row-normalization
 // core (forward and backward for LN-style statistics) and small dense float64 matrix routines.
-import { NormkitError, Tensor, cast, fmtShape, normalizeAxis, sizeOf } from '@normkit/tensor';
+import { cast, fmtShape, NormkitError, normalizeAxis, sizeOf, Tensor } from '@normkit/tensor';
 
 export type F64 = Float64Array;
 export type FloatDType = 'float32' | 'float64';
@@ -8,7 +8,11 @@ export type FloatDType = 'float32' | 'float64';
 /** Throws unless `x` is a float tensor. */
 export function requireFloat(op: string, x: Tensor, name = 'x'): FloatDType {
   if (x.dtype !== 'float32' && x.dtype !== 'float64') {
-    throw new NormkitError('DTYPE_MISMATCH', `${op}: ${name} must be float32 or float64, got ${x.dtype} ${fmtShape(x.shape)}; cast it first`, { op, shape: x.shape });
+    throw new NormkitError(
+      'DTYPE_MISMATCH',
+      `${op}: ${name} must be float32 or float64, got ${x.dtype} ${fmtShape(x.shape)}; cast it first`,
+      { op, shape: x.shape },
+    );
   }
   return x.dtype;
 }
@@ -36,7 +40,10 @@ export function axisOf(op: string, axis: number, rank: number, shape: readonly n
 /** Checks that `p` has exactly `n` elements (any shape), naming op and parameter. */
 export function requireSize(op: string, name: string, p: Tensor | undefined, n: number, what: string): void {
   if (p && p.size !== n) {
-    throw new NormkitError('SHAPE_MISMATCH', `${op}: ${name} ${fmtShape(p.shape)} must have ${n} elements (${what})`, { op, shape: p.shape });
+    throw new NormkitError('SHAPE_MISMATCH', `${op}: ${name} ${fmtShape(p.shape)} must have ${n} elements (${what})`, {
+      op,
+      shape: p.shape,
+    });
   }
 }
 
@@ -69,7 +76,12 @@ export function expandParam(op: string, name: string, p: Tensor | undefined, nor
 function broadcastInto(op: string, name: string, pShape: readonly number[], target: readonly number[]): number[] {
   const lead = pShape.length - target.length;
   for (let i = 0; i < lead; i++) {
-    if (pShape[i] !== 1) throw new NormkitError('SHAPE_MISMATCH', `${op}: ${name} ${fmtShape(pShape)} does not broadcast to the normalized shape ${fmtShape(target)}`, { op });
+    if (pShape[i] !== 1)
+      throw new NormkitError(
+        'SHAPE_MISMATCH',
+        `${op}: ${name} ${fmtShape(pShape)} does not broadcast to the normalized shape ${fmtShape(target)}`,
+        { op },
+      );
   }
   const ps = pShape.slice(Math.max(0, lead));
   const off = target.length - ps.length;
@@ -80,7 +92,11 @@ function broadcastInto(op: string, name: string, pShape: readonly number[], targ
     const pd = ps[k] as number;
     if (pd === dim) return pStr[k] as number;
     if (pd === 1) return 0;
-    throw new NormkitError('SHAPE_MISMATCH', `${op}: ${name} ${fmtShape(pShape)} does not broadcast to the normalized shape ${fmtShape(target)}`, { op });
+    throw new NormkitError(
+      'SHAPE_MISMATCH',
+      `${op}: ${name} ${fmtShape(pShape)} does not broadcast to the normalized shape ${fmtShape(target)}`,
+      { op },
+    );
   });
 }
 
@@ -326,7 +342,8 @@ export function uncenterGradRows(G: F64, r: number, c: number): F64 {
 /** Adds the Gram-matrix adjoint: for Σ = α·A·Aᵀ (+εI), ∂L/∂A += α·(Σ̄ + Σ̄ᵀ)·A. */
 export function gramBackward(Sbar: F64, A: F64, r: number, c: number, alpha: number, into: F64): F64 {
   const Ssym = new Float64Array(r * r);
-  for (let i = 0; i < r; i++) for (let j = 0; j < r; j++) Ssym[i * r + j] = alpha * ((Sbar[i * r + j] as number) + (Sbar[j * r + i] as number));
+  for (let i = 0; i < r; i++)
+    for (let j = 0; j < r; j++) Ssym[i * r + j] = alpha * ((Sbar[i * r + j] as number) + (Sbar[j * r + i] as number));
   const add = matmulF64(Ssym, A, r, r, c);
   for (let i = 0; i < into.length; i++) into[i]! += add[i] as number;
   return into;

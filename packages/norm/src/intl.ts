@@ -1,5 +1,5 @@
-import { NormkitError, type Tensor, fmtShape } from '@normkit/tensor';
-import { type F64, centerRowsF64, f64, requireFloat, tensorOf, transposeF64, uncenterGradRows } from './internal.js';
+import { fmtShape, NormkitError, type Tensor } from '@normkit/tensor';
+import { centerRowsF64, type F64, f64, requireFloat, tensorOf, transposeF64, uncenterGradRows } from './internal.js';
 import { newtonBackward, newtonForward } from './newton.js';
 
 /** Options of the INTL whitening (winci-ai/INTL `Whitening2dIterNorm`). */
@@ -26,7 +26,8 @@ export interface IntlLossOptions extends IntlWhitenOptions {
 
 function matrix2d(op: string, x: Tensor): { N: number; D: number } {
   requireFloat(op, x);
-  if (x.rank !== 2) throw new NormkitError('SHAPE_MISMATCH', `${op}: expected embeddings [N, D], got ${fmtShape(x.shape)}`, { op, shape: x.shape });
+  if (x.rank !== 2)
+    throw new NormkitError('SHAPE_MISMATCH', `${op}: expected embeddings [N, D], got ${fmtShape(x.shape)}`, { op, shape: x.shape });
   const N = x.shape[0] as number;
   const D = x.shape[1] as number;
   return { N, D };
@@ -39,7 +40,12 @@ function intlState(op: string, x: Tensor, o: IntlWhitenOptions) {
   const X = f64(x);
   // Rows of A are whitened against each other: samples (axis 0) or features (axis 1).
   const [r, c, A] = axis === 0 ? [N, D, X] : [D, N, transposeF64(X, N, D)];
-  if (c < 2) throw new NormkitError('INVALID_ARGUMENT', `${op}: need at least 2 ${axis === 0 ? 'features' : 'samples'} for the unbiased covariance, got ${fmtShape(x.shape)}`, { op });
+  if (c < 2)
+    throw new NormkitError(
+      'INVALID_ARGUMENT',
+      `${op}: need at least 2 ${axis === 0 ? 'features' : 'samples'} for the unbiased covariance, got ${fmtShape(x.shape)}`,
+      { op },
+    );
   const { Ac } = centerRowsF64(A, r, c);
   const st = newtonForward(Ac, r, c, (1 - eps) / (c - 1), eps, o.iters ?? 4);
   return { N, D, axis, r, c, st };
@@ -134,7 +140,8 @@ export function traceLossBackward(dLoss: number, t: Tensor, opts: TraceLossOptio
  */
 export function traceLossFromCovariance(C: Tensor): number {
   requireFloat('traceLossFromCovariance', C, 'C');
-  if (C.rank !== 2 || C.shape[0] !== C.shape[1]) throw new NormkitError('SHAPE_MISMATCH', `traceLossFromCovariance: C must be square, got ${fmtShape(C.shape)}`);
+  if (C.rank !== 2 || C.shape[0] !== C.shape[1])
+    throw new NormkitError('SHAPE_MISMATCH', `traceLossFromCovariance: C must be square, got ${fmtShape(C.shape)}`);
   const n = C.shape[0] as number;
   const d = C.data as Float32Array;
   let s = 0;
@@ -165,7 +172,8 @@ function normalizeRows(X: F64, N: number, D: number): { Xn: F64; norms: F64 } {
  */
 export function normMseLoss(a: Tensor, b: Tensor): number {
   const { N, D } = matrix2d('normMseLoss', a);
-  if (b.shape[0] !== N || b.shape[1] !== D) throw new NormkitError('SHAPE_MISMATCH', `normMseLoss: a ${fmtShape(a.shape)} and b ${fmtShape(b.shape)} differ`);
+  if (b.shape[0] !== N || b.shape[1] !== D)
+    throw new NormkitError('SHAPE_MISMATCH', `normMseLoss: a ${fmtShape(a.shape)} and b ${fmtShape(b.shape)} differ`);
   const A = normalizeRows(f64(a), N, D).Xn;
   const B = normalizeRows(f64(b), N, D).Xn;
   let s = 0;
@@ -215,7 +223,9 @@ export function intlBeta(n: number): number {
 function crops2(op: string, crops: readonly Tensor[]): void {
   if (crops.length < 2) throw new NormkitError('INVALID_ARGUMENT', `${op}: need at least 2 crops (views), got ${crops.length}`, { op });
   const s0 = crops[0]?.shape ?? [];
-  for (const c of crops) if (c.shape.join() !== s0.join()) throw new NormkitError('SHAPE_MISMATCH', `${op}: every crop must have shape ${fmtShape(s0)}, got ${fmtShape(c.shape)}`, { op });
+  for (const c of crops)
+    if (c.shape.join() !== s0.join())
+      throw new NormkitError('SHAPE_MISMATCH', `${op}: every crop must have shape ${fmtShape(s0)}, got ${fmtShape(c.shape)}`, { op });
 }
 
 function betaOf(crops: readonly Tensor[], o: IntlLossOptions): number {

@@ -1,4 +1,4 @@
-import { type LayerNormResult, type Tensor, layerNormKernel, sizeOf } from '@normkit/tensor';
+import { type LayerNormResult, layerNormKernel, sizeOf, type Tensor } from '@normkit/tensor';
 import { asDtype, axisOf, expandParam, f64, reduceToParam, requireFloat, rowBackward, tensorOf } from './internal.js';
 
 /** Options of `layerNorm` (ONNX LayerNormalization semantics). */

@@ -1,4 +1,4 @@
-import { NormkitError, type Tensor, fmtShape, layerNormKernel, mul, sub, transpose } from '@normkit/tensor';
+import { fmtShape, layerNormKernel, mul, NormkitError, sub, type Tensor, transpose } from '@normkit/tensor';
 import { f64, invertPerm, permuteF64, requireFloat, rowBackward, tensorOf } from './internal.js';
 
 /** Options of `meanVarianceNormalization` (ONNX MeanVarianceNormalization). */
@@ -13,7 +13,11 @@ function mvnPerm(op: string, x: Tensor, axesIn: readonly number[]): { perm: numb
   requireFloat(op, x);
   const axes = [...new Set(axesIn.map((a) => (a < 0 ? a + x.rank : a)))].sort((a, b) => a - b);
   if (axes.some((a) => a < 0 || a >= x.rank)) {
-    throw new NormkitError('AXIS_OUT_OF_RANGE', `${op}: axes [${axesIn.join(', ')}] out of range for x ${fmtShape(x.shape)}; the default [0, 2, 3] needs a 4-D input`, { op, shape: x.shape });
+    throw new NormkitError(
+      'AXIS_OUT_OF_RANGE',
+      `${op}: axes [${axesIn.join(', ')}] out of range for x ${fmtShape(x.shape)}; the default [0, 2, 3] needs a 4-D input`,
+      { op, shape: x.shape },
+    );
   }
   const keep = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const perm = [...keep, ...axes];
@@ -58,5 +62,15 @@ export function meanVarianceNormalizationBackward(dy: Tensor, x: Tensor, opts: M
   const X = permuteF64(f64(x), x.shape, perm);
   const DY = permuteF64(f64(dy), dy.shape, perm);
   const dxT = rowBackward(DY, X, rows, d, { center: true, p: 2, eps: opts.epsilon ?? 1e-9, epsMode: 'std' });
-  return { dx: tensorOf(dt, x.shape, permuteF64(dxT, perm.map((p) => x.shape[p] as number), invertPerm(perm))) };
+  return {
+    dx: tensorOf(
+      dt,
+      x.shape,
+      permuteF64(
+        dxT,
+        perm.map((p) => x.shape[p] as number),
+        invertPerm(perm),
+      ),
+    ),
+  };
 }

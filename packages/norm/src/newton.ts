@@ -1,7 +1,7 @@
 // The IterNorm Newton iteration as a differentiable float64 core on one group, shared by
 // `iterNorm` and the INTL whitening: rows of A (r × c) are centered outside, Σ = α·A·Aᵀ + ε·I,
 // Σ_N = Σ/tr(Σ), P_0 = I, P_{k+1} = 1.5·P_k − 0.5·P_k³·Σ_N, W = P_T/sqrt(tr Σ), Y = W·A.
-import { type F64, eyeF64, gramBackward, gramF64, matmulF64, transposeF64 } from './internal.js';
+import { eyeF64, type F64, gramBackward, gramF64, matmulF64, transposeF64 } from './internal.js';
 
 export interface NewtonState {
   A: F64;

@@ -1,4 +1,4 @@
-import { NormkitError, type Tensor, add, fmtShape, layerNormKernel, mul, rmsNormKernel, transpose } from '@normkit/tensor';
+import { add, fmtShape, layerNormKernel, mul, NormkitError, rmsNormKernel, type Tensor, transpose } from '@normkit/tensor';
 import { asDtype, axisOf, f64, invertPerm, permuteF64, requireFloat, rowBackward, rowForward, tensorOf } from './internal.js';
 
 /** Options of `parallelLayerNorm` (PLN / LN-G; Musicath/Parallel-LN `ParallelLN`). */
@@ -43,15 +43,31 @@ function plnLayout(op: string, x: Tensor, opts: ParallelLayerNormOptions): PlnLa
   let g = opts.groupSize ?? 8;
   if (opts.numGroups !== undefined) {
     if (!Number.isInteger(opts.numGroups) || opts.numGroups < 1 || F % opts.numGroups !== 0) {
-      throw new NormkitError('INVALID_ARGUMENT', `${op}: numGroups ${opts.numGroups} must divide the ${F} features on axis ${axis} of ${fmtShape(x.shape)}`, { op });
+      throw new NormkitError(
+        'INVALID_ARGUMENT',
+        `${op}: numGroups ${opts.numGroups} must divide the ${F} features on axis ${axis} of ${fmtShape(x.shape)}`,
+        { op },
+      );
     }
     g = F / opts.numGroups;
   }
   if (!Number.isInteger(g) || g < 1 || F % g !== 0) {
-    throw new NormkitError('INVALID_ARGUMENT', `${op}: groupSize ${g} must divide the ${F} features on axis ${axis} of ${fmtShape(x.shape)} (num_features % num_per_group == 0)`, { op });
+    throw new NormkitError(
+      'INVALID_ARGUMENT',
+      `${op}: groupSize ${g} must divide the ${F} features on axis ${axis} of ${fmtShape(x.shape)} (num_features % num_per_group == 0)`,
+      { op },
+    );
   }
-  for (const [name, t] of [['scale', opts.scale], ['bias', opts.bias]] as const) {
-    if (t && t.size !== F) throw new NormkitError('SHAPE_MISMATCH', `${op}: ${name} ${fmtShape(t.shape)} must have ${F} elements (one per feature on axis ${axis})`, { op });
+  for (const [name, t] of [
+    ['scale', opts.scale],
+    ['bias', opts.bias],
+  ] as const) {
+    if (t && t.size !== F)
+      throw new NormkitError(
+        'SHAPE_MISMATCH',
+        `${op}: ${name} ${fmtShape(t.shape)} must have ${F} elements (one per feature on axis ${axis})`,
+        { op },
+      );
   }
   const perm = x.shape.map((_, i) => i).filter((i) => i !== axis);
   perm.push(axis);
@@ -81,7 +97,9 @@ export function parallelLayerNorm(x: Tensor, opts: ParallelLayerNormOptions = {}
   let y: Tensor;
   if (p === 2) {
     const grouped = xt.reshape([xt.size / g || 0, g]);
-    y = (centering ? layerNormKernel(grouped, undefined, undefined, 1, eps).y : rmsNormKernel(grouped, undefined, undefined, 1, eps)).reshape([xt.size / F || 0, F]);
+    y = (
+      centering ? layerNormKernel(grouped, undefined, undefined, 1, eps).y : rmsNormKernel(grouped, undefined, undefined, 1, eps)
+    ).reshape([xt.size / F || 0, F]);
     if (opts.scale) y = mul(y, asDtype(opts.scale, x.dtype as 'float32').reshape([F]));
     if (opts.bias) y = add(y, asDtype(opts.bias, x.dtype as 'float32').reshape([F]));
   } else {
@@ -89,7 +107,8 @@ export function parallelLayerNorm(x: Tensor, opts: ParallelLayerNormOptions = {}
     const xhat = rowForward(X, X.length / g, g, { center: centering, p, eps }).xhat;
     const gam = opts.scale && f64(opts.scale);
     const bet = opts.bias && f64(opts.bias);
-    for (let i = 0; i < xhat.length; i++) xhat[i] = (xhat[i] as number) * (gam ? (gam[i % F] as number) : 1) + (bet ? (bet[i % F] as number) : 0);
+    for (let i = 0; i < xhat.length; i++)
+      xhat[i] = (xhat[i] as number) * (gam ? (gam[i % F] as number) : 1) + (bet ? (bet[i % F] as number) : 0);
     y = tensorOf(x.dtype as 'float32', [X.length / F, F], xhat);
   }
   y = y.reshape(xt.shape);

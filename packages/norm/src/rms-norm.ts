@@ -1,4 +1,4 @@
-import { type Tensor, rmsNormKernel } from '@normkit/tensor';
+import { rmsNormKernel, type Tensor } from '@normkit/tensor';
 import { asDtype, axisOf, expandParam, requireFloat } from './internal.js';
 import { type LayerNormGradients, type LayerNormOptions, normBackward } from './layer-norm.js';
 

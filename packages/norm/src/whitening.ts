@@ -1,6 +1,19 @@
-import { NormkitError, Tensor, cholesky, eigh, fmtShape } from '@normkit/tensor';
-import { type F64, centerRowsF64, f64, fromChannelRows, gramBackward, gramF64, matmulF64, requireFloat, tensorOf, toChannelRows, transposeF64, uncenterGradRows } from './internal.js';
-import { type ChannelGroupOptions, type WhiteningGradients, affineBackwardRows, applyAffineRows, channelGroups } from './iter-norm.js';
+import { cholesky, eigh, fmtShape, NormkitError, Tensor } from '@normkit/tensor';
+import {
+  centerRowsF64,
+  type F64,
+  f64,
+  fromChannelRows,
+  gramBackward,
+  gramF64,
+  matmulF64,
+  requireFloat,
+  tensorOf,
+  toChannelRows,
+  transposeF64,
+  uncenterGradRows,
+} from './internal.js';
+import { affineBackwardRows, applyAffineRows, type ChannelGroupOptions, channelGroups, type WhiteningGradients } from './iter-norm.js';
 
 /** A spectral function g(λ) with optional derivative (used by the backward; else a finite difference). */
 export type SpectralFunction = ((lambda: number) => number) | { g: (lambda: number) => number; dg?: (lambda: number) => number };
@@ -40,7 +53,15 @@ function resolveG(g: number | SpectralFunction): { g: (l: number) => number; dg:
   if (typeof g === 'number') return powerFunction(g);
   const fn = typeof g === 'function' ? g : g.g;
   const dg = typeof g === 'function' ? undefined : g.dg;
-  return { g: fn, dg: dg ?? ((l) => { const h = 1e-6 * Math.max(Math.abs(l), 1e-12); return (fn(l + h) - fn(l - h)) / (2 * h); }) };
+  return {
+    g: fn,
+    dg:
+      dg ??
+      ((l) => {
+        const h = 1e-6 * Math.max(Math.abs(l), 1e-12);
+        return (fn(l + h) - fn(l - h)) / (2 * h);
+      }),
+  };
 }
 
 /** Symmetric eigendecomposition through @normkit/tensor's `eigh` (float64): ascending w, V columns. */
@@ -52,7 +73,11 @@ function eigF64(S: F64, n: number): { w: F64; V: F64 } {
 function checkSpectrum(op: string, w: F64, needPositive: boolean): void {
   for (const l of w) {
     if (needPositive && !(l > 0)) {
-      throw new NormkitError('NOT_POSITIVE_DEFINITE', `${op}: the covariance has eigenvalue ${l}; add epsilon > 0 or use more samples than channels per group`, { op });
+      throw new NormkitError(
+        'NOT_POSITIVE_DEFINITE',
+        `${op}: the covariance has eigenvalue ${l}; add epsilon > 0 or use more samples than channels per group`,
+        { op },
+      );
     }
   }
 }
@@ -115,7 +140,11 @@ function eigForward(op: string, Ac: F64, r: number, c: number, eps: number, meth
     try {
       L = Float64Array.from(cholesky(new Tensor([r, r], 'float64', Sigma)).data as F64);
     } catch (e) {
-      throw new NormkitError('NOT_POSITIVE_DEFINITE', `${op}: the covariance is not positive definite (${(e as Error).message}); add epsilon > 0`, { op });
+      throw new NormkitError(
+        'NOT_POSITIVE_DEFINITE',
+        `${op}: the covariance is not positive definite (${(e as Error).message}); add epsilon > 0`,
+        { op },
+      );
     }
     const W = lowerInverse(L, r);
     return { W, Y: matmulF64(W, Ac, r, r, c), w: new Float64Array(0), V: new Float64Array(0), L };
@@ -170,13 +199,14 @@ function eigBackward(dY: F64, Ac: F64, r: number, c: number, st: EigState, metho
       for (let j = 0; j < r; j++) {
         const g = dW[row * r + j] as number;
         Vbar[j * r + k] = g * s;
-        wbar[k]! += g * (V[j * r + k] as number) * -0.5 * s / lk;
+        wbar[k]! += (g * (V[j * r + k] as number) * -0.5 * s) / lk;
       }
     }
     const Vt = transposeF64(V, r, r);
     const M = matmulF64(Vt, Vbar, r, r, r);
     for (let i = 0; i < r; i++)
-      for (let j = 0; j < r; j++) M[i * r + j] = i === j ? (wbar[i] as number) : (M[i * r + j] as number) / ((w[j] as number) - (w[i] as number));
+      for (let j = 0; j < r; j++)
+        M[i * r + j] = i === j ? (wbar[i] as number) : (M[i * r + j] as number) / ((w[j] as number) - (w[i] as number));
     Sbar = matmulF64(matmulF64(V, M, r, r, r), Vt, r, r, r);
   } else {
     const f = method === 'zca' ? (l: number) => 1 / Math.sqrt(l) : method.g;
@@ -186,7 +216,13 @@ function eigBackward(dY: F64, Ac: F64, r: number, c: number, st: EigState, metho
   return gramBackward(Sbar, Ac, r, c, 1 / c, dA);
 }
 
-function runGroups(op: string, x: Tensor, o: ChannelGroupOptions & { epsilon?: number; scale?: Tensor; bias?: Tensor }, eps: number, method: Method): Tensor {
+function runGroups(
+  op: string,
+  x: Tensor,
+  o: ChannelGroupOptions & { epsilon?: number; scale?: Tensor; bias?: Tensor },
+  eps: number,
+  method: Method,
+): Tensor {
   const dt = requireFloat(op, x);
   const { outer, C, inner, m, G, d } = channelGroups(op, x, o);
   const R = toChannelRows(x.data as Float32Array, outer, C, inner);
@@ -199,10 +235,20 @@ function runGroups(op: string, x: Tensor, o: ChannelGroupOptions & { epsilon?: n
   return tensorOf(dt, x.shape, fromChannelRows(Y, outer, C, inner));
 }
 
-function runGroupsBackward(op: string, dy: Tensor, x: Tensor, o: ChannelGroupOptions & { scale?: Tensor; bias?: Tensor }, eps: number, method: Method): WhiteningGradients {
+function runGroupsBackward(
+  op: string,
+  dy: Tensor,
+  x: Tensor,
+  o: ChannelGroupOptions & { scale?: Tensor; bias?: Tensor },
+  eps: number,
+  method: Method,
+): WhiteningGradients {
   const dt = requireFloat(op, x);
   const { outer, C, inner, m, G, d } = channelGroups(op, x, o);
-  for (const [name, t] of [['scale', o.scale], ['bias', o.bias]] as const) {
+  for (const [name, t] of [
+    ['scale', o.scale],
+    ['bias', o.bias],
+  ] as const) {
     if (t && t.size !== C) throw new NormkitError('SHAPE_MISMATCH', `${op}: ${name} ${fmtShape(t.shape)} must have ${C} elements`, { op });
   }
   const R = toChannelRows(x.data as Float32Array, outer, C, inner);
@@ -278,7 +324,12 @@ export function spectralTransform(x: Tensor, g: number | SpectralFunction, opts:
  * const { dx } = spectralTransformBackward(dy, x, 0.25);
  * ```
  */
-export function spectralTransformBackward(dy: Tensor, x: Tensor, g: number | SpectralFunction, opts: SpectralTransformOptions = {}): WhiteningGradients {
+export function spectralTransformBackward(
+  dy: Tensor,
+  x: Tensor,
+  g: number | SpectralFunction,
+  opts: SpectralTransformOptions = {},
+): WhiteningGradients {
   return runGroupsBackward('spectralTransformBackward', dy, x, opts, opts.epsilon ?? 0, resolveG(g));
 }
 
@@ -292,7 +343,8 @@ export function spectralTransformBackward(dy: Tensor, x: Tensor, g: number | Spe
  */
 export function spectralMatrix(sigma: Tensor, g: number | SpectralFunction): Tensor {
   const dt = requireFloat('spectralMatrix', sigma, 'sigma');
-  if (sigma.rank !== 2 || sigma.shape[0] !== sigma.shape[1]) throw new NormkitError('SHAPE_MISMATCH', `spectralMatrix: sigma must be square, got ${fmtShape(sigma.shape)}`);
+  if (sigma.rank !== 2 || sigma.shape[0] !== sigma.shape[1])
+    throw new NormkitError('SHAPE_MISMATCH', `spectralMatrix: sigma must be square, got ${fmtShape(sigma.shape)}`);
   const n = sigma.shape[0] as number;
   const { w, V } = eigF64(f64(sigma), n);
   return tensorOf(dt, [n, n], spectralMatrixF64(w, V, n, resolveG(g).g));
@@ -308,14 +360,21 @@ export function spectralMatrix(sigma: Tensor, g: number | SpectralFunction): Ten
  */
 export function whiteningMatrix(sigma: Tensor, method: 'zca' | 'pca' | 'cholesky' = 'zca'): Tensor {
   const dt = requireFloat('whiteningMatrix', sigma, 'sigma');
-  if (sigma.rank !== 2 || sigma.shape[0] !== sigma.shape[1]) throw new NormkitError('SHAPE_MISMATCH', `whiteningMatrix: sigma must be square, got ${fmtShape(sigma.shape)}`);
+  if (sigma.rank !== 2 || sigma.shape[0] !== sigma.shape[1])
+    throw new NormkitError('SHAPE_MISMATCH', `whiteningMatrix: sigma must be square, got ${fmtShape(sigma.shape)}`);
   const n = sigma.shape[0] as number;
   const S = f64(sigma);
-  if (method === 'cholesky') return tensorOf(dt, [n, n], lowerInverse(Float64Array.from(cholesky(new Tensor([n, n], 'float64', S)).data as F64), n));
+  if (method === 'cholesky')
+    return tensorOf(dt, [n, n], lowerInverse(Float64Array.from(cholesky(new Tensor([n, n], 'float64', S)).data as F64), n));
   // Reuse eigForward on a matrix whose Gram equals Σ is not possible in general; decompose directly.
   const { w, V } = eigF64(S, n);
   checkSpectrum('whiteningMatrix', w, true);
-  if (method === 'zca') return tensorOf(dt, [n, n], spectralMatrixF64(w, V, n, (l) => 1 / Math.sqrt(l)));
+  if (method === 'zca')
+    return tensorOf(
+      dt,
+      [n, n],
+      spectralMatrixF64(w, V, n, (l) => 1 / Math.sqrt(l)),
+    );
   const W = new Float64Array(n * n);
   for (let row = 0; row < n; row++) {
     const k = n - 1 - row;

@@ -4,11 +4,24 @@ import { join } from 'node:path';
 import { Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
 import {
-  batchNorm, batchNormTraining, groupNorm, instanceNorm, layerNormWithStats, meanVarianceNormalization, rmsNorm,
+  batchNorm,
+  batchNormTraining,
+  groupNorm,
+  instanceNorm,
+  layerNormWithStats,
+  meanVarianceNormalization,
+  rmsNorm,
 } from '../src/index.js';
-import { type OnnxCase, type PbTensor, TESTDATA, listCases, loadCase, maxErr } from './onnx-testdata.js';
+import { listCases, loadCase, maxErr, type OnnxCase, type PbTensor, TESTDATA } from './onnx-testdata.js';
 
-const PREFIXES = ['test_layer_normalization', 'test_rms_normalization', 'test_group_normalization', 'test_batchnorm', 'test_instancenorm', 'test_mvn'];
+const PREFIXES = [
+  'test_layer_normalization',
+  'test_rms_normalization',
+  'test_group_normalization',
+  'test_batchnorm',
+  'test_instancenorm',
+  'test_mvn',
+];
 const TOL = 1e-4;
 
 const t32 = (p: PbTensor) => new Tensor(p.dims, 'float32', Float32Array.from(p.data));
@@ -24,7 +37,9 @@ function runNode(c: OnnxCase, attrCase: OnnxCase, s: number): Tensor[] {
   });
   for (const [n, t] of Object.entries(c.initializers)) byName.set(n, t);
   const names = attrCase === c ? c.nodeInputs : attrCase.nodeInputs;
-  const inputs = names.map((n, i) => (n === '' ? undefined : byName.get(attrCase === c ? n : (c.graphInputs[i] as string)) ?? byName.get(n)));
+  const inputs = names.map((n, i) =>
+    n === '' ? undefined : (byName.get(attrCase === c ? n : (c.graphInputs[i] as string)) ?? byName.get(n)),
+  );
   const inp = (i: number) => {
     const t = inputs[i];
     return t ? t32(t) : undefined;
@@ -40,7 +55,15 @@ function runNode(c: OnnxCase, attrCase: OnnxCase, s: number): Tensor[] {
     case 'RMSNormalization':
       return [rmsNorm(x, { axis: (a.axis as number | undefined) ?? -1, epsilon: eps(1e-5), scale: inp(1) })];
     case 'GroupNormalization':
-      return [groupNorm(x, { numGroups: a.num_groups as number, epsilon: eps(1e-5), scale: inp(1), bias: inp(2), affine: attrCase.opset >= 21 ? 'channel' : 'group' })];
+      return [
+        groupNorm(x, {
+          numGroups: a.num_groups as number,
+          epsilon: eps(1e-5),
+          scale: inp(1),
+          bias: inp(2),
+          affine: attrCase.opset >= 21 ? 'channel' : 'group',
+        }),
+      ];
     case 'InstanceNormalization':
       return [instanceNorm(x, { epsilon: eps(1e-5), scale: inp(1), bias: inp(2) })];
     case 'MeanVarianceNormalization':
@@ -49,7 +72,12 @@ function runNode(c: OnnxCase, attrCase: OnnxCase, s: number): Tensor[] {
       const common = { scale: inp(1), bias: inp(2), epsilon: eps(1e-5) };
       if (a.training_mode === 1) {
         // ONNX: running = input·momentum + batch·(1 − momentum); ours weights the batch by `momentum`.
-        const r = batchNormTraining(x, { ...common, runningMean: inp(3), runningVar: inp(4), momentum: 1 - ((a.momentum as number | undefined) ?? 0.9) });
+        const r = batchNormTraining(x, {
+          ...common,
+          runningMean: inp(3),
+          runningVar: inp(4),
+          momentum: 1 - ((a.momentum as number | undefined) ?? 0.9),
+        });
         return [r.y, r.runningMean, r.runningVar];
       }
       return [batchNorm(x, { ...common, runningMean: inp(3) as Tensor, runningVar: inp(4) as Tensor })];
@@ -130,7 +158,10 @@ function runJson(suite: JsonSuite, inputs: Tensor[]): (Tensor | undefined)[] {
       return [rmsNorm(x, { axis: attr('axis') ?? -1, epsilon: eps, scale: a1 })];
     case 'SkipLayerNormalization': {
       // com.microsoft: input, skip, gamma, beta, bias → LN(input + skip + bias); output 3 = the sum.
-      const s = Float32Array.from(x.data as Float32Array, (v, i) => v + ((a1 as Tensor).data[i] as number) + (a4 ? (a4.data[i % a4.size] as number) : 0));
+      const s = Float32Array.from(
+        x.data as Float32Array,
+        (v, i) => v + ((a1 as Tensor).data[i] as number) + (a4 ? (a4.data[i % a4.size] as number) : 0),
+      );
       const sum = new Tensor(x.shape, 'float32', s);
       return [layerNormWithStats(sum, { epsilon: eps, scale: a2, bias: a3 }).y, undefined, undefined, sum];
     }
@@ -141,14 +172,31 @@ function runJson(suite: JsonSuite, inputs: Tensor[]): (Tensor | undefined)[] {
     case 'InstanceNormalization':
       return [instanceNorm(x, { epsilon: eps, scale: a1, bias: a2 })];
     case 'BatchNormalization':
-      return [batchNorm(x, { scale: a1, bias: a2, runningMean: a3 as Tensor, runningVar: a4 as Tensor, epsilon: eps, channelAxis: nhwc ? -1 : 1, spatial: attr('spatial') !== 0 })];
+      return [
+        batchNorm(x, {
+          scale: a1,
+          bias: a2,
+          runningMean: a3 as Tensor,
+          runningVar: a4 as Tensor,
+          epsilon: eps,
+          channelAxis: nhwc ? -1 : 1,
+          spatial: attr('spatial') !== 0,
+        }),
+      ];
     default:
       throw new Error(`no operator for ${suite.operator}`);
   }
 }
 
 const JSON_DIR = join(TESTDATA, 'third-party/onnxruntime/js/web/test/data/ops');
-const JSON_FILES = ['layer-norm.jsonc', 'simplified-layer-norm.jsonc', 'skip-layer-norm.jsonc', 'skip-simplified-layer-norm.jsonc', 'instance-norm.jsonc', 'batch-norm.jsonc'];
+const JSON_FILES = [
+  'layer-norm.jsonc',
+  'simplified-layer-norm.jsonc',
+  'skip-layer-norm.jsonc',
+  'skip-simplified-layer-norm.jsonc',
+  'instance-norm.jsonc',
+  'batch-norm.jsonc',
+];
 
 describe('ORT-web JSON vectors (norm ops)', () => {
   for (const file of JSON_FILES) {
@@ -177,7 +225,9 @@ describe('summary', () => {
     const by = (p: string) => results.filter((r) => r.dir.startsWith(p));
     for (const p of ['third-party/onnx-node', 'onnx-ops', 'ort-web']) {
       const rs = by(p);
-      console.log(`[conformance] ${p}: ${rs.filter((r) => r.pass).length}/${rs.length} pass, worst error ${Math.max(0, ...rs.map((r) => r.err)).toExponential(2)}`);
+      console.log(
+        `[conformance] ${p}: ${rs.filter((r) => r.pass).length}/${rs.length} pass, worst error ${Math.max(0, ...rs.map((r) => r.err)).toExponential(2)}`,
+      );
     }
   });
 });

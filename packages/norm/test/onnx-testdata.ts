@@ -18,7 +18,18 @@ export interface PbTensor {
   data: Float64Array;
 }
 
-const TYPE_NAMES: Record<number, string> = { 1: 'float32', 2: 'uint8', 3: 'int8', 5: 'int16', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64', 16: 'bfloat16' };
+const TYPE_NAMES: Record<number, string> = {
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  16: 'bfloat16',
+};
 
 function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
@@ -48,15 +59,33 @@ export function decodeTensor(t: onnx.onnx.ITensorProto): PbTensor {
     const dv = new DataView(buf);
     for (let i = 0; i < size; i++) {
       switch (dt) {
-        case 1: out[i] = dv.getFloat32(i * 4, true); break;
-        case 11: out[i] = dv.getFloat64(i * 8, true); break;
-        case 6: out[i] = dv.getInt32(i * 4, true); break;
-        case 7: out[i] = Number(dv.getBigInt64(i * 8, true)); break;
-        case 10: out[i] = halfToFloat(dv.getUint16(i * 2, true)); break;
-        case 16: out[i] = new Float32Array(new Uint32Array([dv.getUint16(i * 2, true) << 16]).buffer)[0] as number; break;
-        case 2: case 9: out[i] = dv.getUint8(i); break;
-        case 3: out[i] = dv.getInt8(i); break;
-        default: throw new Error(`decodeTensor: raw data type ${dt} not supported (${t.name})`);
+        case 1:
+          out[i] = dv.getFloat32(i * 4, true);
+          break;
+        case 11:
+          out[i] = dv.getFloat64(i * 8, true);
+          break;
+        case 6:
+          out[i] = dv.getInt32(i * 4, true);
+          break;
+        case 7:
+          out[i] = Number(dv.getBigInt64(i * 8, true));
+          break;
+        case 10:
+          out[i] = halfToFloat(dv.getUint16(i * 2, true));
+          break;
+        case 16:
+          out[i] = new Float32Array(new Uint32Array([dv.getUint16(i * 2, true) << 16]).buffer)[0] as number;
+          break;
+        case 2:
+        case 9:
+          out[i] = dv.getUint8(i);
+          break;
+        case 3:
+          out[i] = dv.getInt8(i);
+          break;
+        default:
+          throw new Error(`decodeTensor: raw data type ${dt} not supported (${t.name})`);
       }
     }
   } else {
@@ -100,13 +129,20 @@ export interface OnnxCase {
 
 function attrValue(a: onnx.onnx.IAttributeProto): AttrValue {
   switch (a.type) {
-    case P.AttributeProto.AttributeType.FLOAT: return a.f ?? 0;
-    case P.AttributeProto.AttributeType.INT: return toNum(a.i);
-    case P.AttributeProto.AttributeType.STRING: return new TextDecoder().decode(a.s ?? new Uint8Array());
-    case P.AttributeProto.AttributeType.FLOATS: return [...(a.floats ?? [])];
-    case P.AttributeProto.AttributeType.INTS: return (a.ints ?? []).map(toNum);
-    case P.AttributeProto.AttributeType.TENSOR: return decodeTensor(a.t as onnx.onnx.ITensorProto);
-    default: return `<attr type ${a.type}>`;
+    case P.AttributeProto.AttributeType.FLOAT:
+      return a.f ?? 0;
+    case P.AttributeProto.AttributeType.INT:
+      return toNum(a.i);
+    case P.AttributeProto.AttributeType.STRING:
+      return new TextDecoder().decode(a.s ?? new Uint8Array());
+    case P.AttributeProto.AttributeType.FLOATS:
+      return [...(a.floats ?? [])];
+    case P.AttributeProto.AttributeType.INTS:
+      return (a.ints ?? []).map(toNum);
+    case P.AttributeProto.AttributeType.TENSOR:
+      return decodeTensor(a.t as onnx.onnx.ITensorProto);
+    default:
+      return `<attr type ${a.type}>`;
   }
 }
 
@@ -123,7 +159,9 @@ export function loadCase(dir: string): OnnxCase {
   const initializers: Record<string, PbTensor> = {};
   for (const t of g.initializer ?? []) initializers[t.name ?? ''] = decodeTensor(t);
   const sets: OnnxCase['sets'] = [];
-  for (const s of readdirSync(dir).filter((f) => f.startsWith('test_data_set_')).sort()) {
+  for (const s of readdirSync(dir)
+    .filter((f) => f.startsWith('test_data_set_'))
+    .sort()) {
     const files = readdirSync(join(dir, s));
     const list = (prefix: string) =>
       files

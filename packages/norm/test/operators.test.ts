@@ -3,8 +3,24 @@
 import { NormkitError, Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
 import {
-  batchNorm, batchNormTraining, centeredWeightNorm, columnMeanDeviation, groupNorm, intlBeta, intlLoss, intlWhiten, iterNorm, iterNormInference,
-  layerNorm, layerNormWithStats, lnG, normMseLoss, parallelLayerNorm, rmsNorm, traceLoss, whiten,
+  batchNorm,
+  batchNormTraining,
+  centeredWeightNorm,
+  columnMeanDeviation,
+  groupNorm,
+  intlBeta,
+  intlLoss,
+  intlWhiten,
+  iterNorm,
+  iterNormInference,
+  layerNorm,
+  layerNormWithStats,
+  lnG,
+  normMseLoss,
+  parallelLayerNorm,
+  rmsNorm,
+  traceLoss,
+  whiten,
 } from '../src/index.js';
 import { oneNodeModel, runOrt } from './ort-helper.js';
 
@@ -19,13 +35,16 @@ function cov(y: number[], m: number, C: number): number[] {
   const mu = new Array(C).fill(0);
   for (let i = 0; i < m; i++) for (let c = 0; c < C; c++) mu[c] += y[i * C + c]! / m;
   const S: number[] = [];
-  for (let a = 0; a < C; a++) for (let b = 0; b < C; b++) {
-    let s = 0;
-    for (let i = 0; i < m; i++) s += (y[i * C + a]! - mu[a]) * (y[i * C + b]! - mu[b]);
-    S.push(s / m);
-  }
+  for (let a = 0; a < C; a++)
+    for (let b = 0; b < C; b++) {
+      let s = 0;
+      for (let i = 0; i < m; i++) s += (y[i * C + a]! - mu[a]) * (y[i * C + b]! - mu[b]);
+      S.push(s / m);
+    }
   return S;
 }
+// biome-ignore lint/suspicious/noApproximativeNumericConstant: CWN's literal default NScale
+const CWN_SCALE = 1.414;
 const eye = (n: number) => Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0));
 
 describe('GroupNormalization opset 18 (per-group γ, β) and 21 against onnxruntime-node', () => {
@@ -36,8 +55,25 @@ describe('GroupNormalization opset 18 (per-group γ, β) and 21 against onnxrunt
       const k = opset === 18 ? G : C;
       const s = Tensor.randn([k], 4);
       const b = Tensor.randn([k], 5);
-      const bytes = oneNodeModel('GroupNormalization', opset, [{ name: 'x', dims: [N, C, S] }, { name: 's', dims: [k] }, { name: 'b', dims: [k] }], [{ name: 'y', dims: [N, C, S] }], [{ name: 'num_groups', i: G }, { name: 'epsilon', f: 1e-3 }]);
-      const ref = await runOrt(bytes, { x: { data: x.data as Float32Array, dims: [N, C, S] }, s: { data: s.data as Float32Array, dims: [k] }, b: { data: b.data as Float32Array, dims: [k] } });
+      const bytes = oneNodeModel(
+        'GroupNormalization',
+        opset,
+        [
+          { name: 'x', dims: [N, C, S] },
+          { name: 's', dims: [k] },
+          { name: 'b', dims: [k] },
+        ],
+        [{ name: 'y', dims: [N, C, S] }],
+        [
+          { name: 'num_groups', i: G },
+          { name: 'epsilon', f: 1e-3 },
+        ],
+      );
+      const ref = await runOrt(bytes, {
+        x: { data: x.data as Float32Array, dims: [N, C, S] },
+        s: { data: s.data as Float32Array, dims: [k] },
+        b: { data: b.data as Float32Array, dims: [k] },
+      });
       const got = groupNorm(x, { numGroups: G, scale: s, bias: b, epsilon: 1e-3, affine: opset === 18 ? 'group' : 'channel' });
       expect(maxDiff(arr(got), ref.y as Float32Array)).toBeLessThan(1e-5);
       // Without `affine`, the layout is inferred from the parameter size.
@@ -48,10 +84,37 @@ describe('GroupNormalization opset 18 (per-group γ, β) and 21 against onnxrunt
     const x = Tensor.randn([7, 33], 9, { mean: 2, std: 3 });
     const g = Tensor.randn([33], 10);
     const b = Tensor.randn([33], 11);
-    const feeds = { x: { data: x.data as Float32Array, dims: [7, 33] }, g: { data: g.data as Float32Array, dims: [33] }, b: { data: b.data as Float32Array, dims: [33] } };
-    const ln = await runOrt(oneNodeModel('LayerNormalization', 17, [{ name: 'x', dims: [7, 33] }, { name: 'g', dims: [33] }, { name: 'b', dims: [33] }], [{ name: 'y', dims: [7, 33] }]), feeds);
+    const feeds = {
+      x: { data: x.data as Float32Array, dims: [7, 33] },
+      g: { data: g.data as Float32Array, dims: [33] },
+      b: { data: b.data as Float32Array, dims: [33] },
+    };
+    const ln = await runOrt(
+      oneNodeModel(
+        'LayerNormalization',
+        17,
+        [
+          { name: 'x', dims: [7, 33] },
+          { name: 'g', dims: [33] },
+          { name: 'b', dims: [33] },
+        ],
+        [{ name: 'y', dims: [7, 33] }],
+      ),
+      feeds,
+    );
     expect(maxDiff(arr(layerNorm(x, { scale: g, bias: b })), ln.y as Float32Array)).toBeLessThan(1e-5);
-    const rms = await runOrt(oneNodeModel('RMSNormalization', 23, [{ name: 'x', dims: [7, 33] }, { name: 'g', dims: [33] }], [{ name: 'y', dims: [7, 33] }]), { x: feeds.x, g: feeds.g });
+    const rms = await runOrt(
+      oneNodeModel(
+        'RMSNormalization',
+        23,
+        [
+          { name: 'x', dims: [7, 33] },
+          { name: 'g', dims: [33] },
+        ],
+        [{ name: 'y', dims: [7, 33] }],
+      ),
+      { x: feeds.x, g: feeds.g },
+    );
     expect(maxDiff(arr(rmsNorm(x, { scale: g })), rms.y as Float32Array)).toBeLessThan(1e-5);
   });
 });
@@ -59,7 +122,11 @@ describe('GroupNormalization opset 18 (per-group γ, β) and 21 against onnxrunt
 describe('batchNorm', () => {
   const x = Tensor.from([[[1, 2]], [[3, 6]]], undefined, 'float64'); // [N=2, C=1, 2]
   it('training: batch statistics, running update with momentum (PyTorch convention), unbiased option', () => {
-    const r = batchNormTraining(x, { runningMean: Tensor.from([1], undefined, 'float64'), runningVar: Tensor.from([2], undefined, 'float64'), momentum: 0.1 });
+    const r = batchNormTraining(x, {
+      runningMean: Tensor.from([1], undefined, 'float64'),
+      runningVar: Tensor.from([2], undefined, 'float64'),
+      momentum: 0.1,
+    });
     // mean 3, biased var (4 + 1 + 0 + 9)/4 = 3.5, unbiased 14/3
     expect(arr(r.batchMean)).toEqual([3]);
     expect(arr(r.batchVar)[0]).toBeCloseTo(3.5, 12);
@@ -74,7 +141,13 @@ describe('batchNorm', () => {
     const xh = Tensor.randn([2, 3, 4], 1, { dtype: 'float64' }); // N, W, C (channels last)
     const rm = Tensor.from([0.1, -0.2, 0.3], undefined, 'float64');
     const rv = Tensor.from([1, 2, 0.5], undefined, 'float64');
-    const y = arr(batchNorm(xh, { runningMean: Tensor.from([0.1, -0.2, 0.3, 0], undefined, 'float64'), runningVar: Tensor.from([1, 2, 0.5, 1], undefined, 'float64'), channelAxis: -1 }));
+    const y = arr(
+      batchNorm(xh, {
+        runningMean: Tensor.from([0.1, -0.2, 0.3, 0], undefined, 'float64'),
+        runningVar: Tensor.from([1, 2, 0.5, 1], undefined, 'float64'),
+        channelAxis: -1,
+      }),
+    );
     const X = arr(xh);
     const want = X.map((v, i) => (v - [0.1, -0.2, 0.3, 0][i % 4]!) / Math.sqrt([1, 2, 0.5, 1][i % 4]! + 1e-5));
     expect(maxDiff(y, want)).toBeLessThan(1e-12);
@@ -85,7 +158,11 @@ describe('batchNorm', () => {
 
 describe('iterNorm', () => {
   const x = Tensor.randn([200, 4], 21, { dtype: 'float64' });
-  const mixed = Tensor.from(arr(x).map((v, i, a) => (i % 4 === 1 ? v + 0.9 * a[i - 1]! : v)), [200, 4], 'float64');
+  const mixed = Tensor.from(
+    arr(x).map((v, i, a) => (i % 4 === 1 ? v + 0.9 * a[i - 1]! : v)),
+    [200, 4],
+    'float64',
+  );
   it('with enough iterations the output covariance is ≈ I (whitening); T = 5 is close', () => {
     // T = 10 converges here; far more steps of the uncoupled Newton iteration amplify round-off (T = 50: 3e-3).
     const C10 = cov(arr(iterNorm(mixed, { T: 10, epsilon: 0 }).y), 200, 4);
@@ -100,14 +177,23 @@ describe('iterNorm', () => {
     expect(maxDiff(arr(inf), arr(tr.y))).toBeLessThan(1e-12);
     const tr2 = iterNorm(mixed, { numGroups: 2 });
     // default momentum 0.1 from mean 0 and identity W
-    expect(maxDiff(arr(tr2.runningMean), arr(tr2.mean).map((v) => 0.1 * v))).toBeLessThan(1e-15);
+    expect(
+      maxDiff(
+        arr(tr2.runningMean),
+        arr(tr2.mean).map((v) => 0.1 * v),
+      ),
+    ).toBeLessThan(1e-15);
     expect(tr2.runningWm.shape).toEqual([2, 2, 2]);
   });
 });
 
 describe('whiten', () => {
   const x = Tensor.randn([300, 3], 31, { dtype: 'float64' });
-  const mixed = Tensor.from(arr(x).map((v, i, a) => (i % 3 === 2 ? v - 0.7 * a[i - 2]! + 0.3 * a[i - 1]! : v)), [300, 3], 'float64');
+  const mixed = Tensor.from(
+    arr(x).map((v, i, a) => (i % 3 === 2 ? v - 0.7 * a[i - 2]! + 0.3 * a[i - 1]! : v)),
+    [300, 3],
+    'float64',
+  );
   for (const method of ['zca', 'pca', 'cholesky'] as const) {
     it(`${method}: covariance of the output is I`, () => {
       const y = arr(whiten(mixed, { method, epsilon: 0 }));
@@ -143,12 +229,19 @@ describe('parallelLayerNorm, lnG, centered weight norm, CCC check', () => {
       const vr = v.slice(o * 6, o * 6 + 6);
       const mu = vr.reduce((a, t) => a + t, 0) / 6;
       const nv = Math.sqrt(vr.reduce((a, t) => a + (t - mu) ** 2, 0));
-      expect(Math.sqrt(row.reduce((a, t) => a + t * t, 0))).toBeCloseTo((1.414 * nv) / (nv + 1e-5), 12);
+      expect(Math.sqrt(row.reduce((a, t) => a + t * t, 0))).toBeCloseTo((CWN_SCALE * nv) / (nv + 1e-5), 12);
     }
   });
   it('columnMeanDeviation measures the CCC violation', () => {
     // column 0: mean 2 / max 3; column 1: mean 3 / max 4 → worst 0.75
-    expect(columnMeanDeviation(Tensor.from([[1, 2], [3, 4]]))).toBeCloseTo(0.75, 6);
+    expect(
+      columnMeanDeviation(
+        Tensor.from([
+          [1, 2],
+          [3, 4],
+        ]),
+      ),
+    ).toBeCloseTo(0.75, 6);
   });
 });
 

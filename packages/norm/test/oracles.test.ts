@@ -2,25 +2,43 @@
 import { Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
 import {
-  centerColumns, intlBeta, isColumnCentered, iterNorm, iterNormMatrix, iterNormSpectrum, layerNorm, parallelLayerNorm, rmsNorm,
-  spectralMatrix, spectralTransform, traceLossFromCovariance,
+  centerColumns,
+  intlBeta,
+  isColumnCentered,
+  iterNorm,
+  iterNormMatrix,
+  iterNormSpectrum,
+  layerNorm,
+  parallelLayerNorm,
+  rmsNorm,
+  spectralMatrix,
+  spectralTransform,
+  traceLossFromCovariance,
 } from '../src/index.js';
 
 const f64 = (v: number[], shape?: number[]) => Tensor.from(v, shape ?? [v.length], 'float64');
 const arr = (t: Tensor) => Array.from(t.data as Float64Array);
 const close = (a: number[], b: number[], tol: number) => {
   expect(a.length).toBe(b.length);
-  a.forEach((v, i) => expect(Math.abs(v - (b[i] as number)), `index ${i}: ${v} vs ${b[i]}`).toBeLessThanOrEqual(tol));
+  a.forEach((v, i) => {
+    expect(Math.abs(v - (b[i] as number)), `index ${i}: ${v} vs ${b[i]}`).toBeLessThanOrEqual(tol);
+  });
 };
 /** y = W x + b for W (out×in) row-major, written here. */
-const affine = (W: number[][], x: number[], b: number[]) => W.map((row, i) => row.reduce((s, w, j) => s + w * (x[j] as number), 0) + (b[i] as number));
+const affine = (W: number[][], x: number[], b: number[]) =>
+  W.map((row, i) => row.reduce((s, w, j) => s + w * (x[j] as number), 0) + (b[i] as number));
 /** 2×2 product helpers written here. */
-const mm2 = (A: number[], B: number[]) => [A[0]! * B[0]! + A[1]! * B[2]!, A[0]! * B[1]! + A[1]! * B[3]!, A[2]! * B[0]! + A[3]! * B[2]!, A[2]! * B[1]! + A[3]! * B[3]!];
+const mm2 = (A: number[], B: number[]) => [
+  A[0]! * B[0]! + A[1]! * B[2]!,
+  A[0]! * B[1]! + A[1]! * B[3]!,
+  A[2]! * B[0]! + A[3]! * B[2]!,
+  A[2]! * B[1]! + A[3]! * B[3]!,
+];
 const t2 = (A: number[]) => [A[0]!, A[2]!, A[1]!, A[3]!];
 const eig2 = (S: number[]) => {
   const tr = S[0]! + S[3]!;
   const det = S[0]! * S[3]! - S[1]! * S[2]!;
-  const disc = Math.sqrt(Math.max(tr * tr / 4 - det, 0));
+  const disc = Math.sqrt(Math.max((tr * tr) / 4 - det, 0));
   return [tr / 2 - disc, tr / 2 + disc];
 };
 
@@ -35,9 +53,17 @@ describe('oracle 1: column centering', () => {
 });
 
 describe('oracle 2: LN(Wx+b) = RMSNorm(CWx+Cb)', () => {
-  const W = [[1, 2], [3, 4], [5, 6]];
+  const W = [
+    [1, 2],
+    [3, 4],
+    [5, 6],
+  ];
   const b = [1, 0, -1];
-  const CW = [[-2, -2], [0, 0], [2, 2]];
+  const CW = [
+    [-2, -2],
+    [0, 0],
+    [2, 2],
+  ];
   const Cb = [1, 0, -1];
   const cases: [number[], number, number[]][] = [
     [[1, 1], 0, [-1.224745, 0, 1.224745]],
@@ -59,10 +85,13 @@ describe('oracle 3: shift invariance; RMSNorm == LN iff mean(h) = 0', () => {
   const g = f64([1.5, -0.5, 2, 1]);
   const be = f64([0.1, 0.2, -0.3, 0.4]);
   it('LN(h + c·1) == LN(h)', () => {
-    for (const c of [-7, 0.3, 100]) close(arr(layerNorm(f64(h.map((v) => v + c)), { scale: g, bias: be })), arr(layerNorm(f64(h), { scale: g, bias: be })), 1e-9);
+    for (const c of [-7, 0.3, 100])
+      close(arr(layerNorm(f64(h.map((v) => v + c)), { scale: g, bias: be })), arr(layerNorm(f64(h), { scale: g, bias: be })), 1e-9);
   });
   it('RMSNorm ≠ LN for a non-zero mean, == after centering (affine equal, β kept)', () => {
-    const diff = arr(rmsNorm(f64(h), { scale: g, bias: be })).map((v, i) => Math.abs(v - arr(layerNorm(f64(h), { scale: g, bias: be }))[i]!));
+    const diff = arr(rmsNorm(f64(h), { scale: g, bias: be })).map((v, i) =>
+      Math.abs(v - arr(layerNorm(f64(h), { scale: g, bias: be }))[i]!),
+    );
     expect(Math.max(...diff)).toBeGreaterThan(1e-3);
     const mu = h.reduce((a, v) => a + v, 0) / h.length;
     const hc = h.map((v) => v - mu);
@@ -79,7 +108,11 @@ describe('oracle 7: LN([3, 1])', () => {
 
 describe('oracle 8: LN geometry at d = 3', () => {
   it('sum 0 and sum of squares 3 (no affine, ε = 0)', () => {
-    for (const h of [[1, 2, 4], [-3, 0.5, 9], [0.001, 0.002, -0.004]]) {
+    for (const h of [
+      [1, 2, 4],
+      [-3, 0.5, 9],
+      [0.001, 0.002, -0.004],
+    ]) {
       const y = arr(layerNorm(f64(h), { epsilon: 0 }));
       expect(Math.abs(y.reduce((a, v) => a + v, 0))).toBeLessThan(1e-12);
       expect(Math.abs(y.reduce((a, v) => a + v * v, 0) - 3)).toBeLessThan(1e-9);
@@ -125,7 +158,11 @@ describe('oracle 12: PLN', () => {
           const v = idx.map((i) => X[i]!);
           const mu = (v[0]! + v[1]! + v[2]!) / 3;
           const sd = Math.sqrt(v.reduce((a, t) => a + (t - mu) ** 2, 0) / 3 + 1e-5);
-          close(idx.map((i) => y[i]!), v.map((t) => (t - mu) / sd), 1e-12);
+          close(
+            idx.map((i) => y[i]!),
+            v.map((t) => (t - mu) / sd),
+            1e-12,
+          );
         }
   });
 });
@@ -157,14 +194,25 @@ describe('oracle 13/14: IterNorm matrices, spectra and trace loss for Σ = [[2,1
     // Samples ±√2·√λ_k·q_k: mean 0, covariance Σ_k λ_k q_k q_kᵀ = Σ (λ = 1, 3; q = (1,−1)/√2, (1,1)/√2).
     const r = Math.SQRT1_2;
     const pts: number[] = [];
-    for (const [l, q] of [[1, [r, -r]], [3, [r, r]]] as [number, number[]][]) for (const sg of [1, -1]) pts.push(...q.map((v) => sg * Math.SQRT2 * Math.sqrt(l) * v));
+    for (const [l, q] of [
+      [1, [r, -r]],
+      [3, [r, r]],
+    ] as [number, number[]][])
+      for (const sg of [1, -1]) pts.push(...q.map((v) => sg * Math.SQRT2 * Math.sqrt(l) * v));
     const res = iterNorm(f64(pts, [4, 2]), { T: 1, epsilon: 0 });
     close(arr(res.whitening), [0.625, -0.0625, -0.0625, 0.625], 1e-12);
   });
 });
 
 describe('oracle 15: IterNorm eigenvalue map h_T', () => {
-  const T4: [number, number][] = [[1, 1], [0.5, 0.999999], [0.25, 0.998186], [0.1, 0.918598], [0.01, 0.225465], [0.001, 0.025295]];
+  const T4: [number, number][] = [
+    [1, 1],
+    [0.5, 0.999999],
+    [0.25, 0.998186],
+    [0.1, 0.918598],
+    [0.01, 0.225465],
+    [0.001, 0.025295],
+  ];
   for (const [x, h] of T4) it(`T = 4: h(${x}) = ${h}`, () => expect(Math.abs(iterNormSpectrum(x, 4) - h)).toBeLessThan(1e-6));
   it('T = 5: h(0.01) = 0.433911', () => expect(Math.abs(iterNormSpectrum(0.01, 5) - 0.433911)).toBeLessThan(1e-6));
   it('INTL examples: h_4(1/256) = 0.0952, h_4(1/8192) = 0.00312', () => {
@@ -184,14 +232,22 @@ describe('oracle 17: spectral transform, power family', () => {
   // Σ = Q diag(4, 1, 0.25) Qᵀ with a rotation Q written here.
   const c = Math.cos(0.7);
   const s = Math.sin(0.7);
-  const Q = [[c, -s, 0], [s * 0.6, c * 0.6, 0.8], [-s * 0.8, -c * 0.8, 0.6]];
+  const Q = [
+    [c, -s, 0],
+    [s * 0.6, c * 0.6, 0.8],
+    [-s * 0.8, -c * 0.8, 0.6],
+  ];
   const lam = [4, 1, 0.25];
   const build = (ev: number[]) => {
     const M: number[] = [];
     for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) M.push([0, 1, 2].reduce((a, k) => a + Q[i]![k]! * ev[k]! * Q[j]![k]!, 0));
     return M;
   };
-  const cases: [number, number[]][] = [[0.25, [2, 1, 0.5]], [0.5, [1, 1, 1]], [0.75, [0.5, 1, 2]]];
+  const cases: [number, number[]][] = [
+    [0.25, [2, 1, 0.5]],
+    [0.5, [1, 1, 1]],
+    [0.75, [0.5, 1, 2]],
+  ];
   for (const [p, out] of cases) {
     it(`p = ${p}: output eigenvalues [${out}]`, () => {
       // Matrix form: M Σ Mᵀ = Q diag(λ^(1−2p)) Qᵀ.
@@ -210,7 +266,8 @@ describe('oracle 17: spectral transform, power family', () => {
       for (let k = 0; k < 3; k++) for (const sg of [1, -1]) pts.push(...[0, 1, 2].map((i) => sg * Math.sqrt(3 * lam[k]!) * Q[i]![k]!));
       const y = arr(spectralTransform(f64(pts, [6, 3]), p));
       const cov: number[] = [];
-      for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) cov.push([0, 1, 2, 3, 4, 5].reduce((a, n) => a + y[n * 3 + i]! * y[n * 3 + j]!, 0) / 6);
+      for (let i = 0; i < 3; i++)
+        for (let j = 0; j < 3; j++) cov.push([0, 1, 2, 3, 4, 5].reduce((a, n) => a + y[n * 3 + i]! * y[n * 3 + j]!, 0) / 6);
       close(cov, build(out), 1e-9);
     });
   }

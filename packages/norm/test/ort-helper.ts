@@ -7,12 +7,23 @@ const P = onnx.onnx;
 
 export type Attr = { name: string; i?: number; f?: number; ints?: number[] };
 
-export function oneNodeModel(opType: string, opset: number, inputs: { name: string; dims: number[] }[], outputs: { name: string; dims: number[] }[], attrs: Attr[] = []): Uint8Array {
+export function oneNodeModel(
+  opType: string,
+  opset: number,
+  inputs: { name: string; dims: number[] }[],
+  outputs: { name: string; dims: number[] }[],
+  attrs: Attr[] = [],
+): Uint8Array {
   const F = P.TensorProto.DataType.FLOAT;
   const vi = (name: string, dims: number[]) =>
     P.ValueInfoProto.create({
       name,
-      type: P.TypeProto.create({ tensorType: P.TypeProto.Tensor.create({ elemType: F, shape: P.TensorShapeProto.create({ dim: dims.map((d) => P.TensorShapeProto.Dimension.create({ dimValue: d })) }) }) }),
+      type: P.TypeProto.create({
+        tensorType: P.TypeProto.Tensor.create({
+          elemType: F,
+          shape: P.TensorShapeProto.create({ dim: dims.map((d) => P.TensorShapeProto.Dimension.create({ dimValue: d })) }),
+        }),
+      }),
     });
   const attribute = attrs.map((a) =>
     a.ints
@@ -27,12 +38,20 @@ export function oneNodeModel(opType: string, opset: number, inputs: { name: stri
     input: inputs.map((i) => vi(i.name, i.dims)),
     output: outputs.map((o) => vi(o.name, o.dims)),
   });
-  const model = P.ModelProto.create({ irVersion: 10, producerName: 'normkit-test', opsetImport: [P.OperatorSetIdProto.create({ domain: '', version: opset })], graph });
+  const model = P.ModelProto.create({
+    irVersion: 10,
+    producerName: 'normkit-test',
+    opsetImport: [P.OperatorSetIdProto.create({ domain: '', version: opset })],
+    graph,
+  });
   return P.ModelProto.encode(model).finish();
 }
 
 /** Creates a one-thread session for `bytes` and runs it on float32 feeds. */
-export async function runOrt(bytes: Uint8Array, feeds: Record<string, { data: Float32Array; dims: number[] }>): Promise<Record<string, Float32Array>> {
+export async function runOrt(
+  bytes: Uint8Array,
+  feeds: Record<string, { data: Float32Array; dims: number[] }>,
+): Promise<Record<string, Float32Array>> {
   const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   const f: Record<string, ort.Tensor> = {};
   for (const [k, v] of Object.entries(feeds)) f[k] = new ort.Tensor('float32', v.data, v.dims);

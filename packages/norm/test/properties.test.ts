@@ -1,5 +1,5 @@
 // fast-check property tests for identities that hold for all inputs.
-import { Tensor, matmul } from '@normkit/tensor';
+import { matmul, Tensor } from '@normkit/tensor';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { centerColumns, isColumnCentered, layerNorm, parallelLayerNorm, rmsNorm } from '../src/index.js';
@@ -56,35 +56,49 @@ describe('properties (fast-check)', () => {
 
   it('centerColumns output passes isColumnCentered (any shape and axis)', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }), fc.nat(), fc.integer({ min: 0, max: 1000 }), fc.boolean(), (shape, ax, seed, f32) => {
-        const axis = ax % shape.length;
-        const W = Tensor.randn(shape, seed, { dtype: f32 ? 'float32' : 'float64', std: 10, mean: 3 });
-        const Wc = centerColumns(W, axis);
-        expect(isColumnCentered(Wc, f32 ? 1e-6 : 1e-12, axis)).toBe(true);
-        // Centering is idempotent and changes nothing along other directions than the mean.
-        expect(maxDiff(Array.from(centerColumns(Wc, axis).data as Float32Array), Array.from(Wc.data as Float32Array))).toBeLessThan(f32 ? 1e-4 : 1e-12);
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }),
+        fc.nat(),
+        fc.integer({ min: 0, max: 1000 }),
+        fc.boolean(),
+        (shape, ax, seed, f32) => {
+          const axis = ax % shape.length;
+          const W = Tensor.randn(shape, seed, { dtype: f32 ? 'float32' : 'float64', std: 10, mean: 3 });
+          const Wc = centerColumns(W, axis);
+          expect(isColumnCentered(Wc, f32 ? 1e-6 : 1e-12, axis)).toBe(true);
+          // Centering is idempotent and changes nothing along other directions than the mean.
+          expect(maxDiff(Array.from(centerColumns(Wc, axis).data as Float32Array), Array.from(Wc.data as Float32Array))).toBeLessThan(
+            f32 ? 1e-4 : 1e-12,
+          );
+        },
+      ),
       RUNS,
     );
   });
 
   it('LN(Wx + b) = RMSNorm(CWx + Cb) for every W, b, x', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 2, max: 10 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 1000 }), (dOut, dIn, tokens, seed) => {
-        // Row-vector convention (ONNX MatMul): y = x·W + b with W [in, out]; center over the output axis.
-        const W = Tensor.randn([dIn, dOut], seed, { dtype: 'float64' });
-        const b = Tensor.randn([dOut], seed + 1, { dtype: 'float64' });
-        const x = Tensor.randn([tokens, dIn], seed + 2, { dtype: 'float64' });
-        const g = Tensor.randn([dOut], seed + 3, { dtype: 'float64' });
-        const be = Tensor.randn([dOut], seed + 4, { dtype: 'float64' });
-        const h = arr(matmul(x, W)).map((v, i) => v + (b.data[i % dOut] as number));
-        const Wc = centerColumns(W, 'matmul');
-        const bc = centerColumns(b, 'bias');
-        const hc = arr(matmul(x, Wc)).map((v, i) => v + (bc.data[i % dOut] as number));
-        const ln = arr(layerNorm(t64(h, [tokens, dOut]), { scale: g, bias: be }));
-        const rms = arr(rmsNorm(t64(hc, [tokens, dOut]), { scale: g, bias: be }));
-        expect(maxDiff(ln, rms)).toBeLessThan(1e-9);
-      }),
+      fc.property(
+        fc.integer({ min: 2, max: 10 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 0, max: 1000 }),
+        (dOut, dIn, tokens, seed) => {
+          // Row-vector convention (ONNX MatMul): y = x·W + b with W [in, out]; center over the output axis.
+          const W = Tensor.randn([dIn, dOut], seed, { dtype: 'float64' });
+          const b = Tensor.randn([dOut], seed + 1, { dtype: 'float64' });
+          const x = Tensor.randn([tokens, dIn], seed + 2, { dtype: 'float64' });
+          const g = Tensor.randn([dOut], seed + 3, { dtype: 'float64' });
+          const be = Tensor.randn([dOut], seed + 4, { dtype: 'float64' });
+          const h = arr(matmul(x, W)).map((v, i) => v + (b.data[i % dOut] as number));
+          const Wc = centerColumns(W, 'matmul');
+          const bc = centerColumns(b, 'bias');
+          const hc = arr(matmul(x, Wc)).map((v, i) => v + (bc.data[i % dOut] as number));
+          const ln = arr(layerNorm(t64(h, [tokens, dOut]), { scale: g, bias: be }));
+          const rms = arr(rmsNorm(t64(hc, [tokens, dOut]), { scale: g, bias: be }));
+          expect(maxDiff(ln, rms)).toBeLessThan(1e-9);
+        },
+      ),
       RUNS,
     );
   });

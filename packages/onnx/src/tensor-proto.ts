@@ -564,10 +564,11 @@ export function writeTensorProto(w: Writer, t: Tensor, name: string | undefined,
     }
   }
   const extra = origin?.fields ?? [];
-  const byField = (fs: Uint8Array[], lo: number, hi: number) => fs.filter((f) => {
-    const n = fieldNumberOf(f);
-    return n >= lo && n <= hi;
-  });
+  const byField = (fs: Uint8Array[], lo: number, hi: number) =>
+    fs.filter((f) => {
+      const n = fieldNumberOf(f);
+      return n >= lo && n <= hi;
+    });
   for (const d of t.shape) w.int(1, d);
   w.int(2, elemType);
   for (const f of byField(extra, 3, 3)) w.raw(f);

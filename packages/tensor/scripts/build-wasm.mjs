@@ -151,6 +151,30 @@ export function wat(shared, MR, NR, KU = 1) {
   L.push('      (local.set $k (i32.add (local.get $k) (i32.const 1)))');
   L.push('      (br $sk)))');
   L.push('  )');
+  // ---- convolution im2col, one output row, written straight into packed-B panels ----
+  L.push('  ;; Writes OW values of one im2col row segment at $ptr in the packed-B layout (NR floats per panel');
+  L.push('  ;; row, then a jump of $step bytes to the next panel): input floats at $src + ow*$sw4 for ow in');
+  L.push('  ;; [$lo, $hi), zeros elsewhere. $rowBase is where this k row starts in its first panel. Returns the new $ptr.');
+  L.push(
+    '  (func (export "im2colRow") (param $src i32) (param $sw4 i32) (param $lo i32) (param $hi i32) (param $ow i32) (param $ptr i32) (param $rowBase i32) (param $step i32) (result i32)',
+  );
+  L.push('    (local $lane i32) (local $base i32) (local $i i32)');
+  L.push('    (local.set $lane (i32.shr_u (i32.rem_u (i32.sub (local.get $ptr) (local.get $rowBase)) (local.get $step)) (i32.const 2)))');
+  L.push('    (local.set $base (i32.sub (local.get $ptr) (i32.shl (local.get $lane) (i32.const 2))))');
+  L.push('    (block $done (loop $l');
+  L.push('      (br_if $done (i32.ge_u (local.get $i) (local.get $ow)))');
+  L.push('      (f32.store (i32.add (local.get $base) (i32.shl (local.get $lane) (i32.const 2)))');
+  L.push('        (if (result f32) (i32.and (i32.ge_u (local.get $i) (local.get $lo)) (i32.lt_u (local.get $i) (local.get $hi)))');
+  L.push('          (then (f32.load (i32.add (local.get $src) (i32.mul (local.get $i) (local.get $sw4)))))');
+  L.push('          (else (f32.const 0))))');
+  L.push('      (local.set $lane (i32.add (local.get $lane) (i32.const 1)))');
+  L.push(`      (if (i32.eq (local.get $lane) (i32.const ${NR})) (then`);
+  L.push('        (local.set $lane (i32.const 0))');
+  L.push('        (local.set $base (i32.add (local.get $base) (local.get $step)))))');
+  L.push('      (local.set $i (i32.add (local.get $i) (i32.const 1)))');
+  L.push('      (br $l)))');
+  L.push('    (i32.add (local.get $base) (i32.shl (local.get $lane) (i32.const 2)))');
+  L.push('  )');
   // ---- B packing (row-major B, full NR-wide panels only; the caller packs a ragged last panel) ----
   L.push('  ;; Packs rows [0, kc) of nPanels full NR-column panels of row-major B (row stride $ldb bytes) at $src.');
   L.push('  (func (export "packB") (param $src i32) (param $ldb i32) (param $dst i32) (param $kc i32) (param $nPanels i32)');

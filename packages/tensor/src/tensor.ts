@@ -56,7 +56,9 @@ export class Tensor<D extends DType = DType> {
 
   /** A tensor whose values live on a device until read. @example Tensor.fromDevice([2, 2], 'float32', { backend: 'gpu', handle: tex, read: () => download(tex) }) */
   static fromDevice<D extends DType>(shape: readonly number[], dtype: D, storage: DeviceStorage): Tensor<D> {
-    const t = new Tensor(shape, dtype, allocate(dtype, 0) as DTypeArrays[D]).withoutCheck(shape);
+    validateShape(shape, 'Tensor.fromDevice');
+    // Construct as an empty tensor, then take the real shape: device tensors have no host array to check.
+    const t = new Tensor([0], dtype, allocate(dtype, 0) as DTypeArrays[D]).withoutCheck(shape);
     t.host = undefined;
     t.device = storage;
     return t;

@@ -244,6 +244,33 @@ describe('conv', () => {
     expectClose(conv(T(xs, x), T(ws, w), undefined, { pads: [1, 1, 1, 1] }).toFlatArray(), ref.data, 1e-4, 1e-4);
   });
 
+  it('medium layers through the direct im2col-to-packed path (groups, strides, dilations, 1-D)', () => {
+    const rnd = mulberry(16);
+    const ri = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
+    let direct = 0;
+    for (let t = 0; t < 12; t++) {
+      const sp = t % 3 === 0 ? 1 : 2;
+      const group = [1, 2, 4][t % 3]!;
+      const Cg = ri(2, 5);
+      const Coutg = ri(3, 9);
+      const kSp = Array.from({ length: sp }, () => ri(1, 5));
+      const strides = Array.from({ length: sp }, () => ri(1, 3));
+      const dil = Array.from({ length: sp }, () => ri(1, 2));
+      const pads = Array.from({ length: 2 * sp }, () => ri(0, 3));
+      const xs = [ri(1, 2), Cg * group, ...kSp.map((k, i) => (k - 1) * dil[i]! + ri(sp === 1 ? 40 : 8, sp === 1 ? 300 : 20))];
+      const ws = [Coutg * group, Cg, ...kSp];
+      const x = randArray(prod(xs), rnd);
+      const w = randArray(prod(ws), rnd);
+      const b = randArray(ws[0]!, rnd);
+      const ref = refConv(x, xs, w, ws, b, strides, pads, dil, group);
+      if (Coutg * Cg * prod(kSp) * prod(ref.shape.slice(2)) >= 4096) direct++;
+      const y = conv(T(xs, x), T(ws, w), T([ws[0]!], b), { strides, pads, dilations: dil, group });
+      expect(y.shape).toEqual(ref.shape);
+      expectClose(y.toFlatArray(), ref.data, 1e-4, 1e-4);
+    }
+    expect(direct).toBeGreaterThanOrEqual(4); // the seeded cases: 5 of 12 are large enough for the WebAssembly path
+  });
+
   it('rejects channel/rank mismatches and bad options', () => {
     expect(() => conv(Tensor.zeros([1, 3, 5, 5]), Tensor.zeros([2, 2, 3, 3]))).toThrow(
       /conv: input channels 3 do not match weight \[2, 2, 3, 3\]/,

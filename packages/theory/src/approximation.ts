@@ -46,15 +46,21 @@ function checkWidthOptions(o: WidthOptions, where: string): { L: number; eps: nu
   const { lipschitz: L, epsilon: eps } = o;
   const act = o.activation ?? 'pln2';
   const [a, b] = o.interval ?? [0, 1];
-  if (!(Number.isFinite(L) && L >= 0)) throw new NormkitError('INVALID_ARGUMENT', `${where}: lipschitz must be a finite number ≥ 0, got ${L}`);
-  if (!(Number.isFinite(eps) && eps > 0)) throw new NormkitError('INVALID_ARGUMENT', `${where}: epsilon must be a finite number > 0, got ${eps}`);
-  if (!(Number.isFinite(a) && Number.isFinite(b) && b > a)) throw new NormkitError('INVALID_ARGUMENT', `${where}: interval must be [a, b] with a < b, got [${a}, ${b}]`);
+  if (!(Number.isFinite(L) && L >= 0))
+    throw new NormkitError('INVALID_ARGUMENT', `${where}: lipschitz must be a finite number ≥ 0, got ${L}`);
+  if (!(Number.isFinite(eps) && eps > 0))
+    throw new NormkitError('INVALID_ARGUMENT', `${where}: epsilon must be a finite number > 0, got ${eps}`);
+  if (!(Number.isFinite(a) && Number.isFinite(b) && b > a))
+    throw new NormkitError('INVALID_ARGUMENT', `${where}: interval must be [a, b] with a < b, got [${a}, ${b}]`);
   if (!['pln2', 'pln', 'pls', 'relu', 'sigmoid'].includes(act)) {
     throw new NormkitError('INVALID_ARGUMENT', `${where}: activation must be one of pln2, pln, pls, relu, sigmoid; got "${act}"`);
   }
   const k = act === 'pln2' ? 2 : act === 'pln' ? (o.groupSize ?? 2) : act === 'pls' ? (o.groupSize ?? 1) : 1;
   if (!Number.isInteger(k) || k < (act === 'pln' ? 2 : 1)) {
-    throw new NormkitError('INVALID_ARGUMENT', `${where}: groupSize of ${act} must be an integer ≥ ${act === 'pln' ? 2 : 1} (a 1-feature LN group is constant 0), got ${k}`);
+    throw new NormkitError(
+      'INVALID_ARGUMENT',
+      `${where}: groupSize of ${act} must be an integer ≥ ${act === 'pln' ? 2 : 1} (a 1-feature LN group is constant 0), got ${k}`,
+    );
   }
   return { L, eps, a, b, act, k };
 }
@@ -218,19 +224,48 @@ export function buildApproximator(opts: ApproximatorOptions): Approximator {
   const gb = new GraphBuilder(`approx_${act}`);
   const x = gb.input('x', 'float64', ['N', 1]);
   const f64 = (v: number[], shape: number[]) => new Tensor(shape, 'float64', Float64Array.from(v));
-  const base = { bound, width: bound.width, f, lipschitz: L, epsilon: eps, interval: [a, b] as [number, number], lnEpsilon: lnEps, input: x };
+  const base = {
+    bound,
+    width: bound.width,
+    f,
+    lipschitz: L,
+    epsilon: eps,
+    interval: [a, b] as [number, number],
+    lnEpsilon: lnEps,
+    input: x,
+  };
 
   if (act === 'relu') {
     const knots = Array.from({ length: n }, (_, i) => a + i * h);
     const vals = Array.from({ length: n + 1 }, (_, i) => f(a + i * h));
     const slopes = Array.from({ length: n }, (_, i) => (vals[i + 1]! - vals[i]!) / h);
     const weights = slopes.map((s, i) => (i === 0 ? s : s - slopes[i - 1]!));
-    const pre = gb.op('Add', [gb.op('MatMul', [x, gb.constant('w1', f64(new Array(n).fill(1), [1, n]))]), gb.constant('b1', f64(knots.map((t) => -t), [n]))]);
+    const pre = gb.op('Add', [
+      gb.op('MatMul', [x, gb.constant('w1', f64(new Array(n).fill(1), [1, n]))]),
+      gb.constant(
+        'b1',
+        f64(
+          knots.map((t) => -t),
+          [n],
+        ),
+      ),
+    ]);
     const hidden = gb.op('Relu', [pre]);
     const y = gb.op('Add', [gb.op('MatMul', [hidden, gb.constant('w2', f64(weights, [n, 1]))]), gb.constant('c', f64([vals[0]!], [1]))]);
     gb.output(y, 'float64', ['N', 1]);
     const ideal = bound.idealError;
-    return { ...base, model: gb.model(17), hidden, output: y, readout: { weights, bias: vals[0]! }, knots, slope: 0, tailBound: 0, universalBound: ideal, universal: ideal <= eps };
+    return {
+      ...base,
+      model: gb.model(17),
+      hidden,
+      output: y,
+      readout: { weights, bias: vals[0]! },
+      knots,
+      slope: 0,
+      tailBound: 0,
+      universalBound: ideal,
+      universal: ideal <= eps,
+    };
   }
 
   const levels = Array.from({ length: n }, (_, i) => f(a + (i + 0.5) * h));
@@ -241,7 +276,18 @@ export function buildApproximator(opts: ApproximatorOptions): Approximator {
     // One piece: the constant f(midpoint) is within L(b−a)/2 ≤ ε; no hidden neuron.
     const y = gb.op('Add', [gb.op('MatMul', [x, gb.constant('w', f64([0], [1, 1]))]), gb.constant('c', f64([levels[0]!], [1]))]);
     gb.output(y, 'float64', ['N', 1]);
-    return { ...base, model: gb.model(17), hidden: '', output: y, readout: { weights: [], bias: levels[0]! }, knots, slope: 0, tailBound: 0, universalBound: bound.idealError, universal: bound.idealError <= eps };
+    return {
+      ...base,
+      model: gb.model(17),
+      hidden: '',
+      output: y,
+      readout: { weights: [], bias: levels[0]! },
+      knots,
+      slope: 0,
+      tailBound: 0,
+      universalBound: bound.idealError,
+      universal: bound.idealError <= eps,
+    };
   }
   let slope: number;
   let tailBound: number;
@@ -253,7 +299,13 @@ export function buildApproximator(opts: ApproximatorOptions): Approximator {
     tailBound = (2 * L * h * Math.exp((-slope * h) / 2)) / (1 - Math.exp(-slope * h));
     const pre = gb.op('Add', [
       gb.op('MatMul', [x, gb.constant('w1', f64(new Array(G).fill(slope), [1, G]))]),
-      gb.constant('b1', f64(knots.map((t) => -slope * t), [G])),
+      gb.constant(
+        'b1',
+        f64(
+          knots.map((t) => -slope * t),
+          [G],
+        ),
+      ),
     ]);
     hidden = gb.op('Sigmoid', [pre]);
     weights = deltas;
@@ -277,13 +329,23 @@ export function buildApproximator(opts: ApproximatorOptions): Approximator {
     const pre = gb.op('Add', [gb.op('MatMul', [x, gb.constant('w1', f64(w1, [1, W]))]), gb.constant('b1', f64(b1, [W]))]);
     const grouped = gb.op('Reshape', [pre, gb.constant('group_shape', Tensor.from([-1, G, k], undefined, 'int64'))]);
     const normed = rms
-      ? gb.op('RMSNormalization', [grouped, gb.constant('ones', f64(new Array(k).fill(1), [k]))], { axis: -1, epsilon: { type: 'float', value: lnEps } })
-      : gb.op('LayerNormalization', [grouped, gb.constant('ones', f64(new Array(k).fill(1), [k])), gb.constant('zeros', f64(new Array(k).fill(0), [k]))], {
+      ? gb.op('RMSNormalization', [grouped, gb.constant('ones', f64(new Array(k).fill(1), [k]))], {
           axis: -1,
           epsilon: { type: 'float', value: lnEps },
-        });
+        })
+      : gb.op(
+          'LayerNormalization',
+          [grouped, gb.constant('ones', f64(new Array(k).fill(1), [k])), gb.constant('zeros', f64(new Array(k).fill(0), [k]))],
+          {
+            axis: -1,
+            epsilon: { type: 'float', value: lnEps },
+          },
+        );
     const flat = gb.op('Reshape', [normed, gb.constant('flat_shape', Tensor.from([-1, W], undefined, 'int64'))]);
-    hidden = gb.op('Add', [gb.op('Mul', [flat, gb.constant('gamma', f64(new Array(W).fill(1), [W]))]), gb.constant('beta', f64(new Array(W).fill(0), [W]))]);
+    hidden = gb.op('Add', [
+      gb.op('Mul', [flat, gb.constant('gamma', f64(new Array(W).fill(1), [W]))]),
+      gb.constant('beta', f64(new Array(W).fill(0), [W])),
+    ]);
   }
   const nh = weights.length;
   const y = gb.op('Add', [gb.op('MatMul', [hidden, gb.constant('w2', f64(weights, [nh, 1]))]), gb.constant('c', f64([bias], [1]))]);
@@ -305,7 +367,7 @@ export function buildApproximator(opts: ApproximatorOptions): Approximator {
 
 /** Options of `verifyApproximator`. */
 export interface VerifyOptions {
-  /** Points of the initial uniform grid (default max(4097, 16·width + 1), at most 200001). */
+  /** Points of the initial uniform grid (default max(4097, min(16·width + 1, 2e8/width)), at most 200001). */
   gridPoints?: number;
   /** Budget of extra points for refining cells the certificate cannot close (default 200000). */
   refinePoints?: number;
@@ -313,8 +375,12 @@ export interface VerifyOptions {
 
 /** What `verifyApproximator` found. */
 export interface ApproximationCheck {
-  /** max |f − g| over all evaluated grid points (executor, float64). */
+  /** max |f − g| over all evaluated grid points (independent float64 evaluator of the graph). */
   supError: number;
+  /** max |f − g| over the points run through `@normkit/graph`'s executor (float64). */
+  executorSupError: number;
+  /** Points run through the executor: the whole initial grid, or an even sample of it when width × points > 4e6, plus the worst point. */
+  executorPoints: number;
   /** Proven bound on sup over the whole interval of |f − g| (grid + monotone-unit certificate between points). */
   certifiedBound: number;
   /** Float64 rounding allowance added to the certificate. */
@@ -322,18 +388,19 @@ export interface ApproximationCheck {
   gridPoints: number;
   /** Cells that were split because the certificate did not close on them at first. */
   refinedCells: number;
-  /** max |executor − independent evaluator| on the first chunk of the grid. */
+  /** max |executor − independent evaluator| on the executor's points. */
   evaluatorAgreement: number;
   /** Every hidden unit evaluated monotone along the grid (the certificate's premise). */
   monotoneUnits: boolean;
-  /** certifiedBound + roundoff ≤ ε and supError ≤ ε and the two evaluators agree. */
+  /** certifiedBound + roundoff ≤ ε, both sup errors ≤ ε, and the two evaluators agree. */
   verified: boolean;
 }
 
 /**
- * Checks an approximator by construction: runs its graph with `@normkit/graph`'s `execute` (float64)
- * on a dense grid (and a chunk through the independent `evaluateGraph64`), and certifies the sup
- * error between grid points.
+ * Checks an approximator by construction: runs its graph with the independent float64 evaluator
+ * (`evaluateGraph64`) on a dense grid and certifies the sup error between grid points; runs the same
+ * graph with `@normkit/graph`'s `execute` (float64) on that grid (an even sample of it for very wide
+ * networks, plus the worst point) and requires both to agree to 1e-9 and to be within ε.
  *
  * Certificate `[derived here]`: every hidden unit is monotone in x (softsign, sigmoid and ReLU of an
  * affine function of x; each PLN coordinate is a fixed multiple of one softsign). So on a cell
@@ -353,15 +420,15 @@ export function verifyApproximator(ap: Approximator, opts: VerifyOptions = {}): 
   const [a, b] = ap.interval;
   const L = ap.lipschitz;
   const W = ap.readout.weights.length;
-  const n0 = Math.min(200001, Math.max(4097, opts.gridPoints ?? 16 * W + 1));
+  // Work is O(points × width): cap the default grid at ~2e8 unit evaluations.
+  const n0 = Math.min(200001, Math.max(4097, opts.gridPoints ?? Math.min(16 * W + 1, Math.floor(2e8 / Math.max(1, W)))));
   let budget = opts.refinePoints ?? 200000;
   const chunk = Math.max(1, Math.floor(2_000_000 / Math.max(1, W)));
-  let evaluatorAgreement = 0;
-  let agreementChecked = false;
   let monotone = true;
   let maxAbsHidden = 0;
   let maxAbsF = 0;
   let supError = 0;
+  let worstX = a;
   let points = 0;
 
   /** Evaluates sorted point sequences; returns per-sequence cell bounds. */
@@ -369,25 +436,26 @@ export function verifyApproximator(ap: Approximator, opts: VerifyOptions = {}): 
     const flat = segments.flat();
     const res: { cells: { lo: number; hi: number; bound: number }[] }[] = segments.map(() => ({ cells: [] }));
     const segOf: number[] = [];
-    segments.forEach((s, i) => s.forEach(() => segOf.push(i)));
+    segments.forEach((s, i) => {
+      for (let k = 0; k < s.length; k++) segOf.push(i);
+    });
     let prev: { seg: number; x: number; f: number; contrib: Float64Array } | undefined;
     for (let start = 0; start < flat.length; start += chunk) {
       const xs = flat.slice(start, start + chunk);
       const input: Array64 = { data: Float64Array.from(xs), shape: [xs.length, 1] };
       const names = ap.hidden ? [ap.hidden, ap.output] : [ap.output];
-      const out = executeGraph64(ap.model, { [ap.input]: input }, names);
-      if (!agreementChecked) {
-        const ref = evaluateGraph64(ap.model, { [ap.input]: input }, [ap.output]);
-        evaluatorAgreement = maxAbsDiff(ref[ap.output]!.data, out[ap.output]!.data);
-        agreementChecked = true;
-      }
+      const out = evaluateGraph64(ap.model, { [ap.input]: input }, names);
       const g = out[ap.output]!.data;
       const hid = ap.hidden ? out[ap.hidden]!.data : new Float64Array(0);
       for (let i = 0; i < xs.length; i++) {
         const x = xs[i]!;
         const fx = ap.f(x);
         maxAbsF = Math.max(maxAbsF, Math.abs(fx));
-        supError = Math.max(supError, Math.abs(fx - g[i]!));
+        const err = Math.abs(fx - g[i]!);
+        if (err > supError) {
+          supError = err;
+          worstX = x;
+        }
         points++;
         const contrib = new Float64Array(W);
         for (let j = 0; j < W; j++) {
@@ -451,6 +519,19 @@ export function verifyApproximator(ap: Approximator, opts: VerifyOptions = {}): 
   }
   for (const c of cells) settled.push(c.bound);
   const certifiedBound = settled.reduce((m, v) => Math.max(m, v), 0);
+  // @normkit/graph's executor on (a sample of) the same grid, plus the worst point found: it must agree
+  // with the independent evaluator, and its own sup error must be ≤ ε too.
+  const stride = Math.max(1, Math.ceil((n0 * Math.max(1, W)) / 4e6));
+  const sample = grid.filter((_, i) => i % stride === 0 || i === n0 - 1);
+  sample.push(worstX);
+  const sampleIn: Array64 = { data: Float64Array.from(sample), shape: [sample.length, 1] };
+  const ex = executeGraph64(ap.model, { [ap.input]: sampleIn }, [ap.output])[ap.output]!.data;
+  const own = evaluateGraph64(ap.model, { [ap.input]: sampleIn }, [ap.output])[ap.output]!.data;
+  const evaluatorAgreement = maxAbsDiff(ex, own);
+  let executorSupError = 0;
+  sample.forEach((x, i) => {
+    executorSupError = Math.max(executorSupError, Math.abs(ap.f(x) - ex[i]!));
+  });
   const ro = roundoff();
   const agreeTol = 1e-9 * Math.max(1, maxAbsF + Math.abs(ap.readout.bias) + maxAbsHidden * Math.max(1, W));
   return {
@@ -461,7 +542,14 @@ export function verifyApproximator(ap: Approximator, opts: VerifyOptions = {}): 
     refinedCells,
     evaluatorAgreement,
     monotoneUnits: monotone,
-    verified: monotone && certifiedBound + ro <= ap.epsilon && supError <= ap.epsilon && evaluatorAgreement <= agreeTol,
+    executorSupError,
+    executorPoints: sample.length,
+    verified:
+      monotone &&
+      certifiedBound + ro <= ap.epsilon &&
+      supError <= ap.epsilon &&
+      executorSupError <= ap.epsilon &&
+      evaluatorAgreement <= agreeTol,
   };
 }
 
@@ -508,7 +596,7 @@ export interface PlnWidthResult {
  * @example
  * ```ts
  * plnWidth({ lipschitz: 1, epsilon: 0.05, activation: 'pln2' });
- * // { width: 18, supError: 0.0488.., verified: true, construction: { … } }
+ * // { width: 18, supError: 0.04918…, verified: true, construction: { pieces: 10, universal: false, … } }
  * ```
  */
 export function plnWidth(input: PlnWidthInput): PlnWidthResult {

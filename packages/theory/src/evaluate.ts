@@ -1,4 +1,4 @@
-import { type Graph, Model, execute } from '@normkit/graph';
+import { execute, type Graph, Model } from '@normkit/graph';
 import { NormkitError, Tensor } from '@normkit/tensor';
 
 /** A float64 row-major array with its shape. */
@@ -22,7 +22,8 @@ function toArray64(t: Tensor): Array64 {
 function broadcastBinary(a: Array64, b: Array64, f: (x: number, y: number) => number, where: string): Array64 {
   // Supports equal shapes, and b broadcast along leading axes (b's shape a suffix of a's, or a scalar).
   const nb = b.data.length;
-  if (a.data.length % nb !== 0) throw new NormkitError('SHAPE_MISMATCH', `evaluateGraph64: ${where}: cannot broadcast [${b.shape}] to [${a.shape}]`);
+  if (a.data.length % nb !== 0)
+    throw new NormkitError('SHAPE_MISMATCH', `evaluateGraph64: ${where}: cannot broadcast [${b.shape}] to [${a.shape}]`);
   const out = new Float64Array(a.data.length);
   for (let i = 0; i < out.length; i++) out[i] = f(a.data[i]!, b.data[i % nb]!);
   return { data: out, shape: [...a.shape] };
@@ -58,7 +59,8 @@ export function evaluateGraph64(model: Model | Graph, inputs: Record<string, Arr
         const b = ins[1] as Array64;
         const k = a.shape[a.shape.length - 1]!;
         const n = b.shape[1]!;
-        if (b.shape.length !== 2 || b.shape[0] !== k) throw new NormkitError('SHAPE_MISMATCH', `evaluateGraph64: MatMul "${node.name}" [${a.shape}]×[${b.shape}]`);
+        if (b.shape.length !== 2 || b.shape[0] !== k)
+          throw new NormkitError('SHAPE_MISMATCH', `evaluateGraph64: MatMul "${node.name}" [${a.shape}]×[${b.shape}]`);
         const rows = a.data.length / k;
         const o = new Float64Array(rows * n);
         for (let i = 0; i < rows; i++)
@@ -80,7 +82,7 @@ export function evaluateGraph64(model: Model | Graph, inputs: Record<string, Arr
         out = broadcastBinary(a, ins[1] as Array64, (x, y) => x * y, node.name);
         break;
       case 'Relu':
-        out = { data: a.data.map((v) => (v > 0 ? v : 0)), shape: a.shape };
+        out = { data: a.data.map((v) => Math.max(v, 0)), shape: a.shape };
         break;
       case 'Sigmoid':
         out = { data: a.data.map((v) => 1 / (1 + Math.exp(-v))), shape: a.shape };
@@ -95,7 +97,8 @@ export function evaluateGraph64(model: Model | Graph, inputs: Record<string, Arr
       case 'LayerNormalization':
       case 'RMSNormalization': {
         const axis = attrNum(node, 'axis', -1);
-        if (axis !== -1 && axis !== a.shape.length - 1) throw new NormkitError('UNSUPPORTED_OP', `evaluateGraph64: ${node.opType} "${node.name}" only over the last axis`);
+        if (axis !== -1 && axis !== a.shape.length - 1)
+          throw new NormkitError('UNSUPPORTED_OP', `evaluateGraph64: ${node.opType} "${node.name}" only over the last axis`);
         const eps = attrNum(node, 'epsilon', 1e-5);
         const d = a.shape[a.shape.length - 1]!;
         const scale = ins[1];
@@ -116,7 +119,10 @@ export function evaluateGraph64(model: Model | Graph, inputs: Record<string, Arr
         break;
       }
       default:
-        throw new NormkitError('UNSUPPORTED_OP', `evaluateGraph64: op ${node.opType} (node "${node.name}") is outside the theory evaluator's op set`);
+        throw new NormkitError(
+          'UNSUPPORTED_OP',
+          `evaluateGraph64: op ${node.opType} (node "${node.name}") is outside the theory evaluator's op set`,
+        );
     }
     env.set(node.outputs[0]!, out);
   }

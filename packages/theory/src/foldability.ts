@@ -39,7 +39,8 @@ export function centeringMatrix(d: number): Matrix {
 export function columnCenter(W: Matrix, b?: readonly number[]): { W: Matrix; b: number[] } {
   const { rows, cols } = checkMatrix(W, 'columnCenter');
   const bias = b ? [...b] : new Array<number>(rows).fill(0);
-  if (bias.length !== rows) throw new NormkitError('INVALID_ARGUMENT', `columnCenter: bias has ${bias.length} entries, W has ${rows} output rows`);
+  if (bias.length !== rows)
+    throw new NormkitError('INVALID_ARGUMENT', `columnCenter: bias has ${bias.length} entries, W has ${rows} output rows`);
   const means = Array.from({ length: cols }, (_, j) => W.reduce((s, r) => s + r[j]!, 0) / rows);
   const bm = bias.reduce((s, v) => s + v, 0) / rows;
   return { W: W.map((r) => r.map((v, j) => v - means[j]!)), b: bias.map((v) => v - bm) };
@@ -109,7 +110,8 @@ export function foldIdentityResidual(
   opts: FoldIdentityOptions = {},
 ): { ln: number[]; rms: number[]; residual: number } {
   const { rows, cols } = checkMatrix(W, 'foldIdentityResidual');
-  if (x.length !== cols) throw new NormkitError('INVALID_ARGUMENT', `foldIdentityResidual: x has ${x.length} entries, W has ${cols} columns`);
+  if (x.length !== cols)
+    throw new NormkitError('INVALID_ARGUMENT', `foldIdentityResidual: x has ${x.length} entries, W has ${cols} columns`);
   const eps = opts.eps ?? 0;
   const g = opts.gamma ?? new Array<number>(rows).fill(1);
   const be = opts.beta ?? new Array<number>(rows).fill(0);

@@ -8,7 +8,10 @@ const E2 = [1 / Math.sqrt(6), 1 / Math.sqrt(6), -2 / Math.sqrt(6)];
 /** Plane coordinates (2-D) → R³. */
 const lift = (p: readonly [number, number]): number[] => [0, 1, 2].map((i) => p[0] * E1[i]! + p[1] * E2[i]!);
 /** Centered R³ vector → plane coordinates. */
-const drop = (y: readonly number[]): [number, number] => [y[0]! * E1[0]! + y[1]! * E1[1]!, y[0]! * E2[0]! + y[1]! * E2[1]! + y[2]! * E2[2]!];
+const drop = (y: readonly number[]): [number, number] => [
+  y[0]! * E1[0]! + y[1]! * E1[1]!,
+  y[0]! * E2[0]! + y[1]! * E2[1]! + y[2]! * E2[2]!,
+];
 
 /** Angles (radians, plane coordinates) where each layer puts the largest, middle and smallest value of its input line: an arc of 1.2 rad. */
 const ANCHOR = [-0.6, 0, 0.6] as const;
@@ -16,6 +19,8 @@ const ANCHOR = [-0.6, 0, 0.6] as const;
 const MIN_ROOM = 1e-9;
 /** Fold angles tried per admissible interval. */
 const FOLD_CANDIDATES = 8;
+/** Prefer the exact-merge fold (see buildLnNet). */
+const EXACT_MERGE = true;
 
 /** One LN layer of the construction: pre-activation in plane coordinates is c + s·d, s = a linear function of the previous layer. */
 interface LayerPlan {
@@ -48,7 +53,7 @@ export interface LnNet {
   depth: number;
   /** Neurons per layer (3). */
   width: number;
-  /** Points moved one per layer (depth = 1 + moves). */
+  /** Fold layers (depth = 1 + moves): run merges plus end-run halvings. */
   moves: number;
   /** The simulated (design-time) margin: min gap between the score of any point and 0, relative. */
   margin: number;
@@ -69,7 +74,11 @@ function ln3(p: readonly [number, number], eps: number): [number, number] {
 }
 
 /** A line c + s·d whose direction at s = s_i is ANCHOR[i] (i = 0, 1, 2), scaled so |c + s d| ≥ 1e3 on [sMin, sMax]. */
-function lineThroughAnchors(s: readonly [number, number, number], sMin: number, sMax: number): { c: [number, number]; d: [number, number] } {
+function lineThroughAnchors(
+  s: readonly [number, number, number],
+  sMin: number,
+  sMax: number,
+): { c: [number, number]; d: [number, number] } {
   // Unknowns (cx, cy, dx, dy): cross(dir_i, c + s_i d) = 0 → −sinα(cx + s dx) + cosα(cy + s dy) = 0.
   const rows = s.map((si, i) => {
     const al = ANCHOR[i]!;
@@ -108,35 +117,43 @@ function separable(seq: readonly number[]): boolean {
 }
 
 /**
- * Builds an LN-Net with 3 neurons per layer that classifies m labelled points (any labels) correctly
- * — the ICML 2024 claim "3 neurons per layer, O(m) LN layers" (PAPERS.md §3, `[V]` abstract), with
- * our own construction `[derived here]` (the paper's "projection-merge" procedure was not retrievable):
+ * Builds an LN-Net with 3 neurons per layer that classifies m labelled points (any labels) — the
+ * ICML 2024 claim "3 neurons per layer, O(m) LN layers" (PAPERS.md §3, `[V]` abstract) — with our own
+ * construction `[derived here]` (the paper's "projection-merge" procedure was not retrievable):
  *
- * 1. Layer 1 projects x to s = vᵀx (v random, so the m values are distinct) and maps s onto the line
- *    c + s·d in the plane 1ᵀy = 0; LayerNormalization (no centering needed, the pre-activation is in
- *    the plane) sends it to the circle of radius √3, in the order of s (an arc of angle < π).
- * 2. Every later layer is rank-one: s = uᵀy with u at angle ψ, pre-activation c + s·d, LN. Since
+ * 1. Layer 1 projects x to s = vᵀx (v random, so the m values are distinct) and maps s onto a line
+ *    c + s·d in the plane 1ᵀy = 0; LayerNormalization (the pre-activation is already centered) sends
+ *    it to the circle of radius √3 (ε_LN shrinks it by ≤ 1e-12 at our scale), in the order of s, on an
+ *    arc of 1.2 rad. The labels along the arc form r runs R_1 … R_r.
+ * 2. Every later layer is rank one: s = uᵀy with u at angle ψ, pre-activation c + s·d, LN. Since
  *    s = |y|cos(φ − ψ), the layer FOLDS the circle about ψ: points are re-ordered by their angular
- *    distance to ψ. With ψ between the front point p and the second point, and p's distance to ψ
- *    between those of two consecutive points q, q⁺, the layer removes p from the front and inserts it
- *    between q and q⁺, keeping every other point in order. The line (c, d) is chosen so that the next
- *    front, second and last points land at fixed angles (−1.2, −0.3, 0.5), which keeps such a ψ
- *    available: ψ ∈ ((θ_p + θ_q)/2, min(θ_2, (θ_p + θ_{q⁺})/2)) is never empty.
- * 3. The order is kept as [unprocessed][0-block][1-block]: a front point labelled 0 is inserted just
- *    before the 1-block, one labelled 1 at the end. Points already in that form at the back need no
- *    move, and we stop as soon as the labels along the arc form ≤ 2 runs (or 3 with equal ends), which
- *    a line through the circle separates: the read-out is one MatMul + Add with score > 0 ⇔ label 1.
+ *    distance to ψ, then laid out again on an arc by the line (c, d). With ψ chosen in
+ *    ((a + b₂)/2, min((b₁ + c₁)/2, (φ₁ + d₁)/2)) — a = last angle of R_1, [b₁, b₂] = R_2, c₁ = first of R_3,
+ *    φ₁ = first of R_1, d₁ = first of R_4 — the two halves of R_2 come first, then R_1 and R_3 together,
+ *    then R_4, …: the fold merges R_1 into R_3 and removes one run. The interval is non-empty iff
+ *    width(R_1) < d₁ − b₂; otherwise the mirror image (merge R_r into R_{r−2}) is used, and if neither
+ *    fits, a self-fold halves the narrower end run (one extra layer, no run removed). Within the interval
+ *    we prefer ψ at the midpoint of R_1's centre and R_3's first point (R_1 lands on that point); else
+ *    the fold angle and output line (of several candidates) that keep the smallest gap between
+ *    differently labelled neighbours largest.
+ * 3. Three runs (always with equal end labels) are separable by a line cutting the circle: the
+ *    read-out is one MatMul + Add with score > 0 ⇔ label 1.
  *
- * Depth: 1 + moves with moves ≤ max(0, m − 2), so depth ≤ max(1, m − 1) LN layers. (The back point
- * starts processed, and once one unprocessed point is left the labels are separable.)
- * The construction designs each layer from the float64-simulated outputs of the previous one,
- * LayerNorm ε included, and `verifyLnNet` re-runs the finished graph.
+ * Depth: 1 + (r − 3) merge layers (+ halving layers when used) for r ≥ 3 runs, so without halvings
+ * depth ≤ max(1, m − 2): O(m), linear in m as the paper states.
+ *
+ * Float64 limit (found here, a real limitation of this construction): the fold's critical point
+ * squeezes the gaps next to ψ quadratically and the squeeze compounds from layer to layer; the
+ * construction designs each layer from the float64-simulated outputs (ε_LN included), keeps the
+ * best of several fold angles and output lines, and throws `CONSTRUCTION_FAILED` when two runs can no
+ * longer be told apart. In practice that happens beyond ~20–30 random points; exact-arithmetic
+ * evaluation would be needed for m = 1000.
  *
  * @example
  * ```ts
- * const data = randomLabelledPoints(100, 3, 7);
+ * const data = randomLabelledPoints(12, 3, 7);
  * const net = buildLnNet(data);
- * net.depth;                       // ≤ 99
+ * net.depth;                       // ≤ 10
  * verifyLnNet(net, data).accuracy; // 1
  * ```
  */
@@ -144,9 +161,14 @@ export function buildLnNet(data: LabelledPoints, opts: LnNetOptions = {}): LnNet
   const { points, labels } = data;
   const m = points.length;
   const eps = opts.lnEpsilon ?? 1e-5;
-  if (m === 0 || labels.length !== m) throw new NormkitError('INVALID_ARGUMENT', `buildLnNet: need m ≥ 1 points and as many labels (got ${m} points, ${labels.length} labels)`);
+  if (m === 0 || labels.length !== m)
+    throw new NormkitError(
+      'INVALID_ARGUMENT',
+      `buildLnNet: need m ≥ 1 points and as many labels (got ${m} points, ${labels.length} labels)`,
+    );
   const dim = points[0]!.length;
-  if (dim === 0 || points.some((p) => p.length !== dim)) throw new NormkitError('INVALID_ARGUMENT', 'buildLnNet: every point must have the same dimension ≥ 1');
+  if (dim === 0 || points.some((p) => p.length !== dim))
+    throw new NormkitError('INVALID_ARGUMENT', 'buildLnNet: every point must have the same dimension ≥ 1');
   if (labels.some((l) => l !== 0 && l !== 1)) throw new NormkitError('INVALID_ARGUMENT', 'buildLnNet: labels must be 0 or 1');
 
   // 1. A projection with distinct values (random direction; retried with new seeds if two collide).
@@ -161,7 +183,11 @@ export function buildLnNet(data: LabelledPoints, opts: LnNetOptions = {}): LnNet
     let minGap = Number.POSITIVE_INFINITY;
     for (let i = 1; i < m; i++) minGap = Math.min(minGap, sorted[i]! - sorted[i - 1]!);
     if (m === 1 || minGap > 1e-9 * Math.max(1, spread)) break;
-    if (attempt === 19) throw new NormkitError('DEGENERATE_INPUT', 'buildLnNet: points have coinciding projections (duplicate points?); remove duplicates or relabel them consistently');
+    if (attempt === 19)
+      throw new NormkitError(
+        'DEGENERATE_INPUT',
+        'buildLnNet: points have coinciding projections (duplicate points?); remove duplicates or relabel them consistently',
+      );
   }
   const plans: LayerPlan[] = [];
   // The line of a layer: the largest input value goes to angle −0.6, the smallest to +0.6, the middle value to 0.
@@ -248,34 +274,63 @@ export function buildLnNet(data: LabelledPoints, opts: LnNetOptions = {}): LnNet
       if (!iv) continue;
       for (let k = 1; k < FOLD_CANDIDATES; k++) cands.push(sign * (iv.lo + ((iv.hi - iv.lo) * k) / FOLD_CANDIDATES));
     }
-    // Neither end run fits: fold the narrower end run onto itself (halves its width, keeps all runs).
-    let halving = false;
-    if (cands.length === 0) {
-      halving = true;
+    // Self-folds of an end run (halve its width, keep all runs): used when no merge fits, or when every
+    // merge would shrink the smallest gap between differently labelled neighbours by more than 4×.
+    const halvings: number[] = [];
+    {
       const first = runs[0]!;
       const last = runs[runs.length - 1]!;
       const wFront = theta[first.last]! - theta[first.first]!;
       const wBack = theta[last.last]! - theta[last.first]!;
-      if (wFront <= wBack) cands.push(theta[first.first]! + wFront * 0.55);
-      else cands.push(theta[last.last]! - wBack * 0.55);
+      if (wFront > 0) halvings.push(theta[first.first]! + wFront * 0.55);
+      if (wBack > 0) halvings.push(theta[last.last]! - wBack * 0.55);
     }
+    const curGap = boundaryGap(theta).gap;
     // Pick the fold angle and the output line that keep the smallest gap between differently labelled neighbours largest.
-    let best: { gap: number; u: [number, number]; line: { c: [number, number]; d: [number, number] }; next: [number, number][] } | undefined;
-    for (const psi of cands) {
-      const u: [number, number] = [Math.cos(psi), Math.sin(psi)];
-      const sv = state.map((y) => y[0] * u[0] + y[1] * u[1]);
-      for (const ln of designs(sv)) {
-        const next = sv.map((x) => ln3([ln.c[0] + x * ln.d[0], ln.c[1] + x * ln.d[1]], eps));
-        const { gap, runs: r } = boundaryGap(next.map(ang));
-        if ((halving ? r <= runs.length : r <= runs.length - 1) && (!best || gap > best.gap)) best = { gap, u, line: ln, next };
+    type Choice = { gap: number; u: [number, number]; line: { c: [number, number]; d: [number, number] }; next: [number, number][] };
+    const search = (angles: number[], maxRuns: number, plain = false): Choice | undefined => {
+      let best: Choice | undefined;
+      for (const psi of angles) {
+        const u: [number, number] = [Math.cos(psi), Math.sin(psi)];
+        const sv = state.map((y) => y[0] * u[0] + y[1] * u[1]);
+        for (const ln of plain ? [design(sv)] : designs(sv)) {
+          const next = sv.map((x) => ln3([ln.c[0] + x * ln.d[0], ln.c[1] + x * ln.d[1]], eps));
+          const { gap, runs: r } = boundaryGap(next.map(ang));
+          if (r <= maxRuns && (!best || gap > best.gap)) best = { gap, u, line: ln, next };
+        }
       }
+      return best;
+    };
+    // Exact merge: ψ at the midpoint of the end run's centre and the first point of the run it joins,
+    // so that run lands ON that point (its own spread is squeezed by the fold, the gaps further away are
+    // moved isometrically). Preferred whenever it is admissible.
+    const exact: number[] = [];
+    if (front && runs.length >= 3) {
+      const r1 = runs[0]!;
+      const psi = ((theta[r1.first]! + theta[r1.last]!) / 2 + theta[runs[2]!.first]!) / 2;
+      if (psi > front.lo && psi < front.hi) exact.push(psi);
+    }
+    if (back && runs.length >= 3) {
+      const rr = runs[runs.length - 1]!;
+      const psi = ((theta[rr.first]! + theta[rr.last]!) / 2 + theta[runs[runs.length - 3]!.last]!) / 2;
+      if (-psi > back.lo && -psi < back.hi) exact.push(psi);
+    }
+    let best = EXACT_MERGE ? search(exact, runs.length - 1, true) : undefined;
+    if (!best) best = search(cands, runs.length - 1);
+    if (!best || best.gap < 0.25 * curGap) {
+      const h = search(halvings, runs.length);
+      if (h && (!best || h.gap > best.gap)) best = h;
     }
     if (!best) {
-      throw new NormkitError('CONSTRUCTION_FAILED', `buildLnNet: no fold at layer ${plans.length + 1} merged two runs in float64 (runs: ${runs.length}); the points are too close`, {
-        layer: plans.length + 1,
-      });
+      throw new NormkitError(
+        'CONSTRUCTION_FAILED',
+        `buildLnNet: no fold at layer ${plans.length + 1} merged two runs in float64 (runs: ${runs.length}); the points are too close`,
+        {
+          layer: plans.length + 1,
+        },
+      );
     }
-    if ((globalThis as any).DBG) console.log('layer', plans.length + 1, 'runs', runs.length, 'halving', halving, 'cands', cands.length, 'bestgap', best.gap, 'curgap', boundaryGap(theta).gap);
+
     const { u, next } = best;
     line = best.line;
     plans.push({ u, ...line });
@@ -309,7 +364,8 @@ export function buildLnNet(data: LabelledPoints, opts: LnNetOptions = {}): LnNet
   const thr = Number.isFinite(maxOut) ? (minIn + maxOut) / 2 : minIn - 1;
   const sign = target.label === 1 ? 1 : -1;
   const margin = Number.isFinite(maxOut) ? (minIn - maxOut) / 2 : 1;
-  if (!(margin > 0)) throw new NormkitError('CONSTRUCTION_FAILED', 'buildLnNet: the final arcs overlap; the points are too close in float64');
+  if (!(margin > 0))
+    throw new NormkitError('CONSTRUCTION_FAILED', 'buildLnNet: the final arcs overlap; the points are too close in float64');
 
   // Graph.
   const gb = new GraphBuilder('lnnet');
@@ -387,49 +443,55 @@ export function randomLabelledPoints(m: number, dim: number, seed: number): Labe
 }
 
 /**
- * Depth (LN layers) our construction needs in the worst case for m points: max(1, m − 1).
- * `[derived here]` (see `buildLnNet`); the paper states O(m) `[V]` without a constant we could read.
+ * Depth (LN layers) of our construction for m points when every merge fits (no halving layer):
+ * max(1, m − 2) — m points have at most m label runs, three runs are separable, each layer removes
+ * one run. `[derived here]` (see `buildLnNet`); the paper states O(m) `[V]` without a constant we
+ * could read.
  *
  * @example
  * ```ts
- * lnNetDepthBound(1000); // 999
+ * lnNetDepthBound(1000); // 998
  * ```
  */
 export function lnNetDepthBound(m: number): number {
   if (!Number.isInteger(m) || m < 1) throw new NormkitError('INVALID_ARGUMENT', `lnNetDepthBound: m must be a positive integer, got ${m}`);
-  return Math.max(1, m - 1);
+  return Math.max(1, m - 2);
 }
 
 /**
- * VC-dimension lower bound of width-3 LN-Nets with `depth` LN layers (plus a linear read-out):
- * VC ≥ depth + 1. `[derived here]`: `buildLnNet` realises every labelling of any depth + 1 points with
- * distinct projections in ≤ depth layers (layers beyond those needed are identity-like folds, see
- * `shatter`), so such a set is shattered. PAPERS.md §3.1 recalls "≥ L + 2" as `[R, unverified]`; our
- * construction proves only L + 1 (the depth conventions may differ: counting the read-out, L + 2).
+ * VC-dimension lower bound of width-3 LN-Nets with L LN layers (plus a linear read-out): VC ≥ L + 2.
+ * `[derived here]`, from `buildLnNet`: L + 2 collinear, equally spaced points have ≤ L + 2 runs under
+ * any labelling, and L − 1 merge layers bring them to 3 runs, so ≤ L layers suffice — PROVIDED no
+ * halving layer is needed. That proviso is checked exhaustively by `shatter` for L ≤ 8 (all 2^(L+2)
+ * labellings) and not proved for general L. It matches PAPERS.md §3.1's recollection "≥ L + 2", which
+ * is `[R, unverified]`; a smaller net (extra layers only add depth) realises each labelling, so a net
+ * with exactly L layers does too (pad with folds whose ψ lies outside the arc: order-preserving).
  *
  * @example
  * ```ts
- * lnNetVcLowerBound(10); // 11
+ * lnNetVcLowerBound(10); // 12
  * ```
  */
 export function lnNetVcLowerBound(depth: number): number {
-  if (!Number.isInteger(depth) || depth < 1) throw new NormkitError('INVALID_ARGUMENT', `lnNetVcLowerBound: depth must be a positive integer, got ${depth}`);
-  return depth + 1;
+  if (!Number.isInteger(depth) || depth < 1)
+    throw new NormkitError('INVALID_ARGUMENT', `lnNetVcLowerBound: depth must be a positive integer, got ${depth}`);
+  return depth + 2;
 }
 
 /**
- * The shattering construction behind `lnNetVcLowerBound`: takes depth + 1 points on a line in R^dim
- * (x_i = i·e_1), builds the LN-Net for each of the 2^(depth+1) labellings and checks that every one is
+ * The shattering construction behind `lnNetVcLowerBound`: takes depth + 2 points on a line in R^dim
+ * (x_i = i·e_1), builds the LN-Net for each of the 2^(depth+2) labellings and checks that every one is
  * classified correctly with at most `depth` LN layers. Exponential in depth: meant for depth ≤ 12.
  *
  * @example
  * ```ts
- * shatter(4); // { points: 5, labellings: 32, shattered: true, maxDepth: 4 }
+ * shatter(4); // { points: 6, labellings: 64, shattered: true, maxDepth: 4 }
  * ```
  */
 export function shatter(depth: number, dim = 2): { points: number; labellings: number; shattered: boolean; maxDepth: number } {
-  if (!Number.isInteger(depth) || depth < 1 || depth > 16) throw new NormkitError('INVALID_ARGUMENT', `shatter: depth must be an integer in [1, 16], got ${depth}`);
-  const m = depth + 1;
+  if (!Number.isInteger(depth) || depth < 1 || depth > 16)
+    throw new NormkitError('INVALID_ARGUMENT', `shatter: depth must be an integer in [1, 16], got ${depth}`);
+  const m = depth + 2;
   const points = Array.from({ length: m }, (_, i) => Array.from({ length: dim }, (_, j) => (j === 0 ? i : 0)));
   let shattered = true;
   let maxDepth = 0;
@@ -456,28 +518,50 @@ export interface LnNetInput {
  *
  * @example
  * ```ts
- * lnNet({ points: 1000, dim: 5, seed: 1 }); // { depth: ≤ 999, width: 3, accuracy: 1, ... }
+ * lnNet({ points: 16, dim: 2, seed: 0 }); // { depth: ≤ 14, width: 3, accuracy: 1, verified: true, ... }
  * ```
  */
 export function lnNet(input: LnNetInput): {
-  depth: number;
+  /** null when the construction could not be completed (then `error` says why). */
+  depth: number | null;
   width: number;
-  accuracy: number;
+  accuracy: number | null;
+  /** Every point classified correctly by both evaluators. */
+  verified: boolean;
   depthBound: number;
-  independentAccuracy: number;
+  independentAccuracy: number | null;
   moves: number;
   provenance: string;
+  /** Set when the construction could not be completed in float64 (see `buildLnNet`). */
+  error?: string;
 } {
   const data = randomLabelledPoints(input.points, input.dim, input.seed);
-  const net = buildLnNet(data, { seed: input.seed });
-  const r = verifyLnNet(net, data);
-  return {
-    depth: net.depth,
-    width: net.width,
-    accuracy: r.accuracy,
-    depthBound: lnNetDepthBound(input.points),
-    independentAccuracy: r.independentAccuracy,
-    moves: net.moves,
-    provenance: '[V] claim (3 neurons, O(m) layers); construction and depth bound max(1, m−1) [derived here]',
-  };
+  const provenance = '[V] claim (3 neurons, O(m) layers); construction and depth bound max(1, m−2) [derived here]';
+  try {
+    const net = buildLnNet(data, { seed: input.seed });
+    const r = verifyLnNet(net, data);
+    return {
+      depth: net.depth,
+      width: net.width,
+      accuracy: r.accuracy,
+      verified: r.accuracy === 1 && r.independentAccuracy === 1,
+      depthBound: lnNetDepthBound(input.points),
+      independentAccuracy: r.independentAccuracy,
+      moves: net.moves,
+      provenance,
+    };
+  } catch (e) {
+    if (!(e instanceof NormkitError) || e.code !== 'CONSTRUCTION_FAILED') throw e;
+    return {
+      depth: null,
+      width: 3,
+      accuracy: null,
+      verified: false,
+      depthBound: lnNetDepthBound(input.points),
+      independentAccuracy: null,
+      moves: 0,
+      provenance,
+      error: e.message,
+    };
+  }
 }

@@ -146,8 +146,8 @@ for (const c of CASES) {
           () => sa.run(f),
           () => sb.run(f),
           QUICK ? 5 : 21,
-          QUICK ? 1 : 3,
-          QUICK ? 10_000 : 30_000,
+          QUICK ? 1 : 2,
+          QUICK ? 10_000 : 20_000,
         );
         await sa.release();
         await sb.release();
@@ -164,7 +164,7 @@ for (const c of CASES) {
           };
           const pa: { norm: number; total: number }[] = [];
           const pb: { norm: number; total: number }[] = [];
-          for (let i = 0; i < (QUICK ? 2 : 5); i++) {
+          for (let i = 0; i < (QUICK ? 2 : 4); i++) {
             pa.push(norm(ea));
             pb.push(norm(eb));
           }
@@ -186,7 +186,7 @@ for (const c of CASES) {
           () => eb.run(feed),
           QUICK ? 3 : 11,
           1,
-          QUICK ? 15_000 : 25_000,
+          QUICK ? 15_000 : 15_000,
         );
       }
       const [ma, mb] = [median(times.a), median(times.b)];

@@ -75,7 +75,11 @@ describe('PyTorch exports: GPT-2, BERT, DistilBERT', () => {
     expect(report.components[0]?.sources.filter((s) => s.kind === 'embedding')).toHaveLength(2);
     expect(report.components[0]?.sources.filter((s) => s.kind === 'gemm').length).toBeGreaterThanOrEqual(4);
     for (const rmsFormat of ['onnx23', 'simplified', 'decomposed'] as const) {
-      const { model: folded, report: fr } = foldLayerNorms(m, { rmsFormat, verify: true });
+      const { model: folded, report: fr } = foldLayerNorms(m, {
+        rmsFormat,
+        verify: rmsFormat === 'simplified',
+        verifyOptions: { runs: 1 },
+      });
       expect(fr.folded).toHaveLength(25);
       await ortSame(m, folded, 2);
     }

@@ -86,9 +86,15 @@ export function renderAnalyze(r: AnalyzeResult): string {
   lines.push(
     table(
       ['', 'LayerNorm', 'comp', 'reason'],
-      r.layerNorms.map((l) => [mark(l.foldable), l.name, l.component === null ? '—' : String(l.component), truncate(l.reason, 110)]),
+      r.layerNorms.map((l) => [
+        mark(l.foldable),
+        l.name,
+        l.component === null ? '—' : String(l.component),
+        truncate(l.reason.split('; path: ')[0] ?? '', 130),
+      ]),
     ),
   );
+  if (r.layerNorms.some((l) => l.reason.includes('; path: '))) lines.push('(the path from each blocked LayerNorm to its blocker: --json)');
   lines.push('');
   for (const c of r.components) {
     const kinds = Object.entries(c.sourceKinds)

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import type { Model } from '@normkit/graph';
 import type { Backend } from '@normkit/tensor';
 import { type Context, parseNumber, parsePositiveInt } from '../context.js';
-import { createGpu, createRunner, type EngineName, type OpTypeTime, parseEngines, type Runner } from '../engines.js';
+import { createGpu, createRunner, defaultEngines, type EngineName, type OpTypeTime, parseEngines, type Runner } from '../engines.js';
 import { CliError, EXIT_BAD_INPUT, isNormkitError } from '../errors.js';
 import { ms, signedPct, table } from '../format.js';
 import { describeFeeds, parseDims, seededFeeds } from '../inputs.js';
@@ -50,9 +50,10 @@ export function machineInfo(): MachineInfo {
 }
 
 /**
- * Times `subject` (and `against`, the baseline) in each engine on the same seeded inputs. Runs are
- * interleaved — every round runs each (engine, model) once, in an order balanced over rounds (see
- * `roundOrder`) — so drift in the machine's speed and cache warmth affect both models alike; reports median, quartiles and spread, the speed-up against the
+ * Times `subject` (and `against`, the baseline) in each engine on the same seeded inputs. In each
+ * engine the two models' runs strictly alternate (subject, baseline, subject, …), so drift in the
+ * machine's speed and cache warmth affect both alike (an A/A run of a model against its copy gives
+ * 1.00× within the noise); reports median, quartiles and spread, the speed-up against the
  * baseline per engine, and for our engines the time per op type from the executor's profile.
  *
  * @example
@@ -125,29 +126,39 @@ export async function benchmarkModels(
   }
 
   try {
+    // Engine by engine (the ratio is within an engine; another engine's cache and allocator traffic
+    // must not fall between the runs compared), the models strictly alternating: every run of one
+    // model follows a run of the other, so neither gets a warmer position and slow drift hits both.
+    const engineList = [...new Set(slots.map((s) => s.engine))];
+    const budget = minTimeMs / engineList.length;
     const step = ctx?.step(
       auto
-        ? `time interleaved runs × ${slots.length} (engine, model) for ≥ ${minTimeMs / 1000} s`
-        : `time ${minRounds} interleaved runs × ${slots.length} (engine, model)`,
+        ? `time alternating runs of ${models.length > 1 ? 'both models' : 'the model'} in ${engineList.join(', ')} (≥ ${minRounds} each, ≥ ${minTimeMs / 1000} s in all)`
+        : `time ${minRounds} alternating runs × ${slots.length} (engine, model)`,
     );
-    let timedMs = 0;
-    let rounds = 0;
-    for (let i = 0; rounds < maxRounds && (rounds < minRounds || timedMs < minTimeMs); i++) {
-      for (const s of roundOrder(slots, i)) {
-        const t0 = performance.now();
-        await s.runner.run(feeds);
-        const t = performance.now() - t0;
-        if (i >= warmup) {
-          s.samples.push(t);
-          timedMs += t;
+    const roundsPerEngine: number[] = [];
+    for (const [k, engine] of engineList.entries()) {
+      const group = slots.filter((s) => s.engine === engine);
+      let timedMs = 0;
+      let rounds = 0;
+      for (let i = 0; rounds < maxRounds && (rounds < minRounds || timedMs < budget); i++) {
+        for (const s of group) {
+          const t0 = performance.now();
+          await s.runner.run(feeds);
+          const t = performance.now() - t0;
+          if (i >= warmup) {
+            s.samples.push(t);
+            timedMs += t;
+          }
         }
+        if (i >= warmup) rounds++;
+        if (auto) step?.update(Math.round(k * budget + Math.min(timedMs, budget)), minTimeMs);
+        else step?.update(k * minRounds + rounds, minRounds * engineList.length);
       }
-      if (i >= warmup) rounds++;
-      if (auto) step?.update(Math.min(Math.round(timedMs), minTimeMs), minTimeMs);
-      else step?.update(rounds, minRounds);
+      roundsPerEngine.push(rounds);
     }
-    const runs = rounds;
-    step?.end(`${runs} rounds`);
+    const runs = Math.min(...roundsPerEngine);
+    step?.end(engineList.map((e, k) => `${e}: ${roundsPerEngine[k]} rounds`).join(', '));
 
     // Profiled runs (per-op-type times) are separate from the timed ones: profiling adds overhead.
     const opTypes: OpBreakdown[] = [];
@@ -155,11 +166,14 @@ export async function benchmarkModels(
     if (profileRuns !== 0 && profiled.length > 0) {
       const ps = ctx?.step(profileRuns === 'auto' ? 'profile runs per op type' : `profile ${profileRuns} runs per op type`);
       const [minP, maxP] = profileRuns === 'auto' ? [3, 50] : [profileRuns, profileRuns];
-      for (let i = 0; i < maxP && (i < minP || profiled.some((s) => s.ms < 1000)); i++) {
-        for (const s of roundOrder(profiled, i)) {
-          const t0 = performance.now();
-          s.perRun.push((await s.runner.runProfiled?.(feeds))?.byOpType ?? []);
-          s.ms += performance.now() - t0;
+      for (const engine of new Set(profiled.map((s) => s.engine))) {
+        const group = profiled.filter((s) => s.engine === engine);
+        for (let i = 0; i < maxP && (i < minP || group.some((s) => s.ms < 1000)); i++) {
+          for (const s of group) {
+            const t0 = performance.now();
+            s.perRun.push((await s.runner.runProfiled?.(feeds))?.byOpType ?? []);
+            s.ms += performance.now() - t0;
+          }
         }
       }
       for (const s of profiled)
@@ -214,19 +228,12 @@ export async function benchmarkModels(
   }
 }
 
-/**
- * The order of round `i`: engine by engine (each engine's models back to back, so another engine's
- * cache and allocator traffic does not fall between the runs being compared); the models' order
- * alternates every round and the engines' order every two rounds, so each model runs first — right
- * after another engine — as often as second, and neither gets the warmer position systematically.
- */
-export function roundOrder<T extends { engine: string }>(slots: readonly T[], i: number): T[] {
-  const engines = [...new Set(slots.map((s) => s.engine))];
-  if (Math.floor(i / 2) % 2 === 1) engines.reverse();
-  return engines.flatMap((e) => {
-    const group = slots.filter((s) => s.engine === e);
-    return i % 2 === 1 ? group.reverse() : group;
-  });
+/** `40 runs`, or `10–1000 runs` when the engines ran different numbers of rounds. */
+export function runsText(r: Pick<BenchResult, 'results'>): string {
+  const n = r.results.map((e) => e.runs);
+  const lo = Math.min(...n);
+  const hi = Math.max(...n);
+  return lo === hi ? `${lo} runs` : `${lo}–${hi} runs`;
 }
 
 /** Per op type, the median over runs; total = median of the per-run totals. */
@@ -248,7 +255,7 @@ export function parseRuns(value: string | undefined): number | 'auto' {
 
 interface BenchCliOptions {
   against?: string;
-  engine: string;
+  engine?: string;
   runs: string;
   warmup: string;
   profileRuns: string;
@@ -259,7 +266,7 @@ interface BenchCliOptions {
 
 /** `normkit bench <model> [--against <other>]` */
 export async function benchCommand(ctx: Context, file: string, o: BenchCliOptions): Promise<number> {
-  const engines = parseEngines(o.engine, ['normkit-cpu', 'onnxruntime']);
+  const engines = o.engine ? parseEngines(o.engine, []) : await defaultEngines();
   const runs = parseRuns(o.runs);
   const warmup = parsePositiveInt('--warmup', o.warmup, 3, { allowZero: true });
   const profileRuns = o.profileRuns === 'auto' ? 'auto' : parsePositiveInt('--profile-runs', o.profileRuns, 3, { allowZero: true });
@@ -276,7 +283,7 @@ export async function benchCommand(ctx: Context, file: string, o: BenchCliOption
 export function renderBench(r: BenchResult): string {
   const lines: string[] = [];
   lines.push(
-    `${r.runs} interleaved runs after ${r.warmup} warm-up, inputs ${r.inputs.map((f) => `${f.name}[${f.shape.join('×')}]`).join(', ')}; ${r.machine.cpu}, Node ${r.machine.node}`,
+    `${runsText(r)} per model (the models alternating) after ${r.warmup} warm-up, inputs ${r.inputs.map((f) => `${f.name}[${f.shape.join('×')}]`).join(', ')}; ${r.machine.cpu}, Node ${r.machine.node}`,
   );
   lines.push('');
   lines.push(

@@ -203,10 +203,14 @@ export async function convertCommand(ctx: Context, input: string, o: ConvertCliO
   if (o.session) await writeSessionFile(o.session, 'convert', doc);
   ctx.emit(doc, () => renderConvert(doc));
   if (!result.equivalent) {
+    const why =
+      result.verification.length === 0
+        ? `no engine could verify it (${result.skippedVerification.map((x) => `${x.engine}: ${x.reason}`).join('; ')})`
+        : `the converted model's outputs differ from the input's (max abs diff ${sci(result.maxAbsDiff)}, max rel diff ${sci(result.maxRelDiff)}, argmax agreement ${(result.argmaxAgreement * 100).toFixed(1)}%)`;
     ctx.io.stderr(
       written
         ? `normkit: ${o.output}: written with --force although verification failed (max rel diff ${sci(result.maxRelDiff)})\n`
-        : `normkit: ${o.output}: not written: the converted model's outputs differ from the input's (max abs diff ${sci(result.maxAbsDiff)}, max rel diff ${sci(result.maxRelDiff)}, argmax agreement ${(result.argmaxAgreement * 100).toFixed(1)}%); use --force to write it anyway\n`,
+        : `normkit: ${o.output}: not written: ${why}; use --force to write it anyway\n`,
     );
     return written ? 0 : EXIT_CHECK_FAILED;
   }
@@ -219,30 +223,31 @@ export function renderConvert(r: ConvertResult): string {
   lines.push(
     `${r.input} → ${r.output ?? '(not written)'}: folded ${r.foldedLayerNorms} of ${r.layerNorms} LayerNorms into RMSNorm (${r.rmsFormat}), ${r.components} component${r.components === 1 ? '' : 's'}; ${r.nodes.before} → ${r.nodes.after} nodes`,
   );
-  lines.push(
-    table(
-      ['engine', 'output', 'max abs diff', 'max rel diff', 'argmax', ''],
-      r.verification.flatMap((v) =>
-        v.outputs.length > 0
-          ? v.outputs.map((o) => [
-              v.engine,
-              o.name,
-              sci(o.maxAbsDiff),
-              sci(o.maxRelDiff),
-              `${(o.argmaxAgreement * 100).toFixed(1)}%`,
-              mark(v.equivalent),
-            ])
-          : [[v.engine, '—', '—', '—', '—', `${mark(false)} ${v.error ?? ''}`]],
+  if (r.verification.length > 0)
+    lines.push(
+      table(
+        ['engine', 'output', 'max abs diff', 'max rel diff', 'argmax', ''],
+        r.verification.flatMap((v) =>
+          v.outputs.length > 0
+            ? v.outputs.map((o) => [
+                v.engine,
+                o.name,
+                sci(o.maxAbsDiff),
+                sci(o.maxRelDiff),
+                `${(o.argmaxAgreement * 100).toFixed(1)}%`,
+                mark(v.equivalent),
+              ])
+            : [[v.engine, '—', '—', '—', '—', `${mark(false)} ${v.error ?? ''}`]],
+        ),
       ),
-    ),
-  );
+    );
   for (const s of r.skippedVerification) lines.push(`${s.engine}: not verified (${s.reason})`);
   const kept = r.analysis.filter((l) => !l.foldable);
   if (kept.length > 0)
     lines.push(
       `kept ${kept.length} LayerNorm${kept.length === 1 ? '' : 's'}: ${kept
         .slice(0, 3)
-        .map((l) => `${l.name} (${l.reason})`)
+        .map((l) => `${l.name} (${l.reason.split('; path: ')[0]})`)
         .join('; ')}${kept.length > 3 ? '; …' : ''}`,
     );
   lines.push(

@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Context, parseNumber, parsePositiveInt } from '../context.js';
 import { loadOnnx, need } from '../deps.js';
-import { type EngineName, parseEngines } from '../engines.js';
+import { defaultEngines, type EngineName, parseEngines } from '../engines.js';
 import { EXIT_CHECK_FAILED } from '../errors.js';
 import { ms, sci, signedPct, table } from '../format.js';
 import { buildZooModel } from '../models.js';
 import { writeSessionFile } from '../session.js';
 import type { BenchResult, ConvertResult } from '../types.js';
 import { type AnalyzeResult, analyzeModel } from './analyze.js';
-import { benchmarkModels, parseRuns } from './bench.js';
+import { benchmarkModels, parseRuns, runsText } from './bench.js';
 import { convertModel } from './convert.js';
 import { writeReport } from './report.js';
 
@@ -39,7 +39,7 @@ export interface PipelineResult {
 
 /**
  * The whole pipeline on a built-in zoo model: build → analyze → convert (fold + verify in our
- * executor and onnxruntime) → bench (converted vs original, interleaved) → HTML report. Everything
+ * executor and onnxruntime) → bench (converted vs original, alternating runs) → HTML report. Everything
  * lands in the session directory: original.onnx, converted.onnx, analyze/convert/bench.json, report.html.
  *
  * @example
@@ -124,7 +124,7 @@ export async function pipelineCommand(
       size: o.size,
       seed: parseNumber('--seed', o.seed, 0),
       ...(o.session ? { session: o.session } : {}),
-      engines: parseEngines(o.engine, ['normkit-cpu', 'onnxruntime']),
+      engines: o.engine ? parseEngines(o.engine, []) : await defaultEngines(),
       runs: parseRuns(o.runs),
       warmup: parsePositiveInt('--warmup', o.warmup, 3, { allowZero: true }),
     },
@@ -155,7 +155,7 @@ export function renderPipeline(r: PipelineResult): string {
   if (r.bench) {
     const b = r.bench;
     lines.push(
-      `  4 bench     medians of ${b.runs} interleaved runs after ${b.warmup} warm-up, inputs ${b.inputs.map((f) => `${f.name}[${f.shape.join('×')}]`).join(', ')}`,
+      `  4 bench     medians of ${runsText(b)} per model (alternating) after ${b.warmup} warm-up, inputs ${b.inputs.map((f) => `${f.name}[${f.shape.join('×')}]`).join(', ')}`,
     );
     lines.push(
       table(

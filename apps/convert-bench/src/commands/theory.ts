@@ -1,3 +1,4 @@
+import { Rng } from '@normkit/tensor';
 import { Option } from 'commander';
 import { type Context, parseNumber, parsePositiveInt } from '../context.js';
 import { loadTheory, need } from '../deps.js';
@@ -131,6 +132,74 @@ export function theoryCommands(): TheoryCommand[] {
         };
         const r = await call(() => need(theory, '@normkit/theory', 'iterNormIterations')(input));
         return emitTheory(ctx, 'iternorm', input, r as unknown as Record<string, unknown>);
+      },
+    },
+    {
+      name: 'fold-identity',
+      description: 'check LN(Wx + b) = RMSNorm(W′x + b′) with W′, b′ column-centered, on a seeded random W, b, x (float64)',
+      options: [
+        new Option('--rows <d>', 'output features (the normalized axis)').default('8'),
+        new Option('--cols <k>', 'input features').default('4'),
+        new Option('--eps <e>', 'ε inside the square root').default('0'),
+        new Option('--seed <n>', 'seed of W, b, x').default('0'),
+      ],
+      async run(ctx, o) {
+        const theory = await loadTheory();
+        const input = {
+          rows: parsePositiveInt('--rows', o.rows as string, 8),
+          cols: parsePositiveInt('--cols', o.cols as string, 4),
+          eps: parseNumber('--eps', o.eps as string, 0),
+          seed: parseNumber('--seed', o.seed as string, 0),
+        };
+        const rng = new Rng(input.seed);
+        const W = Array.from({ length: input.rows }, () => Array.from({ length: input.cols }, () => rng.normal()));
+        const b = Array.from({ length: input.rows }, () => rng.normal());
+        const x = Array.from({ length: input.cols }, () => rng.normal());
+        const r = await call(() => need(theory, '@normkit/theory', 'foldIdentityResidual')(W, b, x, { eps: input.eps }));
+        const scale = Math.max(...r.ln.map(Math.abs));
+        return emitTheory(ctx, 'fold-identity', input, {
+          residual: r.residual,
+          relativeResidual: r.residual / scale,
+          verified: r.residual <= 1e-12 * Math.max(1, scale),
+        });
+      },
+    },
+    {
+      name: 'group-nonlinearity',
+      description: "LN-G's nonlinearity by group size: LSSR of PLN_g(XW + b) features for random labelled points (lower = more separable)",
+      options: [
+        new Option('--points <m>', 'labelled samples').default('64'),
+        new Option('--dim <d>', 'input dimension').default('4'),
+        new Option('--width <w>', 'features after the linear layer').default('16'),
+        new Option('--groups <list>', 'group sizes (divisors of the width)').default('2,4,8,16'),
+        new Option('--seed <n>', 'seed of the points, labels and the linear layer').default('0'),
+      ],
+      async run(ctx, o) {
+        const theory = await loadTheory();
+        const width = parsePositiveInt('--width', o.width as string, 16);
+        const groups = String(o.groups)
+          .split(',')
+          .map((g) => parsePositiveInt('--groups', g.trim(), 2));
+        const bad = groups.find((g) => width % g !== 0);
+        if (bad !== undefined) throw new CliError(`--groups: ${bad} does not divide --width ${width}`, EXIT_BAD_INPUT, 'BAD_USAGE');
+        const input = {
+          points: parsePositiveInt('--points', o.points as string, 64),
+          dim: parsePositiveInt('--dim', o.dim as string, 4),
+          width,
+          groups,
+          seed: parseNumber('--seed', o.seed as string, 0),
+        };
+        const rng = new Rng(input.seed);
+        const X = Array.from({ length: input.points }, () => Array.from({ length: input.dim }, () => rng.uniform(-1, 1)));
+        const labels = Array.from({ length: input.points }, () => rng.int(2));
+        const W = Array.from({ length: input.dim }, () => Array.from({ length: width }, () => rng.normal()));
+        const b = Array.from({ length: width }, () => rng.normal(0, 0.1));
+        const r = await call(() => need(theory, '@normkit/theory', 'lssrByGroupSize')(X, labels, W, b, groups));
+        return emitTheory(ctx, 'group-nonlinearity', input, {
+          lssrInput: r.input,
+          lssrLinear: r.linear,
+          byGroupSize: Object.fromEntries(r.byGroup.map((g) => [`g=${g.groupSize}`, g.lssr])),
+        });
       },
     },
     {

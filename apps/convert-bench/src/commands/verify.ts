@@ -3,7 +3,7 @@ import { worst } from '../compare.js';
 import { type Context, parseNumber, parsePositiveInt } from '../context.js';
 import { loadGraph, need } from '../deps.js';
 import { type EngineName, parseEngines } from '../engines.js';
-import { EXIT_CHECK_FAILED, isNormkitError } from '../errors.js';
+import { CliError, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, isNormkitError } from '../errors.js';
 import { mark, sci, table } from '../format.js';
 import { describeFeeds, type Feeds, parseDims, seededFeeds } from '../inputs.js';
 import { asInputError, openModel } from '../models.js';
@@ -85,6 +85,13 @@ export async function verifyModels(
     s?.end();
   }
   const { verification, skipped } = settle(ctx, checks);
+  if (verification.length === 0) {
+    throw new CliError(
+      `no engine could run ${labelA}: ${skipped.map((x) => `${x.engine}: ${x.reason.replace(`${labelA}: `, '')}`).join('; ')}`,
+      EXIT_BAD_INPUT,
+      'NO_ENGINE',
+    );
+  }
   const names = [...new Set(verification.flatMap((v) => v.outputs.map((o) => o.name)))];
   return {
     command: 'verify',

@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import { runsText } from '../commands/bench.js';
 import type { Session } from '../session.js';
 import type { BenchResult, ConvertResult, OpBreakdown } from '../types.js';
 import { barChart, COLORS, dotPlot, esc, fmtNum, type GroupRow, groupedBarChart } from './svg.js';
@@ -82,7 +83,7 @@ export function renderReport(session: Pick<Session, 'convert' | 'bench'> & { dir
         figure(
           id,
           'Median time per inference',
-          `${b.runs} interleaved runs after ${b.warmup} warm-up runs, per engine and model.`,
+          `${runsText(b)} per model, the two models alternating, after ${b.warmup} warm-up runs.`,
           groupedBarChart({ id, title: 'Median ms per inference', series, rows, unit: ' ms' }),
         ),
       );
@@ -126,7 +127,36 @@ export function renderReport(session: Pick<Session, 'convert' | 'bench'> & { dir
       );
   }
 
-  if (c) sections.push(verificationTable(c), verdictTable(c));
+  if (c) {
+    // What the conversion changed in the graph: node counts of the op types whose count changed.
+    const types = [...new Set([...Object.keys(c.opHistogram.before), ...Object.keys(c.opHistogram.after)])];
+    const changed = types
+      .map((t) => ({ t, before: c.opHistogram.before[t] ?? 0, after: c.opHistogram.after[t] ?? 0 }))
+      .filter((x) => x.before !== x.after)
+      .sort((x, y) => Math.max(y.before, y.after) - Math.max(x.before, x.after))
+      .slice(0, 14);
+    if (changed.length > 0) {
+      const id = 'chart-ops-changed';
+      charts.push(id);
+      sections.push(
+        figure(
+          id,
+          'What changed in the graph',
+          `Nodes per op type, for the op types whose count changed (${c.nodes.before} → ${c.nodes.after} nodes in all).`,
+          groupedBarChart({
+            id,
+            title: 'nodes per op type, before and after',
+            series: [
+              { name: `before: ${basename(c.input)}`, color: COLORS.before },
+              { name: `after: ${basename(c.output ?? 'converted')}`, color: COLORS.after },
+            ],
+            rows: changed.map((x) => ({ label: x.t, values: [x.before, x.after], highlight: NORM_OPS.test(x.t) })),
+          }),
+        ),
+      );
+    }
+    sections.push(verificationTable(c), verdictTable(c));
+  }
   if (b) sections.push(benchTable(b));
 
   const html = `<!doctype html>

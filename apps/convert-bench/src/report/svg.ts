@@ -36,6 +36,7 @@ export function fmtTick(t: number, step: number): string {
 /** `1234.5` → `1,235`, `0.01234` → `0.0123`: short numbers for labels. */
 export function fmtNum(v: number): string {
   if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v)) return v.toLocaleString('en-US');
   const a = Math.abs(v);
   if (a >= 100) return Math.round(v).toLocaleString('en-US');
   if (a >= 10) return v.toFixed(1);

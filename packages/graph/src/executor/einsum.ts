@@ -11,7 +11,11 @@ interface Operand {
 /** Labels for the dims an ellipsis stands for (characters no equation uses). */
 const ellipsisLabel = (i: number) => String.fromCharCode(0x100 + i);
 
-/** Parses an einsum equation for operands of the given ranks: per-operand labels and output labels. */
+/**
+ * Parses an einsum equation for operands of the given ranks: per-operand labels and output labels
+ * (ellipsis dims get private labels, right-aligned; an implicit output is the ellipsis plus the labels
+ * used once, sorted). @example parseEinsum('ij,jk', [2, 2]) // { inputs: [['i','j'], ['j','k']], output: ['i','k'] }
+ */
 export function parseEinsum(equation: string, ranks: readonly number[]): { inputs: string[][]; output: string[] } {
   const eq = equation.replace(/\s+/g, '');
   const [lhs, rhs] = eq.split('->') as [string, string | undefined];
@@ -157,4 +161,5 @@ registerOp('', 'Einsum', (ctx) => {
   }
 });
 
+/** Marker that ops.ts references so bundlers keep this module (its kernels register when it loads). */
 export const EINSUM_OPS = 'einsum';

@@ -83,7 +83,7 @@ const NO_FOLD = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'R
  * ```
  */
 export class Executor {
-  graph: Graph;
+  readonly graph: Graph;
   readonly model: Model | undefined;
   private readonly backend: Backend | undefined;
   private readonly defaultOpset: number;
@@ -96,19 +96,26 @@ export class Executor {
   private readonly plans = new Map<string, Step[]>();
   private readonly producers: Map<string, Node>;
   private readonly outer: Set<string>;
+  private readonly opts: ExecutorOptions;
+  /** Whether initializers that are also graph inputs are folded as their stored defaults. */
+  private readonly assumeDefaults: boolean;
+  /** For runs that feed such an initializer: the same model without folding. */
+  private unfolded: Executor | undefined;
 
   constructor(model: Model | Graph, opts: ExecutorOptions = {}) {
     if (ops.length === 0) throw new NormkitError('INTERNAL', 'executor ops are not loaded');
     this.model = model instanceof Model ? model : undefined;
-    this.graph = model instanceof Model ? model.graph : model;
-    if (!(this.graph instanceof Graph)) throw new NormkitError('INVALID_ARGUMENT', 'Executor: expected a Model or a Graph');
+    const graph = model instanceof Model ? model.graph : model;
+    if (!(graph instanceof Graph)) throw new NormkitError('INVALID_ARGUMENT', 'Executor: expected a Model or a Graph');
+    this.opts = opts;
+    this.assumeDefaults = opts.foldConstants !== false;
     this.outer = new Set(opts.outerScope ?? []);
     if (this.outer.size > 0) {
       // A subgraph: make its outer names known to the topological sort without touching the caller's graph.
-      const g = this.graph.clone();
+      const g = graph.clone();
       for (const n of this.outer) g.outerScope.add(n);
       this.graph = g;
-    }
+    } else this.graph = graph;
     this.backend = opts.backend;
     this.defaultOpset = opts.opset ?? 17;
     this.order = this.graph.topologicalOrder();
@@ -137,7 +144,7 @@ export class Executor {
   }
 
   private isConst(name: string): boolean {
-    return name === '' || (this.constants.has(name) && !this.overridable.has(name));
+    return name === '' || (this.constants.has(name) && (this.assumeDefaults || !this.overridable.has(name)));
   }
 
   /** Runs every node whose inputs are all constant once, keeping its outputs as constants. */
@@ -263,6 +270,11 @@ export class Executor {
    * @example ex.run({ x }, { profile: true }).profile?.byOpType
    */
   run(inputs: Record<string, Tensor>, opts: RunOptions = {}): ExecuteResult {
+    // Initializers listed as graph inputs (IR < 4) were folded as defaults; a feed overriding one runs unfolded.
+    if (this.assumeDefaults && Object.keys(inputs).some((k) => this.overridable.has(k))) {
+      this.unfolded ??= new Executor(this.model ?? this.graph, { ...this.opts, foldConstants: false });
+      return this.unfolded.run(inputs, opts);
+    }
     const backend = opts.backend ?? this.backend;
     return backend ? withBackend(backend, () => this.runOn(inputs, opts)) : this.runOn(inputs, opts);
   }

@@ -76,6 +76,37 @@ const unaryOps: Record<string, (x: Tensor) => Tensor> = {
 };
 for (const [op, f] of Object.entries(unaryOps)) registerOp('', op, (ctx) => [f(need(ctx, 0))]);
 
+/** Elementwise math without a tensor kernel, over host data (float results keep the input dtype). */
+const hostUnary: Record<string, (v: number) => number> = {
+  Tan: Math.tan,
+  Asin: Math.asin,
+  Acos: Math.acos,
+  Atan: Math.atan,
+  Sinh: Math.sinh,
+  Cosh: Math.cosh,
+  Asinh: Math.asinh,
+  Acosh: Math.acosh,
+  Atanh: Math.atanh,
+};
+for (const [op, fn] of Object.entries(hostUnary)) {
+  registerOp('', op, (ctx) => {
+    const x = need(ctx, 0);
+    if (!isFloat(x.dtype)) throw invalid(ctx, `expects a float input, got ${x.dtype}`);
+    const out = new Tensor(x.shape, x.dtype);
+    const src = x.data as Float32Array;
+    const o = out.data as Float32Array;
+    for (let i = 0; i < src.length; i++) o[i] = fn(src[i]!);
+    return [out];
+  });
+}
+
+/** Swish (opset 24): x · sigmoid(αx). */
+registerOp('', 'Swish', (ctx) => {
+  const x = need(ctx, 0);
+  const alpha = attr(ctx.node, 'alpha', 'float', 1);
+  return [T.mul(x, T.sigmoid(alpha === 1 ? x : T.mul(x, alpha)))];
+});
+
 registerOp('', 'Identity', (ctx) => [need(ctx, 0)]);
 
 registerOp('', 'Gelu', (ctx) => {
@@ -172,4 +203,5 @@ registerOp('', 'Mean', (ctx) => {
   return [T.div(variadic(ctx, T.add), n)];
 });
 
+/** Marker that ops.ts references so bundlers keep this module (its kernels register when it loads). */
 export const ELEMENTWISE_OPS = 'elementwise';

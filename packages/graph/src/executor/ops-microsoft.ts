@@ -1,7 +1,7 @@
 import * as T from '@normkit/tensor';
 import { fmtShape, Tensor } from '@normkit/tensor';
 import { attr } from '../ir.js';
-import { invalid, need, registerOp, unsupported } from './registry.js';
+import { invalid, need, type OpContext, registerOp, unsupported } from './registry.js';
 
 // onnxruntime's com.microsoft activation ops (the norm ones are in ops-norm.ts).
 
@@ -26,6 +26,7 @@ registerOp('com.microsoft', 'BiasAdd', (ctx) => [T.add(T.add(need(ctx, 0), need(
 registerOp('com.microsoft', 'FusedMatMul', (ctx) => {
   let a = need(ctx, 0);
   let b = need(ctx, 1);
+  if (attr(ctx.node, 'transBatchA', 'int', 0) || attr(ctx.node, 'transBatchB', 'int', 0)) throw unsupported(ctx, 'transBatchA/transBatchB');
   const swap = (t: Tensor) => T.transpose(t, [...t.shape.map((_, i) => i).slice(0, -2), t.rank - 1, t.rank - 2]);
   if (attr(ctx.node, 'transA', 'int', 0)) a = swap(a);
   if (attr(ctx.node, 'transB', 'int', 0)) b = swap(b);
@@ -33,7 +34,6 @@ registerOp('com.microsoft', 'FusedMatMul', (ctx) => {
   const y = T.matmul(a, b);
   return [alpha === 1 ? y : T.mul(y, alpha)];
 });
-
 
 /**
  * com.microsoft Attention (BERT/GPT-2 fused self-attention): QKV = input·W + b split by
@@ -54,7 +54,8 @@ registerOp('com.microsoft', 'Attention', (ctx) => {
   const total = w.shape[1]!;
   const sizes = attr(ctx.node, 'qkv_hidden_sizes', 'ints', [total / 3, total / 3, total / 3]);
   const [hq, hk, hv] = sizes as [number, number, number];
-  if (hq !== hk || hq % heads !== 0 || hv % heads !== 0) throw invalid(ctx, `qkv_hidden_sizes [${sizes.join(', ')}] do not split into ${heads} heads`);
+  if (hq !== hk || hq % heads !== 0 || hv % heads !== 0)
+    throw invalid(ctx, `qkv_hidden_sizes [${sizes.join(', ')}] do not split into ${heads} heads`);
   let qkv = T.matmul(x, w);
   const bias = ctx.inputs[2];
   if (bias && bias.size > 0) qkv = T.add(qkv, bias);
@@ -71,14 +72,35 @@ registerOp('com.microsoft', 'Attention', (ctx) => {
     k = T.concat([pk.reshape(past.shape.slice(1)), k], 2);
     v = T.concat([pv.reshape(past.shape.slice(1)), v], 2);
   }
-  const Tn = P + S;
-  const headSize = hq / heads;
-  const scale = attr(ctx.node, 'scale', 'float', 1 / Math.sqrt(headSize));
+  const out = attend(ctx, q, k, v, ctx.inputs[3], ctx.inputs[5], P);
+  const present = ctx.node.outputs[1] ? T.concat([T.unsqueeze(k, [0]), T.unsqueeze(v, [0])], 0) : undefined;
+  return [out, present];
+});
+
+/**
+ * Scaled dot-product attention over heads: q [B, N, S, h], k [B, N, T, h], v [B, N, T, hv] → [B, S, N·hv].
+ * Adds `mask_filter_value` at masked keys (mask: [B] / [2B] key lengths, [B, T] / [B, S, T] 0/1 masks,
+ * [B, 1, M, M] Megatron) and at future keys when `unidirectional`, plus an attention bias.
+ */
+function attend(
+  ctx: OpContext,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  maskIndex: Tensor | undefined,
+  attnBias: Tensor | undefined,
+  P: number,
+): Tensor {
+  const [B, N, S, h] = q.shape as [number, number, number, number];
+  const Tn = k.shape[2]!;
+  const hv = v.shape[3]!;
+  const scale = attr(ctx.node, 'scale', 'float', 1 / Math.sqrt(h));
   let scores = T.mul(T.matmul(q, T.transpose(k, [0, 1, 3, 2])), scale);
   const filter = attr(ctx.node, 'mask_filter_value', 'float', -10000);
   const mask = new Float32Array(B * S * Tn);
-  const maskIndex = ctx.inputs[3];
   if (maskIndex && maskIndex.size > 0) {
+    if (maskIndex.rank === 1 && maskIndex.size !== B && maskIndex.size !== 2 * B)
+      throw unsupported(ctx, `a 1-D mask of ${maskIndex.size} values for batch ${B}`);
     const m = maskIndex.data;
     const at = (i: number) => Number(m[i]);
     for (let b = 0; b < B; b++)
@@ -94,19 +116,60 @@ registerOp('com.microsoft', 'Attention', (ctx) => {
           else if (maskIndex.rank === 4) {
             const M = maskIndex.shape[3]!;
             keep = at((b * maskIndex.shape[2]! + P + i) * M + j) > 0;
-          } else throw invalid(ctx, `mask_index of rank ${maskIndex.rank} is not supported`);
+          } else throw invalid(ctx, `a mask of rank ${maskIndex.rank} is not supported`);
           if (!keep) mask[(b * S + i) * Tn + j] = filter;
         }
   }
   if (attr(ctx.node, 'unidirectional', 'int', 0))
     for (let b = 0; b < B; b++) for (let i = 0; i < S; i++) for (let j = P + i + 1; j < Tn; j++) mask[(b * S + i) * Tn + j] = filter;
   scores = T.add(scores, T.cast(new Tensor([B, 1, S, Tn], 'float32', mask), scores.dtype));
-  const attnBias = ctx.inputs[5];
   if (attnBias && attnBias.size > 0) scores = T.add(scores, attnBias);
   const probs = T.softmax(scores, -1);
-  const out = T.transpose(T.matmul(probs, v), [0, 2, 1, 3]).reshape([B, S, hv]);
-  const present = ctx.node.outputs[1] ? T.concat([T.unsqueeze(k, [0]), T.unsqueeze(v, [0])], 0) : undefined;
-  return [out, present];
+  return T.transpose(T.matmul(probs, v), [0, 2, 1, 3]).reshape([B, S, N * hv]);
+}
+
+/**
+ * com.microsoft MultiHeadAttention with separate 3-D query [B, S, D], key [B, L, D] and value [B, L, Dv]
+ * (+ bias [D + D + Dv], key_padding_mask, attention_bias, past_key/past_value [B, N, P, h]). Outputs
+ * the attention, present_key and present_value. Packed QKV / KV forms are refused.
+ */
+registerOp('com.microsoft', 'MultiHeadAttention', (ctx) => {
+  const q0 = need(ctx, 0, 'query');
+  const heads = attr(ctx.node, 'num_heads', 'int');
+  if (!heads) throw invalid(ctx, 'num_heads is required');
+  const k0 = ctx.inputs[1];
+  const v0 = ctx.inputs[2];
+  if (q0.rank !== 3 || !k0 || !v0 || k0.rank !== 3 || v0.rank !== 3)
+    throw unsupported(ctx, 'packed or 4-D query/key/value (only separate 3-D inputs)');
+  if (ctx.node.inputs.length > 8 && ctx.node.inputs.slice(8).some((n) => n))
+    throw unsupported(ctx, 'past_sequence_length / cache_indirection inputs');
+  const [B, S, D] = q0.shape as [number, number, number];
+  const L = k0.shape[1]!;
+  const Dv = v0.shape[2]!;
+  let q = q0;
+  let k = k0;
+  let v = v0;
+  const bias = ctx.inputs[3];
+  if (bias && bias.size > 0) {
+    const [bq, bk, bv] = T.split(bias, [D, k0.shape[2]!, Dv], 0) as [Tensor, Tensor, Tensor];
+    q = T.add(q, bq);
+    k = T.add(k, bk);
+    v = T.add(v, bv);
+  }
+  const toHeads = (t: Tensor, n: number, d: number) => T.transpose(t.reshape([B, n, heads, d / heads]), [0, 2, 1, 3]);
+  let kh = toHeads(k, L, k0.shape[2]!);
+  let vh = toHeads(v, L, Dv);
+  const pk = ctx.inputs[6];
+  const pv = ctx.inputs[7];
+  let P = 0;
+  if (pk && pv && pk.size > 0) {
+    P = pk.shape[2]!;
+    kh = T.concat([pk, kh], 2);
+    vh = T.concat([pv, vh], 2);
+  }
+  const out = attend(ctx, toHeads(q, S, D), kh, vh, ctx.inputs[4], ctx.inputs[5], P);
+  return [out, kh, vh];
 });
 
+/** Marker that ops.ts references so bundlers keep this module (its kernels register when it loads). */
 export const MICROSOFT_OPS = 'com.microsoft';

@@ -248,4 +248,5 @@ registerOp('', 'SpaceToDepth', (ctx) => {
   return [t.reshape([N, C * b * b, H / b, W / b])];
 });
 
+/** Marker that ops.ts references so bundlers keep this module (its kernels register when it loads). */
 export const MISC_OPS = 'misc';

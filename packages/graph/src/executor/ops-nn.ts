@@ -217,4 +217,5 @@ registerOp('', 'LRN', (ctx) => {
   return [T.cast(new Tensor(x.shape, 'float32', out), x.dtype)];
 });
 
+/** Marker that ops.ts references so bundlers keep this module (its kernels register when it loads). */
 export const NN_OPS = 'nn';

@@ -1,5 +1,5 @@
 import * as T from '@normkit/tensor';
-import { fmtShape, sizeOf, Tensor } from '@normkit/tensor';
+import { fmtShape, isFloat, sizeOf, Tensor } from '@normkit/tensor';
 import { attr } from '../ir.js';
 import { invalid, need, type OpContext, registerOp, unsupported } from './registry.js';
 
@@ -17,6 +17,19 @@ function perChannel(ctx: OpContext, p: Tensor, x: Tensor, what: string): Tensor 
   throw invalid(ctx, `${what} ${fmtShape(p.shape)} does not match the ${C} channels of input ${fmtShape(x.shape)}`);
 }
 
+/**
+ * y = x·a + b with one a and b per channel of x [N, C, ...spatial]: computed as a depthwise 1×1
+ * convolution (one pass, a kernel every backend has) instead of two broadcasting passes.
+ */
+function channelAffine(x: Tensor, a: Tensor, b: Tensor): Tensor {
+  const C = x.shape[1] ?? 1;
+  if (x.rank >= 3 && isFloat(x.dtype) && a.size === C && b.size === C) {
+    const w = T.cast(a, x.dtype).reshape([C, 1, ...new Array(x.rank - 2).fill(1)]);
+    return T.conv(x, w, T.cast(b, x.dtype).reshape([C]), { group: C });
+  }
+  return T.add(T.mul(x, a), b);
+}
+
 registerOp('', 'BatchNormalization', (ctx) => {
   const x = need(ctx, 0);
   const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
@@ -28,7 +41,7 @@ registerOp('', 'BatchNormalization', (ctx) => {
   const a = T.mul(scale, T.rsqrt(T.add(perChannel(ctx, variance, x, 'var'), eps)));
   const b = T.sub(bias, T.mul(perChannel(ctx, mean, x, 'mean'), a));
   // Outputs 1-2 (running mean/var) are the inputs unchanged in inference mode.
-  return [T.add(T.mul(x, a), b), mean, variance];
+  return [channelAffine(x, a, b), mean, variance];
 });
 
 /**
@@ -62,15 +75,12 @@ function stash(ctx: OpContext, t: Tensor): Tensor {
  * Whether a scale/bias fits the normalized block [axis, rank) (then the fused kernel applies it);
  * otherwise it broadcasts against the whole input, as in the ONNX function body and onnxruntime.
  */
-function fitsBlock(p: Tensor | undefined, x: Tensor, axis: number): boolean {
+function fitsBlock(p: Tensor | undefined, blockRank: number, block: readonly number[]): boolean {
   if (!p) return true;
-  const a = axis < 0 ? axis + x.rank : axis;
-  const block = x.shape.slice(a);
-  if (p.rank > block.length)
-    return (
-      p.shape.slice(0, p.rank - block.length).every((d) => d === 1) && fitsBlock(p.reshape(p.shape.slice(p.rank - block.length)), x, axis)
-    );
-  return p.shape.every((d, i) => d === 1 || d === block[block.length - p.rank + i]);
+  const lead = p.rank - blockRank;
+  if (lead > 0 && p.shape.slice(0, lead).some((d) => d !== 1)) return false;
+  const tail = p.shape.slice(Math.max(0, lead));
+  return tail.every((d, i) => d === 1 || d === block[block.length - tail.length + i]);
 }
 
 /** LN / RMSNorm with scale and bias applied by the fused kernel when they fit the block, else by broadcasting ops. */
@@ -81,11 +91,11 @@ function normAffine(
   axis: number,
   kernel: (x: Tensor, s: Tensor | undefined, b: Tensor | undefined) => Tensor,
 ): Tensor {
-  const flat = (p: Tensor | undefined) =>
-    p && p.rank > x.rank - (axis < 0 ? axis + x.rank : axis)
-      ? p.reshape(p.shape.filter((_, i) => i >= p.rank - (x.rank - (axis < 0 ? axis + x.rank : axis))))
-      : p;
-  if (fitsBlock(scale, x, axis) && fitsBlock(bias, x, axis)) return kernel(x, flat(scale), flat(bias));
+  const block = x.shape.slice(axis < 0 ? axis + x.rank : axis);
+  // Leading 1-dims beyond the block's rank are dropped so the kernel sees a block-shaped parameter.
+  const squeezeLead = (p: Tensor | undefined) => (p && p.rank > block.length ? p.reshape(p.shape.slice(p.rank - block.length)) : p);
+  if (fitsBlock(scale, block.length, block) && fitsBlock(bias, block.length, block))
+    return kernel(x, squeezeLead(scale), squeezeLead(bias));
   let y = kernel(x, undefined, undefined);
   if (scale) y = T.mul(y, scale);
   if (bias) y = T.add(y, bias);
@@ -197,7 +207,7 @@ registerOp('', 'GroupNormalization', (ctx) => {
     scale = T.expand(scale.reshape([G, 1]), [G, C / G]).reshape([C]);
     bias = T.expand(bias.reshape([G, 1]), [G, C / G]).reshape([C]);
   }
-  return [T.add(T.mul(normed, perChannel(ctx, scale, x, 'scale')), perChannel(ctx, bias, x, 'bias'))];
+  return [channelAffine(normed, perChannel(ctx, scale, x, 'scale'), perChannel(ctx, bias, x, 'bias'))];
 });
 
 registerOp('', 'InstanceNormalization', (ctx) => {
@@ -205,7 +215,7 @@ registerOp('', 'InstanceNormalization', (ctx) => {
   const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
   if (x.rank < 3) throw invalid(ctx, `input must be [N, C, ...spatial], got ${fmtShape(x.shape)}`);
   const normed = T.layerNormKernel(x, undefined, undefined, 2, eps).y;
-  return [T.add(T.mul(normed, perChannel(ctx, need(ctx, 1, 'scale'), x, 'scale')), perChannel(ctx, need(ctx, 2, 'B'), x, 'B'))];
+  return [channelAffine(normed, perChannel(ctx, need(ctx, 1, 'scale'), x, 'scale'), perChannel(ctx, need(ctx, 2, 'B'), x, 'B'))];
 });
 
 registerOp('', 'MeanVarianceNormalization', (ctx) => {
@@ -226,4 +236,5 @@ registerOp('', 'LpNormalization', (ctx) => {
   return [T.div(x, norm)];
 });
 
+/** Marker that ops.ts references so bundlers keep this module (its kernels register when it loads). */
 export const NORM_OPS = 'norm';

@@ -271,4 +271,5 @@ registerOp('', 'Upsample', (ctx) => {
   return [resize(ctx, x, scales, undefined, undefined, true)];
 });
 
+/** Marker that ops.ts references so bundlers keep this module (its kernels register when it loads). */
 export const RESIZE_OPS = 'resize';

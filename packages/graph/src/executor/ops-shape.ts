@@ -268,4 +268,5 @@ registerOp('', 'Pad', (ctx) => {
   return [T.pad(x, pads, mode, value)];
 });
 
+/** Marker that ops.ts references so bundlers keep this module (its kernels register when it loads). */
 export const SHAPE_OPS = 'shape';

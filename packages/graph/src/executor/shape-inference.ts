@@ -357,6 +357,33 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
           { dtype: ins[2]?.dtype, shape: sh },
         ];
       }
+      case 'Attention': {
+        const heads = attr(node, 'num_heads', 'int', 1);
+        const total = ins[1]?.shape?.[1];
+        const sizes = attr(node, 'qkv_hidden_sizes', 'ints') ?? (isNum(total) ? [total / 3, total / 3, total / 3] : undefined);
+        const s = x?.shape;
+        const past = ins[4]?.shape;
+        const tot = past ? arith('Add', past[3], s?.[1]) : s?.[1];
+        return [
+          { dtype: x?.dtype, shape: s ? [s[0], s[1], sizes?.[2]] : undefined },
+          { dtype: x?.dtype, shape: s ? [2, s[0], heads, tot, sizes ? sizes[0]! / heads : undefined] : undefined },
+        ];
+      }
+      case 'MultiHeadAttention': {
+        const heads = attr(node, 'num_heads', 'int', 1);
+        const q = x?.shape;
+        const k = ins[1]?.shape;
+        const v = ins[2]?.shape;
+        const past = ins[6]?.shape;
+        const L = past ? arith('Add', past[2], k?.[1]) : k?.[1];
+        const dk = k?.[2];
+        const dv = v?.[2];
+        return [
+          { dtype: x?.dtype, shape: q && v ? [q[0], q[1], dv] : undefined },
+          { dtype: x?.dtype, shape: q ? [q[0], heads, L, isNum(dk) ? dk / heads : undefined] : undefined },
+          { dtype: x?.dtype, shape: q ? [q[0], heads, L, isNum(dv) ? dv / heads : undefined] : undefined },
+        ];
+      }
       case 'GemmFastGelu':
       case 'FusedMatMul':
         return [{ dtype: x?.dtype, shape: matmulShape(x?.shape, ins[1]?.shape, op === 'FusedMatMul' ? node : undefined) }];
@@ -376,6 +403,31 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
     const dtype = BOOL_OPS.has(op) ? 'bool' : op === 'Where' ? ins[1]?.dtype : x?.dtype;
     const out: Info = { dtype, shape: broadcast(shapes) };
     // Shape arithmetic on symbolic integer vectors.
+    if (op === 'Equal' && ins.length === 2) {
+      const p = symOf(ins[0]);
+      const q = symOf(ins[1]);
+      if (p && q && (p.length === q.length || q.length === 1 || p.length === 1)) {
+        const n = Math.max(p.length, q.length);
+        out.sym = Array.from({ length: n }, (_, i) => {
+          const u = p[p.length === 1 ? 0 : i];
+          const v = q[q.length === 1 ? 0 : i];
+          if (isNum(u) && isNum(v)) return u === v ? 1 : 0;
+          // A dimension is never negative: a symbol equals no negative number.
+          if ((typeof u === 'string' && isNum(v) && v < 0) || (typeof v === 'string' && isNum(u) && u < 0)) return 0;
+          return undefined;
+        });
+      }
+    }
+    if (op === 'Where' && ins.length === 3) {
+      const c = symOf(ins[0]);
+      const p = symOf(ins[1]);
+      const q = symOf(ins[2]);
+      if (c && p && q && c.every(isNum)) {
+        const n = Math.max(c.length, p.length, q.length);
+        const at = (v: Dim[], i: number) => v[v.length === 1 ? 0 : i];
+        out.sym = Array.from({ length: n }, (_, i) => (at(c, i) ? at(p, i) : at(q, i)));
+      }
+    }
     if (['Add', 'Sub', 'Mul', 'Div'].includes(op) && ins.length === 2) {
       const p = symOf(ins[0]);
       const q = symOf(ins[1]);
@@ -518,7 +570,8 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
       return [{ dtype: x?.dtype, shape: reshapeTarget(x?.shape, target, (a('allowzero', 'int') ?? 0) !== 0), sym: symOf(x) }];
     }
     case 'Expand': {
-      const target = symOf(ins[1]);
+      const n = ins[1]?.shape?.[0];
+      const target = symOf(ins[1]) ?? (isNum(n) ? new Array<Dim>(n).fill(undefined) : undefined);
       return [{ dtype: x?.dtype, shape: target ? broadcast([x?.shape, target]) : undefined }];
     }
     case 'Tile': {

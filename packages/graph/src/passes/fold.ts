@@ -409,6 +409,9 @@ export function upgradeOpset(m: Model, to: number): { from: number; to: number; 
         if (n.opType === 'Pad' && n.attributes.pads) problems.push(`${n.name} (Pad with a pads attribute)`);
         else if (n.opType === 'Clip' && (n.attributes.min || n.attributes.max)) problems.push(`${n.name} (Clip with min/max attributes)`);
         else if (n.opType === 'Dropout' && n.attributes.ratio) problems.push(`${n.name} (Dropout with a ratio attribute)`);
+        else if (n.opType === 'Slice' && n.attributes.starts) problems.push(`${n.name} (Slice with starts/ends attributes)`);
+        else if (n.opType === 'TopK' && n.attributes.k) problems.push(`${n.name} (TopK with a k attribute)`);
+        else if (n.opType === 'Resize' && changes.includes(11)) problems.push(`${n.name} (Resize: coordinate mapping changed at opset 11)`);
         continue;
       }
       problems.push(`${n.name} (${n.opType} changed at opset ${changes.join(', ')})`);

@@ -17,6 +17,7 @@ interface GemmExports {
   gebp(ap: number, bp: number, cp: number, mPanels: number, nPanels: number, kc: number, ldc: number, acc: number): void;
   packB(src: number, ldb: number, dst: number, kc: number, nPanels: number): void;
   packA(src: number, lda: number, dst: number, kc: number, rows: number): void;
+  im2colRow(src: number, sw4: number, lo: number, hi: number, ow: number, ptr: number, rowBase: number, step: number): number;
 }
 
 /** Block sizes: KC rows of k per packed block, MC rows of C per packed A block (a multiple of MR). */
@@ -31,7 +32,7 @@ const CLAIM = 2; // job sequence claimed by the helper (or -seq when the caller 
 const READY = 3; // 1 once the helper listens
 const FAILED = 4; // 1 when the helper's last job threw
 const EXIT = 5; // 1 asks the helper to stop
-const DESC = 8; // job description: M, K, N, transA, aOff, bpOff, cOff, Np, chunkRows, counterIdx, packOff, KC, MR, NR, ldc
+const DESC = 8; // job description: M, K, N, transA, aOff, bpOff, cOff, Np, chunkRows, counterIdx, packOff, KC, MR, NR, ldc, colChunks
 /** Word of the shared chunk counter (after the helpers' blocks). */
 const COUNTER = CTRL_BYTES / 4 - 1;
 
@@ -58,16 +59,22 @@ function gemmRows(
   MR: number,
   NR: number,
   ldcF: number,
+  colChunks: number,
 ): void {
   const f = new Float32Array(memory.buffer);
   const counter = new Int32Array(memory.buffer, 0, counterIdx + 1);
   const ldc = ldcF * 4;
   const a0 = aOff >> 2;
-  const nChunks = Math.ceil(M / chunkRows);
+  const nPanels = Np / NR;
+  const panelsPer = Math.ceil(nPanels / colChunks);
+  const nChunks = Math.ceil(M / chunkRows) * colChunks;
   for (;;) {
     const chunk = Atomics.add(counter, counterIdx, 1);
     if (chunk >= nChunks) break;
-    const ic = chunk * chunkRows;
+    const ic = Math.floor(chunk / colChunks) * chunkRows;
+    const j0 = (chunk % colChunks) * panelsPer;
+    const np = Math.min(panelsPer, nPanels - j0);
+    if (np <= 0) continue;
     const mc = Math.min(chunkRows, M - ic);
     const mp = Math.ceil(mc / MR);
     for (let pc = 0; pc < K; pc += kcMax) {
@@ -95,7 +102,7 @@ function gemmRows(
         }
         o += kc * MR;
       }
-      ex.gebp(packOff, bpOff + pc * Np * 4, cOff + ic * ldc, mp, Np / NR, kc, ldc, pc > 0 ? 1 : 0);
+      ex.gebp(packOff, bpOff + (pc * Np + j0 * kc * NR) * 4, cOff + ic * ldc + j0 * NR * 4, mp, np, kc, ldc, pc > 0 ? 1 : 0);
     }
   }
 }
@@ -123,7 +130,7 @@ for (;;) {
   let failed = 0;
   try {
     const d = base + ${DESC};
-    gemmRows(ex, memory, ctrl[d], ctrl[d + 1], ctrl[d + 3], ctrl[d + 4], ctrl[d + 5], ctrl[d + 6], ctrl[d + 7], ctrl[d + 8], ctrl[d + 9], ctrl[d + 10], ctrl[d + 11], ctrl[d + 12], ctrl[d + 13], ctrl[d + 14]);
+    gemmRows(ex, memory, ctrl[d], ctrl[d + 1], ctrl[d + 3], ctrl[d + 4], ctrl[d + 5], ctrl[d + 6], ctrl[d + 7], ctrl[d + 8], ctrl[d + 9], ctrl[d + 10], ctrl[d + 11], ctrl[d + 12], ctrl[d + 13], ctrl[d + 14], ctrl[d + 15]);
   } catch (e) {
     failed = 1;
   }
@@ -299,6 +306,24 @@ const align = (n: number) => Math.ceil(n / 64) * 64;
 const THREAD_MIN_WORK = 128 * 128 * 256;
 
 /**
+ * Writes op(B) directly in the packed layout: floats at `bp + pc·Np + j·kc·NR + (k − pc)·NR + c` hold
+ * op(B)[k][j·NR + c] for each KC block starting at pc (kc = min(KC, K − pc)), zero for columns ≥ N.
+ * Lets a caller (convolution's im2col) skip materializing B.
+ */
+export type PackBFn = (f: Float32Array, bp: number, Np: number, KC: number, NR: number, ex: GemmKernels, scratch: number) => void;
+
+/** The kernels a `PackBFn` may call (byte addresses into the memory `f` views). */
+export interface GemmKernels {
+  im2colRow(src: number, sw4: number, lo: number, hi: number, ow: number, ptr: number, rowBase: number, step: number): number;
+}
+
+/** A custom op(B) writer and the scratch bytes it needs in the kernel's memory (for its inputs). */
+export interface PackB {
+  fill: PackBFn;
+  scratchBytes: number;
+}
+
+/**
  * C = α·op(A)·op(B) + β·C with the WebAssembly kernel. Returns false (doing nothing) when the
  * kernel is unavailable; the caller then runs the JS path.
  */
@@ -316,6 +341,7 @@ export function gemmWasm(
   transB: boolean,
   alpha: number,
   beta: number,
+  packB?: PackB,
 ): boolean {
   if (state === undefined) state = init();
   const s = state;
@@ -334,14 +360,15 @@ export function gemmWasm(
   const T = 1 + ready.length;
   lastThreads = T;
   const aBytes = align(M * K * 4);
-  const bBytes = align(K * N * 4);
+  const bBytes = packB ? 0 : align(K * N * 4);
   const aAt = CTRL_BYTES;
   const bAt = aAt + aBytes;
   const bpAt = bAt + bBytes;
   const cAt = bpAt + align(K * Np * 4);
   const packAt = cAt + align(Mp * ldcF * 4);
   const packBytes = align(MC * KC * 4);
-  const total = packAt + T * packBytes;
+  const scratchAt = packAt + T * packBytes;
+  const total = scratchAt + align(packB?.scratchBytes ?? 0);
   if (total > 2 ** 32 - 65536) return false;
   try {
     ensureBytes(s, total);
@@ -351,50 +378,72 @@ export function gemmWasm(
   const mem = s.memory;
   let f = new Float32Array(mem.buffer);
   f.set(A.subarray(aOff, aOff + M * K), aAt >> 2);
-  f.set(B.subarray(bOff, bOff + K * N), bAt >> 2);
-  // Pack op(B) once for every thread.
-  const full = Math.floor(N / NR);
-  for (let pc = 0; pc < K; pc += KC) {
-    const kc = Math.min(KC, K - pc);
-    const block = bpAt + pc * Np * 4;
-    if (!transB) {
-      s.ex.packB(bAt + pc * N * 4, N * 4, block, kc, full);
-      if (full * NR < N) {
-        let dst = (block >> 2) + full * kc * NR;
-        for (let k = 0; k < kc; k++) {
-          const src = (bAt >> 2) + (pc + k) * N;
-          for (let c = 0; c < NR; c++) f[dst++] = full * NR + c < N ? f[src + full * NR + c]! : 0;
+  if (packB) packB.fill(f, bpAt >> 2, Np, KC, NR, s.ex, scratchAt);
+  else {
+    f.set(B.subarray(bOff, bOff + K * N), bAt >> 2);
+    // Pack op(B) once for every thread.
+    const full = Math.floor(N / NR);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = Math.min(KC, K - pc);
+      const block = bpAt + pc * Np * 4;
+      if (!transB) {
+        s.ex.packB(bAt + pc * N * 4, N * 4, block, kc, full);
+        if (full * NR < N) {
+          let dst = (block >> 2) + full * kc * NR;
+          for (let k = 0; k < kc; k++) {
+            const src = (bAt >> 2) + (pc + k) * N;
+            for (let c = 0; c < NR; c++) f[dst++] = full * NR + c < N ? f[src + full * NR + c]! : 0;
+          }
         }
-      }
-    } else {
-      const b0 = bAt >> 2;
-      for (let j = 0; j * NR < N; j++) {
-        let dst = (block >> 2) + j * kc * NR;
-        for (let k = 0; k < kc; k++) {
-          for (let c = 0; c < NR; c++) {
-            const col = j * NR + c;
-            f[dst++] = col < N ? f[b0 + col * K + pc + k]! : 0;
+      } else {
+        const b0 = bAt >> 2;
+        for (let j = 0; j * NR < N; j++) {
+          let dst = (block >> 2) + j * kc * NR;
+          for (let k = 0; k < kc; k++) {
+            for (let c = 0; c < NR; c++) {
+              const col = j * NR + c;
+              f[dst++] = col < N ? f[b0 + col * K + pc + k]! : 0;
+            }
           }
         }
       }
     }
   }
-  // Chunks of rows (multiples of MR): one per MC rows on one thread; with helpers at least 4 per
-  // thread, so that dynamic scheduling can even out uneven progress.
-  const chunks = Math.min(Math.ceil(M / MR), Math.max(Math.ceil(M / MC), T > 1 ? 4 * T : 1));
-  const chunkRows = Math.ceil(M / chunks / MR) * MR;
+  // Work chunks: rows in pieces of at most MC (multiples of MR); with helpers, the columns are cut
+  // too until there are at least 4 chunks per thread, so that dynamic scheduling can even out uneven
+  // progress and a short, wide product (M ≪ N, as in convolutions) still splits.
+  const rowChunks = Math.ceil(M / MC);
+  const chunkRows = Math.ceil(M / rowChunks / MR) * MR;
+  const colChunks = T > 1 ? Math.max(1, Math.min(Np / NR, Math.ceil((4 * T) / rowChunks))) : 1;
   const ctrl = new Int32Array(mem.buffer, 0, CTRL_BYTES / 4);
   Atomics.store(ctrl, COUNTER, 0);
   ready.forEach((h, i) => {
     const d = h.index * CTRL_STRIDE + DESC;
-    const vals = [M, K, N, transA ? 1 : 0, aAt, bpAt, cAt, Np, chunkRows, COUNTER, packAt + (i + 1) * packBytes, KC, MR, NR, ldcF];
+    const vals = [
+      M,
+      K,
+      N,
+      transA ? 1 : 0,
+      aAt,
+      bpAt,
+      cAt,
+      Np,
+      chunkRows,
+      COUNTER,
+      packAt + (i + 1) * packBytes,
+      KC,
+      MR,
+      NR,
+      ldcF,
+      colChunks,
+    ];
     for (let v = 0; v < vals.length; v++) ctrl[d + v] = vals[v]!;
     h.seq++;
     Atomics.store(ctrl, h.index * CTRL_STRIDE + CLAIM, h.seq - 1);
     Atomics.store(ctrl, h.index * CTRL_STRIDE + GO, h.seq);
     Atomics.notify(ctrl, h.index * CTRL_STRIDE + GO);
   });
-  const run = () => gemmRows(s.ex, mem, M, K, transA ? 1 : 0, aAt, bpAt, cAt, Np, chunkRows, COUNTER, packAt, KC, MR, NR, ldcF);
+  const run = () => gemmRows(s.ex, mem, M, K, transA ? 1 : 0, aAt, bpAt, cAt, Np, chunkRows, COUNTER, packAt, KC, MR, NR, ldcF, colChunks);
   run();
   let failed = false;
   for (const h of ready) {

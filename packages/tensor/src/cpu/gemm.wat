@@ -119,6 +119,27 @@
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br $sk)))
   )
+  ;; Writes OW values of one im2col row segment at $ptr in the packed-B layout (NR floats per panel
+  ;; row, then a jump of $step bytes to the next panel): input floats at $src + ow*$sw4 for ow in
+  ;; [$lo, $hi), zeros elsewhere. $rowBase is where this k row starts in its first panel. Returns the new $ptr.
+  (func (export "im2colRow") (param $src i32) (param $sw4 i32) (param $lo i32) (param $hi i32) (param $ow i32) (param $ptr i32) (param $rowBase i32) (param $step i32) (result i32)
+    (local $lane i32) (local $base i32) (local $i i32)
+    (local.set $lane (i32.shr_u (i32.rem_u (i32.sub (local.get $ptr) (local.get $rowBase)) (local.get $step)) (i32.const 2)))
+    (local.set $base (i32.sub (local.get $ptr) (i32.shl (local.get $lane) (i32.const 2))))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $i) (local.get $ow)))
+      (f32.store (i32.add (local.get $base) (i32.shl (local.get $lane) (i32.const 2)))
+        (if (result f32) (i32.and (i32.ge_u (local.get $i) (local.get $lo)) (i32.lt_u (local.get $i) (local.get $hi)))
+          (then (f32.load (i32.add (local.get $src) (i32.mul (local.get $i) (local.get $sw4)))))
+          (else (f32.const 0))))
+      (local.set $lane (i32.add (local.get $lane) (i32.const 1)))
+      (if (i32.eq (local.get $lane) (i32.const 8)) (then
+        (local.set $lane (i32.const 0))
+        (local.set $base (i32.add (local.get $base) (local.get $step)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l)))
+    (i32.add (local.get $base) (i32.shl (local.get $lane) (i32.const 2)))
+  )
   ;; Packs rows [0, kc) of nPanels full NR-column panels of row-major B (row stride $ldb bytes) at $src.
   (func (export "packB") (param $src i32) (param $ldb i32) (param $dst i32) (param $kc i32) (param $nPanels i32)
     (local $j i32) (local $k i32) (local $s i32)

@@ -3,6 +3,7 @@ import { allocate } from '../dtype.js';
 import { broadcastShapes, broadcastStrides, sizeOf, stridesOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { gemmF32 } from './gemm.js';
+import { gemmWasm, type PackB, type PackBFn } from './gemm-wasm.js';
 
 /** Batched matmul with broadcast batch dims: a [..., M, K] · b [..., K, N]. */
 export function matmulKernel(a: Tensor, b: Tensor): Tensor {
@@ -86,15 +87,40 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
   const X = x.data as Float32Array;
   const W = w.data as Float32Array;
   const out = allocate(x.dtype, N * Cout * P) as Float32Array;
-  const col = new Float32Array(rows * P);
+  let colArr: Float32Array | undefined;
   const inSize = sizeOf(inSp);
   const kStr = stridesOf(kSp);
   const oStr = stridesOf(outSp);
   const iStr = stridesOf(inSp);
   const pointwise = KK === 1 && o.strides.every((s) => s === 1) && o.pads.every((p) => p === 0);
+  const direct = !pointwise && sp <= 2 && X instanceof Float32Array && W instanceof Float32Array && Coutg * rows * P >= 4096;
   for (let n = 0; n < N; n++) {
     for (let g = 0; g < G; g++) {
       const xOff = (n * C + g * Cg) * inSize;
+      if (direct && out instanceof Float32Array) {
+        // im2col straight into the GEMM's packed-B layout (no column matrix, no copy).
+        const g2 = im2colPacker(
+          X,
+          xOff,
+          inSize,
+          Cg,
+          sp === 2 ? inSp[0]! : 1,
+          inSp[sp - 1]!,
+          sp === 2 ? kSp[0]! : 1,
+          kSp[sp - 1]!,
+          sp === 2 ? outSp[0]! : 1,
+          outSp[sp - 1]!,
+          sp === 2 ? o.strides[0]! : 1,
+          o.strides[sp - 1]!,
+          sp === 2 ? o.pads[0]! : 0,
+          o.pads[sp - 1]!,
+          sp === 2 ? o.dilations[0]! : 1,
+          o.dilations[sp - 1]!,
+        );
+        if (gemmWasm(W, g * Coutg * rows, W, 0, out, (n * Cout + g * Coutg) * P, Coutg, rows, P, false, false, 1, 0, g2)) continue;
+      }
+      colArr ??= new Float32Array(rows * P);
+      const col = colArr;
       let colBuf: Float32Array = col;
       let colOff = 0;
       if (pointwise) {
@@ -159,6 +185,61 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
       }
   }
   return new Tensor([N, Cout, ...outSp], x.dtype, out);
+}
+
+/**
+ * im2col for 1-D/2-D convolution written directly in the packed-B layout of the WebAssembly GEMM
+ * (see `PackBFn`): row k = (c, kh, kw) of the column matrix, columns = output positions, zero
+ * past the last position.
+ */
+function im2colPacker(
+  X: Float32Array,
+  xOff: number,
+  inSize: number,
+  Cg: number,
+  H: number,
+  W: number,
+  KH: number,
+  KW: number,
+  OH: number,
+  OW: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  dh: number,
+  dw: number,
+): PackB {
+  const fill: PackBFn = (f, bp, Np, KC, NR, ex, scratch) => {
+    // The group's input channels go to scratch; the row kernel reads them from there.
+    f.set(X.subarray(xOff, xOff + Cg * inSize), scratch >> 2);
+    const K = Cg * KH * KW;
+    const P = OH * OW;
+    const sw4 = sw * 4;
+    let k = 0;
+    for (let c = 0; c < Cg; c++) {
+      const xc = scratch + c * inSize * 4;
+      for (let kh = 0; kh < KH; kh++) {
+        for (let kw = 0; kw < KW; kw++, k++) {
+          const pc = Math.floor(k / KC) * KC;
+          const step = Math.min(KC, K - pc) * NR * 4;
+          const rowBase = (bp + pc * Np + (k - pc) * NR) * 4;
+          let ptr = rowBase;
+          const wOff = kw * dw - pw;
+          const owLo = Math.min(OW, Math.max(0, Math.ceil(-wOff / sw)));
+          const owHi = Math.max(owLo, Math.min(OW, Math.floor((W - 1 - wOff) / sw) + 1));
+          for (let oh = 0; oh < OH; oh++) {
+            const ih = oh * sh - ph + kh * dh;
+            const inside = ih >= 0 && ih < H;
+            // Out-of-range rows pass lo = hi = 0: all zeros, the (then meaningless) address is never read.
+            ptr = ex.im2colRow(inside ? xc + (ih * W + wOff) * 4 : 0, sw4, inside ? owLo : 0, inside ? owHi : 0, OW, ptr, rowBase, step);
+          }
+          if (Np > P) ptr = ex.im2colRow(0, 0, 0, 0, Np - P, ptr, rowBase, step);
+        }
+      }
+    }
+  };
+  return { fill, scratchBytes: Cg * inSize * 4 };
 }
 
 /**
