@@ -58,3 +58,21 @@ describe('smoke', () => {
     expect(ln[0]).toBeCloseTo(-1.224745, 5);
   });
 });
+
+describe('device tensors', () => {
+  it('Tensor.fromDevice keeps the shape and reads back lazily', () => {
+    let reads = 0;
+    const t = Tensor.fromDevice([2, 3], 'float32', {
+      backend: 'test',
+      handle: null,
+      read: () => (reads++, new Float32Array([1, 2, 3, 4, 5, 6])),
+    });
+    expect(t.shape).toEqual([2, 3]);
+    expect(t.onHost).toBe(false);
+    const r = t.reshape([3, 2]);
+    expect(r.shape).toEqual([3, 2]);
+    expect(reads).toBe(0);
+    expect(t.get(1, 2)).toBe(6);
+    expect(reads).toBe(1);
+  });
+});
