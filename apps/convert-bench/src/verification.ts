@@ -3,6 +3,7 @@ import { compareOutputs, DEFAULT_TOLERANCE, type OutputDiff, worst } from './com
 import type { Context } from './context.js';
 import { createRunner, type EngineName, type ModelSource } from './engines.js';
 import { CliError } from './errors.js';
+import { mark, sci, table } from './format.js';
 import type { Feeds } from './inputs.js';
 import type { EngineVerification } from './types.js';
 
@@ -105,4 +106,26 @@ export function settle(
   if (verification.length > 0)
     for (const s of skipped) ctx?.warn(`${s.engine} could not run the reference model, so it did not verify: ${s.reason}`);
   return { verification, skipped };
+}
+
+/**
+ * The per-engine, per-output difference table that `convert` and `verify` print.
+ * @example console.log(verificationTable(report.engines))
+ */
+export function verificationTable(engines: readonly EngineVerification[]): string {
+  return table(
+    ['engine', 'output', 'max abs diff', 'max rel diff', 'argmax', ''],
+    engines.flatMap((v) =>
+      v.outputs.length > 0
+        ? v.outputs.map((o) => [
+            v.engine,
+            o.name,
+            sci(o.maxAbsDiff),
+            sci(o.maxRelDiff),
+            `${(o.argmaxAgreement * 100).toFixed(1)}%`,
+            mark(v.equivalent),
+          ])
+        : [[v.engine, '—', '—', '—', '—', `${mark(false)} ${v.error ?? ''}`]],
+    ),
+  );
 }

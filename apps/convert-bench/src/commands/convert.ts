@@ -6,12 +6,12 @@ import { type Context, parseNumber, parsePositiveInt } from '../context.js';
 import { loadGraph, loadOnnx, need } from '../deps.js';
 import { type EngineName, parseEngines } from '../engines.js';
 import { CliError, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, isNormkitError } from '../errors.js';
-import { mark, sci, table } from '../format.js';
+import { sci } from '../format.js';
 import { describeFeeds, parseDims, seededFeeds } from '../inputs.js';
 import { asInputError, openModel } from '../models.js';
 import { writeSessionFile } from '../session.js';
 import type { ConvertResult } from '../types.js';
-import { type EngineCheck, executorCheck, settle, verifyInEngine } from '../verification.js';
+import { type EngineCheck, executorCheck, settle, verificationTable, verifyInEngine } from '../verification.js';
 
 /** Options of `convertModel`. */
 export interface ConvertOptions {
@@ -223,24 +223,7 @@ export function renderConvert(r: ConvertResult): string {
   lines.push(
     `${r.input} → ${r.output ?? '(not written)'}: folded ${r.foldedLayerNorms} of ${r.layerNorms} LayerNorms into RMSNorm (${r.rmsFormat}), ${r.components} component${r.components === 1 ? '' : 's'}; ${r.nodes.before} → ${r.nodes.after} nodes`,
   );
-  if (r.verification.length > 0)
-    lines.push(
-      table(
-        ['engine', 'output', 'max abs diff', 'max rel diff', 'argmax', ''],
-        r.verification.flatMap((v) =>
-          v.outputs.length > 0
-            ? v.outputs.map((o) => [
-                v.engine,
-                o.name,
-                sci(o.maxAbsDiff),
-                sci(o.maxRelDiff),
-                `${(o.argmaxAgreement * 100).toFixed(1)}%`,
-                mark(v.equivalent),
-              ])
-            : [[v.engine, '—', '—', '—', '—', `${mark(false)} ${v.error ?? ''}`]],
-        ),
-      ),
-    );
+  if (r.verification.length > 0) lines.push(verificationTable(r.verification));
   for (const s of r.skippedVerification) lines.push(`${s.engine}: not verified (${s.reason})`);
   const kept = r.analysis.filter((l) => !l.foldable);
   if (kept.length > 0)

@@ -4,12 +4,11 @@ import { type Context, parseNumber, parsePositiveInt } from '../context.js';
 import { loadGraph, need } from '../deps.js';
 import { type EngineName, parseEngines } from '../engines.js';
 import { CliError, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, isNormkitError } from '../errors.js';
-import { mark, sci, table } from '../format.js';
 import { describeFeeds, type Feeds, parseDims, seededFeeds } from '../inputs.js';
 import { asInputError, openModel } from '../models.js';
 import { readFeeds } from '../tensors-io.js';
 import type { EngineVerification } from '../types.js';
-import { type EngineCheck, executorCheck, settle, verifyInEngine } from '../verification.js';
+import { type EngineCheck, executorCheck, settle, verificationTable, verifyInEngine } from '../verification.js';
 
 /** What `normkit verify` reports. */
 export interface VerifyReport {
@@ -146,23 +145,7 @@ export function renderVerify(r: VerifyReport): string {
   const lines = [
     `${r.a} vs ${r.b} on ${r.inputs.source} inputs (${r.inputs.feeds.map((f) => `${f.name} ${f.dtype}[${f.shape.join('×')}]`).join(', ')})`,
   ];
-  lines.push(
-    table(
-      ['engine', 'output', 'max abs diff', 'max rel diff', 'argmax', ''],
-      r.engines.flatMap((v) =>
-        v.outputs.length > 0
-          ? v.outputs.map((o) => [
-              v.engine,
-              o.name,
-              sci(o.maxAbsDiff),
-              sci(o.maxRelDiff),
-              `${(o.argmaxAgreement * 100).toFixed(1)}%`,
-              mark(v.equivalent),
-            ])
-          : [[v.engine, '—', '—', '—', '—', `${mark(false)} ${v.error ?? ''}`]],
-      ),
-    ),
-  );
+  lines.push(verificationTable(r.engines));
   for (const s of r.skipped) lines.push(`${s.engine}: not checked (${s.reason})`);
   lines.push(r.equivalent ? `equivalent (relative tolerance ${r.tolerance})` : `NOT equivalent (relative tolerance ${r.tolerance})`);
   return lines.join('\n');
