@@ -11,6 +11,12 @@ export interface LayerNormOptions {
   scale?: Tensor;
   /** β, broadcastable to x.shape[axis:]. Default: none (0). */
   bias?: Tensor;
+  /**
+   * Forward only: a preallocated tensor of x's shape and dtype that receives y (x itself normalizes in
+   * place), so a loop allocates no output. A shape or dtype mismatch throws a `NormkitError` naming
+   * both shapes. The backward passes ignore it.
+   */
+  out?: Tensor;
 }
 
 /** Gradients of `layerNorm`: with respect to x and to each parameter that was given. */
@@ -23,13 +29,18 @@ export interface LayerNormGradients {
 /**
  * LayerNorm over the trailing axes from `axis` (ONNX LayerNormalization):
  * y = (x − μ) / sqrt(σ² + ε) · scale + bias, with μ and the biased σ² over x.shape[axis:].
- * Runs through the active backend's fused kernel (`layerNormKernel`).
+ * Runs through the active backend's fused kernel (`layerNormKernel`; float32 on the CPU backend uses
+ * WebAssembly SIMD). With `out`, y is written into that tensor, which is returned.
  *
  * @example
  * ```ts
  * import { Tensor } from '@normkit/tensor';
  * import { layerNorm } from '@normkit/norm';
  * layerNorm(Tensor.from([[3, 1]]), { epsilon: 0 }).toArray(); // [[1, -1]]
+ *
+ * // In a loop: one output buffer, no allocation per call.
+ * const out = Tensor.zeros([128, 768]);
+ * for (const x of batches) layerNorm(x, { scale, bias, out }); // out holds the latest y
  * ```
  */
 export function layerNorm(x: Tensor, opts: LayerNormOptions = {}): Tensor {
@@ -50,9 +61,15 @@ export function layerNormWithStats(x: Tensor, opts: LayerNormOptions = {}): Laye
   const axis = axisOf('layerNorm', opts.axis ?? -1, x.rank, x.shape);
   const scale = opts.scale && asDtype(opts.scale, dt);
   const bias = opts.bias && asDtype(opts.bias, dt);
-  if (scale) expandParam('layerNorm', 'scale', scale, x.shape.slice(axis));
-  if (bias) expandParam('layerNorm', 'bias', bias, x.shape.slice(axis));
-  return layerNormKernel(x, scale, bias, axis, opts.epsilon ?? 1e-5);
+  checkParam('layerNorm', 'scale', scale, x.shape.slice(axis));
+  checkParam('layerNorm', 'bias', bias, x.shape.slice(axis));
+  return layerNormKernel(x, scale, bias, axis, opts.epsilon ?? 1e-5, opts.out);
+}
+
+/** Throws (naming op and shapes) when a parameter does not broadcast to the normalized shape. */
+export function checkParam(op: string, name: string, p: Tensor | undefined, normShape: readonly number[]): void {
+  // A parameter of the normalized block's size is used as is; only a broadcast one needs the check.
+  if (p && p.size !== sizeOf(normShape)) expandParam(op, name, p, normShape);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { rmsNormKernel, type Tensor } from '@normkit/tensor';
-import { asDtype, axisOf, expandParam, requireFloat } from './internal.js';
-import { type LayerNormGradients, type LayerNormOptions, normBackward } from './layer-norm.js';
+import { asDtype, axisOf, requireFloat } from './internal.js';
+import { checkParam, type LayerNormGradients, type LayerNormOptions, normBackward } from './layer-norm.js';
 
 /** Options of `rmsNorm` (ONNX RMSNormalization, opset 23; `bias` is normkit's extension for folded LNs). */
 export type RmsNormOptions = LayerNormOptions;
@@ -11,11 +11,14 @@ export type RmsNormGradients = LayerNormGradients;
 /**
  * RMSNorm over the trailing axes from `axis` (ONNX RMSNormalization):
  * y = x / sqrt(mean(x²) + ε) · scale (+ bias, kept when RMSNorm replaces a folded LayerNorm).
- * Defaults: axis −1, ε 1e-5. Runs through the active backend's fused kernel (`rmsNormKernel`).
+ * Defaults: axis −1, ε 1e-5. Runs through the active backend's fused kernel (`rmsNormKernel`; float32
+ * on the CPU backend uses WebAssembly SIMD). With `out`, y is written into that tensor, which is returned.
  *
  * @example
  * ```ts
  * rmsNorm(Tensor.from([[1, -1]]), { epsilon: 0 }).toArray(); // [[1, -1]]
+ * const out = Tensor.zeros(x.shape, x.dtype);
+ * rmsNorm(x, { scale, out }); // y in `out`, nothing allocated
  * ```
  */
 export function rmsNorm(x: Tensor, opts: RmsNormOptions = {}): Tensor {
@@ -23,9 +26,9 @@ export function rmsNorm(x: Tensor, opts: RmsNormOptions = {}): Tensor {
   const axis = axisOf('rmsNorm', opts.axis ?? -1, x.rank, x.shape);
   const scale = opts.scale && asDtype(opts.scale, dt);
   const bias = opts.bias && asDtype(opts.bias, dt);
-  if (scale) expandParam('rmsNorm', 'scale', scale, x.shape.slice(axis));
-  if (bias) expandParam('rmsNorm', 'bias', bias, x.shape.slice(axis));
-  return rmsNormKernel(x, scale, bias, axis, opts.epsilon ?? 1e-5);
+  checkParam('rmsNorm', 'scale', scale, x.shape.slice(axis));
+  checkParam('rmsNorm', 'bias', bias, x.shape.slice(axis));
+  return rmsNormKernel(x, scale, bias, axis, opts.epsilon ?? 1e-5, opts.out);
 }
 
 /**

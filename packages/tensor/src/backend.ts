@@ -121,10 +121,14 @@ export interface Backend {
   expand(x: Tensor, outShape: readonly number[]): Tensor;
   tile(x: Tensor, repeats: readonly number[]): Tensor;
   cast(x: Tensor, dtype: DType): Tensor;
-  /** Fused LayerNorm over axes [axis, rank): at most two passes over the data. */
-  layerNorm(x: Tensor, scale: Tensor | undefined, bias: Tensor | undefined, axis: number, epsilon: number): LayerNormResult;
-  /** Fused RMSNorm over axes [axis, rank): one pass for the statistic plus the write. */
-  rmsNorm(x: Tensor, scale: Tensor | undefined, bias: Tensor | undefined, axis: number, epsilon: number): Tensor;
+  /**
+   * Fused LayerNorm over axes [axis, rank): at most two passes over the data. `out` (checked: x's shape
+   * and dtype, host storage; may be x itself) receives y when the backend can write into it; a backend
+   * that ignores it stays correct, since `layerNormKernel` then copies y into `out`.
+   */
+  layerNorm(x: Tensor, scale: Tensor | undefined, bias: Tensor | undefined, axis: number, epsilon: number, out?: Tensor): LayerNormResult;
+  /** Fused RMSNorm over axes [axis, rank): one pass for the statistic plus the write. `out` as for `layerNorm`. */
+  rmsNorm(x: Tensor, scale: Tensor | undefined, bias: Tensor | undefined, axis: number, epsilon: number, out?: Tensor): Tensor;
   /** Makes sure `x`'s values are readable on the host (device backends read back). */
   read?(x: Tensor): Tensor;
   /** Frees backend resources (kernel caches, workers). */

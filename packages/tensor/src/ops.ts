@@ -557,8 +557,52 @@ function checkNormParams(op: string, x: Tensor, axis: number, scale?: Tensor, bi
 }
 
 /**
+ * Checks a preallocated output of a norm kernel: a host tensor of x's shape and dtype that is x itself
+ * or shares no memory with it.
+ */
+function checkNormOut(op: string, x: Tensor, out: Tensor): void {
+  if (out.dtype !== x.dtype || out.shape.length !== x.shape.length || out.shape.some((v, i) => v !== x.shape[i]))
+    throw new NormkitError(
+      out.dtype !== x.dtype ? 'DTYPE_MISMATCH' : 'SHAPE_MISMATCH',
+      `${op}: out is ${out.dtype} ${fmtShape(out.shape)} but the result is ${x.dtype} ${fmtShape(x.shape)}; allocate it once with Tensor.zeros(x.shape, x.dtype) and reuse it`,
+      { op, shape: out.shape, expected: x.shape },
+    );
+  if (out.deviceStorage)
+    throw new NormkitError(
+      'INVALID_ARGUMENT',
+      `${op}: out ${fmtShape(out.shape)} lives on the ${out.deviceStorage.backend} device; pass a host tensor`,
+      {
+        op,
+        shape: out.shape,
+      },
+    );
+  if (out === x || !x.onHost) return;
+  const o = out.data;
+  const i = x.data;
+  if (o.buffer === i.buffer && o !== i) {
+    const oEnd = o.byteOffset + o.byteLength;
+    const iEnd = i.byteOffset + i.byteLength;
+    if (o.byteOffset === i.byteOffset) return; // the same elements (a reshape of x): in place
+    if (o.byteOffset < iEnd && i.byteOffset < oEnd)
+      throw new NormkitError(
+        'INVALID_ARGUMENT',
+        `${op}: out ${fmtShape(out.shape)} partly overlaps x ${fmtShape(x.shape)}; pass x itself (in place) or a separate tensor`,
+        { op, shape: out.shape },
+      );
+  }
+}
+
+/**
  * Fused LayerNorm kernel over axes [axis, rank) (ONNX LayerNormalization), also returning the mean
- * and inverse standard deviation. @example layerNormKernel(x, gamma, beta, -1, 1e-5).y
+ * and inverse standard deviation. `out`, a preallocated tensor of x's shape and dtype (or x itself,
+ * in place), receives y, so a loop pays no allocation for it.
+ *
+ * @example
+ * ```ts
+ * layerNormKernel(x, gamma, beta, -1, 1e-5).y;
+ * const y = Tensor.zeros(x.shape, x.dtype);
+ * for (const step of steps) layerNormKernel(step.x, gamma, beta, -1, 1e-5, y); // y overwritten each time
+ * ```
  */
 export function layerNormKernel(
   x: Tensor,
@@ -566,13 +610,34 @@ export function layerNormKernel(
   bias: Tensor | undefined,
   axis = -1,
   epsilon = 1e-5,
+  out?: Tensor,
 ): LayerNormResult {
   const a = checkNormParams('layerNorm', x, axis, scale, bias);
-  return getBackend().layerNorm(x, scale, bias, a, epsilon);
+  if (!out) return getBackend().layerNorm(x, scale, bias, a, epsilon);
+  checkNormOut('layerNorm', x, out);
+  const r = getBackend().layerNorm(x, scale, bias, a, epsilon, out);
+  if (r.y === out) return r;
+  (out.data as Float32Array | Float64Array).set(r.y.data as Float32Array | Float64Array); // a backend that did not write into `out`
+  return { ...r, y: out };
 }
 
-/** Fused RMSNorm kernel over axes [axis, rank): x / sqrt(mean(x²) + ε) · scale + bias. @example rmsNormKernel(x, gamma, undefined, -1, 1e-6) */
-export function rmsNormKernel(x: Tensor, scale: Tensor | undefined, bias: Tensor | undefined, axis = -1, epsilon = 1e-5): Tensor {
+/**
+ * Fused RMSNorm kernel over axes [axis, rank): x / sqrt(mean(x²) + ε) · scale + bias; `out` as for
+ * `layerNormKernel`.
+ * @example rmsNormKernel(x, gamma, undefined, -1, 1e-6); rmsNormKernel(x, gamma, undefined, -1, 1e-6, y)
+ */
+export function rmsNormKernel(
+  x: Tensor,
+  scale: Tensor | undefined,
+  bias: Tensor | undefined,
+  axis = -1,
+  epsilon = 1e-5,
+  out?: Tensor,
+): Tensor {
   const a = checkNormParams('rmsNorm', x, axis, scale, bias);
-  return getBackend().rmsNorm(x, scale, bias, a, epsilon);
+  if (!out) return getBackend().rmsNorm(x, scale, bias, a, epsilon);
+  checkNormOut('rmsNorm', x, out);
+  const y = getBackend().rmsNorm(x, scale, bias, a, epsilon, out);
+  if (y !== out) (out.data as Float32Array | Float64Array).set(y.data as Float32Array | Float64Array);
+  return out;
 }

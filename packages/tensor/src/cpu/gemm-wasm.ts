@@ -12,6 +12,7 @@
 // thread signals the helpers with Atomics.notify, takes chunks itself until none are left, then
 // blocks in Atomics.wait until the helpers have finished theirs.
 import { GEMM_MR, GEMM_NR, GEMM_WASM_BASE64, GEMM_WASM_SHARED_BASE64 } from './gemm-wasm.generated.js';
+import { decodeBase64, ensureBytes } from './wasm-memory.js';
 
 interface GemmExports {
   gebp(ap: number, bp: number, cp: number, mPanels: number, nPanels: number, kc: number, ldc: number, acc: number): void;
@@ -165,13 +166,6 @@ let state: WasmState | null | undefined;
 let lastThreads = 0;
 let threadSetting: number | undefined;
 
-function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(s);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 function nodeWorkerThreads():
   | { Worker: new (src: string, opts: object) => Helper['worker'] & { on(ev: string, fn: (...a: unknown[]) => void): void } }
   | undefined {
@@ -273,11 +267,6 @@ export function wasmGemmAvailable(): boolean {
   return state !== null;
 }
 
-function ensureBytes(s: WasmState, bytes: number): void {
-  const have = s.memory.buffer.byteLength;
-  if (bytes > have) s.memory.grow(Math.ceil((bytes - have) / 65536));
-}
-
 function startHelpers(s: WasmState, count: number): void {
   const wt = nodeWorkerThreads();
   if (!wt) {
@@ -371,7 +360,7 @@ export function gemmWasm(
   const total = scratchAt + align(packB?.scratchBytes ?? 0);
   if (total > 2 ** 32 - 65536) return false;
   try {
-    ensureBytes(s, total);
+    ensureBytes(s.memory, total);
   } catch {
     return false; // the engine would not grow the memory: the JS path needs no extra copy
   }

@@ -2,6 +2,7 @@ import type { LayerNormResult } from '../backend.js';
 import { allocate } from '../dtype.js';
 import { broadcastStrides, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { layerNormWasm, rmsNormWasm } from './norm-wasm.js';
 
 type Arr = Float32Array | Float64Array;
 
@@ -118,23 +119,37 @@ function writeRmsPlain(X: Arr, Y: Arr, off: number, d: number, inv: number): voi
   for (let j = 0; j < d; j++) Y[off + j] = X[off + j]! * inv;
 }
 
-/** LayerNorm in two passes: mean and variance together (shifted sums in float64), then the write. */
+/**
+ * LayerNorm over axes [axis, rank) in two passes: mean and variance together (shifted sums), then the
+ * write. float32 runs on the WebAssembly SIMD kernel (norm-wasm.ts) when the engine has it; float64,
+ * and float32 without WebAssembly SIMD, on the JS loops above (float64 accumulation). `out`, already
+ * checked by the public op to have x's shape and dtype, receives y (it may be x itself).
+ */
 export function layerNormKernel(
   x: Tensor,
   scale: Tensor | undefined,
   bias: Tensor | undefined,
   axis: number,
   eps: number,
+  out?: Tensor,
 ): LayerNormResult {
   const normShape = x.shape.slice(axis);
   const d = sizeOf(normShape);
   const rows = d === 0 ? 0 : x.size / d;
   const X = x.data as Arr;
-  const Y = allocate(x.dtype, X.length) as Arr;
+  const Y = (out ? out.data : allocate(x.dtype, X.length)) as Arr;
   const meanOut = allocate(x.dtype, rows) as Arr;
   const invOut = allocate(x.dtype, rows) as Arr;
   const g = paramRow(scale, normShape);
   const b = paramRow(bias, normShape);
+  const statShape = x.shape.map((dim, i) => (i < axis ? dim : 1));
+  const result = (): LayerNormResult => ({
+    y: out ?? new Tensor(x.shape, x.dtype, Y),
+    mean: new Tensor(statShape, x.dtype, meanOut),
+    invStdDev: new Tensor(statShape, x.dtype, invOut),
+  });
+  if (X instanceof Float32Array && layerNormWasm(X, Y as Float32Array, rows, d, g, b, eps, meanOut as Float32Array, invOut as Float32Array))
+    return result();
   const acc = new Float64Array(2);
   for (let r = 0; r < rows; r++) {
     const off = r * d;
@@ -152,23 +167,29 @@ export function layerNormKernel(
     else if (b) writeBias(X, Y, off, d, mean, inv, b);
     else writePlain(X, Y, off, d, mean, inv);
   }
-  const statShape = x.shape.map((dim, i) => (i < axis ? dim : 1));
-  return {
-    y: new Tensor(x.shape, x.dtype, Y),
-    mean: new Tensor(statShape, x.dtype, meanOut),
-    invStdDev: new Tensor(statShape, x.dtype, invOut),
-  };
+  return result();
 }
 
-/** RMSNorm: one pass for Σx², then the write. */
-export function rmsNormKernel(x: Tensor, scale: Tensor | undefined, bias: Tensor | undefined, axis: number, eps: number): Tensor {
+/**
+ * RMSNorm over axes [axis, rank): one pass for Σx², then the write. float32 on the WebAssembly SIMD
+ * kernel when available, else (and for float64) the JS loops. `out` as for `layerNormKernel`.
+ */
+export function rmsNormKernel(
+  x: Tensor,
+  scale: Tensor | undefined,
+  bias: Tensor | undefined,
+  axis: number,
+  eps: number,
+  out?: Tensor,
+): Tensor {
   const normShape = x.shape.slice(axis);
   const d = sizeOf(normShape);
   const rows = d === 0 ? 0 : x.size / d;
   const X = x.data as Arr;
-  const Y = allocate(x.dtype, X.length) as Arr;
+  const Y = (out ? out.data : allocate(x.dtype, X.length)) as Arr;
   const g = paramRow(scale, normShape);
   const b = paramRow(bias, normShape);
+  if (X instanceof Float32Array && rmsNormWasm(X, Y as Float32Array, rows, d, g, b, eps)) return out ?? new Tensor(x.shape, x.dtype, Y);
   for (let r = 0; r < rows; r++) {
     const off = r * d;
     const inv = 1 / Math.sqrt(sumSquares(X, off, d) / d + eps);
@@ -177,5 +198,5 @@ export function rmsNormKernel(x: Tensor, scale: Tensor | undefined, bias: Tensor
     else if (b) writeRmsBias(X, Y, off, d, inv, b);
     else writeRmsPlain(X, Y, off, d, inv);
   }
-  return new Tensor(x.shape, x.dtype, Y);
+  return out ?? new Tensor(x.shape, x.dtype, Y);
 }
