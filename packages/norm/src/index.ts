@@ -42,11 +42,14 @@ export {
   instanceNormBackward,
 } from './group-norm.js';
 export {
+  emaUpdate,
   type IntlLossOptions,
   type IntlWhitenOptions,
   intlBeta,
   intlLoss,
   intlLossBackward,
+  intlMomentumLoss,
+  intlMomentumLossBackward,
   intlWhiten,
   intlWhitenBackward,
   normMseLoss,

@@ -285,3 +285,90 @@ export function intlLossBackward(dLoss: number, crops: readonly Tensor[], opts: 
     dCrops: crops.map((c, k) => intlWhitenBackward(tensorOf(c.dtype as 'float32', c.shape, dt[k] as F64), c, opts).dx),
   };
 }
+
+/**
+ * The EMA ("momentum") variant of the INTL objective, `intl_m` in winci-ai/INTL (PAPERS.md §4.3): a
+ * key encoder, an exponential moving average of the online one (`emaUpdate`), embeds crop 0; each
+ * online crop i is pulled towards it. With t = intlWhiten(·):
+ * L = (1/n)·Σ_i [normMse(t_i, t_key) + β·TL(t_i)] over the n online crops. The key is a target, not
+ * a variable: no gradient flows into it (stop-gradient), so there is no β·TL(t_key) term.
+ *
+ * @example
+ * ```ts
+ * const key = encodeWith(emaWeights, crop0);            // [N, D], e.g. from the key encoder
+ * const loss = intlMomentumLoss([z1, z2], key);         // z1, z2: online embeddings of crops 1, 2
+ * ```
+ */
+export function intlMomentumLoss(crops: readonly Tensor[], key: Tensor, opts: IntlLossOptions = {}): number {
+  momentumInputs('intlMomentumLoss', crops, key);
+  const beta = betaOf([key], opts);
+  const tKey = intlWhiten(key, opts);
+  let loss = 0;
+  for (const c of crops) {
+    const t = intlWhiten(c, opts);
+    loss += normMseLoss(t, tKey) + beta * traceLoss(t, { axis: opts.axis ?? 0 });
+  }
+  return loss / crops.length;
+}
+
+/**
+ * Backward of `intlMomentumLoss`: ∂(dLoss·L)/∂crop_i for every online crop (the key gets none).
+ *
+ * @example
+ * ```ts
+ * const { dCrops } = intlMomentumLossBackward(1, [z1, z2], key);
+ * ```
+ */
+export function intlMomentumLossBackward(
+  dLoss: number,
+  crops: readonly Tensor[],
+  key: Tensor,
+  opts: IntlLossOptions = {},
+): { dCrops: Tensor[] } {
+  momentumInputs('intlMomentumLossBackward', crops, key);
+  const beta = betaOf([key], opts);
+  const axis = opts.axis ?? 0;
+  const w = dLoss / crops.length;
+  const tKey = intlWhiten(key, opts);
+  return {
+    dCrops: crops.map((c) => {
+      const t = intlWhiten(c, opts);
+      const dt = f64(normMseLossBackward(w, t, tKey).da);
+      const dTl = traceLossBackward(w * beta, t, { axis }).dx.data;
+      for (let i = 0; i < dt.length; i++) dt[i]! += dTl[i] as number;
+      return intlWhitenBackward(tensorOf(c.dtype as 'float32', c.shape, dt), c, opts).dx;
+    }),
+  };
+}
+
+function momentumInputs(op: string, crops: readonly Tensor[], key: Tensor): void {
+  if (crops.length < 1) throw new NormkitError('INVALID_ARGUMENT', `${op}: need at least 1 online crop, got 0`, { op });
+  crops2(op, [key, ...crops]);
+}
+
+/**
+ * The key encoder's update in momentum methods (INTL's `intl_m`, BYOL, MoCo), in place:
+ * target ← m·target + (1 − m)·online, m = 0.996 (ImageNet) or 0.999 (CIFAR) in INTL's configs.
+ * Returns `target`.
+ *
+ * @example
+ * ```ts
+ * for (const [name, w] of online) emaUpdate(key.get(name)!, w, 0.996);
+ * ```
+ */
+export function emaUpdate(target: Tensor, online: Tensor, momentum: number): Tensor {
+  requireFloat('emaUpdate', target);
+  requireFloat('emaUpdate', online);
+  if (!(momentum >= 0 && momentum <= 1))
+    throw new NormkitError('INVALID_ARGUMENT', `emaUpdate: momentum must be in [0, 1], got ${momentum}`, { op: 'emaUpdate' });
+  if (target.shape.join() !== online.shape.join() || target.dtype !== online.dtype)
+    throw new NormkitError(
+      'SHAPE_MISMATCH',
+      `emaUpdate: target ${target.dtype} ${fmtShape(target.shape)} and online ${online.dtype} ${fmtShape(online.shape)} must match`,
+      { op: 'emaUpdate' },
+    );
+  const t = target.data as Float32Array | Float64Array;
+  const o = online.data as Float32Array | Float64Array;
+  for (let i = 0; i < t.length; i++) t[i] = momentum * (t[i] as number) + (1 - momentum) * (o[i] as number);
+  return target;
+}

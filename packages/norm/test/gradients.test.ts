@@ -342,6 +342,20 @@ const cases: [string, () => number][] = [
           ),
       ] as [string, () => number],
   ),
+  ...([0, 1] as const).map(
+    (axis) =>
+      [
+        `intlMomentumLoss (2 online crops, key held fixed) axis ${axis}`,
+        () => {
+          const key = rnd([8, 6]);
+          return gradError(
+            (xs) => N.intlMomentumLoss(xs, key, { axis }),
+            [rnd([8, 6]), rnd([8, 6])],
+            (_w, xs) => N.intlMomentumLossBackward(1, xs, key, { axis }).dCrops,
+          );
+        },
+      ] as [string, () => number],
+  ),
 ];
 
 describe('backward vs central finite differences (float64)', () => {

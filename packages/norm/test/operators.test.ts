@@ -7,9 +7,11 @@ import {
   batchNormTraining,
   centeredWeightNorm,
   columnMeanDeviation,
+  emaUpdate,
   groupNorm,
   intlBeta,
   intlLoss,
+  intlMomentumLoss,
   intlWhiten,
   iterNorm,
   iterNormInference,
@@ -256,6 +258,29 @@ describe('INTL', () => {
     const t = intlWhiten(z);
     expect(normMseLoss(t, t)).toBeLessThan(1e-12);
     expect(intlLoss([z, z])).toBeCloseTo(2 * intlBeta(16) * traceLoss(t), 12);
+  });
+  it('EMA variant: the key enters only through the alignment term (no TL(t_key)), averaged over the online crops', () => {
+    const [z0, z1, z2] = [7, 8, 9].map((s) => Tensor.randn([16, 8], s, { dtype: 'float64' })) as [Tensor, Tensor, Tensor];
+    const [t0, t1, t2] = [z0, z1, z2].map((z) => intlWhiten(z)) as [Tensor, Tensor, Tensor];
+    const b = intlBeta(16);
+    // With one online crop and the key = crop 0, intl_m is intlLoss minus β·TL(t_0).
+    expect(intlMomentumLoss([z1], z0)).toBeCloseTo(intlLoss([z0, z1]) - b * traceLoss(t0), 12);
+    const expected = (normMseLoss(t1, t0) + b * traceLoss(t1) + normMseLoss(t2, t0) + b * traceLoss(t2)) / 2;
+    expect(intlMomentumLoss([z1, z2], z0)).toBeCloseTo(expected, 12);
+    expect(() => intlMomentumLoss([], z0)).toThrow(/online crop/);
+    expect(() => intlMomentumLoss([Tensor.randn([8, 8], 1, { dtype: 'float64' })], z0)).toThrow(NormkitError);
+  });
+  it('emaUpdate: target ← m·target + (1 − m)·online, in place; m = 1 keeps, m = 0 copies', () => {
+    const target = Tensor.from([1, 2, 3, 4], [2, 2], 'float64');
+    const online = Tensor.from([5, 6, 7, 8], [2, 2], 'float64');
+    expect(emaUpdate(target, online, 0.75)).toBe(target);
+    expect([...target.data]).toEqual([2, 3, 4, 5]);
+    emaUpdate(target, online, 1);
+    expect([...target.data]).toEqual([2, 3, 4, 5]);
+    emaUpdate(target, online, 0);
+    expect([...target.data]).toEqual([5, 6, 7, 8]);
+    expect(() => emaUpdate(target, online, 1.5)).toThrow(/momentum/);
+    expect(() => emaUpdate(target, Tensor.zeros([4], 'float64'), 0.9)).toThrow(/must match/);
   });
 });
 
