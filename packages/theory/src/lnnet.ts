@@ -13,21 +13,32 @@ const drop = (y: readonly number[]): [number, number] => [
   y[0]! * E2[0]! + y[1]! * E2[1]! + y[2]! * E2[2]!,
 ];
 
-/** Angles (radians, plane coordinates) where each layer puts the largest, middle and smallest value of its input line: an arc of 1.2 rad. */
-const ANCHOR = [-0.6, 0, 0.6] as const;
-/** Smallest width (radians) of the interval of admissible fold angles we accept. */
-const MIN_ROOM = 1e-9;
-/** Fold angles tried per admissible interval. */
-const FOLD_CANDIDATES = 8;
-/** Prefer the exact-merge fold (see buildLnNet). */
-const EXACT_MERGE = true;
+/** Size of every pre-activation: |z| ≥ this, so ε_LN moves the LN output by < 1e-13 relative. */
+const PRE_ACTIVATION_SCALE = 1e4;
+/** Zoom widths H tried, in units of the gaps around R1 and of the F…R2 range (see `designMerge`). */
+const ZOOM_WIDTHS = [0.1, 0.3, 1, 3, 10, 30, 100];
+/** Fold angles tried per zoom. */
+const FOLD_CANDIDATES = 40;
+/** Candidates (best by the margin at the extreme points) checked on every point with its error bound. */
+const SHORTLIST = 12;
+/** Largest angular distance to the fold angle we allow: keeps the far points out of the flat end of the cosine. */
+const MAX_FOLD_DISTANCE = Math.PI - 0.3;
+/** Rounding-error bounds are multiplied by this before they are taken off a margin. */
+const ERROR_SAFETY = 8;
+/** Unit roundoff of float64. */
+const U64 = 2 ** -53;
 
-/** One LN layer of the construction: pre-activation in plane coordinates is c + s·d, s = a linear function of the previous layer. */
+/**
+ * One LN layer of the construction. Its pre-activation, in plane coordinates, is
+ * K·((s − x0)·e1 + H·e2) with K = PRE_ACTIVATION_SCALE / H, where s = uᵀy is the read-out of the
+ * previous LN output (s = vᵀx for the first layer): a line seen from the origin, so the LN output's
+ * angle is atan2(H, s − x0), a projective zoom that spreads the values near x0 over the circle.
+ */
 interface LayerPlan {
-  /** Read-out direction u (plane coordinates) of the previous LN output (unused for the first layer). */
+  /** Read-out direction (plane coordinates) of the previous LN output; unused for the first layer. */
   u: [number, number];
-  c: [number, number];
-  d: [number, number];
+  x0: number;
+  H: number;
 }
 
 /** A labelled dataset: `points[i]` ∈ R^dim, `labels[i]` ∈ {0, 1}. */
@@ -53,16 +64,19 @@ export interface LnNet {
   depth: number;
   /** Neurons per layer (3). */
   width: number;
-  /** Fold layers (depth = 1 + moves): run merges plus end-run halvings. */
+  /** Label runs of the points along the first projection (depth = max(1, runs − 2)). */
+  runs: number;
+  /** Merge layers: each removes one label run (depth = 1 + moves). */
   moves: number;
-  /** The simulated (design-time) margin: min gap between the score of any point and 0, relative. */
+  /**
+   * The smallest design margin of any layer, in read-out units (|y| = √3), after subtracting
+   * ERROR_SAFETY × a first-order bound of the float64 rounding error carried to that layer: how far
+   * every point stays from a wrong side however the evaluator rounds.
+   */
   margin: number;
   /** predict(score) = score > 0 ? 1 : 0. */
   lnEpsilon: number;
 }
-
-/** Angle of a plane vector. */
-const ang = (p: readonly [number, number]) => Math.atan2(p[1], p[0]);
 
 /** LN over 3 neurons of a pre-activation given in plane coordinates (it is centered already): returns plane coordinates. */
 function ln3(p: readonly [number, number], eps: number): [number, number] {
@@ -73,47 +87,146 @@ function ln3(p: readonly [number, number], eps: number): [number, number] {
   return drop(c.map((v) => v * inv));
 }
 
-/** A line c + s·d whose direction at s = s_i is ANCHOR[i] (i = 0, 1, 2), scaled so |c + s d| ≥ 1e3 on [sMin, sMax]. */
-function lineThroughAnchors(
-  s: readonly [number, number, number],
-  sMin: number,
-  sMax: number,
-): { c: [number, number]; d: [number, number] } {
-  // Unknowns (cx, cy, dx, dy): cross(dir_i, c + s_i d) = 0 → −sinα(cx + s dx) + cosα(cy + s dy) = 0.
-  const rows = s.map((si, i) => {
-    const al = ANCHOR[i]!;
-    return [-Math.sin(al), Math.cos(al), -Math.sin(al) * si, Math.cos(al) * si];
-  });
-  // Null vector of the 3×4 system: cofactors (generalized cross product).
-  const det3 = (m: number[][]) =>
-    m[0]![0]! * (m[1]![1]! * m[2]![2]! - m[1]![2]! * m[2]![1]!) -
-    m[0]![1]! * (m[1]![0]! * m[2]![2]! - m[1]![2]! * m[2]![0]!) +
-    m[0]![2]! * (m[1]![0]! * m[2]![1]! - m[1]![1]! * m[2]![0]!);
-  const nv = [0, 1, 2, 3].map((j) => {
-    const minor = rows.map((r) => r.filter((_, k) => k !== j));
-    return (j % 2 === 0 ? 1 : -1) * det3(minor);
-  });
-  let c: [number, number] = [nv[0]!, nv[1]!];
-  let d: [number, number] = [nv[2]!, nv[3]!];
-  const at = (t: number): [number, number] => [c[0] + t * d[0], c[1] + t * d[1]];
-  const p0 = at(s[0]);
-  if (p0[0] * Math.cos(ANCHOR[0]) + p0[1] * Math.sin(ANCHOR[0]) < 0) {
-    c = [-c[0], -c[1]];
-    d = [-d[0], -d[1]];
+/** Label runs of the points in order of decreasing read-out s: each run lists its point indices. */
+function runsBy(s: Float64Array, labels: readonly number[]): number[][] {
+  const order = Array.from(s.keys()).sort((a, b) => s[b]! - s[a]!);
+  const runs: number[][] = [];
+  for (const i of order) {
+    const r = runs[runs.length - 1];
+    if (r && labels[r[0]!] === labels[i]) r.push(i);
+    else runs.push([i]);
   }
-  // Smallest |c + t d| over t ∈ [sMin, sMax] (the line's closest point, clamped).
-  const dd = d[0] * d[0] + d[1] * d[1];
-  const tStar = Math.min(sMax, Math.max(sMin, dd > 0 ? -(c[0] * d[0] + c[1] * d[1]) / dd : sMin));
-  const q = at(tStar);
-  const scale = 1e3 / Math.hypot(q[0], q[1]);
-  return { c: [c[0] * scale, c[1] * scale], d: [d[0] * scale, d[1] * scale] };
+  return runs;
 }
 
-/** Whether a label sequence (front → back) is separable by a line on the circle: ≤ 2 runs, or 3 runs with equal ends. */
-function separable(seq: readonly number[]): boolean {
-  let runs = seq.length > 0 ? 1 : 0;
-  for (let i = 1; i < seq.length; i++) if (seq[i] !== seq[i - 1]) runs++;
-  return runs <= 2 || (runs === 3 && seq[0] === seq[seq.length - 1]);
+/** Indices of the points of `group` with the largest and the smallest read-out. */
+function extremes(s: Float64Array, group: readonly number[]): [number, number] {
+  let hi = group[0]!;
+  let lo = group[0]!;
+  for (const i of group) {
+    if (s[i]! > s[hi]!) hi = i;
+    if (s[i]! < s[lo]!) lo = i;
+  }
+  return [hi, lo];
+}
+
+/** Read-out values with a bound of the float64 rounding error each carries. */
+interface Readout {
+  s: Float64Array;
+  err: Float64Array;
+}
+
+/** The LN outputs (plane coordinates) of the zoom layer (x0, H) on read-out values, and their angles. */
+function zoom(s: Float64Array, x0: number, H: number, eps: number): { y: [number, number][]; theta: Float64Array } {
+  const K = PRE_ACTIVATION_SCALE / H;
+  const y = Array.from(s, (v) => ln3([K * (v - x0), K * H], eps));
+  return { y, theta: Float64Array.from(y, (p) => Math.atan2(p[1], p[0])) };
+}
+
+/**
+ * The next read-out s' = uᵀy (u at angle ψ) of the zoom layer's outputs, and its error bound: the
+ * incoming error times |ds'/ds| = |y × u|·H/((s − x0)² + H²), plus the rounding of this layer (the
+ * pre-activation K(s − x0) rounds relative to K·H, the LN and the read-out near 1 ulp).
+ */
+function foldRead(r: Readout, y: readonly [number, number][], x0: number, H: number, psi: number): Readout {
+  const c = Math.cos(psi);
+  const sn = Math.sin(psi);
+  const s = new Float64Array(y.length);
+  const err = new Float64Array(y.length);
+  for (let i = 0; i < y.length; i++) {
+    const [y0, y1] = y[i]!;
+    const d = r.s[i]! - x0;
+    const dThetaDs = H / (d * d + H * H);
+    const thetaErr = r.err[i]! * dThetaDs + 4 * U64 * ((Math.abs(r.s[i]!) + Math.abs(x0)) / H + 8);
+    s[i] = y0 * c + y1 * sn;
+    err[i] = thetaErr * Math.abs(y0 * sn - y1 * c) + 8 * U64;
+  }
+  return { s, err };
+}
+
+/** The read-outs of the points `idx`, in that order. */
+const pick = (r: Readout, idx: readonly number[]): Readout => ({
+  s: Float64Array.from(idx, (i) => r.s[i]!),
+  err: Float64Array.from(idx, (i) => r.err[i]!),
+});
+
+/** Smallest of s − ERROR_SAFETY·err over the points `group`: where the group can reach, however it rounds. */
+const lowest = (r: Readout, group: Iterable<number>) => {
+  let v = Number.POSITIVE_INFINITY;
+  for (const i of group) v = Math.min(v, r.s[i]! - ERROR_SAFETY * r.err[i]!);
+  return v;
+};
+/** Largest of s + ERROR_SAFETY·err over the points `group`. */
+const highest = (r: Readout, group: Iterable<number>) => {
+  let v = Number.NEGATIVE_INFINITY;
+  for (const i of group) v = Math.max(v, r.s[i]! + ERROR_SAFETY * r.err[i]!);
+  return v;
+};
+
+/** A designed merge layer. */
+interface Merge {
+  plan: LayerPlan;
+  psi: number;
+  next: Readout;
+  margin: number;
+}
+
+/**
+ * One merge layer. Runs (by decreasing s): F, N, R1, R2, …; F and R1 share a label. A zoom (x0, H)
+ * opens up the gaps near x0 on the circle and crowds the rest towards the ends; the fold at ψ between
+ * F and R1 then puts N (which lies between them) nearest ψ, F among R1, and the rest beyond — one run
+ * fewer. x0 runs from R1 (whose gaps to N and R2 become the new run boundaries) back to the F–N gap
+ * (the boundary between the two merged zones, which must not be squeezed layer after layer); H runs
+ * over a grid; ψ over FOLD_CANDIDATES angles. The margin is the smallest read-out gap between groups
+ * that must stay apart, less ERROR_SAFETY × their rounding-error bounds. The zoom keeps the order of
+ * s and the read-out is unimodal in the angle, so each group's extremes sit at its points of largest
+ * and smallest s: the search scores candidates on those few points, and the best SHORTLIST are
+ * checked on every point with its own error bound.
+ */
+function designMerge(r: Readout, runs: number[][], prev: [number, number], eps: number): Merge | undefined {
+  const { s } = r;
+  const [F, N, R1, R2] = runs as [number[], number[], number[], number[]];
+  const FR1 = [...F, ...R1];
+  const rest = runs.slice(3).flat();
+  const [fHi, fLo] = extremes(s, F);
+  const [nHi, nLo] = extremes(s, N);
+  const [rHi, rLo] = extremes(s, R1);
+  const [r2Hi] = extremes(s, R2);
+  const [allHi, allLo] = extremes(s, [...s.keys()]);
+  // Positions in `key`: 0 fHi, 1 fLo, 2 nHi, 3 nLo, 4 rHi, 5 rLo, 6 r2Hi, 7 allHi, 8 allLo.
+  const key = pick(r, [fHi, fLo, nHi, nLo, rHi, rLo, r2Hi, allHi, allLo]);
+  // Zoom centres from R1 back to the F–N boundary (the zone gap may need opening up as much as R1's),
+  // and widths relative to both the gaps around R1 and the whole F…R2 range.
+  const gapScale = Math.max(s[nLo]! - s[rHi]!, s[rHi]! - s[r2Hi]!, Number.MIN_VALUE);
+  const fn = (s[fLo]! + s[nHi]!) / 2;
+  const r1 = (s[rHi]! + s[rLo]!) / 2;
+  const centres = [r1, (s[nLo]! + s[rHi]!) / 2, (s[rLo]! + s[r2Hi]!) / 2, fn, ...[0.25, 0.5, 0.75].map((t) => r1 + t * (fn - r1))];
+  const widths = [...ZOOM_WIDTHS.map((w) => w * gapScale), ...ZOOM_WIDTHS.map((w) => w * (s[fLo]! - s[r2Hi]!))];
+  const shortlist: { x0: number; H: number; psi: number; margin: number }[] = [];
+  for (const x0 of centres) {
+    for (const H of widths) {
+      const { y, theta } = zoom(key.s, x0, H, eps);
+      // Angles fall as s grows: F's largest angle is at its smallest s, R1's smallest at its largest s.
+      const [tFlo, tRhi, tAllHi, tAllLo] = [theta[1]!, theta[4]!, theta[7]!, theta[8]!];
+      for (let k = 1; k < FOLD_CANDIDATES; k++) {
+        const psi = tFlo + ((tRhi - tFlo) * k) / FOLD_CANDIDATES;
+        if (Math.max(tAllLo - psi, psi - tAllHi) > MAX_FOLD_DISTANCE) continue;
+        const nx = foldRead(key, y, x0, H, psi);
+        // N nearest ψ, then F ∪ R1, then the rest (whose nearest point is R2's first).
+        const margin = Math.min(lowest(nx, [2, 3]) - highest(nx, [1, 4]), lowest(nx, [0, 5]) - highest(nx, [6]));
+        shortlist.push({ x0, H, psi, margin });
+      }
+    }
+  }
+  // The extremes in s need not be the extremes of s ± error: check the best few on every point.
+  shortlist.sort((a, b) => b.margin - a.margin);
+  let best: Merge | undefined;
+  for (const c of shortlist.slice(0, SHORTLIST)) {
+    const next = foldRead(r, zoom(s, c.x0, c.H, eps).y, c.x0, c.H, c.psi);
+    const margin = Math.min(lowest(next, N) - highest(next, FR1), lowest(next, FR1) - highest(next, rest));
+    if (!best || margin > best.margin) best = { plan: { u: prev, x0: c.x0, H: c.H }, psi: c.psi, next, margin };
+  }
+  return best;
 }
 
 /**
@@ -121,39 +234,35 @@ function separable(seq: readonly number[]): boolean {
  * ICML 2024 claim "3 neurons per layer, O(m) LN layers" (PAPERS.md §3, `[V]` abstract) — with our own
  * construction `[derived here]` (the paper's "projection-merge" procedure was not retrievable):
  *
- * 1. Layer 1 projects x to s = vᵀx (v random, so the m values are distinct) and maps s onto a line
- *    c + s·d in the plane 1ᵀy = 0; LayerNormalization (the pre-activation is already centered) sends
- *    it to the circle of radius √3 (ε_LN shrinks it by ≤ 1e-12 at our scale), in the order of s, on an
- *    arc of 1.2 rad. The labels along the arc form r runs R_1 … R_r.
- * 2. Every later layer is rank one: s = uᵀy with u at angle ψ, pre-activation c + s·d, LN. Since
- *    s = |y|cos(φ − ψ), the layer FOLDS the circle about ψ: points are re-ordered by their angular
- *    distance to ψ, then laid out again on an arc by the line (c, d). With ψ chosen in
- *    ((a + b₂)/2, min((b₁ + c₁)/2, (φ₁ + d₁)/2)) — a = last angle of R_1, [b₁, b₂] = R_2, c₁ = first of R_3,
- *    φ₁ = first of R_1, d₁ = first of R_4 — the two halves of R_2 come first, then R_1 and R_3 together,
- *    then R_4, …: the fold merges R_1 into R_3 and removes one run. The interval is non-empty iff
- *    width(R_1) < d₁ − b₂; otherwise the mirror image (merge R_r into R_{r−2}) is used, and if neither
- *    fits, a self-fold halves the narrower end run (one extra layer, no run removed). Within the interval
- *    we prefer ψ at the midpoint of R_1's centre and R_3's first point (R_1 lands on that point); else
- *    the fold angle and output line (of several candidates) that keep the smallest gap between
- *    differently labelled neighbours largest.
- * 3. Three runs (always with equal end labels) are separable by a line cutting the circle: the
- *    read-out is one MatMul + Add with score > 0 ⇔ label 1.
+ * 1. The first layer reads s = vᵀx (v random, so the m values are distinct). Sorted by s, the labels
+ *    form r runs F, N, R1, R2, … (F and R1 share a label).
+ * 2. Every layer's pre-activation is the line K·(s − x0, H) in the plane 1ᵀy = 0, so its LN output
+ *    sits on the circle at angle atan2(H, s − x0): a projective zoom that opens up the values near x0
+ *    to O(1) angles and crowds the far ones towards the two ends, order kept. The next layer reads
+ *    s' = |y|cos(θ − ψ), which folds the circle at ψ. With ψ between F and R1, N (which lies between
+ *    them) lands nearest ψ, F lands among R1, and R2, R3, … stay beyond: one run fewer per layer.
+ *    The fold point sits in a wide, empty gap the zoom made, so no gap between two labels is
+ *    squeezed quadratically (the earlier fold-the-circle construction squeezed the gaps next to its
+ *    fold point, compounding, and stopped near m = 25); the zoom centre is chosen between R1 and the
+ *    F–N boundary so that neither the new run boundaries nor the zone boundary shrink from layer to
+ *    layer. Zoom centre, width and ψ are picked from a small grid by the margin they leave after
+ *    subtracting a first-order bound of the float64 rounding error each point has picked up (a zoom
+ *    of width H amplifies errors near its centre by up to √3/H): the network is verified to classify
+ *    in float64, not only in exact arithmetic.
+ * 3. At three runs (equal end labels) or fewer, the read-out is one MatMul + Add: score > 0 ⇔ the
+ *    point lies on the arc of the middle (or last) run.
  *
- * Depth: 1 + (r − 3) merge layers (+ halving layers when used) for r ≥ 3 runs, so without halvings
- * depth ≤ max(1, m − 2): O(m), linear in m as the paper states.
- *
- * Float64 limit (found here, a real limitation of this construction): the fold's critical point
- * squeezes the gaps next to ψ quadratically and the squeeze compounds from layer to layer; the
- * construction designs each layer from the float64-simulated outputs (ε_LN included), keeps the
- * best of several fold angles and output lines, and throws `CONSTRUCTION_FAILED` when two runs can no
- * longer be told apart. In practice that happens beyond ~20–30 random points; exact-arithmetic
- * evaluation would be needed for m = 1000.
+ * Depth: max(1, r − 2) ≤ max(1, m − 2) LN layers — O(m), linear in m as the paper states. If no layer
+ * keeps a positive margin, `CONSTRUCTION_FAILED` is thrown — never a wrong network. Measured
+ * (`cd packages/theory && npm run bench`, bench/results.md): m = 1000 random points in 1–50
+ * dimensions with random labels, every seed built and verified by both evaluators, ~3 s each; the
+ * rounding error the zooms amplify grows with depth, and near m = 3000 (1500 layers) some seeds fail.
  *
  * @example
  * ```ts
- * const data = randomLabelledPoints(12, 3, 7);
+ * const data = randomLabelledPoints(200, 3, 7);
  * const net = buildLnNet(data);
- * net.depth;                       // ≤ 10
+ * net.depth;                       // ≤ 198
  * verifyLnNet(net, data).accuracy; // 1
  * ```
  */
@@ -169,15 +278,20 @@ export function buildLnNet(data: LabelledPoints, opts: LnNetOptions = {}): LnNet
   const dim = points[0]!.length;
   if (dim === 0 || points.some((p) => p.length !== dim))
     throw new NormkitError('INVALID_ARGUMENT', 'buildLnNet: every point must have the same dimension ≥ 1');
+  if (points.some((p) => p.some((x) => !Number.isFinite(x))))
+    throw new NormkitError('INVALID_ARGUMENT', 'buildLnNet: every coordinate must be a finite number');
   if (labels.some((l) => l !== 0 && l !== 1)) throw new NormkitError('INVALID_ARGUMENT', 'buildLnNet: labels must be 0 or 1');
+  if (!(eps >= 0 && eps <= 1)) throw new NormkitError('INVALID_ARGUMENT', `buildLnNet: lnEpsilon must be in [0, 1], got ${eps}`);
 
   // 1. A projection with distinct values (random direction; retried with new seeds if two collide).
   const rng = new Rng(opts.seed ?? 0);
   let v: number[] = [];
-  let s: number[] = [];
+  let r: Readout = { s: new Float64Array(m), err: new Float64Array(m) };
   for (let attempt = 0; attempt < 20; attempt++) {
     v = Array.from({ length: dim }, () => rng.normal());
-    s = points.map((p) => p.reduce((acc, x, j) => acc + x * v[j]!, 0));
+    const s = Float64Array.from(points, (p) => p.reduce((acc, x, j) => acc + x * v[j]!, 0));
+    const err = Float64Array.from(points, (p) => 2 * dim * U64 * p.reduce((acc, x, j) => acc + Math.abs(x * v[j]!), 0));
+    r = { s, err };
     const sorted = [...s].sort((a, b) => a - b);
     const spread = sorted[m - 1]! - sorted[0]!;
     let minGap = Number.POSITIVE_INFINITY;
@@ -189,185 +303,55 @@ export function buildLnNet(data: LabelledPoints, opts: LnNetOptions = {}): LnNet
         'buildLnNet: points have coinciding projections (duplicate points?); remove duplicates or relabel them consistently',
       );
   }
-  const plans: LayerPlan[] = [];
-  // The line of a layer: the largest input value goes to angle −0.6, the smallest to +0.6, the middle value to 0.
-  const design = (sv: number[]): { c: [number, number]; d: [number, number] } => {
-    let hi = Number.NEGATIVE_INFINITY;
-    let lo = Number.POSITIVE_INFINITY;
-    for (const x of sv) {
-      hi = Math.max(hi, x);
-      lo = Math.min(lo, x);
-    }
-    if (!(hi > lo)) hi = lo + 1;
-    return lineThroughAnchors([hi, (hi + lo) / 2, lo], lo, hi);
-  };
-  /** Candidate lines: the middle anchor at several rank quantiles of the values. */
-  const designs = (sv: number[]): { c: [number, number]; d: [number, number] }[] => {
-    const sorted = [...sv].sort((a, b) => b - a);
-    const hi = sorted[0]!;
-    const lo = sorted[sorted.length - 1]!;
-    if (!(hi > lo)) return [design(sv)];
-    const out = [design(sv)];
-    for (const q of [0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98]) {
-      const mid = sorted[Math.min(sorted.length - 2, Math.max(1, Math.round(q * (sorted.length - 1))))]!;
-      if (mid < hi && mid > lo) out.push(lineThroughAnchors([hi, mid, lo], lo, hi));
-    }
-    return out;
-  };
-  /** Smallest angular gap between neighbours (in angle order) with different labels. */
-  const boundaryGap = (theta: number[]): { gap: number; runs: number } => {
-    const ord = Array.from({ length: m }, (_, i) => i).sort((a, b) => theta[a]! - theta[b]!);
-    let g = Number.POSITIVE_INFINITY;
-    let runs = 1;
-    for (let k = 1; k < m; k++)
-      if (labels[ord[k]!] !== labels[ord[k - 1]!]) {
-        runs++;
-        g = Math.min(g, theta[ord[k]!]! - theta[ord[k - 1]!]!);
-      }
-    return { gap: g, runs };
-  };
-  let line = design(s);
-  plans.push({ u: [0, 0], ...line });
-  let state: [number, number][] = s.map((sv) => ln3([line.c[0] + sv * line.d[0], line.c[1] + sv * line.d[1]], eps));
+  const initialRuns = runsBy(r.s, labels).length;
 
-  const runsOf = (theta: number[]) => {
-    const ord = Array.from({ length: m }, (_, i) => i).sort((a, b) => theta[a]! - theta[b]!);
-    const runs: { first: number; last: number; label: number; members: number[] }[] = [];
-    for (const i of ord) {
-      const r = runs[runs.length - 1];
-      if (r && r.label === labels[i]) {
-        r.last = i;
-        r.members.push(i);
-      } else runs.push({ first: i, last: i, label: labels[i]!, members: [i] });
-    }
-    return { ord, runs };
-  };
-  /** A fold angle that merges the first run into the third (runs read in increasing angle), or undefined. */
-  const foldFront = (theta: number[], runs: { first: number; last: number }[]): { lo: number; hi: number; room: number } | undefined => {
-    const [r1, r2, r3, r4] = runs;
-    const phi1 = theta[r1!.first]!;
-    const a = theta[r1!.last]!;
-    const b1 = theta[r2!.first]!;
-    const b2 = theta[r2!.last]!;
-    const c1 = theta[r3!.first]!;
-    const d1 = r4 ? theta[r4.first]! : Number.POSITIVE_INFINITY;
-    const lo = (a + b2) / 2;
-    const hi = Math.min((b1 + c1) / 2, (phi1 + d1) / 2);
-    return hi - lo > MIN_ROOM ? { lo, hi, room: hi - lo } : undefined;
-  };
-  let moves = 0;
-  for (;;) {
-    const theta = state.map(ang);
-    const { ord, runs } = runsOf(theta);
-    if (separable(ord.map((i) => labels[i]!))) break;
-    // Merge the first run into the third (or, mirrored, the last into the third from the end).
-    const front = foldFront(theta, runs);
-    const back = foldFront(
-      theta.map((t) => -t),
-      [...runs].reverse().map((r) => ({ first: r.last, last: r.first })),
-    );
-    const cands: number[] = [];
-    for (const [iv, sign] of [
-      [front, 1],
-      [back, -1],
-    ] as const) {
-      if (!iv) continue;
-      for (let k = 1; k < FOLD_CANDIDATES; k++) cands.push(sign * (iv.lo + ((iv.hi - iv.lo) * k) / FOLD_CANDIDATES));
-    }
-    // Self-folds of an end run (halve its width, keep all runs): used when no merge fits, or when every
-    // merge would shrink the smallest gap between differently labelled neighbours by more than 4×.
-    const halvings: number[] = [];
-    {
-      const first = runs[0]!;
-      const last = runs[runs.length - 1]!;
-      const wFront = theta[first.last]! - theta[first.first]!;
-      const wBack = theta[last.last]! - theta[last.first]!;
-      if (wFront > 0) halvings.push(theta[first.first]! + wFront * 0.55);
-      if (wBack > 0) halvings.push(theta[last.last]! - wBack * 0.55);
-    }
-    const curGap = boundaryGap(theta).gap;
-    // Pick the fold angle and the output line that keep the smallest gap between differently labelled neighbours largest.
-    type Choice = { gap: number; u: [number, number]; line: { c: [number, number]; d: [number, number] }; next: [number, number][] };
-    const search = (angles: number[], maxRuns: number, plain = false): Choice | undefined => {
-      let best: Choice | undefined;
-      for (const psi of angles) {
-        const u: [number, number] = [Math.cos(psi), Math.sin(psi)];
-        const sv = state.map((y) => y[0] * u[0] + y[1] * u[1]);
-        for (const ln of plain ? [design(sv)] : designs(sv)) {
-          const next = sv.map((x) => ln3([ln.c[0] + x * ln.d[0], ln.c[1] + x * ln.d[1]], eps));
-          const { gap, runs: r } = boundaryGap(next.map(ang));
-          if (r <= maxRuns && (!best || gap > best.gap)) best = { gap, u, line: ln, next };
-        }
-      }
-      return best;
-    };
-    // Exact merge: ψ at the midpoint of the end run's centre and the first point of the run it joins,
-    // so that run lands ON that point (its own spread is squeezed by the fold, the gaps further away are
-    // moved isometrically). Preferred whenever it is admissible.
-    const exact: number[] = [];
-    if (front && runs.length >= 3) {
-      const r1 = runs[0]!;
-      const psi = ((theta[r1.first]! + theta[r1.last]!) / 2 + theta[runs[2]!.first]!) / 2;
-      if (psi > front.lo && psi < front.hi) exact.push(psi);
-    }
-    if (back && runs.length >= 3) {
-      const rr = runs[runs.length - 1]!;
-      const psi = ((theta[rr.first]! + theta[rr.last]!) / 2 + theta[runs[runs.length - 3]!.last]!) / 2;
-      if (-psi > back.lo && -psi < back.hi) exact.push(psi);
-    }
-    let best = EXACT_MERGE ? search(exact, runs.length - 1, true) : undefined;
-    if (!best) best = search(cands, runs.length - 1);
-    if (!best || best.gap < 0.25 * curGap) {
-      const h = search(halvings, runs.length);
-      if (h && (!best || h.gap > best.gap)) best = h;
-    }
-    if (!best) {
+  // 2. Merge layers, one label run fewer each.
+  const plans: LayerPlan[] = [];
+  let prev: [number, number] = [0, 0];
+  let margin = Number.POSITIVE_INFINITY;
+  for (let runs = runsBy(r.s, labels); runs.length > 3; runs = runsBy(r.s, labels)) {
+    const step = designMerge(r, runs, prev, eps);
+    if (!step || !(step.margin > 0))
       throw new NormkitError(
         'CONSTRUCTION_FAILED',
-        `buildLnNet: no fold at layer ${plans.length + 1} merged two runs in float64 (runs: ${runs.length}); the points are too close`,
-        {
-          layer: plans.length + 1,
-        },
+        `buildLnNet: no layer merges two of the ${runs.length} label runs with a float64 margin (layer ${plans.length + 1}); the points are too close`,
+        { layer: plans.length + 1 },
       );
-    }
-
-    const { u, next } = best;
-    line = best.line;
-    plans.push({ u, ...line });
-    state = next;
-    moves++;
+    plans.push(step.plan);
+    prev = [Math.cos(step.psi), Math.sin(step.psi)];
+    r = step.next;
+    margin = Math.min(margin, step.margin);
   }
-  const order = runsOf(state.map(ang)).ord;
-  const seqOf = (ord: number[]) => ord.map((i) => labels[i]!);
+  const moves = plans.length;
 
-  // 3. Read-out: the contiguous arc of one label (the last run, or the middle run of a 3-run sequence).
-  const seq = seqOf(order);
-  const runs: { start: number; end: number; label: number }[] = [];
-  seq.forEach((l, i) => {
-    const r = runs[runs.length - 1];
-    if (r && r.label === l) r.end = i;
-    else runs.push({ start: i, end: i, label: l });
-  });
+  // 3. The last layer zooms on the (≤ 3) runs; the read-out takes the arc of the middle run (or the last).
+  const runs = runsBy(r.s, labels);
   const target = runs.length === 3 ? runs[1]! : runs[runs.length - 1]!;
-  const theta = state.map(ang);
-  const inT = order.slice(target.start, target.end + 1);
-  const center = (theta[inT[0]!]! + theta[inT[inT.length - 1]!]!) / 2;
-  const n: [number, number] = [Math.cos(center), Math.sin(center)];
-  const proj = state.map((y) => y[0] * n[0] + y[1] * n[1]);
-  const inSet = new Set(inT);
-  let minIn = Number.POSITIVE_INFINITY;
-  let maxOut = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < m; i++) {
-    if (inSet.has(i)) minIn = Math.min(minIn, proj[i]!);
-    else maxOut = Math.max(maxOut, proj[i]!);
+  const outside = runs.filter((g) => g !== target).flat();
+  const [tHi, tLo] = extremes(r.s, target);
+  const x0 = (r.s[tHi]! + r.s[tLo]!) / 2;
+  // Zoom widths relative to the target run's width and to the distance of its nearest neighbour.
+  let nearest = Number.POSITIVE_INFINITY;
+  for (const i of outside) nearest = Math.min(nearest, Math.abs(r.s[i]! - x0));
+  const bases = [r.s[tHi]! - r.s[tLo]!, Number.isFinite(nearest) ? nearest : 1].filter((b) => b > 0);
+  let last: { plan: LayerPlan; centre: number; thr: number; margin: number } | undefined;
+  for (const H of bases.flatMap((b) => [1e-3, 1e-2, 0.1, 0.5, 1, 2, 10].map((w) => w * b))) {
+    const { y, theta } = zoom(r.s, x0, H, eps);
+    const centre = (theta[tHi]! + theta[tLo]!) / 2;
+    const score = foldRead(r, y, x0, H, centre);
+    const minIn = lowest(score, target);
+    const maxOut = highest(score, outside);
+    const mg = Number.isFinite(maxOut) ? (minIn - maxOut) / 2 : 1;
+    if (!last || mg > last.margin)
+      last = { plan: { u: prev, x0, H }, centre, thr: Number.isFinite(maxOut) ? (minIn + maxOut) / 2 : minIn - 1, margin: mg };
   }
-  const thr = Number.isFinite(maxOut) ? (minIn + maxOut) / 2 : minIn - 1;
-  const sign = target.label === 1 ? 1 : -1;
-  const margin = Number.isFinite(maxOut) ? (minIn - maxOut) / 2 : 1;
-  if (!(margin > 0))
+  if (!last || !(last.margin > 0))
     throw new NormkitError('CONSTRUCTION_FAILED', 'buildLnNet: the final arcs overlap; the points are too close in float64');
+  plans.push(last.plan);
+  margin = Math.min(margin, last.margin);
+  const sign = labels[target[0]!] === 1 ? 1 : -1;
 
-  // Graph.
+  // Graph: layer li computes LN(K·(s·e1 + (−x0, H))) with s = uᵀh (s = vᵀx for li = 0).
   const gb = new GraphBuilder('lnnet');
   const x = gb.input('x', 'float64', ['N', dim]);
   const f64 = (vals: number[], shape: number[]) => new Tensor(shape, 'float64', Float64Array.from(vals));
@@ -375,25 +359,23 @@ export function buildLnNet(data: LabelledPoints, opts: LnNetOptions = {}): LnNet
   const zeros = gb.constant('ln_bias', f64([0, 0, 0], [3]));
   let h = x;
   plans.forEach((pl, li) => {
-    const dl = lift(pl.d);
-    const bl = lift(pl.c);
-    let Wflat: number[];
-    let rows: number;
-    if (li === 0) {
-      rows = dim;
-      Wflat = v.flatMap((vj) => dl.map((dk) => vj * dk));
-    } else {
-      rows = 3;
-      const ul = lift(pl.u);
-      Wflat = ul.flatMap((uj) => dl.map((dk) => uj * dk));
-    }
-    const pre = gb.op('Add', [gb.op('MatMul', [h, gb.constant(`w${li}`, f64(Wflat, [rows, 3]))]), gb.constant(`b${li}`, f64(bl, [3]))]);
+    const K = PRE_ACTIVATION_SCALE / pl.H;
+    const dl = lift([K, 0]);
+    const readVec = li === 0 ? v : lift(pl.u);
+    const W = readVec.flatMap((rj) => dl.map((dk) => rj * dk));
+    const pre = gb.op('Add', [
+      gb.op('MatMul', [h, gb.constant(`w${li}`, f64(W, [readVec.length, 3]))]),
+      gb.constant(`b${li}`, f64(lift([-K * pl.x0, K * pl.H]), [3])),
+    ]);
     h = gb.op('LayerNormalization', [pre, ones, zeros], { axis: -1, epsilon: { type: 'float', value: eps } }, { name: `ln${li}` });
   });
-  const nl = lift(n).map((vv) => sign * vv);
-  const out = gb.op('Add', [gb.op('MatMul', [h, gb.constant('w_out', f64(nl, [3, 1]))]), gb.constant('b_out', f64([-sign * thr], [1]))]);
+  const n = lift([Math.cos(last.centre), Math.sin(last.centre)]).map((c) => sign * c);
+  const out = gb.op('Add', [
+    gb.op('MatMul', [h, gb.constant('w_out', f64(n, [3, 1]))]),
+    gb.constant('b_out', f64([-sign * last.thr], [1])),
+  ]);
   gb.output(out, 'float64', ['N', 1]);
-  return { model: gb.model(17), input: x, output: out, depth: plans.length, width: 3, moves, margin, lnEpsilon: eps };
+  return { model: gb.model(17), input: x, output: out, depth: plans.length, width: 3, runs: initialRuns, moves, margin, lnEpsilon: eps };
 }
 
 /**
@@ -443,10 +425,11 @@ export function randomLabelledPoints(m: number, dim: number, seed: number): Labe
 }
 
 /**
- * Depth (LN layers) of our construction for m points when every merge fits (no halving layer):
- * max(1, m − 2) — m points have at most m label runs, three runs are separable, each layer removes
- * one run. `[derived here]` (see `buildLnNet`); the paper states O(m) `[V]` without a constant we
- * could read.
+ * Depth (LN layers) of our construction for m points in the worst case: max(1, m − 2) — m points have
+ * at most m label runs along the projection (m for alternating labels), three runs are separable, and
+ * each layer after the first removes one run, so depth = max(1, runs − 2). For random labels
+ * runs ≈ (m + 1)/2. `[derived here]` (see `buildLnNet`); the paper states O(m) `[V]` without a
+ * constant we could read.
  *
  * @example
  * ```ts
@@ -461,11 +444,12 @@ export function lnNetDepthBound(m: number): number {
 /**
  * VC-dimension lower bound of width-3 LN-Nets with L LN layers (plus a linear read-out): VC ≥ L + 2.
  * `[derived here]`, from `buildLnNet`: L + 2 collinear, equally spaced points have ≤ L + 2 runs under
- * any labelling, and L − 1 merge layers bring them to 3 runs, so ≤ L layers suffice — PROVIDED no
- * halving layer is needed. That proviso is checked exhaustively by `shatter` for L ≤ 8 (all 2^(L+2)
- * labellings) and not proved for general L. It matches PAPERS.md §3.1's recollection "≥ L + 2", which
- * is `[R, unverified]`; a smaller net (extra layers only add depth) realises each labelling, so a net
- * with exactly L layers does too (pad with folds whose ψ lies outside the arc: order-preserving).
+ * any labelling, and L − 1 merge layers bring them to 3 runs, so ≤ L layers suffice — PROVIDED every
+ * merge layer is found with a positive float64 margin (the constructor throws otherwise). That proviso
+ * is checked exhaustively by `shatter` for L ≤ 10 (all 2^(L+2) labellings; tests run L ≤ 5) and for
+ * the alternating labelling (the one with most runs) up to L = 398, and is not proved for general L.
+ * It matches PAPERS.md §3.1's recollection "≥ L + 2", which is `[R, unverified]`; a smaller net realises
+ * each labelling, and a net with exactly L layers does too (pad with order-preserving zoom layers).
  *
  * @example
  * ```ts
@@ -518,7 +502,7 @@ export interface LnNetInput {
  *
  * @example
  * ```ts
- * lnNet({ points: 16, dim: 2, seed: 0 }); // { depth: ≤ 14, width: 3, accuracy: 1, verified: true, ... }
+ * lnNet({ points: 1000, dim: 3, seed: 0 }); // { depth: 467, runs: 469, width: 3, accuracy: 1, verified: true, ... }
  * ```
  */
 export function lnNet(input: LnNetInput): {
@@ -528,7 +512,12 @@ export function lnNet(input: LnNetInput): {
   accuracy: number | null;
   /** Every point classified correctly by both evaluators. */
   verified: boolean;
+  /** max(1, m − 2): the depth for the worst labelling (alternating labels along the projection). */
   depthBound: number;
+  /** Label runs along the first projection; depth = max(1, runs − 2). */
+  runs: number | null;
+  /** Smallest design margin net of the float64 error bound (see `LnNet.margin`). */
+  margin: number | null;
   independentAccuracy: number | null;
   moves: number;
   provenance: string;
@@ -546,6 +535,8 @@ export function lnNet(input: LnNetInput): {
       accuracy: r.accuracy,
       verified: r.accuracy === 1 && r.independentAccuracy === 1,
       depthBound: lnNetDepthBound(input.points),
+      runs: net.runs,
+      margin: net.margin,
       independentAccuracy: r.independentAccuracy,
       moves: net.moves,
       provenance,
@@ -558,6 +549,8 @@ export function lnNet(input: LnNetInput): {
       accuracy: null,
       verified: false,
       depthBound: lnNetDepthBound(input.points),
+      runs: null,
+      margin: null,
       independentAccuracy: null,
       moves: 0,
       provenance,

@@ -25,7 +25,8 @@ describe('buildLnNet', () => {
         const r = verifyLnNet(net, data);
         expect(r.accuracy).toBe(1);
         expect(r.independentAccuracy).toBe(1);
-        expect(net.depth).toBeLessThanOrEqual(Math.max(lnNetDepthBound(m), 1) + net.moves);
+        expect(net.depth).toBe(Math.max(1, net.runs - 2));
+        expect(net.depth).toBeLessThanOrEqual(lnNetDepthBound(m));
       }
     });
   }
@@ -38,10 +39,54 @@ describe('buildLnNet', () => {
     expect(verifyLnNet(net, { points, labels }).accuracy).toBe(1);
   });
 
+  // The issue's scale: m up to 1000, several dimensions, random labels. Depth is max(1, runs − 2)
+  // (runs = label runs along the first projection, ≈ m/2 for random labels) and the design margin,
+  // net of the float64 error bound, stays well above the evaluators' rounding (the fold-the-circle
+  // construction this replaced lost precision quadratically per layer and failed beyond m ≈ 25).
+  for (const [m, dim, seed] of [
+    [1000, 1, 0],
+    [1000, 3, 1],
+    [1000, 10, 2],
+    [300, 2, 3],
+    [300, 50, 4],
+  ] as const) {
+    it(`classifies ${m} random points in R^${dim} (seed ${seed}) with depth runs − 2`, () => {
+      const data = randomLabelledPoints(m, dim, seed);
+      const net = buildLnNet(data, { seed });
+      expect(net.depth).toBe(Math.max(1, net.runs - 2));
+      expect(net.depth).toBeLessThanOrEqual(lnNetDepthBound(m));
+      expect(net.runs).toBeGreaterThan(m / 2 - 3 * Math.sqrt(m)); // random labels: E[runs] = (m + 1)/2
+      expect(net.margin).toBeGreaterThan(1e-7);
+      const r = verifyLnNet(net, data);
+      expect(r.accuracy).toBe(1);
+      expect(r.independentAccuracy).toBe(1);
+      expect(r.minScore).toBeGreaterThan(0);
+    });
+  }
+
+  it('the worst case, 200 collinear points with alternating labels, takes exactly m − 2 layers', () => {
+    const points = Array.from({ length: 200 }, (_, i) => [i / 200, 0.5]);
+    const labels = points.map((_, i) => i % 2);
+    const net = buildLnNet({ points, labels });
+    expect(net.runs).toBe(200);
+    expect(net.depth).toBe(198);
+    expect(verifyLnNet(net, { points, labels }).accuracy).toBe(1);
+  });
+
+  it('works for any LN epsilon, including 0 and a large one', () => {
+    const data = randomLabelledPoints(100, 3, 5);
+    for (const lnEpsilon of [0, 1e-12, 1e-3]) {
+      const net = buildLnNet(data, { lnEpsilon });
+      expect(verifyLnNet(net, data).accuracy).toBe(1);
+    }
+  });
+
   it('rejects bad input', () => {
     expect(() => buildLnNet({ points: [], labels: [] })).toThrow(NormkitError);
     expect(() => buildLnNet({ points: [[0], [1]], labels: [0, 2] })).toThrow(/labels/);
     expect(() => buildLnNet({ points: [[0], [0]], labels: [0, 1] })).toThrow(/coinciding|duplicate/);
+    expect(() => buildLnNet({ points: [[0], [Number.NaN]], labels: [0, 1] })).toThrow(/finite/);
+    expect(() => buildLnNet({ points: [[0], [1]], labels: [0, 1] }, { lnEpsilon: -1 })).toThrow(/lnEpsilon/);
   });
 });
 
