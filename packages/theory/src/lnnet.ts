@@ -17,6 +17,8 @@ const drop = (y: readonly number[]): [number, number] => [
 const PRE_ACTIVATION_SCALE = 1e4;
 /** Zoom widths H tried, in units of the gaps around R1 and of the F…R2 range (see `designMerge`). */
 const ZOOM_WIDTHS = [0.1, 0.3, 1, 3, 10, 30, 100];
+/** Random first-layer directions tried (the one keeping differently labelled points farthest apart wins). */
+const PROJECTION_TRIES = 16;
 /** Fold angles tried per zoom. */
 const FOLD_CANDIDATES = 40;
 /** Candidates (best by the margin at the extreme points) checked on every point with its error bound. */
@@ -125,8 +127,10 @@ function zoom(s: Float64Array, x0: number, H: number, eps: number): { y: [number
 
 /**
  * The next read-out s' = uᵀy (u at angle ψ) of the zoom layer's outputs, and its error bound: the
- * incoming error times |ds'/ds| = |y × u|·H/((s − x0)² + H²), plus the rounding of this layer (the
- * pre-activation K(s − x0) rounds relative to K·H, the LN and the read-out near 1 ulp).
+ * incoming error times |ds'/ds| = |y × u|·dθ/ds, dθ/ds = H/((s − x0)² + H²), plus the rounding of
+ * this layer — the pre-activation's first component K(s − x0) is computed from terms of size
+ * K(|s| + |x0|), an error that moves the angle by that much times dθ/ds; its second component, the LN
+ * and the read-out add a few ulps.
  */
 function foldRead(r: Readout, y: readonly [number, number][], x0: number, H: number, psi: number): Readout {
   const c = Math.cos(psi);
@@ -137,7 +141,7 @@ function foldRead(r: Readout, y: readonly [number, number][], x0: number, H: num
     const [y0, y1] = y[i]!;
     const d = r.s[i]! - x0;
     const dThetaDs = H / (d * d + H * H);
-    const thetaErr = r.err[i]! * dThetaDs + 4 * U64 * ((Math.abs(r.s[i]!) + Math.abs(x0)) / H + 8);
+    const thetaErr = (r.err[i]! + 4 * U64 * (Math.abs(r.s[i]!) + Math.abs(x0) + 2)) * dThetaDs + 32 * U64;
     s[i] = y0 * c + y1 * sn;
     err[i] = thetaErr * Math.abs(y0 * sn - y1 * c) + 8 * U64;
   }
@@ -234,8 +238,9 @@ function designMerge(r: Readout, runs: number[][], prev: [number, number], eps: 
  * ICML 2024 claim "3 neurons per layer, O(m) LN layers" (PAPERS.md §3, `[V]` abstract) — with our own
  * construction `[derived here]` (the paper's "projection-merge" procedure was not retrievable):
  *
- * 1. The first layer reads s = vᵀx (v random, so the m values are distinct). Sorted by s, the labels
- *    form r runs F, N, R1, R2, … (F and R1 share a label).
+ * 1. The first layer reads s = vᵀx, v the best of 16 random directions (the one keeping differently
+ *    labelled points farthest apart). Sorted by s, the labels form r runs F, N, R1, R2, … (F and R1
+ *    share a label).
  * 2. Every layer's pre-activation is the line K·(s − x0, H) in the plane 1ᵀy = 0, so its LN output
  *    sits on the circle at angle atan2(H, s − x0): a projective zoom that opens up the values near x0
  *    to O(1) angles and crowds the far ones towards the two ends, order kept. The next layer reads
@@ -255,8 +260,9 @@ function designMerge(r: Readout, runs: number[][], prev: [number, number], eps: 
  * Depth: max(1, r − 2) ≤ max(1, m − 2) LN layers — O(m), linear in m as the paper states. If no layer
  * keeps a positive margin, `CONSTRUCTION_FAILED` is thrown — never a wrong network. Measured
  * (`cd packages/theory && npm run bench`, bench/results.md): m = 1000 random points in 1–50
- * dimensions with random labels, every seed built and verified by both evaluators, ~3 s each; the
- * rounding error the zooms amplify grows with depth, and near m = 3000 (1500 layers) some seeds fail.
+ * dimensions with random labels, every seed built and verified by both evaluators, ~3–5 s each; all
+ * seeds up to m = 2000; at m = 3000 (1500 layers) the one-dimensional datasets fail (their closest
+ * differently labelled points are ~1e-8 of the spread apart, and no projection can widen that).
  *
  * @example
  * ```ts
@@ -283,26 +289,33 @@ export function buildLnNet(data: LabelledPoints, opts: LnNetOptions = {}): LnNet
   if (labels.some((l) => l !== 0 && l !== 1)) throw new NormkitError('INVALID_ARGUMENT', 'buildLnNet: labels must be 0 or 1');
   if (!(eps >= 0 && eps <= 1)) throw new NormkitError('INVALID_ARGUMENT', `buildLnNet: lnEpsilon must be in [0, 1], got ${eps}`);
 
-  // 1. A projection with distinct values (random direction; retried with new seeds if two collide).
+  // 1. The projection: of PROJECTION_TRIES random directions, the one whose closest pair of
+  // differently labelled neighbours is farthest apart (relative to the spread) — the first gap every
+  // later layer must keep open.
   const rng = new Rng(opts.seed ?? 0);
   let v: number[] = [];
-  let r: Readout = { s: new Float64Array(m), err: new Float64Array(m) };
-  for (let attempt = 0; attempt < 20; attempt++) {
-    v = Array.from({ length: dim }, () => rng.normal());
-    const s = Float64Array.from(points, (p) => p.reduce((acc, x, j) => acc + x * v[j]!, 0));
-    const err = Float64Array.from(points, (p) => 2 * dim * U64 * p.reduce((acc, x, j) => acc + Math.abs(x * v[j]!), 0));
-    r = { s, err };
-    const sorted = [...s].sort((a, b) => a - b);
-    const spread = sorted[m - 1]! - sorted[0]!;
-    let minGap = Number.POSITIVE_INFINITY;
-    for (let i = 1; i < m; i++) minGap = Math.min(minGap, sorted[i]! - sorted[i - 1]!);
-    if (m === 1 || minGap > 1e-9 * Math.max(1, spread)) break;
-    if (attempt === 19)
-      throw new NormkitError(
-        'DEGENERATE_INPUT',
-        'buildLnNet: points have coinciding projections (duplicate points?); remove duplicates or relabel them consistently',
-      );
+  let r: Readout | undefined;
+  let bestGap = Number.NEGATIVE_INFINITY;
+  for (let attempt = 0; attempt < (dim === 1 ? 1 : PROJECTION_TRIES); attempt++) {
+    const dir = Array.from({ length: dim }, () => rng.normal());
+    const s = Float64Array.from(points, (p) => p.reduce((acc, x, j) => acc + x * dir[j]!, 0));
+    const order = Array.from(s.keys()).sort((i, j) => s[i]! - s[j]!);
+    const spread = s[order[m - 1]!]! - s[order[0]!]!;
+    let gap = Number.POSITIVE_INFINITY;
+    for (let k = 1; k < m; k++)
+      if (labels[order[k]!] !== labels[order[k - 1]!]) gap = Math.min(gap, (s[order[k]!]! - s[order[k - 1]!]!) / spread);
+    if (gap > bestGap) {
+      bestGap = gap;
+      v = dir;
+      const err = Float64Array.from(points, (p) => 2 * dim * U64 * p.reduce((acc, x, j) => acc + Math.abs(x * dir[j]!), 0));
+      r = { s, err };
+    }
   }
+  if (!r || !(bestGap > 1e-12))
+    throw new NormkitError(
+      'DEGENERATE_INPUT',
+      'buildLnNet: two differently labelled points have (nearly) the same projection on every direction tried — duplicate points with different labels? Remove or relabel them',
+    );
   const initialRuns = runsBy(r.s, labels).length;
 
   // 2. Merge layers, one label run fewer each.
