@@ -129,7 +129,7 @@ md.push(
   '## Reading the numbers',
   '',
   '- Depth is runs − 2 ≈ m/2 for random labels (at most m − 2, for alternating labels): linear in m, as the paper states.',
-  '- The margin does not shrink with depth the way the earlier fold-the-circle construction did (that one failed beyond m ≈ 25); what limits m is float64 resolution: every point carries a rounding-error bound (fresh rounding each layer, amplified by the zooms) that the design keeps below its margin. The first layer picks, of 16 random directions, the one that keeps differently labelled points farthest apart; in one dimension there is no such choice, and at m = 3000 the closest pairs sit ~1e-8 of the spread apart, which the rest of the network cannot keep resolved over ~1500 layers — the constructor then throws CONSTRUCTION_FAILED instead of returning a wrong network.',
+  '- The margin does not shrink with depth the way the earlier fold-the-circle construction did (that one failed beyond m ≈ 25); what limits m is float64 resolution: every point carries a rounding-error bound (fresh rounding each layer, amplified by the zooms) that the design keeps below its margin. The first layer picks, of 16 random directions, the one that keeps differently labelled points farthest apart; in one dimension there is no such choice, and at m = 3000 the closest pairs sit ~2e-7 of the spread apart, which the rest of the network cannot keep resolved over ~1500 layers — the constructor then throws CONSTRUCTION_FAILED instead of returning a wrong network.',
   '',
 );
 

@@ -262,7 +262,7 @@ function designMerge(r: Readout, runs: number[][], prev: [number, number], eps: 
  * (`cd packages/theory && npm run bench`, bench/results.md): m = 1000 random points in 1–50
  * dimensions with random labels, every seed built and verified by both evaluators, ~3–5 s each; all
  * seeds up to m = 2000; at m = 3000 (1500 layers) the one-dimensional datasets fail (their closest
- * differently labelled points are ~1e-8 of the spread apart, and no projection can widen that).
+ * differently labelled points are ~2e-7 of the spread apart, and no projection can widen that).
  *
  * @example
  * ```ts
