@@ -616,9 +616,7 @@ export function layerNormKernel(
   if (!out) return getBackend().layerNorm(x, scale, bias, a, epsilon);
   checkNormOut('layerNorm', x, out);
   const r = getBackend().layerNorm(x, scale, bias, a, epsilon, out);
-  if (r.y === out) return r;
-  (out.data as Float32Array | Float64Array).set(r.y.data as Float32Array | Float64Array); // a backend that did not write into `out`
-  return { ...r, y: out };
+  return { ...r, y: intoOut(out, r.y) };
 }
 
 /**
@@ -637,7 +635,11 @@ export function rmsNormKernel(
   const a = checkNormParams('rmsNorm', x, axis, scale, bias);
   if (!out) return getBackend().rmsNorm(x, scale, bias, a, epsilon);
   checkNormOut('rmsNorm', x, out);
-  const y = getBackend().rmsNorm(x, scale, bias, a, epsilon, out);
+  return intoOut(out, getBackend().rmsNorm(x, scale, bias, a, epsilon, out));
+}
+
+/** `out`, holding y: a backend that did not write into `out` has its result copied there. */
+function intoOut(out: Tensor, y: Tensor): Tensor {
   if (y !== out) (out.data as Float32Array | Float64Array).set(y.data as Float32Array | Float64Array);
   return out;
 }

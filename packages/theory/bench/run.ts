@@ -71,14 +71,13 @@ for (const m of SIZES) {
           buildMs,
         });
       } catch (e) {
-        const runs = null;
         rows.push({
           m,
           dim,
           seed,
           built: false,
           verified: false,
-          runs,
+          runs: null,
           depth: null,
           margin: null,
           evaluatorGap: null,

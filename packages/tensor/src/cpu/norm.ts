@@ -119,6 +119,21 @@ function writeRmsPlain(X: Arr, Y: Arr, off: number, d: number, inv: number): voi
   for (let j = 0; j < d; j++) Y[off + j] = X[off + j]! * inv;
 }
 
+/** The row layout shared by the norm kernels: rows of d values of x, the output array (`out`'s or a new one) and γ/β as rows. */
+function normRows(x: Tensor, scale: Tensor | undefined, bias: Tensor | undefined, axis: number, out: Tensor | undefined) {
+  const normShape = x.shape.slice(axis);
+  const d = sizeOf(normShape);
+  const X = x.data as Arr;
+  return {
+    d,
+    rows: d === 0 ? 0 : x.size / d,
+    X,
+    Y: (out ? out.data : allocate(x.dtype, X.length)) as Arr,
+    g: paramRow(scale, normShape),
+    b: paramRow(bias, normShape),
+  };
+}
+
 /**
  * LayerNorm over axes [axis, rank) in two passes: mean and variance together (shifted sums), then the
  * write. float32 runs on the WebAssembly SIMD kernel (norm-wasm.ts) when the engine has it; float64,
@@ -133,15 +148,9 @@ export function layerNormKernel(
   eps: number,
   out?: Tensor,
 ): LayerNormResult {
-  const normShape = x.shape.slice(axis);
-  const d = sizeOf(normShape);
-  const rows = d === 0 ? 0 : x.size / d;
-  const X = x.data as Arr;
-  const Y = (out ? out.data : allocate(x.dtype, X.length)) as Arr;
+  const { d, rows, X, Y, g, b } = normRows(x, scale, bias, axis, out);
   const meanOut = allocate(x.dtype, rows) as Arr;
   const invOut = allocate(x.dtype, rows) as Arr;
-  const g = paramRow(scale, normShape);
-  const b = paramRow(bias, normShape);
   const statShape = x.shape.map((dim, i) => (i < axis ? dim : 1));
   const result = (): LayerNormResult => ({
     y: out ?? new Tensor(x.shape, x.dtype, Y),
@@ -182,13 +191,7 @@ export function rmsNormKernel(
   eps: number,
   out?: Tensor,
 ): Tensor {
-  const normShape = x.shape.slice(axis);
-  const d = sizeOf(normShape);
-  const rows = d === 0 ? 0 : x.size / d;
-  const X = x.data as Arr;
-  const Y = (out ? out.data : allocate(x.dtype, X.length)) as Arr;
-  const g = paramRow(scale, normShape);
-  const b = paramRow(bias, normShape);
+  const { d, rows, X, Y, g, b } = normRows(x, scale, bias, axis, out);
   if (X instanceof Float32Array && rmsNormWasm(X, Y as Float32Array, rows, d, g, b, eps)) return out ?? new Tensor(x.shape, x.dtype, Y);
   for (let r = 0; r < rows; r++) {
     const off = r * d;
