@@ -55,6 +55,18 @@ export {
   solveTriangular,
   sqrtm,
 } from './linalg.js';
+export {
+  defineOp,
+  type GradContext,
+  type GradFn,
+  isRecording,
+  listOps,
+  type OpDef,
+  type OpRecorder,
+  opDefinition,
+  runOp,
+  setOpRecorder,
+} from './op-registry.js';
 export * from './ops.js';
 export { Rng } from './random.js';
 export { broadcastShapes, broadcastStrides, normalizeAxes, normalizeAxis, shapesEqual, sizeOf, stridesOf, validateShape } from './shape.js';

@@ -11,6 +11,7 @@ import {
 } from './backend.js';
 import { type DType, isFloat } from './dtype.js';
 import { fmtShape, NormkitError } from './errors.js';
+import { defineOp, type OpDef, runOp } from './op-registry.js';
 import { broadcastShapes, normalizeAxes, normalizeAxis, sizeOf } from './shape.js';
 import { inferReshape, Tensor } from './tensor.js';
 
@@ -38,11 +39,40 @@ function requireSameDtype(op: string, a: Tensor, b: Tensor): void {
     );
 }
 
+/**
+ * Sums `g` over the axes that broadcasting added or stretched, so that it has `shape` again: the
+ * gradient of an input that was broadcast. @example sumToShape(Tensor.ones([2, 3]), [3]) // [2, 2, 2]
+ */
+export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  if (g.rank === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  const r = axes.length ? sum(g, axes, true) : g;
+  return r.reshape(shape);
+}
+
+const BINARY_DEFS = new Map<BinaryOp, OpDef>();
+const binaryDef = (op: BinaryOp, grad?: OpDef['grad']) => BINARY_DEFS.set(op, defineOp({ name: op, grad }));
+binaryDef('add', (dy, { inputs: [a, b] }) => [sumToShape(dy, (a as Tensor).shape), sumToShape(dy, (b as Tensor).shape)]);
+binaryDef('sub', (dy, { inputs: [a, b] }) => [sumToShape(dy, (a as Tensor).shape), sumToShape(neg(dy), (b as Tensor).shape)]);
+binaryDef('mul', (dy, { inputs: [a, b] }) => [
+  sumToShape(mul(dy, b as Tensor), (a as Tensor).shape),
+  sumToShape(mul(dy, a as Tensor), (b as Tensor).shape),
+]);
+binaryDef('div', (dy, { inputs: [a, b], output }) => [
+  sumToShape(div(dy, b as Tensor), (a as Tensor).shape),
+  sumToShape(neg(div(mul(dy, output), b as Tensor)), (b as Tensor).shape),
+]);
+for (const op of ['pow', 'min', 'max', 'mod', 'equal', 'less', 'lessEqual', 'greater', 'greaterEqual', 'and', 'or', 'xor'] as const) binaryDef(op);
+
 function binary(op: BinaryOp, a: Scalarish, b: Scalarish): Tensor {
   const ta = asTensor(a, typeof b === 'number' ? undefined : b);
   const tb = asTensor(b, ta);
   requireSameDtype(op, ta, tb);
-  return getBackend().binary(op, ta, tb, broadcastShapes(ta.shape, tb.shape, op));
+  return runOp(BINARY_DEFS.get(op) as OpDef, [ta, tb], undefined, () =>
+    getBackend().binary(op, ta, tb, broadcastShapes(ta.shape, tb.shape, op)),
+  );
 }
 
 /** Elementwise a + b with NumPy broadcasting; a number operand takes the other's dtype. @example add(x, 1); add(x, bias) */
@@ -174,8 +204,24 @@ function reduce(op: ReduceOp, x: Tensor, axes: number | readonly number[] | unde
     if (x.shape[a] === 0 && (op === 'max' || op === 'min'))
       throw new NormkitError('EMPTY_REDUCTION', `reduce ${op}: axis ${a} of ${fmtShape(x.shape)} is empty`);
   }
-  return getBackend().reduce(op, x, list, keepDims);
+  return runOp(REDUCE_DEFS.get(op) as OpDef, [x], { axes: list, keepDims }, () => getBackend().reduce(op, x, list, keepDims));
 }
+
+/** `g` (a reduction's output gradient) with the reduced axes restored as size 1, ready to broadcast over x. */
+function unreduce(g: Tensor, x: Tensor, axes: readonly number[], keepDims: boolean): Tensor {
+  return keepDims ? g : g.reshape(x.shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+}
+type ReduceAttrs = { axes: readonly number[]; keepDims: boolean };
+const REDUCE_DEFS = new Map<ReduceOp, OpDef>();
+const reduceDef = (op: ReduceOp, grad?: OpDef<ReduceAttrs>['grad']) =>
+  REDUCE_DEFS.set(op, defineOp({ name: op === 'l1' ? 'l1Norm' : op === 'l2' ? 'l2Norm' : op, grad }) as OpDef);
+reduceDef('sum', (dy, { inputs: [x], attrs }) => [expand(unreduce(dy, x as Tensor, attrs.axes, attrs.keepDims), (x as Tensor).shape)]);
+reduceDef('mean', (dy, { inputs: [x], attrs }) => {
+  const t = x as Tensor;
+  const n = attrs.axes.reduce((p, a) => p * (t.shape[a] as number), 1);
+  return [expand(div(unreduce(dy, t, attrs.axes, attrs.keepDims), n), t.shape)];
+});
+for (const op of ['max', 'min', 'prod', 'l1', 'l2', 'sumSquare', 'logSumExp'] as const) reduceDef(op);
 
 /** Sum over `axes` (all when omitted). @example sum(x, [-1], true) */
 export const sum = (x: Tensor, axes?: number | readonly number[], keepDims = false) => reduce('sum', x, axes, keepDims);
