@@ -42,7 +42,14 @@ export interface OpRecorder {
 }
 
 const definitions = new Map<string, OpDef>();
-let recorder: OpRecorder | undefined;
+// The recorder lives on globalThis so that the ESM and CJS builds of this package, loaded side by side
+// in one process, report to the same tape.
+const slot = Symbol.for('@normkit/tensor.opRecorder');
+type Slot = { [slot]?: OpRecorder };
+const getRecorder = (): OpRecorder | undefined => (globalThis as Slot)[slot];
+const putRecorder = (r: OpRecorder | undefined): void => {
+  (globalThis as Slot)[slot] = r;
+};
 
 /**
  * Defines an op (names are unique across every package) and returns the definition to run it with.
@@ -77,14 +84,14 @@ export function listOps(): string[] {
  * @example const prev = setOpRecorder(tape); try { f(); } finally { setOpRecorder(prev); }
  */
 export function setOpRecorder(r: OpRecorder | undefined): OpRecorder | undefined {
-  const prev = recorder;
-  recorder = r;
+  const prev = getRecorder();
+  putRecorder(r);
   return prev;
 }
 
 /** Whether an op call would be recorded now. @example isRecording() // false outside a gradient tape */
 export function isRecording(): boolean {
-  return recorder !== undefined;
+  return getRecorder() !== undefined;
 }
 
 /**
@@ -98,17 +105,17 @@ export function runOp<A, S = undefined>(
   attrs: A,
   compute: () => Tensor | { output: Tensor; saved: S },
 ): Tensor {
-  const r = recorder;
+  const r = getRecorder();
   if (!r) {
     const res = compute();
     return 'output' in res ? res.output : res;
   }
-  recorder = undefined;
+  putRecorder(undefined);
   let res: Tensor | { output: Tensor; saved: S };
   try {
     res = compute();
   } finally {
-    recorder = r;
+    putRecorder(r);
   }
   const [output, saved] = 'output' in res ? [res.output, res.saved] : [res, undefined as S];
   r.record(def as OpDef, { inputs, output, attrs, saved });

@@ -53,7 +53,14 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
 }
 
 const BINARY_DEFS = new Map<BinaryOp, OpDef>();
-const binaryDef = (op: BinaryOp, grad?: OpDef['grad']) => BINARY_DEFS.set(op, defineOp({ name: op, grad }));
+const BINARY_NAMES: Partial<Record<BinaryOp, string>> = {
+  min: 'minimum',
+  max: 'maximum',
+  and: 'logicalAnd',
+  or: 'logicalOr',
+  xor: 'logicalXor',
+};
+const binaryDef = (op: BinaryOp, grad?: OpDef['grad']) => BINARY_DEFS.set(op, defineOp({ name: BINARY_NAMES[op] ?? op, grad }));
 binaryDef('add', (dy, { inputs: [a, b] }) => [sumToShape(dy, (a as Tensor).shape), sumToShape(dy, (b as Tensor).shape)]);
 binaryDef('sub', (dy, { inputs: [a, b] }) => [sumToShape(dy, (a as Tensor).shape), sumToShape(neg(dy), (b as Tensor).shape)]);
 binaryDef('mul', (dy, { inputs: [a, b] }) => [
@@ -64,7 +71,8 @@ binaryDef('div', (dy, { inputs: [a, b], output }) => [
   sumToShape(div(dy, b as Tensor), (a as Tensor).shape),
   sumToShape(neg(div(mul(dy, output), b as Tensor)), (b as Tensor).shape),
 ]);
-for (const op of ['pow', 'min', 'max', 'mod', 'equal', 'less', 'lessEqual', 'greater', 'greaterEqual', 'and', 'or', 'xor'] as const) binaryDef(op);
+for (const op of ['pow', 'min', 'max', 'mod', 'equal', 'less', 'lessEqual', 'greater', 'greaterEqual', 'and', 'or', 'xor'] as const)
+  binaryDef(op);
 
 function binary(op: BinaryOp, a: Scalarish, b: Scalarish): Tensor {
   const ta = asTensor(a, typeof b === 'number' ? undefined : b);

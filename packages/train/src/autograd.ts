@@ -30,8 +30,11 @@ class Tape implements OpRecorder {
   }
 
   record(def: OpDef, ctx: GradContext): void {
-    if (!def.grad || ctx.inputs.includes(ctx.output)) return; // not differentiable, or an identity
+    if (ctx.inputs.includes(ctx.output)) return; // an identity: the tensor already carries its gradient
     if (!ctx.inputs.some((t) => t !== undefined && this.live.has(t))) return;
+    // Integer and bool outputs (argmax, comparisons) carry no gradient; a float output of an op without
+    // a grad is recorded so that the backward pass can name it if a gradient ever reaches it.
+    if (ctx.output.dtype !== 'float32' && ctx.output.dtype !== 'float64') return;
     this.entries.push({ def, ctx });
     this.live.add(ctx.output);
   }
@@ -45,7 +48,13 @@ class Tape implements OpRecorder {
       const g = grads.get(ctx.output);
       if (!g) continue;
       if (!keep.has(ctx.output)) grads.delete(ctx.output); // its consumers are all done: free it
-      const dxs = (def.grad as NonNullable<OpDef['grad']>)(g, ctx);
+      if (!def.grad)
+        throw new NormkitError(
+          'NO_GRADIENT',
+          `autograd: op "${def.name}" has no gradient, but the result depends on its output ${fmtShape(ctx.output.shape)}; wrap that use in noGrad() if it is meant as a constant`,
+          { op: def.name, shape: ctx.output.shape },
+        );
+      const dxs = def.grad(g, ctx);
       ctx.inputs.forEach((x, k) => {
         const dx = dxs[k];
         if (!x || !dx || !this.live.has(x)) return;
@@ -100,7 +109,9 @@ export function valueAndGrads<T extends readonly Tensor[] | Record<string, Tenso
     );
   const map = noGrad(() => tape.backward(value, Tensor.full(value.shape, 1, value.dtype), watched));
   const pick = (t: Tensor) => map.get(t) ?? Tensor.zeros(t.shape, t.dtype);
-  const grads = (Array.isArray(wrt) ? watched.map(pick) : Object.fromEntries(Object.entries(wrt).map(([k, t]) => [k, pick(t)]))) as GradsOf<T>;
+  const grads = (
+    Array.isArray(wrt) ? watched.map(pick) : Object.fromEntries(Object.entries(wrt).map(([k, t]) => [k, pick(t)]))
+  ) as GradsOf<T>;
   return { value, grads };
 }
 

@@ -19,13 +19,20 @@ describe('autograd tape', () => {
       return s / 12;
     });
     expect(grads.b.shape).toEqual([3]);
-    Array.from(grads.b.data).forEach((v, j) => expect(v).toBeCloseTo(expected[j] as number, 12));
+    for (const [j, v] of Array.from(grads.b.data).entries()) expect(v).toBeCloseTo(expected[j] as number, 12);
   });
 
   it('records nothing inside noGrad and gives zeros for unused inputs', () => {
     const x = Tensor.from([1, 2], undefined, 'float64');
     const y = Tensor.from([5, 7], undefined, 'float64');
-    const { grads } = valueAndGrads(() => add(sum(x), noGrad(() => sum(mul(x, x)))), { x, y });
+    const { grads } = valueAndGrads(
+      () =>
+        add(
+          sum(x),
+          noGrad(() => sum(mul(x, x))),
+        ),
+      { x, y },
+    );
     expect(Array.from(grads.x.data)).toEqual([1, 1]);
     expect(Array.from(grads.y.data)).toEqual([0, 0]);
   });

@@ -60,7 +60,10 @@ export abstract class Module {
 
   private checkName(name: string): void {
     if (this.params.has(name) || this.buffers.has(name) || this.children.has(name) || name.includes('.'))
-      throw new NormkitError('INVALID_ARGUMENT', `Module: "${name}" is already registered or contains a "."; names must be unique and dot-free`);
+      throw new NormkitError(
+        'INVALID_ARGUMENT',
+        `Module: "${name}" is already registered or contains a "."; names must be unique and dot-free`,
+      );
   }
 
   /** Every parameter with its dotted path, in registration order. @example model.namedParameters().map(([n]) => n) */
@@ -122,7 +125,8 @@ export abstract class Module {
   }
 
   private setBuffers(state: Record<string, Tensor>, prefix: string): void {
-    for (const n of this.buffers.keys()) this.buffers.set(n, checkedCopy(prefix + n, state[prefix + n] as Tensor, this.buffers.get(n) as Tensor));
+    for (const n of this.buffers.keys())
+      this.buffers.set(n, checkedCopy(prefix + n, state[prefix + n] as Tensor, this.buffers.get(n) as Tensor));
     for (const [n, c] of this.children) c.setBuffers(state, `${prefix}${n}.`);
   }
 
