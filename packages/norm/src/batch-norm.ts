@@ -1,5 +1,6 @@
-import { add, fmtShape, mul, NormkitError, type Tensor } from '@normkit/tensor';
+import { add, defineOp, fmtShape, mul, NormkitError, runOp, type Tensor } from '@normkit/tensor';
 import { axisOf, channelView, f64, fromChannelRows, requireFloat, rowBackward, rowForward, tensorOf, toChannelRows } from './internal.js';
+import { affineOp, matchInputs, runOpOnY, withoutKeys } from './recorded-op.js';
 
 /** Options shared by the BatchNorm functions. */
 export interface BatchNormCommonOptions {
@@ -101,9 +102,29 @@ function applyChannelAffine(x: Tensor, L: BnLayout, a: Float64Array, b: Float64A
   return add(mul(x, tensorOf(dt, L.pShape, a)), tensorOf(dt, L.pShape, b));
 }
 
+/** Attributes of the op `batchNorm` (its tensors x, scale, bias, runningMean, runningVar are inputs). */
+type BatchNormAttrs = Omit<BatchNormCommonOptions, 'scale' | 'bias'>;
+
+/** The op `batchNorm` (inputs x, scale, bias, runningMean, runningVar), differentiated by `batchNormBackward`. */
+const BATCH_NORM = defineOp<BatchNormAttrs>({
+  name: 'batchNorm',
+  grad: (dy, { inputs, attrs }) => {
+    const [x, scale, bias, runningMean, runningVar] = inputs as [Tensor, Tensor | undefined, Tensor | undefined, Tensor, Tensor];
+    const g = batchNormBackward(dy, x, { ...attrs, scale, bias, runningMean, runningVar });
+    return matchInputs(inputs, [g.dx, g.dScale, g.dBias, g.dMean, g.dVar]);
+  },
+});
+
+/** The op `batchNormTraining`, recorded on y (inputs x, scale, bias), differentiated by `batchNormTrainingBackward`. */
+const BATCH_NORM_TRAINING = affineOp<Omit<BatchNormTrainingOptions, 'scale' | 'bias' | 'runningMean' | 'runningVar'>>(
+  'batchNormTraining',
+  batchNormTrainingBackward,
+);
+
 /**
  * BatchNorm at inference (ONNX BatchNormalization, training_mode = 0):
  * y = (x − runningMean)/sqrt(runningVar + ε)·scale + bias per channel, through backend ops.
+ * A recorded, differentiable op (inputs x, scale, bias, runningMean, runningVar).
  *
  * @example
  * ```ts
@@ -111,6 +132,11 @@ function applyChannelAffine(x: Tensor, L: BnLayout, a: Float64Array, b: Float64A
  * ```
  */
 export function batchNorm(x: Tensor, opts: BatchNormOptions): Tensor {
+  const inputs = [x, opts.scale, opts.bias, opts.runningMean, opts.runningVar];
+  return runOp(BATCH_NORM, inputs, withoutKeys(opts, 'scale', 'bias', 'runningMean', 'runningVar'), () => batchNormForward(x, opts));
+}
+
+function batchNormForward(x: Tensor, opts: BatchNormOptions): Tensor {
   const L = bnLayout('batchNorm', x, opts);
   const eps = opts.epsilon ?? 1e-5;
   const g = vec('batchNorm', 'scale', opts.scale, L.C, 1);
@@ -129,7 +155,8 @@ export function batchNorm(x: Tensor, opts: BatchNormOptions): Tensor {
 /**
  * BatchNorm in training mode (ONNX BatchNormalization, training_mode = 1): normalizes with the
  * batch mean and biased variance of each channel (over every axis but the channel axis) and
- * updates the running statistics with `momentum`.
+ * updates the running statistics with `momentum`. The op `batchNormTraining` is recorded on y
+ * (inputs x, scale, bias); the batch and running statistics carry no gradient.
  *
  * @example
  * ```ts
@@ -137,6 +164,11 @@ export function batchNorm(x: Tensor, opts: BatchNormOptions): Tensor {
  * ```
  */
 export function batchNormTraining(x: Tensor, opts: BatchNormTrainingOptions = {}): BatchNormTrainingResult {
+  const attrs = withoutKeys(opts, 'scale', 'bias', 'runningMean', 'runningVar');
+  return runOpOnY(BATCH_NORM_TRAINING, [x, opts.scale, opts.bias], attrs, () => batchNormTrainingForward(x, opts));
+}
+
+function batchNormTrainingForward(x: Tensor, opts: BatchNormTrainingOptions): BatchNormTrainingResult {
   const op = 'batchNormTraining';
   const L = bnLayout(op, x, opts);
   const eps = opts.epsilon ?? 1e-5;

@@ -1,5 +1,6 @@
-import { fmtShape, NormkitError, type Tensor } from '@normkit/tensor';
+import { defineOp, fmtShape, NormkitError, runOp, type Tensor } from '@normkit/tensor';
 import { f64, requireFloat, tensorOf } from './internal.js';
+import { matchInputs } from './recorded-op.js';
 
 /** CWN's default `NScale` (the code's literal 1.414, not √2). */
 // biome-ignore lint/suspicious/noApproximativeNumericConstant: the reference implementation's literal value
@@ -40,10 +41,27 @@ function rowsOf(op: string, V: Tensor, scale: number | Tensor | undefined): { ou
   return { out, n, s };
 }
 
+/** Attributes of the op `centeredWeightNorm`: ε and a number scale (a Tensor scale is its second input). */
+interface CwnAttrs {
+  scale?: number;
+  epsilon?: number;
+}
+
+/** The op `centeredWeightNorm` (inputs V, scale when a Tensor), differentiated by `centeredWeightNormBackward`. */
+const CENTERED_WEIGHT_NORM = defineOp<CwnAttrs>({
+  name: 'centeredWeightNorm',
+  grad: (dy, { inputs, attrs }) => {
+    const [V, scale] = inputs;
+    const g = centeredWeightNormBackward(dy, V as Tensor, { epsilon: attrs.epsilon, scale: scale ?? attrs.scale });
+    return matchInputs(inputs, [g.dV, g.dScale]);
+  },
+});
+
 /**
  * Centered weight normalization: each output neuron's weights v (a row of V (out, in, ...), i.e.
  * centered over the input side) become w = s·(v − mean(v))/(‖v − mean(v)‖ + ε). The output is
- * invariant to adding a constant to all inputs. (This is row centering, not CBWC.)
+ * invariant to adding a constant to all inputs. (This is row centering, not CBWC.) A recorded,
+ * differentiable op (inputs V and a Tensor scale).
  *
  * @example
  * ```ts
@@ -51,6 +69,12 @@ function rowsOf(op: string, V: Tensor, scale: number | Tensor | undefined): { ou
  * ```
  */
 export function centeredWeightNorm(V: Tensor, opts: CenteredWeightNormOptions = {}): Tensor {
+  const scale = typeof opts.scale === 'number' ? undefined : opts.scale;
+  const attrs = { epsilon: opts.epsilon, scale: typeof opts.scale === 'number' ? opts.scale : undefined };
+  return runOp(CENTERED_WEIGHT_NORM, [V, scale], attrs, () => cwnForward(V, opts));
+}
+
+function cwnForward(V: Tensor, opts: CenteredWeightNormOptions): Tensor {
   const op = 'centeredWeightNorm';
   const { out, n, s } = rowsOf(op, V, opts.scale);
   const eps = opts.epsilon ?? 1e-5;

@@ -1,5 +1,6 @@
-import { mean, sub, type Tensor } from '@normkit/tensor';
+import { defineOp, mean, runOp, sub, type Tensor } from '@normkit/tensor';
 import { axisOf, f64, requireFloat, tensorOf } from './internal.js';
+import { matchInputs } from './recorded-op.js';
 
 /**
  * Where the output-feature axis of a weight lies, by layout:
@@ -16,10 +17,17 @@ function resolveAxis(op: string, W: Tensor, axis: number | ColumnLayout): number
   return axisOf(op, a, W.rank, W.shape);
 }
 
+/** The op `centerColumns` (input W, attribute axis), differentiated by `centerColumnsBackward`. */
+const CENTER_COLUMNS = defineOp<{ axis: number | ColumnLayout }>({
+  name: 'centerColumns',
+  grad: (dy, { inputs, attrs }) => matchInputs(inputs, [centerColumnsBackward(dy, inputs[0] as Tensor, attrs.axis).dW]),
+});
+
 /**
  * Column-centered weight transformation (CCWT / CBWC): W' = (I − 11ᵀ/d)·W along the output axis,
  * so every column (each fixed index of the other axes) has zero mean over the d outputs and
  * 1ᵀ(W'x + b') = 0 for all x. Then LN(Wx + b) = RMSNorm(W'x + b') with the same γ, β, ε.
+ * A recorded, differentiable op: training a CBWC layer keeps a free V and uses W = centerColumns(V).
  *
  * @example
  * ```ts
@@ -28,9 +36,11 @@ function resolveAxis(op: string, W: Tensor, axis: number | ColumnLayout): number
  * ```
  */
 export function centerColumns(W: Tensor, axis: number | ColumnLayout = 0): Tensor {
-  requireFloat('centerColumns', W, 'W');
-  const a = resolveAxis('centerColumns', W, axis);
-  return sub(W, mean(W, a, true));
+  return runOp(CENTER_COLUMNS, [W], { axis }, () => {
+    requireFloat('centerColumns', W, 'W');
+    const a = resolveAxis('centerColumns', W, axis);
+    return sub(W, mean(W, a, true));
+  });
 }
 
 /**

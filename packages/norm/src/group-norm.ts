@@ -1,5 +1,6 @@
-import { add, fmtShape, layerNormKernel, mul, NormkitError, type Tensor } from '@normkit/tensor';
+import { add, fmtShape, layerNormKernel, mul, NormkitError, runOp, type Tensor } from '@normkit/tensor';
 import { asDtype, f64, requireFloat, rowBackward, rowForward, tensorOf } from './internal.js';
+import { affineOp, withoutKeys } from './recorded-op.js';
 
 /** Options of `groupNorm` (ONNX GroupNormalization). */
 export interface GroupNormOptions {
@@ -75,11 +76,14 @@ function affineRows(y: Tensor, K: number, scale: Tensor | undefined, bias: Tenso
   return out;
 }
 
+/** The op `groupNorm` (inputs x, scale, bias), differentiated by `groupNormBackward`. */
+const GROUP_NORM = affineOp<Omit<GroupNormOptions, 'scale' | 'bias'>>('groupNorm', groupNormBackward);
+
 /**
  * GroupNorm (ONNX GroupNormalization): channels of x [N, C, ...] split into G groups; each (n, g)
  * block of C/G channels × spatial is normalized with its own mean and variance, then γ, β are
  * applied per channel (opset 21) or per group (opset 18). Runs through the backend's fused
- * LayerNorm kernel.
+ * LayerNorm kernel. A recorded, differentiable op (inputs x, scale, bias).
  *
  * @example
  * ```ts
@@ -87,8 +91,9 @@ function affineRows(y: Tensor, K: number, scale: Tensor | undefined, bias: Tenso
  * ```
  */
 export function groupNorm(x: Tensor, opts: GroupNormOptions): Tensor {
-  const L = layout('groupNorm', x, opts);
-  return groupForward(x, L, opts.epsilon ?? 1e-5, opts.scale, opts.bias);
+  return runOp(GROUP_NORM, [x, opts.scale, opts.bias], withoutKeys(opts, 'scale', 'bias'), () =>
+    groupForward(x, layout('groupNorm', x, opts), opts.epsilon ?? 1e-5, opts.scale, opts.bias),
+  );
 }
 
 function groupForward(x: Tensor, L: GroupLayout, eps: number, scale?: Tensor, bias?: Tensor): Tensor {
@@ -156,9 +161,13 @@ export interface InstanceNormOptions {
   bias?: Tensor;
 }
 
+/** The op `instanceNorm` (inputs x, scale, bias), differentiated by `instanceNormBackward`. */
+const INSTANCE_NORM = affineOp<Omit<InstanceNormOptions, 'scale' | 'bias'>>('instanceNorm', instanceNormBackward);
+
 /**
  * InstanceNorm (ONNX InstanceNormalization): every (n, c) plane of x [N, C, ...] normalized over
- * its spatial elements, then γ, β per channel. Same as GroupNorm with G = C.
+ * its spatial elements, then γ, β per channel. Same as GroupNorm with G = C. A recorded,
+ * differentiable op (inputs x, scale, bias).
  *
  * @example
  * ```ts
@@ -166,8 +175,10 @@ export interface InstanceNormOptions {
  * ```
  */
 export function instanceNorm(x: Tensor, opts: InstanceNormOptions = {}): Tensor {
-  const L = layout('instanceNorm', x, { numGroups: x.shape[1] ?? 1, ...opts, affine: 'channel' });
-  return groupForward(x, L, opts.epsilon ?? 1e-5, opts.scale, opts.bias);
+  return runOp(INSTANCE_NORM, [x, opts.scale, opts.bias], withoutKeys(opts, 'scale', 'bias'), () => {
+    const L = layout('instanceNorm', x, { numGroups: x.shape[1] ?? 1, ...opts, affine: 'channel' });
+    return groupForward(x, L, opts.epsilon ?? 1e-5, opts.scale, opts.bias);
+  });
 }
 
 /**

@@ -2,7 +2,11 @@
  * @normkit/norm — normalization operators as functions over @normkit/tensor tensors, forward and
  * backward. Convention: every operator `op(x, options)` has `opBackward(dy, x, options)` taking the
  * same arguments after the upstream gradient and returning `{ dx, d<Param>... }` for the input and
- * every tensor parameter given (losses: `lossBackward(dLoss, ...)`).
+ * every tensor parameter given (losses: `lossBackward(dLoss, ...)`). Every operator that returns a
+ * tensor is also an op of @normkit/tensor's registry, named like the function and differentiated by
+ * its `opBackward`, so the autograd tape of @normkit/train records it; the losses that return a number
+ * have recorded twins returning a rank-0 tensor (`traceLossTensor`, `normMseLossTensor`,
+ * `intlLossTensor`, `intlMomentumLossTensor`).
  *
  * @example
  * ```ts
@@ -48,19 +52,24 @@ export {
   intlBeta,
   intlLoss,
   intlLossBackward,
+  intlLossTensor,
   intlMomentumLoss,
   intlMomentumLossBackward,
+  intlMomentumLossTensor,
   intlWhiten,
   intlWhitenBackward,
   normMseLoss,
   normMseLossBackward,
+  normMseLossTensor,
   type TraceLossOptions,
   traceLoss,
   traceLossBackward,
   traceLossFromCovariance,
+  traceLossTensor,
 } from './intl.js';
 export {
   type ChannelGroupOptions,
+  type IterNormInferenceGradients,
   type IterNormInferenceOptions,
   type IterNormOptions,
   type IterNormResult,

@@ -1,6 +1,7 @@
-import { fmtShape, NormkitError, type Tensor } from '@normkit/tensor';
+import { defineOp, fmtShape, NormkitError, runOp, type Tensor } from '@normkit/tensor';
 import { centerRowsF64, type F64, f64, requireFloat, tensorOf, transposeF64, uncenterGradRows } from './internal.js';
 import { newtonBackward, newtonForward } from './newton.js';
+import { lossTensor, matchInputs, upstream } from './recorded-op.js';
 
 /** Options of the INTL whitening (winci-ai/INTL `Whitening2dIterNorm`). */
 export interface IntlWhitenOptions {
@@ -51,10 +52,17 @@ function intlState(op: string, x: Tensor, o: IntlWhitenOptions) {
   return { N, D, axis, r, c, st };
 }
 
+/** The op `intlWhiten` (input x), differentiated by `intlWhitenBackward`. */
+const INTL_WHITEN = defineOp<IntlWhitenOptions>({
+  name: 'intlWhiten',
+  grad: (dy, { inputs, attrs }) => matchInputs(inputs, [intlWhitenBackward(dy, inputs[0] as Tensor, attrs).dx]),
+});
+
 /**
  * INTL's IterNorm whitening of embeddings x [N, D]: axis 0 centers each sample over its features
  * and whitens with the N×N Gram G = X_c·X_cᵀ/(D − 1); axis 1 centers each feature over the batch
  * and whitens with Σ = X_cᵀ·X_c/(N − 1). σ = (1 − ε)·Σ + ε·I, T = `iters` (4) Newton steps.
+ * A recorded, differentiable op (input x).
  *
  * @example
  * ```ts
@@ -62,8 +70,10 @@ function intlState(op: string, x: Tensor, o: IntlWhitenOptions) {
  * ```
  */
 export function intlWhiten(x: Tensor, opts: IntlWhitenOptions = {}): Tensor {
-  const { N, D, axis, r, c, st } = intlState('intlWhiten', x, opts);
-  return tensorOf(x.dtype as 'float32', [N, D], axis === 0 ? st.Y : transposeF64(st.Y, r, c));
+  return runOp(INTL_WHITEN, [x], opts, () => {
+    const { N, D, axis, r, c, st } = intlState('intlWhiten', x, opts);
+    return tensorOf(x.dtype as 'float32', [N, D], axis === 0 ? st.Y : transposeF64(st.Y, r, c));
+  });
 }
 
 /**
@@ -128,6 +138,25 @@ export function traceLossBackward(dLoss: number, t: Tensor, opts: TraceLossOptio
     for (let k = 0; k < c; k++) G[i * c + k] = f * (Ac[i * c + k] as number);
   }
   return { dx: tensorOf(t.dtype as 'float32', t.shape, axis === 0 ? G : transposeF64(G, r, c)) };
+}
+
+/** The op `traceLossTensor` (input t), differentiated by `traceLossBackward`. */
+const TRACE_LOSS_TENSOR = defineOp<TraceLossOptions>({
+  name: 'traceLossTensor',
+  grad: (dy, { inputs, attrs }) => matchInputs(inputs, [traceLossBackward(upstream(dy), inputs[0] as Tensor, attrs).dx]),
+});
+
+/**
+ * `traceLoss` as a recorded, differentiable op: the loss as a rank-0 tensor of t's dtype, so that a
+ * training objective can be built from it.
+ *
+ * @example
+ * ```ts
+ * const { value, grads } = valueAndGrads(() => traceLossTensor(intlWhiten(z), { axis: 0 }), [z]); // @normkit/train
+ * ```
+ */
+export function traceLossTensor(t: Tensor, opts: TraceLossOptions = {}): Tensor {
+  return runOp(TRACE_LOSS_TENSOR, [t], opts, () => lossTensor(traceLoss(t, opts), t.dtype));
 }
 
 /**
@@ -205,6 +234,27 @@ export function normMseLossBackward(dLoss: number, a: Tensor, b: Tensor): { da: 
     return G;
   };
   return { da: tensorOf(a.dtype as 'float32', a.shape, grad(na, nb.Xn)), db: tensorOf(b.dtype as 'float32', b.shape, grad(nb, na.Xn)) };
+}
+
+/** The op `normMseLossTensor` (inputs a, b), differentiated by `normMseLossBackward`. */
+const NORM_MSE_LOSS_TENSOR = defineOp<undefined>({
+  name: 'normMseLossTensor',
+  grad: (dy, { inputs }) => {
+    const { da, db } = normMseLossBackward(upstream(dy), inputs[0] as Tensor, inputs[1] as Tensor);
+    return matchInputs(inputs, [da, db]);
+  },
+});
+
+/**
+ * `normMseLoss` as a recorded, differentiable op: a rank-0 tensor of a's dtype.
+ *
+ * @example
+ * ```ts
+ * normMseLossTensor(z1, z2).toFlatArray(); // [0] when every row pair points the same way
+ * ```
+ */
+export function normMseLossTensor(a: Tensor, b: Tensor): Tensor {
+  return runOp(NORM_MSE_LOSS_TENSOR, [a, b], undefined, () => lossTensor(normMseLoss(a, b), a.dtype));
 }
 
 /**
@@ -286,6 +336,24 @@ export function intlLossBackward(dLoss: number, crops: readonly Tensor[], opts: 
   };
 }
 
+/** The op `intlLossTensor` (inputs: the crops), differentiated by `intlLossBackward`. */
+const INTL_LOSS_TENSOR = defineOp<IntlLossOptions>({
+  name: 'intlLossTensor',
+  grad: (dy, { inputs, attrs }) => matchInputs(inputs, intlLossBackward(upstream(dy), inputs as Tensor[], attrs).dCrops),
+});
+
+/**
+ * `intlLoss` as a recorded, differentiable op over the crops: a rank-0 tensor of the crops' dtype.
+ *
+ * @example
+ * ```ts
+ * const loss = intlLossTensor([z0, z1], { axis: 0 }); // differentiable w.r.t. z0 and z1
+ * ```
+ */
+export function intlLossTensor(crops: readonly Tensor[], opts: IntlLossOptions = {}): Tensor {
+  return runOp(INTL_LOSS_TENSOR, crops, opts, () => lossTensor(intlLoss(crops, opts), (crops[0] as Tensor).dtype));
+}
+
 /**
  * The EMA ("momentum") variant of the INTL objective, `intl_m` in winci-ai/INTL (PAPERS.md §4.3): a
  * key encoder, an exponential moving average of the online one (`emaUpdate`), embeds crop 0; each
@@ -339,6 +407,31 @@ export function intlMomentumLossBackward(
       return intlWhitenBackward(tensorOf(c.dtype as 'float32', c.shape, dt), c, opts).dx;
     }),
   };
+}
+
+/** The op `intlMomentumLossTensor` (inputs: the online crops, then the key), differentiated by `intlMomentumLossBackward`. */
+const INTL_MOMENTUM_LOSS_TENSOR = defineOp<IntlLossOptions>({
+  name: 'intlMomentumLossTensor',
+  grad: (dy, { inputs, attrs }) => {
+    const crops = inputs.slice(0, -1) as Tensor[];
+    const { dCrops } = intlMomentumLossBackward(upstream(dy), crops, inputs[inputs.length - 1] as Tensor, attrs);
+    return matchInputs(inputs, [...dCrops, undefined]); // the key is a stop-gradient target
+  },
+});
+
+/**
+ * `intlMomentumLoss` as a recorded, differentiable op: a rank-0 tensor of the crops' dtype. The key is
+ * an input with no gradient (stop-gradient): nothing flows back into the key encoder.
+ *
+ * @example
+ * ```ts
+ * const loss = intlMomentumLossTensor([z1, z2], noGrad(() => keyEncoder.forward(crop0)));
+ * ```
+ */
+export function intlMomentumLossTensor(crops: readonly Tensor[], key: Tensor, opts: IntlLossOptions = {}): Tensor {
+  return runOp(INTL_MOMENTUM_LOSS_TENSOR, [...crops, key], opts, () =>
+    lossTensor(intlMomentumLoss(crops, key, opts), (crops[0] as Tensor).dtype),
+  );
 }
 
 function momentumInputs(op: string, crops: readonly Tensor[], key: Tensor): void {

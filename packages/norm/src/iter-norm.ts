@@ -1,4 +1,4 @@
-import { fmtShape, NormkitError, type Tensor } from '@normkit/tensor';
+import { defineOp, fmtShape, NormkitError, runOp, type Tensor } from '@normkit/tensor';
 import {
   centerRowsF64,
   channelView,
@@ -11,6 +11,7 @@ import {
   uncenterGradRows,
 } from './internal.js';
 import { newtonBackward, newtonForward, newtonIterates } from './newton.js';
+import { affineOp, matchInputs, runOpOnY, withoutKeys } from './recorded-op.js';
 
 /** Channel grouping shared by IterNorm and the whitening operators. */
 export interface ChannelGroupOptions {
@@ -65,6 +66,14 @@ export interface WhiteningGradients {
   dx: Tensor;
   dScale?: Tensor;
   dBias?: Tensor;
+}
+
+/** Gradients of `iterNormInference`: also w.r.t. the running statistics it reads. */
+export interface IterNormInferenceGradients extends WhiteningGradients {
+  /** ∂L/∂runningMean [C]. */
+  dMean: Tensor;
+  /** ∂L/∂runningWm [G, d, d]. */
+  dWm: Tensor;
 }
 
 export interface Groups {
@@ -135,12 +144,16 @@ function groupSlice(R: F64, g: number, d: number, m: number): F64 {
   return R.slice(g * d * m, (g + 1) * d * m);
 }
 
+/** The op `iterNorm`, recorded on y (inputs x, scale, bias), differentiated by `iterNormBackward`. */
+const ITER_NORM = affineOp<Omit<IterNormOptions, 'scale' | 'bias' | 'runningMean' | 'runningWm'>>('iterNorm', iterNormBackward);
+
 /**
  * IterNorm in training mode: per group of d channels, center over the m = N·spatial samples,
  * Σ = ε·I + x_c·x_cᵀ/m, Σ_N = Σ/tr Σ, T Newton steps P_{k+1} = 1.5·P_k − 0.5·P_k³·Σ_N, then
  * x̂ = P_T/sqrt(tr Σ)·x_c, γ, β per channel; updates the running mean and running W with momentum.
  * Defaults T = 5, ε = 1e-5, momentum 0.1, one group. The iteration is the paper's uncoupled form:
  * T ≈ 5–15 converges for well-conditioned groups, while far larger T (≳ 30) amplifies round-off.
+ * The op `iterNorm` is recorded on y (inputs x, scale, bias); the statistics carry no gradient.
  *
  * @example
  * ```ts
@@ -148,6 +161,11 @@ function groupSlice(R: F64, g: number, d: number, m: number): F64 {
  * ```
  */
 export function iterNorm(x: Tensor, opts: IterNormOptions = {}): IterNormResult {
+  const attrs = withoutKeys(opts, 'scale', 'bias', 'runningMean', 'runningWm');
+  return runOpOnY(ITER_NORM, [x, opts.scale, opts.bias], attrs, () => iterNormForward(x, opts));
+}
+
+function iterNormForward(x: Tensor, opts: IterNormOptions): IterNormResult {
   const op = 'iterNorm';
   const dt = requireFloat(op, x);
   const L = channelGroups(op, x, opts);
@@ -231,19 +249,19 @@ export function iterNormBackward(dy: Tensor, x: Tensor, opts: IterNormOptions = 
   return out;
 }
 
-/**
- * IterNorm at inference: x̂ = W_run·(x − μ_run) per group, then γ, β.
- *
- * @example
- * ```ts
- * const train = iterNorm(x);
- * const y = iterNormInference(x2, { runningMean: train.runningMean, runningWm: train.runningWm });
- * ```
- */
-export function iterNormInference(x: Tensor, opts: IterNormInferenceOptions): Tensor {
-  const op = 'iterNormInference';
-  const dt = requireFloat(op, x);
-  const { outer, C, inner, m, G, d } = channelGroups(op, x, opts);
+/** The op `iterNormInference` (inputs x, scale, bias, runningMean, runningWm), differentiated by `iterNormInferenceBackward`. */
+const ITER_NORM_INFERENCE = defineOp<ChannelGroupOptions>({
+  name: 'iterNormInference',
+  grad: (dy, { inputs, attrs }) => {
+    const [x, scale, bias, runningMean, runningWm] = inputs as [Tensor, Tensor | undefined, Tensor | undefined, Tensor, Tensor];
+    const g = iterNormInferenceBackward(dy, x, { ...attrs, scale, bias, runningMean, runningWm });
+    return matchInputs(inputs, [g.dx, g.dScale, g.dBias, g.dMean, g.dWm]);
+  },
+});
+
+/** Checked running statistics of IterNorm inference as float64: the mean [C] and the matrices [G, d, d]. */
+function runningStats(op: string, opts: IterNormInferenceOptions, L: Groups): { rm: F64; W: F64 } {
+  const { C, G, d } = L;
   const rm = f64(opts.runningMean);
   const W = f64(opts.runningWm);
   if (rm.length !== C || W.length !== G * d * d) {
@@ -253,7 +271,12 @@ export function iterNormInference(x: Tensor, opts: IterNormInferenceOptions): Te
       { op },
     );
   }
-  const R = toChannelRows(x.data as Float32Array, outer, C, inner);
+  return { rm, W };
+}
+
+/** x̂ = W_run·(x − μ_run) per group, on channel rows R (C × m). */
+function whitenRunning(R: F64, rm: F64, W: F64, L: Groups): F64 {
+  const { m, G, d } = L;
   const Y = new Float64Array(R.length);
   for (let g = 0; g < G; g++)
     for (let i = 0; i < d; i++)
@@ -265,37 +288,73 @@ export function iterNormInference(x: Tensor, opts: IterNormInferenceOptions): Te
         const mu = rm[g * d + k] as number;
         for (let t = 0; t < m; t++) Y[dst + t]! += w * ((R[src + t] as number) - mu);
       }
-  applyAffineRows(Y, C, m, affineVec(op, 'scale', opts.scale, C), affineVec(op, 'bias', opts.bias, C));
-  return tensorOf(dt, x.shape, fromChannelRows(Y, outer, C, inner));
+  return Y;
 }
 
 /**
- * Backward of `iterNormInference`: ∂L/∂x = W_runᵀ·ĝ per group, plus ∂L/∂scale, ∂L/∂bias.
+ * IterNorm at inference: x̂ = W_run·(x − μ_run) per group, then γ, β. A recorded, differentiable op
+ * (inputs x, scale, bias, runningMean, runningWm).
  *
  * @example
  * ```ts
- * const { dx } = iterNormInferenceBackward(dy, x, { runningMean, runningWm });
+ * const train = iterNorm(x);
+ * const y = iterNormInference(x2, { runningMean: train.runningMean, runningWm: train.runningWm });
  * ```
  */
-export function iterNormInferenceBackward(dy: Tensor, x: Tensor, opts: IterNormInferenceOptions): WhiteningGradients {
+export function iterNormInference(x: Tensor, opts: IterNormInferenceOptions): Tensor {
+  const inputs = [x, opts.scale, opts.bias, opts.runningMean, opts.runningWm];
+  return runOp(ITER_NORM_INFERENCE, inputs, withoutKeys(opts, 'scale', 'bias', 'runningMean', 'runningWm'), () => {
+    const op = 'iterNormInference';
+    const dt = requireFloat(op, x);
+    const L = channelGroups(op, x, opts);
+    const { rm, W } = runningStats(op, opts, L);
+    const Y = whitenRunning(toChannelRows(x.data as Float32Array, L.outer, L.C, L.inner), rm, W, L);
+    applyAffineRows(Y, L.C, L.m, affineVec(op, 'scale', opts.scale, L.C), affineVec(op, 'bias', opts.bias, L.C));
+    return tensorOf(dt, x.shape, fromChannelRows(Y, L.outer, L.C, L.inner));
+  });
+}
+
+/**
+ * Backward of `iterNormInference`: ∂L/∂x = W_runᵀ·ĝ per group, ∂L/∂scale, ∂L/∂bias, and the gradients
+ * w.r.t. the running statistics: ∂L/∂W_run = ĝ·(x − μ_run)ᵀ, ∂L/∂μ_run = −Σ over samples of ∂L/∂x.
+ *
+ * @example
+ * ```ts
+ * const { dx, dMean, dWm } = iterNormInferenceBackward(dy, x, { runningMean, runningWm });
+ * ```
+ */
+export function iterNormInferenceBackward(dy: Tensor, x: Tensor, opts: IterNormInferenceOptions): IterNormInferenceGradients {
   const op = 'iterNormInferenceBackward';
   const dt = requireFloat(op, x);
-  const { outer, C, inner, m, G, d } = channelGroups(op, x, opts);
-  const W = f64(opts.runningWm);
-  const noAffine = iterNormInference(x, { ...opts, scale: undefined, bias: undefined });
-  const Xhat = toChannelRows(noAffine.data as Float32Array, outer, C, inner);
+  const L = channelGroups(op, x, opts);
+  const { outer, C, inner, m, G, d } = L;
+  const { rm, W } = runningStats(op, opts, L);
+  const R = toChannelRows(x.data as Float32Array, outer, C, inner);
   const DY = toChannelRows(dy.data as Float32Array, outer, C, inner);
-  const { G: Gr, ds, db } = affineBackwardRows(DY, Xhat, C, m, affineVec(op, 'scale', opts.scale, C));
+  const { G: Gr, ds, db } = affineBackwardRows(DY, whitenRunning(R, rm, W, L), C, m, affineVec(op, 'scale', opts.scale, C));
   const dR = new Float64Array(Gr.length);
+  const dW = new Float64Array(W.length);
   for (let g = 0; g < G; g++)
     for (let i = 0; i < d; i++)
       for (let k = 0; k < d; k++) {
         const w = W[g * d * d + i * d + k] as number;
-        const src = (g * d + i) * m;
-        const dst = (g * d + k) * m;
-        for (let t = 0; t < m; t++) dR[dst + t]! += w * (Gr[src + t] as number);
+        const gi = (g * d + i) * m;
+        const xk = (g * d + k) * m;
+        const mu = rm[g * d + k] as number;
+        let dw = 0;
+        for (let t = 0; t < m; t++) {
+          dR[xk + t]! += w * (Gr[gi + t] as number);
+          dw += (Gr[gi + t] as number) * ((R[xk + t] as number) - mu);
+        }
+        dW[g * d * d + i * d + k] = dw;
       }
-  const out: WhiteningGradients = { dx: tensorOf(dt, x.shape, fromChannelRows(dR, outer, C, inner)) };
+  const dMean = new Float64Array(C);
+  for (let c = 0; c < C; c++) for (let t = 0; t < m; t++) dMean[c]! -= dR[c * m + t] as number;
+  const out: IterNormInferenceGradients = {
+    dx: tensorOf(dt, x.shape, fromChannelRows(dR, outer, C, inner)),
+    dMean: tensorOf(dt, opts.runningMean.shape, dMean),
+    dWm: tensorOf(dt, opts.runningWm.shape, dW),
+  };
   if (opts.scale) out.dScale = tensorOf(dt, opts.scale.shape, ds);
   if (opts.bias) out.dBias = tensorOf(dt, opts.bias.shape, db);
   return out;

@@ -1,5 +1,6 @@
 import { type LayerNormResult, layerNormKernel, sizeOf, type Tensor } from '@normkit/tensor';
 import { asDtype, axisOf, expandParam, f64, reduceToParam, requireFloat, rowBackward, tensorOf } from './internal.js';
+import { affineOp, refuseOutWhileRecording, runOpOnY, withoutKeys } from './recorded-op.js';
 
 /** Options of `layerNorm` (ONNX LayerNormalization semantics). */
 export interface LayerNormOptions {
@@ -26,11 +27,18 @@ export interface LayerNormGradients {
   dBias?: Tensor;
 }
 
+/** The attributes a LayerNorm-style op records (its tensors, x, scale and bias, are its inputs). */
+export type NormAttrs = Omit<LayerNormOptions, 'scale' | 'bias' | 'out'>;
+
+/** The op `layerNorm` (inputs x, scale, bias), differentiated by `layerNormBackward`. */
+const LAYER_NORM = affineOp<NormAttrs>('layerNorm', layerNormBackward);
+
 /**
  * LayerNorm over the trailing axes from `axis` (ONNX LayerNormalization):
  * y = (x − μ) / sqrt(σ² + ε) · scale + bias, with μ and the biased σ² over x.shape[axis:].
  * Runs through the active backend's fused kernel (`layerNormKernel`; float32 on the CPU backend uses
- * WebAssembly SIMD). With `out`, y is written into that tensor, which is returned.
+ * WebAssembly SIMD). With `out`, y is written into that tensor, which is returned. A recorded,
+ * differentiable op (inputs x, scale, bias); `out` is refused while a gradient tape records.
  *
  * @example
  * ```ts
@@ -49,7 +57,8 @@ export function layerNorm(x: Tensor, opts: LayerNormOptions = {}): Tensor {
 
 /**
  * LayerNorm that also returns ONNX's optional outputs: `mean` and `invStdDev` (shape
- * x.shape[:axis] + [1]·(rank − axis)).
+ * x.shape[:axis] + [1]·(rank − axis)). The op `layerNorm` is recorded on y; the statistics carry no
+ * gradient.
  *
  * @example
  * ```ts
@@ -57,17 +66,29 @@ export function layerNorm(x: Tensor, opts: LayerNormOptions = {}): Tensor {
  * ```
  */
 export function layerNormWithStats(x: Tensor, opts: LayerNormOptions = {}): LayerNormResult {
-  const dt = requireFloat('layerNorm', x);
-  const axis = axisOf('layerNorm', opts.axis ?? -1, x.rank, x.shape);
-  const scale = opts.scale && asDtype(opts.scale, dt);
-  const bias = opts.bias && asDtype(opts.bias, dt);
-  checkParam('layerNorm', 'scale', scale, x.shape.slice(axis));
-  checkParam('layerNorm', 'bias', bias, x.shape.slice(axis));
+  refuseOutWhileRecording('layerNorm', opts.out);
+  const attrs = withoutKeys(opts, 'scale', 'bias', 'out');
+  return runOpOnY(LAYER_NORM, [x, opts.scale, opts.bias], attrs, () => layerNormForward(x, opts));
+}
+
+function layerNormForward(x: Tensor, opts: LayerNormOptions): LayerNormResult {
+  const { axis, scale, bias } = normParams('layerNorm', x, opts);
   return layerNormKernel(x, scale, bias, axis, opts.epsilon ?? 1e-5, opts.out);
 }
 
+/** The checked axis of a LayerNorm-style op and its scale, bias in x's dtype. */
+export function normParams(op: string, x: Tensor, opts: LayerNormOptions): { axis: number; scale?: Tensor; bias?: Tensor } {
+  const dt = requireFloat(op, x);
+  const axis = axisOf(op, opts.axis ?? -1, x.rank, x.shape);
+  const scale = opts.scale && asDtype(opts.scale, dt);
+  const bias = opts.bias && asDtype(opts.bias, dt);
+  checkParam(op, 'scale', scale, x.shape.slice(axis));
+  checkParam(op, 'bias', bias, x.shape.slice(axis));
+  return { axis, scale, bias };
+}
+
 /** Throws (naming op and shapes) when a parameter does not broadcast to the normalized shape. */
-export function checkParam(op: string, name: string, p: Tensor | undefined, normShape: readonly number[]): void {
+function checkParam(op: string, name: string, p: Tensor | undefined, normShape: readonly number[]): void {
   // A parameter of the normalized block's size is used as is; only a broadcast one needs the check.
   if (p && p.size !== sizeOf(normShape)) expandParam(op, name, p, normShape);
 }

@@ -1,5 +1,6 @@
-import { fmtShape, layerNormKernel, mul, NormkitError, sub, type Tensor, transpose } from '@normkit/tensor';
+import { defineOp, fmtShape, layerNormKernel, mul, NormkitError, runOp, sub, type Tensor, transpose } from '@normkit/tensor';
 import { f64, invertPerm, permuteF64, requireFloat, rowBackward, tensorOf } from './internal.js';
+import { matchInputs } from './recorded-op.js';
 
 /** Options of `meanVarianceNormalization` (ONNX MeanVarianceNormalization). */
 export interface MeanVarianceNormalizationOptions {
@@ -25,9 +26,16 @@ function mvnPerm(op: string, x: Tensor, axesIn: readonly number[]): { perm: numb
   return { perm, rows: d === 0 ? 0 : x.size / d, d };
 }
 
+/** The op `meanVarianceNormalization` (input x), differentiated by `meanVarianceNormalizationBackward`. */
+const MVN = defineOp<MeanVarianceNormalizationOptions>({
+  name: 'meanVarianceNormalization',
+  grad: (dy, { inputs, attrs }) => matchInputs(inputs, [meanVarianceNormalizationBackward(dy, inputs[0] as Tensor, attrs).dx]),
+});
+
 /**
  * Mean-variance normalization (ONNX MeanVarianceNormalization): y = (x − mean)/(sqrt(var) + ε)
  * with mean and biased variance over `axes`. Statistics come from the backend's fused kernel.
+ * A recorded, differentiable op (input x).
  *
  * @example
  * ```ts
@@ -35,6 +43,10 @@ function mvnPerm(op: string, x: Tensor, axesIn: readonly number[]): { perm: numb
  * ```
  */
 export function meanVarianceNormalization(x: Tensor, opts: MeanVarianceNormalizationOptions = {}): Tensor {
+  return runOp(MVN, [x], opts, () => mvnForward(x, opts));
+}
+
+function mvnForward(x: Tensor, opts: MeanVarianceNormalizationOptions): Tensor {
   const { perm, rows, d } = mvnPerm('meanVarianceNormalization', x, opts.axes ?? [0, 2, 3]);
   const eps = opts.epsilon ?? 1e-9;
   const identity = perm.every((p, i) => p === i);

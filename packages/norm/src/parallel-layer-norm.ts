@@ -1,5 +1,6 @@
-import { add, fmtShape, layerNormKernel, mul, NormkitError, rmsNormKernel, type Tensor, transpose } from '@normkit/tensor';
+import { add, fmtShape, layerNormKernel, mul, NormkitError, rmsNormKernel, runOp, type Tensor, transpose } from '@normkit/tensor';
 import { asDtype, axisOf, f64, invertPerm, permuteF64, requireFloat, rowBackward, rowForward, tensorOf } from './internal.js';
+import { affineOp, withoutKeys } from './recorded-op.js';
 
 /** Options of `parallelLayerNorm` (PLN / LN-G; Musicath/Parallel-LN `ParallelLN`). */
 export interface ParallelLayerNormOptions {
@@ -74,11 +75,15 @@ function plnLayout(op: string, x: Tensor, opts: ParallelLayerNormOptions): PlnLa
   return { axis, F, g, perm };
 }
 
+/** The op `parallelLayerNorm` (inputs x, scale, bias), differentiated by `parallelLayerNormBackward`; `lnG` records it too. */
+const PARALLEL_LAYER_NORM = affineOp<Omit<ParallelLayerNormOptions, 'scale' | 'bias'>>('parallelLayerNorm', parallelLayerNormBackward);
+
 /**
  * Parallel LayerNorm (PLN, also LN-G): the features on `axis` are split into contiguous groups of
  * `groupSize`; each group of each position is normalized on its own (LN, or RMS scaling when
  * `centering` is false = PLS, or the p-norm statistic), then γ, β per feature. With one group it
  * is LayerNorm over that axis. p = 2 runs on the backend's fused kernels; other p on the host.
+ * A recorded, differentiable op (inputs x, scale, bias).
  *
  * @example
  * ```ts
@@ -87,6 +92,10 @@ function plnLayout(op: string, x: Tensor, opts: ParallelLayerNormOptions): PlnLa
  * ```
  */
 export function parallelLayerNorm(x: Tensor, opts: ParallelLayerNormOptions = {}): Tensor {
+  return runOp(PARALLEL_LAYER_NORM, [x, opts.scale, opts.bias], withoutKeys(opts, 'scale', 'bias'), () => plnForward(x, opts));
+}
+
+function plnForward(x: Tensor, opts: ParallelLayerNormOptions): Tensor {
   const L = plnLayout('parallelLayerNorm', x, opts);
   const centering = opts.centering ?? true;
   const p = opts.p ?? 2;
@@ -117,7 +126,7 @@ export function parallelLayerNorm(x: Tensor, opts: ParallelLayerNormOptions = {}
 
 /**
  * LN-G (ICML 2024): LayerNorm applied to `numGroups` equal groups of the feature axis; the same
- * operator as `parallelLayerNorm` with `numGroups`.
+ * operator as `parallelLayerNorm` with `numGroups` (and recorded as that op).
  *
  * @example
  * ```ts

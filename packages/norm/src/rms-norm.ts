@@ -1,6 +1,6 @@
-import { rmsNormKernel, type Tensor } from '@normkit/tensor';
-import { asDtype, axisOf, requireFloat } from './internal.js';
-import { checkParam, type LayerNormGradients, type LayerNormOptions, normBackward } from './layer-norm.js';
+import { rmsNormKernel, runOp, type Tensor } from '@normkit/tensor';
+import { type LayerNormGradients, type LayerNormOptions, type NormAttrs, normBackward, normParams } from './layer-norm.js';
+import { affineOp, refuseOutWhileRecording, withoutKeys } from './recorded-op.js';
 
 /** Options of `rmsNorm` (ONNX RMSNormalization, opset 23; `bias` is normkit's extension for folded LNs). */
 export type RmsNormOptions = LayerNormOptions;
@@ -8,11 +8,15 @@ export type RmsNormOptions = LayerNormOptions;
 /** Gradients of `rmsNorm`. */
 export type RmsNormGradients = LayerNormGradients;
 
+/** The op `rmsNorm` (inputs x, scale, bias), differentiated by `rmsNormBackward`. */
+const RMS_NORM = affineOp<NormAttrs>('rmsNorm', rmsNormBackward);
+
 /**
  * RMSNorm over the trailing axes from `axis` (ONNX RMSNormalization):
  * y = x / sqrt(mean(x²) + ε) · scale (+ bias, kept when RMSNorm replaces a folded LayerNorm).
  * Defaults: axis −1, ε 1e-5. Runs through the active backend's fused kernel (`rmsNormKernel`; float32
  * on the CPU backend uses WebAssembly SIMD). With `out`, y is written into that tensor, which is returned.
+ * A recorded, differentiable op (inputs x, scale, bias); `out` is refused while a gradient tape records.
  *
  * @example
  * ```ts
@@ -22,13 +26,11 @@ export type RmsNormGradients = LayerNormGradients;
  * ```
  */
 export function rmsNorm(x: Tensor, opts: RmsNormOptions = {}): Tensor {
-  const dt = requireFloat('rmsNorm', x);
-  const axis = axisOf('rmsNorm', opts.axis ?? -1, x.rank, x.shape);
-  const scale = opts.scale && asDtype(opts.scale, dt);
-  const bias = opts.bias && asDtype(opts.bias, dt);
-  checkParam('rmsNorm', 'scale', scale, x.shape.slice(axis));
-  checkParam('rmsNorm', 'bias', bias, x.shape.slice(axis));
-  return rmsNormKernel(x, scale, bias, axis, opts.epsilon ?? 1e-5, opts.out);
+  refuseOutWhileRecording('rmsNorm', opts.out);
+  return runOp(RMS_NORM, [x, opts.scale, opts.bias], withoutKeys(opts, 'scale', 'bias', 'out'), () => {
+    const { axis, scale, bias } = normParams('rmsNorm', x, opts);
+    return rmsNormKernel(x, scale, bias, axis, opts.epsilon ?? 1e-5, opts.out);
+  });
 }
 
 /**

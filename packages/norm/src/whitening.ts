@@ -1,4 +1,4 @@
-import { cholesky, eigh, fmtShape, NormkitError, Tensor } from '@normkit/tensor';
+import { cholesky, defineOp, eigh, fmtShape, NormkitError, runOp, Tensor } from '@normkit/tensor';
 import {
   centerRowsF64,
   type F64,
@@ -14,6 +14,7 @@ import {
   uncenterGradRows,
 } from './internal.js';
 import { affineBackwardRows, applyAffineRows, type ChannelGroupOptions, channelGroups, type WhiteningGradients } from './iter-norm.js';
+import { affineOp, matchInputs, withoutKeys } from './recorded-op.js';
 
 /** A spectral function g(λ) with optional derivative (used by the backward; else a finite difference). */
 export type SpectralFunction = ((lambda: number) => number) | { g: (lambda: number) => number; dg?: (lambda: number) => number };
@@ -274,10 +275,26 @@ function runGroupsBackward(
   return out;
 }
 
+/** The op `whiten` (inputs x, scale, bias), differentiated by `whitenBackward`. */
+const WHITEN = affineOp<Omit<WhiteningOptions, 'scale' | 'bias'>>('whiten', whitenBackward);
+
+/** Attributes of the op `spectralTransform`: the spectral function and the options. */
+interface SpectralAttrs {
+  g: number | SpectralFunction;
+  options: SpectralTransformOptions;
+}
+
+/** The op `spectralTransform` (input x), differentiated by `spectralTransformBackward`. */
+const SPECTRAL_TRANSFORM = defineOp<SpectralAttrs>({
+  name: 'spectralTransform',
+  grad: (dy, { inputs, attrs }) => matchInputs(inputs, [spectralTransformBackward(dy, inputs[0] as Tensor, attrs.g, attrs.options).dx]),
+});
+
 /**
  * Whitening through the eigendecomposition (DBN-style) of each channel group of x [N, C, ...]:
  * center over the m = N·spatial samples, Σ = x_c·x_cᵀ/m + ε·I, then ZCA (D·Λ^(−1/2)·Dᵀ), PCA
  * (Λ^(−1/2)·Dᵀ) or Cholesky (L⁻¹) whitening, then γ, β. Uses `eigh` / `cholesky` of @normkit/tensor.
+ * A recorded, differentiable op (inputs x, scale, bias).
  *
  * @example
  * ```ts
@@ -285,7 +302,9 @@ function runGroupsBackward(
  * ```
  */
 export function whiten(x: Tensor, opts: WhiteningOptions = {}): Tensor {
-  return runGroups('whiten', x, opts, opts.epsilon ?? 1e-5, opts.method ?? 'zca');
+  return runOp(WHITEN, [x, opts.scale, opts.bias], withoutKeys(opts, 'scale', 'bias'), () =>
+    runGroups('whiten', x, opts, opts.epsilon ?? 1e-5, opts.method ?? 'zca'),
+  );
 }
 
 /**
@@ -304,7 +323,8 @@ export function whitenBackward(dy: Tensor, x: Tensor, opts: WhiteningOptions = {
 /**
  * Spectral transformation (INTL, ICLR 2024): ST_g(Z) = U·g(Λ)·Uᵀ·Z for each channel group of
  * x [N, C, ...] (centered over the samples, Σ = Z·Zᵀ/m + ε·I = U·Λ·Uᵀ). The output covariance has
- * eigenvalues λ·g(λ)². `g` is a function or a number p for the power family λ^(−p).
+ * eigenvalues λ·g(λ)². `g` is a function or a number p for the power family λ^(−p). A recorded,
+ * differentiable op (input x).
  *
  * @example
  * ```ts
@@ -313,7 +333,9 @@ export function whitenBackward(dy: Tensor, x: Tensor, opts: WhiteningOptions = {
  * ```
  */
 export function spectralTransform(x: Tensor, g: number | SpectralFunction, opts: SpectralTransformOptions = {}): Tensor {
-  return runGroups('spectralTransform', x, opts, opts.epsilon ?? 0, resolveG(g));
+  return runOp(SPECTRAL_TRANSFORM, [x], { g, options: opts }, () =>
+    runGroups('spectralTransform', x, opts, opts.epsilon ?? 0, resolveG(g)),
+  );
 }
 
 /**

@@ -1,64 +1,11 @@
 // Backward of every operator against central finite differences in float64 (relative error < 1e-4).
-import { Tensor } from '@normkit/tensor';
+import type { Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
 import * as N from '../src/index.js';
+import { gradError, seededInputs } from './finite-differences.js';
 
-const H = 1e-5;
 const TOL = 1e-4;
-let seed = 100;
-const rnd = (shape: number[], opts: { mean?: number; std?: number } = {}) => Tensor.randn(shape, seed++, { dtype: 'float64', ...opts });
-const pos = (shape: number[]) => {
-  const t = rnd(shape);
-  const d = t.data as Float64Array;
-  for (let i = 0; i < d.length; i++) d[i] = 0.5 + Math.abs(d[i] as number);
-  return t;
-};
-
-type Out = Tensor | number;
-/**
- * L = Σ w ⊙ f(inputs) (or f itself for a scalar). Compares each analytic gradient with central
- * differences over every element of the corresponding input; returns the worst relative error
- * ‖g_a − g_fd‖ / ‖g_fd‖.
- */
-function gradError(
-  f: (xs: Tensor[]) => Out,
-  inputs: Tensor[],
-  analytic: (w: Tensor | number, xs: Tensor[]) => (Tensor | undefined)[],
-): number {
-  const y0 = f(inputs);
-  const w = typeof y0 === 'number' ? 1 : Tensor.randn([...y0.shape], 7, { dtype: 'float64' });
-  const loss = (xs: Tensor[]) => {
-    const y = f(xs);
-    if (typeof y === 'number') return y;
-    const a = y.data as Float64Array;
-    const b = (w as Tensor).data as Float64Array;
-    let s = 0;
-    for (let i = 0; i < a.length; i++) s += (a[i] as number) * (b[i] as number);
-    return s;
-  };
-  const grads = analytic(w, inputs);
-  let worst = 0;
-  inputs.forEach((inp, k) => {
-    const g = grads[k];
-    expect(g, `gradient ${k} missing`).toBeDefined();
-    expect([...(g as Tensor).shape]).toEqual([...inp.shape]);
-    const ga = (g as Tensor).data as Float64Array;
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < inp.size; i++) {
-      const plus = inputs.map((t, j) => (j === k ? t.clone() : t));
-      const minus = inputs.map((t, j) => (j === k ? t.clone() : t));
-      (plus[k]!.data as Float64Array)[i]! += H;
-      (minus[k]!.data as Float64Array)[i]! -= H;
-      const fd = (loss(plus) - loss(minus)) / (2 * H);
-      num += ((ga[i] as number) - fd) ** 2;
-      den += fd * fd;
-    }
-    const err = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-8);
-    worst = Math.max(worst, err);
-  });
-  return worst;
-}
+const { rnd, pos } = seededInputs(100);
 
 const T = (w: Tensor | number) => w as Tensor;
 const cases: [string, () => number][] = [
