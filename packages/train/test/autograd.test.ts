@@ -5,7 +5,7 @@ import { grad, noGrad, valueAndGrads } from '../src/index.js';
 describe('autograd tape', () => {
   it('accumulates the gradient of a tensor used twice (d/dx Σ x·x = 2x)', () => {
     const x = Tensor.from([1, -2, 3], undefined, 'float64');
-    expect(Array.from(grad((t) => sum(mul(t, t)))(x).data)).toEqual([2, -4, 6]);
+    expect(Array.from(grad((t) => sum(mul(t, t)))(x).data as Float64Array)).toEqual([2, -4, 6]);
   });
 
   it('reduces broadcast gradients back to the operand shape', () => {
@@ -19,7 +19,7 @@ describe('autograd tape', () => {
       return s / 12;
     });
     expect(grads.b.shape).toEqual([3]);
-    for (const [j, v] of Array.from(grads.b.data).entries()) expect(v).toBeCloseTo(expected[j] as number, 12);
+    for (const [j, v] of Array.from(grads.b.data as Float64Array).entries()) expect(v).toBeCloseTo(expected[j] as number, 12);
   });
 
   it('records nothing inside noGrad and gives zeros for unused inputs', () => {
@@ -33,8 +33,8 @@ describe('autograd tape', () => {
         ),
       { x, y },
     );
-    expect(Array.from(grads.x.data)).toEqual([1, 1]);
-    expect(Array.from(grads.y.data)).toEqual([0, 0]);
+    expect(Array.from(grads.x.data as Float64Array)).toEqual([1, 1]);
+    expect(Array.from(grads.y.data as Float64Array)).toEqual([0, 0]);
   });
 
   it('refuses a non-scalar result with a clear error', () => {
