@@ -2,8 +2,8 @@ import { NormkitError, Rng, Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
 import {
   DataLoader,
-  deriveSeed,
   ImageDataset,
+  indexSeed,
   type LoaderBatch,
   type LoaderState,
   permutation,
@@ -19,7 +19,7 @@ function traced(n: number, dtype: 'float32' | 'float64' = 'float32'): TensorData
 
 const indicesOf = (bs: Iterable<LoaderBatch>) => Array.from(bs, (b) => Array.from(b.indices));
 
-describe('permutation and deriveSeed', () => {
+describe('permutation and indexSeed', () => {
   it('permutation is a permutation, and each element lands anywhere with equal frequency (±5σ)', () => {
     const counts = new Array(5).fill(0);
     const rng = new Rng(11);
@@ -32,10 +32,10 @@ describe('permutation and deriveSeed', () => {
     for (const c of counts) expect(Math.abs(c - 1000)).toBeLessThan(5 * sigma);
   });
 
-  it('deriveSeed gives distinct seeds over a grid of (seed, epoch, batch) paths', () => {
+  it('indexSeed gives distinct seeds over a grid of (seed, epoch, batch) paths', () => {
     const seen = new Set<number>();
-    for (let s = 0; s < 4; s++) for (let e = 0; e < 50; e++) for (let b = 0; b < 50; b++) seen.add(deriveSeed(s, e, b));
-    for (let s = 0; s < 4; s++) for (let e = 0; e < 50; e++) seen.add(deriveSeed(s, e));
+    for (let s = 0; s < 4; s++) for (let e = 0; e < 50; e++) for (let b = 0; b < 50; b++) seen.add(indexSeed(s, e, b));
+    for (let s = 0; s < 4; s++) for (let e = 0; e < 50; e++) seen.add(indexSeed(s, e));
     expect(seen.size).toBe(4 * 50 * 50 + 4 * 50);
   });
 });

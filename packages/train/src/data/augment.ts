@@ -1,5 +1,5 @@
 import { fmtShape, NormkitError, Rng, Tensor } from '@normkit/tensor';
-import { deriveSeed } from './random.js';
+import { indexSeed } from './random.js';
 
 /**
  * A random transformation of an image batch `[B, C, H, W]` (float32 or float64) that draws all its
@@ -222,7 +222,7 @@ export function sslAugmentation(): Augmentation {
 }
 
 /**
- * `count` independently augmented views of one batch; view v uses `new Rng(deriveSeed(seed, v))`,
+ * `count` independently augmented views of one batch; view v uses `new Rng(indexSeed(seed, v))`,
  * so the views are reproducible from the batch's seed alone (pass `LoaderBatch.seed`).
  *
  * @example
@@ -231,7 +231,7 @@ export function sslAugmentation(): Augmentation {
  * ```
  */
 export function augmentViews(aug: Augmentation, x: Tensor, seed: number, count = 2): Tensor[] {
-  return Array.from({ length: count }, (_, v) => aug(x, new Rng(deriveSeed(seed, v))));
+  return Array.from({ length: count }, (_, v) => aug(x, new Rng(indexSeed(seed, v))));
 }
 
 /** Torchvision's random box search: area fraction in `scale`, log-uniform ratio; undefined when no try fits. */

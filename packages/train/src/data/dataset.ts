@@ -1,5 +1,5 @@
 import { fmtShape, NormkitError, Rng, Tensor } from '@normkit/tensor';
-import { deriveSeed, permutation } from './random.js';
+import { indexSeed, permutation } from './random.js';
 
 /** One batch: inputs, integer labels and the dataset indices they came from. */
 export interface Batch {
@@ -194,7 +194,7 @@ export function splitValidation(
     );
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
     throw new NormkitError('INVALID_ARGUMENT', `splitValidation: limit must be a positive integer, got ${limit}`);
-  const held = permutation(ds.size, new Rng(deriveSeed(seed))).subarray(ds.size - k);
+  const held = permutation(ds.size, new Rng(indexSeed(seed))).subarray(ds.size - k);
   const isHeld = new Uint8Array(ds.size);
   for (const i of held) isHeld[i] = 1;
   const rest: number[] = [];

@@ -38,5 +38,5 @@ export {
 export { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, type IdxArray, parseIdx, readIdx, readMaybeGzip } from './idx.js';
 export { DataLoader, type DataLoaderOptions, type LoaderBatch, type LoaderState } from './loader.js';
 export { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, loadFashionMnist, loadMnistDir, type MnistData, resolveDataDir } from './mnist.js';
-export { deriveSeed, permutation } from './random.js';
+export { indexSeed, permutation } from './random.js';
 export { gaussianMixture, type LabelledSet, randomLabels, type SyntheticOptions, twoSpirals } from './synthetic.js';

@@ -1,6 +1,6 @@
 import { NormkitError, Rng } from '@normkit/tensor';
 import type { Batch, Dataset } from './dataset.js';
-import { deriveSeed, permutation } from './random.js';
+import { indexSeed, permutation } from './random.js';
 
 /** Options of `DataLoader`. */
 export interface DataLoaderOptions {
@@ -16,7 +16,7 @@ export interface DataLoaderOptions {
 
 /**
  * Everything a checkpoint needs to resume a loader: plain JSON. The RNG state is `(seed, epoch)`:
- * epoch e is shuffled by `new Rng(deriveSeed(seed, e))`, so no generator internals need saving.
+ * epoch e is shuffled by `new Rng(indexSeed(seed, e))`, so no generator internals need saving.
  */
 export interface LoaderState {
   readonly seed: number;
@@ -37,7 +37,7 @@ export interface LoaderBatch extends Batch {
   readonly epoch: number;
   /** Its index within the epoch. */
   readonly index: number;
-  /** A seed for this batch's random augmentations: `deriveSeed(seed, epoch, index)`. */
+  /** A seed for this batch's random augmentations: `indexSeed(seed, epoch, index)`. */
   readonly seed: number;
 }
 
@@ -102,7 +102,7 @@ export class DataLoader implements Iterable<LoaderBatch> {
   order(epoch: number): Int32Array {
     if (this.cached?.epoch !== epoch || this.cached.seed !== this.seed) {
       const n = this.dataset.size;
-      const order = this.shuffle ? permutation(n, new Rng(deriveSeed(this.seed, epoch))) : Int32Array.from({ length: n }, (_, i) => i);
+      const order = this.shuffle ? permutation(n, new Rng(indexSeed(this.seed, epoch))) : Int32Array.from({ length: n }, (_, i) => i);
       this.cached = { epoch, seed: this.seed, order };
     }
     return this.cached.order;
@@ -114,7 +114,7 @@ export class DataLoader implements Iterable<LoaderBatch> {
       throw new NormkitError('INDEX_OUT_OF_RANGE', `DataLoader.batchAt: batch ${index} is not in [0, ${this.numBatches})`);
     const order = this.order(epoch);
     const indices = order.subarray(index * this.batchSize, Math.min(order.length, (index + 1) * this.batchSize));
-    return { ...this.dataset.batch(indices), epoch, index, seed: deriveSeed(this.seed, epoch, index) };
+    return { ...this.dataset.batch(indices), epoch, index, seed: indexSeed(this.seed, epoch, index) };
   }
 
   /**

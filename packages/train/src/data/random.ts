@@ -7,14 +7,14 @@ import { NormkitError, type Rng } from '@normkit/tensor';
  *
  * @example
  * ```ts
- * const rng = new Rng(deriveSeed(42, 3)); // epoch 3 of a loader seeded with 42
+ * const rng = new Rng(indexSeed(42, 3)); // epoch 3 of a loader seeded with 42
  * ```
  */
-export function deriveSeed(seed: number, ...path: readonly number[]): number {
+export function indexSeed(seed: number, ...path: readonly number[]): number {
   let h = (seed >>> 0) ^ 0x9e3779b9;
   for (const p of path) {
     if (!Number.isInteger(p) || p < 0)
-      throw new NormkitError('INVALID_ARGUMENT', `deriveSeed: path entries must be non-negative integers, got ${p}`);
+      throw new NormkitError('INVALID_ARGUMENT', `indexSeed: path entries must be non-negative integers, got ${p}`);
     let k = Math.imul(p >>> 0, 0xcc9e2d51);
     k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
     h ^= k;
