@@ -1,3 +1,4 @@
+import { type IntlLossOptions, intlLossTensor } from '@normkit/norm';
 import { allocate, defineOp, fmtShape, NormkitError, runOp, Tensor } from '@normkit/tensor';
 
 // Training losses as ops defined once (forward + gradient in one definition), recorded as one tape
@@ -156,4 +157,25 @@ export function mse(pred: Tensor, target: Tensor, opts: MseOptions = {}): Tensor
     for (let i = 0; i < p.length; i++) s += ((p[i] as number) - (t[i] as number)) ** 2;
     return Tensor.scalar(s * scale, pred.dtype);
   });
+}
+
+/** Options of `intlObjective` (those of @normkit/norm's `intlLoss`). */
+export type IntlObjectiveOptions = IntlLossOptions;
+
+/**
+ * The INTL self-supervised objective over K ≥ 2 crops' embeddings [N, D], as a differentiable scalar:
+ * with t_k = IterNorm-whitened crop k (`iters` Newton steps, default 4),
+ * L = (1/(K−1))·Σ_{i≥1} [normMse(t_i, t_0) + β·(TL(t_i) + TL(t_0))], TL the trace loss and β
+ * = 0.01·(log2(N) − 3) by default. It is @normkit/norm's recorded `intlLossTensor` op (one tape entry,
+ * gradient from `intlLossBackward`), the same number as `intlLoss`.
+ *
+ * @example
+ * ```ts
+ * const z0 = projector.forward(encoder.forward(crop0));
+ * const z1 = projector.forward(encoder.forward(crop1));
+ * const loss = intlObjective([z0, z1], { beta: 0.05, iters: 4 });
+ * ```
+ */
+export function intlObjective(crops: readonly Tensor[], opts: IntlObjectiveOptions = {}): Tensor {
+  return intlLossTensor(crops, opts);
 }

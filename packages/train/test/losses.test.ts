@@ -1,10 +1,12 @@
+import { intlLoss, intlWhiten, normMseLoss, traceLoss } from '@normkit/norm';
 import { Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
 import { valueAndGrads } from '../src/autograd.js';
 import { gradCheck } from '../src/gradcheck.js';
-import { crossEntropy, mse } from '../src/losses.js';
+import { crossEntropy, intlObjective, mse } from '../src/losses.js';
 
 const f64 = (rows: number[][]) => Tensor.from(rows, undefined, 'float64');
+const randn = (shape: number[], seed: number) => Tensor.randn(shape, seed, { dtype: 'float64' });
 const ids = (v: number[]) => Tensor.from(v, undefined, 'int64');
 
 /** Independent reference: −log(e^{z_y} / Σ e^{z_c}) per row, without any max shift (moderate logits only). */
@@ -83,5 +85,29 @@ describe('mse', () => {
 
   it('refuses mismatched shapes', () => {
     expect(() => mse(Tensor.zeros([2]), Tensor.zeros([3]))).toThrow(/one shape and dtype/);
+  });
+});
+
+describe('intlObjective', () => {
+  const crops = [randn([16, 6], 1), randn([16, 6], 2), randn([16, 6], 3)];
+
+  it('equals its definition composed from the recorded norm ops, and @normkit/norm’s intlLoss (1e-12)', () => {
+    const beta = 0.07;
+    const t = crops.map((c) => intlWhiten(c, { iters: 4 }));
+    let ref = 0;
+    for (let i = 1; i < 3; i++)
+      ref += normMseLoss(t[i] as Tensor, t[0] as Tensor) + beta * (traceLoss(t[i] as Tensor) + traceLoss(t[0] as Tensor));
+    ref /= 2;
+    const v = Number(intlObjective(crops, { beta, iters: 4 }).data[0]);
+    expect(v).toBeCloseTo(ref, 12);
+    expect(v).toBeCloseTo(intlLoss(crops, { beta, iters: 4 }), 12);
+    // default β = 0.01·(log2 16 − 3) = 0.01
+    expect(Number(intlObjective(crops).data[0])).toBeCloseTo(intlLoss(crops, { beta: 0.01 }), 12);
+  });
+
+  it('passes gradCheck w.r.t. every crop (rtol 1e-5, atol 1e-8)', () => {
+    const [a, b, c] = crops as [Tensor, Tensor, Tensor];
+    const r = gradCheck(() => intlObjective([a, b, c], { beta: 0.05 }), { a, b, c }, { rtol: 1e-5, atol: 1e-8 });
+    expect(r.ok, r.summary).toBe(true);
   });
 });
