@@ -35,6 +35,7 @@ export class Conv2d extends Module {
   readonly padding: [number, number];
   readonly groups: number;
 
+  /** `names`: what the two parameters are registered as (`CenteredConv2d` stores its free V, b_v as `weightV`, `biasV`). */
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,

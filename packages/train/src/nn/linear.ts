@@ -1,5 +1,5 @@
 import { centerColumns } from '@normkit/norm';
-import { add, fmtShape, matmul, NormkitError, type Tensor, transpose } from '@normkit/tensor';
+import { fmtShape, gemm, NormkitError, reshape, type Tensor } from '@normkit/tensor';
 import { type InitOptions, rngOf, uniformInit } from './init.js';
 import { Module, Parameter } from './module.js';
 
@@ -23,6 +23,7 @@ export class Linear extends Module {
   readonly weight: Parameter;
   readonly bias: Parameter | undefined;
 
+  /** `names`: what the two parameters are registered as (`CenteredLinear` stores its free V, b_v as `weightV`, `biasV`). */
   constructor(
     readonly inFeatures: number,
     readonly outFeatures: number,
@@ -54,9 +55,10 @@ export class Linear extends Module {
         `${this.constructor.name}(${this.inFeatures} → ${this.outFeatures}): input ${fmtShape(x.shape)} must end in ${this.inFeatures} features`,
         { shape: x.shape },
       );
-    const y = matmul(x, transpose(this.effectiveWeight()));
-    const b = this.effectiveBias();
-    return b ? add(y, b) : y;
+    // One fused GEMM op, x·Wᵀ + b with W read transposed in place; tokens [..., in] run as rows.
+    const rows = x.rank === 2 ? x : reshape(x, [-1, this.inFeatures]);
+    const y = gemm(rows, this.effectiveWeight(), this.effectiveBias(), { transB: true });
+    return x.rank === 2 ? y : reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
   }
 }
 
