@@ -7,6 +7,7 @@ import { loadCheckpoint, readCheckpoint, saveCheckpoint } from '../src/checkpoin
 import { TensorDataset } from '../src/data/dataset.js';
 import { DataLoader } from '../src/data/loader.js';
 import { crossEntropy } from '../src/losses.js';
+import { MLP } from '../src/nn/mlp.js';
 import { Module } from '../src/nn/module.js';
 import { AdamW, type LARS, SGD, warmupCosine } from '../src/optim/index.js';
 import { evaluate, type TrainProgress, train } from '../src/trainer.js';
@@ -84,6 +85,29 @@ describe('train', () => {
           expect(bits(second.model.stateDict()[n] as Tensor), n).toEqual(bits(t));
       }
     });
+
+  it('resumes an nn MLP with BatchNorm (running-statistic buffers) exactly, and refuses another width by config', async () => {
+    const mlpConfig = { norm: 'bn', hidden: [12], inFeatures: 6, numClasses: 4, seed: 3 } as const;
+    const make = () => {
+      const model = new MLP(mlpConfig);
+      return { model, optimizer: new AdamW(model.parameters(), { lr: 0.01 }), loader: loaderOf() };
+    };
+    const straight = make();
+    await train(straight.model, straight.loader, { optimizer: straight.optimizer, steps: 8 });
+    const first = make();
+    const path = join(dir, 'mlp.nkc');
+    await train(first.model, first.loader, { optimizer: first.optimizer, steps: 4, checkpoint: { path, config: mlpConfig } });
+    const second = make();
+    const start = await loadCheckpoint(path, { ...second, config: mlpConfig });
+    await train(second.model, second.loader, { optimizer: second.optimizer, start, steps: 8 });
+    const names = Object.keys(straight.model.stateDict());
+    expect(names.some((n) => /running/i.test(n))).toBe(true);
+    for (const n of names) expect(bits(second.model.stateDict()[n] as Tensor), n).toEqual(bits(straight.model.stateDict()[n] as Tensor));
+    const wider = new MLP({ ...mlpConfig, hidden: [16] });
+    await expect(loadCheckpoint(path, { model: wider, config: { ...mlpConfig, hidden: [16] } })).rejects.toThrow(
+      /different architecture: hidden is \[12\] in the checkpoint but \[16\] in this model/,
+    );
+  });
 
   it('stops on a NaN loss with an error naming the step and suggesting a lower learning rate; no NaN checkpoint', async () => {
     const { model, optimizer, loader } = setup((m) => new SGD(m.parameters(), { lr: 0.5 }));
