@@ -19,6 +19,7 @@ import {
   ReLU,
   RMSNorm,
   Sequential,
+  TransformerBlock,
 } from '../src/nn/index.js';
 import { checkModule, randn64, randomizeParams } from './nn-helpers.js';
 
@@ -53,6 +54,15 @@ describe('gradCheck of every layer, weights and input (float64, rtol 1e-5, atol 
     ['BatchNorm (eval)', () => ({ m: new BatchNorm(4, f64).eval(), x: randn64([6, 4], 2) })],
     ['IterNorm (train, 2 groups)', () => ({ m: new IterNorm(4, { ...f64, numGroups: 2 }), x: randn64([8, 4], 2) })],
     ['IterNorm (eval)', () => ({ m: new IterNorm(4, f64).eval(), x: randn64([8, 4], 2) })],
+    ['PLN over conv channels', () => ({ m: new PLN(4, { ...f64, groupSize: 2, layout: 'channels' }), x: randn64([2, 4, 2, 3], 2) })],
+    ['BatchNorm on tokens [B, T, d] (train)', () => ({ m: new BatchNorm(4, f64), x: randn64([2, 3, 4], 2) })],
+    [
+      'TransformerBlock (cbwc: RMSNorm + centred proj / fc2)',
+      () => ({
+        m: new TransformerBlock(6, 2, 8, { seed: 1, dtype: 'float64', centered: true, norm: 'cbwc', normOpts: f64 }),
+        x: randn64([2, 3, 6], 2),
+      }),
+    ],
     ['MultiHeadSelfAttention', () => ({ m: new MultiHeadSelfAttention(6, 2, { ...f64, seed: 1 }), x: randn64([2, 3, 6], 2) })],
   ];
   for (const [name, make] of cases)

@@ -24,4 +24,4 @@ export {
 } from './norms.js';
 export { BatchNorm, IterNorm, type IterNormModuleOptions, type RunningNormOptions } from './running-norms.js';
 export { Sequential } from './sequential.js';
-export { TransformerBlock, TransformerMlp, ViT, type VitOptions } from './vit.js';
+export { TransformerBlock, type TransformerBlockOptions, TransformerMlp, ViT, type VitOptions } from './vit.js';

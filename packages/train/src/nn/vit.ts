@@ -30,11 +30,17 @@ export interface VitOptions extends NetworkOptions {
   numClasses?: number;
 }
 
-interface BlockOptions {
+/** Options of `TransformerBlock`. */
+export interface TransformerBlockOptions {
+  /** Seed of the block; attn and mlp derive theirs from it. */
   seed: Seed;
+  /** dtype of the parameters. Default 'float32'. */
   dtype?: FloatDType;
+  /** Make `attn.proj` and `mlp.fc2` (the block's writes into the residual stream) CenteredLinear. */
   centered: boolean;
+  /** Kind of norm1 and norm2. */
   norm: VitOptions['norm'];
+  /** Options of norm1 and norm2 (groups, dtype...). */
   normOpts: MakeNormOptions;
 }
 
@@ -72,7 +78,7 @@ export class TransformerBlock extends Module {
   readonly norm2: Module;
   readonly mlp: TransformerMlp;
 
-  constructor(dim: number, heads: number, mlpDim: number, o: BlockOptions) {
+  constructor(dim: number, heads: number, mlpDim: number, o: TransformerBlockOptions) {
     super();
     const sub = (name: string) => ({ seed: deriveSeed(o.seed, name), dtype: o.dtype, centeredOut: o.centered });
     this.norm1 = this.child('norm1', makeNorm(o.norm, dim, o.normOpts));
