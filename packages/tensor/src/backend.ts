@@ -91,6 +91,30 @@ export interface LayerNormResult {
 }
 
 /**
+ * Kernels of the backward pass that no forward kernel does in one pass. A backend may provide its own
+ * (`Backend.grads`); the ops' gradients otherwise use the CPU backend's, which read values to the host.
+ * Every tensor has the dtype of `dy`; shapes are already checked.
+ */
+export interface GradKernels {
+  /** dy · f′(x) elementwise for a unary op, in one pass; `y` = f(x) (some derivatives read it). */
+  unary(op: UnaryOp | UnaryParamOp, x: Tensor, y: Tensor, dy: Tensor): Tensor;
+  /** The gradient of softmax (`log` false) or logSoftmax along `axis`, from the output `y`. */
+  softmax(dy: Tensor, y: Tensor, axis: number, log: boolean): Tensor;
+  /** `dy` (keepDims shape) times the product of the other elements of each reduced group of `x`. */
+  prod(dy: Tensor, x: Tensor, axes: readonly number[]): Tensor;
+  /** Gradients of `conv` for x (a transposed convolution of dy) and for w. */
+  conv(dy: Tensor, x: Tensor, w: Tensor, opts: Required<ConvOptions>): { dx: Tensor; dw: Tensor };
+  /** Gradient of a pooling op for x: to the first maximum of each window, or spread over it. */
+  pool(kind: 'max' | 'avg', dy: Tensor, x: Tensor, opts: Required<PoolOptions>): Tensor;
+  /** Gradient of `gather` for the table: dy scatter-added into zeros of `xShape` at the indices. */
+  gather(dy: Tensor, indices: Tensor, xShape: readonly number[], axis: number): Tensor;
+  /** Gradient of `slice` (normalized starts/steps as the backend's `slice` got them): dy in zeros of `xShape`. */
+  slice(dy: Tensor, xShape: readonly number[], starts: readonly number[], steps: readonly number[]): Tensor;
+  /** Gradient of a reflect/edge `pad`: each element of dy added to the input element it was copied from. */
+  pad(dy: Tensor, xShape: readonly number[], pads: readonly number[], mode: 'reflect' | 'edge'): Tensor;
+}
+
+/**
  * The kernels every backend provides. Public ops (`add`, `matmul`, `layerNormKernel`, ...) validate
  * their arguments, then dispatch here through the active backend. Shapes and dtypes reaching a
  * backend are already checked, so kernels need not re-validate.
@@ -110,7 +134,6 @@ export interface Backend {
   matmul(a: Tensor, b: Tensor): Tensor;
   gemm(a: Tensor, b: Tensor, c: Tensor | undefined, opts: Required<GemmOptions>): Tensor;
   conv(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Required<ConvOptions>): Tensor;
-  /** Transposed convolution (ConvTranspose), optional; backends without it throw. */
   pool(kind: 'max' | 'avg', x: Tensor, opts: Required<PoolOptions>): Tensor;
   transpose(x: Tensor, perm: readonly number[]): Tensor;
   concat(xs: readonly Tensor[], axis: number): Tensor;
@@ -129,6 +152,8 @@ export interface Backend {
   layerNorm(x: Tensor, scale: Tensor | undefined, bias: Tensor | undefined, axis: number, epsilon: number, out?: Tensor): LayerNormResult;
   /** Fused RMSNorm over axes [axis, rank): one pass for the statistic plus the write. `out` as for `layerNorm`. */
   rmsNorm(x: Tensor, scale: Tensor | undefined, bias: Tensor | undefined, axis: number, epsilon: number, out?: Tensor): Tensor;
+  /** Kernels of the backward pass; absent: the CPU backend's are used. */
+  readonly grads?: GradKernels;
   /** Makes sure `x`'s values are readable on the host (device backends read back). */
   read?(x: Tensor): Tensor;
   /** Frees backend resources (kernel caches, workers). */

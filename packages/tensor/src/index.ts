@@ -14,6 +14,7 @@ export {
   type BinaryOp,
   type ConvOptions,
   type GemmOptions,
+  type GradKernels,
   getBackend,
   type LayerNormResult,
   listBackends,
@@ -25,7 +26,7 @@ export {
   type UnaryParamOp,
   withBackend,
 } from './backend.js';
-export { CpuBackend } from './cpu/backend.js';
+export { CpuBackend, cpuGradKernels } from './cpu/backend.js';
 export { gemmF32, gemmJs } from './cpu/gemm.js';
 export { disposeGemmThreads, type GemmInfo, gemmInfo, gemmThreads, setGemmThreads, wasmGemmAvailable } from './cpu/gemm-wasm.js';
 export {
@@ -67,7 +68,7 @@ export {
   runOp,
   setOpRecorder,
 } from './op-registry.js';
-export * from './ops.js';
+export * from './ops/index.js';
 export { Rng } from './random.js';
 export { broadcastShapes, broadcastStrides, normalizeAxes, normalizeAxis, shapesEqual, sizeOf, stridesOf, validateShape } from './shape.js';
 export { type DeviceStorage, inferReshape, type NestedArray, Tensor } from './tensor.js';

@@ -1,5 +1,6 @@
 import { allocate, type DType, type DTypeArrays, dtypeOf, fromNumbers, readNumber, type TypedArray } from './dtype.js';
 import { fmtShape, NormkitError } from './errors.js';
+import { defineOp, type GradFn, runOp } from './op-registry.js';
 import { Rng } from './random.js';
 import { sizeOf, stridesOf, validateShape } from './shape.js';
 
@@ -201,11 +202,15 @@ export class Tensor<D extends DType = DType> {
     this.device = undefined;
   }
 
-  /** A view with another shape of the same size, sharing storage. `-1` infers one dimension. @example Tensor.arange(0, 6).reshape([2, -1]) // shape [2, 3] */
+  /**
+   * A view with another shape of the same size, sharing storage. `-1` infers one dimension. The op
+   * `reshape` (recorded for gradients) is this method. @example Tensor.arange(0, 6).reshape([2, -1]) // shape [2, 3]
+   */
   reshape(shape: readonly number[]): Tensor<D> {
     const out = inferReshape(this.shape, shape);
-    if (this.host === undefined && this.device) return Tensor.fromDevice(out, this.dtype, this.device);
-    return new Tensor(out, this.dtype, this.data);
+    return runOp(RESHAPE, [this], { shape: out }, () =>
+      this.host === undefined && this.device ? Tensor.fromDevice(out, this.dtype, this.device) : new Tensor(out, this.dtype, this.data),
+    ) as Tensor<D>;
   }
 
   /** Element at a multi-index, as a number. @example t.get(0, 1) */
@@ -255,6 +260,13 @@ export class Tensor<D extends DType = DType> {
     return `Tensor(${this.dtype}, ${fmtShape(this.shape)})`;
   }
 }
+
+/**
+ * The gradient of any op that only changes the shape (reshape, squeeze, unsqueeze, flatten): dy
+ * reshaped back to the input's shape. @example defineOp({ name: 'myLib.view', grad: reshapeGrad })
+ */
+export const reshapeGrad: GradFn = (dy, { inputs: [x] }) => [dy.reshape((x as Tensor).shape)];
+const RESHAPE = defineOp<{ shape: readonly number[] }>({ name: 'reshape', grad: reshapeGrad });
 
 /** Resolves a reshape target (with one `-1` and ONNX's `0` = copy-dim left to the caller) against `from`. @example inferReshape([2, 3], [-1]) // [6] */
 export function inferReshape(from: readonly number[], to: readonly number[]): number[] {

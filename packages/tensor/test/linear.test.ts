@@ -205,11 +205,11 @@ describe('conv', () => {
     expect(conv1d(Tensor.from([[[1, 2, 3, 4]]]), Tensor.from([[[1, -1]]]), Tensor.from([10])).toArray()).toEqual([[[9, 9, 9]]]);
   });
 
-  it('matches direct loops: 1-D and 2-D, stride, asymmetric pads, dilation, groups, depthwise, pointwise, bias', () => {
+  it('matches direct loops: 1-D, 2-D and 3-D, stride, asymmetric pads, dilation, groups, depthwise, pointwise, bias', () => {
     const rnd = mulberry(13);
     const ri = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
     for (let t = 0; t < 60; t++) {
-      const sp = t % 3 === 0 ? 1 : 2;
+      const sp = t % 3 === 0 ? 1 : t % 10 === 1 ? 3 : 2;
       const group = [1, 1, 2, 3][t % 4]!;
       const depthwise = t % 7 === 0;
       const Cg = depthwise ? 1 : ri(1, 3);

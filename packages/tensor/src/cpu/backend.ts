@@ -1,12 +1,31 @@
-import type { Backend, BinaryOp, ReduceOp, UnaryOp, UnaryParamOp } from '../backend.js';
+import type { Backend, BinaryOp, GradKernels, ReduceOp, UnaryOp, UnaryParamOp } from '../backend.js';
 import type { DType } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
 import { binaryKernel, mapUnary, unaryFn, unaryParamFn, whereKernel } from './elementwise.js';
+import { unaryGradKernel } from './elementwise-grad.js';
 import { disposeGemmThreads } from './gemm-wasm.js';
 import { convKernel, gemmKernel, matmulKernel, poolKernel } from './linear.js';
+import { convGradKernel, poolGradKernel } from './linear-grad.js';
 import { castKernel, concatKernel, expandKernel, gatherKernel, padKernel, sliceKernel, tileKernel, transposeKernel } from './movement.js';
+import { gatherGradKernel, padGradKernel, sliceGradKernel } from './movement-grad.js';
 import { layerNormKernel, rmsNormKernel } from './norm.js';
 import { argReduceKernel, reduceKernel, softmaxKernel } from './reduce.js';
+import { prodGradKernel, softmaxGradKernel } from './reduce-grad.js';
+
+/**
+ * The CPU backend's gradient kernels; the ops' gradients use them on any backend without its own.
+ * @example cpuGradKernels.softmax(dy, y, -1, false)
+ */
+export const cpuGradKernels: GradKernels = {
+  unary: unaryGradKernel,
+  softmax: softmaxGradKernel,
+  prod: prodGradKernel,
+  conv: convGradKernel,
+  pool: poolGradKernel,
+  gather: gatherGradKernel,
+  slice: sliceGradKernel,
+  pad: padGradKernel,
+};
 
 /**
  * The CPU backend: plain typed-array kernels, float64 accumulation, blocked GEMM.
@@ -49,6 +68,7 @@ export class CpuBackend implements Backend {
   cast(x: Tensor, dtype: DType): Tensor {
     return castKernel(x, dtype);
   }
+  readonly grads = cpuGradKernels;
   layerNorm = layerNormKernel;
   rmsNorm = rmsNormKernel;
   /** Stops the GEMM helper threads (they are unref'd, so this is optional). @example getBackend().dispose?.() */

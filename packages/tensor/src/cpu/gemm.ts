@@ -65,7 +65,7 @@ export function gemmJs(
   let Bk = B;
   let bk = bOff;
   if (transB) {
-    Bk = new Float32Array(K * N);
+    Bk = new (B.constructor as Float32ArrayConstructor)(K * N); // float64 callers keep float64
     bk = 0;
     for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) Bk[k * N + n] = B[bOff + n * K + k]!;
   }

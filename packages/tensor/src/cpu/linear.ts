@@ -89,9 +89,7 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
   const out = allocate(x.dtype, N * Cout * P) as Float32Array;
   let colArr: Float32Array | undefined;
   const inSize = sizeOf(inSp);
-  const kStr = stridesOf(kSp);
-  const oStr = stridesOf(outSp);
-  const iStr = stridesOf(inSp);
+  let tab: Int32Array | undefined; // N-d (3-D and up) convolutions: where each tap reads
   const pointwise = KK === 1 && o.strides.every((s) => s === 1) && o.pads.every((p) => p === 0);
   const direct = !pointwise && sp <= 2 && X instanceof Float32Array && W instanceof Float32Array && Coutg * rows * P >= 4096;
   for (let n = 0; n < N; n++) {
@@ -119,7 +117,7 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
         );
         if (gemmWasm(W, g * Coutg * rows, W, 0, out, (n * Cout + g * Coutg) * P, Coutg, rows, P, false, false, 1, 0, g2)) continue;
       }
-      colArr ??= new Float32Array(rows * P);
+      colArr ??= allocate(x.dtype, rows * P) as Float32Array; // float64 inputs keep float64 columns
       const col = colArr;
       let colBuf: Float32Array = col;
       let colOff = 0;
@@ -147,30 +145,8 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
           col,
         );
       } else {
-        for (let c = 0; c < Cg; c++) {
-          for (let k = 0; k < KK; k++) {
-            const row = (c * KK + k) * P;
-            for (let p = 0; p < P; p++) {
-              let off = xOff + c * inSize;
-              let valid = true;
-              let kr = k;
-              let pr = p;
-              for (let d = 0; d < sp; d++) {
-                const kd = Math.floor(kr / kStr[d]!);
-                kr -= kd * kStr[d]!;
-                const od = Math.floor(pr / oStr[d]!);
-                pr -= od * oStr[d]!;
-                const id = od * o.strides[d]! - o.pads[d]! + kd * o.dilations[d]!;
-                if (id < 0 || id >= inSp[d]!) {
-                  valid = false;
-                  break;
-                }
-                off += id * iStr[d]!;
-              }
-              col[row + p] = valid ? X[off]! : 0;
-            }
-          }
-        }
+        tab ??= windowTable(inSp, kSp, outSp, o.strides, o.pads, o.dilations).offsets;
+        columnsByTable(X, xOff, inSize, Cg, tab, KK, P, col, false);
       }
       gemmF32(W, g * Coutg * rows, colBuf, colOff, out, (n * Cout + g * Coutg) * P, Coutg, rows, P, false, false, 1, 0);
     }
@@ -185,6 +161,86 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
       }
   }
   return new Tensor([N, Cout, ...outSp], x.dtype, out);
+}
+
+/**
+ * Where each tap of each sliding window reads, for any number of spatial dims: `offsets[k·P + p]` is
+ * the offset inside one channel of kernel tap k at output position p (−1 in the padding), and
+ * `padCount[p]` the number of taps inside the padded input (AveragePool's countIncludePad divisor).
+ */
+export function windowTable(
+  inSp: readonly number[],
+  kSp: readonly number[],
+  outSp: readonly number[],
+  strides: readonly number[],
+  pads: readonly number[],
+  dilations: readonly number[],
+): { offsets: Int32Array; padCount: Int32Array } {
+  const sp = inSp.length;
+  const P = sizeOf(outSp);
+  const KK = sizeOf(kSp);
+  const kStr = stridesOf(kSp);
+  const oStr = stridesOf(outSp);
+  const iStr = stridesOf(inSp);
+  const offsets = new Int32Array(KK * P);
+  const padCount = new Int32Array(P);
+  for (let k = 0; k < KK; k++) {
+    for (let p = 0; p < P; p++) {
+      let kr = k;
+      let pr = p;
+      let off = 0;
+      let valid = true;
+      let inPad = true;
+      for (let d = 0; d < sp; d++) {
+        const kd = Math.floor(kr / kStr[d]!);
+        kr -= kd * kStr[d]!;
+        const od = Math.floor(pr / oStr[d]!);
+        pr -= od * oStr[d]!;
+        const id = od * strides[d]! - pads[d]! + kd * dilations[d]!;
+        if (id < -pads[d]! || id >= inSp[d]! + pads[d + sp]!) inPad = false;
+        if (id < 0 || id >= inSp[d]!) valid = false;
+        off += id * iStr[d]!;
+      }
+      offsets[k * P + p] = valid ? off : -1;
+      if (inPad) padCount[p]!++;
+    }
+  }
+  return { offsets, padCount };
+}
+
+/**
+ * Moves data between channels of an input (at `xOff`, `inSize` per channel) and a column matrix
+ * through a `windowTable`: im2col (row (c, k) of `col` gets channel c's value at tap k of every
+ * window, 0 in the padding) or, with `add`, its adjoint col2im (each entry added back where it came from).
+ */
+export function columnsByTable(
+  X: Float32Array,
+  xOff: number,
+  inSize: number,
+  Cg: number,
+  tab: Int32Array,
+  KK: number,
+  P: number,
+  col: Float32Array,
+  add: boolean,
+): void {
+  for (let c = 0; c < Cg; c++) {
+    const xc = xOff + c * inSize;
+    for (let k = 0; k < KK; k++) {
+      const row = (c * KK + k) * P;
+      const t0 = k * P;
+      if (add)
+        for (let p = 0; p < P; p++) {
+          const t = tab[t0 + p]!;
+          if (t >= 0) X[xc + t]! += col[row + p]!;
+        }
+      else
+        for (let p = 0; p < P; p++) {
+          const t = tab[t0 + p]!;
+          col[row + p] = t < 0 ? 0 : X[xc + t]!;
+        }
+    }
+  }
 }
 
 /**

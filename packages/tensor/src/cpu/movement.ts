@@ -47,7 +47,7 @@ export function sliceKernel(x: Tensor, starts: readonly number[], steps: readonl
 }
 
 /** Calls body(outIndex, Σ idx_d·strides_d) for every index of `shape`. */
-function forEachStrided(shape: readonly number[], strides: readonly number[], body: (o: number, off: number) => void): void {
+export function forEachStrided(shape: readonly number[], strides: readonly number[], body: (o: number, off: number) => void): void {
   const n = sizeOf(shape);
   if (n === 0) return;
   const rank = shape.length;
@@ -81,28 +81,30 @@ export function padKernel(x: Tensor, pads: readonly number[], mode: 'constant' |
     for (let d = 0; d < r; d++) {
       const q = Math.floor(rem / (outStr[d] as number));
       rem -= q * (outStr[d] as number);
-      let i = q - (pads[d] as number);
-      const dim = x.shape[d] as number;
-      if (i < 0 || i >= dim) {
-        if (mode === 'constant' || dim === 0) {
-          inside = false;
-          break;
-        }
-        if (mode === 'edge') i = i < 0 ? 0 : dim - 1;
-        else {
-          const period = 2 * (dim - 1);
-          if (period === 0) i = 0;
-          else {
-            i = ((i % period) + period) % period;
-            if (i >= dim) i = period - i;
-          }
-        }
+      const i = padSourceIndex(q - (pads[d] as number), x.shape[d] as number, mode);
+      if (i < 0) {
+        inside = false;
+        break;
       }
       off += i * (inStr[d] as number);
     }
     out[o] = inside ? (src[off] as number) : fill;
   }
   return new Tensor(outShape, x.dtype, out as never);
+}
+
+/**
+ * The input index that padded position `i` (already shifted by the begin pad) copies along an axis of
+ * size `dim`: `i` itself inside, the mirrored or nearest index for reflect/edge, −1 for constant padding.
+ */
+export function padSourceIndex(i: number, dim: number, mode: 'constant' | 'reflect' | 'edge'): number {
+  if (i >= 0 && i < dim) return i;
+  if (mode === 'constant' || dim === 0) return -1;
+  if (mode === 'edge') return i < 0 ? 0 : dim - 1;
+  const period = 2 * (dim - 1);
+  if (period === 0) return 0;
+  const r = ((i % period) + period) % period;
+  return r >= dim ? period - r : r;
 }
 
 export function gatherKernel(x: Tensor, indices: Tensor, axis: number): Tensor {
