@@ -14,4 +14,55 @@
  */
 
 export { type GradsOf, grad, noGrad, valueAndGrad, valueAndGrads } from './autograd.js';
-export { computeGrads, Module, Parameter } from './nn/module.js';
+export {
+  type AtomicFs,
+  type Checkpoint,
+  type CheckpointInput,
+  type CheckpointMeta,
+  type CheckpointTarget,
+  crc32,
+  decodeTensors,
+  encodeTensors,
+  loadCheckpoint,
+  NORMKIT_VERSION,
+  parseCheckpoint,
+  readCheckpoint,
+  restoreCheckpoint,
+  saveCheckpoint,
+  serializeCheckpoint,
+  writeFileAtomic,
+} from './checkpoint.js';
+export * from './data/index.js';
+export { type GradCheckElement, type GradCheckOptions, type GradCheckResult, gradCheck } from './gradcheck.js';
+export { type CrossEntropyOptions, crossEntropy, type IntlObjectiveOptions, intlObjective, type MseOptions, mse } from './losses.js';
+export * from './nn/index.js';
+export {
+  AdamW,
+  type AdamWHyper,
+  type BaseHyper,
+  clipGradNorm,
+  type Group,
+  type Hyper,
+  LARS,
+  type LarsHyper,
+  type LrSchedule,
+  MomentumOptimizer,
+  Optimizer,
+  type OptimizerState,
+  type ParamGroup,
+  SGD,
+  type SgdHyper,
+  trustRatio,
+  type WarmupCosineOptions,
+  warmupCosine,
+} from './optim/index.js';
+export {
+  type EvalResult,
+  evaluate,
+  type TrainBatch,
+  type TrainLoader,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainResult,
+  train,
+} from './trainer.js';
