@@ -1,6 +1,16 @@
 // Private helpers shared by the operators: float64 copies, parameter checks, the row-normalization
 // core (forward and backward for LN-style statistics) and small dense float64 matrix routines.
-import { cast, fmtShape, NormkitError, normalizeAxis, sizeOf, Tensor } from '@normkit/tensor';
+import {
+  cast,
+  fmtShape,
+  getBackend,
+  type NormBackwardOptions,
+  type NormBackwardResult,
+  NormkitError,
+  normalizeAxis,
+  sizeOf,
+  Tensor,
+} from '@normkit/tensor';
 
 export type F64 = Float64Array;
 export type FloatDType = 'float32' | 'float64';
@@ -201,6 +211,24 @@ export function rowBackward(G: ArrayLike<number>, X: ArrayLike<number>, rows: nu
     }
   }
   return dx;
+}
+
+/**
+ * The backward of LN (`center`) or RMSNorm on the active backend's fused kernel
+ * (`Backend.layerNormBackward` / `rmsNormBackward`: WebAssembly SIMD on the CPU backend) when x and dy
+ * are float32 and the backend has one; otherwise undefined, and the caller runs the float64 path.
+ */
+export function backendNormBackward(center: boolean, dy: Tensor, x: Tensor, opts: NormBackwardOptions): NormBackwardResult | undefined {
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') return undefined;
+  const backend = getBackend();
+  const kernel = center ? backend.layerNormBackward : backend.rmsNormBackward;
+  return kernel?.call(backend, dy, x, opts);
+}
+
+/** A gradient over the normalized block (`normShape`, d values) as parameter `p`'s gradient: its shape, summed over broadcast axes. */
+export function gradToParam(full: Tensor, normShape: readonly number[], p: Tensor): Tensor {
+  if (p.size === full.size) return new Tensor(p.shape, full.dtype, full.data);
+  return tensorOf(full.dtype as FloatDType, p.shape, reduceToParam(f64(full), normShape, p));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,16 @@
 import { type LayerNormResult, layerNormKernel, sizeOf, type Tensor } from '@normkit/tensor';
-import { asDtype, axisOf, expandParam, f64, reduceToParam, requireFloat, rowBackward, tensorOf } from './internal.js';
+import {
+  asDtype,
+  axisOf,
+  backendNormBackward,
+  expandParam,
+  f64,
+  gradToParam,
+  reduceToParam,
+  requireFloat,
+  rowBackward,
+  tensorOf,
+} from './internal.js';
 import { affineOp, refuseOutWhileRecording, runOpOnY, withoutKeys } from './recorded-op.js';
 
 /** Options of `layerNorm` (ONNX LayerNormalization semantics). */
@@ -95,8 +106,9 @@ function checkParam(op: string, name: string, p: Tensor | undefined, normShape: 
 
 /**
  * Backward of `layerNorm`: given dy = ∂L/∂y, returns ∂L/∂x and ∂L/∂scale, ∂L/∂bias (each with its
- * parameter's shape). Computed in float64 on the host: dx = a·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)),
- * ĝ = dy·γ, a = 1/sqrt(σ² + ε).
+ * parameter's shape): dx = a·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = dy·γ, a = 1/sqrt(σ² + ε). float32 x and
+ * dy run on the active backend's fused kernel (`Backend.layerNormBackward`; on the CPU backend
+ * WebAssembly SIMD with float64 row sums); float64, or a backend without it, on the host in float64.
  *
  * @example
  * ```ts
@@ -107,10 +119,48 @@ export function layerNormBackward(dy: Tensor, x: Tensor, opts: LayerNormOptions 
   return normBackward('layerNormBackward', dy, x, opts, true);
 }
 
-/** Shared LN / RMSNorm backward over axes [axis, rank). */
+/** Shared LN / RMSNorm backward over axes [axis, rank): the backend's kernel for float32, else the host path. */
 export function normBackward(op: string, dy: Tensor, x: Tensor, opts: LayerNormOptions, center: boolean): LayerNormGradients {
   const dt = requireFloat(op, x);
   const axis = axisOf(op, opts.axis ?? -1, x.rank, x.shape);
+  return kernelBackward(op, dy, x, opts, center, axis) ?? hostBackward(op, dy, x, opts, center, axis, dt);
+}
+
+/** The backward on the backend's fused kernel (float32 x and dy), or undefined when it has none. */
+function kernelBackward(
+  op: string,
+  dy: Tensor,
+  x: Tensor,
+  opts: LayerNormOptions,
+  center: boolean,
+  axis: number,
+): LayerNormGradients | undefined {
+  const normShape = x.shape.slice(axis);
+  const { scale, bias } = opts;
+  // The kernel takes γ over the normalized block: a broadcast γ is expanded, its gradient summed back.
+  const g =
+    scale &&
+    (scale.size === sizeOf(normShape)
+      ? asDtype(scale, 'float32')
+      : tensorOf('float32', normShape, expandParam(op, 'scale', scale, normShape)!));
+  const r = backendNormBackward(center, dy, x, { axis, epsilon: opts.epsilon ?? 1e-5, scale: g, bias: bias !== undefined });
+  if (!r) return undefined;
+  const out: LayerNormGradients = { dx: r.dx };
+  if (scale && r.dScale) out.dScale = gradToParam(r.dScale, normShape, scale);
+  if (bias && r.dBias) out.dBias = gradToParam(r.dBias, normShape, bias);
+  return out;
+}
+
+/** The backward in float64 on the host (float64 inputs, and backends without a fused backward). */
+function hostBackward(
+  op: string,
+  dy: Tensor,
+  x: Tensor,
+  opts: LayerNormOptions,
+  center: boolean,
+  axis: number,
+  dt: 'float32' | 'float64',
+): LayerNormGradients {
   const normShape = x.shape.slice(axis);
   const d = sizeOf(normShape);
   const rows = d === 0 ? 0 : x.size / d;

@@ -1,5 +1,16 @@
-import { add, fmtShape, layerNormKernel, mul, NormkitError, rmsNormKernel, runOp, type Tensor, transpose } from '@normkit/tensor';
-import { asDtype, axisOf, f64, invertPerm, permuteF64, requireFloat, rowBackward, rowForward, tensorOf } from './internal.js';
+import { add, fmtShape, layerNormKernel, mul, NormkitError, rmsNormKernel, runOp, Tensor, transpose } from '@normkit/tensor';
+import {
+  asDtype,
+  axisOf,
+  backendNormBackward,
+  f64,
+  invertPerm,
+  permuteF64,
+  requireFloat,
+  rowBackward,
+  rowForward,
+  tensorOf,
+} from './internal.js';
 import { affineOp, withoutKeys } from './recorded-op.js';
 
 /** Options of `parallelLayerNorm` (PLN / LN-G; Musicath/Parallel-LN `ParallelLN`). */
@@ -138,7 +149,10 @@ export function lnG(x: Tensor, numGroups: number, opts: Omit<ParallelLayerNormOp
 }
 
 /**
- * Backward of `parallelLayerNorm` (any p, with or without centering), on the host in float64.
+ * Backward of `parallelLayerNorm` (any p, with or without centering). With p = 2, the feature axis
+ * last and float32 x and dy it runs on the active backend's fused LN / RMSNorm backward over
+ * [positions·G, groupSize] with a per-feature γ (`Backend.layerNormBackward` with `paramAxis`); otherwise
+ * on the host in float64.
  *
  * @example
  * ```ts
@@ -147,7 +161,42 @@ export function lnG(x: Tensor, numGroups: number, opts: Omit<ParallelLayerNormOp
  */
 export function parallelLayerNormBackward(dy: Tensor, x: Tensor, opts: ParallelLayerNormOptions = {}): ParallelLayerNormGradients {
   const dt = requireFloat('parallelLayerNormBackward', x);
-  const { F, g, perm } = plnLayout('parallelLayerNormBackward', x, opts);
+  const layout = plnLayout('parallelLayerNormBackward', x, opts);
+  return plnKernelBackward(dy, x, opts, layout) ?? plnHostBackward(dy, x, opts, layout, dt);
+}
+
+/** PLN's backward on the backend's fused kernel: x as [positions, G, groupSize], γ per feature over [G, groupSize]. */
+function plnKernelBackward(dy: Tensor, x: Tensor, opts: ParallelLayerNormOptions, L: PlnLayout): ParallelLayerNormGradients | undefined {
+  const { F, g, perm } = L;
+  if ((opts.p ?? 2) !== 2 || !perm.every((v, i) => v === i)) return undefined;
+  const grouped = [x.size / F || 0, F / g, g];
+  const view = (t: Tensor) => new Tensor(grouped, t.dtype, t.data);
+  const scale = opts.scale && new Tensor([F / g, g], 'float32', asDtype(opts.scale, 'float32').data as Float32Array);
+  const r = backendNormBackward(opts.centering ?? true, view(dy), view(x), {
+    axis: 2,
+    paramAxis: 1,
+    epsilon: opts.epsilon ?? 1e-5,
+    scale,
+    bias: opts.bias !== undefined,
+  });
+  if (!r) return undefined;
+  const as = (t: Tensor, like: Tensor) => new Tensor(like.shape, t.dtype, t.data);
+  return {
+    dx: as(r.dx, x),
+    ...(opts.scale && r.dScale && { dScale: as(r.dScale, opts.scale) }),
+    ...(opts.bias && r.dBias && { dBias: as(r.dBias, opts.bias) }),
+  };
+}
+
+/** PLN's backward on the host in float64 (any p, any feature axis). */
+function plnHostBackward(
+  dy: Tensor,
+  x: Tensor,
+  opts: ParallelLayerNormOptions,
+  L: PlnLayout,
+  dt: 'float32' | 'float64',
+): ParallelLayerNormGradients {
+  const { F, g, perm } = L;
   const spec = { center: opts.centering ?? true, p: opts.p ?? 2, eps: opts.epsilon ?? 1e-5 };
   const X = permuteF64(x.data as Float32Array, x.shape, perm);
   const DY = permuteF64(dy.data as Float32Array, dy.shape, perm);

@@ -114,6 +114,32 @@ export interface GradKernels {
   pad(dy: Tensor, xShape: readonly number[], pads: readonly number[], mode: 'reflect' | 'edge'): Tensor;
 }
 
+/** What `Backend.layerNormBackward` / `rmsNormBackward` differentiate: the fused norm over axes [axis, rank). */
+export interface NormBackwardOptions {
+  /** First normalized axis (already normalized, ≥ 0): statistics over axes [axis, rank) of x. */
+  axis: number;
+  epsilon: number;
+  /**
+   * γ over axes [paramAxis, rank) of x, exactly that many elements (any shape; a broadcast γ is
+   * expanded by the caller). Absent: γ = 1 and no dScale.
+   */
+  scale?: Tensor;
+  /** Whether to return dBias (Σ dy over the axes before paramAxis). */
+  bias: boolean;
+  /**
+   * First axis that γ, dScale and dBias span, ≤ axis; default axis. Below axis γ is per feature across
+   * groups: PLN / LN-G is x viewed as [..., G, d/G] with axis = rank − 1 and paramAxis = rank − 2.
+   */
+  paramAxis?: number;
+}
+
+/** Gradients of a fused norm: dx (x's shape), dScale and dBias (shape x.shape[paramAxis:]), all in x's dtype. */
+export interface NormBackwardResult {
+  dx: Tensor;
+  dScale?: Tensor;
+  dBias?: Tensor;
+}
+
 /**
  * The kernels every backend provides. Public ops (`add`, `matmul`, `layerNormKernel`, ...) validate
  * their arguments, then dispatch here through the active backend. Shapes and dtypes reaching a
@@ -158,6 +184,13 @@ export interface Backend {
   read?(x: Tensor): Tensor;
   /** Frees backend resources (kernel caches, workers). */
   dispose?(): void;
+  /**
+   * Backward of the fused LayerNorm (as `layerNorm` computes it) given dy: dx, and dScale = Σ dy·x̂,
+   * dBias = Σ dy over the rows. Optional: without it the norm package's host float64 path runs.
+   */
+  layerNormBackward?(dy: Tensor, x: Tensor, opts: NormBackwardOptions): NormBackwardResult;
+  /** Backward of the fused RMSNorm, as `layerNormBackward` (x̂ = x / sqrt(mean(x²) + ε)). Optional. */
+  rmsNormBackward?(dy: Tensor, x: Tensor, opts: NormBackwardOptions): NormBackwardResult;
 }
 
 // The CPU backend is created lazily on first use, so importing this package has no side effects.

@@ -18,6 +18,8 @@ export {
   getBackend,
   type LayerNormResult,
   listBackends,
+  type NormBackwardOptions,
+  type NormBackwardResult,
   type PoolOptions,
   type ReduceOp,
   registerBackend,

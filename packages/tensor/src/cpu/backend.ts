@@ -9,6 +9,7 @@ import { convGradKernel, poolGradKernel } from './linear-grad.js';
 import { castKernel, concatKernel, expandKernel, gatherKernel, padKernel, sliceKernel, tileKernel, transposeKernel } from './movement.js';
 import { gatherGradKernel, padGradKernel, sliceGradKernel } from './movement-grad.js';
 import { layerNormKernel, rmsNormKernel } from './norm.js';
+import { layerNormBackwardKernel, rmsNormBackwardKernel } from './norm-backward.js';
 import { argReduceKernel, reduceKernel, softmaxKernel } from './reduce.js';
 import { prodGradKernel, softmaxGradKernel } from './reduce-grad.js';
 
@@ -71,6 +72,8 @@ export class CpuBackend implements Backend {
   readonly grads = cpuGradKernels;
   layerNorm = layerNormKernel;
   rmsNorm = rmsNormKernel;
+  layerNormBackward = layerNormBackwardKernel;
+  rmsNormBackward = rmsNormBackwardKernel;
   /** Stops the GEMM helper threads (they are unref'd, so this is optional). @example getBackend().dispose?.() */
   dispose(): void {
     disposeGemmThreads();

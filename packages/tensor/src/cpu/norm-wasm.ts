@@ -9,7 +9,12 @@
 // x is copied in one chunk at a time and each chunk's rows are copied out as soon as they are done, so
 // a chunk stays in the core's cache between the three steps: x and y cross memory once each, as in a
 // copy, and the two extra copies are cache to cache. Engines without WebAssembly SIMD get `false`
-// from these functions and the caller runs the scalar JS kernels in norm.ts.
+// from these functions and the caller runs the scalar JS kernels in norm.ts / norm-backward.ts.
+//
+// The backward passes lay out, after the header: γ (F = period·d floats), the f32 partial sums of dγ
+// and dβ (F floats each), their float64 totals (F doubles each), then a chunk of x and a chunk of dy
+// (dx is written over the dy chunk). The partial sums take at most FLUSH_ROWS rows per feature before
+// `flush` adds them into the float64 totals, so dγ and dβ keep float64 accuracy over any row count.
 import { NORM_WASM_BASE64 } from './norm-wasm.generated.js';
 import { decodeBase64, ensureBytes } from './wasm-memory.js';
 
@@ -28,7 +33,25 @@ interface NormExports {
     flags: number,
   ): void;
   rms(x: number, y: number, g: number, b: number, rstd: number, rows: number, d: number, eps: number, flags: number): void;
+  lnBackward: BackwardExport;
+  rmsBackward: BackwardExport;
+  flush(src: number, dst: number, n: number): void;
 }
+
+type BackwardExport = (
+  x: number,
+  dy: number,
+  dx: number,
+  g: number,
+  pg: number,
+  pb: number,
+  rows: number,
+  d: number,
+  period: number,
+  phase: number,
+  eps: number,
+  flags: number,
+) => void;
 
 interface NormState {
   memory: WebAssembly.Memory;
@@ -79,6 +102,12 @@ export function setWasmNorm(on: boolean): boolean {
   return prev;
 }
 
+/** The compiled kernels, or null when they are switched off or the engine has no WebAssembly SIMD. */
+function active(): NormState | null {
+  if (state === undefined) state = init();
+  return enabled ? state : null;
+}
+
 const align = (bytes: number) => Math.ceil(bytes / 64) * 64;
 
 /** Memory addresses for one call, or null when the memory cannot hold them (the JS path runs). */
@@ -94,17 +123,22 @@ function prepare(
   const bAt = gAt + (g ? align(d * 4) : 0);
   const sAt = bAt + (b ? align(d * 4) : 0);
   const xAt = sAt + align(cr * 12);
-  const total = xAt + cr * d * 4;
-  if (total > 2 ** 32 - 65536) return null;
-  try {
-    ensureBytes(s.memory, total);
-  } catch {
-    return null;
-  }
-  if (s.f.buffer !== s.memory.buffer) s.f = new Float32Array(s.memory.buffer);
+  if (!reserve(s, xAt + cr * d * 4)) return null;
   if (g) s.f.set(g, gAt >> 2);
   if (b) s.f.set(b, bAt >> 2);
   return { gAt, bAt, sAt, xAt, cr };
+}
+
+/** Grows the memory to `total` bytes (false when it cannot) and refreshes the float view. */
+function reserve(s: NormState, total: number): boolean {
+  if (total > 2 ** 32 - 65536) return false;
+  try {
+    ensureBytes(s.memory, total);
+  } catch {
+    return false;
+  }
+  if (s.f.buffer !== s.memory.buffer) s.f = new Float32Array(s.memory.buffer);
+  return true;
 }
 
 /**
@@ -143,9 +177,7 @@ function run(
   mean: Float32Array | undefined,
   rstd: Float32Array | undefined,
 ): boolean {
-  if (!enabled) return false;
-  if (state === undefined) state = init();
-  const s = state;
+  const s = active();
   if (!s) return false;
   if (rows === 0 || d === 0) return true;
   const at = prepare(s, rows, d, g, b);
@@ -168,5 +200,75 @@ function run(
     if (mean) for (let i = 0; i < n; i++) mean[r0 + i] = f[mq + i]!;
     if (rstd) for (let i = 0; i < n; i++) rstd[r0 + i] = f[rq + i]!;
   }
+  return true;
+}
+
+/** Rows per feature summed into the f32 partial dγ / dβ before they move into float64. */
+const FLUSH_ROWS = 16;
+
+/** Memory addresses of one backward call, or null when the memory cannot hold them. */
+function prepareBackward(s: NormState, F: number, cr: number, d: number, g: Param) {
+  const gAt = HEADER;
+  const pgAt = gAt + (g ? align(F * 4) : 0);
+  const pbAt = pgAt + align(F * 4);
+  const dgAt = pbAt + align(F * 4);
+  const dbAt = dgAt + align(F * 8);
+  const xAt = dbAt + align(F * 8);
+  const qAt = xAt + align(cr * d * 4);
+  if (!reserve(s, qAt + cr * d * 4)) return null;
+  if (g) s.f.set(g, gAt >> 2);
+  s.f.fill(0, pgAt >> 2, xAt >> 2); // partial sums and float64 totals (all-zero bits are 0.0 in both)
+  return { gAt, pgAt, pbAt, dgAt, dbAt, xAt, qAt };
+}
+
+/**
+ * LayerNorm (`center`) or RMSNorm backward over `rows` rows of `d` floats with the WebAssembly kernel:
+ * DX from DY and X (DX may be DY). γ, when given, holds `period`·d values and row r uses block
+ * r mod period (a per-feature γ over groups; period 1: one γ for all rows); `dg` / `db` (period·d
+ * float64 values) receive Σ dy·x̂ and Σ dy over the rows of each block. Returns false, doing nothing,
+ * when the kernel is unavailable: the caller runs the JS kernel.
+ */
+export function normBackwardWasm(
+  center: boolean,
+  X: Float32Array,
+  DY: Float32Array,
+  DX: Float32Array,
+  rows: number,
+  d: number,
+  period: number,
+  g: Param,
+  eps: number,
+  dg: Float64Array | undefined,
+  db: Float64Array | undefined,
+): boolean {
+  const s = active();
+  if (!s) return false;
+  if (rows === 0 || d === 0) return true;
+  const F = period * d;
+  const cr = Math.max(1, Math.min(rows, Math.floor(CHUNK_FLOATS / d), FLUSH_ROWS * period));
+  const at = prepareBackward(s, F, cr, d, g);
+  if (!at) return false;
+  const f = s.f;
+  const kernel = center ? s.ex.lnBackward : s.ex.rmsBackward;
+  const flags = (g ? 1 : 0) | (db ? 2 : 0);
+  let pending = 0;
+  for (let r0 = 0; r0 < rows; r0 += cr) {
+    const n = Math.min(cr, rows - r0);
+    const o = r0 * d;
+    const len = n * d;
+    f.set(len === X.length ? X : X.subarray(o, o + len), at.xAt >> 2);
+    f.set(len === DY.length ? DY : DY.subarray(o, o + len), at.qAt >> 2);
+    kernel(at.xAt, at.qAt, at.qAt, at.gAt, at.pgAt, at.pbAt, n, d, period, r0 % period, eps, flags);
+    DX.set(f.subarray(at.qAt >> 2, (at.qAt >> 2) + len), o);
+    pending += n;
+    if (pending >= FLUSH_ROWS * period || r0 + n === rows) {
+      if (g) s.ex.flush(at.pgAt, at.dgAt, F);
+      if (db) s.ex.flush(at.pbAt, at.dbAt, F);
+      pending = 0;
+    }
+  }
+  const f64 = new Float64Array(s.memory.buffer);
+  if (dg) dg.set(f64.subarray(at.dgAt >> 3, (at.dgAt >> 3) + F));
+  if (db) db.set(f64.subarray(at.dbAt >> 3, (at.dbAt >> 3) + F));
   return true;
 }

@@ -32,8 +32,11 @@ function paramRow(p: Tensor | undefined, normShape: readonly number[]): Arr | un
 // monomorphic for the JIT; the reductions use four independent float64 accumulators so the adds
 // are not serialized on one dependency chain.
 
-/** Σ(x − shift) and Σ(x − shift)² over X[off, off + d). Returns [s, s2] through `acc`. */
-function shiftedSums(X: Arr, off: number, d: number, shift: number, acc: Float64Array): void {
+/**
+ * Σ(x − shift) and Σ(x − shift)² over X[off, off + d), into acc[0], acc[1] (float64).
+ * @example const acc = new Float64Array(2); shiftedSums(X, 0, d, X[0], acc); const mean = X[0] + acc[0] / d;
+ */
+export function shiftedSums(X: Arr, off: number, d: number, shift: number, acc: Float64Array): void {
   let s0 = 0,
     s1 = 0,
     s2 = 0,
@@ -68,7 +71,8 @@ function shiftedSums(X: Arr, off: number, d: number, shift: number, acc: Float64
   acc[1] = q0 + q1 + (q2 + q3);
 }
 
-function sumSquares(X: Arr, off: number, d: number): number {
+/** Σx² over X[off, off + d) (float64). @example const rms = Math.sqrt(sumSquares(X, 0, d) / d); */
+export function sumSquares(X: Arr, off: number, d: number): number {
   let q0 = 0,
     q1 = 0,
     q2 = 0,
