@@ -10,6 +10,7 @@ import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { testOnnxCommand } from './commands/test-onnx.js';
 import { theoryCommands } from './commands/theory.js';
+import { trainCommand } from './commands/train.js';
 import { verifyCommand } from './commands/verify.js';
 import { zooCommand } from './commands/zoo.js';
 import { type CommonOptions, Context, type Io, processIo, toJson } from './context.js';
@@ -162,6 +163,36 @@ export function createProgram(io: Io, state: { exitCode: number }): Command {
     .option('--seed <n>', 'weight seed', '0')
     .option('-o, --output <file>', 'where to write the model')
     .action(wrap(zooCommand as Action));
+
+  common(program.command('train'))
+    .description('train an MLP, CNN or ViT with a chosen normalization on Fashion-MNIST; report test accuracy; export ONNX')
+    .addOption(new Option('--arch <arch>', 'network').choices(['mlp', 'cnn', 'vit']).default('mlp'))
+    .addOption(
+      new Option('--norm <kind>', 'normalization layer (cbwc: centred linear layers feeding RMSNorm)')
+        .choices(['ln', 'rms', 'cbwc', 'pln', 'lng', 'bn', 'none'])
+        .default('ln'),
+    )
+    .option('--groups <G>', 'groups of lng (LN-G)')
+    .option('--data <dir>', 'fashion-mnist (the Debian package dataset-fashion-mnist) or an MNIST-format directory', 'fashion-mnist')
+    .option('--epochs <E>', 'epochs', '1')
+    .option('--batch <B>', 'batch size (default 128, ViT 64)')
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adamw', 'sgd', 'lars']).default('adamw'))
+    .option('--lr <LR>', 'learning rate (default adamw 1e-3, sgd 0.05, lars 0.1)')
+    .option('--weight-decay <wd>', "weight decay (default: the optimizer's: adamw 1e-2, sgd 0, lars 0)")
+    .option('--schedule <kind>', 'constant or cosine (warm-up then cosine decay)', 'constant')
+    .option('--warmup <steps>', 'linear learning-rate warm-up steps', '0')
+    .option('--clip <norm>', 'clip gradients to this global norm')
+    .option('--seed <S>', 'seed of weights, shuffling and dropout', '0')
+    .option('--threads <T>', 'GEMM threads', '1')
+    .option('--limit <N>', 'train on the first N training images only')
+    .option('--steps <K>', 'stop after K optimizer steps in all (counting resumed ones)')
+    .option('--shuffle <bool>', 'shuffle each epoch (false: file order)', 'true')
+    .option('--validation <N>', 'hold out N training images (seeded) and report validation accuracy each epoch', '0')
+    .option('--export <file.onnx>', 'write the trained network as ONNX (eval mode): input pixels [N,1,28,28], output logits [N,10]')
+    .option('--export-init <file.onnx>', 'write the network before the first step as ONNX')
+    .option('--save <ckpt>', 'write a checkpoint (atomically) at the end')
+    .option('--resume <ckpt>', 'resume from a checkpoint of the same architecture')
+    .action(wrap(trainCommand as Action));
 
   const theory = program.command('theory').description('the calculators of @normkit/theory (approximation bounds, LN-Net constructions)');
   for (const sub of theoryCommands()) {

@@ -33,6 +33,7 @@ export {
   writeFileAtomic,
 } from './checkpoint.js';
 export * from './data/index.js';
+export { type ExportOptions, exportModel } from './export/index.js';
 export { type GradCheckElement, type GradCheckOptions, type GradCheckResult, gradCheck } from './gradcheck.js';
 export { type CrossEntropyOptions, crossEntropy, type IntlObjectiveOptions, intlObjective, type MseOptions, mse } from './losses.js';
 export * from './nn/index.js';
