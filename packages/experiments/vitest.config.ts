@@ -1,0 +1,4 @@
+import { defineConfig } from 'vitest/config';
+import { vitestShared } from '../../vitest.shared.js';
+
+export default defineConfig(vitestShared);
