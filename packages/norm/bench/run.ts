@@ -1,16 +1,19 @@
 // LayerNorm vs RMSNorm forward on [tokens × d]: normkit (fused CPU kernels) against a Float32Array
 // copy (the memory-bound limit) and onnxruntime-node (LayerNormalization opset 17, RMSNormalization
 // opset 23, one thread). Each normkit op is timed twice: allocating its output (`layerNorm(x, opts)`)
-// and writing into a preallocated one (`layerNorm(x, { ...opts, out })`). Medians of timed samples;
-// writes bench/results.json and bench/results.md.
+// and writing into a preallocated one (`layerNorm(x, { ...opts, out })`). Then the float32 backward
+// passes (layerNormBackward, rmsNormBackward, parallelLayerNormBackward) on the backend's fused
+// kernels against the float64 host path they replace, timed in interleaved samples. Medians of timed
+// samples; writes bench/results.json and bench/results.md.
 //   taskset -c 1 npm run bench            (in packages/norm; pinned to one core)
 //   npm run bench -- --quick              (fewer samples)
+//   npm run bench -- --backward           (only the backward rows; results go to the console)
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { Tensor } from '@normkit/tensor';
+import { type Backend, CpuBackend, Tensor, withBackend } from '@normkit/tensor';
 import onnx from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { layerNorm, rmsNorm } from '../src/index.js';
+import { layerNorm, layerNormBackward, parallelLayerNorm, parallelLayerNormBackward, rmsNorm, rmsNormBackward } from '../src/index.js';
 
 const QUICK = process.argv.includes('--quick');
 /** Results go next to this file, or to $BENCH_OUT (used when the bench runs bundled on another machine). */
@@ -19,6 +22,9 @@ const SAMPLES = QUICK ? 7 : 21;
 const SAMPLE_MS = QUICK ? 2 : 5;
 const DS = [768, 1024, 4096];
 const TOKENS = [1, 128, 2048];
+const BACKWARD_ONLY = process.argv.includes('--backward');
+const BWD_DS = [256, 768];
+const BWD_ROWS = [128, 3200];
 
 ort.env.logLevel = 'error';
 const P = onnx.onnx;
@@ -140,7 +146,125 @@ interface Row {
   ortLnOverRms: number;
 }
 
+/**
+ * Median seconds per call of each function, from interleaved samples: every sample times each
+ * function in turn (calls batched so a sample lasts ≥ SAMPLE_MS), so drifting machine load hits all
+ * alike.
+ */
+function timeInterleaved(fns: (() => unknown)[]): number[] {
+  const reps = fns.map((fn) => {
+    for (let i = 0; i < 2; i++) fn();
+    let r = 1;
+    for (;;) {
+      const t0 = performance.now();
+      for (let i = 0; i < r; i++) fn();
+      if (performance.now() - t0 >= SAMPLE_MS || r >= 1 << 20) return r;
+      r *= 2;
+    }
+  });
+  const samples: number[][] = fns.map(() => []);
+  for (let s = 0; s < SAMPLES; s++) {
+    fns.forEach((fn, k) => {
+      const t0 = performance.now();
+      for (let i = 0; i < (reps[k] as number); i++) fn();
+      (samples[k] as number[]).push((performance.now() - t0) / 1000 / (reps[k] as number));
+    });
+  }
+  return samples.map(median);
+}
+
+interface BackwardRow {
+  op: string;
+  rows: number;
+  d: number;
+  /** The float64 host path (a backend without fused backward kernels), µs per call. */
+  hostUs: number;
+  /** The CPU backend's fused float32 kernels (WebAssembly SIMD), µs per call, interleaved with the host path. */
+  kernelUs: number;
+  speedup: number;
+  /** The kernels timed on their own, after the interleaved samples (no host-path garbage around them). */
+  kernelAloneUs: number;
+  /** The forward op on the same input, allocating, timed on its own: for scale. */
+  forwardUs: number;
+}
+
+/** The CPU backend without its fused backward kernels: the norm package then runs its float64 host path. */
+function hostOnlyBackend(): Backend {
+  const backend = Object.create(new CpuBackend()) as Backend;
+  Object.defineProperty(backend, 'name', { value: 'cpu-host-backward' });
+  backend.layerNormBackward = undefined;
+  backend.rmsNormBackward = undefined;
+  return backend;
+}
+
+/** Backward rows: LN (γ, β), RMSNorm (γ) and PLN-8 (γ, β) on float32 [rows × d], host path vs kernels. */
+function backwardRows(): BackwardRow[] {
+  const host = hostOnlyBackend();
+  const cpu = new CpuBackend();
+  const out: BackwardRow[] = [];
+  for (const d of BWD_DS) {
+    for (const rows of BWD_ROWS) {
+      const x = Tensor.randn([rows, d], 11);
+      const dy = Tensor.randn([rows, d], 12);
+      const scale = Tensor.randn([d], 13, { mean: 1, std: 0.1 });
+      const bias = Tensor.randn([d], 14, { std: 0.1 });
+      const ops: [string, () => unknown, () => unknown][] = [
+        ['LN', () => layerNormBackward(dy, x, { scale, bias }), () => layerNorm(x, { scale, bias })],
+        ['RMS', () => rmsNormBackward(dy, x, { scale }), () => rmsNorm(x, { scale })],
+        [
+          'PLN-8',
+          () => parallelLayerNormBackward(dy, x, { groupSize: 8, scale, bias }),
+          () => parallelLayerNorm(x, { groupSize: 8, scale, bias }),
+        ],
+      ];
+      for (const [op, backward, forward] of ops) {
+        const [hostS, kernelS] = timeInterleaved([() => withBackend(host, backward), () => withBackend(cpu, backward)]) as [number, number];
+        const kernelAlone = withBackend(cpu, () => timeSync(backward));
+        const forwardS = withBackend(cpu, () => timeSync(forward));
+        const us = (v: number) => v * 1e6;
+        const row = {
+          op,
+          rows,
+          d,
+          hostUs: us(hostS),
+          kernelUs: us(kernelS),
+          speedup: hostS / kernelS,
+          kernelAloneUs: us(kernelAlone),
+          forwardUs: us(forwardS),
+        };
+        out.push(row);
+        console.log(
+          `backward ${op} d=${d} rows=${rows}: host ${row.hostUs.toFixed(0)}µs  kernel ${row.kernelUs.toFixed(1)}µs  ${row.speedup.toFixed(1)}×  (alone ${row.kernelAloneUs.toFixed(1)}µs, forward ${row.forwardUs.toFixed(1)}µs)`,
+        );
+      }
+    }
+  }
+  return out;
+}
+
+/** The markdown section of the backward rows. */
+function backwardMarkdown(rows: BackwardRow[]): string[] {
+  const f = (v: number, p = 1) => v.toFixed(p);
+  return [
+    '## Backward (float32): float64 host path vs fused kernels',
+    '',
+    '`layerNormBackward` (γ, β), `rmsNormBackward` (γ), `parallelLayerNormBackward` (groups of 8, γ, β) on float32 [rows × d], with dγ, dβ: the CPU backend without its fused backward kernels (the float64 host path every backend without them runs) against the CPU backend (`Backend.layerNormBackward` / `rmsNormBackward`, WebAssembly SIMD), timed in interleaved samples; then the kernels on their own and the forward op (allocating) on the same input, for scale.',
+    '',
+    '| op | d | rows | host µs | kernel µs | **speed-up** | kernel alone µs | forward µs | alone/forward |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.op} | ${r.d} | ${r.rows} | ${f(r.hostUs, 0)} | ${f(r.kernelUs)} | **${f(r.speedup)}×** | ${f(r.kernelAloneUs)} | ${f(r.forwardUs)} | ${f(r.kernelAloneUs / r.forwardUs, 2)} |`,
+    ),
+    '',
+  ];
+}
+
 async function main() {
+  if (BACKWARD_ONLY) {
+    backwardRows();
+    return;
+  }
   const rows: Row[] = [];
   for (const d of DS) {
     for (const tokens of TOKENS) {
@@ -201,6 +325,7 @@ async function main() {
       );
     }
   }
+  const backward = backwardRows();
   const target = rows.find((r) => r.d === 768 && r.tokens === 128) as Row;
   const meta = {
     date: new Date().toISOString(),
@@ -226,10 +351,10 @@ async function main() {
     lnOutWithin2xOfCopyShapes: rows.filter(within).map((r) => `${r.d}x${r.tokens}`),
     lnWithin2xOfAllocatingCopyCount: `${rows.filter((r) => r.lnOverSlice <= 2).length}/${rows.length}`,
   };
-  writeFileSync(outPath('results.json'), `${JSON.stringify({ meta, targets, rows }, null, 2)}\n`);
+  writeFileSync(outPath('results.json'), `${JSON.stringify({ meta, targets, rows, backward }, null, 2)}\n`);
   const f = (v: number, p = 1) => v.toFixed(p);
   const md = [
-    '# @normkit/norm benchmark: LayerNorm vs RMSNorm forward',
+    '# @normkit/norm benchmark: LayerNorm vs RMSNorm forward, and the float32 backward kernels',
     '',
     `${meta.date} · Node ${meta.node} · ${meta.cpu} (${meta.cores} cores, this process on CPUs ${meta.cpusAllowed}, load ${meta.loadavg.map((v) => v.toFixed(1)).join('/')}) · onnxruntime-node ${meta.ortVersion} · median of ${SAMPLES} samples`,
     '',
@@ -248,6 +373,7 @@ async function main() {
     `- LayerNorm into a preallocated output within 2× of a Float32Array copy into a preallocated buffer (\`set\`), LN-out/copy ≤ 2: at d = 768, tokens = 128: **${f(target.lnOutOverCopy, 2)}×** → ${targets.lnOutWithin2xOfCopyAt768x128 ? 'met' : 'NOT met'}; ${targets.lnOutWithin2xOfCopyCount} shapes (${targets.lnOutWithin2xOfCopyShapes.join(', ') || 'none'})`,
     `- Allocating LayerNorm within 2× of an allocating copy (\`slice\`): ${targets.lnWithin2xOfAllocatingCopyCount} shapes (at d = 768, tokens = 128: ${f(target.lnOverSlice, 2)}×)`,
     '',
+    ...backwardMarkdown(backward),
   ].join('\n');
   // The hand-written reading of the numbers (from "## Reading the numbers" on) is kept across runs.
   let notes = '';
