@@ -60,6 +60,7 @@ import {
   rmsNormKernel,
   round,
   rsqrt,
+  selfAttention,
   sigmoid,
   sign,
   silu,
@@ -286,6 +287,11 @@ describe('reduction gradients', () => {
       checkGrad('softmax', (t) => softmax(t, axis), [randT([3, 4, 5], rnd, -3, 3)], rnd);
       checkGrad('logSoftmax', (t) => logSoftmax(t, axis), [randT([3, 4, 5], rnd, -3, 3)], rnd);
     });
+
+  it('selfAttention over packed QKV (2 heads of 4)', () => {
+    checkGrad('selfAttention', (t) => selfAttention(t, 2), [randT([2, 5, 24], rnd, -1.5, 1.5)], rnd);
+    checkGrad('selfAttention', (t) => selfAttention(t, 1, { scale: 0.7 }), [randT([1, 3, 6], rnd, -1.5, 1.5)], rnd);
+  });
 });
 
 describe('matmul and gemm gradients', () => {

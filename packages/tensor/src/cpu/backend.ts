@@ -1,6 +1,7 @@
 import type { Backend, BinaryOp, GradKernels, ReduceOp, UnaryOp, UnaryParamOp } from '../backend.js';
 import type { DType } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
+import { attentionGradKernel, attentionKernel } from './attention.js';
 import { binaryKernel, mapUnary, unaryFn, unaryParamFn, whereKernel } from './elementwise.js';
 import { unaryGradKernel } from './elementwise-grad.js';
 import { disposeGemmThreads } from './gemm-wasm.js';
@@ -26,6 +27,7 @@ export const cpuGradKernels: GradKernels = {
   gather: gatherGradKernel,
   slice: sliceGradKernel,
   pad: padGradKernel,
+  selfAttention: attentionGradKernel,
 };
 
 /**
@@ -74,6 +76,7 @@ export class CpuBackend implements Backend {
   rmsNorm = rmsNormKernel;
   layerNormBackward = layerNormBackwardKernel;
   rmsNormBackward = rmsNormBackwardKernel;
+  selfAttention = attentionKernel;
   /** Stops the GEMM helper threads (they are unref'd, so this is optional). @example getBackend().dispose?.() */
   dispose(): void {
     disposeGemmThreads();

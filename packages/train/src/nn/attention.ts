@@ -1,4 +1,4 @@
-import { fmtShape, matmul, mul, NormkitError, reshape, slice, softmax, type Tensor, transpose } from '@normkit/tensor';
+import { fmtShape, NormkitError, selfAttention, type Tensor } from '@normkit/tensor';
 import { deriveSeed, type InitOptions } from './init.js';
 import { CenteredLinear, Linear } from './linear.js';
 import { Module } from './module.js';
@@ -49,18 +49,8 @@ export class MultiHeadSelfAttention extends Module {
           shape: x.shape,
         },
       );
-    const [B, T] = x.shape as [number, number, number];
-    const H = this.numHeads;
-    const dh = this.headDim;
-    // [B, T, 3d] → [B, T, 3, H, dh]; q, v → [B, H, T, dh], k → [B, H, dh, T] (one transpose each);
-    // the 1/√d_h scale goes on q, the smaller operand (T·d_h against T² scores).
-    const qkv = reshape(this.qkv.forward(x), [B, T, 3, H, dh]);
-    const part = (i: number, perm: number[]) => transpose(reshape(slice(qkv, [i], [i + 1], [2]), [B, T, H, dh]), perm);
-    const q = mul(part(0, [0, 2, 1, 3]), 1 / Math.sqrt(dh));
-    const kT = part(1, [0, 2, 3, 1]);
-    const v = part(2, [0, 2, 1, 3]);
-    const scores = matmul(q, kT); // [B, H, T, T]
-    const heads = matmul(softmax(scores, -1), v); // [B, H, T, dh]
-    return this.proj.forward(reshape(transpose(heads, [0, 2, 1, 3]), [B, T, this.dim]));
+    // One fused op reads the heads in place from the packed [B, T, 3d] projection (Q, K, V each
+    // [heads, d_h]) and writes them side by side, [B, T, d], ready for proj.
+    return this.proj.forward(selfAttention(this.qkv.forward(x), this.numHeads));
   }
 }

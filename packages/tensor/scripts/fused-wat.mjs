@@ -1,0 +1,241 @@
+// WebAssembly SIMD kernels of the CPU backend's fused ops (self-attention, GELU), written as
+// WebAssembly text (WAT) by template. scripts/build-wasm.mjs writes the text to src/cpu/fused.wat (for
+// review) and compiles it with wabt into src/cpu/fused-wasm.generated.ts.
+//
+// Exports (all addresses and strides in bytes, every matrix float32):
+//   mm           C (+)= A·B for small matrices read in place: A[i, k] at a + i·ars + k·aks (so Aᵀ is
+//                just other strides), B row-major with contiguous columns (N a multiple of 4), C row
+//                stride ldc. 4×8 register tiles, then 1-row and 4-column edges; no packing, so it suits
+//                the per-head products of attention (tens of rows and columns).
+//   softmax      rows of scale·s → softmax in place over the first n columns; the lanes of the last
+//                vector past n become 0.
+//   softmaxGrad  dS = scale · P ⊙ (dP − Σⱼ P⊙dP) in place of dP, over whole vectors (P is 0 past n).
+//   transpose    dst[c][r] = src[r][c].
+//   gelu         y = x·Φ(x), Φ from erfc (Numerical Recipes' Chebyshev fit, relative error < 1.2e-7).
+//   geluGrad     dx = dy·(Φ(x) + x·φ(x)).
+// exp is Cephes' expf (range reduction by ln 2 in two parts, degree-6 polynomial): about 1 ulp.
+
+const I = (n) => `(i32.const ${n})`;
+const F = (x) => `(f32x4.splat (f32.const ${x}))`;
+const get = (n) => `(local.get $${n})`;
+const set = (n, e) => `(local.set $${n} ${e})`;
+const add = (a, b) => `(i32.add ${a} ${b})`;
+const mul = (a, b) => `(i32.mul ${a} ${b})`;
+const vadd = (a, b) => `(f32x4.add ${a} ${b})`;
+const vmul = (a, b) => `(f32x4.mul ${a} ${b})`;
+const shuffle = (lanes, a, b) => `(i8x16.shuffle ${lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]).join(' ')} ${a} ${b})`;
+/** Every lane of `v` set to the reduction `op` (f32x4.add / f32x4.max) of its four lanes. */
+const allLanes = (op, v) => {
+  const h = `(${op} ${v} ${shuffle([2, 3, 0, 1], v, v)})`;
+  return `(${op} ${h} ${shuffle([1, 0, 3, 2], h, h)})`;
+};
+
+/** $exp: e^x lanewise (Cephes expf), inputs clamped to [−87.33, 88.37]. */
+function expFunc(L) {
+  L.push('  (func $exp (param $x v128) (result v128) (local $n v128) (local $r v128) (local $p v128)');
+  L.push(`    ${set('x', `(f32x4.min (f32x4.max ${get('x')} ${F(-87.33654)}) ${F(88.37626)})`)}`);
+  L.push(`    ${set('n', `(f32x4.nearest ${vmul(get('x'), F(Math.LOG2E))})`)}`);
+  L.push(`    ${set('r', `(f32x4.sub (f32x4.sub ${get('x')} ${vmul(get('n'), F(0.693359375))}) ${vmul(get('n'), F(-2.1219444e-4))})`)}`);
+  const coeffs = [1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+  L.push(`    ${set('p', F(1.98756915e-4))}`);
+  for (const c of coeffs) L.push(`    ${set('p', vadd(vmul(get('p'), get('r')), F(c)))}`);
+  L.push(`    ${set('p', vadd(vadd(vmul(get('p'), vmul(get('r'), get('r'))), get('r')), F(1)))}`);
+  L.push(`    ${vmul(get('p'), `(i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s ${get('n')}) (i32x4.splat ${I(127)})) ${I(23)})`)}`);
+  L.push('  )');
+}
+
+/** $phi: the standard normal CDF Φ(x) lanewise, from erfc(|x|/√2) (Numerical Recipes' erfc). */
+function phiFunc(L) {
+  const c = [0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368];
+  L.push('  (func $phi (param $x v128) (result v128) (local $z v128) (local $t v128) (local $p v128) (local $e v128)');
+  L.push(`    ${set('z', vmul(`(f32x4.abs ${get('x')})`, F(Math.SQRT1_2)))}`);
+  L.push(`    ${set('t', `(f32x4.div ${F(1)} ${vadd(F(1), vmul(F(0.5), get('z')))})`)}`);
+  L.push(`    ${set('p', F(c[0]))}`);
+  for (const k of c.slice(1)) L.push(`    ${set('p', vadd(vmul(get('p'), get('t')), F(k)))}`);
+  // erfc(z) = t·exp(−z² − 1.26551223 + t·p); Φ(x) = 1 − erfc/2 for x ≥ 0, erfc/2 below.
+  L.push(
+    `    ${set('e', vmul(vmul(get('t'), `(call $exp (f32x4.sub ${vadd(vmul(get('t'), get('p')), F(-1.26551223))} ${vmul(get('z'), get('z'))}))`), F(0.5)))}`,
+  );
+  L.push(`    (v128.bitselect (f32x4.sub ${F(1)} ${get('e')}) ${get('e')} (f32x4.ge ${get('x')} ${F(0)}))`);
+  L.push('  )');
+}
+
+/** $mkRxV: an R-row × 4V-column tile of C over K (see `mm`). */
+function microKernel(L, R, V) {
+  L.push(
+    `  (func $mk${R}x${V} (param $a i32) (param $ars i32) (param $aks i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32) (param $K i32) (param $acc i32)`,
+  );
+  L.push('    (local $k i32) (local $av v128)');
+  for (let v = 0; v < V; v++) L.push(`    (local $b${v} v128)`);
+  for (let r = 0; r < R; r++) for (let v = 0; v < V; v++) L.push(`    (local $c${r}_${v} v128)`);
+  for (let r = 1; r < R; r++) L.push(`    (local $a${r} i32) (local $cr${r} i32)`);
+  for (let r = 1; r < R; r++) {
+    L.push(`    ${set(`a${r}`, add(get('a'), mul(get('ars'), I(r))))}`);
+    L.push(`    ${set(`cr${r}`, add(get('c'), mul(get('ldc'), I(r))))}`);
+  }
+  const aPtr = (r) => (r === 0 ? get('a') : get(`a${r}`));
+  const cPtr = (r) => (r === 0 ? get('c') : get(`cr${r}`));
+  L.push(`    (if ${get('acc')} (then`);
+  for (let r = 0; r < R; r++) for (let v = 0; v < V; v++) L.push(`      ${set(`c${r}_${v}`, `(v128.load offset=${16 * v} ${cPtr(r)})`)}`);
+  L.push('    ))');
+  L.push(`    (block $done (loop $l`);
+  L.push(`      (br_if $done (i32.ge_u ${get('k')} ${get('K')}))`);
+  for (let v = 0; v < V; v++) L.push(`      ${set(`b${v}`, `(v128.load offset=${16 * v} ${get('b')})`)}`);
+  for (let r = 0; r < R; r++) {
+    L.push(`      ${set('av', `(v128.load32_splat ${aPtr(r)})`)}`);
+    for (let v = 0; v < V; v++) L.push(`      ${set(`c${r}_${v}`, vadd(get(`c${r}_${v}`), vmul(get('av'), get(`b${v}`))))}`);
+    L.push(`      ${set(r === 0 ? 'a' : `a${r}`, add(aPtr(r), get('aks')))}`);
+  }
+  L.push(`      ${set('b', add(get('b'), get('ldb')))}`);
+  L.push(`      ${set('k', add(get('k'), I(1)))}`);
+  L.push('      (br $l)))');
+  for (let r = 0; r < R; r++) for (let v = 0; v < V; v++) L.push(`    (v128.store offset=${16 * v} ${cPtr(r)} ${get(`c${r}_${v}`)})`);
+  L.push('  )');
+}
+
+/** The export `mm`: 8-column blocks (4-row tiles, then single rows), then a 4-column block when N mod 8 = 4. */
+function mmFunc(L) {
+  L.push(
+    '  (func (export "mm") (param $a i32) (param $ars i32) (param $aks i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32) (param $M i32) (param $N i32) (param $K i32) (param $acc i32)',
+  );
+  L.push('    (local $i i32) (local $j i32)');
+  const rows = (V) => {
+    const call = (R) =>
+      `(call $mk${R}x${V} ${add(get('a'), mul(get('i'), get('ars')))} ${get('ars')} ${get('aks')} ${add(get('b'), mul(get('j'), I(4)))} ${get('ldb')} ${add(get('c'), add(mul(get('i'), get('ldc')), mul(get('j'), I(4))))} ${get('ldc')} ${get('K')} ${get('acc')})`;
+    L.push(`      ${set('i', I(0))}`);
+    L.push(
+      `      (block $d4 (loop $l4 (br_if $d4 (i32.gt_u ${add(get('i'), I(4))} ${get('M')})) ${call(4)} ${set('i', add(get('i'), I(4)))} (br $l4)))`,
+    );
+    L.push(
+      `      (block $d1 (loop $l1 (br_if $d1 (i32.ge_u ${get('i')} ${get('M')})) ${call(1)} ${set('i', add(get('i'), I(1)))} (br $l1)))`,
+    );
+  };
+  L.push(`    (block $jd (loop $jl (br_if $jd (i32.gt_u ${add(get('j'), I(8))} ${get('N')}))`);
+  rows(2);
+  L.push(`      ${set('j', add(get('j'), I(8)))} (br $jl)))`);
+  L.push(`    (if (i32.le_u ${add(get('j'), I(4))} ${get('N')}) (then`);
+  rows(1);
+  L.push('    ))');
+  L.push('  )');
+}
+
+/** The export `softmax` (see the header). */
+function softmaxFunc(L) {
+  L.push('  (func (export "softmax") (param $s i32) (param $lds i32) (param $rows i32) (param $n i32) (param $scale f32)');
+  L.push('    (local $r i32) (local $p i32) (local $end i32) (local $tail i32) (local $mask v128) (local $sc v128)');
+  L.push('    (local $m v128) (local $sum v128) (local $v v128) (local $inv v128)');
+  L.push(`    ${set('tail', `(i32.and ${get('n')} ${I(3)})`)}`);
+  L.push(`    ${set('mask', `(i32x4.lt_s (v128.const i32x4 0 1 2 3) (i32x4.splat ${get('tail')}))`)}`);
+  L.push(`    ${set('sc', `(f32x4.splat ${get('scale')})`)}`);
+  L.push(`    (block $rd (loop $rl (br_if $rd (i32.ge_u ${get('r')} ${get('rows')}))`);
+  L.push(`      ${set('p', add(get('s'), mul(get('r'), get('lds'))))}`);
+  L.push(`      ${set('end', add(get('p'), `(i32.shl (i32.and ${get('n')} ${I(-4)}) ${I(2)})`))}`);
+  // Row maximum.
+  L.push(`      ${set('m', F('-inf'))}`);
+  const loop = (name, body) => {
+    L.push(`      (block $${name}d (loop $${name}l (br_if $${name}d (i32.ge_u ${get('p')} ${get('end')}))`);
+    for (const line of body) L.push(`        ${line}`);
+    L.push(`        ${set('p', add(get('p'), I(16)))} (br $${name}l)))`);
+  };
+  loop('max', [set('m', `(f32x4.max ${get('m')} (v128.load ${get('p')}))`)]);
+  L.push(
+    `      (if ${get('tail')} (then ${set('m', `(f32x4.max ${get('m')} (v128.bitselect (v128.load ${get('p')}) ${F('-inf')} ${get('mask')}))`)}))`,
+  );
+  L.push(`      ${set('m', vmul(allLanes('f32x4.max', get('m')), get('sc')))}`);
+  // exp(scale·s − max), stored, summed.
+  L.push(`      ${set('p', add(get('s'), mul(get('r'), get('lds'))))}`);
+  L.push(`      ${set('sum', F(0))}`);
+  const ex = `(call $exp (f32x4.sub ${vmul(`(v128.load ${get('p')})`, get('sc'))} ${get('m')}))`;
+  loop('exp', [set('v', ex), `(v128.store ${get('p')} ${get('v')})`, set('sum', vadd(get('sum'), get('v')))]);
+  L.push(
+    `      (if ${get('tail')} (then ${set('v', `(v128.and ${ex} ${get('mask')})`)} (v128.store ${get('p')} ${get('v')}) ${set('sum', vadd(get('sum'), get('v')))}))`,
+  );
+  L.push(`      ${set('inv', `(f32x4.div ${F(1)} ${allLanes('f32x4.add', get('sum'))})`)}`);
+  L.push(`      ${set('p', add(get('s'), mul(get('r'), get('lds'))))}`);
+  L.push(`      (if ${get('tail')} (then ${set('end', add(get('end'), I(16)))}))`);
+  loop('scale', [`(v128.store ${get('p')} ${vmul(`(v128.load ${get('p')})`, get('inv'))})`]);
+  L.push(`      ${set('r', add(get('r'), I(1)))} (br $rl)))`);
+  L.push('  )');
+}
+
+/** The export `softmaxGrad` (see the header): $nv vectors per row. */
+function softmaxGradFunc(L) {
+  L.push(
+    '  (func (export "softmaxGrad") (param $pp i32) (param $dp i32) (param $ld i32) (param $rows i32) (param $nv i32) (param $scale f32)',
+  );
+  L.push('    (local $r i32) (local $i i32) (local $p i32) (local $q i32) (local $dot v128) (local $sc v128)');
+  L.push(`    ${set('sc', `(f32x4.splat ${get('scale')})`)}`);
+  L.push(`    (block $rd (loop $rl (br_if $rd (i32.ge_u ${get('r')} ${get('rows')}))`);
+  L.push(`      ${set('p', add(get('pp'), mul(get('r'), get('ld'))))} ${set('q', add(get('dp'), mul(get('r'), get('ld'))))}`);
+  L.push(`      ${set('dot', F(0))} ${set('i', I(0))}`);
+  L.push(`      (block $ad (loop $al (br_if $ad (i32.ge_u ${get('i')} ${get('nv')}))`);
+  const off = `(i32.shl ${get('i')} ${I(4)})`;
+  L.push(`        ${set('dot', vadd(get('dot'), vmul(`(v128.load ${add(get('p'), off)})`, `(v128.load ${add(get('q'), off)})`)))}`);
+  L.push(`        ${set('i', add(get('i'), I(1)))} (br $al)))`);
+  L.push(`      ${set('dot', allLanes('f32x4.add', get('dot')))} ${set('i', I(0))}`);
+  L.push(`      (block $bd (loop $bl (br_if $bd (i32.ge_u ${get('i')} ${get('nv')}))`);
+  L.push(
+    `        (v128.store ${add(get('q'), off)} ${vmul(vmul(`(f32x4.sub (v128.load ${add(get('q'), off)}) ${get('dot')})`, `(v128.load ${add(get('p'), off)})`), get('sc'))})`,
+  );
+  L.push(`        ${set('i', add(get('i'), I(1)))} (br $bl)))`);
+  L.push(`      ${set('r', add(get('r'), I(1)))} (br $rl)))`);
+  L.push('  )');
+}
+
+/** The export `transpose`: dst[c][r] = src[r][c] (row strides srs, lds). */
+function transposeFunc(L) {
+  L.push(
+    '  (func (export "transpose") (param $src i32) (param $srs i32) (param $dst i32) (param $lds i32) (param $rows i32) (param $cols i32)',
+  );
+  L.push('    (local $r i32) (local $c i32) (local $s i32) (local $d i32)');
+  L.push(`    (block $rd (loop $rl (br_if $rd (i32.ge_u ${get('r')} ${get('rows')}))`);
+  L.push(
+    `      ${set('s', add(get('src'), mul(get('r'), get('srs'))))} ${set('d', add(get('dst'), `(i32.shl ${get('r')} ${I(2)})`))} ${set('c', I(0))}`,
+  );
+  L.push(`      (block $cd (loop $cl (br_if $cd (i32.ge_u ${get('c')} ${get('cols')}))`);
+  L.push(`        (f32.store ${get('d')} (f32.load ${get('s')}))`);
+  L.push(`        ${set('s', add(get('s'), I(4)))} ${set('d', add(get('d'), get('lds')))} ${set('c', add(get('c'), I(1)))} (br $cl)))`);
+  L.push(`      ${set('r', add(get('r'), I(1)))} (br $rl)))`);
+  L.push('  )');
+}
+
+/** The exports `gelu` and `geluGrad` over $n4 vectors (dx may be x or dy). */
+function geluFuncs(L) {
+  L.push('  (func (export "gelu") (param $x i32) (param $y i32) (param $n4 i32) (local $i i32) (local $v v128)');
+  L.push(`    (block $d (loop $l (br_if $d (i32.ge_u ${get('i')} ${get('n4')}))`);
+  L.push(`      ${set('v', `(v128.load ${get('x')})`)} (v128.store ${get('y')} ${vmul(get('v'), `(call $phi ${get('v')})`)})`);
+  L.push(`      ${set('x', add(get('x'), I(16)))} ${set('y', add(get('y'), I(16)))} ${set('i', add(get('i'), I(1)))} (br $l)))`);
+  L.push('  )');
+  L.push('  (func (export "geluGrad") (param $x i32) (param $dy i32) (param $dx i32) (param $n4 i32) (local $i i32) (local $v v128)');
+  L.push(`    (block $d (loop $l (br_if $d (i32.ge_u ${get('i')} ${get('n4')}))`);
+  L.push(`      ${set('v', `(v128.load ${get('x')})`)}`);
+  const pdf = vmul(`(call $exp ${vmul(vmul(get('v'), get('v')), F(-0.5))})`, F(1 / Math.sqrt(2 * Math.PI)));
+  L.push(`      (v128.store ${get('dx')} ${vmul(`(v128.load ${get('dy')})`, vadd(`(call $phi ${get('v')})`, vmul(get('v'), pdf)))})`);
+  L.push(
+    `      ${set('x', add(get('x'), I(16)))} ${set('dy', add(get('dy'), I(16)))} ${set('dx', add(get('dx'), I(16)))} ${set('i', add(get('i'), I(1)))} (br $l)))`,
+  );
+  L.push('  )');
+}
+
+/** The whole module's text (one ordinary imported memory). */
+export function fusedWat() {
+  const L = [';; Generated by scripts/build-wasm.mjs from scripts/fused-wat.mjs: do not edit; edit the generator and rerun it.'];
+  L.push('(module');
+  L.push('  (import "env" "memory" (memory 1))');
+  expFunc(L);
+  phiFunc(L);
+  for (const [R, V] of [
+    [4, 2],
+    [1, 2],
+    [4, 1],
+    [1, 1],
+  ])
+    microKernel(L, R, V);
+  mmFunc(L);
+  softmaxFunc(L);
+  softmaxGradFunc(L);
+  transposeFunc(L);
+  geluFuncs(L);
+  L.push(')');
+  return `${L.join('\n')}\n`;
+}
