@@ -8,6 +8,7 @@ import {
   type NormBackwardResult,
   NormkitError,
   normalizeAxis,
+  shapesEqual,
   sizeOf,
   Tensor,
 } from '@normkit/tensor';
@@ -25,6 +26,15 @@ export function requireFloat(op: string, x: Tensor, name = 'x'): FloatDType {
     );
   }
   return x.dtype;
+}
+
+/** Throws unless the upstream gradient dy has x's shape (a backward pass reads them element by element). */
+export function requireGradShape(op: string, dy: Tensor, x: Tensor): void {
+  if (!shapesEqual(dy.shape, x.shape))
+    throw new NormkitError('SHAPE_MISMATCH', `${op}: dy ${fmtShape(dy.shape)} must have the shape of x ${fmtShape(x.shape)}`, {
+      op,
+      shape: dy.shape,
+    });
 }
 
 /** The values of a tensor as a float64 copy. */

@@ -8,6 +8,7 @@ import {
   gradToParam,
   reduceToParam,
   requireFloat,
+  requireGradShape,
   rowBackward,
   tensorOf,
 } from './internal.js';
@@ -122,6 +123,7 @@ export function layerNormBackward(dy: Tensor, x: Tensor, opts: LayerNormOptions 
 /** Shared LN / RMSNorm backward over axes [axis, rank): the backend's kernel for float32, else the host path. */
 export function normBackward(op: string, dy: Tensor, x: Tensor, opts: LayerNormOptions, center: boolean): LayerNormGradients {
   const dt = requireFloat(op, x);
+  requireGradShape(op, dy, x);
   const axis = axisOf(op, opts.axis ?? -1, x.rank, x.shape);
   return kernelBackward(op, dy, x, opts, center, axis) ?? hostBackward(op, dy, x, opts, center, axis, dt);
 }

@@ -7,6 +7,7 @@ import {
   invertPerm,
   permuteF64,
   requireFloat,
+  requireGradShape,
   rowBackward,
   rowForward,
   tensorOf,
@@ -161,6 +162,7 @@ export function lnG(x: Tensor, numGroups: number, opts: Omit<ParallelLayerNormOp
  */
 export function parallelLayerNormBackward(dy: Tensor, x: Tensor, opts: ParallelLayerNormOptions = {}): ParallelLayerNormGradients {
   const dt = requireFloat('parallelLayerNormBackward', x);
+  requireGradShape('parallelLayerNormBackward', dy, x);
   const layout = plnLayout('parallelLayerNormBackward', x, opts);
   return plnKernelBackward(dy, x, opts, layout) ?? plnHostBackward(dy, x, opts, layout, dt);
 }

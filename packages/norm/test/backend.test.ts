@@ -108,6 +108,16 @@ describe('backward dispatch', () => {
     });
   });
 
+  it('refuses a dy of another shape than x (before any kernel reads it), naming both shapes', () => {
+    const bad = Tensor.randn([3, 5, 11], 6);
+    for (const f of [
+      () => layerNormBackward(bad, x),
+      () => rmsNormBackward(bad, x),
+      () => parallelLayerNormBackward(bad, x, { groupSize: 4 }),
+    ])
+      expect(f).toThrow(/dy \[3, 5, 11\] must have the shape of x \[3, 5, 12\]/);
+  });
+
   it('a broadcast scale gets its gradient summed back to its own shape', () => {
     const s = Tensor.randn([1, 12], 5);
     const fast = withBackend(backwardBackend(true).backend, () => layerNormBackward(dy, x, { axis: 1, scale: s }));
