@@ -30,34 +30,46 @@ const allLanes = (op, v) => {
   return `(${op} ${h} ${shuffle([1, 0, 3, 2], h, h)})`;
 };
 
-/** $exp: e^x lanewise (Cephes expf), inputs clamped to [−87.33, 88.37]. */
-function expFunc(L) {
-  L.push('  (func $exp (param $x v128) (result v128) (local $n v128) (local $r v128) (local $p v128)');
-  L.push(`    ${set('x', `(f32x4.min (f32x4.max ${get('x')} ${F(-87.33654)}) ${F(88.37626)})`)}`);
-  L.push(`    ${set('n', `(f32x4.nearest ${vmul(get('x'), F(Math.LOG2E))})`)}`);
-  L.push(`    ${set('r', `(f32x4.sub (f32x4.sub ${get('x')} ${vmul(get('n'), F(0.693359375))}) ${vmul(get('n'), F(-2.1219444e-4))})`)}`);
-  const coeffs = [1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
-  L.push(`    ${set('p', F(1.98756915e-4))}`);
-  for (const c of coeffs) L.push(`    ${set('p', vadd(vmul(get('p'), get('r')), F(c)))}`);
-  L.push(`    ${set('p', vadd(vadd(vmul(get('p'), vmul(get('r'), get('r'))), get('r')), F(1)))}`);
-  L.push(`    ${vmul(get('p'), `(i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s ${get('n')}) (i32x4.splat ${I(127)})) ${I(23)})`)}`);
-  L.push('  )');
+/** Declarations of the locals `expLines` with prefix `p` uses. */
+const expLocals = (p) => `(local $${p}t v128) (local $${p}n v128) (local $${p}r v128) (local $${p}q v128)`;
+/** 1.5·2²³: adding it rounds a float32 of magnitude < 2²² to an integer, held in the low mantissa bits. */
+const MAGIC = 12582912;
+
+/**
+ * Lines setting local `out` = e^(expression `x`) lanewise, inline (Cephes expf: x = n·ln2 + r, a
+ * degree-6 polynomial in r, times 2ⁿ built in the exponent bits), inputs clamped to [−87.33, 88.37].
+ * n is rounded by adding 1.5·2²³, whose bit pattern then holds n as an integer.
+ */
+function expLines(L, ind, x, out, p) {
+  const v = (n) => `$${p}${n}`;
+  L.push(`${ind}(local.set ${v('r')} (f32x4.min (f32x4.max ${x} ${F(-87.33654)}) ${F(88.37626)}))`);
+  L.push(`${ind}(local.set ${v('t')} ${vadd(vmul(`(local.get ${v('r')})`, F(Math.LOG2E)), F(MAGIC))})`);
+  L.push(`${ind}(local.set ${v('n')} (f32x4.sub (local.get ${v('t')}) ${F(MAGIC)}))`);
+  const n = `(local.get ${v('n')})`;
+  L.push(
+    `${ind}(local.set ${v('r')} (f32x4.sub (f32x4.sub (local.get ${v('r')}) ${vmul(n, F(0.693359375))}) ${vmul(n, F(-2.1219444e-4))}))`,
+  );
+  const r = `(local.get ${v('r')})`;
+  let poly = F(1.98756915e-4);
+  for (const c of [1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]) poly = vadd(vmul(poly, r), F(c));
+  L.push(`${ind}(local.set ${v('q')} ${vadd(vadd(vmul(poly, vmul(r, r)), r), F(1))})`);
+  // 2ⁿ: (bits(t) − bits(1.5·2²³) + 127) << 23.
+  const pow2 = `(i32x4.shl (i32x4.sub (local.get ${v('t')}) (i32x4.splat ${I(0x4b400000 - 127)})) ${I(23)})`;
+  L.push(`${ind}(local.set $${out} ${vmul(`(local.get ${v('q')})`, pow2)})`);
 }
 
-/** $phi: the standard normal CDF Φ(x) lanewise, from erfc(|x|/√2) (Numerical Recipes' erfc). */
-function phiFunc(L) {
-  const c = [0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368];
-  L.push('  (func $phi (param $x v128) (result v128) (local $z v128) (local $t v128) (local $p v128) (local $e v128)');
-  L.push(`    ${set('z', vmul(`(f32x4.abs ${get('x')})`, F(Math.SQRT1_2)))}`);
-  L.push(`    ${set('t', `(f32x4.div ${F(1)} ${vadd(F(1), vmul(F(0.5), get('z')))})`)}`);
-  L.push(`    ${set('p', F(c[0]))}`);
-  for (const k of c.slice(1)) L.push(`    ${set('p', vadd(vmul(get('p'), get('t')), F(k)))}`);
-  // erfc(z) = t·exp(−z² − 1.26551223 + t·p); Φ(x) = 1 − erfc/2 for x ≥ 0, erfc/2 below.
-  L.push(
-    `    ${set('e', vmul(vmul(get('t'), `(call $exp (f32x4.sub ${vadd(vmul(get('t'), get('p')), F(-1.26551223))} ${vmul(get('z'), get('z'))}))`), F(0.5)))}`,
-  );
-  L.push(`    (v128.bitselect (f32x4.sub ${F(1)} ${get('e')}) ${get('e')} (f32x4.ge ${get('x')} ${F(0)}))`);
-  L.push('  )');
+const PHI_LOCALS = `(local $z v128) (local $u v128) (local $e v128) ${expLocals('x')}`;
+/** Lines setting local `out` = Φ(local $x) lanewise (standard normal CDF) from erfc(|x|/√2), Numerical Recipes' erfc. */
+function phiLines(L, ind, out) {
+  const c = [0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368, -1.26551223];
+  L.push(`${ind}${set('z', vmul(`(f32x4.abs ${get('x')})`, F(Math.SQRT1_2)))}`);
+  L.push(`${ind}${set('u', `(f32x4.div ${F(1)} ${vadd(F(1), vmul(F(0.5), get('z')))})`)}`);
+  let poly = F(c[0]);
+  for (const k of c.slice(1)) poly = vadd(vmul(poly, get('u')), F(k));
+  // erfc(z) = u·exp(−z² − 1.26551223 + u·P(u)); Φ(x) = 1 − erfc/2 for x ≥ 0, erfc/2 below.
+  expLines(L, ind, `(f32x4.sub ${poly} ${vmul(get('z'), get('z'))})`, 'e', 'x');
+  L.push(`${ind}${set('e', vmul(vmul(get('u'), get('e')), F(0.5)))}`);
+  L.push(`${ind}${set(out, `(v128.bitselect (f32x4.sub ${F(1)} ${get('e')}) ${get('e')} (f32x4.ge ${get('x')} ${F(0)}))`)}`);
 }
 
 /** $mkRxV: an R-row × 4V-column tile of C over K (see `mm`). */
@@ -123,7 +135,7 @@ function mmFunc(L) {
 function softmaxFunc(L) {
   L.push('  (func (export "softmax") (param $s i32) (param $lds i32) (param $rows i32) (param $n i32) (param $scale f32)');
   L.push('    (local $r i32) (local $p i32) (local $end i32) (local $tail i32) (local $mask v128) (local $sc v128)');
-  L.push('    (local $m v128) (local $sum v128) (local $v v128) (local $inv v128)');
+  L.push(`    (local $m v128) (local $sum v128) (local $v v128) (local $inv v128) ${expLocals('x')}`);
   L.push(`    ${set('tail', `(i32.and ${get('n')} ${I(3)})`)}`);
   L.push(`    ${set('mask', `(i32x4.lt_s (v128.const i32x4 0 1 2 3) (i32x4.splat ${get('tail')}))`)}`);
   L.push(`    ${set('sc', `(f32x4.splat ${get('scale')})`)}`);
@@ -145,10 +157,14 @@ function softmaxFunc(L) {
   // exp(scale·s − max), stored, summed.
   L.push(`      ${set('p', add(get('s'), mul(get('r'), get('lds'))))}`);
   L.push(`      ${set('sum', F(0))}`);
-  const ex = `(call $exp (f32x4.sub ${vmul(`(v128.load ${get('p')})`, get('sc'))} ${get('m')}))`;
-  loop('exp', [set('v', ex), `(v128.store ${get('p')} ${get('v')})`, set('sum', vadd(get('sum'), get('v')))]);
+  const arg = `(f32x4.sub ${vmul(`(v128.load ${get('p')})`, get('sc'))} ${get('m')})`;
+  const expBody = [];
+  expLines(expBody, '', arg, 'v', 'x');
+  loop('exp', [...expBody, `(v128.store ${get('p')} ${get('v')})`, set('sum', vadd(get('sum'), get('v')))]);
+  L.push(`      (if ${get('tail')} (then`);
+  expLines(L, '        ', arg, 'v', 'x');
   L.push(
-    `      (if ${get('tail')} (then ${set('v', `(v128.and ${ex} ${get('mask')})`)} (v128.store ${get('p')} ${get('v')}) ${set('sum', vadd(get('sum'), get('v')))}))`,
+    `        ${set('v', `(v128.and ${get('v')} ${get('mask')})`)} (v128.store ${get('p')} ${get('v')}) ${set('sum', vadd(get('sum'), get('v')))}))`,
   );
   L.push(`      ${set('inv', `(f32x4.div ${F(1)} ${allLanes('f32x4.add', get('sum'))})`)}`);
   L.push(`      ${set('p', add(get('s'), mul(get('r'), get('lds'))))}`);
@@ -201,18 +217,26 @@ function transposeFunc(L) {
 
 /** The exports `gelu` and `geluGrad` over $n4 vectors (dx may be x or dy). */
 function geluFuncs(L) {
-  L.push('  (func (export "gelu") (param $x i32) (param $y i32) (param $n4 i32) (local $i i32) (local $v v128)');
-  L.push(`    (block $d (loop $l (br_if $d (i32.ge_u ${get('i')} ${get('n4')}))`);
-  L.push(`      ${set('v', `(v128.load ${get('x')})`)} (v128.store ${get('y')} ${vmul(get('v'), `(call $phi ${get('v')})`)})`);
-  L.push(`      ${set('x', add(get('x'), I(16)))} ${set('y', add(get('y'), I(16)))} ${set('i', add(get('i'), I(1)))} (br $l)))`);
-  L.push('  )');
-  L.push('  (func (export "geluGrad") (param $x i32) (param $dy i32) (param $dx i32) (param $n4 i32) (local $i i32) (local $v v128)');
-  L.push(`    (block $d (loop $l (br_if $d (i32.ge_u ${get('i')} ${get('n4')}))`);
-  L.push(`      ${set('v', `(v128.load ${get('x')})`)}`);
-  const pdf = vmul(`(call $exp ${vmul(vmul(get('v'), get('v')), F(-0.5))})`, F(1 / Math.sqrt(2 * Math.PI)));
-  L.push(`      (v128.store ${get('dx')} ${vmul(`(v128.load ${get('dy')})`, vadd(`(call $phi ${get('v')})`, vmul(get('v'), pdf)))})`);
   L.push(
-    `      ${set('x', add(get('x'), I(16)))} ${set('dy', add(get('dy'), I(16)))} ${set('dx', add(get('dx'), I(16)))} ${set('i', add(get('i'), I(1)))} (br $l)))`,
+    `  (func (export "gelu") (param $px i32) (param $py i32) (param $n4 i32) (local $i i32) (local $x v128) (local $f v128) ${PHI_LOCALS}`,
+  );
+  L.push(`    (block $d (loop $l (br_if $d (i32.ge_u ${get('i')} ${get('n4')}))`);
+  L.push(`      ${set('x', `(v128.load ${get('px')})`)}`);
+  phiLines(L, '      ', 'f');
+  L.push(`      (v128.store ${get('py')} ${vmul(get('x'), get('f'))})`);
+  L.push(`      ${set('px', add(get('px'), I(16)))} ${set('py', add(get('py'), I(16)))} ${set('i', add(get('i'), I(1)))} (br $l)))`);
+  L.push('  )');
+  L.push(
+    `  (func (export "geluGrad") (param $px i32) (param $pdy i32) (param $pdx i32) (param $n4 i32) (local $i i32) (local $x v128) (local $f v128) (local $g v128) ${PHI_LOCALS} ${expLocals('g')}`,
+  );
+  L.push(`    (block $d (loop $l (br_if $d (i32.ge_u ${get('i')} ${get('n4')}))`);
+  L.push(`      ${set('x', `(v128.load ${get('px')})`)}`);
+  phiLines(L, '      ', 'f');
+  expLines(L, '      ', vmul(vmul(get('x'), get('x')), F(-0.5)), 'g', 'g');
+  const pdf = vmul(get('g'), F(1 / Math.sqrt(2 * Math.PI)));
+  L.push(`      (v128.store ${get('pdx')} ${vmul(`(v128.load ${get('pdy')})`, vadd(get('f'), vmul(get('x'), pdf)))})`);
+  L.push(
+    `      ${set('px', add(get('px'), I(16)))} ${set('pdy', add(get('pdy'), I(16)))} ${set('pdx', add(get('pdx'), I(16)))} ${set('i', add(get('i'), I(1)))} (br $l)))`,
   );
   L.push('  )');
 }
@@ -222,8 +246,6 @@ export function fusedWat() {
   const L = [';; Generated by scripts/build-wasm.mjs from scripts/fused-wat.mjs: do not edit; edit the generator and rerun it.'];
   L.push('(module');
   L.push('  (import "env" "memory" (memory 1))');
-  expFunc(L);
-  phiFunc(L);
   for (const [R, V] of [
     [4, 2],
     [1, 2],

@@ -2,7 +2,7 @@ import type { Backend, BinaryOp, GradKernels, ReduceOp, UnaryOp, UnaryParamOp } 
 import type { DType } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
 import { attentionGradKernel, attentionKernel } from './attention.js';
-import { binaryKernel, mapUnary, unaryFn, unaryParamFn, whereKernel } from './elementwise.js';
+import { binaryKernel, mapUnary, unaryKernel, unaryParamFn, whereKernel } from './elementwise.js';
 import { unaryGradKernel } from './elementwise-grad.js';
 import { disposeGemmThreads } from './gemm-wasm.js';
 import { convKernel, gemmKernel, matmulKernel, poolKernel } from './linear.js';
@@ -37,7 +37,7 @@ export const cpuGradKernels: GradKernels = {
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
   unary(op: UnaryOp, x: Tensor): Tensor {
-    return mapUnary(x, unaryFn(op));
+    return unaryKernel(op, x);
   }
   unaryParam(p: UnaryParamOp, x: Tensor): Tensor {
     return mapUnary(x, unaryParamFn(p));

@@ -3,6 +3,7 @@ import { allocate } from '../dtype.js';
 import { NormkitError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { erfScalar } from './elementwise.js';
+import { geluGradWasm } from './fused-wasm.js';
 
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -88,14 +89,23 @@ function unaryParamGradFn(p: UnaryParamOp): (x: number, y: number) => number {
   }
 }
 
-/** dy · f′(x) in one pass over x, y and dy (all of one shape). */
+/**
+ * dy · f′(x) in one pass over x, y and dy (all of one shape): float32 GELU on the WebAssembly kernel,
+ * ReLU in a direct loop, the others through `unaryGradFn`.
+ */
 export function unaryGradKernel(op: UnaryOp | UnaryParamOp, x: Tensor, y: Tensor, dy: Tensor): Tensor {
-  const f = unaryGradFn(op);
   const X = x.data as Float32Array;
   const Y = y.data as Float32Array;
   const G = dy.data as Float32Array;
   const n = G.length;
   const out = allocate(dy.dtype, n) as Float32Array;
+  if (op === 'gelu' && X instanceof Float32Array && G instanceof Float32Array && geluGradWasm(X, G, out))
+    return new Tensor(x.shape, dy.dtype, out as never);
+  if (op === 'relu') {
+    for (let i = 0; i < n; i++) out[i] = X[i]! > 0 ? G[i]! : 0;
+    return new Tensor(x.shape, dy.dtype, out as never);
+  }
+  const f = unaryGradFn(op);
   for (let i = 0; i < n; i++) out[i] = G[i]! * f(X[i]!, Y[i]!);
   return new Tensor(x.shape, dy.dtype, out as never);
 }

@@ -2,6 +2,7 @@ import type { BinaryOp, UnaryOp, UnaryParamOp } from '../backend.js';
 import { allocate, type DType, isFloat, type TypedArray } from '../dtype.js';
 import { broadcastStrides, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { geluWasm } from './fused-wasm.js';
 
 /** erf by Abramowitz–Stegun 7.1.26 refined: max abs error ~1.2e-7 (W. J. Cody's rational form would be overkill for float32). */
 export function erfScalar(x: number): number {
@@ -94,6 +95,28 @@ export function unaryParamFn(p: UnaryParamOp): (v: number) => number {
     case 'powScalar':
       return p.exponent === 2 ? (v) => v * v : p.exponent === 0.5 ? Math.sqrt : (v) => v ** p.exponent;
   }
+}
+
+/**
+ * A unary op elementwise: float32 GELU on the WebAssembly kernel, ReLU in a direct loop, everything
+ * else through `mapUnary`.
+ * @example unaryKernel('gelu', Tensor.from([0, 1])) // [0, 0.8413]
+ */
+export function unaryKernel(op: UnaryOp, x: Tensor): Tensor {
+  const src = x.data;
+  if (op === 'gelu' && src instanceof Float32Array) {
+    const out = new Float32Array(src.length);
+    if (geluWasm(src, out)) return new Tensor(x.shape, x.dtype, out as never);
+  }
+  if (op === 'relu' && (src instanceof Float32Array || src instanceof Float64Array)) {
+    const out = allocate(x.dtype, src.length) as Float32Array;
+    for (let i = 0; i < src.length; i++) {
+      const v = src[i]!;
+      out[i] = v > 0 || v !== v ? v : 0; // NaN stays NaN, as Math.max(NaN, 0)
+    }
+    return new Tensor(x.shape, x.dtype, out as never);
+  }
+  return mapUnary(x, unaryFn(op));
 }
 
 /** Applies a number → number map elementwise, keeping the dtype (int dtypes round toward zero). */
