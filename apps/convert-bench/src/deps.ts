@@ -25,6 +25,7 @@ export const loadGraph = lazy('@normkit/graph', () => import('@normkit/graph'));
 export const loadOnnx = lazy('@normkit/onnx', () => import('@normkit/onnx'));
 export const loadZoo = lazy('@normkit/zoo', () => import('@normkit/zoo'));
 export const loadTheory = lazy('@normkit/theory', () => import('@normkit/theory'));
+export const loadExperiments = lazy('@normkit/experiments', () => import('@normkit/experiments'));
 export const loadTrain = lazy('@normkit/train', () => import('@normkit/train'));
 export const loadGpu = lazy('@normkit/gpu', () => import('@normkit/gpu'));
 export const loadOrt = lazy('onnxruntime-node', () => import('onnxruntime-node'));

@@ -4,6 +4,7 @@ import pkg from '../package.json';
 import { analyzeCommand } from './commands/analyze.js';
 import { benchCommand } from './commands/bench.js';
 import { convertCommand } from './commands/convert.js';
+import { experimentCommand } from './commands/experiment.js';
 import { inspectCommand } from './commands/inspect.js';
 import { pipelineCommand } from './commands/pipeline.js';
 import { reportCommand } from './commands/report.js';
@@ -193,6 +194,15 @@ export function createProgram(io: Io, state: { exitCode: number }): Command {
     .option('--save <ckpt>', 'write a checkpoint (atomically) at the end')
     .option('--resume <ckpt>', 'resume from a checkpoint of the same architecture')
     .action(wrap(trainCommand as Action));
+
+  common(program.command('experiment').argument('<name>', 'cbwc | pln | lng | lnnet | intl'))
+    .description("reproduce a paper's experiment with seeds: a table of mean ± std and what reproduced (see also normkit report)")
+    .option('--quick', 'a small version that runs in under a minute')
+    .option('--seeds <N>', 'seeds per configuration (default 3, quick 2)')
+    .option('--threads <T>', 'GEMM threads', '1')
+    .option('--data <dir>', 'Fashion-MNIST directory (default: Debian dataset-fashion-mnist)')
+    .option('--session <dir>', 'also write the result to <dir>/experiment-<name>.json (for normkit report)')
+    .action(wrap(experimentCommand as Action));
 
   const theory = program.command('theory').description('the calculators of @normkit/theory (approximation bounds, LN-Net constructions)');
   for (const sub of theoryCommands()) {

@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ExperimentResult } from '@normkit/experiments';
 import { toJson } from './context.js';
 import { CliError, EXIT_BAD_INPUT } from './errors.js';
 import type { BenchResult, ConvertResult } from './types.js';
@@ -10,13 +11,19 @@ export interface Session {
   convert?: ConvertResult;
   bench?: BenchResult;
   analyze?: unknown;
+  /** Results of `normkit experiment <name> --session <dir>` (files experiment-<name>.json). */
+  experiments?: ExperimentResult[];
 }
 
 /**
  * Writes `<dir>/<name>.json` atomically (temp file + rename), creating the directory.
  * @example await writeSessionFile('out/session', 'bench', benchResult);
  */
-export async function writeSessionFile(dir: string, name: 'convert' | 'bench' | 'analyze', doc: unknown): Promise<string> {
+export async function writeSessionFile(
+  dir: string,
+  name: 'convert' | 'bench' | 'analyze' | `experiment-${string}`,
+  doc: unknown,
+): Promise<string> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, `${name}.json`);
   const tmp = `${path}.${process.pid}.tmp`;
@@ -48,25 +55,33 @@ export async function readSession(dir: string): Promise<Session> {
   }
   const s: Session = { dir };
   for (const name of ['convert', 'bench', 'analyze'] as const) {
-    const path = join(dir, `${name}.json`);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch {
-      continue;
-    }
-    try {
-      (s as unknown as Record<string, unknown>)[name] = JSON.parse(text);
-    } catch (e) {
-      throw new CliError(`${path}: not valid JSON (${(e as Error).message})`, EXIT_BAD_INPUT, 'BAD_SESSION');
-    }
+    const doc = await readJson(join(dir, `${name}.json`));
+    if (doc !== undefined) (s as unknown as Record<string, unknown>)[name] = doc;
   }
-  if (!s.convert && !s.bench) {
+  const experimentFiles = (await readdir(dir)).filter((f) => /^experiment-[\w-]+\.json$/.test(f)).sort();
+  if (experimentFiles.length > 0)
+    s.experiments = (await Promise.all(experimentFiles.map((f) => readJson(join(dir, f))))).filter(Boolean) as ExperimentResult[];
+  if (!s.convert && !s.bench && !s.experiments) {
     throw new CliError(
-      `${dir}: no convert.json or bench.json in it; run \`normkit convert ... --session ${dir}\` and \`normkit bench ... --session ${dir}\` first`,
+      `${dir}: no convert.json, bench.json or experiment-*.json in it; run \`normkit convert ... --session ${dir}\`, \`normkit bench ... --session ${dir}\` or \`normkit experiment <name> --session ${dir}\` first`,
       EXIT_BAD_INPUT,
       'EMPTY_SESSION',
     );
   }
   return s;
+}
+
+/** A JSON file's content, or undefined when it does not exist; invalid JSON is a clear error. */
+async function readJson(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new CliError(`${path}: not valid JSON (${(e as Error).message})`, EXIT_BAD_INPUT, 'BAD_SESSION');
+  }
 }

@@ -11,6 +11,23 @@
  * ```
  */
 
-export { resultMarkdown, runExperiment } from './run.js';
+import { cbwcExperiment } from './cbwc.js';
+import { intlExperiment } from './intl.js';
+import { lngExperiment } from './lng.js';
+import { lnnetExperiment } from './lnnet.js';
+import { plnExperiment } from './pln.js';
+
+export { cbwcExperiment, intlExperiment, lngExperiment, lnnetExperiment, plnExperiment };
+
+/** Every experiment by its CLI name. @example experiments.cbwc.title */
+export const experiments = {
+  cbwc: cbwcExperiment,
+  pln: plnExperiment,
+  lng: lngExperiment,
+  lnnet: lnnetExperiment,
+  intl: intlExperiment,
+} as const;
+
+export { resultMarkdown, runExperiment, tableCell } from './run.js';
 export { fmtStat, meanStd, seedsOf } from './stats.js';
 export type { Experiment, ExperimentOptions, ExperimentResult, Finding, Plot, RunProgress, Stat } from './types.js';

@@ -1,6 +1,7 @@
 import { rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
+import { loadExperiments } from '../deps.js';
 import { CliError, EXIT_BAD_INPUT, EXIT_CHECK_FAILED } from '../errors.js';
 import { renderReport } from '../report/html.js';
 import { type RenderCheck, screenshotReport } from '../report/render.js';
@@ -23,7 +24,8 @@ export interface ReportResult {
  */
 export async function writeReport(dir: string, output?: string, screenshot?: string): Promise<ReportResult> {
   const session = await readSession(dir);
-  const { html, charts } = renderReport(session);
+  const cell = session.experiments ? (await loadExperiments()).tableCell : undefined;
+  const { html, charts } = renderReport(session, cell);
   const out = output ?? join(dir, 'report.html');
   const tmp = `${out}.${process.pid}.tmp`;
   try {

@@ -227,6 +227,114 @@ export function dotPlot(opts: {
   return svg(opts.id, opts.title, width, height, parts);
 }
 
+/** A palette for series that have no colour of their own (line charts). */
+export const SERIES_COLORS = ['#2f6fd0', '#e08a1e', '#2e9e5b', '#d9534f', '#7b4fd0', '#1fa3a3', '#a3acb9', '#c2410c', '#4d7c0f', '#be185d'];
+
+/** One axis of a line chart: linear or log10, with its range and tick values. */
+function axis(values: number[], log: boolean): { lo: number; hi: number; ticks: number[]; f: (v: number) => number } {
+  const vs = values.filter((v) => Number.isFinite(v) && (!log || v > 0));
+  const f = log ? Math.log10 : (v: number) => v;
+  let lo = vs.length ? Math.min(...vs.map(f)) : 0;
+  let hi = vs.length ? Math.max(...vs.map(f)) : 1;
+  if (hi === lo) [lo, hi] = [lo - 0.5, hi + 0.5];
+  if (!log) [lo, hi] = [lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)]; // room for the markers
+  const ticks: number[] = [];
+  if (log) for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) ticks.push(10 ** e);
+  else {
+    const step = niceStep(hi - lo);
+    for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-12; t += step) ticks.push(t);
+  }
+  if (log) [lo, hi] = [Math.floor(lo), Math.ceil(hi)];
+  return { lo, hi, ticks, f };
+}
+
+/**
+ * A line chart of (x, y) series with markers, linear or log axes, a legend and optional error bands
+ * (`band`: [lo, hi] per point, e.g. mean ± std over seeds).
+ * @example lineChart({ id: 'err', title: 'sup error', xLabel: 'neurons', yLabel: 'error', xLog: true, yLog: true, series: [{ name: 'relu', points: [[4, 0.1], [8, 0.05]] }] })
+ */
+export function lineChart(opts: {
+  id: string;
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  xLog?: boolean;
+  yLog?: boolean;
+  /** Category names for x = 0, 1, 2, ... (an x axis of labels instead of numbers). */
+  categories?: string[];
+  series: { name: string; points: [number, number][]; band?: [number, number][]; color?: string }[];
+  width?: number;
+}): string {
+  const width = opts.width ?? 720;
+  const legendRows = Math.ceil(opts.series.length / 4);
+  const top = 14 + 18 * legendRows;
+  const left = 64;
+  const right = 16;
+  const height = top + 260 + 46;
+  const plotH = 260;
+  const plotW = width - left - right;
+  const all = opts.series.flatMap((s) => s.points);
+  const bands = opts.series.flatMap((s) => s.band ?? []).flat();
+  const ax = axis(
+    all.map((p) => p[0]),
+    Boolean(opts.xLog),
+  );
+  const ay = axis([...all.map((p) => p[1]), ...bands], Boolean(opts.yLog));
+  const X = (v: number) => left + ((ax.f(v) - ax.lo) / (ax.hi - ax.lo)) * plotW;
+  const Y = (v: number) => top + plotH - ((ay.f(v) - ay.lo) / (ay.hi - ay.lo)) * plotH;
+  const ok = (p: [number, number]) =>
+    Number.isFinite(p[0]) && Number.isFinite(p[1]) && (!opts.xLog || p[0] > 0) && (!opts.yLog || p[1] > 0);
+  const parts: string[] = [];
+  for (const t of ay.ticks) {
+    parts.push(`<line x1="${left}" x2="${width - right}" y1="${Y(t).toFixed(1)}" y2="${Y(t).toFixed(1)}" stroke="${COLORS.grid}"/>`);
+    parts.push(
+      `<text x="${left - 6}" y="${(Y(t) + 4).toFixed(1)}" font-size="11" text-anchor="end" fill="${COLORS.axis}">${esc(fmtNum(t))}</text>`,
+    );
+  }
+  const xticks = opts.categories ? opts.categories.map((_, i) => i) : ax.ticks;
+  for (const t of xticks) {
+    parts.push(`<line x1="${X(t).toFixed(1)}" x2="${X(t).toFixed(1)}" y1="${top}" y2="${top + plotH}" stroke="${COLORS.grid}"/>`);
+    parts.push(
+      `<text x="${X(t).toFixed(1)}" y="${top + plotH + 16}" font-size="11" text-anchor="middle" fill="${COLORS.axis}">${esc(opts.categories?.[t] ?? fmtNum(t))}</text>`,
+    );
+  }
+  parts.push(
+    `<text x="${left + plotW / 2}" y="${height - 8}" font-size="12" text-anchor="middle" fill="${COLORS.text}">${esc(opts.xLabel)}${opts.xLog ? ' (log)' : ''}</text>`,
+  );
+  parts.push(
+    `<text x="14" y="${top + plotH / 2}" font-size="12" text-anchor="middle" fill="${COLORS.text}" transform="rotate(-90 14 ${top + plotH / 2})">${esc(opts.yLabel)}${opts.yLog ? ' (log)' : ''}</text>`,
+  );
+  opts.series.forEach((s, i) => {
+    const color = s.color ?? SERIES_COLORS[i % SERIES_COLORS.length];
+    const pts = s.points.filter(ok);
+    if (s.band && s.band.length === s.points.length) {
+      const up = s.points.map((p, k) => [p[0], s.band?.[k]?.[1] ?? p[1]] as [number, number]).filter(ok);
+      const dn = s.points
+        .map((p, k) => [p[0], s.band?.[k]?.[0] ?? p[1]] as [number, number])
+        .filter(ok)
+        .reverse();
+      if (up.length > 1)
+        parts.push(
+          `<path d="M${[...up, ...dn].map((p) => `${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join(' L')} Z" fill="${color}" fill-opacity="0.12" stroke="none"/>`,
+        );
+    }
+    if (pts.length > 1)
+      parts.push(
+        `<path d="M${pts.map((p) => `${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join(' L')}" fill="none" stroke="${color}" stroke-width="2"/>`,
+      );
+    for (const p of pts)
+      parts.push(
+        `<circle cx="${X(p[0]).toFixed(1)}" cy="${Y(p[1]).toFixed(1)}" r="3" fill="${color}"><title>${esc(s.name)}: (${esc(opts.categories?.[p[0]] ?? fmtNum(p[0]))}, ${esc(fmtNum(p[1]))})</title></circle>`,
+      );
+    const lx = left + (i % 4) * (plotW / 4);
+    const ly = 6 + 18 * Math.floor(i / 4);
+    parts.push(
+      `<rect x="${lx}" y="${ly}" width="14" height="10" rx="2" fill="${color}"/><text x="${lx + 20}" y="${ly + 10}" font-size="12" fill="${COLORS.text}">${esc(s.name)}</text>`,
+    );
+  });
+  return svg(opts.id, opts.title, width, height, parts);
+}
+
 function svg(id: string, title: string, width: number, height: number, parts: string[]): string {
   return `<svg id="${esc(id)}" class="chart" role="img" aria-label="${esc(title)}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"><title>${esc(title)}</title>${parts.join('')}</svg>`;
 }
