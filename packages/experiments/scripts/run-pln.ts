@@ -1,0 +1,19 @@
+// Runs the pln experiment in full and writes results/pln.{md,json}.
+// Usage (from packages/experiments): npx tsx --conditions source scripts/run-pln.ts
+import { writeFileSync } from 'node:fs';
+import { plnExperiment } from '../src/pln.js';
+import { resultMarkdown, runExperiment } from '../src/run.js';
+
+const t0 = performance.now();
+let last = '';
+const r = await runExperiment(plnExperiment, {
+  quick: false,
+  seeds: 3,
+  onProgress: (p) => {
+    if (p.run !== last) process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(0)} s: ${p.run} (${p.total} steps)\n`);
+    last = p.run;
+  },
+});
+writeFileSync(new URL('../results/pln.json', import.meta.url), `${JSON.stringify(r, null, 2)}\n`);
+writeFileSync(new URL('../results/pln.md', import.meta.url), resultMarkdown(r, 'normkit experiment pln --seeds 3'));
+process.stderr.write(`wrote results/pln.{md,json} in ${r.seconds.toFixed(0)} s\n`);
