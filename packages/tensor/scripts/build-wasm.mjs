@@ -25,6 +25,28 @@ export const MR = Number(process.env.GEMM_MR ?? 4);
 /** Columns of the C tile (NR / 4 v128 registers per row). */
 export const NR = Number(process.env.GEMM_NR ?? 8);
 
+/**
+ * The scalar packing loop of an MR-row A panel: for each k < $kc, MR floats at $dst + k·MR·4, the
+ * float at `srcAt` (a WAT address reading $src, $r, $k, $lda) for rows $r < $rows, zero beyond;
+ * `step` lines run after each k.
+ */
+function scalarPack(L, MR, srcAt, step) {
+  L.push('    (block $done (loop $sk');
+  L.push('      (br_if $done (i32.ge_u (local.get $k) (local.get $kc)))');
+  L.push('      (local.set $r (i32.const 0))');
+  L.push(`      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $k) (i32.const ${MR * 4}))))`);
+  L.push('      (loop $sr');
+  L.push('        (f32.store (i32.add (local.get $o) (i32.shl (local.get $r) (i32.const 2)))');
+  L.push('          (if (result f32) (i32.lt_u (local.get $r) (local.get $rows))');
+  L.push(`            (then (f32.load ${srcAt}))`);
+  L.push('            (else (f32.const 0))))');
+  L.push('        (local.set $r (i32.add (local.get $r) (i32.const 1)))');
+  L.push(`        (br_if $sr (i32.lt_u (local.get $r) (i32.const ${MR}))))`);
+  for (const line of step) L.push(line);
+  L.push('      (local.set $k (i32.add (local.get $k) (i32.const 1)))');
+  L.push('      (br $sk)))');
+}
+
 export function wat(shared, MR, NR, KU = 1) {
   const V = NR / 4;
   const L = [];
@@ -142,21 +164,31 @@ export function wat(shared, MR, NR, KU = 1) {
     L.push('        (br $vk)))))');
   }
   // Scalar remainder (and every k of a ragged panel).
-  L.push('    (block $done (loop $sk');
-  L.push('      (br_if $done (i32.ge_u (local.get $k) (local.get $kc)))');
-  L.push('      (local.set $r (i32.const 0))');
-  L.push(`      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $k) (i32.const ${MR * 4}))))`);
-  L.push('      (loop $sr');
-  L.push('        (f32.store (i32.add (local.get $o) (i32.shl (local.get $r) (i32.const 2)))');
-  L.push('          (if (result f32) (i32.lt_u (local.get $r) (local.get $rows))');
-  L.push(
-    '            (then (f32.load (i32.add (i32.add (local.get $src) (i32.mul (local.get $r) (local.get $lda))) (i32.shl (local.get $k) (i32.const 2)))))',
+  scalarPack(
+    L,
+    MR,
+    '(i32.add (i32.add (local.get $src) (i32.mul (local.get $r) (local.get $lda))) (i32.shl (local.get $k) (i32.const 2)))',
+    [],
   );
-  L.push('            (else (f32.const 0))))');
-  L.push('        (local.set $r (i32.add (local.get $r) (i32.const 1)))');
-  L.push(`        (br_if $sr (i32.lt_u (local.get $r) (i32.const ${MR}))))`);
-  L.push('      (local.set $k (i32.add (local.get $k) (i32.const 1)))');
-  L.push('      (br $sk)))');
+  L.push('  )');
+  // ---- A packing from a transposed A (stored [K, M]): one MR-row panel of op(A) = Aᵀ ----
+  L.push('  ;; Packs kc rows of a transposed A (row stride $lda bytes; row k holds op(A)[., k]) at $src into one');
+  L.push('  ;; MR-row panel: for each k, MR consecutive floats. Columns at and after $rows are written as zeros.');
+  L.push('  (func (export "packAT") (param $src i32) (param $lda i32) (param $dst i32) (param $kc i32) (param $rows i32)');
+  L.push('    (local $k i32) (local $r i32) (local $o i32)');
+  if (MR === 4) {
+    L.push('    (if (i32.eq (local.get $rows) (i32.const 4)) (then');
+    L.push('      (block $vdone (loop $vk');
+    L.push('        (br_if $vdone (i32.ge_u (local.get $k) (local.get $kc)))');
+    L.push('        (v128.store (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 4))) (v128.load (local.get $src)))');
+    L.push('        (local.set $src (i32.add (local.get $src) (local.get $lda)))');
+    L.push('        (local.set $k (i32.add (local.get $k) (i32.const 1)))');
+    L.push('        (br $vk)))');
+    L.push('      (return)))');
+  }
+  scalarPack(L, MR, '(i32.add (local.get $src) (i32.shl (local.get $r) (i32.const 2)))', [
+    '      (local.set $src (i32.add (local.get $src) (local.get $lda)))',
+  ]);
   L.push('  )');
   // ---- convolution im2col, one output row, written straight into packed-B panels ----
   L.push('  ;; Writes OW values of one im2col row segment at $ptr in the packed-B layout (NR floats per panel');

@@ -102,8 +102,14 @@ export interface GradKernels {
   softmax(dy: Tensor, y: Tensor, axis: number, log: boolean): Tensor;
   /** `dy` (keepDims shape) times the product of the other elements of each reduced group of `x`. */
   prod(dy: Tensor, x: Tensor, axes: readonly number[]): Tensor;
-  /** Gradients of `conv` for x (a transposed convolution of dy) and for w. */
-  conv(dy: Tensor, x: Tensor, w: Tensor, opts: Required<ConvOptions>): { dx: Tensor; dw: Tensor };
+  /** Gradients of `conv` for x (a transposed convolution of dy) and for w; `need` skips either (default: both). */
+  conv(
+    dy: Tensor,
+    x: Tensor,
+    w: Tensor,
+    opts: Required<ConvOptions>,
+    need?: { dx?: boolean; dw?: boolean },
+  ): { dx: Tensor | undefined; dw: Tensor | undefined };
   /** Gradient of a pooling op for x: to the first maximum of each window, or spread over it. */
   pool(kind: 'max' | 'avg', dy: Tensor, x: Tensor, opts: Required<PoolOptions>): Tensor;
   /** Gradient of `gather` for the table: dy scatter-added into zeros of `xShape` at the indices. */

@@ -1,3 +1,5 @@
+import { pooledFloatArray } from './storage-pool.js';
+
 /** Element types. float32 is the data type; int32/int64 hold indices and shapes; bool holds masks;
  * float64 exists for reference computations (finite differences, theory checks). */
 export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'bool';
@@ -25,8 +27,12 @@ export function bytesPerElement(dtype: DType): number {
   return CTORS[dtype].BYTES_PER_ELEMENT;
 }
 
-/** A zero-filled typed array of `dtype` and `size` elements. @example allocate('float32', 4) // Float32Array(4) of zeros */
+/**
+ * A zero-filled typed array of `dtype` and `size` elements; large float arrays may be recycled storage
+ * (see storage-pool.ts). @example allocate('float32', 4) // Float32Array(4) of zeros
+ */
 export function allocate<D extends DType>(dtype: D, size: number): DTypeArrays[D] {
+  if (dtype === 'float32' || dtype === 'float64') return pooledFloatArray(dtype, size) as DTypeArrays[D];
   return new CTORS[dtype](size) as DTypeArrays[D];
 }
 

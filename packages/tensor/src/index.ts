@@ -73,4 +73,5 @@ export {
 export * from './ops/index.js';
 export { Rng } from './random.js';
 export { broadcastShapes, broadcastStrides, normalizeAxes, normalizeAxis, shapesEqual, sizeOf, stridesOf, validateShape } from './shape.js';
+export { allocatedSince, recycle, setStoragePoolLimit, storageMark, storagePoolBytes } from './storage-pool.js';
 export { type DeviceStorage, inferReshape, type NestedArray, Tensor } from './tensor.js';

@@ -31,6 +31,12 @@ export interface GradContext<A = unknown, S = unknown> {
   readonly attrs: A;
   /** Whatever the forward chose to keep for the backward pass (statistics, masks...). */
   readonly saved: S;
+  /**
+   * Which inputs' gradients will be used, in input order (set by the autograd tape during the backward
+   * pass; absent: all of them). A gradient function may return `undefined` where this is false and
+   * skip the work, e.g. the input-pixel gradient of a first layer or that of a frozen weight.
+   */
+  readonly needsGrad?: readonly boolean[];
 }
 
 /** A vector–Jacobian product; see `OpDef.grad`. */

@@ -180,10 +180,24 @@ export class Tensor<D extends DType = DType> {
   /** The values on the host, reading them back from the device first if needed. @example Tensor.from([1, 2]).data // Float32Array [1, 2] */
   get data(): DTypeArrays[D] {
     if (this.host === undefined) {
-      const storage = this.device as DeviceStorage;
-      this.host = storage.read() as DTypeArrays[D];
+      if (this.device === undefined)
+        throw new NormkitError(
+          'RECYCLED',
+          `Tensor ${fmtShape(this.shape)}: its storage was recycled after a backward pass (an intermediate result of computeGrads, or of valueAndGrads with recycle); read the values inside the function, or turn recycling off`,
+          { shape: this.shape },
+        );
+      this.host = this.device.read() as DTypeArrays[D];
     }
     return this.host;
+  }
+
+  /**
+   * Forgets the host values, whose storage `recycle` handed back for reuse: reading them afterwards
+   * throws RECYCLED instead of returning another tensor's values. Call `recycle`, not this.
+   * @example intermediate.forgetStorage()
+   */
+  forgetStorage(): void {
+    if (this.device === undefined) this.host = undefined;
   }
 
   /** The device storage, when a device backend holds this tensor's values. @example t.deviceStorage?.backend // 'gpu' */

@@ -117,6 +117,31 @@ describe('gemmF32 (WebAssembly SIMD kernel and JS fallback)', () => {
     setGemmThreads(prev);
   });
 
+  it('adds a row bias: fused into the kernel (α = 1, β = 0), added after it otherwise, on one thread and with helpers', async () => {
+    const rnd = mulberry(33);
+    const prev = setGemmThreads(1);
+    for (const threads of [1, 2]) {
+      setGemmThreads(threads);
+      for (const [M, K, N, tA, tB, alpha, beta] of [
+        [203, 64, 97, false, true, 1, 0],
+        [130, 250, 64, true, false, 1, 0],
+        [37, 70, 13, false, false, 0.5, 1],
+        [3, 5, 7, true, true, 1, 0], // below the kernel's size: the JS path
+      ] as const) {
+        const A = randArray(M * K, rnd);
+        const B = randArray(K * N, rnd);
+        const C0 = randArray(M * N, rnd);
+        const bias = randArray(N, rnd);
+        const C = Float32Array.from(C0);
+        gemmF32(A, 0, B, 0, C, 0, M, K, N, tA, tB, alpha, beta, bias);
+        const exp = refGemm(A, B, C0, M, K, N, tA, tB, alpha, beta).map((v, i) => v + bias[i % N]!);
+        expectClose(C, exp, 1e-4, 1e-4);
+      }
+      if (threads === 2) for (let i = 0; i < 25; i++) await new Promise((r) => setTimeout(r, 20)); // let the helper start
+    }
+    setGemmThreads(prev);
+  });
+
   it('public ops route through it: batched matmul, gemm with trans flags, conv', () => {
     const rnd = mulberry(32);
     const a = randArray(3 * 40 * 64, rnd);

@@ -294,6 +294,29 @@ describe('reduction gradients', () => {
   });
 });
 
+describe('gradients the tape does not need (needsGrad false) are skipped, the others unchanged', () => {
+  const cases: [string, () => Tensor][] = [
+    ['gemm', () => gemm(randT([5, 4], rnd), randT([3, 4], rnd), randT([3], rnd), { transB: true })],
+    ['matmul', () => matmul(randT([2, 5, 4], rnd), randT([4, 3], rnd))],
+    ['conv', () => conv(randT([2, 3, 6, 6], rnd), randT([4, 3, 3, 3], rnd), randT([4], rnd), { strides: [2, 2] })],
+  ];
+  for (const [name, f] of cases)
+    it(name, () => {
+      const { def, ctx } = recordCall(f);
+      const dy = randT(ctx.output.shape, rnd);
+      const all = def.grad!(dy, ctx);
+      for (let k = 0; k < all.length; k++) {
+        if (!all[k]) continue;
+        const needsGrad = all.map((_, j) => j !== k);
+        const part = def.grad!(dy, { ...ctx, needsGrad });
+        expect(part[k], `${name}: gradient ${k} skipped`).toBeUndefined();
+        part.forEach((g, j) => {
+          if (j !== k && all[j]) expect(values(g!), `${name}: gradient ${j}`).toEqual(values(all[j]!));
+        });
+      }
+    });
+});
+
 describe('matmul and gemm gradients', () => {
   const shapes: [number[], number[]][] = [
     [

@@ -1,12 +1,15 @@
 import {
   add,
+  allocatedSince,
   fmtShape,
   type GradContext,
   NormkitError,
   type OpDef,
   type OpRecorder,
+  recycle,
   setOpRecorder,
   shapesEqual,
+  storageMark,
   Tensor,
 } from '@normkit/tensor';
 
@@ -43,43 +46,124 @@ class Tape implements OpRecorder {
   backward(y: Tensor, dy: Tensor, watched: readonly Tensor[]): Map<Tensor, Tensor> {
     const grads = new Map<Tensor, Tensor>([[y, dy]]);
     const keep = new Set(watched);
+    const store = new GradStore(grads);
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const { def, ctx } = this.entries[i] as Entry;
       const g = grads.get(ctx.output);
       if (!g) continue;
-      if (!keep.has(ctx.output)) grads.delete(ctx.output); // its consumers are all done: free it
       if (!def.grad)
         throw new NormkitError(
           'NO_GRADIENT',
           `autograd: op "${def.name}" has no gradient, but the result depends on its output ${fmtShape(ctx.output.shape)}; wrap that use in noGrad() if it is meant as a constant`,
           { op: def.name, shape: ctx.output.shape },
         );
-      const dxs = def.grad(g, ctx);
+      const needs = ctx.inputs.map((x) => x !== undefined && this.live.has(x));
+      const dxs = def.grad(g, { ...ctx, needsGrad: needs });
+      const dropped: Tensor[] = [];
       ctx.inputs.forEach((x, k) => {
         const dx = dxs[k];
-        if (!x || !dx || !this.live.has(x)) return;
+        if (!dx) return;
+        if (!x || !needs[k]) {
+          dropped.push(dx);
+          return;
+        }
         if (!shapesEqual(dx.shape, x.shape))
           throw new NormkitError(
             'GRADIENT_SHAPE',
             `autograd: the gradient of op "${def.name}" for input ${k} has shape ${fmtShape(dx.shape)} but the input has ${fmtShape(x.shape)}; the op's grad is wrong`,
             { op: def.name, shape: dx.shape, expected: x.shape },
           );
-        const prev = grads.get(x);
-        grads.set(x, prev ? add(prev, dx) : dx);
+        if (store.accumulate(x, dx)) dropped.push(dx);
       });
+      // Its consumers are all done: the output's gradient is dropped (unless it is a result).
+      if (!keep.has(ctx.output)) store.remove(ctx.output, g);
+      for (const t of dropped) store.release(t);
     }
     return grads;
+  }
+}
+
+/**
+ * The gradients of a backward pass, with the storage they own: gradients created during the pass
+ * (after its `storageMark`) are seen only by the tape and the ops' grad functions, so once no entry
+ * of the map shares a gradient's storage, the storage is recycled for later ops; and a gradient that
+ * receives a second contribution is summed into in place when nothing else shares it.
+ */
+class GradStore {
+  private readonly mark = storageMark();
+  private readonly refs = new Map<ArrayBufferLike, number>();
+
+  constructor(private readonly grads: Map<Tensor, Tensor>) {}
+
+  private key(t: Tensor): ArrayBufferLike | undefined {
+    return allocatedSince(t, this.mark) ? t.data.buffer : undefined;
+  }
+
+  private count(t: Tensor, delta: number): number {
+    const k = this.key(t);
+    if (!k) return -1;
+    const n = (this.refs.get(k) ?? 0) + delta;
+    if (n > 0) this.refs.set(k, n);
+    else this.refs.delete(k);
+    return n;
+  }
+
+  /** Adds `dx` to the gradient of `x`; returns true when `dx` itself was not kept (summed into another). */
+  accumulate(x: Tensor, dx: Tensor): boolean {
+    const prev = this.grads.get(x);
+    if (!prev) {
+      this.grads.set(x, dx);
+      this.count(dx, 1);
+      return false;
+    }
+    const k = this.key(prev);
+    if (k && this.refs.get(k) === 1 && prev.dtype === dx.dtype && this.key(dx) !== k) {
+      const a = prev.data as Float32Array;
+      const b = dx.data as Float32Array;
+      for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
+      return true;
+    }
+    const sum = add(prev, dx);
+    this.grads.set(x, sum);
+    this.count(sum, 1);
+    this.remove(x, prev, false);
+    return true;
+  }
+
+  /** Drops the map's entry for `t` (when `unset`) and its reference to gradient `g`, recycling g's storage if that was the last. */
+  remove(t: Tensor, g: Tensor, unset = true): void {
+    if (unset) this.grads.delete(t);
+    if (this.count(g, -1) === 0) recycle(g);
+  }
+
+  /** Recycles a gradient the map never held (or no longer holds), unless an entry shares its storage. */
+  release(t: Tensor): void {
+    const k = this.key(t);
+    if (k && !this.refs.has(k)) recycle(t);
   }
 }
 
 /** Gradients keyed like the tensors they belong to (an array or a record of tensors). */
 export type GradsOf<T> = { [K in keyof T]: Tensor };
 
+/** Options of `valueAndGrads` and `computeGrads`. */
+export interface GradOptions {
+  /**
+   * Once the gradients are computed, hand the storage of `f`'s intermediate results (the outputs of
+   * the recorded ops, other than the value and what the gradients share) back for reuse by later ops,
+   * so that a training loop does not allocate (and fault in) fresh memory for every activation of every
+   * step. Those intermediates must not be read afterwards: reading one throws RECYCLED. Default false
+   * for `valueAndGrads`, true for `computeGrads`.
+   */
+  recycle?: boolean;
+}
+
 /**
  * Runs `f`, then returns its scalar value and the gradient of that value with respect to each tensor
  * of `wrt` (an array or a record). A tensor used several times gets the sum of its gradients; a tensor
  * that `f`'s value does not depend on gets zeros. Higher-order gradients are not supported: the
- * backward pass records nothing.
+ * backward pass records nothing. The gradients the backward pass creates and consumes along the way
+ * are recycled (see @normkit/tensor's `recycle`); with `recycle`, `f`'s intermediates are too.
  *
  * @example
  * ```ts
@@ -92,9 +176,11 @@ export type GradsOf<T> = { [K in keyof T]: Tensor };
 export function valueAndGrads<T extends readonly Tensor[] | Record<string, Tensor>>(
   f: () => Tensor,
   wrt: T,
+  opts: GradOptions = {},
 ): { value: Tensor; grads: GradsOf<T> } {
   const watched = Object.values(wrt) as Tensor[];
   const tape = new Tape(watched);
+  const mark = storageMark();
   const prev = setOpRecorder(tape);
   let value: Tensor;
   try {
@@ -108,11 +194,30 @@ export function valueAndGrads<T extends readonly Tensor[] | Record<string, Tenso
       `valueAndGrads: the function must return a one-element tensor (a loss), got ${value instanceof Tensor ? fmtShape(value.shape) : typeof value}; reduce it with sum() or mean() first`,
     );
   const map = noGrad(() => tape.backward(value, Tensor.full(value.shape, 1, value.dtype), watched));
+  if (opts.recycle) recycleIntermediates(tape, mark, [value, ...map.values()]);
   const pick = (t: Tensor) => map.get(t) ?? Tensor.zeros(t.shape, t.dtype);
   const grads = (
     Array.isArray(wrt) ? watched.map(pick) : Object.fromEntries(Object.entries(wrt).map(([k, t]) => [k, pick(t)]))
   ) as GradsOf<T>;
   return { value, grads };
+}
+
+/**
+ * Recycles the storage of the tape's recorded outputs created after `mark` (during `f`), except
+ * storage that one of `kept` (the value, the gradients) shares; every recorded output sharing a
+ * recycled storage forgets it.
+ */
+function recycleIntermediates(tape: Tape, mark: number, kept: readonly Tensor[]): void {
+  const keep = new Set(kept.filter((t) => allocatedSince(t, mark)).map((t) => t.data.buffer));
+  const views = new Map<ArrayBufferLike, Tensor[]>();
+  for (const { ctx } of tape.entries) {
+    const t = ctx.output;
+    if (!allocatedSince(t, mark) || keep.has(t.data.buffer)) continue;
+    const list = views.get(t.data.buffer);
+    if (list) list.push(t);
+    else views.set(t.data.buffer, [t]);
+  }
+  for (const [first, ...rest] of views.values()) recycle(first as Tensor, rest);
 }
 
 /**

@@ -13,7 +13,7 @@
  * ```
  */
 
-export { type GradsOf, grad, noGrad, valueAndGrad, valueAndGrads } from './autograd.js';
+export { type GradOptions, type GradsOf, grad, noGrad, valueAndGrad, valueAndGrads } from './autograd.js';
 export {
   type AtomicFs,
   type Checkpoint,

@@ -105,7 +105,7 @@ export function unaryParamFn(p: UnaryParamOp): (v: number) => number {
 export function unaryKernel(op: UnaryOp, x: Tensor): Tensor {
   const src = x.data;
   if (op === 'gelu' && src instanceof Float32Array) {
-    const out = new Float32Array(src.length);
+    const out = allocate('float32', src.length);
     if (geluWasm(src, out)) return new Tensor(x.shape, x.dtype, out as never);
   }
   if (op === 'relu' && (src instanceof Float32Array || src instanceof Float64Array)) {

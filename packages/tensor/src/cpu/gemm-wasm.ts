@@ -18,6 +18,7 @@ interface GemmExports {
   gebp(ap: number, bp: number, cp: number, mPanels: number, nPanels: number, kc: number, ldc: number, acc: number): void;
   packB(src: number, ldb: number, dst: number, kc: number, nPanels: number): void;
   packA(src: number, lda: number, dst: number, kc: number, rows: number): void;
+  packAT(src: number, lda: number, dst: number, kc: number, rows: number): void;
   im2colRow(src: number, sw4: number, lo: number, hi: number, ow: number, ptr: number, rowBase: number, step: number): number;
 }
 
@@ -33,15 +34,16 @@ const CLAIM = 2; // job sequence claimed by the helper (or -seq when the caller 
 const READY = 3; // 1 once the helper listens
 const FAILED = 4; // 1 when the helper's last job threw
 const EXIT = 5; // 1 asks the helper to stop
-const DESC = 8; // job description: M, K, N, transA, aOff, bpOff, cOff, Np, chunkRows, counterIdx, packOff, KC, MR, NR, ldc, colChunks
+const DESC = 8; // job description: M, K, N, transA, aOff, bpOff, cOff, Np, chunkRows, counterIdx, packOff, KC, MR, NR, ldc, colChunks, accFirst
 /** Word of the shared chunk counter (after the helpers' blocks). */
 const COUNTER = CTRL_BYTES / 4 - 1;
 
 /**
- * Computes C = op(A)·op(B) into the padded C area, chunk by chunk: each thread takes the next chunk
- * of `chunkRows` rows from a shared counter (Atomics.add), so a thread that is slow or descheduled
- * simply takes fewer chunks. Every chunk runs over all of K, so each row of C has one owner.
- * Self-contained (no outside references) because the helper threads run it from its source text.
+ * Computes C = op(A)·op(B) into the padded C area (added to what is there when `accFirst` is 1: the
+ * caller put a bias in it), chunk by chunk: each thread takes the next chunk of `chunkRows` rows from
+ * a shared counter (Atomics.add), so a thread that is slow or descheduled simply takes fewer chunks.
+ * Every chunk runs over all of K, so each row of C has one owner. Self-contained (no outside
+ * references) because the helper threads run it from its source text.
  */
 function gemmRows(
   ex: GemmExports,
@@ -61,11 +63,10 @@ function gemmRows(
   NR: number,
   ldcF: number,
   colChunks: number,
+  accFirst: number,
 ): void {
-  const f = new Float32Array(memory.buffer);
   const counter = new Int32Array(memory.buffer, 0, counterIdx + 1);
   const ldc = ldcF * 4;
-  const a0 = aOff >> 2;
   const nPanels = Np / NR;
   const panelsPer = Math.ceil(nPanels / colChunks);
   const nChunks = Math.ceil(M / chunkRows) * colChunks;
@@ -80,30 +81,15 @@ function gemmRows(
     const mp = Math.ceil(mc / MR);
     for (let pc = 0; pc < K; pc += kcMax) {
       const kc = Math.min(kcMax, K - pc);
-      let o = packOff >> 2;
+      let o = packOff;
       for (let i = 0; i < mp; i++) {
-        if (transA === 0) {
-          const row0 = ic + i * MR;
-          ex.packA(aOff + (row0 * K + pc) * 4, K * 4, o * 4, kc, Math.min(MR, M - row0));
-          o += kc * MR;
-          continue;
-        }
-        for (let r = 0; r < MR; r++) {
-          const row = ic + i * MR + r;
-          let dst = o + r;
-          if (row >= M) {
-            for (let k = 0; k < kc; k++, dst += MR) f[dst] = 0;
-          } else if (transA === 0) {
-            const src = a0 + row * K + pc;
-            for (let k = 0; k < kc; k++, dst += MR) f[dst] = f[src + k]!;
-          } else {
-            let src = a0 + pc * M + row;
-            for (let k = 0; k < kc; k++, dst += MR, src += M) f[dst] = f[src]!;
-          }
-        }
-        o += kc * MR;
+        const row0 = ic + i * MR;
+        const rows = Math.min(MR, M - row0);
+        if (transA === 0) ex.packA(aOff + (row0 * K + pc) * 4, K * 4, o, kc, rows);
+        else ex.packAT(aOff + (pc * M + row0) * 4, M * 4, o, kc, rows);
+        o += kc * MR * 4;
       }
-      ex.gebp(packOff, bpOff + (pc * Np + j0 * kc * NR) * 4, cOff + ic * ldc + j0 * NR * 4, mp, np, kc, ldc, pc > 0 ? 1 : 0);
+      ex.gebp(packOff, bpOff + (pc * Np + j0 * kc * NR) * 4, cOff + ic * ldc + j0 * NR * 4, mp, np, kc, ldc, pc > 0 || accFirst ? 1 : 0);
     }
   }
 }
@@ -131,7 +117,7 @@ for (;;) {
   let failed = 0;
   try {
     const d = base + ${DESC};
-    gemmRows(ex, memory, ctrl[d], ctrl[d + 1], ctrl[d + 3], ctrl[d + 4], ctrl[d + 5], ctrl[d + 6], ctrl[d + 7], ctrl[d + 8], ctrl[d + 9], ctrl[d + 10], ctrl[d + 11], ctrl[d + 12], ctrl[d + 13], ctrl[d + 14], ctrl[d + 15]);
+    gemmRows(ex, memory, ctrl[d], ctrl[d + 1], ctrl[d + 3], ctrl[d + 4], ctrl[d + 5], ctrl[d + 6], ctrl[d + 7], ctrl[d + 8], ctrl[d + 9], ctrl[d + 10], ctrl[d + 11], ctrl[d + 12], ctrl[d + 13], ctrl[d + 14], ctrl[d + 15], ctrl[d + 16]);
   } catch (e) {
     failed = 1;
   }
@@ -313,8 +299,8 @@ export interface PackB {
 }
 
 /**
- * C = α·op(A)·op(B) + β·C with the WebAssembly kernel. Returns false (doing nothing) when the
- * kernel is unavailable; the caller then runs the JS path.
+ * C = α·op(A)·op(B) + β·C (+ `bias`, N values added to every row) with the WebAssembly kernel.
+ * Returns false (doing nothing) when the kernel is unavailable; the caller then runs the JS path.
  */
 export function gemmWasm(
   A: Float32Array,
@@ -331,6 +317,7 @@ export function gemmWasm(
   alpha: number,
   beta: number,
   packB?: PackB,
+  bias?: Float32Array,
 ): boolean {
   if (state === undefined) state = init();
   const s = state;
@@ -398,6 +385,12 @@ export function gemmWasm(
       }
     }
   }
+  // A bias goes into every row of C first (one row, then doubling copies); the products add to it.
+  if (bias) {
+    const c0 = cAt >> 2;
+    f.set(bias.subarray(0, N), c0);
+    for (let done = 1; done < M; done *= 2) f.copyWithin(c0 + done * ldcF, c0, c0 + Math.min(done, M - done) * ldcF);
+  }
   // Work chunks: rows in pieces of at most MC (multiples of MR); with helpers, the columns are cut
   // too until there are at least 4 chunks per thread, so that dynamic scheduling can even out uneven
   // progress and a short, wide product (M ≪ N, as in convolutions) still splits.
@@ -425,6 +418,7 @@ export function gemmWasm(
       NR,
       ldcF,
       colChunks,
+      bias ? 1 : 0,
     ];
     for (let v = 0; v < vals.length; v++) ctrl[d + v] = vals[v]!;
     h.seq++;
@@ -432,7 +426,8 @@ export function gemmWasm(
     Atomics.store(ctrl, h.index * CTRL_STRIDE + GO, h.seq);
     Atomics.notify(ctrl, h.index * CTRL_STRIDE + GO);
   });
-  const run = () => gemmRows(s.ex, mem, M, K, transA ? 1 : 0, aAt, bpAt, cAt, Np, chunkRows, COUNTER, packAt, KC, MR, NR, ldcF, colChunks);
+  const run = () =>
+    gemmRows(s.ex, mem, M, K, transA ? 1 : 0, aAt, bpAt, cAt, Np, chunkRows, COUNTER, packAt, KC, MR, NR, ldcF, colChunks, bias ? 1 : 0);
   run();
   let failed = false;
   for (const h of ready) {
@@ -446,11 +441,16 @@ export function gemmWasm(
     // A helper threw part-way through a chunk: switch threads off and redo the product here.
     s.threadsOk = false;
     Atomics.store(ctrl, COUNTER, 0);
+    if (bias) return false; // the bias rows were overwritten part-way: the JS path starts over
     run();
   }
   // Copy out: C = α·P + β·C.
   f = new Float32Array(mem.buffer);
   const c0 = cAt >> 2;
+  if (alpha === 1 && beta === 0 && ldcF === N) {
+    C.set(f.subarray(c0, c0 + M * N), cOff);
+    return true;
+  }
   for (let i = 0; i < M; i++) {
     const src = c0 + i * ldcF;
     const dst = cOff + i * N;

@@ -4,8 +4,9 @@ import { gemmWasm } from './gemm-wasm.js';
 const WASM_MIN_WORK = 4096;
 
 /**
- * Single-precision GEMM on flat arrays: C = α·op(A)·op(B) + β·C, with A at `aOff` ([M, K], or [K, M]
- * when transA), B at `bOff` ([K, N], or [N, K] when transB), C at `cOff` ([M, N]).
+ * Single-precision GEMM on flat arrays: C = α·op(A)·op(B) + β·C (+ `bias`: N values added to every
+ * row), with A at `aOff` ([M, K], or [K, M] when transA), B at `bOff` ([K, N], or [N, K] when transB),
+ * C at `cOff` ([M, N]).
  *
  * Float32 products of some size run on the WebAssembly SIMD kernel (packed panels, a register-blocked
  * micro-kernel; split over worker threads in Node for large products, see `setGemmThreads`); small
@@ -32,11 +33,26 @@ export function gemmF32(
   transB: boolean,
   alpha: number,
   beta: number,
+  bias?: Float32Array,
 ): void {
   if (M * N * K >= WASM_MIN_WORK && A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array) {
-    if (gemmWasm(A, aOff, B, bOff, C, cOff, M, K, N, transA, transB, alpha, beta)) return;
+    // The kernel starts from the bias rows when C is not scaled or kept; otherwise the bias is added after.
+    const fused = bias && alpha === 1 && beta === 0 && bias instanceof Float32Array ? bias : undefined;
+    if (gemmWasm(A, aOff, B, bOff, C, cOff, M, K, N, transA, transB, alpha, beta, undefined, fused)) {
+      if (bias && !fused) addRows(C, cOff, M, N, bias);
+      return;
+    }
   }
   gemmJs(A, aOff, B, bOff, C, cOff, M, K, N, transA, transB, alpha, beta);
+  if (bias) addRows(C, cOff, M, N, bias);
+}
+
+/** Adds the N values of `bias` to each of the M rows of C at `cOff`. */
+function addRows(C: Float32Array, cOff: number, M: number, N: number, bias: Float32Array): void {
+  for (let i = 0; i < M; i++) {
+    const row = cOff + i * N;
+    for (let j = 0; j < N; j++) C[row + j]! += bias[j]!;
+  }
 }
 
 /**

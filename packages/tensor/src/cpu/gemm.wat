@@ -119,6 +119,33 @@
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br $sk)))
   )
+  ;; Packs kc rows of a transposed A (row stride $lda bytes; row k holds op(A)[., k]) at $src into one
+  ;; MR-row panel: for each k, MR consecutive floats. Columns at and after $rows are written as zeros.
+  (func (export "packAT") (param $src i32) (param $lda i32) (param $dst i32) (param $kc i32) (param $rows i32)
+    (local $k i32) (local $r i32) (local $o i32)
+    (if (i32.eq (local.get $rows) (i32.const 4)) (then
+      (block $vdone (loop $vk
+        (br_if $vdone (i32.ge_u (local.get $k) (local.get $kc)))
+        (v128.store (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 4))) (v128.load (local.get $src)))
+        (local.set $src (i32.add (local.get $src) (local.get $lda)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $vk)))
+      (return)))
+    (block $done (loop $sk
+      (br_if $done (i32.ge_u (local.get $k) (local.get $kc)))
+      (local.set $r (i32.const 0))
+      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $k) (i32.const 16))))
+      (loop $sr
+        (f32.store (i32.add (local.get $o) (i32.shl (local.get $r) (i32.const 2)))
+          (if (result f32) (i32.lt_u (local.get $r) (local.get $rows))
+            (then (f32.load (i32.add (local.get $src) (i32.shl (local.get $r) (i32.const 2)))))
+            (else (f32.const 0))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br_if $sr (i32.lt_u (local.get $r) (i32.const 4))))
+      (local.set $src (i32.add (local.get $src) (local.get $lda)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $sk)))
+  )
   ;; Writes OW values of one im2col row segment at $ptr in the packed-B layout (NR floats per panel
   ;; row, then a jump of $step bytes to the next panel): input floats at $src + ow*$sw4 for ow in
   ;; [$lo, $hi), zeros elsewhere. $rowBase is where this k row starts in its first panel. Returns the new $ptr.

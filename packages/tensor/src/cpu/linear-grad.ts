@@ -11,8 +11,17 @@ type Arr = Float32Array; // float32 or float64: gemmF32 takes the JS path for fl
  * Gradients of a convolution, per (batch, group) with im2col + GEMM: dw += dy · colᵀ and
  * dcol = wᵀ · dy, then col2im scatter-adds dcol into dx (the transposed convolution). The GEMMs take
  * their transposes as flags (no copies); a pointwise conv (1×1, stride 1, no padding) skips im2col.
+ * `need.dx` / `need.dw` false skip that gradient (undefined in the result).
  */
-export function convGradKernel(dy: Tensor, x: Tensor, w: Tensor, o: Required<ConvOptions>): { dx: Tensor; dw: Tensor } {
+export function convGradKernel(
+  dy: Tensor,
+  x: Tensor,
+  w: Tensor,
+  o: Required<ConvOptions>,
+  need: { dx?: boolean; dw?: boolean } = {},
+): { dx: Tensor | undefined; dw: Tensor | undefined } {
+  const wantDx = need.dx ?? true;
+  const wantDw = need.dw ?? true;
   const [N, C] = x.shape as [number, number];
   const Cout = w.shape[0] as number;
   const G = o.group;
@@ -27,30 +36,37 @@ export function convGradKernel(dy: Tensor, x: Tensor, w: Tensor, o: Required<Con
   const X = x.data as Arr;
   const W = w.data as Arr;
   const DY = dy.data as Arr;
-  const dx = allocate(dy.dtype, x.size) as Arr;
-  const dw = allocate(dy.dtype, w.size) as Arr;
+  const dx = allocate(dy.dtype, wantDx ? x.size : 0) as Arr;
+  const dw = allocate(dy.dtype, wantDw ? w.size : 0) as Arr;
   const pointwise = KK === 1 && o.strides.every((s) => s === 1) && o.pads.every((p) => p === 0);
   const tab = pointwise ? undefined : windowTable(inSp, kSp, dy.shape.slice(2), o.strides, o.pads, o.dilations).offsets;
-  const col = pointwise ? undefined : (allocate(dy.dtype, rows * P) as Arr);
-  const dcol = pointwise ? undefined : (allocate(dy.dtype, rows * P) as Arr);
+  const col = pointwise || !wantDw ? undefined : (allocate(dy.dtype, rows * P) as Arr);
+  const dcol = pointwise || !wantDx ? undefined : (allocate(dy.dtype, rows * P) as Arr);
   for (let n = 0; n < N; n++) {
     for (let g = 0; g < G; g++) {
       const xOff = (n * C + g * Cg) * inSize;
       const yOff = (n * Cout + g * Coutg) * P;
       const wOff = g * Coutg * rows;
-      if (!tab || !col || !dcol) {
+      if (!tab) {
         // x[n, g] is the column matrix [Cg, P] itself, and dx[n, g] receives wᵀ · dy directly.
-        gemmF32(DY, yOff, X, xOff, dw, wOff, Coutg, P, rows, false, true, 1, 1);
-        gemmF32(W, wOff, DY, yOff, dx, xOff, rows, Coutg, P, true, false, 1, 0);
+        if (wantDw) gemmF32(DY, yOff, X, xOff, dw, wOff, Coutg, P, rows, false, true, 1, 1);
+        if (wantDx) gemmF32(W, wOff, DY, yOff, dx, xOff, rows, Coutg, P, true, false, 1, 0);
         continue;
       }
-      columnsByTable(X, xOff, inSize, Cg, tab, KK, P, col, false);
-      gemmF32(DY, yOff, col, 0, dw, wOff, Coutg, P, rows, false, true, 1, 1);
-      gemmF32(W, wOff, DY, yOff, dcol, 0, rows, Coutg, P, true, false, 1, 0);
-      columnsByTable(dx, xOff, inSize, Cg, tab, KK, P, dcol, true);
+      if (col) {
+        columnsByTable(X, xOff, inSize, Cg, tab, KK, P, col, false);
+        gemmF32(DY, yOff, col, 0, dw, wOff, Coutg, P, rows, false, true, 1, 1);
+      }
+      if (dcol) {
+        gemmF32(W, wOff, DY, yOff, dcol, 0, rows, Coutg, P, true, false, 1, 0);
+        columnsByTable(dx, xOff, inSize, Cg, tab, KK, P, dcol, true);
+      }
     }
   }
-  return { dx: new Tensor(x.shape, dy.dtype, dx as never), dw: new Tensor(w.shape, dy.dtype, dw as never) };
+  return {
+    dx: wantDx ? new Tensor(x.shape, dy.dtype, dx as never) : undefined,
+    dw: wantDw ? new Tensor(w.shape, dy.dtype, dw as never) : undefined,
+  };
 }
 
 /**

@@ -51,6 +51,13 @@ export function gemmKernel(
   const N = (o.transB ? b.shape[0] : b.shape[1]) as number;
   const out = allocate(a.dtype, M * N) as Float32Array;
   let beta = 0;
+  if (c && o.beta !== 0 && c.size === N && c.shape[c.rank - 1] === N) {
+    // A row bias (Linear's): the GEMM adds β·c to every row itself.
+    const cd = c.data as Float32Array;
+    const bias = o.beta === 1 ? cd : (cd.map((v) => v * o.beta) as Float32Array);
+    gemmF32(a.data as Float32Array, 0, b.data as Float32Array, 0, out, 0, M, K, N, o.transA, o.transB, o.alpha, 0, bias);
+    return new Tensor([M, N], a.dtype, out);
+  }
   if (c && o.beta !== 0) {
     const cd = c.data as Float32Array;
     const st = broadcastStrides(c.shape, [M, N]);

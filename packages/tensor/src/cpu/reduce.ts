@@ -27,6 +27,14 @@ export function reduceKernel(op: ReduceOp, x: Tensor, axes: readonly number[], k
     red = sizeOf(axes.map((a) => x.shape[a] as number));
     inner = 1;
   }
+  const outDtypeF = x.dtype;
+  if ((op === 'sum' || op === 'mean') && (src instanceof Float32Array || src instanceof Float64Array)) {
+    const res = sumBlocks(src, outer, red, inner);
+    if (op === 'mean') for (let i = 0; i < res.length; i++) res[i]! /= red;
+    const outF = allocate(outDtypeF, outer * inner) as Float32Array;
+    outF.set(res);
+    return new Tensor(outShape, outDtypeF, outF as never);
+  }
   const isBig = src instanceof BigInt64Array;
   const get = isBig ? (i: number) => Number((src as BigInt64Array)[i]) : (i: number) => (src as Float32Array)[i] as number;
   const outDtype = x.dtype === 'bool' ? 'int64' : x.dtype;
@@ -95,6 +103,28 @@ export function reduceKernel(op: ReduceOp, x: Tensor, axes: readonly number[], k
   if (out instanceof BigInt64Array) for (let i = 0; i < res.length; i++) out[i] = BigInt(Math.trunc(res[i] as number));
   else (out as Float32Array).set(res);
   return new Tensor(outShape, outDtype, out);
+}
+
+/**
+ * Σ over the middle axis of `src` viewed as [outer, red, inner], in float64: rows of `inner` values
+ * are added in memory order (contiguous inner loops), or, with inner = 1, each run of `red` values.
+ */
+function sumBlocks(src: Float32Array | Float64Array, outer: number, red: number, inner: number): Float64Array {
+  const res = new Float64Array(outer * inner);
+  for (let o = 0; o < outer; o++) {
+    if (inner === 1) {
+      let acc = 0;
+      for (let r = 0, i = o * red; r < red; r++, i++) acc += src[i]!;
+      res[o] = acc;
+      continue;
+    }
+    const dst = o * inner;
+    for (let r = 0; r < red; r++) {
+      const row = (o * red + r) * inner;
+      for (let j = 0; j < inner; j++) res[dst + j]! += src[row + j]!;
+    }
+  }
+  return res;
 }
 
 /** Copies x's data into the order given by `perm` (shared by reduce and transpose). */

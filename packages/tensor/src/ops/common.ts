@@ -2,6 +2,7 @@ import { type GradKernels, getBackend } from '../backend.js';
 import { cpuGradKernels } from '../cpu/backend.js';
 import { isFloat } from '../dtype.js';
 import { fmtShape, NormkitError } from '../errors.js';
+import type { GradContext } from '../op-registry.js';
 import { Tensor } from '../tensor.js';
 
 // Helpers shared by the op families: argument checks and the gradient kernels to dispatch to.
@@ -35,3 +36,6 @@ export function requireSameDtype(op: string, a: Tensor, b: Tensor): void {
 
 /** The active backend's gradient kernels, or the CPU backend's when it has none. */
 export const gradKernels = (): GradKernels => getBackend().grads ?? cpuGradKernels;
+
+/** Whether the gradient of input `k` is wanted (the tape's `needsGrad`; all are when it is absent). */
+export const wants = (ctx: GradContext<unknown, unknown>, k: number): boolean => ctx.needsGrad?.[k] ?? true;

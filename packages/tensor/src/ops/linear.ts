@@ -3,7 +3,7 @@ import { fmtShape, NormkitError } from '../errors.js';
 import { defineOp, runOp } from '../op-registry.js';
 import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { gradKernels, requireFloat, requireSameDtype } from './common.js';
+import { gradKernels, requireFloat, requireSameDtype, wants } from './common.js';
 import { mul } from './elementwise.js';
 import { max, mean, sum, sumToShape } from './reduce.js';
 
@@ -51,14 +51,14 @@ const promote = (a: Tensor, b: Tensor): [Tensor, Tensor] => {
 
 const MATMUL = defineOp({
   name: 'matmul',
-  grad: (dy, { inputs: [a, b] }) => {
-    const [ta, tb] = [a as Tensor, b as Tensor];
+  grad: (dy, ctx) => {
+    const [ta, tb] = ctx.inputs as [Tensor, Tensor];
     const [a2, b2] = promote(ta, tb);
     const batch = broadcastShapes(a2.shape.slice(0, -2), b2.shape.slice(0, -2), 'matmul');
     const dy2 = dy.reshape([...batch, a2.shape[a2.rank - 2] as number, b2.shape[b2.rank - 1] as number]);
     // When b2 is a matrix, a2 carries the whole batch: both products are then single GEMMs.
-    const da = sumToShape(productNT(dy2, b2), a2.shape).reshape(ta.shape);
-    const db = productTN(a2, dy2, b2.shape).reshape(tb.shape);
+    const da = wants(ctx, 0) ? sumToShape(productNT(dy2, b2), a2.shape).reshape(ta.shape) : undefined;
+    const db = wants(ctx, 1) ? productTN(a2, dy2, b2.shape).reshape(tb.shape) : undefined;
     return [da, db];
   },
 });
@@ -96,17 +96,21 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
  */
 const GEMM = defineOp<Required<GemmOptions>>({
   name: 'gemm',
-  grad: (dy, { inputs: [a, b, c], attrs: o }) => {
+  grad: (dy, ctx) => {
     const be = getBackend();
-    const [ta, tb] = [a as Tensor, b as Tensor];
+    const [ta, tb, c] = ctx.inputs as [Tensor, Tensor, Tensor | undefined];
+    const o = ctx.attrs;
     const g = { alpha: o.alpha, beta: 0 };
-    const da = o.transA
-      ? be.gemm(tb, dy, undefined, { ...g, transA: o.transB, transB: true })
-      : be.gemm(dy, tb, undefined, { ...g, transA: false, transB: !o.transB });
-    const db = o.transB
-      ? be.gemm(dy, ta, undefined, { ...g, transA: true, transB: o.transA })
-      : be.gemm(ta, dy, undefined, { ...g, transA: !o.transA, transB: false });
-    return [da, db, c ? sumToShape(o.beta === 1 ? dy : mul(dy, o.beta), c.shape) : undefined];
+    const dA = () =>
+      o.transA
+        ? be.gemm(tb, dy, undefined, { ...g, transA: o.transB, transB: true })
+        : be.gemm(dy, tb, undefined, { ...g, transA: false, transB: !o.transB });
+    const dB = () =>
+      o.transB
+        ? be.gemm(dy, ta, undefined, { ...g, transA: true, transB: o.transA })
+        : be.gemm(ta, dy, undefined, { ...g, transA: !o.transA, transB: false });
+    const dC = c && wants(ctx, 2) ? sumToShape(o.beta === 1 ? dy : mul(dy, o.beta), c.shape) : undefined;
+    return [wants(ctx, 0) ? dA() : undefined, wants(ctx, 1) ? dB() : undefined, dC];
   },
 });
 
@@ -129,14 +133,16 @@ export function gemm(a: Tensor, b: Tensor, c?: Tensor, opts: GemmOptions = {}): 
 
 const CONV = defineOp<Required<ConvOptions>>({
   name: 'conv',
-  grad: (dy, { inputs: [x, w, bias], attrs }) => {
-    const { dx, dw } = gradKernels().conv(dy, x as Tensor, w as Tensor, attrs);
-    const db = bias
-      ? sum(
-          dy,
-          [0, ...dy.shape.keys()].filter((i) => i !== 1),
-        ).reshape(bias.shape)
-      : undefined;
+  grad: (dy, ctx) => {
+    const [x, w, bias] = ctx.inputs;
+    const { dx, dw } = gradKernels().conv(dy, x as Tensor, w as Tensor, ctx.attrs, { dx: wants(ctx, 0), dw: wants(ctx, 1) });
+    const db =
+      bias && wants(ctx, 2)
+        ? sum(
+            dy,
+            [0, ...dy.shape.keys()].filter((i) => i !== 1),
+          ).reshape(bias.shape)
+        : undefined;
     return [dx, dw, db];
   },
 });

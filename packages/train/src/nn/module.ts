@@ -1,5 +1,5 @@
 import { add, NormkitError, type Tensor } from '@normkit/tensor';
-import { valueAndGrads } from '../autograd.js';
+import { type GradOptions, valueAndGrads } from '../autograd.js';
 
 /**
  * A trainable tensor: `value` is what the forward pass reads, `grad` what `computeGrads` accumulates
@@ -147,13 +147,16 @@ function checkedCopy(name: string, src: Tensor, like: Tensor): Tensor {
 
 /**
  * Runs `f` (a loss), adds the gradient of its value to each parameter's `grad` (PyTorch's
- * `loss.backward()`: gradients accumulate until `zeroGrad`), and returns the loss value.
+ * `loss.backward()`: gradients accumulate until `zeroGrad`), and returns the loss value. The storage
+ * of `f`'s intermediate results is recycled for the next step unless `opts.recycle` is false (see
+ * `GradOptions`): read anything you need from them inside `f`.
  * @example const loss = computeGrads(() => crossEntropy(model.forward(x), labels), model.parameters()); opt.step();
  */
-export function computeGrads(f: () => Tensor, params: readonly Parameter[]): number {
+export function computeGrads(f: () => Tensor, params: readonly Parameter[], opts: GradOptions = {}): number {
   const { value, grads } = valueAndGrads(
     f,
     params.map((p) => p.value),
+    { recycle: opts.recycle ?? true },
   );
   params.forEach((p, i) => {
     const g = grads[i] as Tensor;
