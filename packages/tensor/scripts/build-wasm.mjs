@@ -59,8 +59,9 @@ export function wat(shared, MR, NR, KU = 1) {
   L.push(`  (import "env" "memory" (memory 1${shared ? ' 65536 shared' : ''}))`);
   // ---- micro-kernel: C[MR x NR] (+)= Apanel[kc x MR] . Bpanel[kc x NR] ----
   L.push('  ;; $a: packed A panel (for each k: MR floats), $b: packed B panel (for each k: NR floats),');
-  L.push('  ;; $c: top-left of the C tile, $ldc: C row stride in bytes, $acc: 1 = add to C, 0 = overwrite.');
-  L.push('  (func $micro (param $a i32) (param $b i32) (param $c i32) (param $kc i32) (param $ldc i32) (param $acc i32)');
+  L.push('  ;; $c: top-left of the C tile, $ldc: C row stride in bytes, $acc: 1 = add to C, 0 = overwrite;');
+  L.push('  ;; $bias: with $acc 0, nonzero = the address of NR floats every row of the tile starts from.');
+  L.push('  (func $micro (param $a i32) (param $b i32) (param $c i32) (param $kc i32) (param $ldc i32) (param $acc i32) (param $bias i32)');
   L.push('    (local $end i32) (local $av v128)');
   for (let v = 0; v < V; v++) L.push(`    (local $b${v} v128)`);
   for (let r = 0; r < MR; r++) for (let v = 0; v < V; v++) L.push(`    (local ${acc(r, v)} v128)`);
@@ -70,7 +71,10 @@ export function wat(shared, MR, NR, KU = 1) {
   L.push('    (if (local.get $acc) (then');
   for (let r = 0; r < MR; r++)
     for (let v = 0; v < V; v++) L.push(`      (local.set ${acc(r, v)} (v128.load offset=${v * 16} ${rowPtr(r)}))`);
-  L.push('    ))');
+  L.push('    ) (else (if (local.get $bias) (then');
+  for (let r = 0; r < MR; r++)
+    for (let v = 0; v < V; v++) L.push(`      (local.set ${acc(r, v)} (v128.load offset=${v * 16} (local.get $bias)))`);
+  L.push('    ))))');
   L.push(`    (local.set $end (i32.add (local.get $a) (i32.mul (local.get $kc) (i32.const ${MR * 4}))))`);
   // One k step: NR/4 vectors of B, MR splats of A, MR·NR/4 multiply-adds. Offsets `ka`/`kb` let an
   // unrolled loop address several k steps from one pointer.
@@ -110,8 +114,9 @@ export function wat(shared, MR, NR, KU = 1) {
   L.push('  )');
   // ---- macro-kernel: every MR x NR tile of an (mPanels*MR) x (nPanels*NR) block of C ----
   L.push('  ;; C block (+)= packed A block (mPanels panels of kc x MR) . packed B block (nPanels panels of kc x NR).');
+  L.push("  ;; $bias (with $acc 0): 0, or the address of the block's nPanels·NR bias floats, added to every row.");
   L.push(
-    '  (func (export "gebp") (param $ap i32) (param $bp i32) (param $cp i32) (param $mPanels i32) (param $nPanels i32) (param $kc i32) (param $ldc i32) (param $acc i32)',
+    '  (func (export "gebp") (param $ap i32) (param $bp i32) (param $cp i32) (param $mPanels i32) (param $nPanels i32) (param $kc i32) (param $ldc i32) (param $acc i32) (param $bias i32)',
   );
   L.push('    (local $i i32) (local $j i32) (local $bpan i32) (local $ccol i32)');
   L.push(
@@ -126,11 +131,12 @@ export function wat(shared, MR, NR, KU = 1) {
   L.push(`          (i32.add (local.get $ap) (i32.mul (local.get $i) (i32.mul (local.get $kc) (i32.const ${MR * 4}))))`);
   L.push('          (local.get $bpan)');
   L.push(`          (i32.add (local.get $ccol) (i32.mul (local.get $i) (i32.mul (local.get $ldc) (i32.const ${MR}))))`);
-  L.push('          (local.get $kc) (local.get $ldc) (local.get $acc))');
+  L.push('          (local.get $kc) (local.get $ldc) (local.get $acc) (local.get $bias))');
   L.push('        (local.set $i (i32.add (local.get $i) (i32.const 1)))');
   L.push('        (br_if $il (i32.lt_u (local.get $i) (local.get $mPanels))))');
   L.push(`      (local.set $bpan (i32.add (local.get $bpan) (i32.mul (local.get $kc) (i32.const ${NR * 4}))))`);
   L.push(`      (local.set $ccol (i32.add (local.get $ccol) (i32.const ${NR * 4})))`);
+  L.push(`      (if (local.get $bias) (then (local.set $bias (i32.add (local.get $bias) (i32.const ${NR * 4})))))`);
   L.push('      (local.set $j (i32.add (local.get $j) (i32.const 1)))');
   L.push('      (br_if $jl (i32.lt_u (local.get $j) (local.get $nPanels))))');
   L.push('  )');

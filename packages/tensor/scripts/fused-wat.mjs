@@ -42,7 +42,7 @@ const MAGIC = 12582912;
  */
 function expLines(L, ind, x, out, p) {
   const v = (n) => `$${p}${n}`;
-  L.push(`${ind}(local.set ${v('r')} (f32x4.min (f32x4.max ${x} ${F(-87.33654)}) ${F(88.37626)}))`);
+  L.push(`${ind}(local.set ${v('r')} (f32x4.pmin (f32x4.pmax ${x} ${F(-87.33654)}) ${F(88.37626)}))`);
   L.push(`${ind}(local.set ${v('t')} ${vadd(vmul(`(local.get ${v('r')})`, F(Math.LOG2E)), F(MAGIC))})`);
   L.push(`${ind}(local.set ${v('n')} (f32x4.sub (local.get ${v('t')}) ${F(MAGIC)}))`);
   const n = `(local.get ${v('n')})`;

@@ -118,8 +118,8 @@ export interface GradKernels {
   slice(dy: Tensor, xShape: readonly number[], starts: readonly number[], steps: readonly number[]): Tensor;
   /** Gradient of a reflect/edge `pad`: each element of dy added to the input element it was copied from. */
   pad(dy: Tensor, xShape: readonly number[], pads: readonly number[], mode: 'reflect' | 'edge'): Tensor;
-  /** Gradient of `selfAttention` for the packed qkv [B, T, 3·d], from dy [B, T, d]. */
-  selfAttention(dy: Tensor, qkv: Tensor, heads: number, scale: number): Tensor;
+  /** Gradient of `selfAttention` for the packed qkv [B, T, 3·d], from dy [B, T, d] (and what the forward kept). */
+  selfAttention(dy: Tensor, qkv: Tensor, heads: number, scale: number, probs?: Tensor): Tensor;
 }
 
 /** What `Backend.layerNormBackward` / `rmsNormBackward` differentiate: the fused norm over axes [axis, rank). */
@@ -201,9 +201,11 @@ export interface Backend {
   rmsNormBackward?(dy: Tensor, x: Tensor, opts: NormBackwardOptions): NormBackwardResult;
   /**
    * Self-attention of packed QKV [B, T, 3·d] (Q, K, V each [heads, d/heads] along the last axis) →
-   * [B, T, d], heads side by side. Optional: without it the CPU kernel runs on the host values.
+   * `y` [B, T, d], heads side by side; with `keepProbs` (a gradient will follow) also whatever of the
+   * attention probabilities `grads.selfAttention` can use. Optional: without it the CPU kernel runs
+   * on the host values.
    */
-  selfAttention?(qkv: Tensor, heads: number, scale: number): Tensor;
+  selfAttention?(qkv: Tensor, heads: number, scale: number, keepProbs?: boolean): { y: Tensor; probs?: Tensor };
 }
 
 // The CPU backend is created lazily on first use, so importing this package has no side effects.

@@ -29,10 +29,11 @@ export function bytesPerElement(dtype: DType): number {
 
 /**
  * A zero-filled typed array of `dtype` and `size` elements; large float arrays may be recycled storage
- * (see storage-pool.ts). @example allocate('float32', 4) // Float32Array(4) of zeros
+ * (see storage-pool.ts), whose old values stay when `zeroed` is false (for a kernel that writes every
+ * element). @example allocate('float32', 4) // Float32Array(4) of zeros
  */
-export function allocate<D extends DType>(dtype: D, size: number): DTypeArrays[D] {
-  if (dtype === 'float32' || dtype === 'float64') return pooledFloatArray(dtype, size) as DTypeArrays[D];
+export function allocate<D extends DType>(dtype: D, size: number, zeroed = true): DTypeArrays[D] {
+  if (dtype === 'float32' || dtype === 'float64') return pooledFloatArray(dtype, size, zeroed) as DTypeArrays[D];
   return new CTORS[dtype](size) as DTypeArrays[D];
 }
 

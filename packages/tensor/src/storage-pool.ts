@@ -22,17 +22,18 @@ let pooledBytes = 0;
 let limitBytes = 256 * 1024 * 1024;
 
 /**
- * A zero-filled float array of `size` elements for `allocate`: a recycled one when the pool has one of
- * that dtype and length, else a new one. Arrays of at least POOL_MIN_BYTES get a serial number.
+ * A float array of `size` elements for `allocate`: a recycled one when the pool has one of that dtype
+ * and length (zero-filled unless `zeroed` is false), else a new one (zeros). Arrays of at least
+ * POOL_MIN_BYTES get a serial number.
  */
-export function pooledFloatArray(dtype: 'float32' | 'float64', size: number): FloatArray {
+export function pooledFloatArray(dtype: 'float32' | 'float64', size: number, zeroed = true): FloatArray {
   const bytes = size * (dtype === 'float32' ? 4 : 8);
   if (bytes < POOL_MIN_BYTES) return dtype === 'float32' ? new Float32Array(size) : new Float64Array(size);
   const list = free[dtype].get(size);
   let arr = list?.pop();
   if (arr) {
     pooledBytes -= bytes;
-    arr.fill(0);
+    if (zeroed) arr.fill(0);
   } else arr = dtype === 'float32' ? new Float32Array(size) : new Float64Array(size);
   serials.set(arr.buffer, ++serial);
   return arr;

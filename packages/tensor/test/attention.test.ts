@@ -2,7 +2,19 @@
 // (plain loops), against the same attention composed of reshape/transpose/matmul/softmax, and the
 // float32 WebAssembly kernels against the float64 JS path, forward and backward. The float64 gradient
 // itself is checked against central differences in gradients.test.ts.
-import { cast, matmul, mul, opDefinition, reshape, selfAttention, slice, softmax, Tensor, transpose } from '@normkit/tensor';
+import {
+  cast,
+  cpuGradKernels,
+  matmul,
+  mul,
+  opDefinition,
+  reshape,
+  selfAttention,
+  slice,
+  softmax,
+  Tensor,
+  transpose,
+} from '@normkit/tensor';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setWasmFused, wasmFusedAvailable } from '../src/cpu/fused-wasm.js';
 import { randT, recordCall } from './grad-check.js';
@@ -101,7 +113,7 @@ describe('selfAttention', () => {
       expect(maxAbsDiff(selfAttention(qkv64, H).data as Float64Array, composed(qkv64, H).data as Float64Array)).toBeLessThan(1e-12);
     });
 
-    it(`gradient [${B}, ${T}, 3·${H}·${dh}]: float32 (WebAssembly and JS) agrees with float64 to 1e-5 of its largest element`, () => {
+    it(`gradient [${B}, ${T}, 3·${H}·${dh}]: float32 (WebAssembly, with kept or recomputed probabilities, and JS) agrees with float64 to 1e-5 of its largest element`, () => {
       const dy64 = randT([B, T, H * dh], rnd);
       const g64 = gradOf(qkv64, H, dy64);
       expect(g64.shape).toEqual(qkv64.shape);
@@ -109,6 +121,9 @@ describe('selfAttention', () => {
       const g32 = gradOf(qkv32, H, cast(dy64, 'float32'));
       expect(g32.dtype).toBe('float32');
       expect(maxAbsDiff(g32.data as Float32Array, g64.data as Float64Array)).toBeLessThan(1e-5 * scaleOf);
+      // Without the probabilities the forward kept (no tape at forward time), the kernel recomputes them.
+      const recomputed = cpuGradKernels.selfAttention(cast(dy64, 'float32'), qkv32, H, 1 / Math.sqrt(dh));
+      expect(maxAbsDiff(recomputed.data as Float32Array, g64.data as Float64Array)).toBeLessThan(1e-5 * scaleOf);
       setWasmFused(false);
       const gJs = gradOf(qkv32, H, cast(dy64, 'float32'));
       expect(maxAbsDiff(gJs.data as Float32Array, g64.data as Float64Array)).toBeLessThan(1e-5 * scaleOf);

@@ -150,7 +150,8 @@ export type GradsOf<T> = { [K in keyof T]: Tensor };
 export interface GradOptions {
   /**
    * Once the gradients are computed, hand the storage of `f`'s intermediate results (the outputs of
-   * the recorded ops, other than the value and what the gradients share) back for reuse by later ops,
+   * the recorded ops and what they kept for their gradients, other than the value and what the
+   * gradients share) back for reuse by later ops,
    * so that a training loop does not allocate (and fault in) fresh memory for every activation of every
    * step. Those intermediates must not be read afterwards: reading one throws RECYCLED. Default false
    * for `valueAndGrads`, true for `computeGrads`.
@@ -202,21 +203,28 @@ export function valueAndGrads<T extends readonly Tensor[] | Record<string, Tenso
   return { value, grads };
 }
 
+/** The tensors an op kept for its gradient: `saved` itself, or the tensors in it (an array or a plain record). */
+function savedTensors(saved: unknown): Tensor[] {
+  if (saved instanceof Tensor) return [saved];
+  if (!saved || typeof saved !== 'object') return [];
+  return Object.values(saved).filter((v): v is Tensor => v instanceof Tensor);
+}
+
 /**
- * Recycles the storage of the tape's recorded outputs created after `mark` (during `f`), except
- * storage that one of `kept` (the value, the gradients) shares; every recorded output sharing a
- * recycled storage forgets it.
+ * Recycles the storage of the tape's recorded outputs and of the tensors the ops kept for their
+ * gradients, when created after `mark` (during `f`), except storage that one of `kept` (the value, the
+ * gradients) shares; every such tensor sharing a recycled storage forgets it.
  */
 function recycleIntermediates(tape: Tape, mark: number, kept: readonly Tensor[]): void {
   const keep = new Set(kept.filter((t) => allocatedSince(t, mark)).map((t) => t.data.buffer));
   const views = new Map<ArrayBufferLike, Tensor[]>();
-  for (const { ctx } of tape.entries) {
-    const t = ctx.output;
-    if (!allocatedSince(t, mark) || keep.has(t.data.buffer)) continue;
-    const list = views.get(t.data.buffer);
-    if (list) list.push(t);
-    else views.set(t.data.buffer, [t]);
-  }
+  for (const { ctx } of tape.entries)
+    for (const t of [ctx.output, ...savedTensors(ctx.saved)]) {
+      if (!allocatedSince(t, mark) || keep.has(t.data.buffer)) continue;
+      const list = views.get(t.data.buffer);
+      if (list) list.push(t);
+      else views.set(t.data.buffer, [t]);
+    }
   for (const [first, ...rest] of views.values()) recycle(first as Tensor, rest);
 }
 

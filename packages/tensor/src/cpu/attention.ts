@@ -1,6 +1,6 @@
 import { allocate } from '../dtype.js';
 import { Tensor } from '../tensor.js';
-import { type AttentionDims, attentionGradWasm, attentionWasm } from './fused-wasm.js';
+import { type AttentionDims, attentionGradWasm, attentionWasm, probsWidth } from './fused-wasm.js';
 
 // Self-attention over packed QKV, forward and backward: float32 on the WebAssembly SIMD kernels of
 // fused-wasm.ts, float64 (and engines without SIMD) on the JS loops below, which accumulate in float64.
@@ -40,18 +40,23 @@ function probsJs(X: Arr, b: number, h: number, d: AttentionDims, p: Float64Array
 
 /**
  * Self-attention of packed QKV: `qkv` [B, T, 3·d] holds, along its last axis, Q, K and V each as
- * [heads, d/heads] (timm's `qkv` Linear output); the result [B, T, d] holds softmax(scale·Q·Kᵀ)·V of
- * every head, heads side by side.
- * @example attentionKernel(Tensor.randn([2, 50, 192], 1), 4, 0.25).shape // [2, 50, 64]
+ * [heads, d/heads] (timm's `qkv` Linear output); `y` [B, T, d] holds softmax(scale·Q·Kᵀ)·V of every
+ * head, heads side by side. With `keepProbs`, the float32 kernels also return the probabilities (in
+ * their own padded layout) for `attentionGradKernel`, which otherwise recomputes them.
+ * @example attentionKernel(Tensor.randn([2, 50, 192], 1), 4, 0.25).y.shape // [2, 50, 64]
  */
-export function attentionKernel(qkv: Tensor, heads: number, scale: number): Tensor {
+export function attentionKernel(qkv: Tensor, heads: number, scale: number, keepProbs = false): { y: Tensor; probs?: Tensor } {
   const d = dimsOf(qkv, heads, scale);
   const { B, T, H, dh } = d;
   const D = H * dh;
   const X = qkv.data as Arr;
-  const out = allocate(qkv.dtype, B * T * D) as Arr;
-  if (out instanceof Float32Array && X instanceof Float32Array && attentionWasm(X, out, d))
-    return new Tensor([B, T, D], qkv.dtype, out as never);
+  const out = allocate(qkv.dtype, B * T * D, false) as Arr; // every element is written
+  if (out instanceof Float32Array && X instanceof Float32Array) {
+    const pShape = [B, H, T, probsWidth(T)];
+    const probs = keepProbs ? (allocate('float32', B * H * T * probsWidth(T), false) as Float32Array) : undefined;
+    if (attentionWasm(X, out, d, probs))
+      return { y: new Tensor([B, T, D], qkv.dtype, out as never), probs: probs && new Tensor(pShape, 'float32', probs) };
+  }
   const p = new Float64Array(T * T);
   const acc = new Float64Array(dh);
   for (let b = 0; b < B; b++)
@@ -68,23 +73,26 @@ export function attentionKernel(qkv: Tensor, heads: number, scale: number): Tens
         out.set(acc, (b * T + i) * D + h * dh);
       }
     }
-  return new Tensor([B, T, D], qkv.dtype, out as never);
+  return { y: new Tensor([B, T, D], qkv.dtype, out as never) };
 }
 
 /**
- * The gradient of `attentionKernel` for qkv, from dy [B, T, d]: per head, with P recomputed,
- * dP = dy·Vᵀ, dS = scale·P⊙(dP − rowsum(P⊙dP)), dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dy.
+ * The gradient of `attentionKernel` for qkv, from dy [B, T, d]: per head, with P as the forward kept
+ * it (`probs`) or recomputed, dP = dy·Vᵀ, dS = scale·P⊙(dP − rowsum(P⊙dP)), dQ = dS·K, dK = dSᵀ·Q,
+ * dV = Pᵀ·dy.
  * @example attentionGradKernel(dy, qkv, 4, 0.25).shape // qkv.shape
  */
-export function attentionGradKernel(dy: Tensor, qkv: Tensor, heads: number, scale: number): Tensor {
+export function attentionGradKernel(dy: Tensor, qkv: Tensor, heads: number, scale: number, probs?: Tensor): Tensor {
   const d = dimsOf(qkv, heads, scale);
   const { B, T, H, dh } = d;
   const D = H * dh;
   const X = qkv.data as Arr;
   const G = dy.data as Arr;
-  const dX = allocate(qkv.dtype, qkv.size) as Arr;
-  if (dX instanceof Float32Array && X instanceof Float32Array && G instanceof Float32Array && attentionGradWasm(X, G, dX, d))
+  const dX = allocate(qkv.dtype, qkv.size, false) as Arr; // the kernel writes every element
+  const P = probs?.data instanceof Float32Array ? probs.data : undefined;
+  if (dX instanceof Float32Array && X instanceof Float32Array && G instanceof Float32Array && attentionGradWasm(X, G, dX, d, P))
     return new Tensor(qkv.shape, qkv.dtype, dX as never);
+  dX.fill(0); // the JS loops below accumulate
   const p = new Float64Array(T * T);
   const ds = new Float64Array(T * T);
   for (let b = 0; b < B; b++)

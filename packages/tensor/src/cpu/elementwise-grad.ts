@@ -98,7 +98,7 @@ export function unaryGradKernel(op: UnaryOp | UnaryParamOp, x: Tensor, y: Tensor
   const Y = y.data as Float32Array;
   const G = dy.data as Float32Array;
   const n = G.length;
-  const out = allocate(dy.dtype, n) as Float32Array;
+  const out = allocate(dy.dtype, n, false) as Float32Array; // every element is written
   if (op === 'gelu' && X instanceof Float32Array && G instanceof Float32Array && geluGradWasm(X, G, out))
     return new Tensor(x.shape, dy.dtype, out as never);
   if (op === 'relu') {

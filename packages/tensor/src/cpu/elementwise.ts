@@ -105,11 +105,11 @@ export function unaryParamFn(p: UnaryParamOp): (v: number) => number {
 export function unaryKernel(op: UnaryOp, x: Tensor): Tensor {
   const src = x.data;
   if (op === 'gelu' && src instanceof Float32Array) {
-    const out = allocate('float32', src.length);
+    const out = allocate('float32', src.length, false);
     if (geluWasm(src, out)) return new Tensor(x.shape, x.dtype, out as never);
   }
   if (op === 'relu' && (src instanceof Float32Array || src instanceof Float64Array)) {
-    const out = allocate(x.dtype, src.length) as Float32Array;
+    const out = allocate(x.dtype, src.length, false) as Float32Array;
     for (let i = 0; i < src.length; i++) {
       const v = src[i]!;
       out[i] = v <= 0 ? 0 : v; // NaN fails the test and stays NaN, as Math.max(NaN, 0)
@@ -123,7 +123,7 @@ export function unaryKernel(op: UnaryOp, x: Tensor): Tensor {
 export function mapUnary(x: Tensor, f: (v: number) => number, outDtype: DType = x.dtype): Tensor {
   const src = x.data;
   const n = src.length;
-  const out = allocate(outDtype, n);
+  const out = allocate(outDtype, n, false); // every element is written
   if (src instanceof BigInt64Array) {
     const o = out as BigInt64Array;
     for (let i = 0; i < n; i++) o[i] = BigInt(Math.trunc(f(Number(src[i]))));
@@ -210,7 +210,7 @@ export function forEachBroadcast(
 export function binaryKernel(op: BinaryOp, a: Tensor, b: Tensor, outShape: readonly number[]): Tensor {
   const outDtype: DType = BOOL_OPS.has(op) ? 'bool' : a.dtype;
   const size = sizeOf(outShape);
-  const out = allocate(outDtype, size);
+  const out = allocate(outDtype, size, false); // every element is written
   const ad = a.data;
   const bd = b.data;
   if (ad instanceof BigInt64Array || bd instanceof BigInt64Array) {

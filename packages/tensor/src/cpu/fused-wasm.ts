@@ -115,15 +115,20 @@ interface AttentionLayout {
   outAt: number;
   ktAt: number;
   vtAt: number;
+  /** The chunk's probabilities, [items, H, T, Tp] (when they are kept or given), else one head's scratch. */
   pAt: number;
   dpAt: number;
+  end: number;
   Tp: number;
 }
 
-function attentionLayout(d: AttentionDims, backward: boolean): AttentionLayout {
+/** Columns of a head's probability rows: T rounded up to 8 (the products' column blocks), zero past T. */
+export const probsWidth = (T: number): number => Math.ceil(T / 8) * 8;
+
+function attentionLayout(d: AttentionDims, backward: boolean, allProbs: boolean): AttentionLayout {
   const { B, T, H, dh } = d;
   const D = H * dh;
-  const Tp = Math.ceil(T / 8) * 8;
+  const Tp = probsWidth(T);
   const items = Math.max(1, Math.min(B, Math.floor(CHUNK_FLOATS / (T * 3 * D))));
   const qkvAt = HEADER;
   const dyAt = qkvAt + align(items * T * 3 * D * 4);
@@ -131,30 +136,32 @@ function attentionLayout(d: AttentionDims, backward: boolean): AttentionLayout {
   const ktAt = outAt + align(items * T * (backward ? 3 : 1) * D * 4);
   const vtAt = ktAt + align(dh * Tp * 4);
   const pAt = vtAt + align(dh * Tp * 4);
-  const dpAt = pAt + align(T * Tp * 4);
-  return { items, qkvAt, dyAt, outAt, ktAt, vtAt, pAt, dpAt, Tp };
+  const dpAt = pAt + align((allProbs ? items * H : 1) * T * Tp * 4);
+  return { items, qkvAt, dyAt, outAt, ktAt, vtAt, pAt, dpAt, end: dpAt + align(T * Tp * 4), Tp };
 }
 
-/** P = softmax(scale·Q·Kᵀ) of one head into the P scratch ([T, Tp], zero past T). */
-function headProbs(ex: FusedExports, L: AttentionLayout, d: AttentionDims, q: number): void {
+/** P = softmax(scale·Q·Kᵀ) of one head (Q at byte q of the chunk's qkv) into [T, Tp] at byte p, zero past T. */
+function headProbs(ex: FusedExports, L: AttentionLayout, d: AttentionDims, q: number, p: number): void {
   const rs = 3 * d.H * d.dh * 4;
   ex.transpose(q + d.H * d.dh * 4, rs, L.ktAt, L.Tp * 4, d.T, d.dh);
-  ex.mm(q, rs, 4, L.ktAt, L.Tp * 4, L.pAt, L.Tp * 4, d.T, L.Tp, d.dh, 0);
-  ex.softmax(L.pAt, L.Tp * 4, d.T, d.T, d.scale);
+  ex.mm(q, rs, 4, L.ktAt, L.Tp * 4, p, L.Tp * 4, d.T, L.Tp, d.dh, 0);
+  ex.softmax(p, L.Tp * 4, d.T, d.T, d.scale);
 }
 
 /**
  * Self-attention over packed QKV with the WebAssembly kernels: `qkv` [B, T, 3, H, dh] (flat), `out`
- * [B, T, H, dh] gets softmax(scale·Q·Kᵀ)·V of every head. Returns false, doing nothing, when the kernels
- * are unavailable or dh is not a multiple of 4: the caller runs the JS kernel.
+ * [B, T, H, dh] gets softmax(scale·Q·Kᵀ)·V of every head; `probs` (when given, [B, H, T, probsWidth(T)])
+ * gets the probabilities, for the backward pass. Returns false, doing nothing, when the kernels are
+ * unavailable or dh is not a multiple of 4: the caller runs the JS kernel.
  */
-export function attentionWasm(qkv: Float32Array, out: Float32Array, d: AttentionDims): boolean {
+export function attentionWasm(qkv: Float32Array, out: Float32Array, d: AttentionDims, probs?: Float32Array): boolean {
   const { B, T, H, dh } = d;
   if (dh % 4 !== 0) return false;
-  const L = attentionLayout(d, false);
-  const s = ready(L.dpAt + align(T * L.Tp * 4));
+  const L = attentionLayout(d, false, probs !== undefined);
+  const s = ready(L.end);
   if (!s) return false;
   const D = H * dh;
+  const head = T * L.Tp;
   const { ex } = s;
   s.f.fill(0, L.ktAt >> 2, L.pAt >> 2); // the padding columns of Kᵀ stay zero
   for (let b0 = 0; b0 < B; b0 += L.items) {
@@ -163,46 +170,58 @@ export function attentionWasm(qkv: Float32Array, out: Float32Array, d: Attention
     for (let b = 0; b < n; b++)
       for (let h = 0; h < H; h++) {
         const q = L.qkvAt + (b * T * 3 * D + h * dh) * 4;
-        headProbs(ex, L, d, q);
-        ex.mm(L.pAt, L.Tp * 4, 4, q + 2 * D * 4, 3 * D * 4, L.outAt + (b * T * D + h * dh) * 4, D * 4, T, dh, T, 0);
+        const p = probs ? L.pAt + (b * H + h) * head * 4 : L.pAt;
+        headProbs(ex, L, d, q, p);
+        ex.mm(p, L.Tp * 4, 4, q + 2 * D * 4, 3 * D * 4, L.outAt + (b * T * D + h * dh) * 4, D * 4, T, dh, T, 0);
       }
     out.set(s.f.subarray(L.outAt >> 2, (L.outAt >> 2) + n * T * D), b0 * T * D);
+    probs?.set(s.f.subarray(L.pAt >> 2, (L.pAt >> 2) + n * H * head), b0 * H * head);
   }
   return true;
 }
 
 /**
  * The gradient of `attentionWasm` for qkv: `dqkv` [B, T, 3, H, dh] from `dy` [B, T, H, dh]. Per head,
- * with P recomputed: dP = dy·Vᵀ, dS = scale·P⊙(dP − rowsum(P⊙dP)), dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dy.
+ * with P from `probs` (as `attentionWasm` kept it) or recomputed: dP = dy·Vᵀ,
+ * dS = scale·P⊙(dP − rowsum(P⊙dP)), dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dy.
  * Returns false, doing nothing, when the kernels are unavailable (the JS kernel runs).
  */
-export function attentionGradWasm(qkv: Float32Array, dy: Float32Array, dqkv: Float32Array, d: AttentionDims): boolean {
+export function attentionGradWasm(
+  qkv: Float32Array,
+  dy: Float32Array,
+  dqkv: Float32Array,
+  d: AttentionDims,
+  probs?: Float32Array,
+): boolean {
   const { B, T, H, dh } = d;
   if (dh % 4 !== 0) return false;
-  const L = attentionLayout(d, true);
-  const s = ready(L.dpAt + align(T * L.Tp * 4));
+  const L = attentionLayout(d, true, probs !== undefined);
+  const s = ready(L.end);
   if (!s) return false;
   const D = H * dh;
   const rs = 3 * D * 4;
   const ld = L.Tp * 4;
+  const head = T * L.Tp;
   const { ex } = s;
   s.f.fill(0, L.ktAt >> 2, L.pAt >> 2); // the padding columns of Kᵀ and Vᵀ stay zero
   for (let b0 = 0; b0 < B; b0 += L.items) {
     const n = Math.min(L.items, B - b0);
     s.f.set(qkv.subarray(b0 * T * 3 * D, (b0 + n) * T * 3 * D), L.qkvAt >> 2);
     s.f.set(dy.subarray(b0 * T * D, (b0 + n) * T * D), L.dyAt >> 2);
+    if (probs) s.f.set(probs.subarray(b0 * H * head, (b0 + n) * H * head), L.pAt >> 2);
     for (let b = 0; b < n; b++)
       for (let h = 0; h < H; h++) {
         const q = L.qkvAt + (b * T * 3 * D + h * dh) * 4;
         const g = L.dyAt + (b * T * D + h * dh) * 4;
         const dq = L.outAt + (b * T * 3 * D + h * dh) * 4;
-        headProbs(ex, L, d, q);
+        const p = probs ? L.pAt + (b * H + h) * head * 4 : L.pAt;
+        if (!probs) headProbs(ex, L, d, q, p);
         ex.transpose(q + 2 * D * 4, rs, L.vtAt, ld, T, dh);
         ex.mm(g, D * 4, 4, L.vtAt, ld, L.dpAt, ld, T, L.Tp, dh, 0);
-        ex.softmaxGrad(L.pAt, L.dpAt, ld, T, L.Tp / 4, d.scale);
+        ex.softmaxGrad(p, L.dpAt, ld, T, L.Tp / 4, d.scale);
         ex.mm(L.dpAt, ld, 4, q + D * 4, rs, dq, rs, T, dh, T, 0); // dQ = dS·K
         ex.mm(L.dpAt, 4, ld, q, rs, dq + D * 4, rs, T, dh, T, 0); // dK = dSᵀ·Q
-        ex.mm(L.pAt, 4, ld, g, D * 4, dq + 2 * D * 4, rs, T, dh, T, 0); // dV = Pᵀ·dy
+        ex.mm(p, 4, ld, g, D * 4, dq + 2 * D * 4, rs, T, dh, T, 0); // dV = Pᵀ·dy
       }
     dqkv.set(s.f.subarray(L.outAt >> 2, (L.outAt >> 2) + n * T * 3 * D), b0 * T * 3 * D);
   }

@@ -15,7 +15,7 @@ import { GEMM_MR, GEMM_NR, GEMM_WASM_BASE64, GEMM_WASM_SHARED_BASE64 } from './g
 import { decodeBase64, ensureBytes } from './wasm-memory.js';
 
 interface GemmExports {
-  gebp(ap: number, bp: number, cp: number, mPanels: number, nPanels: number, kc: number, ldc: number, acc: number): void;
+  gebp(ap: number, bp: number, cp: number, mPanels: number, nPanels: number, kc: number, ldc: number, acc: number, bias: number): void;
   packB(src: number, ldb: number, dst: number, kc: number, nPanels: number): void;
   packA(src: number, lda: number, dst: number, kc: number, rows: number): void;
   packAT(src: number, lda: number, dst: number, kc: number, rows: number): void;
@@ -34,13 +34,13 @@ const CLAIM = 2; // job sequence claimed by the helper (or -seq when the caller 
 const READY = 3; // 1 once the helper listens
 const FAILED = 4; // 1 when the helper's last job threw
 const EXIT = 5; // 1 asks the helper to stop
-const DESC = 8; // job description: M, K, N, transA, aOff, bpOff, cOff, Np, chunkRows, counterIdx, packOff, KC, MR, NR, ldc, colChunks, accFirst
+const DESC = 8; // job description: M, K, N, transA, aOff, bpOff, cOff, Np, chunkRows, counterIdx, packOff, KC, MR, NR, ldc, colChunks, biasAt
 /** Word of the shared chunk counter (after the helpers' blocks). */
 const COUNTER = CTRL_BYTES / 4 - 1;
 
 /**
- * Computes C = op(A)·op(B) into the padded C area (added to what is there when `accFirst` is 1: the
- * caller put a bias in it), chunk by chunk: each thread takes the next chunk of `chunkRows` rows from
+ * Computes C = op(A)·op(B) (+ the Np bias floats at byte `biasAt` in every row, when nonzero) into the
+ * padded C area, chunk by chunk: each thread takes the next chunk of `chunkRows` rows from
  * a shared counter (Atomics.add), so a thread that is slow or descheduled simply takes fewer chunks.
  * Every chunk runs over all of K, so each row of C has one owner. Self-contained (no outside
  * references) because the helper threads run it from its source text.
@@ -63,7 +63,7 @@ function gemmRows(
   NR: number,
   ldcF: number,
   colChunks: number,
-  accFirst: number,
+  biasAt: number,
 ): void {
   const counter = new Int32Array(memory.buffer, 0, counterIdx + 1);
   const ldc = ldcF * 4;
@@ -89,7 +89,8 @@ function gemmRows(
         else ex.packAT(aOff + (pc * M + row0) * 4, M * 4, o, kc, rows);
         o += kc * MR * 4;
       }
-      ex.gebp(packOff, bpOff + (pc * Np + j0 * kc * NR) * 4, cOff + ic * ldc + j0 * NR * 4, mp, np, kc, ldc, pc > 0 || accFirst ? 1 : 0);
+      const bias = pc === 0 && biasAt ? biasAt + j0 * NR * 4 : 0;
+      ex.gebp(packOff, bpOff + (pc * Np + j0 * kc * NR) * 4, cOff + ic * ldc + j0 * NR * 4, mp, np, kc, ldc, pc > 0 ? 1 : 0, bias);
     }
   }
 }
@@ -344,7 +345,8 @@ export function gemmWasm(
   const packAt = cAt + align(Mp * ldcF * 4);
   const packBytes = align(MC * KC * 4);
   const scratchAt = packAt + T * packBytes;
-  const total = scratchAt + align(packB?.scratchBytes ?? 0);
+  const biasAt = scratchAt + align(packB?.scratchBytes ?? 0);
+  const total = biasAt + (bias ? align(Np * 4) : 0);
   if (total > 2 ** 32 - 65536) return false;
   try {
     ensureBytes(s.memory, total);
@@ -385,11 +387,10 @@ export function gemmWasm(
       }
     }
   }
-  // A bias goes into every row of C first (one row, then doubling copies); the products add to it.
+  // The micro-kernel starts every row of C from the bias (zero-padded to Np).
   if (bias) {
-    const c0 = cAt >> 2;
-    f.set(bias.subarray(0, N), c0);
-    for (let done = 1; done < M; done *= 2) f.copyWithin(c0 + done * ldcF, c0, c0 + Math.min(done, M - done) * ldcF);
+    f.set(bias.subarray(0, N), biasAt >> 2);
+    f.fill(0, (biasAt >> 2) + N, (biasAt >> 2) + Np);
   }
   // Work chunks: rows in pieces of at most MC (multiples of MR); with helpers, the columns are cut
   // too until there are at least 4 chunks per thread, so that dynamic scheduling can even out uneven
@@ -418,7 +419,7 @@ export function gemmWasm(
       NR,
       ldcF,
       colChunks,
-      bias ? 1 : 0,
+      bias ? biasAt : 0,
     ];
     for (let v = 0; v < vals.length; v++) ctrl[d + v] = vals[v]!;
     h.seq++;
@@ -427,7 +428,26 @@ export function gemmWasm(
     Atomics.notify(ctrl, h.index * CTRL_STRIDE + GO);
   });
   const run = () =>
-    gemmRows(s.ex, mem, M, K, transA ? 1 : 0, aAt, bpAt, cAt, Np, chunkRows, COUNTER, packAt, KC, MR, NR, ldcF, colChunks, bias ? 1 : 0);
+    gemmRows(
+      s.ex,
+      mem,
+      M,
+      K,
+      transA ? 1 : 0,
+      aAt,
+      bpAt,
+      cAt,
+      Np,
+      chunkRows,
+      COUNTER,
+      packAt,
+      KC,
+      MR,
+      NR,
+      ldcF,
+      colChunks,
+      bias ? biasAt : 0,
+    );
   run();
   let failed = false;
   for (const h of ready) {
@@ -441,7 +461,6 @@ export function gemmWasm(
     // A helper threw part-way through a chunk: switch threads off and redo the product here.
     s.threadsOk = false;
     Atomics.store(ctrl, COUNTER, 0);
-    if (bias) return false; // the bias rows were overwritten part-way: the JS path starts over
     run();
   }
   // Copy out: C = α·P + β·C.

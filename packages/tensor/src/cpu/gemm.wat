@@ -3,8 +3,9 @@
 (module
   (import "env" "memory" (memory 1))
   ;; $a: packed A panel (for each k: MR floats), $b: packed B panel (for each k: NR floats),
-  ;; $c: top-left of the C tile, $ldc: C row stride in bytes, $acc: 1 = add to C, 0 = overwrite.
-  (func $micro (param $a i32) (param $b i32) (param $c i32) (param $kc i32) (param $ldc i32) (param $acc i32)
+  ;; $c: top-left of the C tile, $ldc: C row stride in bytes, $acc: 1 = add to C, 0 = overwrite;
+  ;; $bias: with $acc 0, nonzero = the address of NR floats every row of the tile starts from.
+  (func $micro (param $a i32) (param $b i32) (param $c i32) (param $kc i32) (param $ldc i32) (param $acc i32) (param $bias i32)
     (local $end i32) (local $av v128)
     (local $b0 v128)
     (local $b1 v128)
@@ -31,7 +32,16 @@
       (local.set $c2_1 (v128.load offset=16 (local.get $row2)))
       (local.set $c3_0 (v128.load offset=0 (local.get $row3)))
       (local.set $c3_1 (v128.load offset=16 (local.get $row3)))
-    ))
+    ) (else (if (local.get $bias) (then
+      (local.set $c0_0 (v128.load offset=0 (local.get $bias)))
+      (local.set $c0_1 (v128.load offset=16 (local.get $bias)))
+      (local.set $c1_0 (v128.load offset=0 (local.get $bias)))
+      (local.set $c1_1 (v128.load offset=16 (local.get $bias)))
+      (local.set $c2_0 (v128.load offset=0 (local.get $bias)))
+      (local.set $c2_1 (v128.load offset=16 (local.get $bias)))
+      (local.set $c3_0 (v128.load offset=0 (local.get $bias)))
+      (local.set $c3_1 (v128.load offset=16 (local.get $bias)))
+    ))))
     (local.set $end (i32.add (local.get $a) (i32.mul (local.get $kc) (i32.const 16))))
     (loop $k
       (local.set $b0 (v128.load offset=0 (local.get $b)))
@@ -61,7 +71,8 @@
     (v128.store offset=16 (local.get $row3) (local.get $c3_1))
   )
   ;; C block (+)= packed A block (mPanels panels of kc x MR) . packed B block (nPanels panels of kc x NR).
-  (func (export "gebp") (param $ap i32) (param $bp i32) (param $cp i32) (param $mPanels i32) (param $nPanels i32) (param $kc i32) (param $ldc i32) (param $acc i32)
+  ;; $bias (with $acc 0): 0, or the address of the block's nPanels·NR bias floats, added to every row.
+  (func (export "gebp") (param $ap i32) (param $bp i32) (param $cp i32) (param $mPanels i32) (param $nPanels i32) (param $kc i32) (param $ldc i32) (param $acc i32) (param $bias i32)
     (local $i i32) (local $j i32) (local $bpan i32) (local $ccol i32)
     (if (i32.or (i32.eqz (local.get $mPanels)) (i32.or (i32.eqz (local.get $nPanels)) (i32.eqz (local.get $kc)))) (then (return)))
     (local.set $bpan (local.get $bp))
@@ -73,11 +84,12 @@
           (i32.add (local.get $ap) (i32.mul (local.get $i) (i32.mul (local.get $kc) (i32.const 16))))
           (local.get $bpan)
           (i32.add (local.get $ccol) (i32.mul (local.get $i) (i32.mul (local.get $ldc) (i32.const 4))))
-          (local.get $kc) (local.get $ldc) (local.get $acc))
+          (local.get $kc) (local.get $ldc) (local.get $acc) (local.get $bias))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br_if $il (i32.lt_u (local.get $i) (local.get $mPanels))))
       (local.set $bpan (i32.add (local.get $bpan) (i32.mul (local.get $kc) (i32.const 32))))
       (local.set $ccol (i32.add (local.get $ccol) (i32.const 32)))
+      (if (local.get $bias) (then (local.set $bias (i32.add (local.get $bias) (i32.const 32)))))
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br_if $jl (i32.lt_u (local.get $j) (local.get $nPanels))))
   )

@@ -14,7 +14,7 @@ export function matmulKernel(a: Tensor, b: Tensor): Tensor {
   const batchB = b.shape.slice(0, -2);
   const batch = broadcastShapes(batchA, batchB, 'matmul');
   const nb = sizeOf(batch);
-  const out = allocate(a.dtype, nb * M * N) as Float32Array;
+  const out = allocate(a.dtype, nb * M * N, false) as Float32Array; // every element is written
   const A = a.data as Float32Array;
   const B = b.data as Float32Array;
   // A batch of A's rows against one shared B is one big GEMM: [nb·M, K] · [K, N].
@@ -49,7 +49,7 @@ export function gemmKernel(
   const M = (o.transA ? a.shape[1] : a.shape[0]) as number;
   const K = (o.transA ? a.shape[0] : a.shape[1]) as number;
   const N = (o.transB ? b.shape[0] : b.shape[1]) as number;
-  const out = allocate(a.dtype, M * N) as Float32Array;
+  const out = allocate(a.dtype, M * N, false) as Float32Array; // every element is written (β = 0 overwrites)
   let beta = 0;
   if (c && o.beta !== 0 && c.size === N && c.shape[c.rank - 1] === N) {
     // A row bias (Linear's): the GEMM adds β·c to every row itself.

@@ -33,12 +33,23 @@ export function concatKernel(xs: readonly Tensor[], axis: number): Tensor {
 }
 
 export function sliceKernel(x: Tensor, starts: readonly number[], steps: readonly number[], outShape: readonly number[]): Tensor {
-  const out = allocate(x.dtype, sizeOf(outShape)) as Arr;
+  const out = allocate(x.dtype, sizeOf(outShape), false) as Arr; // every element is written
   const src = x.data as Arr;
   const inStr = x.strides;
   let base = 0;
   for (let d = 0; d < x.rank; d++) base += (starts[d] as number) * (inStr[d] as number);
   const st = steps.map((s, d) => s * (inStr[d] as number));
+  // The trailing dims that the slice keeps whole (and the one before them, taken with step 1) are
+  // contiguous runs in x: copy those with `set`.
+  let k = x.rank;
+  let run = 1;
+  while (k > 0 && steps[k - 1] === 1 && (k === x.rank || outShape[k] === x.shape[k])) run *= outShape[--k] as number;
+  if (run >= 16) {
+    forEachStrided(outShape.slice(0, k), st.slice(0, k), (o, off) => {
+      out.set(src.subarray(base + off, base + off + run) as never, o * run);
+    });
+    return new Tensor(outShape, x.dtype, out as never);
+  }
   // Walk output indices; offset = base + Σ idx_d · step_d · stride_d.
   forEachStrided(outShape, st, (o, off) => {
     out[o] = src[base + off] as number;

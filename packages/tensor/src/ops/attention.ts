@@ -1,7 +1,7 @@
 import { getBackend } from '../backend.js';
 import { attentionKernel } from '../cpu/attention.js';
 import { fmtShape, NormkitError } from '../errors.js';
-import { defineOp, runOp } from '../op-registry.js';
+import { defineOp, isRecording, runOp } from '../op-registry.js';
 import type { Tensor } from '../tensor.js';
 import { gradKernels, requireFloat } from './common.js';
 
@@ -11,9 +11,9 @@ import { gradKernels, requireFloat } from './common.js';
 
 type AttentionAttrs = { heads: number; scale: number };
 
-const SELF_ATTENTION = defineOp<AttentionAttrs>({
+const SELF_ATTENTION = defineOp<AttentionAttrs, Tensor | undefined>({
   name: 'selfAttention',
-  grad: (dy, { inputs: [qkv], attrs }) => [gradKernels().selfAttention(dy, qkv as Tensor, attrs.heads, attrs.scale)],
+  grad: (dy, { inputs: [qkv], attrs, saved }) => [gradKernels().selfAttention(dy, qkv as Tensor, attrs.heads, attrs.scale, saved)],
 });
 
 /** Options of `selfAttention`. */
@@ -27,8 +27,8 @@ export interface SelfAttentionOptions {
  * one d → 3d projection, laid out along its last axis as [3, heads, d/heads] (Q, then K, then V; timm's
  * ViT `qkv`). Returns [B, T, d]: softmax(scale·Q_h·K_hᵀ)·V_h of every head h, heads side by side, ready
  * for the output projection. The same as reshaping to [B, T, 3, heads, d/heads], transposing each part
- * to [B, heads, T, d/heads] and running matmul / softmax / matmul, but in one op whose gradient
- * recomputes the attention probabilities instead of keeping them.
+ * to [B, heads, T, d/heads] and running matmul / softmax / matmul, but in one op; under a gradient
+ * tape the float32 kernels keep the attention probabilities for the backward pass.
  *
  * @example
  * ```ts
@@ -51,7 +51,9 @@ export function selfAttention(qkv: Tensor, heads: number, opts: SelfAttentionOpt
   if (!Number.isFinite(scale))
     throw new NormkitError('INVALID_ARGUMENT', `selfAttention: scale must be finite, got ${scale}`, { op: 'selfAttention' });
   const be = getBackend();
-  return runOp(SELF_ATTENTION, [qkv], { heads, scale }, () =>
-    be.selfAttention ? be.selfAttention(qkv, heads, scale) : attentionKernel(qkv, heads, scale),
-  );
+  const keep = isRecording(); // a gradient may follow: keep the probabilities for it
+  return runOp(SELF_ATTENTION, [qkv], { heads, scale }, () => {
+    const r = be.selfAttention ? be.selfAttention(qkv, heads, scale, keep) : attentionKernel(qkv, heads, scale, keep);
+    return { output: r.y, saved: r.probs };
+  });
 }

@@ -1,5 +1,5 @@
 import { centerColumns } from '@normkit/norm';
-import { add, concat, expand, fmtShape, NormkitError, reshape, slice, type Tensor, transpose } from '@normkit/tensor';
+import { add, concat, expand, fmtShape, gemm, NormkitError, reshape, slice, type Tensor, transpose } from '@normkit/tensor';
 import { MultiHeadSelfAttention } from './attention.js';
 import { CenteredConv2d, Conv2d } from './conv.js';
 import { deriveSeed, type FloatDType, normalInit, rngOf, type Seed } from './init.js';
@@ -123,12 +123,13 @@ export class ViT extends Module {
   readonly norm: Module;
   readonly head: Linear;
   readonly dim: number;
+  readonly patchSize: number;
   readonly centered: boolean;
 
   constructor(opts: VitOptions) {
     super();
     const size = opts.imageSize ?? 28;
-    const p = opts.patchSize ?? 4;
+    const p = (this.patchSize = opts.patchSize ?? 4);
     const d = (this.dim = opts.dim ?? 64);
     if (size % p !== 0) throw new NormkitError('INVALID_ARGUMENT', `ViT: patch size ${p} does not divide the image size ${size}`);
     const patches = (size / p) ** 2;
@@ -163,13 +164,36 @@ export class ViT extends Module {
     return this.centered ? { cls: centerColumns(cls, 'embedding'), pos: centerColumns(pos, 'embedding') } : { cls, pos };
   }
 
+  /**
+   * The patch embedding as tokens [B, patches, d]: `patchEmbed` (kernel = stride = patch, no padding)
+   * computed as one GEMM of the image's patches, each flattened over (channel, row, column), by the
+   * kernel flattened the same way, so the result is already token-major (no transpose of the feature
+   * map). Equal to the convolution, within float32 rounding.
+   * @example vit.patchTokens(Tensor.zeros([2, 1, 28, 28])).shape // [2, 49, 64]
+   */
+  patchTokens(x: Tensor): Tensor {
+    const [B, C, H, W] = x.shape as [number, number, number, number];
+    const p = this.patchSize;
+    if (C !== this.patchEmbed.inChannels || H % p !== 0 || W % p !== 0)
+      throw new NormkitError(
+        'SHAPE_MISMATCH',
+        `ViT: input ${fmtShape(x.shape)} must be [B, ${this.patchEmbed.inChannels}, H, W] with H, W multiples of ${p}`,
+        {
+          shape: x.shape,
+        },
+      );
+    const [gh, gw] = [H / p, W / p];
+    const patches = reshape(transpose(reshape(x, [B, C, gh, p, gw, p]), [0, 2, 4, 1, 3, 5]), [B * gh * gw, C * p * p]);
+    const w = reshape(this.patchEmbed.effectiveWeight(), [this.dim, C * p * p]);
+    return reshape(gemm(patches, w, this.patchEmbed.effectiveBias(), { transB: true }), [B, gh * gw, this.dim]);
+  }
+
   /** Images [B, C, H, W] → the final-norm token states [B, 1 + patches, d]. @example vit.features(x) */
   features(x: Tensor): Tensor {
     if (x.rank !== 4)
       throw new NormkitError('SHAPE_MISMATCH', `ViT: input ${fmtShape(x.shape)} must be images [B, C, H, W]`, { shape: x.shape });
     const B = x.shape[0] as number;
-    const fm = this.patchEmbed.forward(x); // [B, d, h, w]
-    const tokens = transpose(reshape(fm, [B, this.dim, -1]), [0, 2, 1]);
+    const tokens = this.patchTokens(x); // [B, patches, d]
     const { cls, pos } = this.tokenParams();
     const seq = add(concat([expand(cls, [B, 1, this.dim]), tokens], 1), pos);
     return this.norm.forward(this.blocks.forward(seq));
