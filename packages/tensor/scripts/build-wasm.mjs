@@ -220,6 +220,38 @@ export function wat(shared, MR, NR, KU = 1) {
   L.push('      (br $l)))');
   L.push('    (i32.add (local.get $base) (i32.shl (local.get $lane) (i32.const 2)))');
   L.push('  )');
+  // ---- B packing from a transposed B (stored [N, K]): one NR-column panel of op(B) = Bᵀ ----
+  L.push('  ;; Packs rows [0, kc) of one NR-column panel of a transposed B (row stride $ldb bytes; stored row c');
+  L.push('  ;; holds op(B)[., c]) at $src: for each k, NR floats. Columns at and after $cols are written as zeros.');
+  L.push('  (func (export "packBT") (param $src i32) (param $ldb i32) (param $dst i32) (param $kc i32) (param $cols i32)');
+  L.push('    (local $k i32) (local $c i32)');
+  L.push(`    (if (i32.eq (local.get $cols) (i32.const ${NR})) (then`);
+  L.push('      (block $fd (loop $fk');
+  L.push('        (br_if $fd (i32.ge_u (local.get $k) (local.get $kc)))');
+  for (let c = 0; c < NR; c++)
+    L.push(
+      `        (f32.store offset=${c * 4} (local.get $dst) (f32.load (i32.add (local.get $src) (i32.mul (local.get $ldb) (i32.const ${c})))))`,
+    );
+  L.push('        (local.set $src (i32.add (local.get $src) (i32.const 4)))');
+  L.push(`        (local.set $dst (i32.add (local.get $dst) (i32.const ${NR * 4})))`);
+  L.push('        (local.set $k (i32.add (local.get $k) (i32.const 1)))');
+  L.push('        (br $fk)))');
+  L.push('      (return)))');
+  L.push('    (block $done (loop $sk');
+  L.push('      (br_if $done (i32.ge_u (local.get $k) (local.get $kc)))');
+  L.push('      (local.set $c (i32.const 0))');
+  L.push('      (loop $sc');
+  L.push('        (f32.store (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2)))');
+  L.push('          (if (result f32) (i32.lt_u (local.get $c) (local.get $cols))');
+  L.push('            (then (f32.load (i32.add (local.get $src) (i32.mul (local.get $c) (local.get $ldb)))))');
+  L.push('            (else (f32.const 0))))');
+  L.push('        (local.set $c (i32.add (local.get $c) (i32.const 1)))');
+  L.push(`        (br_if $sc (i32.lt_u (local.get $c) (i32.const ${NR}))))`);
+  L.push('      (local.set $src (i32.add (local.get $src) (i32.const 4)))');
+  L.push(`      (local.set $dst (i32.add (local.get $dst) (i32.const ${NR * 4})))`);
+  L.push('      (local.set $k (i32.add (local.get $k) (i32.const 1)))');
+  L.push('      (br $sk)))');
+  L.push('  )');
   // ---- B packing (row-major B, full NR-wide panels only; the caller packs a ragged last panel) ----
   L.push('  ;; Packs rows [0, kc) of nPanels full NR-column panels of row-major B (row stride $ldb bytes) at $src.');
   L.push('  (func (export "packB") (param $src i32) (param $ldb i32) (param $dst i32) (param $kc i32) (param $nPanels i32)');

@@ -17,6 +17,7 @@ import { decodeBase64, ensureBytes } from './wasm-memory.js';
 interface GemmExports {
   gebp(ap: number, bp: number, cp: number, mPanels: number, nPanels: number, kc: number, ldc: number, acc: number, bias: number): void;
   packB(src: number, ldb: number, dst: number, kc: number, nPanels: number): void;
+  packBT(src: number, ldb: number, dst: number, kc: number, cols: number): void;
   packA(src: number, lda: number, dst: number, kc: number, rows: number): void;
   packAT(src: number, lda: number, dst: number, kc: number, rows: number): void;
   im2colRow(src: number, sw4: number, lo: number, hi: number, ow: number, ptr: number, rowBase: number, step: number): number;
@@ -374,16 +375,8 @@ export function gemmWasm(
           }
         }
       } else {
-        const b0 = bAt >> 2;
-        for (let j = 0; j * NR < N; j++) {
-          let dst = (block >> 2) + j * kc * NR;
-          for (let k = 0; k < kc; k++) {
-            for (let c = 0; c < NR; c++) {
-              const col = j * NR + c;
-              f[dst++] = col < N ? f[b0 + col * K + pc + k]! : 0;
-            }
-          }
-        }
+        for (let j = 0; j * NR < N; j++)
+          s.ex.packBT(bAt + (j * NR * K + pc) * 4, K * 4, block + j * kc * NR * 4, kc, Math.min(NR, N - j * NR));
       }
     }
   }

@@ -179,6 +179,41 @@
       (br $l)))
     (i32.add (local.get $base) (i32.shl (local.get $lane) (i32.const 2)))
   )
+  ;; Packs rows [0, kc) of one NR-column panel of a transposed B (row stride $ldb bytes; stored row c
+  ;; holds op(B)[., c]) at $src: for each k, NR floats. Columns at and after $cols are written as zeros.
+  (func (export "packBT") (param $src i32) (param $ldb i32) (param $dst i32) (param $kc i32) (param $cols i32)
+    (local $k i32) (local $c i32)
+    (if (i32.eq (local.get $cols) (i32.const 8)) (then
+      (block $fd (loop $fk
+        (br_if $fd (i32.ge_u (local.get $k) (local.get $kc)))
+        (f32.store offset=0 (local.get $dst) (f32.load (i32.add (local.get $src) (i32.mul (local.get $ldb) (i32.const 0)))))
+        (f32.store offset=4 (local.get $dst) (f32.load (i32.add (local.get $src) (i32.mul (local.get $ldb) (i32.const 1)))))
+        (f32.store offset=8 (local.get $dst) (f32.load (i32.add (local.get $src) (i32.mul (local.get $ldb) (i32.const 2)))))
+        (f32.store offset=12 (local.get $dst) (f32.load (i32.add (local.get $src) (i32.mul (local.get $ldb) (i32.const 3)))))
+        (f32.store offset=16 (local.get $dst) (f32.load (i32.add (local.get $src) (i32.mul (local.get $ldb) (i32.const 4)))))
+        (f32.store offset=20 (local.get $dst) (f32.load (i32.add (local.get $src) (i32.mul (local.get $ldb) (i32.const 5)))))
+        (f32.store offset=24 (local.get $dst) (f32.load (i32.add (local.get $src) (i32.mul (local.get $ldb) (i32.const 6)))))
+        (f32.store offset=28 (local.get $dst) (f32.load (i32.add (local.get $src) (i32.mul (local.get $ldb) (i32.const 7)))))
+        (local.set $src (i32.add (local.get $src) (i32.const 4)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $fk)))
+      (return)))
+    (block $done (loop $sk
+      (br_if $done (i32.ge_u (local.get $k) (local.get $kc)))
+      (local.set $c (i32.const 0))
+      (loop $sc
+        (f32.store (i32.add (local.get $dst) (i32.shl (local.get $c) (i32.const 2)))
+          (if (result f32) (i32.lt_u (local.get $c) (local.get $cols))
+            (then (f32.load (i32.add (local.get $src) (i32.mul (local.get $c) (local.get $ldb)))))
+            (else (f32.const 0))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br_if $sc (i32.lt_u (local.get $c) (i32.const 8))))
+      (local.set $src (i32.add (local.get $src) (i32.const 4)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $sk)))
+  )
   ;; Packs rows [0, kc) of nPanels full NR-column panels of row-major B (row stride $ldb bytes) at $src.
   (func (export "packB") (param $src i32) (param $ldb i32) (param $dst i32) (param $kc i32) (param $nPanels i32)
     (local $j i32) (local $k i32) (local $s i32)

@@ -119,7 +119,21 @@ function sumBlocks(src: Float32Array | Float64Array, outer: number, red: number,
       continue;
     }
     const dst = o * inner;
-    for (let r = 0; r < red; r++) {
+    let r = 0;
+    // Eight rows per pass (their sum in float64, then added): an eighth of the accumulator traffic.
+    for (; r + 8 <= red; r += 8) {
+      const k0 = (o * red + r) * inner;
+      const n = inner;
+      for (let j = 0; j < inner; j++) {
+        const k = k0 + j;
+        res[dst + j]! +=
+          src[k]! +
+          src[k + n]! +
+          (src[k + 2 * n]! + src[k + 3 * n]!) +
+          (src[k + 4 * n]! + src[k + 5 * n]! + (src[k + 6 * n]! + src[k + 7 * n]!));
+      }
+    }
+    for (; r < red; r++) {
       const row = (o * red + r) * inner;
       for (let j = 0; j < inner; j++) res[dst + j]! += src[row + j]!;
     }
