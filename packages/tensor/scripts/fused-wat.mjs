@@ -12,7 +12,7 @@
 //   softmaxGrad  dS = scale · P ⊙ (dP − Σⱼ P⊙dP) in place of dP, over whole vectors (P is 0 past n).
 //   transpose    dst[c][r] = src[r][c].
 //   gelu         y = x·Φ(x), Φ from erfc (Numerical Recipes' Chebyshev fit, relative error < 1.2e-7).
-//   geluGrad     dx = dy·(Φ(x) + x·φ(x)).
+//   geluGrad     dx = dy·(Φ(x) + x·φ(x)), with Φ(x) = y/x from the forward's output y.
 // exp is Cephes' expf (range reduction by ln 2 in two parts, degree-6 polynomial): about 1 ulp.
 
 const I = (n) => `(i32.const ${n})`;
@@ -215,7 +215,7 @@ function transposeFunc(L) {
   L.push('  )');
 }
 
-/** The exports `gelu` and `geluGrad` over $n4 vectors (dx may be x or dy). */
+/** The exports `gelu` and `geluGrad` over $n4 vectors (dx may be x, y or dy). */
 function geluFuncs(L) {
   L.push(
     `  (func (export "gelu") (param $px i32) (param $py i32) (param $n4 i32) (local $i i32) (local $x v128) (local $f v128) ${PHI_LOCALS}`,
@@ -226,17 +226,20 @@ function geluFuncs(L) {
   L.push(`      (v128.store ${get('py')} ${vmul(get('x'), get('f'))})`);
   L.push(`      ${set('px', add(get('px'), I(16)))} ${set('py', add(get('py'), I(16)))} ${set('i', add(get('i'), I(1)))} (br $l)))`);
   L.push('  )');
+  // The derivative reuses the forward's output: Φ(x) = y/x (1/2 where |x| < 1e-30, where y/x would lose
+  // digits to subnormals and Φ rounds to 1/2 anyway), so only φ(x) = e^(−x²/2)/√(2π) is computed.
   L.push(
-    `  (func (export "geluGrad") (param $px i32) (param $pdy i32) (param $pdx i32) (param $n4 i32) (local $i i32) (local $x v128) (local $f v128) (local $g v128) ${PHI_LOCALS} ${expLocals('g')}`,
+    `  (func (export "geluGrad") (param $px i32) (param $py i32) (param $pdy i32) (param $pdx i32) (param $n4 i32) (local $i i32) (local $x v128) (local $f v128) (local $g v128) ${expLocals('g')}`,
   );
   L.push(`    (block $d (loop $l (br_if $d (i32.ge_u ${get('i')} ${get('n4')}))`);
   L.push(`      ${set('x', `(v128.load ${get('px')})`)}`);
-  phiLines(L, '      ', 'f');
+  const tiny = `(f32x4.lt (f32x4.abs ${get('x')}) ${F(1e-30)})`;
+  L.push(`      ${set('f', `(v128.bitselect ${F(0.5)} (f32x4.div (v128.load ${get('py')}) ${get('x')}) ${tiny})`)}`);
   expLines(L, '      ', vmul(vmul(get('x'), get('x')), F(-0.5)), 'g', 'g');
   const pdf = vmul(get('g'), F(1 / Math.sqrt(2 * Math.PI)));
   L.push(`      (v128.store ${get('pdx')} ${vmul(`(v128.load ${get('pdy')})`, vadd(get('f'), vmul(get('x'), pdf)))})`);
   L.push(
-    `      ${set('px', add(get('px'), I(16)))} ${set('pdy', add(get('pdy'), I(16)))} ${set('pdx', add(get('pdx'), I(16)))} ${set('i', add(get('i'), I(1)))} (br $l)))`,
+    `      ${set('px', add(get('px'), I(16)))} ${set('py', add(get('py'), I(16)))} ${set('pdy', add(get('pdy'), I(16)))} ${set('pdx', add(get('pdx'), I(16)))} ${set('i', add(get('i'), I(1)))} (br $l)))`,
   );
   L.push('  )');
 }

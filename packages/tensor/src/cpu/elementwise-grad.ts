@@ -99,7 +99,7 @@ export function unaryGradKernel(op: UnaryOp | UnaryParamOp, x: Tensor, y: Tensor
   const G = dy.data as Float32Array;
   const n = G.length;
   const out = allocate(dy.dtype, n, false) as Float32Array; // every element is written
-  if (op === 'gelu' && X instanceof Float32Array && G instanceof Float32Array && geluGradWasm(X, G, out))
+  if (op === 'gelu' && X instanceof Float32Array && Y instanceof Float32Array && G instanceof Float32Array && geluGradWasm(X, Y, G, out))
     return new Tensor(x.shape, dy.dtype, out as never);
   if (op === 'relu') {
     for (let i = 0; i < n; i++) out[i] = X[i]! > 0 ? G[i]! : 0;

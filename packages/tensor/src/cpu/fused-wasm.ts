@@ -30,7 +30,7 @@ interface FusedExports {
   softmaxGrad(p: number, dp: number, ld: number, rows: number, nv: number, scale: number): void;
   transpose(src: number, srs: number, dst: number, lds: number, rows: number, cols: number): void;
   gelu(x: number, y: number, n4: number): void;
-  geluGrad(x: number, dy: number, dx: number, n4: number): void;
+  geluGrad(x: number, y: number, dy: number, dx: number, n4: number): void;
 }
 
 interface FusedState {
@@ -249,7 +249,7 @@ export function geluWasm(X: Float32Array, Y: Float32Array): boolean {
   return elementwise([X], Y, (ex, [x], n4) => ex.gelu(x as number, x as number, n4));
 }
 
-/** dx = dy·GELU′(x) with the WebAssembly kernel; false when unavailable (the JS kernel runs). */
-export function geluGradWasm(X: Float32Array, G: Float32Array, DX: Float32Array): boolean {
-  return elementwise([X, G], DX, (ex, [x, g], n4) => ex.geluGrad(x as number, g as number, x as number, n4));
+/** dx = dy·GELU′(x) with the WebAssembly kernel, from x, y = GELU(x) and dy; false when unavailable (the JS kernel runs). */
+export function geluGradWasm(X: Float32Array, Y: Float32Array, G: Float32Array, DX: Float32Array): boolean {
+  return elementwise([X, Y, G], DX, (ex, [x, y, g], n4) => ex.geluGrad(x as number, y as number, g as number, x as number, n4));
 }
