@@ -17,6 +17,8 @@ export interface OpDef<A = unknown, S = unknown> {
    * Vector–Jacobian product: given the gradient `dy` of the op's output, the gradient of each input
    * in input order, each with that input's shape (`undefined` where the op is not differentiable in
    * that input, e.g. integer indices). Absent: the op is not differentiable (comparisons, argmax...).
+   * It must not keep the tensors it returns or creates: the autograd tape recycles their storage once
+   * it has used them (see `recycle`).
    */
   readonly grad?: GradFn<A, S>;
 }

@@ -122,9 +122,28 @@ describe('gemmF32 (WebAssembly SIMD kernel and JS fallback)', () => {
     const prev = setGemmThreads(1);
     for (const threads of [1, 2]) {
       setGemmThreads(threads);
+      if (threads === 2) {
+        gemmF32(
+          randArray(300 * 400, rnd),
+          0,
+          randArray(400 * 300, rnd),
+          0,
+          new Float32Array(300 * 300),
+          0,
+          300,
+          400,
+          300,
+          false,
+          false,
+          1,
+          0,
+        );
+        for (let i = 0; i < 25; i++) await new Promise((r) => setTimeout(r, 20)); // let the helper start
+      }
       for (const [M, K, N, tA, tB, alpha, beta] of [
         [203, 64, 97, false, true, 1, 0],
         [130, 250, 64, true, false, 1, 0],
+        [260, 300, 200, true, true, 1, 0], // large enough for the helper threads
         [37, 70, 13, false, false, 0.5, 1],
         [3, 5, 7, true, true, 1, 0], // below the kernel's size: the JS path
       ] as const) {
@@ -136,8 +155,8 @@ describe('gemmF32 (WebAssembly SIMD kernel and JS fallback)', () => {
         gemmF32(A, 0, B, 0, C, 0, M, K, N, tA, tB, alpha, beta, bias);
         const exp = refGemm(A, B, C0, M, K, N, tA, tB, alpha, beta).map((v, i) => v + bias[i % N]!);
         expectClose(C, exp, 1e-4, 1e-4);
+        if (M === 260) expect(gemmInfo().lastThreads).toBe(Math.min(threads, availableParallelism()));
       }
-      if (threads === 2) for (let i = 0; i < 25; i++) await new Promise((r) => setTimeout(r, 20)); // let the helper start
     }
     setGemmThreads(prev);
   });
