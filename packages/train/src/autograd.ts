@@ -15,8 +15,10 @@ import {
 
 // Reverse-mode automatic differentiation. While a function runs, a Tape records every op whose inputs
 // depend on a watched tensor (the ops report themselves through @normkit/tensor's `runOp`); then the
-// tape is walked backward from a scalar, calling each op's `grad` from its one definition. The tape
-// and every intermediate gradient are dropped when the backward pass ends.
+// tape is walked backward from a scalar, calling each op's `grad` from its one definition, telling it
+// which inputs need a gradient. The tape and every intermediate gradient are dropped when the backward
+// pass ends; the storage of the gradients it consumed (and, when asked, of the forward's intermediate
+// results) goes back to @normkit/tensor's storage pool for the next step's ops.
 
 interface Entry {
   def: OpDef;
