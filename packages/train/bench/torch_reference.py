@@ -10,6 +10,7 @@ import torch.nn as nn
 p = argparse.ArgumentParser()
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--steps", type=int, default=30)
+p.add_argument("--mlp-steps", type=int, default=0, help="steps of the MLP (default 5 × --steps: its steps are short)")
 p.add_argument("--warmup", type=int, default=5)
 a = p.parse_args()
 torch.set_num_threads(a.threads)
@@ -45,7 +46,7 @@ class ViT(nn.Module):
         x = torch.cat([s.cls.expand(x.shape[0], -1, -1), x], 1) + s.pos
         return s.head(s.norm(s.blocks(x))[:, 0])
 
-def rate(model, batch):
+def rate(model, batch, steps):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x = torch.rand(batch, 1, 28, 28)
     y = torch.randint(0, 10, (batch,))
@@ -57,10 +58,10 @@ def rate(model, batch):
     for _ in range(a.warmup):
         step()
     t, c = time.perf_counter(), time.process_time()
-    for _ in range(a.steps):
+    for _ in range(steps):
         step()
-    return batch * a.steps / (time.perf_counter() - t), batch * a.steps / (time.process_time() - c)
+    return batch * steps / (time.perf_counter() - t), batch * steps / (time.process_time() - c)
 
-m, v = rate(mlp(), 128), rate(ViT(), 64)
+m, v = rate(mlp(), 128, a.mlp_steps or 5 * a.steps), rate(ViT(), 64, a.steps)
 print(json.dumps({"torch": torch.__version__, "threads": a.threads,
                   "mlp": m[0], "mlp_cpu": m[1], "vit": v[0], "vit_cpu": v[1]}))
