@@ -203,6 +203,19 @@ async function main() {
   console.log(`wrote bench/results.json and bench/results.md`);
 }
 
+/** "normkit MLP a–b, PyTorch MLP c–d, ..." over the rounds' wall-clock samples of the one-thread rows. */
+function spread(rates: Record<string, Rate>): string {
+  const parts: string[] = [];
+  for (const net of ['mlp', 'vit'] as const)
+    for (const peer of ['normkit', 'pytorch']) {
+      const r = rates[`${peer}-${net}-1`] as (Rate & { samples?: Rate[] }) | undefined;
+      if (!r?.samples) continue;
+      const w = r.samples.map((v) => v.wall);
+      parts.push(`${peer} ${net === 'mlp' ? 'MLP' : 'ViT'} ${Math.min(...w).toFixed(0)}–${Math.max(...w).toFixed(0)}`);
+    }
+  return parts.join(', ');
+}
+
 function markdown(
   meta: {
     date: string;
@@ -254,6 +267,8 @@ function markdown(
     '| network | batch | threads | normkit | tfjs-wasm | tfjs-cpu | PyTorch | normkit/tfjs-wasm | normkit/tfjs-cpu | **normkit/PyTorch** |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
+    '',
+    `Spread over the rounds (wall, one thread, min–max): ${spread(rates)}.`,
     '',
     '## Samples per CPU second (one thread; each process timed by its own CPU time)',
     '',

@@ -35,7 +35,7 @@ const CLAIM = 2; // job sequence claimed by the helper (or -seq when the caller 
 const READY = 3; // 1 once the helper listens
 const FAILED = 4; // 1 when the helper's last job threw
 const EXIT = 5; // 1 asks the helper to stop
-const DESC = 8; // job description: M, K, N, transA, aOff, bpOff, cOff, Np, chunkRows, counterIdx, packOff, KC, MR, NR, ldc, colChunks, biasAt
+const DESC = 8; // job description: gemmRows' arguments after `memory` (JobArgs: M, K, transA, ... biasAt)
 /** Word of the shared chunk counter (after the helpers' blocks). */
 const COUNTER = CTRL_BYTES / 4 - 1;
 
@@ -96,6 +96,9 @@ function gemmRows(
   }
 }
 
+/** gemmRows' arguments after the exports and the memory: what a job description holds. */
+type JobArgs = Parameters<typeof gemmRows> extends [GemmExports, WebAssembly.Memory, ...infer R] ? R : never;
+
 /** The helper thread's program (run with `new Worker(source, { eval: true })`). */
 function helperSource(): string {
   return `'use strict';
@@ -119,7 +122,7 @@ for (;;) {
   let failed = 0;
   try {
     const d = base + ${DESC};
-    gemmRows(ex, memory, ctrl[d], ctrl[d + 1], ctrl[d + 3], ctrl[d + 4], ctrl[d + 5], ctrl[d + 6], ctrl[d + 7], ctrl[d + 8], ctrl[d + 9], ctrl[d + 10], ctrl[d + 11], ctrl[d + 12], ctrl[d + 13], ctrl[d + 14], ctrl[d + 15], ctrl[d + 16]);
+    gemmRows(ex, memory, ...ctrl.subarray(d, d + ${gemmRows.length - 2}));
   } catch (e) {
     failed = 1;
   }
@@ -393,54 +396,32 @@ export function gemmWasm(
   const colChunks = T > 1 ? Math.max(1, Math.min(Np / NR, Math.ceil((4 * T) / rowChunks))) : 1;
   const ctrl = new Int32Array(mem.buffer, 0, CTRL_BYTES / 4);
   Atomics.store(ctrl, COUNTER, 0);
+  const job = (packOff: number): JobArgs => [
+    M,
+    K,
+    transA ? 1 : 0,
+    aAt,
+    bpAt,
+    cAt,
+    Np,
+    chunkRows,
+    COUNTER,
+    packOff,
+    KC,
+    MR,
+    NR,
+    ldcF,
+    colChunks,
+    bias ? biasAt : 0,
+  ];
   ready.forEach((h, i) => {
-    const d = h.index * CTRL_STRIDE + DESC;
-    const vals = [
-      M,
-      K,
-      N,
-      transA ? 1 : 0,
-      aAt,
-      bpAt,
-      cAt,
-      Np,
-      chunkRows,
-      COUNTER,
-      packAt + (i + 1) * packBytes,
-      KC,
-      MR,
-      NR,
-      ldcF,
-      colChunks,
-      bias ? biasAt : 0,
-    ];
-    for (let v = 0; v < vals.length; v++) ctrl[d + v] = vals[v]!;
+    ctrl.set(job(packAt + (i + 1) * packBytes), h.index * CTRL_STRIDE + DESC);
     h.seq++;
     Atomics.store(ctrl, h.index * CTRL_STRIDE + CLAIM, h.seq - 1);
     Atomics.store(ctrl, h.index * CTRL_STRIDE + GO, h.seq);
     Atomics.notify(ctrl, h.index * CTRL_STRIDE + GO);
   });
-  const run = () =>
-    gemmRows(
-      s.ex,
-      mem,
-      M,
-      K,
-      transA ? 1 : 0,
-      aAt,
-      bpAt,
-      cAt,
-      Np,
-      chunkRows,
-      COUNTER,
-      packAt,
-      KC,
-      MR,
-      NR,
-      ldcF,
-      colChunks,
-      bias ? biasAt : 0,
-    );
+  const run = () => gemmRows(s.ex, mem, ...job(packAt));
   run();
   let failed = false;
   for (const h of ready) {
