@@ -112,7 +112,7 @@ export function unaryKernel(op: UnaryOp, x: Tensor): Tensor {
     const out = allocate(x.dtype, src.length, false) as Float32Array;
     for (let i = 0; i < src.length; i++) {
       const v = src[i]!;
-      out[i] = v <= 0 ? 0 : v; // NaN fails the test and stays NaN, as Math.max(NaN, 0)
+      out[i] = Math.max(v, 0); // NaN stays NaN
     }
     return new Tensor(x.shape, x.dtype, out as never);
   }
