@@ -295,7 +295,15 @@ async function linearProbe(
   return (await evaluate(head, new DataLoader(test, { batchSize: 1000, shuffle: false }))).accuracy;
 }
 
-/** k-NN accuracy (cosine similarity, majority of the k nearest; ties go to the nearer neighbour's class). */
+/**
+ * k-NN accuracy of test rows against labelled training rows: cosine similarity, majority vote of the
+ * k nearest (a tie goes to the class of the nearest neighbour among the tied ones).
+ *
+ * @example
+ * ```ts
+ * knnAccuracy(trainFeatures, trainLabels, testFeatures, testLabels, 5); // fraction in [0, 1]
+ * ```
+ */
 export function knnAccuracy(trainF: Tensor, trainY: Tensor, testF: Tensor, testY: Tensor, k = K): number {
   const d = trainF.shape[1] as number;
   const unit = (t: Tensor) => {
@@ -543,10 +551,10 @@ function findings(rows: readonly IntlRow[], dim: number): Finding[] {
   ];
 }
 
-/** Normalised spectrum λ_i/Σλ as plot points (index from 1), floored for the log axis. */
+/** Normalised spectrum λ_i/Σλ as plot points (index from 1), floored for the log axis, to 4 significant digits. */
 function spectrumPoints(spectrum: readonly number[]): [number, number][] {
   const total = spectrum.reduce((s, l) => s + Math.max(l, 0), 0) || 1;
-  return spectrum.map((l, i) => [i + 1, Math.max(l / total, SPECTRUM_FLOOR)]);
+  return spectrum.map((l, i) => [i + 1, Number(Math.max(l / total, SPECTRUM_FLOOR).toPrecision(4))]);
 }
 
 function plots(outcomes: ReadonlyMap<IntlMethod, Outcome[]>, rows: readonly IntlRow[]): Plot[] {
