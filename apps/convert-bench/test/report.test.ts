@@ -53,7 +53,7 @@ describe('normkit report <dir>', () => {
     mkdirSync(empty);
     const r = await cli('report', empty);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/no convert.json or bench.json in it; run `normkit convert/);
+    expect(r.stderr).toMatch(/no convert.json, bench.json or experiment-\*.json in it; run `normkit convert/);
     expect((await cli('report', join(tmp.dir, 'nope'))).stderr).toBe(`normkit: ${join(tmp.dir, 'nope')}: no such directory\n`);
   });
 
