@@ -95,8 +95,10 @@ function torchConfigs(threads: number): Config[] {
   const run = (r: number) => {
     if (r === round) return last;
     const script = new URL('./torch_reference.py', import.meta.url).pathname;
+    // torch.set_num_threads does not reach OpenBLAS's own pool: without this, "1 thread" runs BLAS on every core.
+    const env = { ...TORCH_ENV, OPENBLAS_NUM_THREADS: String(threads) };
     const p = spawnSync('/usr/bin/python3', [script, '--threads', String(threads), '--steps', QUICK ? '10' : '20'], {
-      env: TORCH_ENV,
+      env,
       encoding: 'utf8',
     });
     if (p.status !== 0) throw new Error(`torch_reference.py failed: ${p.stderr}`);
@@ -260,7 +262,7 @@ function markdown(
     '',
     `${meta.date} · Node ${meta.node} · ${meta.cpu} (${meta.cores} cores, load ${load(meta.loadavg.before)} before, ${load(meta.loadavg.after)} after) · PyTorch ${meta.torch ?? 'not installed'} · medians of ${ROUNDS} interleaved rounds (rates: median per configuration; ratios: median of the per-round ratios)`,
     '',
-    `Command: \`${meta.command}\`. One training step = forward, backward and an AdamW update (tfjs: Adam, \`model.trainOnBatch\`), on a fixed random batch; normkit through \`train\` (the trainer, \`computeGrads\` recycling intermediates), threads set with \`setGemmThreads\` (GEMM worker threads); tfjs-layers 4.22 on \`@tensorflow/tfjs-backend-wasm\` (1 thread) and the plain JS cpu backend; PyTorch 1.13 \`torch.set_num_threads\`, OpenBLAS (bench/torch_reference.py, run with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset and OMP_WAIT_POLICY=PASSIVE).`,
+    `Command: \`${meta.command}\`. One training step = forward, backward and an AdamW update (tfjs: Adam, \`model.trainOnBatch\`), on a fixed random batch; normkit through \`train\` (the trainer, \`computeGrads\` recycling intermediates), threads set with \`setGemmThreads\` (GEMM worker threads); tfjs-layers 4.22 on \`@tensorflow/tfjs-backend-wasm\` (1 thread) and the plain JS cpu backend; PyTorch 1.13 \`torch.set_num_threads\`, OpenBLAS (bench/torch_reference.py, run with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset, OMP_WAIT_POLICY=PASSIVE and OPENBLAS_NUM_THREADS = the thread count: \`torch.set_num_threads\` alone leaves OpenBLAS on every core).`,
     '',
     '## Samples per second (wall clock)',
     '',

@@ -1,8 +1,9 @@
 """PyTorch reference for the training benchmark: samples/s of one training step (forward, backward,
 AdamW update) for the MLP and ViT-tiny of bench/run.ts, on random data, one thread unless --threads:
 per wall-clock second, and per second of this process's CPU time (`*_cpu`, robust to other load on
-the machine; with one thread the two agree on an idle machine). Prints one JSON line. Optional: the
-bench runs it only when /usr/bin/python3 imports torch."""
+the machine; with one thread the two agree on an idle machine). Run it with OPENBLAS_NUM_THREADS set
+to --threads: torch.set_num_threads does not limit OpenBLAS's own thread pool. Prints one JSON line.
+Optional: the bench runs it only when /usr/bin/python3 imports torch."""
 import argparse, json, time
 import torch
 import torch.nn as nn
