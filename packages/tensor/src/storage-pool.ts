@@ -16,6 +16,8 @@ export const POOL_MIN_BYTES = 64 * 1024;
 type FloatArray = Float32Array | Float64Array;
 
 const free = { float32: new Map<number, Float32Array[]>(), float64: new Map<number, Float64Array[]>() };
+/** Every pooled array, oldest first: a full pool drops the oldest to take a new one. */
+let order: FloatArray[] = [];
 const serials = new WeakMap<ArrayBufferLike, number>();
 let serial = 0;
 let pooledBytes = 0;
@@ -32,6 +34,7 @@ export function pooledFloatArray(dtype: 'float32' | 'float64', size: number, zer
   const list = free[dtype].get(size);
   let arr = list?.pop();
   if (arr) {
+    order.splice(order.lastIndexOf(arr), 1);
     pooledBytes -= bytes;
     if (zeroed) arr.fill(0);
   } else arr = dtype === 'float32' ? new Float32Array(size) : new Float64Array(size);
@@ -78,20 +81,32 @@ export function recycle(t: Tensor, views: readonly Tensor[] = []): boolean {
   if (!d) return false;
   for (const v of views) if (v.onHost && v.deviceStorage === undefined && v.data.buffer === d.buffer) v.forgetStorage();
   t.forgetStorage();
-  if (pooledBytes + d.byteLength > limitBytes) return false;
-  const map = (d instanceof Float32Array ? free.float32 : free.float64) as Map<number, FloatArray[]>;
-  const list = map.get(d.length);
-  if (list?.includes(d)) return false;
-  if (list) list.push(d);
-  else map.set(d.length, [d]);
+  if (d.byteLength > limitBytes || listOf(d).includes(d)) return false;
+  // Make room by dropping the longest-pooled arrays (sizes a program stopped using go first).
+  while (pooledBytes + d.byteLength > limitBytes) {
+    const old = order.shift() as FloatArray;
+    const list = listOf(old);
+    list.splice(list.indexOf(old), 1);
+    pooledBytes -= old.byteLength;
+  }
+  listOf(d).push(d);
+  order.push(d);
   pooledBytes += d.byteLength;
   serials.delete(d.buffer);
   return true;
 }
 
+/** The free list of `d`'s dtype and length (created empty). */
+function listOf(d: FloatArray): FloatArray[] {
+  const map = (d instanceof Float32Array ? free.float32 : free.float64) as Map<number, FloatArray[]>;
+  let list = map.get(d.length);
+  if (!list) map.set(d.length, (list = []));
+  return list;
+}
+
 /**
  * Sets how many bytes of recycled storage the pool may hold (0 empties it and turns pooling off) and
- * returns the previous limit. Default 256 MiB.
+ * returns the previous limit. Default 256 MiB. A full pool drops its longest-held arrays to take new ones.
  * @example const prev = setStoragePoolLimit(64 * 2 ** 20)
  */
 export function setStoragePoolLimit(bytes: number): number {
@@ -100,6 +115,7 @@ export function setStoragePoolLimit(bytes: number): number {
   if (pooledBytes > limitBytes) {
     free.float32.clear();
     free.float64.clear();
+    order = [];
     pooledBytes = 0;
   }
   return prev;

@@ -66,14 +66,18 @@ describe('storage pool', () => {
     expect(allocatedSince(Tensor.ones([4]), mark)).toBe(false); // too small to be tracked
   });
 
-  it('holds at most its limit; a limit of 0 empties it', () => {
+  it('holds at most its limit, dropping the longest-held arrays; a limit of 0 empties it', () => {
     setStoragePoolLimit(BIG * 4);
     const [a, b, c] = [Tensor.zeros([BIG]), Tensor.zeros([BIG]), Tensor.zeros([BIG])];
+    const bBuffer = b.data.buffer;
     expect(recycle(a)).toBe(true);
-    expect(recycle(b)).toBe(false); // full (b is still forgotten: the caller gave it up)
-    expect(() => b.data).toThrow(/recycled/);
+    expect(recycle(b)).toBe(true); // a is dropped to make room
+    expect(storagePoolBytes()).toBe(BIG * 4);
+    expect(allocate('float32', BIG).buffer).toBe(bBuffer);
+    expect(recycle(Tensor.zeros([2 * BIG]))).toBe(false); // larger than the whole pool
     setStoragePoolLimit(0);
     expect(storagePoolBytes()).toBe(0);
     expect(recycle(c)).toBe(false);
+    expect(() => c.data).toThrow(/recycled/); // c is forgotten all the same: the caller gave it up
   });
 });
