@@ -107,7 +107,7 @@ const NORM_OUTPUTS = new Set([
 /**
  * Decides, for every `LayerNormalization` node of `model` (run `recognizeLayerNorms` first for
  * decomposed exports), whether its centering can be folded into the linear layers upstream, following
- * the design in DESIGN.md "The foldability analysis": a backward walk from each LN's input through
+ * this design: a backward walk from each LN's input through
  * zero-mean propagators (Add/Sub/Sum, per-token scaling, Reshape/Transpose/Flatten/Unsqueeze/Squeeze with
  * the normalized axis tracked, Gather/Slice/Concat on other axes, attention-weighted sums, Identity/
  * Dropout/Cast) to sources (MatMul/Gemm with constant weights, group-1 Conv, Gather from a constant
