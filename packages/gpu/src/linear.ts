@@ -4,7 +4,7 @@
  * shaders have no shared memory, so the tiling is over registers, not workgroup memory.
  */
 import type { ConvOptions, PoolOptions } from '@normkit/tensor';
-import { broadcastShapes, sizeOf, stridesOf } from '@normkit/tensor';
+import { broadcastShapes, sizeOf, stridesOf, windowOutputSize } from '@normkit/tensor';
 import { type Code, lit, type OperandInfo, par } from './codegen.js';
 import type { GpuBuffer, GpuDevice, Operand } from './device.js';
 import { loops } from './reduce.js';
@@ -150,12 +150,6 @@ export function gemmKernel(
   return buffer as GpuBuffer;
 }
 
-function outSize(inp: number, k: number, stride: number, padB: number, padE: number, dil: number, ceil = false): number {
-  const eff = (k - 1) * dil + 1;
-  const v = (inp + padB + padE - eff) / stride;
-  return Math.max(0, (ceil ? Math.ceil(v) : Math.floor(v)) + 1);
-}
-
 /** Output spatial shape of a convolution (same rule as the CPU backend). */
 export function convOutShape(x: readonly number[], w: readonly number[], o: Required<ConvOptions>): number[] {
   const sp = x.length - 2;
@@ -165,7 +159,14 @@ export function convOutShape(x: readonly number[], w: readonly number[], o: Requ
     x[0] as number,
     w[0] as number,
     ...inSp.map((d, i) =>
-      outSize(d, kSp[i] as number, o.strides[i] as number, o.pads[i] as number, o.pads[i + sp] as number, o.dilations[i] as number),
+      windowOutputSize(
+        d,
+        kSp[i] as number,
+        o.strides[i] as number,
+        o.pads[i] as number,
+        o.pads[i + sp] as number,
+        o.dilations[i] as number,
+      ),
     ),
   ];
 }
@@ -223,8 +224,8 @@ export function poolKernel(
   const sp = x.shape.length - 2;
   const inSp = x.shape.slice(2);
   const kSp = o.kernelShape;
-  let outSp = inSp.map((d, i) =>
-    outSize(
+  const outSp = inSp.map((d, i) =>
+    windowOutputSize(
       d,
       kSp[i] as number,
       o.strides[i] as number,
@@ -234,8 +235,6 @@ export function poolKernel(
       o.ceilMode,
     ),
   );
-  if (o.ceilMode)
-    outSp = outSp.map((s, i) => ((s - 1) * (o.strides[i] as number) >= (inSp[i] as number) + (o.pads[i] as number) ? s - 1 : s));
   const shape = [x.shape[0] as number, x.shape[1] as number, ...outSp];
   const [buffer] = dev.launch(shape, [x], (code, out, [X]) => {
     const acc = code.let(kind === 'max' ? '-3.4028234663852886e38' : '0.0', 's');

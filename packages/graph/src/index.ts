@@ -10,6 +10,7 @@
  */
 
 export { GraphBuilder, toAttribute } from './builder.js';
+export { elemTypeName, isNativeDType, nativeCode, type OnnxTypeInfo, onnxType, onnxTypeCode } from './elem-types.js';
 export {
   type ExecuteResult,
   Executor,

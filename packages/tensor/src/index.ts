@@ -72,6 +72,16 @@ export {
 } from './op-registry.js';
 export * from './ops/index.js';
 export { Rng } from './random.js';
-export { broadcastShapes, broadcastStrides, normalizeAxes, normalizeAxis, shapesEqual, sizeOf, stridesOf, validateShape } from './shape.js';
+export {
+  broadcastShapes,
+  broadcastStrides,
+  normalizeAxes,
+  normalizeAxis,
+  shapesEqual,
+  sizeOf,
+  stridesOf,
+  validateShape,
+  windowOutputSize,
+} from './shape.js';
 export { allocatedSince, recycle, setStoragePoolLimit, storageMark, storagePoolBytes } from './storage-pool.js';
 export { type DeviceStorage, inferReshape, type NestedArray, Tensor } from './tensor.js';

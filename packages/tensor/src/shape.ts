@@ -88,3 +88,25 @@ export function validateShape(shape: readonly number[], op: string, maxElements 
 export function shapesEqual(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
+
+/**
+ * Output length of a sliding window (convolution or pooling) along one axis: the one rule the CPU
+ * and GPU kernels and the graph's shape inference share. With `ceil`, a last window that would start
+ * entirely inside the end padding is dropped (the ONNX / PyTorch rule).
+ *
+ * @example windowOutputSize(224, 7, 2, 3, 3, 1); // 112
+ */
+export function windowOutputSize(
+  size: number,
+  kernel: number,
+  stride: number,
+  padBegin: number,
+  padEnd: number,
+  dilation = 1,
+  ceil = false,
+): number {
+  const span = (size + padBegin + padEnd - (kernel - 1) * dilation - 1) / stride;
+  let out = (ceil ? Math.ceil(span) : Math.floor(span)) + 1;
+  if (ceil && (out - 1) * stride >= size + padBegin) out--;
+  return Math.max(0, out);
+}

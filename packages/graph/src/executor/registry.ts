@@ -1,4 +1,5 @@
 import { type DType, fmtShape, NormkitError, type Tensor } from '@normkit/tensor';
+import { elemTypeName, onnxType } from '../elem-types.js';
 import type { Node } from '../ir.js';
 
 /** What a kernel sees: the node, the opset of its domain, and its input tensors (`undefined` for omitted optional inputs). */
@@ -87,25 +88,9 @@ export function scalarOf(ctx: OpContext, t: Tensor, what: string): number {
   return Number(t.data[0]);
 }
 
-/** ONNX TensorProto.DataType codes → the dtypes normkit computes with. */
-const ONNX_DTYPES: Record<number, DType> = { 1: 'float32', 6: 'int32', 7: 'int64', 9: 'bool', 11: 'float64' };
-const ONNX_DTYPE_NAMES: Record<number, string> = {
-  2: 'uint8',
-  3: 'int8',
-  4: 'uint16',
-  5: 'int16',
-  8: 'string',
-  10: 'float16',
-  12: 'uint32',
-  13: 'uint64',
-  14: 'complex64',
-  15: 'complex128',
-  16: 'bfloat16',
-};
-
 /** Maps an ONNX data-type code to a dtype, or throws UNSUPPORTED_OP naming the type. */
 export function dtypeFromOnnx(ctx: OpContext, code: number): DType {
-  const d = ONNX_DTYPES[code];
-  if (!d) throw unsupported(ctx, `element type ${ONNX_DTYPE_NAMES[code] ?? `#${code}`}`);
-  return d;
+  const t = onnxType(code);
+  if (t?.kind !== 'native' || !t.dtype) throw unsupported(ctx, `element type ${elemTypeName(code)}`);
+  return t.dtype;
 }

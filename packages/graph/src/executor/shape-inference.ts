@@ -1,12 +1,14 @@
-import { type DType, Tensor } from '@normkit/tensor';
+import { Tensor, windowOutputSize } from '@normkit/tensor';
+import { isNativeDType, onnxType } from '../elem-types.js';
 import { attr, type Dim, type Graph, Model, type Node, type ValueInfo } from '../ir.js';
 import { parseEinsum } from './einsum.js';
 import { reduceAxes } from './ops-nn.js';
 import { kernelFor, type OpContext } from './registry.js';
 
 /** What inference knows about one value. */
-interface Info {
-  dtype?: DType;
+export interface InferredValue {
+  /** ONNX element type name ('float32', 'float16', 'int64'...): a normkit DType where normkit computes in it. */
+  dtype?: string;
   shape?: Dim[];
   /** The whole value, when it is a known constant (initializers, folded chains). */
   value?: Tensor;
@@ -22,7 +24,6 @@ export interface InferShapesOptions {
   maxFoldElements?: number;
 }
 
-const ONNX_DTYPES: Record<number, DType> = { 1: 'float32', 6: 'int32', 7: 'int64', 9: 'bool', 11: 'float64' };
 const BOOL_OPS = new Set(['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
 const SAME_SHAPE = new Set([
   'Sqrt',
@@ -204,16 +205,12 @@ function windowOut(inp: Dim, k: number, stride: number, padB: number, padE: numb
     if (stride === 1 && (k - 1) * dil === padB + padE) return inp;
     return undefined;
   }
-  const pb = autoPad === 'VALID' ? 0 : padB;
-  const pe = autoPad === 'VALID' ? 0 : padE;
-  const v = (inp + pb + pe - (k - 1) * dil - 1) / stride;
-  let o = (ceil ? Math.ceil(v) : Math.floor(v)) + 1;
-  if (ceil && (o - 1) * stride >= inp + pb) o--;
-  return Math.max(0, o);
+  const valid = autoPad === 'VALID';
+  return windowOutputSize(inp, k, stride, valid ? 0 : padB, valid ? 0 : padE, dil, ceil);
 }
 
 /** Elements of an integer-valued input as Dims (from a constant or symbolic propagation). */
-function symOf(info: Info | undefined): Dim[] | undefined {
+function symOf(info: InferredValue | undefined): Dim[] | undefined {
   if (!info) return undefined;
   if (info.sym) return info.sym;
   if (info.value && info.value.rank <= 1 && info.value.size <= 1024) return info.value.toFlatArray();
@@ -241,11 +238,7 @@ function symOf(info: Info | undefined): Dim[] | undefined {
  */
 export function inferShapes(model: Model | Graph, opts: InferShapesOptions = {}): Map<string, ValueInfo> {
   const graph = model instanceof Model ? model.graph : model;
-  const opsetOf = (domain: string) =>
-    (model instanceof Model ? model.opset(domain === 'ai.onnx' ? '' : domain) : undefined) ??
-    (domain === '' || domain === 'ai.onnx' ? (opts.opset ?? 17) : 1);
-  const infos = new Map<string, Info>();
-  inferGraph(graph, infos, opsetOf, opts.maxFoldElements ?? 4096);
+  const infos = inferValueInfos(model, opts);
   const result = new Map<string, ValueInfo>();
   const defined = new Set([...graph.inputs.map((v) => v.name), ...graph.initializers.keys()]);
   for (const n of graph.nodes)
@@ -254,7 +247,8 @@ export function inferShapes(model: Model | Graph, opts: InferShapesOptions = {})
       const info = infos.get(o);
       const prev = graph.valueInfo.get(o);
       const vi: ValueInfo = { ...(prev ?? {}), name: o };
-      if (info?.dtype) vi.dtype = info.dtype;
+      if (isNativeDType(info?.dtype)) vi.dtype = info.dtype;
+      else if (info?.dtype && !vi.dtype) vi.elemType = info.dtype;
       if (info?.shape) {
         const shape = info.shape;
         vi.shape = prev?.shape && prev.shape.length === shape.length ? shape.map((d, i) => d ?? prev.shape?.[i]) : [...shape];
@@ -265,8 +259,39 @@ export function inferShapes(model: Model | Graph, opts: InferShapesOptions = {})
   return result;
 }
 
-function inferGraph(graph: Graph, infos: Map<string, Info>, opsetOf: (d: string) => number, maxFold: number): void {
-  for (const v of graph.inputs) infos.set(v.name, { dtype: v.dtype, shape: v.shape ? [...v.shape] : undefined });
+/**
+ * What inference knows about every value, without touching the graph: the one engine behind both
+ * `inferShapes` (which writes it to `graph.valueInfo`) and the passes' `inferFacts`. `opts.seed`
+ * gives shapes known from elsewhere; a seeded dim wins over an inferred one.
+ */
+export function inferValueInfos(
+  model: Model | Graph,
+  opts: InferShapesOptions & { seed?: Map<string, Dim[]> } = {},
+): Map<string, InferredValue> {
+  const graph = model instanceof Model ? model.graph : model;
+  const opsetOf = (domain: string) =>
+    (model instanceof Model ? model.opset(domain === 'ai.onnx' ? '' : domain) : undefined) ??
+    (domain === '' || domain === 'ai.onnx' ? (opts.opset ?? 17) : 1);
+  const infos = new Map<string, InferredValue>();
+  inferGraph(graph, infos, opsetOf, opts.maxFoldElements ?? 4096, opts.seed);
+  return infos;
+}
+
+/** Dims of `a` where known, else of `b` (same rank); `a` alone when the ranks differ. */
+function mergeDims(a: Dim[] | undefined, b: Dim[] | undefined): Dim[] | undefined {
+  if (!a) return b ? [...b] : undefined;
+  if (!b || b.length !== a.length) return a;
+  return a.map((d, i) => (typeof d === 'number' ? d : (b[i] ?? d)));
+}
+
+function inferGraph(
+  graph: Graph,
+  infos: Map<string, InferredValue>,
+  opsetOf: (d: string) => number,
+  maxFold: number,
+  seed?: Map<string, Dim[]>,
+): void {
+  for (const v of graph.inputs) infos.set(v.name, { dtype: v.dtype ?? v.elemType, shape: mergeDims(seed?.get(v.name), v.shape) });
   for (const [k, t] of graph.initializers) infos.set(k, { dtype: t.dtype, shape: [...t.shape], value: t });
   let order: Node[];
   try {
@@ -276,7 +301,7 @@ function inferGraph(graph: Graph, infos: Map<string, Info>, opsetOf: (d: string)
   }
   for (const node of order) {
     const ins = node.inputs.map((i) => (i ? infos.get(i) : undefined));
-    let outs: Info[];
+    let outs: InferredValue[];
     try {
       outs = inferNode(node, ins, opsetOf(node.domain), maxFold, opsetOf);
     } catch {
@@ -297,13 +322,14 @@ function inferGraph(graph: Graph, infos: Map<string, Info>, opsetOf: (d: string)
       ) {
         inf.value = Tensor.from(inf.sym as number[], inf.shape as number[], inf.dtype);
       }
-      infos.set(o, { ...inf, dtype: inf.dtype ?? known?.dtype, shape: inf.shape ?? (known?.shape ? [...known.shape] : undefined) });
+      const shape = mergeDims(seed?.get(o), mergeDims(inf.shape, known?.shape));
+      infos.set(o, { ...inf, dtype: inf.dtype ?? known?.dtype ?? known?.elemType, shape });
     });
   }
 }
 
 /** Runs the op's kernel when every input is a small known constant. */
-function fold(node: Node, ins: (Info | undefined)[], opset: number, maxFold: number): Info[] | undefined {
+function fold(node: Node, ins: (InferredValue | undefined)[], opset: number, maxFold: number): InferredValue[] | undefined {
   if (node.inputs.some((n, i) => n && !ins[i]?.value)) return undefined;
   if (ins.some((i) => i?.value && i.value.size > maxFold)) return undefined;
   if (['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'If', 'Loop', 'Scan'].includes(node.opType))
@@ -316,13 +342,19 @@ function fold(node: Node, ins: (Info | undefined)[], opset: number, maxFold: num
   return outs.map((t) => (t ? { dtype: t.dtype, shape: [...t.shape], value: t } : {}));
 }
 
-function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold: number, opsetOf: (d: string) => number): Info[] {
+function inferNode(
+  node: Node,
+  ins: (InferredValue | undefined)[],
+  opset: number,
+  maxFold: number,
+  opsetOf: (d: string) => number,
+): InferredValue[] {
   const folded = fold(node, ins, opset, maxFold);
   if (folded) return folded;
   const x = ins[0];
   const op = node.opType;
   const ms = node.domain === 'com.microsoft';
-  const same = (dtype = x?.dtype): Info => ({ dtype, shape: x?.shape ? [...x.shape] : undefined });
+  const same = (dtype = x?.dtype): InferredValue => ({ dtype, shape: x?.shape ? [...x.shape] : undefined });
   const a = <T extends Parameters<typeof attr>[2]>(name: string, type: T) => attr(node, name, type);
 
   if (ms) {
@@ -392,7 +424,7 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
   }
 
   if (SAME_SHAPE.has(op)) {
-    const out: Info[] = [same(BOOL_OPS.has(op) ? 'bool' : x?.dtype)];
+    const out: InferredValue[] = [same(BOOL_OPS.has(op) ? 'bool' : x?.dtype)];
     if (op === 'Dropout') out.push({ dtype: 'bool', shape: x?.shape });
     if (op === 'BatchNormalization') out.push({ ...ins[3] }, { ...ins[4] });
     if (op === 'CumSum' || op === 'Trilu' || op === 'ScatterND' || op === 'ScatterElements') return [same()];
@@ -401,7 +433,7 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
   if (BROADCAST.has(op)) {
     const shapes = ins.map((i) => i?.shape);
     const dtype = BOOL_OPS.has(op) ? 'bool' : op === 'Where' ? ins[1]?.dtype : x?.dtype;
-    const out: Info = { dtype, shape: broadcast(shapes) };
+    const out: InferredValue = { dtype, shape: broadcast(shapes) };
     // Shape arithmetic on symbolic integer vectors.
     if (op === 'Equal' && ins.length === 2) {
       const p = symOf(ins[0]);
@@ -454,7 +486,7 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
       return [{ dtype: 'int64', shape: [], sym: [p] }];
     }
     case 'Cast': {
-      const to = ONNX_DTYPES[a('to', 'int') ?? -1];
+      const to = onnxType(a('to', 'int') ?? -1)?.name;
       const s = symOf(x);
       return [{ dtype: to, shape: x?.shape, sym: s && (to === 'int64' || to === 'int32') ? s : undefined }];
     }
@@ -466,7 +498,10 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
       const dims = symOf(x);
       const v = node.attributes.value;
       const dtype = v?.type === 'tensor' ? v.value.dtype : 'float32';
-      const out: Info = { dtype, shape: dims ?? (x?.shape && isNum(x.shape[0]) ? new Array(x.shape[0]).fill(undefined) : undefined) };
+      const out: InferredValue = {
+        dtype,
+        shape: dims ?? (x?.shape && isNum(x.shape[0]) ? new Array(x.shape[0]).fill(undefined) : undefined),
+      };
       const n = dims ? numProd(dims) : undefined;
       if (dims && dims.length <= 1 && n !== undefined && n <= 1024 && (dtype === 'int64' || dtype === 'int32'))
         out.sym = new Array(n).fill(v?.type === 'tensor' ? Number(v.value.data[0] ?? 0) : 0);
@@ -476,7 +511,7 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
       const axis = norm(a('axis', 'int') ?? 0, x?.shape?.length ?? 0);
       const idx = ins[1];
       const shape = x?.shape && idx?.shape ? [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)] : undefined;
-      const out: Info = { dtype: x?.dtype, shape };
+      const out: InferredValue = { dtype: x?.dtype, shape };
       const s = symOf(x);
       const iv = idx?.value?.toFlatArray();
       if (s && iv && axis === 0 && (x?.shape?.length ?? 0) === 1) out.sym = iv.map((k) => s[k < 0 ? k + s.length : k]);
@@ -516,7 +551,7 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
           if (d !== ax) shape[d] = ranked.reduce<Dim>((acc, s) => (s.length === rank && isNum(s[d]) ? s[d] : acc), shape[d]);
       }
       const syms = ins.map(symOf);
-      const out: Info = { dtype: x?.dtype, shape };
+      const out: InferredValue = { dtype: x?.dtype, shape };
       if (rank <= 1 && syms.every((s) => s)) out.sym = syms.flatMap((s) => s as Dim[]);
       return [out];
     }
@@ -552,7 +587,7 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
         shape[ax] = Math.max(0, Math.ceil((en - st) / step));
         if (ax === 0) ranges.push([st, en, step]);
       });
-      const out: Info = { dtype: x.dtype, shape };
+      const out: InferredValue = { dtype: x.dtype, shape };
       if (s && x.shape.length === 1) {
         const [st, en, step] = ranges[0] ?? [0, s.length, 1];
         const vals: Dim[] = [];
@@ -673,7 +708,7 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
       } else axes = reduceAxes({ node, opset, inputs: [] });
       if (axes && axes.length === 0) return [same()];
       const ax = (axes ?? x.shape.map((_, i) => i)).map((v) => norm(v, x.shape!.length));
-      const out: Info = { dtype: x.dtype, shape: x.shape.flatMap((d, i) => (ax.includes(i) ? (keep ? [1] : []) : [d])) };
+      const out: InferredValue = { dtype: x.dtype, shape: x.shape.flatMap((d, i) => (ax.includes(i) ? (keep ? [1] : []) : [d])) };
       // Products / sums of a symbolic shape vector (TensorFlow's Tensordot plumbing).
       const s = symOf(x);
       if (s && x.shape.length === 1 && (op === 'ReduceProd' || op === 'ReduceSum'))
@@ -769,7 +804,7 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
     case 'If': {
       const t = node.attributes.then_branch;
       if (t?.type !== 'graph') return [];
-      const sub = new Map<string, Info>();
+      const sub = new Map<string, InferredValue>();
       inferGraph(t.value, sub, opsetOf, maxFold);
       return t.value.outputs.map((o) => {
         const i = sub.get(o.name);
@@ -780,7 +815,7 @@ function inferNode(node: Node, ins: (Info | undefined)[], opset: number, maxFold
   return [];
 }
 
-function simplifiedStats(node: Node, x: Info | undefined, ins: (Info | undefined)[]): Info[] {
+function simplifiedStats(node: Node, x: InferredValue | undefined, ins: (InferredValue | undefined)[]): InferredValue[] {
   void ins;
   const r = x?.shape?.length;
   const ax = r === undefined ? 0 : norm(attr(node, 'axis', 'int', -1), r);

@@ -1,8 +1,8 @@
 import { NormkitError, Tensor } from '@normkit/tensor';
 import { attr, type Graph, type Model, type Node } from '../ir.js';
 import { analyzeFoldability, centerTensor, type FoldabilityReport, type SharedWeight } from './foldability.js';
+import { constantOf } from './graph-facts.js';
 import { assertModel, recognizeLayerNorms } from './recognize.js';
-import { constantOf } from './shapes.js';
 import { type VerifyOptions, type VerifyResult, verifyEquivalence } from './verify.js';
 
 /** How a folded LN (now an RMSNorm that keeps β) is written. */

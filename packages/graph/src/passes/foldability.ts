@@ -1,8 +1,7 @@
 import type { Tensor } from '@normkit/tensor';
-import { inferShapes } from '../executor/shape-inference.js';
 import { attr, type Graph, type Model, type Node } from '../ir.js';
+import { constantOf, type GraphFacts, inferFacts, type PartialShape } from './graph-facts.js';
 import { assertModel } from './recognize.js';
-import { constantOf, type GraphFacts, inferFacts, type PartialShape } from './shapes.js';
 
 /** A parameter that folding centers: an initializer (or Constant output) and the axis it is centered over. */
 export interface CenteredParam {
@@ -74,10 +73,8 @@ export interface FoldabilityReport {
 }
 
 export interface AnalyzeOptions {
-  /** Known shapes to seed the analysis with, by value name (default: from the executor's `inferShapes`). */
+  /** Shapes known from elsewhere, by value name; they win over what shape inference finds. */
   shapes?: Map<string, PartialShape>;
-  /** Run the package's shape inference first (default true); the analysis adds its own rules on top. */
-  shapeInference?: boolean;
 }
 
 interface Blocked {
@@ -127,21 +124,7 @@ const NORM_OUTPUTS = new Set([
 export function analyzeFoldability(model: Model, opts: AnalyzeOptions = {}): FoldabilityReport {
   assertModel(model, 'analyzeFoldability');
   const g = model.graph;
-  let seed = opts.shapes;
-  if (!seed && opts.shapeInference !== false) {
-    try {
-      seed = new Map();
-      for (const [k, v] of inferShapes(model.clone()))
-        if (v.shape)
-          seed.set(
-            k,
-            v.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : undefined)),
-          );
-    } catch {
-      // Shape inference is best effort here: the analysis has its own rules for what it needs.
-    }
-  }
-  const facts = inferFacts(g, seed);
+  const facts = inferFacts(model, opts.shapes);
   const producers = g.producers();
   const consumers = g.consumers();
   const ctx: Ctx = { g, facts, producers, consumers, sources: new Map(), memo: new Map(), outputs: new Set(g.outputs.map((o) => o.name)) };

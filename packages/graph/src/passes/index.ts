@@ -11,8 +11,8 @@ export {
   mapAxisThroughReshape,
   type SharedWeight,
 } from './foldability.js';
+export { constantOf, type GraphFacts, inferFacts, type PartialShape } from './graph-facts.js';
 export { type FusedNorm, type NearMiss, type RecognizeResult, recognizeLayerNorms } from './recognize.js';
-export { constantOf, type GraphFacts, inferFacts, type PartialShape } from './shapes.js';
 export {
   type ExecuteFn,
   type OutputComparison,

@@ -1,6 +1,6 @@
 import { NormkitError, Tensor } from '@normkit/tensor';
 import { attr, type Graph, type Model, type Node } from '../ir.js';
-import { constantOf, constNumbers, type GraphFacts, inferFacts, type PartialShape } from './shapes.js';
+import { constantOf, constNumbers, type GraphFacts, inferFacts, type PartialShape } from './graph-facts.js';
 
 /** One decomposed normalization subgraph rewritten into a single node. */
 export interface FusedNorm {
@@ -59,7 +59,7 @@ export function recognizeLayerNorms(model: Model): RecognizeResult {
   const out = model.clone();
   const g = out.graph;
   const opset = out.opset('') ?? 17;
-  const facts = inferFacts(g);
+  const facts = inferFacts(out);
   const fused: FusedNorm[] = [];
   const nearMisses: NearMiss[] = [];
   const claimed = new Set<Node>();

@@ -1,7 +1,7 @@
 import { NormkitError, Rng, Tensor } from '@normkit/tensor';
 import type { Model } from '../ir.js';
+import { constantOf } from './graph-facts.js';
 import { assertModel } from './recognize.js';
-import { constantOf } from './shapes.js';
 
 /** Runs a model on named inputs and returns its outputs by name. */
 export type ExecuteFn = (model: Model, inputs: Record<string, Tensor>) => Record<string, Tensor> | Map<string, Tensor> | Promise<unknown>;

@@ -1,6 +1,6 @@
 import type { ConvOptions, PoolOptions } from '../backend.js';
 import { allocate } from '../dtype.js';
-import { broadcastShapes, broadcastStrides, sizeOf, stridesOf } from '../shape.js';
+import { broadcastShapes, broadcastStrides, sizeOf, stridesOf, windowOutputSize } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { gemmF32 } from './gemm.js';
 import { gemmWasm, type PackB, type PackBFn } from './gemm-wasm.js';
@@ -68,12 +68,6 @@ export function gemmKernel(
   return new Tensor([M, N], a.dtype, out);
 }
 
-function outSize(inp: number, k: number, stride: number, padB: number, padE: number, dil: number, ceil = false): number {
-  const eff = (k - 1) * dil + 1;
-  const v = (inp + padB + padE - eff) / stride;
-  return Math.max(0, (ceil ? Math.ceil(v) : Math.floor(v)) + 1);
-}
-
 /**
  * Convolution as im2col + GEMM per (batch, group): the column buffer holds, for each
  * (cin, kernel tap), the input values at every output position.
@@ -87,7 +81,7 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
   const Coutg = Cout / G;
   const inSp = x.shape.slice(2) as number[];
   const kSp = w.shape.slice(2) as number[];
-  const outSp = inSp.map((d, i) => outSize(d, kSp[i]!, o.strides[i]!, o.pads[i]!, o.pads[i + sp]!, o.dilations[i]!));
+  const outSp = inSp.map((d, i) => windowOutputSize(d, kSp[i]!, o.strides[i]!, o.pads[i]!, o.pads[i + sp]!, o.dilations[i]!));
   const P = sizeOf(outSp);
   const KK = sizeOf(kSp);
   const rows = Cg * KK;
@@ -362,9 +356,7 @@ export function poolKernel(kind: 'max' | 'avg', x: Tensor, o: Required<PoolOptio
   const [N, C] = x.shape as [number, number];
   const inSp = x.shape.slice(2) as number[];
   const kSp = o.kernelShape;
-  let outSp = inSp.map((d, i) => outSize(d, kSp[i]!, o.strides[i]!, o.pads[i]!, o.pads[i + sp]!, o.dilations[i]!, o.ceilMode));
-  // With ceil mode, a window that would start entirely in the end padding is dropped (ONNX/PyTorch rule).
-  if (o.ceilMode) outSp = outSp.map((s, i) => ((s - 1) * o.strides[i]! >= inSp[i]! + o.pads[i]! ? s - 1 : s));
+  const outSp = inSp.map((d, i) => windowOutputSize(d, kSp[i]!, o.strides[i]!, o.pads[i]!, o.pads[i + sp]!, o.dilations[i]!, o.ceilMode));
   const P = sizeOf(outSp);
   const KK = sizeOf(kSp);
   const kStr = stridesOf(kSp);
