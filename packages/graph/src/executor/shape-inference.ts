@@ -131,6 +131,14 @@ function broadcast(shapes: (Dim[] | undefined)[]): Dim[] | undefined {
 const norm = (a: number, rank: number) => (a < 0 ? a + rank : a);
 const isNum = (d: Dim): d is number => typeof d === 'number';
 
+/** Beyond any real model's rank: a longer shape vector is a corrupt file, not a shape to build. */
+const MAX_RANK = 64;
+
+/** A shape of `rank` unknown dims, or undefined when the rank is unknown or implausible. */
+function unknownDims(rank: Dim): Dim[] | undefined {
+  return isNum(rank) && rank >= 0 && rank <= MAX_RANK ? new Array<Dim>(rank).fill(undefined) : undefined;
+}
+
 /** Product of dims as a number, or undefined when any is not a number. */
 function numProd(ds: Dim[]): number | undefined {
   let p = 1;
@@ -342,15 +350,40 @@ function fold(node: Node, ins: (InferredValue | undefined)[], opset: number, max
   return outs.map((t) => (t ? { dtype: t.dtype, shape: [...t.shape], value: t } : {}));
 }
 
-function inferNode(
+/** Ops whose output can be far larger than their inputs: folded only when the rule bounds the output. */
+const GROWS = new Set(['ConstantOfShape', 'Expand', 'Tile', 'Range', 'Resize', 'Upsample', 'Pad', 'OneHot', 'MatMul', 'Gemm', 'Einsum']);
+
+type Rule = (
+  node: Node,
+  ins: (InferredValue | undefined)[],
+  opset: number,
+  maxFold: number,
+  opsetOf: (d: string) => number,
+) => InferredValue[];
+
+/**
+ * The op's shape rule, then — when every input is a small known constant and the rule bounds every
+ * output to `maxFold` elements — its kernel, for exact values. A hostile file (a 2^31 target in a
+ * 100-byte model) thus never allocates what the analysis only needs the shape of.
+ */
+const inferNode: Rule = (node, ins, opset, maxFold, opsetOf) => {
+  const ruled = shapeRule(node, ins, opset, maxFold, opsetOf);
+  const bounded = (i: number) => {
+    const shape = ruled[i]?.shape;
+    const n = shape ? numProd(shape) : undefined;
+    return n === undefined ? !GROWS.has(node.opType) : n <= maxFold;
+  };
+  if (!node.outputs.every((o, i) => !o || bounded(i))) return ruled;
+  return fold(node, ins, opset, maxFold) ?? ruled;
+};
+
+function shapeRule(
   node: Node,
   ins: (InferredValue | undefined)[],
   opset: number,
   maxFold: number,
   opsetOf: (d: string) => number,
 ): InferredValue[] {
-  const folded = fold(node, ins, opset, maxFold);
-  if (folded) return folded;
   const x = ins[0];
   const op = node.opType;
   const ms = node.domain === 'com.microsoft';
@@ -500,7 +533,7 @@ function inferNode(
       const dtype = v?.type === 'tensor' ? v.value.dtype : 'float32';
       const out: InferredValue = {
         dtype,
-        shape: dims ?? (x?.shape && isNum(x.shape[0]) ? new Array(x.shape[0]).fill(undefined) : undefined),
+        shape: dims ?? unknownDims(x?.shape?.[0]),
       };
       const n = dims ? numProd(dims) : undefined;
       if (dims && dims.length <= 1 && n !== undefined && n <= 1024 && (dtype === 'int64' || dtype === 'int32'))
@@ -567,6 +600,7 @@ function inferNode(
       const ranges: [number, number, number][] = [];
       (axes ?? starts.map((_, i) => i)).forEach((ax0, i) => {
         const ax = norm(ax0, shape.length);
+        if (!(ax >= 0 && ax < shape.length)) throw new Error(`Slice axis ${ax0} outside rank ${shape.length}`);
         const dim = x.shape![ax];
         const step = steps?.[i] ?? 1;
         if (!isNum(dim)) {
@@ -598,15 +632,12 @@ function inferNode(
     }
     case 'Reshape': {
       const target = symOf(ins[1]) ?? a('shape', 'ints');
-      if (!target)
-        return [
-          { dtype: x?.dtype, shape: ins[1]?.shape && isNum(ins[1].shape[0]) ? new Array(ins[1].shape[0]).fill(undefined) : undefined },
-        ];
+      if (!target) return [{ dtype: x?.dtype, shape: unknownDims(ins[1]?.shape?.[0]) }];
       return [{ dtype: x?.dtype, shape: reshapeTarget(x?.shape, target, (a('allowzero', 'int') ?? 0) !== 0), sym: symOf(x) }];
     }
     case 'Expand': {
       const n = ins[1]?.shape?.[0];
-      const target = symOf(ins[1]) ?? (isNum(n) ? new Array<Dim>(n).fill(undefined) : undefined);
+      const target = symOf(ins[1]) ?? unknownDims(n);
       return [{ dtype: x?.dtype, shape: target ? broadcast([x?.shape, target]) : undefined }];
     }
     case 'Tile': {
