@@ -1,6 +1,6 @@
 import { NormkitError, Tensor } from '@normkit/tensor';
 import { attr, type Graph, type Model, type Node } from '../ir.js';
-import { analyzeFoldability, centerTensor, type FoldabilityReport, type SharedWeight } from './foldability.js';
+import { analyzeFoldability, centerTensor, type FoldabilityReport, type MergedScale, type SharedWeight } from './foldability.js';
 import { constantOf } from './graph-facts.js';
 import { assertModel, recognizeLayerNorms } from './recognize.js';
 import { type VerifyOptions, type VerifyResult, verifyEquivalence } from './verify.js';
@@ -98,7 +98,7 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
     if (!comp.foldable) continue;
     for (const s of comp.sources)
       for (const p of s.params) {
-        const key = `${p.name}|${p.axis}`;
+        const key = `${p.name}|${p.axis}|${p.scale ?? ''}`;
         let into = copies.get(key);
         if (!into) {
           const t = constantOf(g, p.name, producers);
@@ -112,7 +112,8 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
               },
             );
           into = g.uniqueName(`${p.name}_centered`);
-          g.initializers.set(into, new Tensor(t.shape, 'float32', centerTensor(t, p.axis)));
+          const scaled = p.scale ? scaleAlong(t, constantOf(g, p.scale, producers) as Tensor, p.axis) : t;
+          g.initializers.set(into, new Tensor(t.shape, 'float32', centerTensor(scaled, p.axis)));
           copies.set(key, into);
           report.centered.push({ param: p.name, axis: p.axis, into, reader: p.reader });
         }
@@ -120,6 +121,8 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
         if (reader && reader.inputs[p.slot] === p.name) reader.inputs[p.slot] = into;
       }
   }
+  // Merged layer scales: their factor now lives in the centered parameters, so the Mul goes.
+  for (const comp of analysis.components) if (comp.foldable) for (const ms of comp.mergedScales) dropScale(g, ms);
   // 2. Replace each foldable LN.
   const opset = m.opset('') ?? 17;
   const replaced = new Map<Node, Node[]>();
@@ -146,7 +149,8 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
   // 3. Drop originals nothing reads any more.
   const cons = g.consumers();
   const outs = new Set(g.outputs.map((o) => o.name));
-  for (const name of [...report.centered.map((c) => c.param), ...betas])
+  const scales = analysis.components.flatMap((c) => (c.foldable ? c.mergedScales.map((m) => m.scale) : []));
+  for (const name of [...report.centered.map((c) => c.param), ...betas, ...scales])
     if (!cons.has(name) && !outs.has(name) && g.initializers.has(name)) g.initializers.delete(name);
   // 4. Opset.
   if (format === 'onnx23' && opset < 23 && report.folded.length > 0) report.opset = upgradeOpset(m, 23);
@@ -429,4 +433,24 @@ export function upgradeOpset(m: Model, to: number): { from: number; to: number; 
   else m.opsetImports.push({ domain: '', version: to });
   if (m.irVersion < 11) m.irVersion = 11;
   return { from, to, converted };
+}
+
+/** `t` (float64) with every slice along negative axis `axis` multiplied by the matching element of `scale`. */
+function scaleAlong(t: Tensor, scale: Tensor, axis: number): Tensor {
+  const gamma = scale.toFlatArray();
+  const n = t.shape[t.rank + axis] as number;
+  const inner = t.shape.slice(t.rank + axis + 1).reduce((p, d) => p * d, 1);
+  const out = Float64Array.from(t.toFlatArray(), (v, i) => v * (gamma[Math.floor(i / inner) % n] as number));
+  return new Tensor(t.shape, 'float64', out);
+}
+
+/** Removes a merged layer-scale Mul: its readers read the unscaled input instead. */
+function dropScale(g: Graph, ms: MergedScale): void {
+  const mul = g.nodes.find((n) => n.name === ms.node);
+  if (!mul) return;
+  const x = (mul.inputs[0] === ms.scale ? mul.inputs[1] : mul.inputs[0]) as string;
+  const out = mul.outputs[0] as string;
+  for (const n of g.nodes) n.inputs = n.inputs.map((i) => (i === out ? x : i));
+  g.nodes = g.nodes.filter((n) => n !== mul);
+  g.valueInfo.delete(out);
 }

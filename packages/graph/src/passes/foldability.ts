@@ -13,6 +13,8 @@ export interface CenteredParam {
   reader: string;
   /** Index of that input slot. */
   slot: number;
+  /** A per-feature scale (layer scale) merged into this parameter before it is centered: the constant's name. */
+  scale?: string;
 }
 
 /** A centerable source: its output can be made zero-mean along the normalized axis by centering its parameters. */
@@ -47,10 +49,22 @@ export interface LayerNormVerdict {
   path?: string[];
 }
 
+/** A `Mul` by a constant per-feature vector (layer scale) merged into the linear layers before it. */
+export interface MergedScale {
+  /** The Mul node, which folding removes. */
+  node: string;
+  /** The constant it multiplies by. */
+  scale: string;
+  /** Ids of the sources whose parameters absorb it. */
+  sources: string[];
+}
+
 export interface FoldComponent {
   id: number;
   layerNorms: string[];
   sources: FoldSource[];
+  /** Layer scales merged into this component's sources (removed when it folds). */
+  mergedScales: MergedScale[];
   foldable: boolean;
   reason: string;
   blockingNode?: string;
@@ -127,7 +141,16 @@ export function analyzeFoldability(model: Model, opts: AnalyzeOptions = {}): Fol
   const facts = inferFacts(model, opts.shapes);
   const producers = g.producers();
   const consumers = g.consumers();
-  const ctx: Ctx = { g, facts, producers, consumers, sources: new Map(), memo: new Map(), outputs: new Set(g.outputs.map((o) => o.name)) };
+  const ctx: Ctx = {
+    g,
+    facts,
+    producers,
+    consumers,
+    sources: new Map(),
+    memo: new Map(),
+    outputs: new Set(g.outputs.map((o) => o.name)),
+    scales: new Map(),
+  };
   const lns = g.nodes.filter((n) => n.opType === 'LayerNormalization');
   const walks = new Map<Node, { axis?: number; walk: Walk; axisReason?: string }>();
   for (const ln of lns) {
@@ -176,6 +199,7 @@ export function analyzeFoldability(model: Model, opts: AnalyzeOptions = {}): Fol
       id: components.length,
       layerNorms: members.map((n) => n.name),
       sources,
+      mergedScales: [...ctx.scales.values()].filter((m) => m.sources.every((id) => srcIds.has(id))),
       foldable: unblocked.length > 0,
       reason: '',
     };
@@ -254,6 +278,8 @@ interface Ctx {
   sources: Map<string, FoldSource>;
   memo: Map<string, Walk>;
   outputs: Set<string>;
+  /** Layer-scale Muls merged into their sources, by node name. */
+  scales: Map<string, MergedScale>;
 }
 
 function label(n: Node): string {
@@ -294,6 +320,66 @@ function constSource(ctx: Ctx, v: string, a: number, reader: Node, slot: number)
   if (!ctx.sources.has(id))
     ctx.sources.set(id, { id, kind: 'constant', value: v, axis: a, params: [{ name: v, axis: a, reader: reader.name, slot }] });
   return id;
+}
+
+/**
+ * `x ⊙ γ` with γ a constant per-feature vector (layer scale): when every source of `x` reaches this Mul
+ * and nothing else, γ can be multiplied into their parameters and the Mul dropped, so the scaled
+ * branch is as centerable as the unscaled one. Otherwise the reason names what prevents the merge.
+ */
+function mergeScale(ctx: Ctx, mul: Node, x: string, gamma: string, a: number, inner: Walk): Walk {
+  const g = constantOf(ctx.g, gamma, ctx.producers) as Tensor;
+  const width = g.rank >= -a ? g.shape[g.rank + a] : 1;
+  if (g.shape.some((d, i) => i - g.rank !== a && d !== 1))
+    return block(mul, `multiplies by the constant "${gamma}" ${fmt([...g.shape])}, which varies along other axes than the normalized one`);
+  if (inner.blocked) return merge(mul, [inner]);
+  const sources = [...inner.sources].map((id) => ctx.sources.get(id) as FoldSource);
+  for (const src of sources) {
+    const why = scaleBlocker(ctx, src, mul, gamma, width);
+    if (why) return block(mul, `layer scale "${gamma}" cannot be merged into ${src.node ?? src.value}: ${why}`);
+  }
+  for (const src of sources) for (const prm of src.params) prm.scale = gamma;
+  ctx.scales.set(mul.name, { node: mul.name, scale: gamma, sources: sources.map((src) => src.id) });
+  return { sources: new Set(inner.sources) };
+}
+
+/** Why `gamma` cannot be multiplied into the parameters of `src` (undefined when it can). */
+function scaleBlocker(ctx: Ctx, src: FoldSource, mul: Node, gamma: string, width: number | undefined): string | undefined {
+  for (const prm of src.params) {
+    if (prm.scale !== undefined && prm.scale !== gamma) return `"${prm.name}" is already scaled by "${prm.scale}"`;
+    if (dimAt(ctx, prm.name, prm.axis) !== width) return `"${prm.name}" is broadcast along the features it would scale`;
+  }
+  // Its contribution must reach the stream only through this Mul, or scaling it changes other readers.
+  const reader = src.kind === 'constant' ? ctx.g.nodes.find((n) => n.name === src.params[0]?.reader) : undefined;
+  let v = reader ? (reader.outputs[0] as string) : src.value;
+  for (let hops = 0; hops < 64; hops++) {
+    const readers = ctx.consumers.get(v) ?? [];
+    if (readers.length !== 1 || ctx.outputs.has(v)) return `its output "${v}" is also read elsewhere`;
+    if (readers[0] === mul) return undefined;
+    v = readers[0]?.outputs[0] as string;
+  }
+  return 'it is too far from the scale';
+}
+
+/**
+ * Zero padding on other axes than the normalized one adds all-zero tokens, which are zero-mean and
+ * which centering leaves zero: it propagates both ways (Swin pads windows this way). Anything else
+ * blocks, for the reason returned.
+ */
+function padBlocker(ctx: Ctx, n: Node, a: number): string | undefined {
+  const mode = attr(n, 'mode', 'string', 'constant');
+  if (mode !== 'constant') return `${mode} padding repeats stream values, which centering would shift`;
+  const value = n.inputs[2] ? constantOf(ctx.g, n.inputs[2], ctx.producers)?.toFlatArray()[0] : attr(n, 'value', 'float', 0);
+  if (value !== 0)
+    return value === undefined ? 'pads with a value computed at run time' : `pads with the constant ${value}, which is not zero-mean`;
+  const r = rankOf(ctx, n.inputs[0] as string);
+  const pads = n.inputs[1] ? ctx.facts.ints.get(n.inputs[1]) : attr(n, 'pads', 'ints', []);
+  const axesIn = n.inputs[3] ? ctx.facts.ints.get(n.inputs[3]) : undefined;
+  if (r === undefined || !pads || pads.some((x) => x === undefined) || (n.inputs[3] && !axesIn)) return 'cannot tell which axes it pads';
+  const axes = (axesIn ?? Array.from({ length: r }, (_, k) => k)).map((x) => ((x as number) < 0 ? (x as number) : (x as number) - r));
+  const k = axes.indexOf(a);
+  if (k >= 0 && (pads[k] !== 0 || pads[k + axes.length] !== 0)) return 'pads the normalized axis';
+  return undefined;
 }
 
 function block(n: Node, reason: string): Walk {
@@ -398,7 +484,8 @@ function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
       if (dx === 1 && dy !== 1) return merge(p, [rec(y, a)]);
       if (dx === undefined || dy === undefined)
         return block(p, 'cannot tell whether this Mul scales each token by a scalar (shapes unknown)');
-      if (isConst(ctx, x) || isConst(ctx, y)) return block(p, 'per-feature scale (e.g. layer scale) not merged into a linear layer');
+      if (isConst(ctx, y) && !isConst(ctx, x)) return mergeScale(ctx, p, x, y, a, rec(x, a));
+      if (isConst(ctx, x) && !isConst(ctx, y)) return mergeScale(ctx, p, y, x, a, rec(y, a));
       return block(p, 'elementwise product of two streams (gating, or a decomposed activation such as GELU x·Φ(x))');
     }
     case 'MatMul': {
@@ -522,6 +609,10 @@ function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
       if (axes.some((x) => ((x as number) < 0 ? (x as number) : (x as number) - r) === a)) return block(p, 'slices the normalized axis');
       return merge(p, [rec(inp(0), a)]);
     }
+    case 'Pad': {
+      const why = padBlocker(ctx, p, a);
+      return why ? block(p, why) : merge(p, [rec(inp(0), a)]);
+    }
     case 'ReduceMean':
     case 'GlobalAveragePool':
     case 'AveragePool': {
@@ -605,6 +696,10 @@ function forwardCheck(ctx: Ctx, sources: FoldSource[]): Fail | undefined {
         push(a);
         continue;
       }
+      if (ctx.scales.has(n.name)) {
+        push(a); // a merged layer scale: folding removes this Mul
+        continue;
+      }
       if (op === 'Mul' || op === 'Div') {
         const other = (n.inputs[0] === v ? n.inputs[1] : n.inputs[0]) as string;
         if (op === 'Div' && n.inputs[1] === v) return fail('divides by the stream');
@@ -670,6 +765,12 @@ function forwardCheck(ctx: Ctx, sources: FoldSource[]): Fail | undefined {
         return fail(
           'concatenates along the normalized axis: the per-token shifts of the parts differ, so the result is not shifted by a constant',
         );
+      }
+      if (op === 'Pad') {
+        const why = n.inputs[0] === v ? padBlocker(ctx, n, a) : 'the stream is used as pad sizes or value';
+        if (why) return fail(why);
+        push(a);
+        continue;
       }
       if (op === 'ReduceMean' || op === 'GlobalAveragePool') {
         const r = rankOf(ctx, v);

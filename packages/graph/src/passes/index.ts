@@ -8,6 +8,7 @@ export {
   type FoldComponent,
   type FoldSource,
   type LayerNormVerdict,
+  type MergedScale,
   mapAxisThroughReshape,
   type SharedWeight,
 } from './foldability.js';
