@@ -519,7 +519,7 @@ export const architectures: ArchitectureInfo[] = [
       layerNorms: 1 + CONVNEXT[s].depths.reduce((a, b) => a + b, 0) + (CONVNEXT[s].depths.length - 1) + 1,
       foldable: 1,
     }),
-    why: 'only the stem LN: block LNs follow a depthwise conv, downsample LNs read a stream that starts at a LN output, and the last stage\'s stream is read by depthwise convs (the layer scales themselves merge into fc2)',
+    why: "only the stem LN: block LNs follow a depthwise conv, downsample LNs read a stream that starts at a LN output, and the last stage's stream is read by depthwise convs (the layer scales themselves merge into fc2)",
   },
   {
     name: 'llama',

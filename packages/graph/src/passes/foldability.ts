@@ -327,7 +327,7 @@ function constSource(ctx: Ctx, v: string, a: number, reader: Node, slot: number)
  * and nothing else, γ can be multiplied into their parameters and the Mul dropped, so the scaled
  * branch is as centerable as the unscaled one. Otherwise the reason names what prevents the merge.
  */
-function mergeScale(ctx: Ctx, mul: Node, x: string, gamma: string, a: number, inner: Walk): Walk {
+function mergeScale(ctx: Ctx, mul: Node, gamma: string, a: number, inner: Walk): Walk {
   const g = constantOf(ctx.g, gamma, ctx.producers) as Tensor;
   const width = g.rank >= -a ? g.shape[g.rank + a] : 1;
   if (g.shape.some((d, i) => i - g.rank !== a && d !== 1))
@@ -484,8 +484,8 @@ function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
       if (dx === 1 && dy !== 1) return merge(p, [rec(y, a)]);
       if (dx === undefined || dy === undefined)
         return block(p, 'cannot tell whether this Mul scales each token by a scalar (shapes unknown)');
-      if (isConst(ctx, y) && !isConst(ctx, x)) return mergeScale(ctx, p, x, y, a, rec(x, a));
-      if (isConst(ctx, x) && !isConst(ctx, y)) return mergeScale(ctx, p, y, x, a, rec(y, a));
+      if (isConst(ctx, y) && !isConst(ctx, x)) return mergeScale(ctx, p, y, a, rec(x, a));
+      if (isConst(ctx, x) && !isConst(ctx, y)) return mergeScale(ctx, p, x, a, rec(y, a));
       return block(p, 'elementwise product of two streams (gating, or a decomposed activation such as GELU x·Φ(x))');
     }
     case 'MatMul': {
