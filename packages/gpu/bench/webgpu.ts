@@ -23,7 +23,8 @@ interface Launch {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 async function main(): Promise<void> {
-  const replayMode = (process.env.REPLAY_MODE ?? 'webgpu') as 'webgpu' | 'cpu' | 'webasm';
+  const replayMode = (process.env.REPLAY_MODE ?? 'webgpu') as 'webgpu' | 'cpu' | 'webasm' | 'runasync';
+  if (replayMode === 'runasync') return runAsyncEndToEnd();
   if (replayMode !== 'webgpu') return run(replayMode, {});
   const wg = (await import('webgpu' as string)) as { create: (o: string[]) => unknown; globals: Record<string, unknown> };
   Object.assign(globalThis, wg.globals);
@@ -318,3 +319,68 @@ main().catch((e) => {
   console.error(e);
   process.exit(1);
 });
+
+/**
+ * `REPLAY_MODE=runasync`: the backend itself in webgpu mode, GPT-2 (E2E_SIZE, default small; E2E_SEQ,
+ * default 64) original and LN→RMSNorm converted, end to end through `Executor.runAsync` (weights
+ * resident after the first run, outputs read back), against the CPU backend's `Executor.run`; medians
+ * of REPS runs and the worst relative error. Needs a WebGPU adapter (`initWebGpu`).
+ */
+async function runAsyncEndToEnd(): Promise<void> {
+  const status = await G.initWebGpu();
+  if (!status.available) throw new Error(`no WebGPU here: ${status.reason}`);
+  const graph = await import('@normkit/graph');
+  const zoo = await import('@normkit/zoo');
+  const reps = Number(process.env.REPS ?? 9);
+  const size = (process.env.E2E_SIZE ?? 'small') as 'small';
+  const seq = Number(process.env.E2E_SEQ ?? 64);
+  const base = zoo.buildModel('gpt2', { size, seqLen: seq, seed: 0 });
+  const folded = graph.foldLayerNorms(base.clone(), { verify: false }).model;
+  const inputs = graph.randomInputs(base, 1);
+  const cpu = new T.CpuBackend();
+  const webgpu = G.createGpuBackend({ mode: 'webgpu' });
+  const rows: Record<string, unknown>[] = [];
+  for (const [variant, model] of [
+    ['original', base],
+    ['converted', folded],
+  ] as const) {
+    const cpuEx = new graph.Executor(model, { backend: cpu });
+    const gpuEx = new graph.Executor(model, { backend: webgpu });
+    const want = cpuEx.run(inputs).outputs;
+    const cpuTimes: number[] = [];
+    for (let i = 0; i < Math.min(reps, 3); i++) {
+      const t0 = performance.now();
+      cpuEx.run(inputs);
+      cpuTimes.push(performance.now() - t0);
+    }
+    let got = (await gpuEx.runAsync(inputs, { profile: true })) as Awaited<ReturnType<typeof gpuEx.runAsync>>;
+    const crossings = got.profile?.crossings;
+    const gpuTimes: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const t0 = performance.now();
+      got = await gpuEx.runAsync(inputs);
+      gpuTimes.push(performance.now() - t0);
+    }
+    let worst = 0;
+    for (const [k, w] of Object.entries(want)) {
+      const wd = w.data as Float32Array;
+      const gd = (got.outputs[k] as T.Tensor).data as Float32Array;
+      let meanAbs = 0;
+      for (const v of wd) meanAbs += Math.abs(v) / wd.length;
+      for (let i = 0; i < wd.length; i++)
+        worst = Math.max(worst, Math.abs((gd[i] as number) - (wd[i] as number)) / (Math.abs(wd[i] as number) + meanAbs));
+    }
+    const row = {
+      model: `gpt2 ${size} seq ${seq} ${variant}`,
+      cpuBackendMs: median(cpuTimes),
+      webgpuRunAsyncMs: median(gpuTimes),
+      crossings,
+      worstRelErrVsCpu: worst,
+    };
+    rows.push({ ...row, speedup: row.cpuBackendMs / row.webgpuRunAsyncMs });
+    console.error(JSON.stringify(rows[rows.length - 1]));
+  }
+  console.log(JSON.stringify({ replayMode: 'runasync', adapter: status.adapter, node: process.version, reps, rows }, null, 2));
+  webgpu.dispose();
+  process.exit(0);
+}

@@ -57,7 +57,7 @@ export interface GpuBackendDescription {
   launches: number;
   uploads: number;
   readbacks: number;
-  /** Textures currently allocated (GL modes). */
+  /** Device storage chunks currently allocated (textures, WebGPU buffers, or wasm/cpu arrays). */
   liveTextures: number;
   /** CPU fallbacks taken so far, per op. */
   fallbacks: Record<string, number>;
@@ -190,7 +190,16 @@ export class GpuBackend implements Backend {
     const f = this.device.stats.fallbacks;
     f[opName] = (f[opName] ?? 0) + 1;
     this.fallbackReasons[opName] = why;
-    return cpu();
+    try {
+      return cpu();
+    } catch (e) {
+      if (!(e instanceof NormkitError && e.code === 'READ_ASYNC_ONLY')) throw e;
+      throw new NormkitError(
+        'READ_ASYNC_ONLY',
+        `gpu backend (${this.device.mode}): ${opName} runs on the CPU here (${why}) and needs its inputs on the host, which this mode reads only asynchronously; \`await t.read()\` its inputs first (Executor.runAsync does this)`,
+        { op: opName },
+      );
+    }
   }
 
   /** The last reason each op fell back to the CPU backend. @example backend.fallbackReasons['argmax'] */

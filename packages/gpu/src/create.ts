@@ -1,6 +1,7 @@
 import { type Backend, CpuBackend } from '@normkit/tensor';
 import { GpuBackend, type GpuBackendOptions } from './backend.js';
 import { DEVICE_MODES, type GpuMode, pickMode } from './modes.js';
+import { initWebGpu } from './webgpu.js';
 
 /**
  * Creates the gpu.js backend (registered name `'gpu'` unless `opts.name` says otherwise).
@@ -28,7 +29,8 @@ export interface BackendChoice {
 
 /**
  * Chooses between the gpu.js backend and the CPU backend: the gpu.js backend when gpu.js has a
- * graphics-device mode here (WebGL2, headless-gl, WebGL), otherwise the CPU backend, because gpu.js
+ * graphics-device mode here (WebGPU once `initWebGpu()` found an adapter, else WebGL2, headless-gl,
+ * WebGL), otherwise the CPU backend, because gpu.js
  * in webasm or cpu mode runs on the same CPU with extra copies and is slower than the CPU backend's
  * kernels (see bench/results.md).
  *
@@ -56,4 +58,18 @@ export function chooseBackend(opts: GpuBackendOptions = {}): BackendChoice {
  */
 export function bestBackend(opts: GpuBackendOptions = {}): Backend {
   return chooseBackend(opts).backend;
+}
+
+/**
+ * Like `chooseBackend`, after trying WebGPU first (`initWebGpu`: navigator.gpu in a browser, the
+ * optional `webgpu` package in Node), so WebGPU is preferred wherever it works. A WebGPU backend reads
+ * only asynchronously: run graphs with `Executor.runAsync` and read tensors with `await t.read()`.
+ * @example
+ * ```ts
+ * const { backend, mode, reason } = await chooseBackendAsync(); // mode 'webgpu' where there is an adapter
+ * ```
+ */
+export async function chooseBackendAsync(opts: GpuBackendOptions = {}): Promise<BackendChoice> {
+  await initWebGpu();
+  return chooseBackend(opts);
 }

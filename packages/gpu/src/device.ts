@@ -2,13 +2,49 @@
  * The device side: one gpu.js `GPU` instance, a kernel cache keyed by generated source, device
  * buffers (textures in GL modes, Float32Arrays in webasm/cpu mode), uploads and read-backs.
  */
-import { type DeviceStorage, type DType, fmtShape, inferReshape, NormkitError, sizeOf, Tensor, type TypedArray } from '@normkit/tensor';
+import { type DeviceStorage, type DType, fmtShape, NormkitError, sizeOf, Tensor, type TypedArray } from '@normkit/tensor';
 import { GPU, type IKernelRunShortcut, type Texture } from 'gpu.js';
 import { type ChunkLayout, Code, layoutFor, MAX_EXACT_INDEX, type OperandInfo, splitFor } from './codegen.js';
 import { DEVICE_MODES, type GpuMode } from './modes.js';
 
-/** One storage chunk: a gpu.js texture (GL modes) or a typed array (webasm and cpu modes). */
-export type Chunk = Texture | Float32Array;
+/** A gpu.js webgpu pipeline result (a GPUBuffer): read back with an awaited `toArray()`. */
+interface WebGpuResult {
+  toArray(): Promise<Float32Array>;
+  delete(): void;
+}
+
+/**
+ * A webgpu chunk: the kernel that produces it was queued (after the kernels producing its inputs)
+ * and resolves to the buffer. Kernels enqueue synchronously; only reads await.
+ */
+export class FutureChunk {
+  /** Queued launches that read this chunk and have not been submitted yet. */
+  private readonly readers = new Set<Promise<unknown>>();
+  constructor(
+    readonly promise: Promise<WebGpuResult>,
+    readonly size: number,
+  ) {
+    // Errors surface where a read awaits; an unread failed chunk must not become an unhandled rejection.
+    promise.catch(() => undefined);
+  }
+  /** Records a queued launch reading this chunk (the buffer must live until it is submitted). */
+  addReader(launch: Promise<unknown>): void {
+    const done: Promise<unknown> = launch.then(
+      (): boolean => this.readers.delete(done),
+      (): boolean => this.readers.delete(done),
+    );
+    this.readers.add(done);
+  }
+  /** Frees the buffer once it exists and every launch queued so far that reads it was submitted. */
+  free(): void {
+    void Promise.allSettled([this.promise, ...this.readers]).then(([r]) => {
+      if (r?.status === 'fulfilled') r.value.delete();
+    });
+  }
+}
+
+/** One storage chunk: a gpu.js texture (GL modes), a typed array (webasm and cpu modes) or a queued WebGPU buffer. */
+export type Chunk = Texture | Float32Array | FutureChunk;
 
 /** Thrown by a kernel builder when an op cannot run on the device; the backend falls back to the CPU. */
 export class Unsupported extends Error {}
@@ -52,12 +88,28 @@ export class GpuBuffer {
   get isReleased(): boolean {
     return this.released;
   }
-  /** Reads the values back to the host as float32. */
+  /** Reads the values back to the host as float32 (blocking; not in webgpu mode). */
   read(): Float32Array {
+    if (this.device.asyncReads)
+      throw new NormkitError(
+        'READ_ASYNC_ONLY',
+        'gpu backend (webgpu): device values read back only asynchronously; use `await tensor.read()` (or Executor.runAsync)',
+      );
+    return this.assemble(this.chunks.map((c) => (c instanceof Float32Array ? c : ((c as Texture).toArray() as Float32Array))));
+  }
+  /** Reads the values back to the host as float32, awaiting every kernel queued before. */
+  async readAsync(): Promise<Float32Array> {
+    const parts = await Promise.all(
+      this.chunks.map(async (c) =>
+        c instanceof FutureChunk ? (await c.promise).toArray() : c instanceof Float32Array ? c : ((c as Texture).toArray() as Float32Array),
+      ),
+    );
+    return this.assemble(parts);
+  }
+  private assemble(arrays: Float32Array[]): Float32Array {
     const out = new Float32Array(this.size);
     let pos = 0;
-    for (const c of this.chunks) {
-      const arr = c instanceof Float32Array ? c : (c.toArray() as Float32Array);
+    for (const arr of arrays) {
       const from = this.offset;
       const n = Math.min(this.size - pos, arr.length - from);
       out.set(arr.subarray(from, from + n), pos);
@@ -112,6 +164,8 @@ export class GpuDevice {
   readonly maxTextureSize: number;
   /** Max chunk arguments per kernel (GL: texture units). */
   readonly maxArgs: number;
+  /** webgpu: kernels are queued and values read back only with an awaited read. */
+  readonly asyncReads: boolean;
   readonly stats: DeviceStats = { kernelsCompiled: 0, cacheHits: 0, launches: 0, uploads: 0, readbacks: 0, liveChunks: 0, fallbacks: {} };
   private readonly cache = new Map<string, IKernelRunShortcut>();
   private readonly uploads = new WeakMap<object, { key: string; buffer: GpuBuffer }>();
@@ -121,11 +175,14 @@ export class GpuDevice {
     this.mode = opts.mode;
     this.gpu = new GPU({ mode: opts.mode });
     this.usesTextures = DEVICE_MODES.has(opts.mode);
+    this.asyncReads = opts.mode === 'webgpu';
     const features = (this.gpu.Kernel as unknown as { features?: { maxTextureSize?: number } } | null)?.features;
-    const native = this.usesTextures ? (features?.maxTextureSize ?? 4096) : Number.POSITIVE_INFINITY;
+    // webgpu stores chunks in storage buffers, not textures: no texture-size limit, only exact indices.
+    const native = this.usesTextures && !this.asyncReads ? (features?.maxTextureSize ?? 4096) : Number.POSITIVE_INFINITY;
     this.maxTextureSize = Math.min(native, opts.maxTextureSize ?? Number.POSITIVE_INFINITY);
     this.chunkLimit = Math.min(MAX_EXACT_INDEX, Number.isFinite(this.maxTextureSize) ? (this.maxTextureSize - 1) ** 2 : MAX_EXACT_INDEX);
-    this.maxArgs = this.usesTextures ? 14 : 64;
+    // GL: texture units; WebGPU: 8 storage buffers per shader stage by default, one of them the output.
+    this.maxArgs = this.asyncReads ? 7 : this.usesTextures ? 14 : 64;
   }
 
   /** The compiled kernel for `src` with `outSize` outputs and arguments of `argSizes` elements (gpu.js bakes argument sizes in). */
@@ -157,25 +214,29 @@ export class GpuDevice {
 
   private newBuffer(chunks: Chunk[], layout: ChunkLayout, size: number, refs = 1): GpuBuffer[] {
     const usesTextures = this.usesTextures;
-    if (usesTextures) this.stats.liveChunks += chunks.length;
+    // Counted in every mode (the memory test runs in webasm); only device chunks need freeing.
+    this.stats.liveChunks += chunks.length;
     const set = new ChunkSet(chunks, refs, (cs) => {
-      if (!usesTextures) return;
-      for (const c of cs) (c as Texture).delete();
       this.stats.liveChunks -= cs.length;
+      if (!usesTextures) return;
+      for (const c of cs)
+        if (c instanceof FutureChunk) c.free();
+        else (c as Texture).delete();
     });
     return Array.from({ length: refs }, () => new GpuBuffer(this, set, layout, size));
   }
 
   /** Wraps a buffer as a tensor that reads back lazily and frees its device memory on dispose or GC. */
   wrap(shape: readonly number[], dtype: DType, buffer: GpuBuffer, backendName: string): Tensor {
-    const storage = {
+    const storage: DeviceStorage = {
       backend: backendName,
       handle: buffer,
-      read: (): TypedArray => toDtype(buffer.read(), dtype),
+      ...(this.asyncReads ? {} : { read: (): TypedArray => toDtype(buffer.read(), dtype) }),
+      readAsync: async (): Promise<TypedArray> => toDtype(await buffer.readAsync(), dtype),
       dispose: () => buffer.release(),
     };
     textureRegistry?.register(storage, buffer);
-    return deviceTensor(shape, dtype, storage);
+    return Tensor.fromDevice(shape, dtype, storage);
   }
 
   /** The device buffer for `x` with a layout that `x.shape` can be indexed with; uploads host data (once per array). */
@@ -203,7 +264,8 @@ export class GpuDevice {
       if (this.usesTextures) {
         const n = Math.max(part.length, 1);
         const k = this.kernel('function(a) { return a[this.thread.x]; }', n, [n]);
-        chunks.push(k(part.length ? part : new Float32Array(1)) as Texture);
+        const r = k(part.length ? part : new Float32Array(1)) as unknown;
+        chunks.push(this.asyncReads ? new FutureChunk(r as Promise<WebGpuResult>, n) : (r as Texture));
         this.stats.launches += 1;
       } else chunks.push(part);
     }
@@ -258,10 +320,18 @@ export class GpuDevice {
       const value = body(code, o, ops);
       const src = `function(${params.join(', ')}) {\n${code.lines.join('\n')}\nreturn ${value};\n}`;
       const kernel = this.kernel(src, n, args.map(chunkSize));
-      chunks.push(kernel(...(args as never[])) as Chunk);
+      chunks.push(this.asyncReads ? this.enqueue(kernel, args, n) : (kernel(...(args as never[])) as Chunk));
       this.stats.launches += 1;
     }
     return this.newBuffer(chunks, layout, size, refs);
+  }
+
+  /** webgpu: runs `kernel` once the buffers of its arguments exist (the queue keeps submission order). */
+  private enqueue(kernel: IKernelRunShortcut, args: readonly Chunk[], n: number): FutureChunk {
+    const ready = Promise.all(args.map((a) => (a instanceof FutureChunk ? a.promise : a)));
+    const launch = ready.then((a) => kernel(...(a as never[])) as unknown as Promise<WebGpuResult>);
+    for (const a of args) if (a instanceof FutureChunk) a.addReader(launch);
+    return new FutureChunk(launch, n);
   }
 
   /** A view of `size` elements at `offset` of a single-chunk buffer (shares its chunks). */
@@ -292,6 +362,7 @@ export class GpuDevice {
 /** Number of elements a chunk holds. */
 function chunkSize(c: Chunk): number {
   if (c instanceof Float32Array) return c.length;
+  if (c instanceof FutureChunk) return c.size;
   const out = (c as unknown as { output: ArrayLike<number> }).output;
   let n = 1;
   for (let i = 0; i < out.length; i++) n *= out[i] as number;
@@ -311,32 +382,5 @@ export function toDtype(v: Float32Array, dtype: DType): TypedArray {
       return Int32Array.from(v, (x) => Math.trunc(x));
     case 'int64':
       return BigInt64Array.from(v, (x) => BigInt(Math.trunc(x)));
-  }
-}
-
-/**
- * `Tensor.fromDevice`, working around @normkit/tensor 0.0.0 whose `fromDevice` runs the element-count
- * check against its empty placeholder array (SHAPE_MISMATCH for every non-empty shape, also from
- * `reshape` of a device tensor): build the tensor with a zero-size shape, set the real one, and give
- * it a `reshape` that keeps device storage. Once `fromDevice` is fixed the first branch is taken.
- */
-export function deviceTensor(shape: readonly number[], dtype: DType, storage: DeviceStorage): Tensor {
-  try {
-    return Tensor.fromDevice(shape, dtype, storage);
-  } catch (e) {
-    if (!(e instanceof NormkitError && e.code === 'SHAPE_MISMATCH')) throw e;
-    const t = Tensor.fromDevice([0], dtype, storage);
-    (t as unknown as { shape: readonly number[] }).shape = Object.freeze([...shape]);
-    Object.setPrototypeOf(t, DeviceTensor.prototype);
-    return t;
-  }
-}
-
-/** A device tensor whose reshape keeps the device storage (see `deviceTensor`). */
-class DeviceTensor extends Tensor {
-  override reshape(shape: readonly number[]): Tensor {
-    const storage = this.deviceStorage;
-    if (!this.onHost && storage) return deviceTensor(inferReshape(this.shape, shape), this.dtype, storage);
-    return super.reshape(shape);
   }
 }

@@ -15,5 +15,6 @@
  */
 export { CPU_KERNELS, GpuBackend, type GpuBackendDescription, type GpuBackendOptions } from './backend.js';
 export { MAX_EXACT_INDEX } from './codegen.js';
-export { type BackendChoice, bestBackend, chooseBackend, createGpuBackend } from './create.js';
+export { type BackendChoice, bestBackend, chooseBackend, chooseBackendAsync, createGpuBackend } from './create.js';
 export { DEVICE_MODES, type GpuMode, MODE_ORDER, type ModeProbe, pickMode, probeModes } from './modes.js';
+export { initWebGpu, type WebGpuStatus, webGpuStatus } from './webgpu.js';

@@ -1,4 +1,5 @@
 import { GPU } from 'gpu.js';
+import { webGpuStatus } from './webgpu.js';
 
 /** The gpu.js modes this backend knows, best first. */
 export type GpuMode = 'webgpu' | 'webgl2' | 'headlessgl' | 'webgl' | 'webasm' | 'cpu';
@@ -14,7 +15,7 @@ export interface ModeProbe {
   readonly mode: GpuMode;
   /** gpu.js reports the mode as supported on this platform. */
   readonly available: boolean;
-  /** This backend can run in the mode (available, and compatible with the synchronous Backend interface). */
+  /** This backend can run in the mode (for webgpu: `initWebGpu()` obtained an adapter). */
   readonly usable: boolean;
   /** Why (not). */
   readonly reason: string;
@@ -35,7 +36,7 @@ function safe(f: () => boolean): boolean {
  * @example probeModes().filter((p) => p.usable).map((p) => p.mode) // ['webasm', 'cpu'] in plain Node
  */
 export function probeModes(): ModeProbe[] {
-  const webgpu = safe(() => GPU.isWebGPUSupported);
+  const wg = webGpuStatus();
   const webgl2 = safe(() => GPU.isWebGL2Supported);
   const headlessgl = safe(() => GPU.isHeadlessGLSupported);
   const webgl = safe(() => GPU.isWebGLSupported);
@@ -43,13 +44,15 @@ export function probeModes(): ModeProbe[] {
   return [
     {
       mode: 'webgpu',
-      available: webgpu,
-      usable: false,
-      reason: webgpu
-        ? 'navigator.gpu exists, but gpu.js webgpu kernels return Promises while the @normkit/tensor Backend interface is synchronous, so this backend does not use it'
-        : isNode
-          ? "no navigator.gpu in Node (the webgpu package's Dawn binary needs glibc >= 2.38 and did not load)"
-          : 'this browser exposes no navigator.gpu',
+      available: wg?.available ?? false,
+      usable: wg?.available ?? false,
+      reason:
+        wg?.reason ??
+        (safe(() => GPU.isWebGPUSupported)
+          ? 'navigator.gpu exists but no adapter was requested yet: `await initWebGpu()` (or use chooseBackendAsync) first'
+          : isNode
+            ? 'WebGPU not initialised: `await initWebGpu()` loads the optional `webgpu` package (Dawn) and requests an adapter'
+            : 'this browser exposes no navigator.gpu'),
     },
     {
       mode: 'webgl2',

@@ -1,13 +1,18 @@
-// The backend in a real browser: bundles test/browser/entry.ts with esbuild, opens it in Debian's
-// headless chromium (software WebGL2 through SwiftShader) via playwright-core, runs matmul,
-// LayerNorm and RMSNorm kernels in webgl2 mode (also with textures split), and checks them against
-// values computed here in Node by the CPU backend. Skipped, saying why, when /usr/bin/chromium is
+// The backend in a real browser: bundles test/browser/entry.ts with esbuild, serves it from
+// http://127.0.0.1 (WebGPU needs a secure context), opens it in Debian's headless chromium
+// (software WebGL2 and WebGPU through SwiftShader) via playwright-core, runs matmul, LayerNorm and
+// RMSNorm kernels in webgl2 mode (also with textures split), every kernel family and zoo models in
+// WebGL2 and in WebGPU (every zoo model, through Executor.runAsync), and checks them against the
+// CPU backend. Skipped, saying why, when /usr/bin/chromium is
 // absent (CI installs it: `apt-get install -y chromium`).
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CpuBackend, layerNormKernel, matmul, rmsNormKernel, Tensor, withBackend } from '@normkit/tensor';
+import { architectures } from '@normkit/zoo';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectClose } from './helpers.js';
 
@@ -80,27 +85,34 @@ interface KernelResult {
   want: number[];
 }
 
-// Runs inside the page: every kernel family in webgl2 mode next to the CPU backend (same bundle).
-function allKernelsInPage(): { results: KernelResult[]; fallbacks: Record<string, number> } {
+// Runs inside the page: every kernel family in `mode` (webgl2 or webgpu) next to the CPU backend
+// (same bundle). Results are taken with the awaited read, which both modes support.
+async function allKernelsInPage(mode: string): Promise<{ results: KernelResult[]; fallbacks: Record<string, number> }> {
   const { tensor: T, gpu: G } = (
     globalThis as unknown as { normkit: { tensor: typeof import('@normkit/tensor'); gpu: typeof import('../src/index.js') } }
   ).normkit;
+  if (mode === 'webgpu') await G.initWebGpu();
   const cpu = new T.CpuBackend();
-  const g = G.createGpuBackend({ mode: 'webgl2', strict: true });
+  const g = G.createGpuBackend({ mode: mode as 'webgl2' | 'webgpu', strict: true });
   const results: KernelResult[] = [];
   type Op = (t: import('@normkit/tensor').Tensor) => import('@normkit/tensor').Tensor;
   const ops = T as unknown as Record<string, Op>;
   const R = (s: number[], seed: number, std = 1) => T.Tensor.randn(s, seed, { std });
+  const pending: Promise<void>[] = [];
   const cmp = (name: string, f: () => import('@normkit/tensor').Tensor) => {
     const got = T.withBackend(g, f);
     const want = T.withBackend(cpu, f);
-    results.push({
-      name,
-      shape: [...got.shape],
-      dtype: got.dtype,
-      got: Array.from(got.data as Float32Array, Number),
-      want: Array.from(want.data as Float32Array, Number),
-    });
+    pending.push(
+      got.read().then((data) => {
+        results.push({
+          name,
+          shape: [...got.shape],
+          dtype: got.dtype,
+          got: Array.from(data as Float32Array, Number),
+          want: Array.from(want.data as Float32Array, Number),
+        });
+      }),
+    );
   };
   const x = R([5, 7, 6], 1, 3);
   const pos = T.add(T.abs(x), 0.1);
@@ -184,6 +196,7 @@ function allKernelsInPage(): { results: KernelResult[]; fallbacks: Record<string
   cmp('layerNorm axis 1', () => T.layerNormKernel(T.add(x, 3), R([7, 6], 1), R([6], 2), 1, 1e-5).y);
   cmp('layerNorm invStdDev', () => T.layerNormKernel(x, undefined, undefined, -1, 1e-5).invStdDev);
   cmp('rmsNorm', () => T.rmsNormKernel(x, R([6], 1), R([6], 2), -1, 1e-5));
+  await Promise.all(pending);
   const fallbacks = g.describe().fallbacks;
   g.dispose();
   return { results, fallbacks };
@@ -195,8 +208,8 @@ interface ZooResult {
 }
 
 // Runs inside the page: zoo models (tiny), original and converted, through the graph Executor on
-// the webgl2 backend and on the CPU backend.
-function zooInPage(names: string[]): { results: ZooResult[]; fallbacks: Record<string, number> } {
+// the `mode` backend (WebGPU: Executor.runAsync; WebGL2: Executor.run) and on the CPU backend.
+async function zooInPage([names, mode]: [string[], string]): Promise<{ results: ZooResult[]; fallbacks: Record<string, number> }> {
   type Ns = {
     tensor: typeof import('@normkit/tensor');
     gpu: typeof import('../src/index.js');
@@ -204,7 +217,8 @@ function zooInPage(names: string[]): { results: ZooResult[]; fallbacks: Record<s
     zoo: typeof import('@normkit/zoo');
   };
   const { tensor: T, gpu: G, graph: Gr, zoo: Z } = (globalThis as unknown as { normkit: Ns }).normkit;
-  const g = G.createGpuBackend({ mode: 'webgl2', strict: true });
+  if (mode === 'webgpu') await G.initWebGpu();
+  const g = G.createGpuBackend({ mode: mode as 'webgl2' | 'webgpu', strict: true });
   const cpu = new T.CpuBackend();
   const results: ZooResult[] = [];
   for (const name of names) {
@@ -215,7 +229,8 @@ function zooInPage(names: string[]): { results: ZooResult[]; fallbacks: Record<s
       ['converted', Gr.foldLayerNorms(model.clone(), { verify: false }).model],
     ] as const) {
       const want = new Gr.Executor(m, { backend: cpu }).run(inputs).outputs;
-      const got = new Gr.Executor(m, { backend: g }).run(inputs).outputs;
+      const ex = new Gr.Executor(m, { backend: g });
+      const got = mode === 'webgpu' ? (await ex.runAsync(inputs)).outputs : ex.run(inputs).outputs;
       results.push({
         name: `${name} ${variant}`,
         outputs: Object.keys(want).map((k) => ({
@@ -237,6 +252,11 @@ describe.skipIf(!haveChromium)('in headless chromium (WebGL2, SwiftShader)', () 
   let all: { results: KernelResult[]; fallbacks: Record<string, number> } = { results: [], fallbacks: {} };
   let zooRes: { results: ZooResult[]; fallbacks: Record<string, number> } = { results: [], fallbacks: {} };
   let userDir = '';
+  let server: Server | undefined;
+  let webgpu: { available: boolean; reason: string; adapter?: Record<string, string> } = { available: false, reason: 'not probed' };
+  let allGpu: { results: KernelResult[]; fallbacks: Record<string, number> } = { results: [], fallbacks: {} };
+  let zooGpu: { results: ZooResult[]; fallbacks: Record<string, number> } = { results: [], fallbacks: {} };
+  const zooNames = architectures.map((a) => a.name);
   const cpu = new CpuBackend();
   const x = Tensor.randn([37, 53], 1);
   const w = Tensor.randn([53, 29], 2);
@@ -273,6 +293,16 @@ describe.skipIf(!haveChromium)('in headless chromium (WebGL2, SwiftShader)', () 
       target: 'es2022',
     });
     userDir = mkdtempSync(join(tmpdir(), 'normkit-gpu-chromium-'));
+    // WebGPU needs a secure context: the page comes from http://127.0.0.1 (not about:blank or file:).
+    const html = '<!doctype html><html><body>normkit gpu test</body></html>';
+    const js = bundle.outputFiles[0]?.text ?? '';
+    server = createServer((req, res) => {
+      const isJs = req.url === '/bundle.js';
+      res.writeHead(200, { 'content-type': isJs ? 'text/javascript' : 'text/html' });
+      res.end(isJs ? js : html);
+    });
+    await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
     const ctx = await chromium.launchPersistentContext(userDir, {
       executablePath: CHROMIUM,
       headless: true,
@@ -280,6 +310,11 @@ describe.skipIf(!haveChromium)('in headless chromium (WebGL2, SwiftShader)', () 
         '--no-sandbox',
         '--use-angle=swiftshader',
         '--enable-unsafe-swiftshader',
+        // WebGPU on SwiftShader (Vulkan in software)
+        '--enable-unsafe-webgpu',
+        '--enable-features=Vulkan',
+        '--use-vulkan=swiftshader',
+        '--use-webgpu-adapter=swiftshader',
         '--disable-background-networking',
         '--disable-component-update',
         '--disable-sync',
@@ -288,19 +323,28 @@ describe.skipIf(!haveChromium)('in headless chromium (WebGL2, SwiftShader)', () 
     });
     try {
       const page = await ctx.newPage();
-      await page.setContent('<!doctype html><html><body>normkit gpu test</body></html>');
-      await page.addScriptTag({ content: bundle.outputFiles[0]?.text ?? '' });
+      await page.goto(`http://127.0.0.1:${port}/`);
+      await page.addScriptTag({ url: `http://127.0.0.1:${port}/bundle.js` });
       results = await page.evaluate(runInPage, cases);
-      all = await page.evaluate(allKernelsInPage);
+      all = await page.evaluate(allKernelsInPage, 'webgl2');
       // A transformer (GELU, LayerNorm, attention, gather), a Llama (RMSNorm, SiLU, rotary) and a
       // ConvNeXt (conv, depthwise conv); the Node zoo test covers every architecture.
-      zooRes = await page.evaluate(zooInPage, ['gpt2', 'llama', 'convnext']);
+      zooRes = await page.evaluate(zooInPage, [['gpt2', 'llama', 'convnext'], 'webgl2'] as [string[], string]);
+      webgpu = await page.evaluate(async () => {
+        const G = (globalThis as unknown as { normkit: { gpu: typeof import('../src/index.js') } }).normkit.gpu;
+        return G.initWebGpu();
+      });
+      if (webgpu.available) {
+        allGpu = await page.evaluate(allKernelsInPage, 'webgpu');
+        zooGpu = await page.evaluate(zooInPage, [zooNames, 'webgpu'] as [string[], string]);
+      } else console.warn(`[gpu browser test] WebGPU in chromium skipped: ${webgpu.reason}`);
     } finally {
       await ctx.close();
     }
   }, 180_000);
 
   afterAll(() => {
+    server?.close();
     if (userDir) rmSync(userDir, { recursive: true, force: true });
   });
 
@@ -348,6 +392,28 @@ describe.skipIf(!haveChromium)('in headless chromium (WebGL2, SwiftShader)', () 
         expectClose(mk(o.got), mk(o.want), `webgl2 ${r.name} ${o.name}`);
       }
     }
+  });
+
+  it('WebGPU on SwiftShader: every kernel family matches the CPU backend within 1e-4', () => {
+    expect(webgpu.available, webgpu.reason).toBe(true);
+    console.info(`[gpu browser test] WebGPU: ${webgpu.reason}`);
+    expect(allGpu.results.length).toBeGreaterThan(50);
+    expect(allGpu.fallbacks).toEqual({});
+    for (const r of allGpu.results) {
+      const dt = r.dtype as 'float32' | 'bool';
+      const mk = (v: number[]) => new Tensor(r.shape, dt, (dt === 'bool' ? Uint8Array.from(v) : Float32Array.from(v)) as never);
+      expectClose(mk(r.got), mk(r.want), `webgpu ${r.name}`);
+    }
+  });
+
+  it('WebGPU: every zoo model, original and converted, through Executor.runAsync within 1e-4 of the CPU backend', () => {
+    expect(zooGpu.results.map((r) => r.name)).toEqual(zooNames.flatMap((n) => [`${n} original`, `${n} converted`]));
+    expect(zooGpu.fallbacks).toEqual({});
+    for (const r of zooGpu.results)
+      for (const o of r.outputs) {
+        const mk = (v: number[]) => new Tensor(o.shape, 'float32', Float32Array.from(v));
+        expectClose(mk(o.got), mk(o.want), `webgpu ${r.name} ${o.name}`);
+      }
   });
 
   it('keeps results in textures until read, and frees them on dispose', () => {

@@ -38,9 +38,13 @@ export function expectClose(got: Tensor, want: Tensor, label: string, rtol = RTO
 
 const cpu = new CpuBackend();
 
-/** Runs `f` on `backend` and on the CPU backend and compares the results. */
-export function matchesCpu(backend: Backend, label: string, f: () => Tensor, rtol = RTOL): Tensor {
+/**
+ * Runs `f` on `backend` and on the CPU backend and compares the results; the backend's result is read
+ * with the awaited read, so the same check runs on synchronous modes and on WebGPU.
+ */
+export async function matchesCpu(backend: Backend, label: string, f: () => Tensor, rtol = RTOL): Promise<Tensor> {
   const got = withBackend(backend, f);
+  await got.read();
   const want = withBackend(cpu, f);
   expectClose(got, want, label, rtol);
   return got;

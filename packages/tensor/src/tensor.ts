@@ -5,19 +5,38 @@ import { Rng } from './random.js';
 import { sizeOf, stridesOf, validateShape } from './shape.js';
 
 /**
- * Where a tensor's elements live. CPU tensors hold a typed array; a device backend (gpu.js) may
- * hold a handle instead and read back only when the caller asks for values.
+ * Where a tensor's elements live. CPU tensors hold a typed array; a device backend (gpu.js) holds a
+ * handle instead and reads back only when the caller asks for values. A backend that can read only
+ * asynchronously (WebGPU) gives `readAsync` and no `read`: `tensor.data` then throws READ_ASYNC_ONLY
+ * and `await tensor.read()` is the way to the values.
  */
 export interface DeviceStorage {
   /** Name of the backend that owns the handle. */
   readonly backend: string;
-  /** Backend-specific handle (a gpu.js texture, ...). */
+  /** Backend-specific handle (a gpu.js texture, a WebGPU buffer, ...). */
   readonly handle: unknown;
-  /** Reads the values back to the host. */
-  read(): TypedArray;
-  /** Releases the device memory. */
+  /** Reads the values back to the host, blocking. Absent on backends that read only asynchronously. */
+  read?(): TypedArray;
+  /** Reads the values back to the host, awaited (every kernel queued before it has run). */
+  readAsync?(): Promise<TypedArray>;
+  /** Releases the device memory (called once, when the last tensor using the handle is disposed). */
   dispose?(): void;
 }
+
+/**
+ * A backend-owned handle shared by a device tensor and its views (reshapes), reference-counted like
+ * tfjs's `dataId`: the device memory is released when the last tensor using it is disposed. The values
+ * read back are cached here, so a view never reads twice.
+ */
+interface DeviceRef {
+  readonly storage: DeviceStorage;
+  refs: number;
+  host?: TypedArray;
+  pending?: Promise<TypedArray>;
+}
+
+// Every live handle per storage object: `Tensor.fromDevice` of a storage already held shares its count.
+const deviceRefs = new WeakMap<DeviceStorage, DeviceRef>();
 
 /** Nested arrays of numbers, for `tensor([[1, 2], [3, 4]])`. */
 export type NestedArray = number | boolean | readonly NestedArray[];
@@ -37,7 +56,8 @@ export class Tensor<D extends DType = DType> {
   readonly shape: readonly number[];
   readonly dtype: D;
   private host: DTypeArrays[D] | undefined;
-  private device: DeviceStorage | undefined;
+  private device: DeviceRef | undefined;
+  private disposed = false;
 
   constructor(shape: readonly number[], dtype: D, data?: DTypeArrays[D]) {
     validateShape(shape, 'Tensor');
@@ -55,13 +75,23 @@ export class Tensor<D extends DType = DType> {
     this.host = data ?? allocate(dtype, size);
   }
 
-  /** A tensor whose values live on a device until read. @example Tensor.fromDevice([2, 2], 'float32', { backend: 'gpu', handle: tex, read: () => download(tex) }) */
+  /**
+   * A tensor whose values live on a device until read. Tensors made from the same `storage` (views)
+   * share one reference count: the storage is disposed when the last of them is.
+   * @example Tensor.fromDevice([2, 2], 'float32', { backend: 'gpu', handle: tex, read: () => download(tex) })
+   */
   static fromDevice<D extends DType>(shape: readonly number[], dtype: D, storage: DeviceStorage): Tensor<D> {
     validateShape(shape, 'Tensor.fromDevice');
+    let ref = deviceRefs.get(storage);
+    if (ref === undefined || ref.refs <= 0) {
+      ref = { storage, refs: 0 };
+      deviceRefs.set(storage, ref);
+    }
+    ref.refs += 1;
     // Construct as an empty tensor, then take the real shape: device tensors have no host array to check.
     const t = new Tensor([0], dtype, allocate(dtype, 0) as DTypeArrays[D]).withoutCheck(shape);
-    t.host = undefined;
-    t.device = storage;
+    t.host = ref.host as DTypeArrays[D] | undefined;
+    t.device = ref;
     return t;
   }
 
@@ -177,18 +207,72 @@ export class Tensor<D extends DType = DType> {
     return stridesOf(this.shape);
   }
 
-  /** The values on the host, reading them back from the device first if needed. @example Tensor.from([1, 2]).data // Float32Array [1, 2] */
+  /**
+   * The values on the host, reading them back from the device first if needed (blocking). On a
+   * backend that reads only asynchronously (WebGPU) it throws READ_ASYNC_ONLY: use `await t.read()`.
+   * @example Tensor.from([1, 2]).data // Float32Array [1, 2]
+   */
   get data(): DTypeArrays[D] {
-    if (this.host === undefined) {
-      if (this.device === undefined)
+    if (this.host !== undefined) return this.host;
+    const ref = this.liveRef('data');
+    if (ref.host === undefined) {
+      const read = ref.storage.read;
+      if (!read)
         throw new NormkitError(
-          'RECYCLED',
-          `Tensor ${fmtShape(this.shape)}: its storage was recycled after a backward pass (an intermediate result of computeGrads, or of valueAndGrads with recycle); read the values inside the function, or turn recycling off`,
-          { shape: this.shape },
+          'READ_ASYNC_ONLY',
+          `Tensor ${this.describeForError()}: its values are on the "${ref.storage.backend}" device, which reads back only asynchronously; use \`await t.read()\` (or run the graph with Executor.runAsync) instead of .data`,
+          { shape: this.shape, dtype: this.dtype, backend: ref.storage.backend },
         );
-      this.host = this.device.read() as DTypeArrays[D];
+      ref.host = read.call(ref.storage);
     }
+    this.host = ref.host as DTypeArrays[D];
     return this.host;
+  }
+
+  /**
+   * The values on the host, awaited: on a device backend this waits until every kernel queued before
+   * it has run and the values have come back (tfjs `data()`, onnxruntime-web `getData()`); on the host
+   * it resolves at once. Views share the read. Rejects with DISPOSED after `dispose()`.
+   * @example const values = await matmul(a, b).read(); // Float32Array
+   */
+  async read(): Promise<DTypeArrays[D]> {
+    if (this.host !== undefined) return this.host;
+    const ref = this.liveRef('read()');
+    if (ref.host === undefined) {
+      const { storage } = ref;
+      ref.pending ??= storage.readAsync
+        ? storage.readAsync()
+        : Promise.resolve().then(() => (storage.read as () => TypedArray).call(storage));
+      try {
+        ref.host = await ref.pending;
+      } finally {
+        ref.pending = undefined;
+      }
+    }
+    if (this.disposed) this.liveRef('read()');
+    this.host = ref.host as DTypeArrays[D];
+    return this.host;
+  }
+
+  /** The device handle of a tensor that is not disposed, or the error that says why there is none. */
+  private liveRef(what: string): DeviceRef {
+    if (this.disposed)
+      throw new NormkitError(
+        'DISPOSED',
+        `Tensor ${this.describeForError()}: ${what} after dispose(); its storage was released. Read the values before disposing, or keep the tensor (and its views) alive while they are used`,
+        { shape: this.shape, dtype: this.dtype },
+      );
+    if (this.device === undefined)
+      throw new NormkitError(
+        'RECYCLED',
+        `Tensor ${fmtShape(this.shape)}: its storage was recycled after a backward pass (an intermediate result of computeGrads, or of valueAndGrads with recycle); read the values inside the function, or turn recycling off`,
+        { shape: this.shape },
+      );
+    return this.device;
+  }
+
+  private describeForError(): string {
+    return `${this.dtype} ${fmtShape(this.shape)}`;
   }
 
   /**
@@ -200,9 +284,9 @@ export class Tensor<D extends DType = DType> {
     if (this.device === undefined) this.host = undefined;
   }
 
-  /** The device storage, when a device backend holds this tensor's values. @example t.deviceStorage?.backend // 'gpu' */
+  /** The device storage, when a device backend holds this tensor's values (undefined once disposed). @example t.deviceStorage?.backend // 'gpu' */
   get deviceStorage(): DeviceStorage | undefined {
-    return this.device;
+    return this.disposed ? undefined : this.device?.storage;
   }
 
   /** Whether the values are already on the host (no read-back needed). @example Tensor.from([1]).onHost // true */
@@ -210,10 +294,28 @@ export class Tensor<D extends DType = DType> {
     return this.host !== undefined;
   }
 
-  /** Releases device memory (a no-op for host tensors). @example t.dispose() */
+  /** Whether `dispose()` was called. @example t.dispose(); t.isDisposed // true */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /**
+   * Releases this tensor's hold on its storage; device memory is freed when the last tensor sharing
+   * the handle (its views) is disposed. Safe to call twice; reading afterwards throws DISPOSED.
+   * @example t.dispose()
+   */
   dispose(): void {
-    this.device?.dispose?.();
-    this.device = undefined;
+    if (this.disposed) return;
+    this.disposed = true;
+    this.host = undefined;
+    const ref = this.device;
+    if (ref === undefined) return;
+    ref.refs -= 1;
+    if (ref.refs === 0) {
+      ref.host = undefined;
+      deviceRefs.delete(ref.storage);
+      ref.storage.dispose?.();
+    }
   }
 
   /**
@@ -222,9 +324,10 @@ export class Tensor<D extends DType = DType> {
    */
   reshape(shape: readonly number[]): Tensor<D> {
     const out = inferReshape(this.shape, shape);
-    return runOp(RESHAPE, [this], { shape: out }, () =>
-      this.host === undefined && this.device ? Tensor.fromDevice(out, this.dtype, this.device) : new Tensor(out, this.dtype, this.data),
-    ) as Tensor<D>;
+    return runOp(RESHAPE, [this], { shape: out }, () => {
+      if (this.host !== undefined || this.device === undefined) return new Tensor(out, this.dtype, this.data);
+      return Tensor.fromDevice(out, this.dtype, this.liveRef('reshape').storage);
+    }) as Tensor<D>;
   }
 
   /** Element at a multi-index, as a number. @example t.get(0, 1) */

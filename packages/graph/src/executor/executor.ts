@@ -1,5 +1,6 @@
-import { type Backend, type DeviceStorage, fmtShape, getBackend, NormkitError, type Tensor, withBackend } from '@normkit/tensor';
+import { type Backend, fmtShape, getBackend, NormkitError, type Tensor, withBackend } from '@normkit/tensor';
 import { type Dim, Graph, Model, type Node, subgraphsOf } from '../ir.js';
+import { hostInputs } from './host-inputs.js';
 import { ops } from './ops.js';
 import { kernelFor, type OpKernel, registerOp, unsupported } from './registry.js';
 
@@ -30,9 +31,11 @@ export interface NodeProfile {
   name: string;
   opType: string;
   domain: string;
-  /** Wall time in milliseconds (dispatch time on asynchronous device backends). */
+  /** Wall time in milliseconds (dispatch time on asynchronous device backends; `runAsync` adds the awaited reads). */
   ms: number;
   outputShapes: number[][];
+  /** Inputs awaited back to the host before the node ran (`runAsync` on a device that reads asynchronously). */
+  hostReads?: number;
 }
 
 /** Time summed per op type. */
@@ -48,6 +51,11 @@ export interface Profile {
   nodes: NodeProfile[];
   byOpType: OpTypeProfile[];
   totalMs: number;
+  /**
+   * Values that crossed from the device to the host during the run (`runAsync`): inputs of nodes that
+   * read them on the host, plus the outputs. 0 for a synchronous run or on a host backend.
+   */
+  crossings: number;
 }
 
 export interface ExecuteResult {
@@ -61,6 +69,12 @@ interface Step {
   opset: number;
   /** Values whose last reader is this step (released after it). */
   release: string[];
+  /**
+   * Input indices read on the host (decided when the plan is built, see `hostInputs`). `runAsync`
+   * awaits them when they are still on an asynchronously read device. A node found at run time to
+   * read others (a backend's CPU fallback) gets all its inputs here, once, for every later run.
+   */
+  host: number[];
 }
 
 /** Ops that must not be folded at construction (random, or stateful). */
@@ -203,7 +217,7 @@ export class Executor {
       const opset = this.opsetOf(node.domain);
       const kernel = kernelFor(node.domain, node.opType);
       if (!kernel) throw unsupported({ node, opset });
-      steps.push({ node, kernel, opset, release: [] });
+      steps.push({ node, kernel, opset, release: [], host: hostInputs(node) });
     }
     // Last reader of every value; values nobody reads are released right after their producer.
     const pinned = new Set<string>([...outputs, ...this.constants.keys(), ...runtimeInputs]);
@@ -279,91 +293,190 @@ export class Executor {
     return backend ? withBackend(backend, () => this.runOn(inputs, opts)) : this.runOn(inputs, opts);
   }
 
-  private runOn(inputs: Record<string, Tensor>, opts: RunOptions): ExecuteResult {
-    this.validate(inputs);
-    const wanted = opts.outputs ?? this.graph.outputs.map((o) => o.name);
-    const steps = this.plan(wanted);
-    const values = new Map<string, Tensor>(this.constants);
-    for (const [k, t] of Object.entries(inputs)) values.set(k, t);
-    // Device storage may be shared by views (Reshape); dispose only when no live value uses it.
-    const refs = new Map<DeviceStorage, number>();
-    const retain = (t: Tensor | undefined) => {
-      const s = t?.deviceStorage;
-      if (s) refs.set(s, (refs.get(s) ?? 0) + 1);
-    };
-    for (const t of values.values()) retain(t);
-    const profile: NodeProfile[] | undefined = opts.profile ? [] : undefined;
-    const t0 = performance.now();
-    for (const step of steps) {
-      const { node } = step;
-      const ins = node.inputs.map((name) => {
-        if (!name) return undefined;
-        const t = values.get(name);
-        if (!t)
-          throw new NormkitError('UNDEFINED_VALUE', `node "${node.name}" (${node.opType}) reads "${name}", which has no value`, {
-            node: node.name,
-            value: name,
-          });
-        return t;
-      });
-      const start = profile ? performance.now() : 0;
+  /**
+   * Runs the graph like `run`, on a backend whose device reads back only asynchronously (WebGPU):
+   * kernels are queued synchronously, and the run awaits only where values must cross to the host —
+   * the inputs a node reads on the host (integer shape inputs, scalar parameters, kernels the backend
+   * runs on the CPU; decided once when the plan is built) and the outputs, which come back read
+   * (`.data` works on them). The profile counts the crossings. On host backends it equals `run`.
+   * @example const { outputs } = await ex.runAsync({ x }, { backend: webgpu }); outputs.y.data
+   */
+  async runAsync(inputs: Record<string, Tensor>, opts: RunOptions = {}): Promise<ExecuteResult> {
+    if (this.assumeDefaults && Object.keys(inputs).some((k) => this.overridable.has(k))) {
+      this.unfolded ??= new Executor(this.model ?? this.graph, { ...this.opts, foldConstants: false });
+      return this.unfolded.runAsync(inputs, opts);
+    }
+    const backend = opts.backend ?? this.backend ?? getBackend();
+    const run = this.start(inputs, opts);
+    for (const step of run.steps) {
+      const start = run.profile ? performance.now() : 0;
+      const ins = run.inputsOf(step);
+      let reads = 0;
+      for (const i of step.host) reads += await run.toHost(ins[i]);
       let outs: (Tensor | undefined)[];
       try {
-        outs = step.kernel({
-          node,
-          opset: step.opset,
-          inputs: ins,
-          scope: (name) => values.get(name),
-          opsets: this.model?.opsetImports ?? [{ domain: '', version: this.defaultOpset }],
-          backend: getBackend(),
-        });
+        outs = withBackend(backend, () => run.exec(step, ins));
       } catch (e) {
-        throw nodeError(e, node, ins);
+        const cause = e instanceof NormkitError && e.details.cause instanceof NormkitError ? e.details.cause : e;
+        if (!(cause instanceof NormkitError && cause.code === 'READ_ASYNC_ONLY')) throw e;
+        // A kernel the backend runs on the CPU: read every input of this node first, from now on.
+        step.host = ins.map((_, i) => i);
+        for (const t of ins) reads += await run.toHost(t);
+        outs = withBackend(backend, () => run.exec(step, ins));
       }
-      if (profile) {
-        profile.push({
-          name: node.name,
-          opType: node.opType,
-          domain: node.domain,
-          ms: performance.now() - start,
-          outputShapes: outs.map((t) => (t ? [...t.shape] : [])),
-        });
-      }
-      node.outputs.forEach((o, i) => {
-        if (!o) return;
-        const t = outs[i];
-        if (!t) {
-          if (step.release.includes(o)) return;
-          throw new NormkitError(
-            'MISSING_OUTPUT',
-            `node "${node.name}" (${node.opType}) did not produce its output ${i} ("${o}"), which is used`,
-            { node: node.name },
-          );
-        }
-        values.set(o, t);
-        retain(t);
-      });
-      for (const v of step.release) {
-        const t = values.get(v);
-        values.delete(v);
-        const s = t?.deviceStorage;
-        if (!s) continue;
-        const n = (refs.get(s) ?? 1) - 1;
-        refs.set(s, n);
-        if (n <= 0) {
-          refs.delete(s);
-          t?.dispose();
-        }
-      }
+      run.finish(step, ins, outs, start, reads);
     }
+    const outputs = run.outputs();
+    for (const t of Object.values(outputs)) run.crossings += await run.toHost(t);
+    return run.result(outputs);
+  }
+
+  private runOn(inputs: Record<string, Tensor>, opts: RunOptions): ExecuteResult {
+    const run = this.start(inputs, opts);
+    for (const step of run.steps) {
+      const start = run.profile ? performance.now() : 0;
+      const ins = run.inputsOf(step);
+      run.finish(step, ins, run.exec(step, ins), start, 0);
+    }
+    return run.result(run.outputs());
+  }
+
+  /** Validates the feeds and sets up the values of one run. */
+  private start(inputs: Record<string, Tensor>, opts: RunOptions): RunState {
+    this.validate(inputs);
+    const wanted = opts.outputs ?? this.graph.outputs.map((o) => o.name);
+    return new RunState(this, this.plan(wanted), wanted, this.constants, inputs, opts.profile === true);
+  }
+
+  /** @internal the opsets a kernel sees. */
+  get opsetImports(): { domain: string; version: number }[] {
+    return this.model?.opsetImports ?? [{ domain: '', version: this.defaultOpset }];
+  }
+}
+
+/**
+ * The values of one run: a count of the names each tensor is held under, so that a tensor is disposed
+ * when its last name is released (views share the device handle, which the tensor package counts).
+ */
+class RunState {
+  readonly values: Map<string, Tensor>;
+  private readonly names = new Map<Tensor, number>();
+  readonly profile: NodeProfile[] | undefined;
+  crossings = 0;
+  private readonly t0 = performance.now();
+
+  constructor(
+    private readonly ex: Executor,
+    readonly steps: Step[],
+    private readonly wanted: string[],
+    constants: Map<string, Tensor>,
+    inputs: Record<string, Tensor>,
+    profile: boolean,
+  ) {
+    this.values = new Map(constants);
+    for (const [k, t] of Object.entries(inputs)) this.values.set(k, t);
+    for (const t of this.values.values()) this.retain(t);
+    this.profile = profile ? [] : undefined;
+  }
+
+  private retain(t: Tensor): void {
+    this.names.set(t, (this.names.get(t) ?? 0) + 1);
+  }
+
+  inputsOf(step: Step): (Tensor | undefined)[] {
+    const { node } = step;
+    return node.inputs.map((name) => {
+      if (!name) return undefined;
+      const t = this.values.get(name);
+      if (!t)
+        throw new NormkitError('UNDEFINED_VALUE', `node "${node.name}" (${node.opType}) reads "${name}", which has no value`, {
+          node: node.name,
+          value: name,
+        });
+      return t;
+    });
+  }
+
+  /** Awaits `t`'s values onto the host if they are on a device; returns 1 for a crossing, else 0. */
+  async toHost(t: Tensor | undefined): Promise<number> {
+    if (!t || t.onHost || !t.deviceStorage) return 0;
+    await t.read();
+    return 1;
+  }
+
+  exec(step: Step, ins: (Tensor | undefined)[]): (Tensor | undefined)[] {
+    const { node } = step;
+    try {
+      return step.kernel({
+        node,
+        opset: step.opset,
+        inputs: ins,
+        scope: (name) => this.values.get(name),
+        opsets: this.ex.opsetImports,
+        backend: getBackend(),
+      });
+    } catch (e) {
+      throw nodeError(e, node, ins);
+    }
+  }
+
+  /** Stores a step's outputs, records its profile and releases the values it read last. */
+  finish(step: Step, ins: (Tensor | undefined)[], outs: (Tensor | undefined)[], start: number, reads: number): void {
+    const { node } = step;
+    this.crossings += reads;
+    this.profile?.push({
+      name: node.name,
+      opType: node.opType,
+      domain: node.domain,
+      ms: performance.now() - start,
+      outputShapes: outs.map((t) => (t ? [...t.shape] : [])),
+      ...(reads ? { hostReads: reads } : {}),
+    });
+    void ins;
+    node.outputs.forEach((o, i) => {
+      if (!o) return;
+      const t = outs[i];
+      if (!t) {
+        if (step.release.includes(o)) return;
+        throw new NormkitError(
+          'MISSING_OUTPUT',
+          `node "${node.name}" (${node.opType}) did not produce its output ${i} ("${o}"), which is used`,
+          {
+            node: node.name,
+          },
+        );
+      }
+      this.values.set(o, t);
+      this.retain(t);
+    });
+    for (const v of step.release) {
+      const t = this.values.get(v);
+      this.values.delete(v);
+      if (!t) continue;
+      const n = (this.names.get(t) ?? 1) - 1;
+      if (n > 0) {
+        this.names.set(t, n);
+        continue;
+      }
+      this.names.delete(t);
+      // Host tensors may share arrays with constants or inputs: only device handles are released.
+      if (t.deviceStorage) t.dispose();
+    }
+  }
+
+  outputs(): Record<string, Tensor> {
     const outputs: Record<string, Tensor> = {};
-    for (const name of wanted) {
-      const t = values.get(name);
+    for (const name of this.wanted) {
+      const t = this.values.get(name);
       if (!t) throw new NormkitError('UNDEFINED_VALUE', `output "${name}" was not computed`, { value: name });
       outputs[name] = t;
     }
-    if (!profile) return { outputs };
-    return { outputs, profile: summarize(profile, performance.now() - t0) };
+    return outputs;
+  }
+
+  result(outputs: Record<string, Tensor>): ExecuteResult {
+    if (!this.profile) return { outputs };
+    return { outputs, profile: summarize(this.profile, performance.now() - this.t0, this.crossings) };
   }
 }
 
@@ -389,7 +502,7 @@ function nodeError(e: unknown, node: Node, ins: (Tensor | undefined)[]): Normkit
   });
 }
 
-function summarize(nodes: NodeProfile[], totalMs: number): Profile {
+function summarize(nodes: NodeProfile[], totalMs: number, crossings: number): Profile {
   const acc = new Map<string, OpTypeProfile>();
   for (const n of nodes) {
     const k = `${n.domain}::${n.opType}`;
@@ -398,7 +511,7 @@ function summarize(nodes: NodeProfile[], totalMs: number): Profile {
     cur.count += 1;
     acc.set(k, cur);
   }
-  return { nodes, byOpType: [...acc.values()].sort((a, b) => b.ms - a.ms), totalMs };
+  return { nodes, byOpType: [...acc.values()].sort((a, b) => b.ms - a.ms), totalMs, crossings };
 }
 
 /**
