@@ -173,14 +173,29 @@ export function toJson(doc: unknown): string {
   );
 }
 
-/** Parses a positive integer option (`--runs 20`), with a usage error naming the option. */
-export function parsePositiveInt(name: string, value: string | undefined, fallback: number, { allowZero = false } = {}): number {
+/**
+ * Parses a positive integer option (`--runs 20`), with a usage error naming the option. `max` bounds
+ * it (default 2^31 − 1), and `why` says in the error what the bound protects.
+ * @example parsePositiveInt('--runs', '20', 2, { max: 10_000, why: 'each run is a forward pass' }) // 20
+ */
+export function parsePositiveInt(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  { allowZero = false, max = 2 ** 31 - 1, why = '' }: { allowZero?: boolean; max?: number; why?: string } = {},
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < (allowZero ? 0 : 1))
     throw new CliError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got "${value}"`, EXIT_BAD_INPUT, 'BAD_USAGE');
+  if (n > max) throw new CliError(`${name} must be at most ${max}${why ? ` (${why})` : ''}, got ${value}`, EXIT_BAD_INPUT, 'BAD_USAGE');
   return n;
 }
+
+/** The most verification runs `convert` and `verify` accept. */
+export const MAX_VERIFY_RUNS = 10_000;
+/** The most timed (or warm-up, or profiled) runs `bench` accepts. */
+export const MAX_BENCH_RUNS = 100_000;
 
 /** Parses a number option, with a usage error naming the option. */
 export function parseNumber(name: string, value: string | undefined, fallback?: number): number {

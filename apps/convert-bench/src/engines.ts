@@ -84,6 +84,7 @@ export async function defaultEngines(): Promise<EngineName[]> {
   const engines: EngineName[] = ['normkit-cpu', 'onnxruntime'];
   try {
     const gpu = await loadGpu();
+    await (gpu as { initWebGpu?: () => Promise<unknown> }).initWebGpu?.();
     if (gpu.DEVICE_MODES.has(gpu.pickMode('auto').mode)) engines.splice(1, 0, 'normkit-gpu');
   } catch {
     // no @normkit/gpu, or gpu.js cannot probe: CPU engines only
@@ -95,6 +96,8 @@ export async function defaultEngines(): Promise<EngineName[]> {
 export async function createGpu(): Promise<Backend> {
   const gpu = await loadGpu();
   try {
+    // WebGPU first where it works (a browser's navigator.gpu, or Dawn in Node); runs go through runAsync.
+    await (gpu as { initWebGpu?: () => Promise<unknown> }).initWebGpu?.();
     return need(gpu, '@normkit/gpu', 'createGpuBackend')() as unknown as Backend;
   } catch (e) {
     throw new CliError(
@@ -111,15 +114,16 @@ async function createNormkitRunner(engine: EngineName, model: Model, backend: Ba
   const Executor = need(graph, '@normkit/graph', 'Executor');
   // Built once: topological order, constant folding, the release plan; then run many times.
   const executor = new Executor(model, backend ? { backend } : {});
-  const run = (feeds: Feeds, profile: boolean) => executor.run(feeds, { profile });
+  // runAsync awaits only where values cross to the host (WebGPU reads back asynchronously).
+  const run = (feeds: Feeds, profile: boolean) => executor.runAsync(feeds, { profile });
   return {
     engine,
     description,
     async run(feeds) {
-      return readOutputs(run(feeds, false).outputs, backend);
+      return readOutputs((await run(feeds, false)).outputs, backend);
     },
     async runProfiled(feeds) {
-      const r = run(feeds, true);
+      const r = await run(feeds, true);
       return { outputs: readOutputs(r.outputs, backend), byOpType: profileByOpType(r.profile) };
     },
     async dispose() {},

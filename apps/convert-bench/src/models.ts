@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Model } from '@normkit/graph';
 import type { Context } from './context.js';
@@ -143,14 +143,24 @@ export function asInputError(e: unknown, file: string): CliError {
   return new CliError(`${file}: not an ONNX model (${msg})`, EXIT_BAD_INPUT, 'NOT_ONNX', { cause: e });
 }
 
-/** Reads a file's bytes with the CLI's error messages. */
+/**
+ * Reads a regular file's bytes with the CLI's error messages. A FIFO, socket or device is refused
+ * before it is opened (reading a FIFO would wait forever for a writer).
+ * @example const bytes = await readBytes('test_data_set_0/input_0.pb');
+ */
 export async function readBytes(path: string): Promise<Uint8Array> {
+  const readRegularFile = need(await loadOnnx(), '@normkit/onnx', 'readRegularFile');
   try {
-    return new Uint8Array(await readFile(path));
+    return await readRegularFile(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new CliError(`${path}: no such file`, EXIT_BAD_INPUT, 'FILE_NOT_FOUND');
-    if (code === 'EISDIR') throw new CliError(`${path}: is a directory, expected a file`, EXIT_BAD_INPUT, 'NOT_A_FILE');
-    throw new CliError(`${path}: cannot read it (${code ?? String(e)})`, EXIT_BAD_INPUT, 'FILE_UNREADABLE');
+    const code = isNormkitError(e) ? e.code : (e as NodeJS.ErrnoException).code;
+    const kind = isNormkitError(e) ? String(e.details.kind ?? '') : '';
+    if (code === 'FILE_NOT_FOUND') throw new CliError(`${path}: no such file`, EXIT_BAD_INPUT, 'FILE_NOT_FOUND');
+    if (code === 'NOT_A_FILE') throw new CliError(`${path}: is ${kind}, expected a regular file`, EXIT_BAD_INPUT, 'NOT_A_FILE');
+    throw new CliError(
+      `${path}: cannot read it (${isNormkitError(e) ? e.message : (code ?? String(e))})`,
+      EXIT_BAD_INPUT,
+      'FILE_UNREADABLE',
+    );
   }
 }

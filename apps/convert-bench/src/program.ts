@@ -13,6 +13,7 @@ import { testOnnxCommand } from './commands/test-onnx.js';
 import { theoryCommands } from './commands/theory.js';
 import { trainCommand } from './commands/train.js';
 import { verifyCommand } from './commands/verify.js';
+import { webCommand } from './commands/web.js';
 import { zooCommand } from './commands/zoo.js';
 import { type CommonOptions, Context, type Io, processIo, toJson } from './context.js';
 import { CliError, EXIT_BAD_INPUT, errorCodeOf, errorLine, exitCodeOf } from './errors.js';
@@ -216,6 +217,11 @@ export function createProgram(io: Io, state: { exitCode: number }): Command {
     .option('-o, --output <file>', 'where to write the HTML (default <dir>/report.html)')
     .option('--screenshot <png>', 'also render it in headless chromium and save a screenshot')
     .action(wrap(reportCommand as Action));
+
+  common(program.command('web'))
+    .description('serve the browser page (open a model, see its foldable LayerNorms, convert, verify, download, benchmark) on 127.0.0.1')
+    .option('--port <n>', 'port to listen on (0: any free port)', '8765')
+    .action(wrap(webCommand as Action));
 
   // `normkit inspect a.onnx b.onnx` is a mistake, not a request to ignore b.onnx.
   const strict = (c: Command): void => {

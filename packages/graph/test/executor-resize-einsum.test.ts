@@ -116,6 +116,11 @@ describe('Resize (opset 13+)', () => {
       errorOf(() => runOp('Resize', [x22, empty, f([1, 1, 2, 2])], { coordinate_transformation_mode: 'diagonal' }, { opset: 13 })).code,
     ).toBe('UNSUPPORTED_OP');
   });
+  it('refuses an output past the allocation limit before allocating (fuzz: float scales read as int32 bits)', () => {
+    const e = errorOf(() => runOp('Resize', [x22, empty, f([1, 1, 1065353216, 1065353216])], { mode: 'nearest' }, { opset: 13 }));
+    expect(e.code).toBe('TENSOR_TOO_LARGE');
+    expect(e.message).toMatch(/Resize node "node"/);
+  });
 });
 
 describe('Resize-10 and Upsample', () => {

@@ -2,6 +2,8 @@ import type { Graph, Model } from '@normkit/graph';
 import { NormkitError } from '@normkit/tensor';
 import { type DecodeOptions, decodeModel } from './decode.js';
 import { encodeModelChunks, MAX_PROTO_BYTES } from './encode.js';
+import { openRegularFile, readRegularFileSync } from './regular-file.js';
+import { removeStaleTemps, tempName, withTempCleanup } from './temp-files.js';
 import type { ExternalSink } from './tensor-proto.js';
 import { DEFAULT_MAX_TENSOR_BYTES, OpaqueTensor } from './tensor-proto.js';
 
@@ -59,14 +61,10 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<M
   const fs = await import('node:fs');
   const nodePath = await import('node:path');
   const abs = nodePath.resolve(path);
-  let bytes: Uint8Array;
-  try {
-    bytes = await fs.promises.readFile(abs);
-  } catch (e) {
-    throw fsError(e, abs, 'read the model');
-  }
+  const bytes = readRegularFileSync(fs, abs, 'the model');
   const baseDir = nodePath.dirname(abs);
   const realBase = fs.realpathSync(baseDir);
+  const realModel = fs.realpathSync(abs);
   const fds = new Map<string, { fd: number; size: number; real: string }>();
   const maxBytes = opts.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES;
   const open = (location: string) => {
@@ -84,14 +82,15 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<M
       );
     }
     if (!real.startsWith(realBase + nodePath.sep)) {
+      // A Hugging Face cache links the model and its data into blobs/: say how to get a plain folder.
+      const cache = nodePath.dirname(real) === nodePath.dirname(realModel) && realModel !== abs;
       throw new NormkitError(
         'UNSAFE_EXTERNAL_DATA',
-        `${abs}: external data location "${location}" resolves to ${real}, outside the model's folder ${realBase} (a symlink?); external data must stay inside the model's folder`,
+        `${abs}: external data location "${location}" resolves to ${real}, outside the model's folder ${realBase} (a symlink?); external data must stay inside the model's folder${cache ? ' (the model is a link into the same folder, as in a Hugging Face cache: copy the folder with its links resolved, e.g. `cp -rL`, or download with --local-dir)' : ''}`,
         { file: abs, location },
       );
     }
-    const fd = fs.openSync(real, 'r');
-    const entry = { fd, size: fs.fstatSync(fd).size, real };
+    const entry = { ...openRegularFile(fs, real, `external data "${location}"`), real };
     fds.set(location, entry);
     return entry;
   };
@@ -128,7 +127,7 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<M
   }
   model.extra ??= {};
   Object.defineProperty(model.extra, SOURCE, {
-    value: [fs.realpathSync(abs), ...[...fds.values()].map((f) => f.real)],
+    value: [realModel, ...[...fds.values()].map((f) => f.real)],
     enumerable: false,
     configurable: true,
   });
@@ -152,7 +151,9 @@ function tensorBytes(g: Graph): number {
 /**
  * Writes a model to an ONNX file (Node), atomically: everything goes to temporary files in the same
  * folder, which are renamed into place only when complete, so a failure never leaves a half-written
- * model. Refuses (`WOULD_OVERWRITE_INPUT`) to replace the file the model was loaded from unless
+ * model; they are removed when the write fails or the process is interrupted (SIGINT, SIGTERM,
+ * SIGHUP), and temporary files a killed process left beside the output are removed on the next save.
+ * Refuses (`WOULD_OVERWRITE_INPUT`) to replace the file the model was loaded from unless
  * `overwrite: true`. Tensors of `externalDataThreshold` bytes or more (or all of 1 KiB or more, when
  * the model would pass 2 GiB) go to `<file name>.data` beside the model.
  *
@@ -221,9 +222,9 @@ export async function saveModel(model: Model, path: string, opts: SaveOptions = 
     // Small tensors alone passed the limit: move everything of 1 KiB or more out.
     return saveModel(model, path, { ...opts, externalDataThreshold: 1024 });
   }
-  const tag = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  const tmpModel = nodePath.join(dir, `.${base}.tmp-${tag}`);
-  const tmpData = nodePath.join(dir, `.${dataName}.tmp-${tag}`);
+  removeStaleTemps(fs, dir, [base, dataName]);
+  const tmpModel = nodePath.join(dir, tempName(base));
+  const tmpData = nodePath.join(dir, tempName(dataName));
   const writeAll = async (file: string, parts: Uint8Array[]) => {
     const h = await fs.promises.open(file, 'wx');
     try {
@@ -240,13 +241,13 @@ export async function saveModel(model: Model, path: string, opts: SaveOptions = 
     }
   };
   try {
-    if (dataChunks.length > 0) await writeAll(tmpData, dataChunks);
-    await writeAll(tmpModel, chunks);
-    if (dataChunks.length > 0) await fs.promises.rename(tmpData, dataPath);
-    await fs.promises.rename(tmpModel, abs);
+    await withTempCleanup(fs, [tmpData, tmpModel], async () => {
+      if (dataChunks.length > 0) await writeAll(tmpData, dataChunks);
+      await writeAll(tmpModel, chunks);
+      if (dataChunks.length > 0) await fs.promises.rename(tmpData, dataPath);
+      await fs.promises.rename(tmpModel, abs);
+    });
   } catch (e) {
-    await fs.promises.rm(tmpData, { force: true });
-    await fs.promises.rm(tmpModel, { force: true });
     if (e instanceof NormkitError) throw e;
     throw fsError(e, abs, 'write the model');
   }

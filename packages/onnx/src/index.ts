@@ -13,6 +13,7 @@ export { type DecodeOptions, decodeModel, validateGraph } from './decode.js';
 export { type OnnxTypeInfo, onnxType, onnxTypeCode } from './dtypes.js';
 export { type EncodeOptions, encodeModel, MAX_PROTO_BYTES } from './encode.js';
 export { type LoadOptions, loadModel, type SaveOptions, saveModel, sourceFilesOf } from './files.js';
+export { readRegularFile } from './regular-file.js';
 export {
   compareTensors,
   type DirectoryResult,

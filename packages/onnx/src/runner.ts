@@ -1,6 +1,7 @@
 import type { Model } from '@normkit/graph';
 import { NormkitError, type Tensor } from '@normkit/tensor';
 import { loadModel } from './files.js';
+import { readRegularFileSync } from './regular-file.js';
 import { OpaqueTensor, tensorFromProto, tensorName } from './tensor-proto.js';
 
 /** Runs a model on named inputs (the shape of `@normkit/graph`'s `execute`). */
@@ -190,7 +191,7 @@ export async function runTestDirectory(dir: string, opts: RunOptions = {}): Prom
       if (inputFiles.length === 0 && opts.makeInputs) Object.assign(inputs, opts.makeInputs(model));
       for (const [k, f] of inputFiles.entries()) {
         const file = nodePath.join(setDir, f);
-        const bytes = fs.readFileSync(file);
+        const bytes = readRegularFileSync(fs, file, 'test data');
         const stored = tensorName(bytes, file);
         const name = stored && runtimeInputs.includes(stored) ? stored : runtimeInputs[k];
         if (name === undefined) {
@@ -206,7 +207,7 @@ export async function runTestDirectory(dir: string, opts: RunOptions = {}): Prom
       const outputFiles = sets.length ? numbered(setDir, 'output') : [];
       for (const [k, f] of outputFiles.entries()) {
         const file = nodePath.join(setDir, f);
-        const bytes = fs.readFileSync(file);
+        const bytes = readRegularFileSync(fs, file, 'test data');
         const stored = tensorName(bytes, file);
         const name = stored && outputNames.includes(stored) ? stored : outputNames[k];
         if (name === undefined)

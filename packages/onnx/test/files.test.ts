@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Graph, Model } from '@normkit/graph';
@@ -91,6 +92,55 @@ describe('external data', () => {
     });
   });
 
+  it('reads a symlinked model (a Hugging Face cache) and symlinked external data that stays in the folder', async () => {
+    const d = tmp();
+    mkdirSync(join(d, 'blobs'));
+    mkdirSync(join(d, 'snapshot'));
+    writeFileSync(join(d, 'blobs', '3f2a'), externalModel('w.bin'));
+    symlinkSync('../blobs/3f2a', join(d, 'snapshot', 'model.onnx'));
+    writeFileSync(join(d, 'snapshot', 'real-w.bin'), f32raw([1, 2, 3, 4]));
+    symlinkSync('real-w.bin', join(d, 'snapshot', 'w.bin'));
+    const m = await loadModel(join(d, 'snapshot', 'model.onnx'));
+    expect(m.graph.initializers.get('w')?.toArray()).toEqual([1, 2, 3, 4]);
+  });
+
+  it('still refuses symlinked external data that resolves out of the model folder, with a hint for a Hugging Face cache', async () => {
+    const d = tmp();
+    mkdirSync(join(d, 'blobs'));
+    mkdirSync(join(d, 'snapshot'));
+    writeFileSync(join(d, 'blobs', '3f2a'), externalModel('model.onnx_data'));
+    writeFileSync(join(d, 'blobs', '9c1e'), f32raw([1, 2, 3, 4]));
+    symlinkSync('../blobs/3f2a', join(d, 'snapshot', 'model.onnx'));
+    symlinkSync('../blobs/9c1e', join(d, 'snapshot', 'model.onnx_data'));
+    await expect(loadModel(join(d, 'snapshot', 'model.onnx'))).rejects.toMatchObject({
+      code: 'UNSAFE_EXTERNAL_DATA',
+      message: expect.stringMatching(/outside the model's folder.*Hugging Face cache.*cp -rL/),
+    });
+  });
+
+  it('refuses external data that is a FIFO or a directory with NOT_A_FILE, without blocking', { timeout: 10_000 }, async () => {
+    const d = tmp();
+    expect(spawnSync('mkfifo', [join(d, 'fifo.bin')]).status).toBe(0);
+    mkdirSync(join(d, 'dir.bin'));
+    for (const [loc, kind] of [
+      ['fifo.bin', 'FIFO'],
+      ['dir.bin', 'directory'],
+    ]) {
+      writeFileSync(join(d, `${loc}.onnx`), externalModel(loc as string));
+      await expect(loadModel(join(d, `${loc}.onnx`))).rejects.toMatchObject({
+        code: 'NOT_A_FILE',
+        message: expect.stringContaining(kind as string),
+      });
+    }
+  });
+
+  it('refuses a model path that is a FIFO or a directory with NOT_A_FILE, without blocking', { timeout: 10_000 }, async () => {
+    const d = tmp();
+    expect(spawnSync('mkfifo', [join(d, 'm.onnx')]).status).toBe(0);
+    await expect(loadModel(join(d, 'm.onnx'))).rejects.toMatchObject({ code: 'NOT_A_FILE', message: expect.stringContaining('FIFO') });
+    await expect(loadModel(d)).rejects.toMatchObject({ code: 'NOT_A_FILE', message: expect.stringContaining('directory') });
+  });
+
   it('names a missing or short external file', async () => {
     const d = tmp();
     writeFileSync(join(d, 'm.onnx'), externalModel('missing.bin'));
@@ -159,6 +209,38 @@ describe('saveModel', () => {
     expect(readFileSync(join(d, 'keep.onnx'), 'utf8')).toBe('old contents');
     await expect(saveModel(new Model(g), join(d, 'no-such-dir', 'x.onnx'))).rejects.toMatchObject({ code: 'UNSUPPORTED_ATTRIBUTE' });
     expect(readdirSync(d)).toEqual(['keep.onnx']);
+  });
+
+  it('removes temp files a killed writer left beside the output (dead pid), keeping a live one', async () => {
+    const d = tmp();
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    const stale = [`.m.onnx.tmp-${dead}-mf3k2a-x1y2z3`, `.m.onnx.data.tmp-${dead}-mf3k2a-x1y2z3`];
+    const live = `.m.onnx.tmp-${process.pid}-mf3k2b-a1b2c3`;
+    const unrelated = `.other.onnx.tmp-${dead}-mf3k2a-x1y2z3`;
+    for (const f of [...stale, live, unrelated]) writeFileSync(join(d, f), 'partial');
+    await saveModel(decodeModel(externalModel('w.bin'), { externalData: () => f32raw([1, 2, 3, 4]) }), join(d, 'm.onnx'));
+    expect(readdirSync(d).sort()).toEqual([live, unrelated, 'm.onnx'].sort());
+  });
+
+  it('removes its temp files when the process is interrupted while writing (SIGTERM), then ends by the signal', { timeout: 30_000 }, () => {
+    const d = tmp();
+    const script = join(d, 'writer.mts');
+    const tempFiles = new URL('../src/temp-files.ts', import.meta.url).pathname;
+    writeFileSync(
+      script,
+      `import fs from 'node:fs';
+import { withTempCleanup } from ${JSON.stringify(tempFiles)};
+const tmp = ${JSON.stringify(join(d, '.out.onnx.tmp-1-a-b'))};
+await withTempCleanup(fs, [tmp], async () => {
+  fs.writeFileSync(tmp, 'half');
+  process.kill(process.pid, 'SIGTERM');
+  await new Promise((r) => setTimeout(r, 20_000));
+});
+`,
+    );
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: new URL('..', import.meta.url).pathname, timeout: 25_000 });
+    expect(r.signal).toBe('SIGTERM');
+    expect(readdirSync(d)).toEqual(['writer.mts']);
   });
 
   it('reports a missing model file with FILE_NOT_FOUND', async () => {

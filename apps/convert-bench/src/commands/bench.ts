@@ -2,7 +2,7 @@ import { cpus, platform, release } from 'node:os';
 import { basename } from 'node:path';
 import type { Model } from '@normkit/graph';
 import type { Backend } from '@normkit/tensor';
-import { type Context, parseNumber, parsePositiveInt } from '../context.js';
+import { type Context, MAX_BENCH_RUNS, parseNumber, parsePositiveInt } from '../context.js';
 import { createGpu, createRunner, defaultEngines, type EngineName, type OpTypeTime, parseEngines, type Runner } from '../engines.js';
 import { CliError, EXIT_BAD_INPUT, isNormkitError } from '../errors.js';
 import { ms, signedPct, table } from '../format.js';
@@ -250,7 +250,9 @@ function medianBreakdown(perRun: OpTypeTime[][]): { totalMs: number; byOpType: O
 
 /** Parses `--runs` (`auto` or a positive integer). */
 export function parseRuns(value: string | undefined): number | 'auto' {
-  return value === undefined || value === 'auto' ? 'auto' : parsePositiveInt('--runs', value, 1);
+  return value === undefined || value === 'auto'
+    ? 'auto'
+    : parsePositiveInt('--runs', value, 1, { max: MAX_BENCH_RUNS, why: 'every run is timed in every engine' });
 }
 
 interface BenchCliOptions {
@@ -268,8 +270,9 @@ interface BenchCliOptions {
 export async function benchCommand(ctx: Context, file: string, o: BenchCliOptions): Promise<number> {
   const engines = o.engine ? parseEngines(o.engine, []) : await defaultEngines();
   const runs = parseRuns(o.runs);
-  const warmup = parsePositiveInt('--warmup', o.warmup, 3, { allowZero: true });
-  const profileRuns = o.profileRuns === 'auto' ? 'auto' : parsePositiveInt('--profile-runs', o.profileRuns, 3, { allowZero: true });
+  const warmup = parsePositiveInt('--warmup', o.warmup, 3, { allowZero: true, max: MAX_BENCH_RUNS });
+  const profileRuns =
+    o.profileRuns === 'auto' ? 'auto' : parsePositiveInt('--profile-runs', o.profileRuns, 3, { allowZero: true, max: MAX_BENCH_RUNS });
   const seed = parseNumber('--seed', o.seed, 0);
   const subject = await openModel(file, { ctx });
   const against = o.against ? await openModel(o.against, { ctx }) : undefined;

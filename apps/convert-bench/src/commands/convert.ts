@@ -1,13 +1,13 @@
-import { realpath, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import type { Model } from '@normkit/graph';
 import { worst } from '../compare.js';
-import { type Context, parseNumber, parsePositiveInt } from '../context.js';
+import { type Context, MAX_VERIFY_RUNS, parseNumber, parsePositiveInt } from '../context.js';
 import { loadGraph, loadOnnx, need } from '../deps.js';
 import { type EngineName, parseEngines } from '../engines.js';
 import { CliError, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, isNormkitError } from '../errors.js';
 import { sci } from '../format.js';
-import { describeFeeds, parseDims, seededFeeds } from '../inputs.js';
+import { checkDims, describeFeeds, parseDims, seededFeeds } from '../inputs.js';
 import { asInputError, openModel } from '../models.js';
 import { writeSessionFile } from '../session.js';
 import type { ConvertResult } from '../types.js';
@@ -54,6 +54,7 @@ export async function convertModel(
   const dims = opts.dims ?? {};
   const rmsFormat = opts.rmsFormat ?? 'simplified';
   const tolerance = opts.tolerance ?? 1e-5;
+  checkDims(model, dims, runs); // before the fold: a misspelled --dim must not cost a whole analysis
   const step = ctx?.step('fold LayerNorms');
   let folded: ReturnType<typeof fold>;
   try {
@@ -150,12 +151,30 @@ export async function assertNotSameFile(input: string, out: string): Promise<voi
   if (a && b && a.ino === b.ino && a.dev === b.dev) throw same;
 }
 
-/** Throws a clear error when the output's directory does not exist. */
-async function assertWritableDir(out: string): Promise<void> {
+/**
+ * Throws a clear error, before any work, when `out` cannot be written: its directory is missing or
+ * not writable (checked by creating and removing a probe file there), or `out` is a directory.
+ * @example await assertWritable('models/out.onnx');
+ */
+export async function assertWritable(out: string): Promise<void> {
   const dir = resolve(out, '..');
   const s = await stat(dir).catch(() => undefined);
   if (!s?.isDirectory())
     throw new CliError(`${out}: cannot write there: directory ${dir} does not exist`, EXIT_BAD_INPUT, 'NO_SUCH_DIRECTORY');
+  if ((await stat(out).catch(() => undefined))?.isDirectory())
+    throw new CliError(`${out}: is a directory; give the path of the .onnx file to write`, EXIT_BAD_INPUT, 'NOT_A_FILE');
+  const probe = join(dir, `.${basename(out)}.tmp-${process.pid}-probe-${Date.now().toString(36)}`);
+  try {
+    await writeFile(probe, '', { flag: 'wx' });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new CliError(
+      `${out}: cannot write there: creating a file in ${dir} fails (${code}); choose a writable output path`,
+      EXIT_BAD_INPUT,
+      'OUTPUT_NOT_WRITABLE',
+    );
+  }
+  await rm(probe, { force: true });
 }
 
 interface ConvertCliOptions {
@@ -174,11 +193,14 @@ interface ConvertCliOptions {
 export async function convertCommand(ctx: Context, input: string, o: ConvertCliOptions): Promise<number> {
   const engines = parseEngines(o.engine, ['normkit-cpu', 'onnxruntime']);
   const seed = parseNumber('--seed', o.seed, 0);
-  const runs = parsePositiveInt('--runs', o.runs, 2);
+  const runs = parsePositiveInt('--runs', o.runs, 2, {
+    max: MAX_VERIFY_RUNS,
+    why: 'each run is a forward pass of both models in every engine',
+  });
   const dims = parseDims(o.dim);
   const tolerance = parseNumber('--tolerance', o.tolerance, 1e-5);
   await assertNotSameFile(input, o.output);
-  await assertWritableDir(o.output);
+  await assertWritable(o.output);
   const opened = await openModel(input, { ctx });
   const { model, result } = await convertModel(
     opened.model,

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Context, parseNumber, parsePositiveInt } from '../context.js';
+import { type Context, MAX_BENCH_RUNS, parseNumber, parsePositiveInt } from '../context.js';
 import { loadOnnx, need } from '../deps.js';
 import { defaultEngines, type EngineName, parseEngines } from '../engines.js';
 import { EXIT_CHECK_FAILED } from '../errors.js';
@@ -126,7 +126,7 @@ export async function pipelineCommand(
       ...(o.session ? { session: o.session } : {}),
       engines: o.engine ? parseEngines(o.engine, []) : await defaultEngines(),
       runs: parseRuns(o.runs),
-      warmup: parsePositiveInt('--warmup', o.warmup, 3, { allowZero: true }),
+      warmup: parsePositiveInt('--warmup', o.warmup, 3, { allowZero: true, max: MAX_BENCH_RUNS }),
     },
     ctx,
   );

@@ -1,3 +1,4 @@
+import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
@@ -15,6 +16,13 @@ export interface TestOnnxResult {
   results: { dir: string; ok: boolean; maxAbsDiff: number | null; error: string | null }[];
 }
 
+/** What a directory entry is, following a symlink ('other' for a dangling link, a FIFO, a socket). */
+async function entryKind(dir: string, e: Dirent): Promise<'file' | 'dir' | 'other'> {
+  const s = e.isSymbolicLink() ? await stat(join(dir, e.name)).catch(() => undefined) : e;
+  if (s?.isFile()) return 'file';
+  return s?.isDirectory() ? 'dir' : 'other';
+}
+
 /**
  * The backend-test directories under `paths`: each path that holds a `model.onnx` is one; otherwise
  * its subdirectories are searched (4 levels deep).
@@ -22,15 +30,18 @@ export interface TestOnnxResult {
  */
 export async function findTestDirectories(paths: readonly string[]): Promise<string[]> {
   const found: string[] = [];
+  // Symlinks are followed (a Hugging Face cache stores every file as a link into blobs/); the depth
+  // limit keeps a link cycle finite.
   const walk = async (dir: string, depth: number): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true });
-    if (entries.some((e) => e.isFile() && e.name === 'model.onnx')) {
+    const model = entries.find((e) => e.name === 'model.onnx');
+    if (model && (await entryKind(dir, model)) === 'file') {
       found.push(dir);
       return;
     }
     if (depth === 0) return;
-    for (const e of entries.filter((x) => x.isDirectory()).sort((a, b) => a.name.localeCompare(b.name)))
-      await walk(join(dir, e.name), depth - 1);
+    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name)))
+      if ((await entryKind(dir, e)) === 'dir') await walk(join(dir, e.name), depth - 1);
   };
   for (const p of paths) {
     const s = await stat(p).catch(() => undefined);

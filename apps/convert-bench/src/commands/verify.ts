@@ -1,6 +1,6 @@
 import type { Model } from '@normkit/graph';
 import { worst } from '../compare.js';
-import { type Context, parseNumber, parsePositiveInt } from '../context.js';
+import { type Context, MAX_VERIFY_RUNS, parseNumber, parsePositiveInt } from '../context.js';
 import { loadGraph, need } from '../deps.js';
 import { type EngineName, parseEngines } from '../engines.js';
 import { CliError, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, isNormkitError } from '../errors.js';
@@ -121,7 +121,10 @@ interface VerifyCliOptions {
 export async function verifyCommand(ctx: Context, fa: string, fb: string, o: VerifyCliOptions): Promise<number> {
   const engines = parseEngines(o.engine, ['normkit-cpu', 'onnxruntime']);
   const seed = parseNumber('--seed', o.seed, 0);
-  const runs = parsePositiveInt('--runs', o.runs, 2);
+  const runs = parsePositiveInt('--runs', o.runs, 2, {
+    max: MAX_VERIFY_RUNS,
+    why: 'each run is a forward pass of both models in every engine',
+  });
   const tolerance = parseNumber('--tolerance', o.tolerance, 1e-5);
   const dims = parseDims(o.dim);
   const a = await openModel(fa, { ctx });

@@ -1,3 +1,4 @@
+import { groupNorm, instanceNorm, meanVarianceNormalization } from '@normkit/norm';
 import * as T from '@normkit/tensor';
 import { fmtShape, isFloat, sizeOf, Tensor } from '@normkit/tensor';
 import { attr } from '../ir.js';
@@ -192,40 +193,30 @@ registerOp('com.microsoft', 'EmbedLayerNormalization', (ctx) => {
   return [y, maskIndex, sum];
 });
 
+// GroupNorm, InstanceNorm and MVN are @normkit/norm's operators; the kernels here only read the node.
 registerOp('', 'GroupNormalization', (ctx) => {
   const x = need(ctx, 0);
   const G = attr(ctx.node, 'num_groups', 'int');
   if (!G) throw invalid(ctx, 'num_groups is required');
-  const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
-  const [N, C] = x.shape as [number, number];
+  const C = x.shape[1] ?? 0;
   if (x.rank < 2 || C % G !== 0) throw invalid(ctx, `channels of ${fmtShape(x.shape)} are not divisible by num_groups=${G}`);
-  const normed = T.layerNormKernel(x.reshape([N, G, x.size / (N * G || 1)]), undefined, undefined, 2, eps).y.reshape(x.shape);
-  let scale = need(ctx, 1, 'scale');
-  let bias = need(ctx, 2, 'bias');
+  const scale = need(ctx, 1, 'scale');
   // Opset 18 (deprecated) takes one scale/bias per group; opset 21 one per channel.
-  if (ctx.opset < 21 && scale.size === G && G !== C) {
-    scale = T.expand(scale.reshape([G, 1]), [G, C / G]).reshape([C]);
-    bias = T.expand(bias.reshape([G, 1]), [G, C / G]).reshape([C]);
-  }
-  return [channelAffine(normed, perChannel(ctx, scale, x, 'scale'), perChannel(ctx, bias, x, 'bias'))];
+  const affine = ctx.opset < 21 && scale.size === G && G !== C ? 'group' : 'channel';
+  const epsilon = attr(ctx.node, 'epsilon', 'float', 1e-5);
+  return [groupNorm(x, { numGroups: G, scale, bias: need(ctx, 2, 'bias'), epsilon, affine })];
 });
 
 registerOp('', 'InstanceNormalization', (ctx) => {
   const x = need(ctx, 0);
-  const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
   if (x.rank < 3) throw invalid(ctx, `input must be [N, C, ...spatial], got ${fmtShape(x.shape)}`);
-  const normed = T.layerNormKernel(x, undefined, undefined, 2, eps).y;
-  return [channelAffine(normed, perChannel(ctx, need(ctx, 1, 'scale'), x, 'scale'), perChannel(ctx, need(ctx, 2, 'B'), x, 'B'))];
+  const epsilon = attr(ctx.node, 'epsilon', 'float', 1e-5);
+  return [instanceNorm(x, { scale: need(ctx, 1, 'scale'), bias: need(ctx, 2, 'B'), epsilon })];
 });
 
-registerOp('', 'MeanVarianceNormalization', (ctx) => {
-  const x = need(ctx, 0);
-  const axes = attr(ctx.node, 'axes', 'ints', [0, 2, 3]);
-  const mu = T.mean(x, axes, true);
-  const d = T.sub(x, mu);
-  const std = T.sqrt(T.mean(T.mul(d, d), axes, true));
-  return [T.div(d, T.add(std, 1e-9))];
-});
+registerOp('', 'MeanVarianceNormalization', (ctx) => [
+  meanVarianceNormalization(need(ctx, 0), { axes: attr(ctx.node, 'axes', 'ints', [0, 2, 3]) }),
+]);
 
 registerOp('', 'LpNormalization', (ctx) => {
   const x = need(ctx, 0);

@@ -1,4 +1,4 @@
-import { fmtShape, isFloat, Tensor } from '@normkit/tensor';
+import { fmtShape, isFloat, Tensor, validateShape } from '@normkit/tensor';
 import { attr } from '../ir.js';
 import { has, ints, invalid, need, type OpContext, registerOp, unsupported } from './registry.js';
 
@@ -241,6 +241,13 @@ function resize(
       fullRoi![a] = roi[i]!;
       fullRoi![a + rank] = roi[i + axes.length]!;
     });
+  }
+  // Resizing runs axis by axis: check every intermediate size before anything is allocated (a scale
+  // read from a corrupted file can ask for billions of elements).
+  const step = [...x.shape];
+  for (let a = 0; a < rank; a++) {
+    step[a] = outShape[a]!;
+    validateShape(step, `Resize node "${ctx.node.name}" (output ${fmtShape(outShape)})`);
   }
   return resizeTensor(x, {
     mode,

@@ -227,10 +227,15 @@ registerOp('', 'Range', (ctx) => {
   return [Tensor.from(vals, [n], s.dtype)];
 });
 
+// Dropout is the identity unless training_mode is true AND the ratio is above 0: a ratio of 0 drops
+// nothing (torchvision's Swin exports Dropout(ratio=0, training_mode=true)). Only the random case is refused.
 registerOp('', 'Dropout', (ctx) => {
   const x = need(ctx, 0);
   const training = ctx.inputs[2];
-  if (training && training.size > 0 && Number(training.data[0]) !== 0) throw unsupported(ctx, 'training_mode=true');
+  if (training && training.size > 0 && Number(training.data[0]) !== 0) {
+    const ratio = has(ctx, 1) ? scalarOf(ctx, need(ctx, 1), 'ratio') : 0.5;
+    if (ratio !== 0) throw unsupported(ctx, `training_mode=true with ratio ${ratio} (a random mask)`);
+  }
   return [x, ctx.node.outputs[1] ? Tensor.ones(x.shape, 'bool') : undefined];
 });
 

@@ -1,4 +1,6 @@
 import { EINSUM_OPS } from './einsum.js';
+import { CONTROL_OPS } from './ops-control.js';
+import { CONV_TRANSPOSE_OPS } from './ops-conv-transpose.js';
 import { ELEMENTWISE_OPS } from './ops-elementwise.js';
 import { MICROSOFT_OPS } from './ops-microsoft.js';
 import { MISC_OPS } from './ops-misc.js';
@@ -9,6 +11,17 @@ import { SHAPE_OPS } from './ops-shape.js';
 
 /**
  * The op modules, referenced so that bundlers keep them (each registers its kernels when loaded).
- * @example ops.length // 8
+ * @example ops.length // 10
  */
-export const ops: readonly string[] = [ELEMENTWISE_OPS, NN_OPS, NORM_OPS, SHAPE_OPS, MISC_OPS, MICROSOFT_OPS, RESIZE_OPS, EINSUM_OPS];
+export const ops: readonly string[] = [
+  ELEMENTWISE_OPS,
+  NN_OPS,
+  NORM_OPS,
+  SHAPE_OPS,
+  MISC_OPS,
+  MICROSOFT_OPS,
+  RESIZE_OPS,
+  EINSUM_OPS,
+  CONV_TRANSPOSE_OPS,
+  CONTROL_OPS,
+];

@@ -2,6 +2,7 @@ import { Tensor, windowOutputSize } from '@normkit/tensor';
 import { isNativeDType, onnxType } from '../elem-types.js';
 import { attr, type Dim, type Graph, Model, type Node, type ValueInfo } from '../ir.js';
 import { parseEinsum } from './einsum.js';
+import { convTransposeGeometry } from './ops-conv-transpose.js';
 import { reduceAxes } from './ops-nn.js';
 import { kernelFor, type OpContext } from './registry.js';
 
@@ -713,6 +714,16 @@ function shapeRule(
       const ceil = (a('ceil_mode', 'int') ?? 0) !== 0;
       const spatial = xs.slice(2).map((d, i) => windowOut(d, kernel[i]!, strides[i]!, pads[i]!, pads[i + sp]!, dil[i]!, ceil, autoPad));
       return [{ dtype: x?.dtype, shape: [xs[0], op === 'Conv' ? w?.[0] : xs[1], ...spatial] }];
+    }
+    case 'ConvTranspose': {
+      const xs = x?.shape;
+      const w = ins[1]?.shape;
+      if (!xs) return [{ dtype: x?.dtype }];
+      const cOut = isNum(w?.[1]) ? w[1] * (a('group', 'int') ?? 1) : undefined;
+      const inSp = xs.slice(2);
+      const wSp = w?.slice(2);
+      if (!inSp.every(isNum) || !wSp?.every(isNum)) return [{ dtype: x?.dtype, shape: [xs[0], cOut, ...inSp.map(() => undefined)] }];
+      return [{ dtype: x?.dtype, shape: [xs[0], cOut, ...convTransposeGeometry(node, inSp, wSp).spatial] }];
     }
     case 'GlobalAveragePool':
     case 'GlobalMaxPool':

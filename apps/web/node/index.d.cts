@@ -1,0 +1,5 @@
+/**
+ * The folder of the built page (static files: index.html and assets/), for serving it.
+ * @example const { webDist } = require('@normkit/web'); webDist(); // '/…/node_modules/@normkit/web/dist'
+ */
+export declare function webDist(): string;

@@ -1,0 +1,9 @@
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The folder of the built page (static files: index.html and assets/), for serving it.
+ * @example import { webDist } from '@normkit/web'; webDist(); // '/…/node_modules/@normkit/web/dist'
+ */
+export function webDist() {
+  return fileURLToPath(new URL('../dist', import.meta.url));
+}
