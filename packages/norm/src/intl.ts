@@ -355,7 +355,7 @@ export function intlLossTensor(crops: readonly Tensor[], opts: IntlLossOptions =
 }
 
 /**
- * The EMA ("momentum") variant of the INTL objective, `intl_m` in winci-ai/INTL (PAPERS.md §4.3): a
+ * The EMA ("momentum") variant of the INTL objective, `intl_m` in winci-ai/INTL (docs/PAPERS.md §4.3): a
  * key encoder, an exponential moving average of the online one (`emaUpdate`), embeds crop 0; each
  * online crop i is pulled towards it. With t = intlWhiten(·):
  * L = (1/n)·Σ_i [normMse(t_i, t_key) + β·TL(t_i)] over the n online crops. The key is a target, not

@@ -1,4 +1,4 @@
-// PAPERS.md §5 oracles that concern an operator (items 1–3, 7, 8, 12–17), as explicit tests.
+// docs/PAPERS.md §5 oracles that concern an operator (items 1–3, 7, 8, 12–17), as explicit tests.
 import { Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
 import {

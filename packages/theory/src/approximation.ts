@@ -71,7 +71,7 @@ function checkWidthOptions(o: WidthOptions, where: string): { L: number; eps: nu
  *
  * | activation | width | provenance |
  * |---|---|---|
- * | pln2 | 2(n − 1) | `[D]` PAPERS.md §2.1 (oracle 11), our construction — not the paper's constant |
+ * | pln2 | 2(n − 1) | `[D]` docs/PAPERS.md §2.1 (oracle 11), our construction — not the paper's constant |
  * | pln, group k | k(n − 1) | `[derived here]`: one LN group is one step (below) |
  * | pls, group k | k(n − 1); k = 1 gives n − 1 | `[derived here]`: RMS of [v] is v/√(v²+ε), a softsign |
  * | relu | n | `[derived here]`: piecewise-linear interpolation at n + 1 knots, error ≤ Lh/2 |
@@ -84,7 +84,7 @@ function checkWidthOptions(o: WidthOptions, where: string): { L: number; eps: nu
  * stationary point (see `singleLnStationaryPoints`) — a group cannot make two jumps.
  * For ReLU: g(x) = f(a) + Σ_{i<n} c_i ReLU(x − x_i) interpolates f at x_i = a + ih; on a piece,
  * |f − g| ≤ 2λ(1−λ)Lh ≤ Lh/2. These are upper bounds from constructions; the papers' exact minimum
- * widths (PAPERS.md §6 gap) were not retrievable, so no lower bound is claimed.
+ * widths (docs/PAPERS.md §6 gap) were not retrievable, so no lower bound is claimed.
  *
  * With LN's ε_LN > 0 a PLN/PLS unit is a softsign, not a hard step: see `buildApproximator` for the
  * exact residual, and for the case L(b−a)/(2ε) ∈ ℕ (no slack).
@@ -101,7 +101,7 @@ export function approximationWidth(opts: WidthOptions): WidthBound {
   const units = act === 'relu' ? n : n - 1;
   const neuronsPerUnit = act === 'pln2' || act === 'pln' || act === 'pls' ? k : 1;
   const table: Record<Activation, { formula: string; provenance: string }> = {
-    pln2: { formula: '2(⌈L(b−a)/(2ε)⌉ − 1)', provenance: '[D] PAPERS.md §2.1 (our staircase construction, not the paper’s constant)' },
+    pln2: { formula: '2(⌈L(b−a)/(2ε)⌉ − 1)', provenance: '[D] docs/PAPERS.md §2.1 (our staircase construction, not the paper’s constant)' },
     pln: { formula: 'k(⌈L(b−a)/(2ε)⌉ − 1)', provenance: '[derived here] one LN group = one step' },
     pls: { formula: 'k(⌈L(b−a)/(2ε)⌉ − 1)', provenance: '[derived here] RMS group of [v, 0, …] = softsign step' },
     relu: { formula: '⌈L(b−a)/(2ε)⌉', provenance: '[derived here] piecewise-linear interpolation' },
@@ -120,7 +120,7 @@ export function approximationWidth(opts: WidthOptions): WidthBound {
 }
 
 /**
- * Hidden width of the PLN-2 staircase, 2(⌈L/(2ε)⌉ − 1), on [0, 1] (PAPERS.md §2.1 `[D]`, oracle 11).
+ * Hidden width of the PLN-2 staircase, 2(⌈L/(2ε)⌉ − 1), on [0, 1] (docs/PAPERS.md §2.1 `[D]`, oracle 11).
  *
  * @example
  * ```ts
@@ -202,7 +202,7 @@ export function defaultTarget(lipschitz: number, interval: [number, number] = [0
  *
  * No slack: when L(b−a)/(2ε) is an integer, L(b−a)/(2n) = ε exactly, and for ε_LN > 0 the universal
  * bound exceeds ε by the (tiny, ≤ tailFraction·ε) tail; `universal` is then false and the claim of
- * width 2(n−1) for all f holds only in the hard-step limit ε_LN → 0 (PAPERS.md §2.1). The network is
+ * width 2(n−1) for all f holds only in the hard-step limit ε_LN → 0 (docs/PAPERS.md §2.1). The network is
  * still verified for the given f by `verifyApproximator`, which certifies the actual sup error.
  *
  * @example

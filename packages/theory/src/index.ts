@@ -29,16 +29,15 @@ export {
   type WidthBound,
   type WidthOptions,
 } from './approximation.js';
-export { type Array64, evaluateGraph64, executeGraph64, maxAbsDiff } from './evaluate.js';
 export {
   centeringMatrix,
   columnCenter,
   type FoldIdentityOptions,
   foldIdentityResidual,
   isColumnCentered,
-  type Matrix,
-} from './foldability.js';
-export { identity64, matMul64, symmetricEigen64, transpose64 } from './linalg64.js';
+} from './centering.js';
+export { type Array64, evaluateGraph64, executeGraph64, maxAbsDiff } from './evaluate.js';
+export { identity64, type Matrix, matMul64, symmetricEigen64, transpose64 } from './linalg64.js';
 export { layerNorm64, parallelNorm64, rmsNorm64 } from './ln.js';
 export {
   buildLnNet,

@@ -1,5 +1,7 @@
 import { NormkitError } from '@normkit/tensor';
-import type { Matrix } from './foldability.js';
+
+/** A dense matrix as rows (out × in for a linear layer y = W x + b). */
+export type Matrix = number[][];
 
 /**
  * Small dense float64 linear algebra for the theory calculators (the tensor package stores float32;

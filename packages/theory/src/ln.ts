@@ -1,7 +1,7 @@
 import { NormkitError } from '@normkit/tensor';
 
 /**
- * Float64 reference normalizations of one vector, the formulas of PAPERS.md §0 (biased variance,
+ * Float64 reference normalizations of one vector, the formulas of docs/PAPERS.md §0 (biased variance,
  * ε inside the square root, no affine). `@normkit/norm` works on float32 tensors; the theory needs
  * float64 for its certificates, so these private-to-the-theory helpers are written out here.
  *
@@ -42,7 +42,7 @@ export function rmsNorm64(h: readonly number[], eps = 0): number[] {
 
 /**
  * Float64 parallel LayerNorm (PLN / LN-G) of one vector: contiguous groups of `groupSize` features,
- * each normalized on its own (`centering: false` gives PLS, grouped RMSNorm). PAPERS.md §0.
+ * each normalized on its own (`centering: false` gives PLS, grouped RMSNorm). docs/PAPERS.md §0.
  *
  * @example
  * ```ts

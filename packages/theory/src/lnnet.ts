@@ -235,7 +235,7 @@ function designMerge(r: Readout, runs: number[][], prev: [number, number], eps: 
 
 /**
  * Builds an LN-Net with 3 neurons per layer that classifies m labelled points (any labels) — the
- * ICML 2024 claim "3 neurons per layer, O(m) LN layers" (PAPERS.md §3, `[V]` abstract) — with our own
+ * ICML 2024 claim "3 neurons per layer, O(m) LN layers" (docs/PAPERS.md §3, `[V]` abstract) — with our own
  * construction `[derived here]` (the paper's "projection-merge" procedure was not retrievable):
  *
  * 1. The first layer reads s = vᵀx, v the best of 16 random directions (the one keeping differently
@@ -461,7 +461,7 @@ export function lnNetDepthBound(m: number): number {
  * merge layer is found with a positive float64 margin (the constructor throws otherwise). That proviso
  * is checked exhaustively by `shatter` for L ≤ 10 (all 2^(L+2) labellings; tests run L ≤ 5) and for
  * the alternating labelling (the one with most runs) up to L = 398, and is not proved for general L.
- * It matches PAPERS.md §3.1's recollection "≥ L + 2", which is `[R, unverified]`; a smaller net realises
+ * It matches docs/PAPERS.md §3.1's recollection "≥ L + 2", which is `[R, unverified]`; a smaller net realises
  * each labelling, and a net with exactly L layers does too (pad with order-preserving zoom layers).
  *
  * @example

@@ -1,5 +1,5 @@
 import { NormkitError } from '@normkit/tensor';
-import type { Matrix } from './foldability.js';
+import type { Matrix } from './linalg64.js';
 import { symmetricEigen64 } from './linalg64.js';
 import { parallelNorm64 } from './ln.js';
 
@@ -44,7 +44,7 @@ export function scalarLnNet(net: ScalarLnNet): (x: number) => number {
 }
 
 /**
- * Stationary points of a single-LN network f(x) = aᵀLN(w x + b) + c, analytically. `[D]` (PAPERS.md
+ * Stationary points of a single-LN network f(x) = aᵀLN(w x + b) + c, analytically. `[D]` (docs/PAPERS.md
  * §2.1, oracle 10; consistent with the `[V3]` summary of PLN v2): with w̃ = Cw, b̃ = Cb, A = aᵀw̃,
  * B = aᵀb̃ and Q(x) = α x² + 2β x + γ (α = |w̃|²/d, β = w̃ᵀb̃/d, γ = |b̃|²/d + ε), f(x) − c = (A x + B)/√Q(x)
  * and f′(x) = [(Aβ − Bα) x + (Aγ − Bβ)] / Q(x)^{3/2}. The numerator is AFFINE in x, so f has at most
@@ -126,7 +126,7 @@ export function countStationaryPoints(f: (x: number) => number, lo: number, hi: 
 /**
  * Sum of Squares Ratio of a 1-D projection: within-class sum of squares over total sum of squares of
  * `values` (0 = perfectly separated classes collapsed to points, 1 = class means coincide). `[R]`
- * (PAPERS.md §3.1: our reconstruction of the paper's SSR, unverified).
+ * (docs/PAPERS.md §3.1: our reconstruction of the paper's SSR, unverified).
  *
  * @example
  * ```ts
@@ -155,7 +155,7 @@ export function ssr(values: readonly number[], labels: readonly number[]): numbe
 
 /**
  * Linear SSR: the smallest SSR of any 1-D projection wᵀx of the rows of X, i.e. the smallest
- * generalized eigenvalue of (S_W, S_T) on the range of S_T. `[R]` (PAPERS.md §3.1, reconstructed). A
+ * generalized eigenvalue of (S_W, S_T) on the range of S_T. `[R]` (docs/PAPERS.md §3.1, reconstructed). A
  * linear map of the features cannot lower it (`[D]`: every projection of A x is a projection of x),
  * while an LN-Net can.
  *

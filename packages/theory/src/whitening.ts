@@ -1,9 +1,9 @@
 import { NormkitError } from '@normkit/tensor';
-import type { Matrix } from './foldability.js';
+import type { Matrix } from './linalg64.js';
 import { identity64, matMul64, symmetricEigen64, transpose64 } from './linalg64.js';
 
 /**
- * IterNorm's whitening matrix (PAPERS.md §0, `[V code]` huangleiBuaa/IterNorm-pytorch):
+ * IterNorm's whitening matrix (docs/PAPERS.md §0, `[V code]` huangleiBuaa/IterNorm-pytorch):
  * Σ ← Σ + εI, Σ_N = Σ / tr Σ, P_0 = I, P_{k+1} = 1.5 P_k − 0.5 P_k³ Σ_N (T times), W = P_T / √tr Σ.
  *
  * @example
@@ -32,7 +32,7 @@ export function iterNormMatrix(sigma: Matrix, iterations: number, eps = 0): Matr
 
 /**
  * Output covariance of IterNorm, W Σ Wᵀ, its eigenvalues (ascending) and the INTL trace loss
- * Σ_j (diag_j − 1)² (PAPERS.md §4.3).
+ * Σ_j (diag_j − 1)² (docs/PAPERS.md §4.3).
  *
  * @example
  * ```ts
@@ -55,7 +55,7 @@ export function iterNormOutput(
 /**
  * IterNorm's eigenvalue map h_T(x) = x·p_T(x)², p_0 = 1, p_{k+1} = 1.5 p_k − 0.5 p_k³ x, for a
  * normalized eigenvalue x = λ / tr Σ ∈ (0, 1]: the eigenvalue the output covariance has. `[D]`
- * (PAPERS.md §4.3).
+ * (docs/PAPERS.md §4.3).
  *
  * @example
  * ```ts
@@ -119,7 +119,7 @@ export function iterNormIterations(opts: IterNormIterationsOptions): {
 
 /**
  * INTL's trace-loss weight β = 0.01·(log2(n) − 3), n = batch size for axis=0 (channel whitening) or the
- * embedding dimension for axis=1. `[V code]` winci-ai/INTL (PAPERS.md §4.3).
+ * embedding dimension for axis=1. `[V code]` winci-ai/INTL (docs/PAPERS.md §4.3).
  *
  * @example
  * ```ts
@@ -133,7 +133,7 @@ export function intlBeta(n: number): number {
 }
 
 /**
- * Output spectrum of a spectral transformation ST_g (PAPERS.md §4.1, `[R-standard]`): with
+ * Output spectrum of a spectral transformation ST_g (docs/PAPERS.md §4.1, `[R-standard]`): with
  * Σ = U Λ Uᵀ and ST_g(Z) = U g(Λ) Uᵀ Z, the output covariance has eigenvalues λ·g(λ)². `g` is a
  * function, or a number p for the power family g(λ) = λ^{−p} (output λ^{1−2p}; p = 0.5 whitens).
  *

@@ -1,4 +1,4 @@
-// Approximation widths against PAPERS.md §5 oracle 11 and against their own constructions: each
+// Approximation widths against docs/PAPERS.md §5 oracle 11 and against their own constructions: each
 // network is built as a graph, its width read back from the graph, its output compared with a naive
 // formula written here, and its sup error certified.
 import { NormkitError } from '@normkit/tensor';

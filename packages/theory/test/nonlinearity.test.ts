@@ -1,4 +1,4 @@
-// LN's nonlinearity: PAPERS.md §5 oracle 10 (≤ 1 stationary point for a single LN, many for PLN-2),
+// LN's nonlinearity: docs/PAPERS.md §5 oracle 10 (≤ 1 stationary point for a single LN, many for PLN-2),
 // checked analytically and numerically; SSR/LSSR ([R] reconstruction) against hand values and
 // its own invariances.
 

@@ -1,4 +1,4 @@
-// LN geometry and PLN against PAPERS.md §5 oracles 7, 8, 9, 12 — hand values and a graph run through
+// LN geometry and PLN against docs/PAPERS.md §5 oracles 7, 8, 9, 12 — hand values and a graph run through
 // both @normkit/graph's executor and the independent float64 evaluator.
 import { GraphBuilder } from '@normkit/graph';
 import { Tensor } from '@normkit/tensor';

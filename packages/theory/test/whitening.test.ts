@@ -1,4 +1,4 @@
-// Whitening theory against PAPERS.md §5 oracles 13–17 (values from spec/oracles/*.py) and against its own construction.
+// Whitening theory against docs/PAPERS.md §5 oracles 13–17 (values from spec/oracles/*.py) and against its own construction.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {

@@ -1,4 +1,4 @@
-// Foldability identities against PAPERS.md §5 oracles 1–3 (hand values) and fast-check properties.
+// Column centering and the LN = RMSNorm fold identity against docs/PAPERS.md §5 oracles 1–3 (hand values) and fast-check properties.
 import { NormkitError } from '@normkit/tensor';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ const close = (a: number[], e: number[], tol: number) =>
     expect(Math.abs(v - e[i]!)).toBeLessThanOrEqual(tol);
   });
 
-describe('foldability (oracles 1–3)', () => {
+describe('column centering (oracles 1–3)', () => {
   it('oracle 1: C W and C b', () => {
     const c = columnCenter(W, b);
     expect(c.W).toEqual([
@@ -60,7 +60,7 @@ const matrix = (rows: number, cols: number) =>
     maxLength: rows,
   });
 
-describe('foldability properties (fast-check)', () => {
+describe('column centering properties (fast-check)', () => {
   it('columnCenter always satisfies CCC and the fold identity holds for every ε, γ, β', () => {
     fc.assert(
       fc.property(

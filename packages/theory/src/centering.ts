@@ -1,8 +1,6 @@
 import { NormkitError } from '@normkit/tensor';
+import type { Matrix } from './linalg64.js';
 import { layerNorm64, rmsNorm64 } from './ln.js';
-
-/** A dense matrix as rows (out × in for a linear layer y = W x + b). */
-export type Matrix = number[][];
 
 function checkMatrix(W: Matrix, where: string): { rows: number; cols: number } {
   const rows = W.length;
@@ -14,7 +12,7 @@ function checkMatrix(W: Matrix, where: string): { rows: number; cols: number } {
 }
 
 /**
- * The centering matrix C_d = I − 11ᵀ/d (PAPERS.md §0): C h subtracts the mean of h.
+ * The centering matrix C_d = I − 11ᵀ/d (docs/PAPERS.md §0): C h subtracts the mean of h.
  *
  * @example
  * ```ts
@@ -27,7 +25,7 @@ export function centeringMatrix(d: number): Matrix {
 }
 
 /**
- * Column-centers a linear layer (CCWT, PAPERS.md §1.1): W' = C W and b' = C b, so every column of W'
+ * Column-centers a linear layer (CCWT, docs/PAPERS.md §1.1): W' = C W and b' = C b, so every column of W'
  * and the bias b' have zero mean over the output axis. `[D]`.
  *
  * @example
@@ -47,7 +45,7 @@ export function columnCenter(W: Matrix, b?: readonly number[]): { W: Matrix; b: 
 }
 
 /**
- * The column-centering constraint (CCC, PAPERS.md §1.1): 1ᵀW = 0ᵀ and 1ᵀb = 0 within `tol`
+ * The column-centering constraint (CCC, docs/PAPERS.md §1.1): 1ᵀW = 0ᵀ and 1ᵀb = 0 within `tol`
  * (relative to the largest |entry| of the column). `[D]`.
  *
  * @example
@@ -93,7 +91,7 @@ export interface FoldIdentityOptions {
 
 /**
  * Checks the folding identity LN(W x + b) = RMSNorm(W' x + b') with (W', b') = columnCenter(W, b)
- * (PAPERS.md §1.1, Proposition `[D]`): returns both sides and the largest absolute difference.
+ * (docs/PAPERS.md §1.1, Proposition `[D]`): returns both sides and the largest absolute difference.
  * The identity is exact for every ε (σ² of a zero-mean vector is its mean square), so the residual
  * is float64 rounding only.
  *
