@@ -64,7 +64,9 @@ describe("onnxruntime's LayerNorm fusion test graphs", () => {
   });
 });
 
-describe('PyTorch exports: GPT-2, BERT, DistilBERT', () => {
+// Real 100-500 MB exports run three ways through two engines: ~15 s each alone, over 60 s when CI runs
+// every package's suite at once on 2 cores.
+describe('PyTorch exports: GPT-2, BERT, DistilBERT', { timeout: 240_000 }, () => {
   it('GPT-2 (PyTorch 1.4, opset 11): 25 LNs found through the dynamic Reshape plumbing, all foldable, converted models match in onnxruntime-node', async () => {
     const m = await loadModel(`${HIST}gpt2_pytorch1.4_opset11_no_past/GPT2Model.onnx`);
     const report = analyzeFoldability(recognizeLayerNorms(m).model);
