@@ -1,4 +1,10 @@
 import { defineConfig } from 'tsup';
 import { libraryConfig } from '../../tsup.shared.js';
 
-export default defineConfig(libraryConfig);
+// Two entries: the package, and `@normkit/tensor/testing` (the backend conformance suite), which
+// imports the package by name so that both share one backend registry and one Tensor class.
+export default defineConfig({
+  ...libraryConfig,
+  entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' },
+  external: ['@normkit/tensor'],
+});

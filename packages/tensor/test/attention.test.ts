@@ -18,37 +18,9 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import { setWasmFused, wasmFusedAvailable } from '../src/cpu/fused-wasm.js';
 import { randT, recordCall } from './grad-check.js';
-import { mulberry } from './ref.js';
+import { mulberry, refAttention as reference } from './ref.js';
 
 const rnd = mulberry(23);
-
-/** softmax(scale·QKᵀ)·V per head with plain float64 loops. */
-function reference(qkv: Tensor, H: number, scale: number): Float64Array {
-  const [B, T, threeD] = qkv.shape as [number, number, number];
-  const D = threeD / 3;
-  const dh = D / H;
-  const x = qkv.data;
-  const at = (b: number, t: number, part: number, h: number, k: number) => Number(x[((b * T + t) * 3 + part) * D + h * dh + k]);
-  const out = new Float64Array(B * T * D);
-  for (let b = 0; b < B; b++)
-    for (let h = 0; h < H; h++)
-      for (let i = 0; i < T; i++) {
-        const s = Array.from({ length: T }, (_, j) => {
-          let v = 0;
-          for (let k = 0; k < dh; k++) v += at(b, i, 0, h, k) * at(b, j, 1, h, k);
-          return v * scale;
-        });
-        const m = Math.max(...s);
-        const e = s.map((v) => Math.exp(v - m));
-        const z = e.reduce((a, v) => a + v, 0);
-        for (let k = 0; k < dh; k++) {
-          let v = 0;
-          for (let j = 0; j < T; j++) v += (e[j]! / z) * at(b, j, 2, h, k);
-          out[(b * T + i) * D + h * dh + k] = v;
-        }
-      }
-  return out;
-}
 
 /** The same attention as a chain of public ops (timm's layout): a second implementation. */
 function composed(qkv: Tensor, H: number): Tensor {

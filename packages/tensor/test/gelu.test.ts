@@ -7,22 +7,8 @@ import { gelu, opDefinition, Tensor } from '@normkit/tensor';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setWasmFused } from '../src/cpu/fused-wasm.js';
 import { recordCall } from './grad-check.js';
+import { erfcRef } from './ref.js';
 
-function erfcRef(z: number): number {
-  if (z < 3) {
-    let sum = 0;
-    let term = z;
-    for (let n = 0; n < 200 && Math.abs(term) > 1e-18; ) {
-      sum += term / (2 * n + 1);
-      n++;
-      term *= (-z * z) / n;
-    }
-    return 1 - (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  let f = 0;
-  for (let k = 80; k >= 1; k--) f = k / 2 / (z + f);
-  return Math.exp(-z * z) / Math.sqrt(Math.PI) / (z + f);
-}
 const phi = (x: number) => (x >= 0 ? 1 - 0.5 * erfcRef(x / Math.SQRT2) : 0.5 * erfcRef(-x / Math.SQRT2));
 const geluRef = (x: number) => x * phi(x);
 const geluGradRef = (x: number) => phi(x) + (x * Math.exp((-x * x) / 2)) / Math.sqrt(2 * Math.PI);

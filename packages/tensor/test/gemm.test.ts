@@ -13,30 +13,7 @@ import {
   wasmGemmAvailable,
 } from '@normkit/tensor';
 import { afterAll, describe, expect, it } from 'vitest';
-import { expectClose, mulberry, randArray, refMatmul } from './ref.js';
-
-/** Reference C = α·op(A)·op(B) + β·C0 by triple loop. */
-function refGemm(
-  A: Float32Array,
-  B: Float32Array,
-  C0: Float32Array,
-  M: number,
-  K: number,
-  N: number,
-  tA: boolean,
-  tB: boolean,
-  alpha: number,
-  beta: number,
-) {
-  const out = new Float64Array(M * N);
-  for (let i = 0; i < M; i++)
-    for (let j = 0; j < N; j++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += A[tA ? k * M + i : i * K + k]! * B[tB ? j * K + k : k * N + j]!;
-      out[i * N + j] = alpha * s + beta * C0[i * N + j]!;
-    }
-  return out;
-}
+import { expectClose, mulberry, randArray, refGemm, refMatmul } from './ref.js';
 
 describe('gemmF32 (WebAssembly SIMD kernel and JS fallback)', () => {
   afterAll(() => {

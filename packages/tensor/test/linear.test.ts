@@ -1,6 +1,6 @@
 import { avgPool, conv, conv1d, conv2d, gemm, globalAvgPool, globalMaxPool, matmul, maxPool, NormkitError, Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
-import { expectClose, mulberry, prod, randArray, ravel, refBroadcast, refMatmul, unravel } from './ref.js';
+import { expectClose, mulberry, prod, randArray, ravel, refBroadcast, refConv, refMatmul, refPool, unravel } from './ref.js';
 
 const T = (shape: number[], data: Float32Array) => new Tensor(shape, 'float32', data);
 
@@ -131,44 +131,6 @@ describe('gemm', () => {
   });
 });
 
-/** Direct N-d convolution loops (no im2col), zero padding. */
-function refConv(
-  x: Float32Array,
-  xs: number[],
-  w: Float32Array,
-  ws: number[],
-  bias: Float32Array | undefined,
-  strides: number[],
-  pads: number[],
-  dil: number[],
-  group: number,
-) {
-  const sp = xs.length - 2;
-  const [N, C] = xs as [number, number];
-  const Cout = ws[0]!;
-  const Cg = C / group;
-  const inSp = xs.slice(2);
-  const kSp = ws.slice(2);
-  const outSp = inSp.map((d, i) => Math.floor((d + pads[i]! + pads[i + sp]! - (dil[i]! * (kSp[i]! - 1) + 1)) / strides[i]!) + 1);
-  const outShape = [N, Cout, ...outSp];
-  const out = new Float64Array(prod(outShape));
-  for (let o = 0; o < out.length; o++) {
-    const [n, co, ...pos] = unravel(o, outShape) as [number, number, ...number[]];
-    const g = Math.floor(co / (Cout / group));
-    let s = bias ? bias[co]! : 0;
-    for (let ci = 0; ci < Cg; ci++) {
-      for (let k = 0; k < prod(kSp); k++) {
-        const kk = unravel(k, kSp);
-        const ii = pos.map((p, d) => p * strides[d]! - pads[d]! + kk[d]! * dil[d]!);
-        if (ii.some((v, d) => v < 0 || v >= inSp[d]!)) continue;
-        s += x[ravel([n, g * Cg + ci, ...ii], xs)]! * w[ravel([co, ci, ...kk], ws)]!;
-      }
-    }
-    out[o] = s;
-  }
-  return { shape: outShape, data: out };
-}
-
 describe('conv', () => {
   const x55 = Tensor.arange(0, 25).reshape([1, 1, 5, 5]);
   const w33 = Tensor.ones([1, 1, 3, 3]);
@@ -281,47 +243,6 @@ describe('conv', () => {
     expect(() => conv(Tensor.zeros([1, 3, 2, 2]), Tensor.zeros([2, 3, 3, 3]))).toThrow(/conv: .*output/);
   });
 });
-
-/** Reference pooling by direct window loops. */
-function refPool(
-  kind: 'max' | 'avg',
-  x: Float32Array,
-  xs: number[],
-  k: number[],
-  s: number[],
-  pads: number[],
-  dil: number[],
-  ceil: boolean,
-  includePad: boolean,
-) {
-  const sp = k.length;
-  const inSp = xs.slice(2);
-  const outSp = inSp.map((d, i) => {
-    const span = d + pads[i]! + pads[i + sp]! - ((k[i]! - 1) * dil[i]! + 1);
-    let o = (ceil ? Math.ceil(span / s[i]!) : Math.floor(span / s[i]!)) + 1;
-    if (ceil && (o - 1) * s[i]! >= d + pads[i]!) o--;
-    return o;
-  });
-  const outShape = [xs[0]!, xs[1]!, ...outSp];
-  const out = new Float64Array(prod(outShape));
-  for (let o = 0; o < out.length; o++) {
-    const [n, c, ...pos] = unravel(o, outShape) as [number, number, ...number[]];
-    let acc = kind === 'max' ? -Infinity : 0;
-    let cnt = 0;
-    let padCnt = 0;
-    for (let t = 0; t < prod(k); t++) {
-      const kk = unravel(t, k);
-      const ii = pos.map((p, d) => p * s[d]! - pads[d]! + kk[d]! * dil[d]!);
-      if (ii.every((v, d) => v >= -pads[d]! && v < inSp[d]! + pads[d + sp]!)) padCnt++;
-      if (ii.some((v, d) => v < 0 || v >= inSp[d]!)) continue;
-      const v = x[ravel([n, c, ...ii], xs)]!;
-      acc = kind === 'max' ? Math.max(acc, v) : acc + v;
-      cnt++;
-    }
-    out[o] = kind === 'max' ? acc : acc / (includePad ? padCnt : cnt);
-  }
-  return { shape: outShape, data: out };
-}
 
 describe('pooling', () => {
   const x44 = Tensor.arange(1, 17).reshape([1, 1, 4, 4]);

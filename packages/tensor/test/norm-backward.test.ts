@@ -4,71 +4,9 @@
 import { CpuBackend, type NormBackwardOptions, type NormBackwardResult, Tensor } from '@normkit/tensor';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setWasmNorm, wasmNormAvailable } from '../src/cpu/norm-wasm.js';
-import { mulberry } from './ref.js';
+import { mulberry, refNormBackward as reference } from './ref.js';
 
 const cpu = new CpuBackend();
-
-interface Ref {
-  dx: Float64Array;
-  dg: Float64Array;
-  db: Float64Array;
-  /** Per element of dx: a·(|ĝ_j| + mean|ĝ| + |x̂_j|·mean|ĝx̂|), the size of the terms that make dx_j. */
-  dxScale: Float64Array;
-  /**
-   * Per feature: Σ|dy|·(|x̂| + 1) and Σ|dy| over the rows. The + 1: x̂ = (x − μ)·a carries an absolute
-   * error (of the float32 mean) on x̂'s own scale, 1, as the forward's y does, not one relative to x̂.
-   */
-  dgScale: Float64Array;
-  dbScale: Float64Array;
-}
-
-/**
- * Float64 reference over rows of d (row r uses γ block r mod period): μ = Σx/d (0 for RMS), two-pass
- * σ², a = 1/sqrt(σ² + ε), x̂ = (x − μ)·a, ĝ = dy·γ, and dx_j = Σ_i ĝ_i·∂x̂_i/∂x_j with the Jacobian
- * ∂x̂_i/∂x_j = a·(δ_ij − c/d − x̂_i·x̂_j/d) summed term by term (c = 1 for LN, 0 for RMS);
- * dγ = Σ dy·x̂, dβ = Σ dy.
- */
-function reference(center: boolean, x: Float32Array, dy: Float32Array, rows: number, d: number, period: number, g?: Float32Array): Ref {
-  const F = period * d;
-  const r: Ref = {
-    dx: new Float64Array(rows * d),
-    dg: new Float64Array(F),
-    db: new Float64Array(F),
-    dxScale: new Float64Array(rows * d),
-    dgScale: new Float64Array(F),
-    dbScale: new Float64Array(F),
-  };
-  const c = center ? 1 : 0;
-  for (let row = 0; row < rows; row++) {
-    const off = row * d;
-    const po = (row % period) * d;
-    let mu = 0;
-    for (let j = 0; j < d; j++) mu += c * x[off + j]!;
-    mu /= d;
-    let ss = 0;
-    for (let j = 0; j < d; j++) ss += (x[off + j]! - mu) ** 2;
-    const a = 1 / Math.sqrt(ss / d + 1e-5);
-    const xh = Array.from({ length: d }, (_, j) => (x[off + j]! - mu) * a);
-    const gh = Array.from({ length: d }, (_, j) => dy[off + j]! * (g ? g[po + j]! : 1));
-    let mg = 0;
-    let mgx = 0;
-    for (let i = 0; i < d; i++) {
-      mg += Math.abs(gh[i]!) / d;
-      mgx += Math.abs(gh[i]! * xh[i]!) / d;
-    }
-    for (let j = 0; j < d; j++) {
-      let s = 0;
-      for (let i = 0; i < d; i++) s += gh[i]! * a * ((i === j ? 1 : 0) - c / d - (xh[i]! * xh[j]!) / d);
-      r.dx[off + j] = s;
-      r.dxScale[off + j] = a * (Math.abs(gh[j]!) + mg + Math.abs(xh[j]!) * mgx);
-      r.dg[po + j]! += dy[off + j]! * xh[j]!;
-      r.db[po + j]! += dy[off + j]!;
-      r.dgScale[po + j]! += Math.abs(dy[off + j]!) * (Math.abs(xh[j]!) + 1);
-      r.dbScale[po + j]! += Math.abs(dy[off + j]!);
-    }
-  }
-  return r;
-}
 
 /** Largest |got − want| / scale over the elements (NaN sticks). */
 function scaledErr(got: ArrayLike<number>, want: ArrayLike<number>, scale: ArrayLike<number>): number {

@@ -3,39 +3,7 @@
 import { type Backend, CpuBackend, layerNormKernel, NormkitError, rmsNormKernel, Tensor, withBackend } from '@normkit/tensor';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setWasmNorm, wasmNormAvailable } from '../src/cpu/norm-wasm.js';
-import { mulberry } from './ref.js';
-
-/**
- * Float64 reference over rows of d: LN y = (x − μ)/sqrt(σ² + ε)·γ + β with μ = Σx/d and the biased
- * σ² = Σ(x − μ)²/d (two passes, float64); RMS y = x/sqrt(Σx²/d + ε)·γ + β.
- */
-function reference(
-  kind: 'ln' | 'rms',
-  x: ArrayLike<number>,
-  rows: number,
-  d: number,
-  g?: ArrayLike<number>,
-  b?: ArrayLike<number>,
-  eps = 1e-5,
-) {
-  const y = new Float64Array(rows * d);
-  const mean = new Float64Array(rows);
-  const inv = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let mu = 0;
-    if (kind === 'ln') {
-      for (let j = 0; j < d; j++) mu += x[r * d + j]!;
-      mu /= d;
-    }
-    let ss = 0;
-    for (let j = 0; j < d; j++) ss += (x[r * d + j]! - mu) ** 2;
-    const a = 1 / Math.sqrt(ss / d + eps);
-    mean[r] = mu;
-    inv[r] = a;
-    for (let j = 0; j < d; j++) y[r * d + j] = (x[r * d + j]! - mu) * a * (g ? g[j]! : 1) + (b ? b[j]! : 0);
-  }
-  return { y, mean, inv };
-}
+import { mulberry, refNorm as reference } from './ref.js';
 
 /** Largest |got − want| / max(|want|, 1): relative error on the output's own scale (normalized values are O(1)). */
 function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {

@@ -17,7 +17,7 @@ import {
   variance,
 } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
-import { expectClose, mulberry, randArray, randShape, ravel, prod as sizeOf, unravel } from './ref.js';
+import { expectClose, mulberry, randArray, randShape, ravel, refReduce, prod as sizeOf, unravel } from './ref.js';
 
 type Red = (x: Tensor, axes?: number | readonly number[], keepDims?: boolean) => Tensor;
 const OPS: [string, Red, (v: number[]) => number][] = [
@@ -47,20 +47,6 @@ const OPS: [string, Red, (v: number[]) => number][] = [
     },
   ],
 ];
-
-/** Reference reduction: groups every element by its index with the reduced axes zeroed. */
-function refReduce(data: Float32Array, shape: number[], axes: number[], f: (v: number[]) => number, keep: boolean) {
-  const keptShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  const groups = new Map<number, number[]>();
-  for (let i = 0; i < data.length; i++) {
-    const idx = unravel(i, shape).map((v, d) => (axes.includes(d) ? 0 : v));
-    const k = ravel(idx, keptShape);
-    if (!groups.has(k)) groups.set(k, []);
-    groups.get(k)!.push(data[i]!);
-  }
-  const out = Array.from({ length: sizeOf(keptShape) }, (_, k) => f(groups.get(k) ?? []));
-  return { shape: keep ? keptShape : shape.filter((_, i) => !axes.includes(i)), values: out };
-}
 
 describe('reductions', () => {
   it('match a grouping reference over random shapes and axis subsets (keepdims both ways)', () => {
