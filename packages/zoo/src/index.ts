@@ -9,6 +9,7 @@
  * const { report } = foldLayerNorms(buildModel('gpt2', { size: 'tiny', opset: 17, seed: 0 }));
  * ```
  */
-export { type ArchitectureInfo, architectures, type BuildOptions, buildModel, type ZooOpset, type ZooSize } from './architectures.js';
+export type { Architecture, ArchitectureInfo, BuildOptions, ZooOpset, ZooSize } from './architecture.js';
+export { architectures, buildModel } from './architectures/index.js';
 export { Layers } from './layers.js';
 export { foldabilityTable, type TableRow } from './table.js';

@@ -180,3 +180,9 @@ export class Layers {
     return this.tensor(name, new Tensor([seq, seq], 'float32', m));
   }
 }
+
+/** A patch-embedding conv: `cin` channels to `d`, kernel and stride `patch`. */
+export function patchEmbed(z: Layers, x: string, cin: number, d: number, patch: number, scope: string): string {
+  const w = z.param(`${scope}.weight`, [d, cin, patch, patch], 1 / Math.sqrt(cin * patch * patch));
+  return z.op(scope, 'Conv', [x, w, z.param(`${scope}.bias`, [d], 0.02)], { kernel_shape: [patch, patch], strides: [patch, patch] });
+}

@@ -1,5 +1,6 @@
 import { analyzeFoldability, recognizeLayerNorms } from '@normkit/graph';
-import { architectures, buildModel, type ZooSize } from './architectures.js';
+import type { ZooSize } from './architecture.js';
+import { architectures, buildModel } from './architectures/index.js';
 
 export interface TableRow {
   architecture: string;
