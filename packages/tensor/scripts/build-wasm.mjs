@@ -11,7 +11,7 @@
 //
 // The same run builds the LayerNorm / RMSNorm kernels, forward and backward (the WAT generator is
 // scripts/norm-wat.mjs): src/cpu/norm.wat and src/cpu/norm-wasm.generated.ts (one module over an
-// ordinary memory), and the fused-op kernels (self-attention, GELU; scripts/fused-wat.mjs):
+// ordinary memory), and the fused-op kernels (self-attention, GELU, erf; scripts/fused-wat.mjs):
 // src/cpu/fused.wat and src/cpu/fused-wasm.generated.ts.
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -356,8 +356,8 @@ export const ${constName} =
     'fused-wat.mjs',
     fusedText,
     compile(fusedText),
-    'WebAssembly SIMD f32 kernels of the fused ops (self-attention, GELU)',
-    '`mm`, `softmax`, `softmaxGrad`, `transpose`, `gelu`, `geluGrad`',
+    'WebAssembly SIMD f32 kernels of the fused ops (self-attention, GELU, erf)',
+    '`mm`, `softmax`, `softmaxGrad`, `transpose`, `gelu`, `geluGrad`, `erf`',
     'FUSED_WASM_BASE64',
   );
 }

@@ -2,7 +2,7 @@ import type { BinaryOp, UnaryOp, UnaryParamOp } from '../backend.js';
 import { allocate, type DType, isFloat, type TypedArray } from '../dtype.js';
 import { broadcastStrides, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { geluWasm } from './fused-wasm.js';
+import { erfWasm, geluWasm } from './fused-wasm.js';
 
 /** erf by Abramowitz–Stegun 7.1.26 refined: max abs error ~1.2e-7 (W. J. Cody's rational form would be overkill for float32). */
 export function erfScalar(x: number): number {
@@ -97,16 +97,20 @@ export function unaryParamFn(p: UnaryParamOp): (v: number) => number {
   }
 }
 
+/** The float32 unary ops with a WebAssembly SIMD kernel (each returns false where WebAssembly is unavailable). */
+const WASM_UNARY: Partial<Record<UnaryOp, (x: Float32Array, y: Float32Array) => boolean>> = { gelu: geluWasm, erf: erfWasm };
+
 /**
- * A unary op elementwise: float32 GELU on the WebAssembly kernel, ReLU in a direct loop, everything
- * else through `mapUnary`.
+ * A unary op elementwise: float32 GELU and erf on the WebAssembly kernels, ReLU in a direct loop,
+ * everything else through `mapUnary`.
  * @example unaryKernel('gelu', Tensor.from([0, 1])) // [0, 0.8413]
  */
 export function unaryKernel(op: UnaryOp, x: Tensor): Tensor {
   const src = x.data;
-  if (op === 'gelu' && src instanceof Float32Array) {
+  const wasm = WASM_UNARY[op];
+  if (wasm && src instanceof Float32Array) {
     const out = allocate('float32', src.length, false);
-    if (geluWasm(src, out)) return new Tensor(x.shape, x.dtype, out as never);
+    if (wasm(src, out)) return new Tensor(x.shape, x.dtype, out as never);
   }
   if (op === 'relu' && (src instanceof Float32Array || src instanceof Float64Array)) {
     const out = allocate(x.dtype, src.length, false) as Float32Array;

@@ -31,6 +31,7 @@ interface FusedExports {
   transpose(src: number, srs: number, dst: number, lds: number, rows: number, cols: number): void;
   gelu(x: number, y: number, n4: number): void;
   geluGrad(x: number, y: number, dy: number, dx: number, n4: number): void;
+  erf(x: number, y: number, n4: number): void;
 }
 
 interface FusedState {
@@ -247,6 +248,11 @@ function elementwise(inputs: Float32Array[], out: Float32Array, kernel: (ex: Fus
 /** y = GELU(x) (erf form) with the WebAssembly kernel; false when unavailable (the JS kernel runs). */
 export function geluWasm(X: Float32Array, Y: Float32Array): boolean {
   return elementwise([X], Y, (ex, [x], n4) => ex.gelu(x as number, x as number, n4));
+}
+
+/** y = erf(x) with the WebAssembly kernel (relative error < 1.2e-7 on erfc); false when unavailable (the JS kernel runs). */
+export function erfWasm(X: Float32Array, Y: Float32Array): boolean {
+  return elementwise([X], Y, (ex, [x], n4) => ex.erf(x as number, x as number, n4));
 }
 
 /** dx = dy·GELU′(x) with the WebAssembly kernel, from x, y = GELU(x) and dy; false when unavailable (the JS kernel runs). */
