@@ -130,6 +130,12 @@ function broadcast(shapes: (Dim[] | undefined)[]): Dim[] | undefined {
 }
 
 const norm = (a: number, rank: number) => (a < 0 ? a + rank : a);
+/** `norm`, refusing an axis outside [-rank, rank): an axis of 2^31 must not index (and grow) a shape array. */
+const axisIn = (a: number, rank: number, op: string) => {
+  const ax = norm(a, rank);
+  if (!(Number.isInteger(ax) && ax >= 0 && ax < rank)) throw new Error(`${op} axis ${a} outside rank ${rank}`);
+  return ax;
+};
 const isNum = (d: Dim): d is number => typeof d === 'number';
 
 /** Beyond any real model's rank: a longer shape vector is a corrupt file, not a shape to build. */
@@ -368,7 +374,9 @@ type Rule = (
  * 100-byte model) thus never allocates what the analysis only needs the shape of.
  */
 const inferNode: Rule = (node, ins, opset, maxFold, opsetOf) => {
-  const ruled = shapeRule(node, ins, opset, maxFold, opsetOf);
+  const ruled = shapeRule(node, ins, opset, maxFold, opsetOf).map((v) =>
+    v.shape && v.shape.length > MAX_RANK ? { ...v, shape: undefined } : v,
+  );
   const bounded = (i: number) => {
     const shape = ruled[i]?.shape;
     const n = shape ? numProd(shape) : undefined;
@@ -576,7 +584,7 @@ function shapeRule(
       const ranked = shapes.filter((s): s is Dim[] => !!s);
       const rank = Math.max(...ranked.map((s) => s.length));
       if (ranked.length === shapes.length && ranked.length > 0) {
-        const ax = norm(axis, rank);
+        const ax = axisIn(axis, rank, 'Concat');
         shape = [...(ranked.find((s) => s.length === rank) as Dim[])];
         let total: Dim = 0;
         for (const s of ranked) total = arith('Add', total, s.length === rank ? s[ax] : 1);
@@ -600,8 +608,7 @@ function shapeRule(
       const shape = [...x.shape];
       const ranges: [number, number, number][] = [];
       (axes ?? starts.map((_, i) => i)).forEach((ax0, i) => {
-        const ax = norm(ax0, shape.length);
-        if (!(ax >= 0 && ax < shape.length)) throw new Error(`Slice axis ${ax0} outside rank ${shape.length}`);
+        const ax = axisIn(ax0, shape.length, 'Slice');
         const dim = x.shape![ax];
         const step = steps?.[i] ?? 1;
         if (!isNum(dim)) {
@@ -792,7 +799,7 @@ function shapeRule(
       const scales =
         scalesAttr && (scalesAttr.type === 'floats' || scalesAttr.type === 'ints') ? scalesAttr.value : symOf(ins[legacy ? 1 : 2]);
       const sizes = legacy ? undefined : symOf(ins[3]);
-      const axes = (a('axes', 'ints') ?? x.shape.map((_, i) => i)).map((v) => norm(v, x.shape!.length));
+      const axes = (a('axes', 'ints') ?? x.shape.map((_, i) => i)).map((v) => axisIn(v, x.shape!.length, op));
       const shape = [...x.shape];
       if (sizes && sizes.length === axes.length && (a('keep_aspect_ratio_policy', 'string') ?? 'stretch') === 'stretch')
         axes.forEach((ax, i) => {

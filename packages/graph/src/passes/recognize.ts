@@ -1,4 +1,4 @@
-import { NormkitError, Tensor } from '@normkit/tensor';
+import { NormkitError, Tensor, validateShape } from '@normkit/tensor';
 import { attr, type Graph, type Model, type Node } from '../ir.js';
 import { constantOf, constNumbers, type GraphFacts, inferFacts, type PartialShape } from './graph-facts.js';
 
@@ -395,9 +395,10 @@ function matchOne(g: Graph, r2: Node, sqNode: Node, ctx: Ctx, involved: Node[]) 
     if (!normShape || normShape.some((d) => d === undefined))
       throw new Miss(`cannot give ${what} the normalized shape: the shape of "${x}" along the normalized axes is unknown`);
     const shape = normShape as number[];
-    const size = shape.reduce((a, b) => a * b, 1);
     if (t && t.dtype !== 'float32' && t.dtype !== 'float64')
       throw new Miss(`${what} "${name}" is ${t.dtype} and must be broadcast; not rewritten`);
+    checkParamShape(shape, `recognizeLayerNorms: ${what} of the ${kind} at "${normNode.name}" over the trailing dims of "${x}"`, x);
+    const size = shape.reduce((a, b) => a * b, 1);
     const vals = new Float32Array(size);
     if (!t) vals.fill(fill);
     else {
@@ -494,6 +495,27 @@ function matchOne(g: Graph, r2: Node, sqNode: Node, ctx: Ctx, involved: Node[]) 
 
 function codeOf(t: string | undefined): number | undefined {
   return t === 'float32' ? 1 : t === 'float16' ? 10 : t === 'float64' ? 11 : t === 'bfloat16' ? 16 : undefined;
+}
+
+/** The most elements the recognizer writes for a γ/β it creates or broadcasts (64 MiB of float32). */
+const MAX_PARAM_ELEMENTS = 2 ** 24;
+
+/**
+ * Refuses to materialize a γ/β of `shape` (the normalized dims of `x`, known from declared shapes) when a
+ * dim is not a non-negative integer or the total passes MAX_PARAM_ELEMENTS: a declared dim of 2^31 is a
+ * corrupt value-info entry, not an allocation to attempt. Throws INVALID_SHAPE / TENSOR_TOO_LARGE.
+ */
+function checkParamShape(shape: number[], where: string, x: string): void {
+  try {
+    validateShape(shape, where, MAX_PARAM_ELEMENTS);
+  } catch (e) {
+    if (!(e instanceof NormkitError)) throw e;
+    throw new NormkitError(
+      e.code,
+      `${e.message}. The dims of "${x}" come from the model's declared shapes (graph inputs, outputs, value_info) and what follows from them; a dim this large is a corrupt declaration: fix or remove it, then analyze again.`,
+      { ...e.details, value: x },
+    );
+  }
 }
 
 /** Whether a γ/β constant varies only over the `nAxes` trailing axes and fits the normalized shape. */

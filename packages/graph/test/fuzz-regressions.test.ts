@@ -1,0 +1,88 @@
+// The graph-level causes behind the fuzz campaign's findings (apps/convert-bench/scripts/fuzz.ts; the
+// real-model replays are in packages/onnx/test/fuzz-regressions.test.ts): the recognizer wrote a γ of
+// the declared normalized shape (2^31 floats), and shape inference indexed a shape array with an
+// unchecked axis (a 2^31-long sparse array that later loops walked).
+import { NormkitError, Tensor } from '@normkit/tensor';
+import { describe, expect, it } from 'vitest';
+import { analyzeFoldability, GraphBuilder, inferShapes, type Model, recognizeLayerNorms } from '../src/index.js';
+
+const HUGE = 2 ** 31;
+
+/** An RMSNorm without γ (Pow → ReduceMean → Add → Sqrt → Div) over the last axis of x: [2, d]. */
+function rmsNoScale(d: number): Model {
+  const b = new GraphBuilder('rms');
+  const x = b.input('x', 'float32', [2, d]);
+  const sq = b.op('Pow', [x, b.constant('two', Tensor.scalar(2))]);
+  const ms = b.op('ReduceMean', [sq], { axes: [-1], keepdims: 1 });
+  const sd = b.op('Sqrt', [b.op('Add', [ms, b.constant('eps', Tensor.scalar(1e-6))])]);
+  b.output(b.op('Div', [x, sd], {}, { name: 'rms_div' }));
+  return b.model(17);
+}
+
+/** Resident plus array-buffer memory in MiB (a typed array of 2^31 floats shows in both). */
+const mib = () => (process.memoryUsage().rss + process.memoryUsage().arrayBuffers) / 2 ** 20;
+
+/** What `fn` throws (undefined when it returns). */
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+describe('recognizeLayerNorms never allocates a γ/β from an unchecked declared dim', () => {
+  it('a normalized dim of 2^31 is TENSOR_TOO_LARGE naming the node, the value and the fix', () => {
+    const before = mib();
+    const error = thrown(() => recognizeLayerNorms(rmsNoScale(HUGE)));
+    expect(mib() - before).toBeLessThan(200);
+    expect(error).toBeInstanceOf(NormkitError);
+    const e = error as NormkitError;
+    expect(e.code).toBe('TENSOR_TOO_LARGE');
+    expect(e.message).toContain('γ (scale) of the RMSNormalization at "rms_div"');
+    expect(e.message).toContain('"x"');
+    expect(e.message).toContain('fix or remove it');
+    expect(e.details).toMatchObject({ value: 'x', shape: [HUGE] });
+  });
+
+  it('a 2^53 dim (past any typed array) is the same typed error, not a RangeError', () => {
+    const error = thrown(() => recognizeLayerNorms(rmsNoScale(2 ** 53)));
+    expect((error as NormkitError).code).toBe('TENSOR_TOO_LARGE');
+  });
+
+  it('a real width still gets its γ of ones (exactly 1.0, the normalized shape)', () => {
+    const r = recognizeLayerNorms(rmsNoScale(768));
+    expect(r.fused).toHaveLength(1);
+    const node = r.model.graph.nodes.find((n) => n.opType === 'SimplifiedLayerNormalization');
+    const g = r.model.graph.initializers.get(node?.inputs[1] as string);
+    expect(g?.shape).toEqual([768]);
+    expect([...(g?.toFlatArray() ?? [])].every((v) => v === 1)).toBe(true);
+  });
+});
+
+describe('shape inference refuses an axis outside the rank instead of indexing with it', () => {
+  it('Concat axis 2^31: output shape unknown, no 2^31-long shape array, bounded memory', () => {
+    const b = new GraphBuilder('cat');
+    const x = b.input('x', 'float32', [2, 4]);
+    const c = b.op('Concat', [x, x], { axis: HUGE }, { name: 'cat' });
+    b.output(b.op('Relu', [c]));
+    const m = b.model(17);
+    const before = mib();
+    expect(inferShapes(m.clone()).get(c)?.shape).toBeUndefined();
+    analyzeFoldability(recognizeLayerNorms(m).model);
+    expect(mib() - before).toBeLessThan(200);
+  });
+
+  it('Resize axes [2^31]: output shape unknown', () => {
+    const b = new GraphBuilder('resize');
+    const x = b.input('x', 'float32', [1, 3, 8, 8]);
+    const sizes = b.constant('sizes', Tensor.from([16], [1], 'int64'));
+    const y = b.op('Resize', [x, '', '', sizes], { axes: [HUGE] }, { name: 'rs' });
+    b.output(y);
+    const m = b.model(18);
+    const before = mib();
+    expect(inferShapes(m.clone()).get(y)?.shape).toBeUndefined();
+    expect(mib() - before).toBeLessThan(200);
+  });
+});
