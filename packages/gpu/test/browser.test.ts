@@ -1,9 +1,9 @@
 // The backend in a real browser: bundles test/browser/entry.ts with esbuild, serves it from
 // http://127.0.0.1 (WebGPU needs a secure context), opens it in Debian's headless chromium
 // (software WebGL2 and WebGPU through SwiftShader) via playwright-core, runs matmul, LayerNorm and
-// RMSNorm kernels in webgl2 mode (also with textures split), every kernel family and zoo models in
-// WebGL2 and in WebGPU (every zoo model, through Executor.runAsync), and checks them against the
-// CPU backend. Skipped, saying why, when /usr/bin/chromium is
+// RMSNorm kernels in webgl2 mode (also with textures split) and zoo models in WebGL2 and in WebGPU
+// (every zoo model, through Executor.runAsync) against the CPU backend, and the backend conformance
+// suite (@normkit/tensor/testing, bundled into the page: the same case list as in Node) in both modes. Skipped, saying why, when /usr/bin/chromium is
 // absent (CI installs it: `apt-get install -y chromium`).
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -12,8 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CpuBackend, layerNormKernel, matmul, rmsNormKernel, Tensor, withBackend } from '@normkit/tensor';
+import { conformanceCases } from '@normkit/tensor/testing';
 import { architectures } from '@normkit/zoo';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BROWSER_TOLERANCE } from './conformance.js';
 import { expectClose } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -77,129 +79,34 @@ function runInPage(cases: PageCase[]): PageResult[] {
   return out;
 }
 
-interface KernelResult {
-  name: string;
-  shape: number[];
-  dtype: string;
-  got: number[];
-  want: number[];
+interface ConformanceRun {
+  reports: import('@normkit/tensor/testing').CaseReport[];
+  stale: string[];
+  fallbacks: Record<string, number>;
 }
 
-// Runs inside the page: every kernel family in `mode` (webgl2 or webgpu) next to the CPU backend
-// (same bundle). Results are taken with the awaited read, which both modes support.
-async function allKernelsInPage(mode: string): Promise<{ results: KernelResult[]; fallbacks: Record<string, number> }> {
-  const { tensor: T, gpu: G } = (
-    globalThis as unknown as { normkit: { tensor: typeof import('@normkit/tensor'); gpu: typeof import('../src/index.js') } }
+// Runs inside the page: the backend conformance suite (@normkit/tensor/testing, bundled: the same case
+// list as in Node) in `mode` (webgl2 or webgpu), with the gpu package's skip list (test/conformance.ts).
+async function conformanceInPage([mode, tolerance]: [string, { atol: number; rtol: number } | undefined]): Promise<ConformanceRun> {
+  const {
+    gpu: G,
+    testing,
+    gpuConformanceOptions,
+  } = (
+    globalThis as unknown as {
+      normkit: {
+        gpu: typeof import('../src/index.js');
+        testing: typeof import('@normkit/tensor/testing');
+        gpuConformanceOptions: typeof import('./conformance.js').gpuConformanceOptions;
+      };
+    }
   ).normkit;
   if (mode === 'webgpu') await G.initWebGpu();
-  const cpu = new T.CpuBackend();
   const g = G.createGpuBackend({ mode: mode as 'webgl2' | 'webgpu', strict: true });
-  const results: KernelResult[] = [];
-  type Op = (t: import('@normkit/tensor').Tensor) => import('@normkit/tensor').Tensor;
-  const ops = T as unknown as Record<string, Op>;
-  const R = (s: number[], seed: number, std = 1) => T.Tensor.randn(s, seed, { std });
-  const pending: Promise<void>[] = [];
-  const cmp = (name: string, f: () => import('@normkit/tensor').Tensor) => {
-    const got = T.withBackend(g, f);
-    const want = T.withBackend(cpu, f);
-    pending.push(
-      got.read().then((data) => {
-        results.push({
-          name,
-          shape: [...got.shape],
-          dtype: got.dtype,
-          got: Array.from(data as Float32Array, Number),
-          want: Array.from(want.data as Float32Array, Number),
-        });
-      }),
-    );
-  };
-  const x = R([5, 7, 6], 1, 3);
-  const pos = T.add(T.abs(x), 0.1);
-  for (const op of [
-    'neg',
-    'abs',
-    'exp',
-    'erf',
-    'tanh',
-    'sigmoid',
-    'relu',
-    'silu',
-    'softplus',
-    'sin',
-    'cos',
-    'floor',
-    'ceil',
-    'round',
-    'sign',
-  ])
-    cmp(op, () => (ops[op] as Op)(x));
-  for (const op of ['log', 'sqrt', 'rsqrt', 'reciprocal']) cmp(op, () => (ops[op] as Op)(pos));
-  cmp('gelu', () => T.gelu(x));
-  cmp('gelu tanh', () => T.gelu(x, 'tanh'));
-  cmp('round half-even', () => T.round(T.Tensor.from([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5])));
-  cmp('leakyRelu', () => T.leakyRelu(x, 0.2));
-  cmp('elu', () => T.elu(x));
-  cmp('hardSwish', () => T.hardSwish(x));
-  cmp('clip', () => T.clip(x, -0.5, 0.7));
-  cmp('powScalar 3', () => T.powScalar(x, 3));
-  cmp('powScalar 1.7', () => T.powScalar(pos, 1.7));
-  const a = R([5, 1, 6], 2);
-  const b = R([7, 6], 3);
-  const bb = T.add(T.abs(b), 0.5);
-  for (const op of ['add', 'sub', 'mul', 'minimum', 'maximum', 'equal', 'less', 'greater', 'lessEqual', 'greaterEqual'])
-    cmp(op, () => (T as unknown as Record<string, (p: unknown, q: unknown) => import('@normkit/tensor').Tensor>)[op]!(a, b));
-  cmp('div', () => T.div(a, bb));
-  cmp('mod', () => T.mod(T.mul(a, 5), bb));
-  cmp('pow', () => T.pow(T.add(T.abs(a), 0.1), b));
-  cmp('pow negative base', () => T.pow(a, T.Tensor.full([1], 3)));
-  cmp('and', () => T.logicalAnd(T.greater(a, 0), T.less(b, 0.3)));
-  cmp('xor', () => T.logicalXor(T.greater(a, 0), T.less(b, 0.3)));
-  cmp('where -inf', () => T.where(T.greater(b, 0), b, T.Tensor.full([1], Number.NEGATIVE_INFINITY)));
-  for (const op of ['sum', 'mean', 'max', 'min', 'l2Norm', 'logSumExp'])
-    cmp(`${op} [0,2]`, () =>
-      (T as unknown as Record<string, (t: unknown, a: number[], k: boolean) => import('@normkit/tensor').Tensor>)[op]!(x, [0, 2], true),
-    );
-  cmp('softmax', () => T.softmax(x, 1));
-  cmp('softmax masked', () => T.softmax(T.where(T.greater(x, 1), T.Tensor.full([1], Number.NEGATIVE_INFINITY), x), -1));
-  cmp('logSoftmax', () => T.logSoftmax(x, -1));
-  cmp('matmul batched broadcast', () => T.matmul(R([1, 5, 11], 4), R([3, 11, 6], 5)));
-  cmp('gemm', () => T.gemm(R([7, 5], 1), R([6, 7], 2), R([6], 3), { transA: true, transB: true, alpha: 0.5, beta: 2 }));
-  const xi = R([2, 4, 9, 7], 1);
-  cmp('conv2d', () => T.conv(xi, R([6, 4, 3, 3], 2), R([6], 3), { pads: [1, 1, 1, 1] }));
-  cmp('conv2d strided dilated grouped', () =>
-    T.conv(xi, R([4, 2, 3, 2], 4), undefined, { strides: [2, 1], dilations: [1, 2], pads: [0, 1, 2, 0], group: 2 }),
-  );
-  cmp('maxPool', () => T.maxPool(xi, { kernelShape: [3, 2], strides: [2, 2], pads: [1, 0, 1, 1] }));
-  cmp('avgPool', () => T.avgPool(xi, { kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], countIncludePad: true, ceilMode: true }));
-  cmp('transpose', () => T.transpose(x, [2, 0, 1]));
-  cmp('concat', () => T.concat([x, R([5, 3, 6], 2), x], 1));
-  cmp('slice', () => T.slice(x, [-1, -1], [-100, -100], [1, 2], [-2, -1]));
-  cmp('pad constant', () => T.pad(x, [0, 1, 2, 1, 0, 3], 'constant', 1.5));
-  cmp('pad reflect', () => T.pad(x, [1, 1, 1, 1, 1, 1], 'reflect'));
-  cmp('gather', () =>
-    T.gather(
-      x,
-      T.Tensor.from(
-        [
-          [0, -1, 1],
-          [1, 1, 0],
-        ],
-        undefined,
-        'int64',
-      ),
-      0,
-    ),
-  );
-  cmp('expand', () => T.expand(R([5, 1, 6], 3), [2, 5, 4, 6]));
-  cmp('tile', () => T.tile(x, [2, 1, 3]));
-  cmp('layerNorm axis 1', () => T.layerNormKernel(T.add(x, 3), R([7, 6], 1), R([6], 2), 1, 1e-5).y);
-  cmp('layerNorm invStdDev', () => T.layerNormKernel(x, undefined, undefined, -1, 1e-5).invStdDev);
-  cmp('rmsNorm', () => T.rmsNormKernel(x, R([6], 1), R([6], 2), -1, 1e-5));
-  await Promise.all(pending);
+  const run = await testing.runConformance(g, gpuConformanceOptions(g, tolerance));
   const fallbacks = g.describe().fallbacks;
   g.dispose();
-  return { results, fallbacks };
+  return { ...run, fallbacks };
 }
 
 interface ZooResult {
@@ -249,12 +156,13 @@ async function zooInPage([names, mode]: [string[], string]): Promise<{ results: 
 
 describe.skipIf(!haveChromium)('in headless chromium (WebGL2, SwiftShader)', () => {
   let results: PageResult[] = [];
-  let all: { results: KernelResult[]; fallbacks: Record<string, number> } = { results: [], fallbacks: {} };
+  const none: ConformanceRun = { reports: [], stale: [], fallbacks: {} };
+  let confGl = none;
   let zooRes: { results: ZooResult[]; fallbacks: Record<string, number> } = { results: [], fallbacks: {} };
   let userDir = '';
   let server: Server | undefined;
   let webgpu: { available: boolean; reason: string; adapter?: Record<string, string> } = { available: false, reason: 'not probed' };
-  let allGpu: { results: KernelResult[]; fallbacks: Record<string, number> } = { results: [], fallbacks: {} };
+  let confGpu = none;
   let zooGpu: { results: ZooResult[]; fallbacks: Record<string, number> } = { results: [], fallbacks: {} };
   const zooNames = architectures.map((a) => a.name);
   const cpu = new CpuBackend();
@@ -326,7 +234,7 @@ describe.skipIf(!haveChromium)('in headless chromium (WebGL2, SwiftShader)', () 
       await page.goto(`http://127.0.0.1:${port}/`);
       await page.addScriptTag({ url: `http://127.0.0.1:${port}/bundle.js` });
       results = await page.evaluate(runInPage, cases);
-      all = await page.evaluate(allKernelsInPage, 'webgl2');
+      confGl = await page.evaluate(conformanceInPage, ['webgl2', BROWSER_TOLERANCE.webgl2] as [string, typeof BROWSER_TOLERANCE.webgl2]);
       // A transformer (GELU, LayerNorm, attention, gather), a Llama (RMSNorm, SiLU, rotary) and a
       // ConvNeXt (conv, depthwise conv); the Node zoo test covers every architecture.
       zooRes = await page.evaluate(zooInPage, [['gpt2', 'llama', 'convnext'], 'webgl2'] as [string[], string]);
@@ -335,7 +243,7 @@ describe.skipIf(!haveChromium)('in headless chromium (WebGL2, SwiftShader)', () 
         return G.initWebGpu();
       });
       if (webgpu.available) {
-        allGpu = await page.evaluate(allKernelsInPage, 'webgpu');
+        confGpu = await page.evaluate(conformanceInPage, ['webgpu', BROWSER_TOLERANCE.webgpu] as [string, typeof BROWSER_TOLERANCE.webgpu]);
         zooGpu = await page.evaluate(zooInPage, [zooNames, 'webgpu'] as [string[], string]);
       } else console.warn(`[gpu browser test] WebGPU in chromium skipped: ${webgpu.reason}`);
     } finally {
@@ -366,16 +274,6 @@ describe.skipIf(!haveChromium)('in headless chromium (WebGL2, SwiftShader)', () 
     }
   });
 
-  it('every kernel family compiles to GLSL and matches the CPU backend within 1e-4', () => {
-    expect(all.results.length).toBeGreaterThan(50);
-    expect(all.fallbacks).toEqual({});
-    for (const r of all.results) {
-      const dt = r.dtype as 'float32' | 'bool';
-      const mk = (v: number[]) => new Tensor(r.shape, dt, (dt === 'bool' ? Uint8Array.from(v) : Float32Array.from(v)) as never);
-      expectClose(mk(r.got), mk(r.want), `webgl2 ${r.name}`);
-    }
-  });
-
   it('zoo models run end to end through the graph executor in WebGL2 within 1e-4 of the CPU backend', () => {
     expect(zooRes.results.map((r) => r.name)).toEqual([
       'gpt2 original',
@@ -394,17 +292,27 @@ describe.skipIf(!haveChromium)('in headless chromium (WebGL2, SwiftShader)', () 
     }
   });
 
-  it('WebGPU on SwiftShader: every kernel family matches the CPU backend within 1e-4', () => {
+  it('WebGPU on SwiftShader is available in chromium', () => {
     expect(webgpu.available, webgpu.reason).toBe(true);
     console.info(`[gpu browser test] WebGPU: ${webgpu.reason}`);
-    expect(allGpu.results.length).toBeGreaterThan(50);
-    expect(allGpu.fallbacks).toEqual({});
-    for (const r of allGpu.results) {
-      const dt = r.dtype as 'float32' | 'bool';
-      const mk = (v: number[]) => new Tensor(r.shape, dt, (dt === 'bool' ? Uint8Array.from(v) : Float32Array.from(v)) as never);
-      expectClose(mk(r.got), mk(r.want), `webgpu ${r.name}`);
-    }
   });
+
+  // The conformance suite, one test per case, in both modes: the page ran the bundled case list.
+  const caseIds = conformanceCases().map((c) => c.id);
+  for (const [mode, run] of [
+    ['webgl2', () => confGl],
+    ['webgpu', () => confGpu],
+  ] as const) {
+    it(`${mode}: the page ran the same conformance case list, with a sound skip list`, () => {
+      expect(run().reports.map((r) => r.id)).toEqual(caseIds);
+      expect(run().stale).toEqual([]);
+    });
+    for (const id of caseIds)
+      it(`${mode} conformance: ${id}`, () => {
+        const r = run().reports.find((x) => x.id === id);
+        expect(r?.ok, r?.message ?? 'not run in the page').toBe(true);
+      });
+  }
 
   it('WebGPU: every zoo model, original and converted, through Executor.runAsync within 1e-4 of the CPU backend', () => {
     expect(zooGpu.results.map((r) => r.name)).toEqual(zooNames.flatMap((n) => [`${n} original`, `${n} converted`]));

@@ -12,6 +12,7 @@
  */
 export {
   ACCUMULATED,
+  AFFINE,
   type ConformanceCase,
   type ConformanceFamily,
   conformanceCases,
