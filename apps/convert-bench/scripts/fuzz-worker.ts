@@ -34,6 +34,12 @@ export interface FuzzAnswer {
   runSkipped?: boolean;
 }
 
+/** Sent when the worker enters a stage, so that a hang or an OOM is reported at the stage it happened in. */
+export interface FuzzProgress {
+  index: number;
+  stage: FuzzAnswer['stage'];
+}
+
 /** A folder with the hazards an external-data location may name: a FIFO, a directory, links in and out. */
 export function makeFixtures(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
@@ -81,6 +87,10 @@ async function runTask(task: FuzzTask, fixtures: string): Promise<FuzzAnswer> {
   const t0 = performance.now();
   const dir = join(fixtures, 'model');
   let stage: FuzzAnswer['stage'] = 'mutate';
+  const enter = (s: FuzzAnswer['stage']) => {
+    stage = s;
+    process.send?.({ index: task.index, stage: s } satisfies FuzzProgress);
+  };
   const answer = (rest: Omit<FuzzAnswer, 'index' | 'model' | 'ms' | 'mutation'>, mutation = { kind: '?', what: '?' }): FuzzAnswer => ({
     index: task.index,
     model: task.model,
@@ -112,17 +122,17 @@ async function runTask(task: FuzzTask, fixtures: string): Promise<FuzzAnswer> {
   writeFileSync(path, mutant.bytes);
   if (mutant.externalData) writeFileSync(join(dir, 'w.bin'), mutant.externalData);
   try {
-    stage = 'read';
+    enter('read');
     const model = await loadModel(path, { maxTensorBytes: 256 * 1024 * 1024 });
     if (mutant.location && ESCAPING_LOCATIONS.has(mutant.location))
       return answer({ outcome: 'escape', stage, error: `loaded with external data at "${mutant.location}"`, runnable }, mutant.mutation);
-    stage = 'analyze';
+    enter('analyze');
     const rec = recognizeLayerNorms(model);
     analyzeFoldability(rec.model);
-    stage = 'convert';
+    enter('convert');
     if (rec.model.graph.nodes.some((n) => n.opType === 'LayerNormalization'))
       encodeModel(foldLayerNorms(model, { force: true, verify: false }).model);
-    stage = 'run';
+    enter('run');
     const cheap = cheapToRun(model, originalInputs.get(task.model) ?? 0);
     if (runnable && cheap) runOnce(model);
     return answer({ outcome: 'ok', stage: 'done', runnable, ...(runnable && !cheap ? { runSkipped: true } : {}) }, mutant.mutation);
