@@ -1,0 +1,170 @@
+// Three engines side by side on every zoo architecture at its small size: normkit's executor (CPU
+// backend), onnxruntime-web (WebAssembly, the JavaScript peer) and onnxruntime-node (native, the
+// ceiling), one thread each, in one process and one run. Rounds rotate the engines' order; medians and
+// quartiles per engine. Outputs are compared across engines so a fast wrong answer cannot pass.
+//
+//   npm run bench:engines            (in packages/zoo; BENCH_QUICK=1 for a short run)
+//
+// Writes bench/engines.json and bench/engines.md.
+import { writeFileSync } from 'node:fs';
+import { Executor, type Model, randomInputs } from '@normkit/graph';
+import { encodeModel } from '@normkit/onnx';
+import type { Tensor } from '@normkit/tensor';
+import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
+import { architectures, buildModel } from '../src/index.js';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const ROUNDS = QUICK ? 3 : 7;
+const BUDGET_MS = QUICK ? 10_000 : 60_000; // per model, after the warm-up
+if (process.env.NORMKIT_THREADS !== '1') throw new Error('run with NORMKIT_THREADS=1 (npm run bench:engines sets it): one thread per engine');
+ortWeb.env.wasm.numThreads = 1;
+ortNode.env.logLevel = 'error';
+ortWeb.env.logLevel = 'error';
+
+type Outputs = Record<string, Float32Array>;
+interface Engine {
+  name: string;
+  run(): Promise<Outputs>;
+}
+
+const quartiles = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => {
+    const i = q * (s.length - 1);
+    const lo = Math.floor(i);
+    return (s[lo] as number) + ((s[Math.ceil(i)] as number) - (s[lo] as number)) * (i - lo);
+  };
+  return { q1: at(0.25), median: at(0.5), q3: at(0.75) };
+};
+
+type OrtLib = typeof ortNode | typeof ortWeb;
+function ortFeed(lib: OrtLib, feed: Record<string, Tensor>) {
+  const f: Record<string, InstanceType<OrtLib['Tensor']>> = {};
+  for (const [k, t] of Object.entries(feed)) f[k] = new lib.Tensor(t.dtype as 'float32', t.data as Float32Array, [...t.shape]);
+  return f;
+}
+
+async function ortEngine(name: string, lib: OrtLib, bytes: Uint8Array, feed: Record<string, Tensor>): Promise<Engine> {
+  const opts =
+    lib === ortNode
+      ? { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const }
+      : { executionProviders: ['wasm'], graphOptimizationLevel: 'all' as const };
+  const session = await lib.InferenceSession.create(bytes, opts as never);
+  const f = ortFeed(lib, feed);
+  return {
+    name,
+    run: async () => {
+      const out = await session.run(f as never);
+      return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Float32Array.from(v.data as Float32Array)]));
+    },
+  };
+}
+
+function normkitEngine(m: Model, feed: Record<string, Tensor>): Engine {
+  const ex = new Executor(m);
+  return {
+    name: 'normkit',
+    run: async () => {
+      const out = ex.run(feed).outputs;
+      return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, Float32Array.from(t.data as Float32Array)]));
+    },
+  };
+}
+
+/** Largest |a − b| / (1 + |b|) over every output element. */
+function maxRelDiff(a: Outputs, b: Outputs): number {
+  let worst = 0;
+  for (const [k, x] of Object.entries(b)) {
+    const y = a[k];
+    if (!y || y.length !== x.length) return Number.POSITIVE_INFINITY;
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs((y[i] as number) - (x[i] as number)) / (1 + Math.abs(x[i] as number)));
+  }
+  return worst;
+}
+
+interface Row {
+  model: string;
+  params: number;
+  input: string;
+  rounds: number;
+  ms: Record<string, { q1: number; median: number; q3: number }>;
+  /** onnxruntime-web / normkit: > 1 means normkit is faster than the JavaScript peer. */
+  vsWeb: number;
+  /** normkit / onnxruntime-node: how many times native's time normkit takes (target ≤ 3). */
+  vsNative: number;
+  /** Largest relative output difference of normkit and of onnxruntime-web against onnxruntime-node. */
+  agreement: { normkit: number; web: number };
+}
+
+async function measure(arch: string): Promise<Row> {
+  const m = buildModel(arch, { size: 'small', seed: 0 });
+  const feed = randomInputs(m, 0);
+  const bytes = encodeModel(m);
+  const engines = [normkitEngine(m, feed), await ortEngine('onnxruntime-web', ortWeb, bytes, feed), await ortEngine('onnxruntime-node', ortNode, bytes, feed)];
+  const first: Record<string, Outputs> = {};
+  for (const e of engines) first[e.name] = await e.run(); // warm-up, and the outputs to compare
+  const times: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e.name, []]));
+  const start = performance.now();
+  let rounds = 0;
+  while (rounds < ROUNDS && (rounds < 3 || performance.now() - start < BUDGET_MS)) {
+    for (let j = 0; j < engines.length; j++) {
+      const e = engines[(rounds + j) % engines.length] as Engine;
+      const t = performance.now();
+      await e.run();
+      times[e.name]?.push(performance.now() - t);
+    }
+    rounds++;
+  }
+  const ms = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, quartiles(v)]));
+  const med = (k: string) => ms[k]?.median as number;
+  const params = [...m.graph.initializers.values()].reduce((s, t) => s + t.size, 0);
+  const input = Object.entries(feed)
+    .map(([k, t]) => `${k} [${t.shape.join('×')}]`)
+    .join(', ');
+  const native = first['onnxruntime-node'] as Outputs;
+  return {
+    model: arch,
+    params,
+    input,
+    rounds,
+    ms,
+    vsWeb: med('onnxruntime-web') / med('normkit'),
+    vsNative: med('normkit') / med('onnxruntime-node'),
+    agreement: { normkit: maxRelDiff(first.normkit as Outputs, native), web: maxRelDiff(first['onnxruntime-web'] as Outputs, native) },
+  };
+}
+
+const t0 = performance.now();
+const rows: Row[] = [];
+for (const a of architectures) {
+  process.stderr.write(`[engines] ${a.name} (small) ...\n`);
+  rows.push(await measure(a.name));
+}
+const env = {
+  date: new Date().toISOString(),
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+  onnxruntime: ortWeb.env.versions,
+  seconds: (performance.now() - t0) / 1000,
+  quick: QUICK,
+};
+const url = (f: string) => new URL(f, import.meta.url);
+writeFileSync(url('engines.json'), `${JSON.stringify({ env, rows }, null, 2)}\n`);
+const f = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+const cell = (r: Row, k: string) => `${f(r.ms[k]?.median as number)} (${f(r.ms[k]?.q1 as number)}–${f(r.ms[k]?.q3 as number)})`;
+const md = [
+  '# Engines side by side: normkit, onnxruntime-web, onnxruntime-node',
+  '',
+  `Generated by \`npm run bench:engines\` in packages/zoo (${env.date}, Node ${env.node}, ${env.platform}, onnxruntime ${env.onnxruntime.web}, ${env.seconds.toFixed(0)} s${QUICK ? ', quick' : ''}). Every zoo architecture at its small size, seeded weights and inputs; one thread per engine (NORMKIT_THREADS=1, onnxruntime-web wasm numThreads = 1, onnxruntime-node intra/inter-op 1 with all graph optimizations); rounds rotate the engines' order; milliseconds as median (quartiles). "vs web" = onnxruntime-web / normkit (> 1: normkit faster); "vs native" = normkit / onnxruntime-node (the target is ≤ 3). "agree" = largest |Δ|/(1 + |ref|) of normkit's and onnxruntime-web's outputs against onnxruntime-node.`,
+  '',
+  '| model | parameters | input | rounds | normkit ms | onnxruntime-web ms | onnxruntime-node ms | vs web | vs native | agree (normkit / web) |',
+  '|---|---:|---|---:|---:|---:|---:|---:|---:|---|',
+  ...rows.map(
+    (r) =>
+      `| ${r.model} | ${(r.params / 1e6).toFixed(1)} M | ${r.input} | ${r.rounds} | ${cell(r, 'normkit')} | ${cell(r, 'onnxruntime-web')} | ${cell(r, 'onnxruntime-node')} | **${r.vsWeb.toFixed(2)}×** | ${r.vsNative.toFixed(1)}× | ${r.agreement.normkit.toExponential(0)} / ${r.agreement.web.toExponential(0)} |`,
+  ),
+  '',
+];
+writeFileSync(url('engines.md'), md.join('\n'));
+process.stderr.write(`[engines] wrote bench/engines.md (${env.seconds.toFixed(0)} s)\n`);
