@@ -4,7 +4,7 @@
  * shaders have no shared memory, so the tiling is over registers, not workgroup memory.
  */
 import type { ConvOptions, PoolOptions } from '@normkit/tensor';
-import { broadcastShapes, sizeOf, stridesOf, windowOutputSize } from '@normkit/tensor';
+import { sizeOf, stridesOf } from '@normkit/tensor';
 import { type Code, lit, type OperandInfo, par } from './codegen.js';
 import type { GpuBuffer, GpuDevice, Operand } from './device.js';
 import { loops } from './reduce.js';
@@ -88,17 +88,15 @@ function dot(
   return acc;
 }
 
-/** Batched matmul a [..., M, K] · b [..., K, N] with broadcast batch dims. */
-export function matmulKernel(dev: GpuDevice, a: Operand, b: Operand): { buffer: GpuBuffer; shape: number[] } {
-  const M = a.shape[a.shape.length - 2] as number;
+/** Batched matmul a [..., M, K] · b [..., K, N] with broadcast batch dims into `outShape` [...batch, M, N]. */
+export function matmulKernel(dev: GpuDevice, a: Operand, b: Operand, outShape: readonly number[]): GpuBuffer {
   const K = a.shape[a.shape.length - 1] as number;
-  const N = b.shape[b.shape.length - 1] as number;
+  const [M, N] = outShape.slice(-2) as [number, number];
   const batchA = a.shape.slice(0, -2);
   const batchB = b.shape.slice(0, -2);
-  const batch = broadcastShapes(batchA, batchB, 'matmul');
+  const batch = outShape.slice(0, -2);
   // A batch of rows against one shared B is one [nb·M, K] · [K, N] product.
   let A = a;
-  let outShape = [...batch, M, N];
   let run = outShape;
   if (sizeOf(batchB) === 1 && sizeOf(batchA) === sizeOf(batch) && a.buffer.layout.nChunks === 1) {
     A = { shape: [sizeOf(batch) * M, K], buffer: a.buffer };
@@ -116,24 +114,22 @@ export function matmulKernel(dev: GpuDevice, a: Operand, b: Operand): { buffer: 
     const ib = [...bcast(OB as OperandInfo), 'k', n];
     return dot(code, OA as OperandInfo, ia, ia.length - 1, OB as OperandInfo, ib, ib.length - 2, K);
   });
-  outShape = [...batch, M, N];
-  return { buffer: buffer as GpuBuffer, shape: outShape };
+  return buffer as GpuBuffer;
 }
 
-/** ONNX Gemm: α·op(A)·op(B) + β·C. */
+/** ONNX Gemm: α·op(A)·op(B) + β·C into `outShape` [M, N]. */
 export function gemmKernel(
   dev: GpuDevice,
   a: Operand,
   b: Operand,
   c: Operand | undefined,
   o: Required<{ alpha: number; beta: number; transA: boolean; transB: boolean }>,
+  outShape: readonly number[],
 ): GpuBuffer {
-  const M = (o.transA ? a.shape[1] : a.shape[0]) as number;
   const K = (o.transA ? a.shape[0] : a.shape[1]) as number;
-  const N = (o.transB ? b.shape[0] : b.shape[1]) as number;
   const useC = c !== undefined && o.beta !== 0;
   const ops = useC ? [a, b, c as Operand] : [a, b];
-  const [buffer] = dev.launch([M, N], ops, (code, [m, n], infos) => {
+  const [buffer] = dev.launch(outShape, ops, (code, [m, n], infos) => {
     const [OA, OB, OC] = infos as [OperandInfo, OperandInfo, OperandInfo | undefined];
     const ia = o.transA ? ['k', m as string] : [m as string, 'k'];
     const ib = o.transB ? [n as string, 'k'] : ['k', n as string];
@@ -150,36 +146,15 @@ export function gemmKernel(
   return buffer as GpuBuffer;
 }
 
-/** Output spatial shape of a convolution (same rule as the CPU backend). */
-export function convOutShape(x: readonly number[], w: readonly number[], o: Required<ConvOptions>): number[] {
-  const sp = x.length - 2;
-  const inSp = x.slice(2);
-  const kSp = w.slice(2);
-  return [
-    x[0] as number,
-    w[0] as number,
-    ...inSp.map((d, i) =>
-      windowOutputSize(
-        d,
-        kSp[i] as number,
-        o.strides[i] as number,
-        o.pads[i] as number,
-        o.pads[i + sp] as number,
-        o.dilations[i] as number,
-      ),
-    ),
-  ];
-}
-
-/** Direct N-d convolution: each thread loops over Cin/group × kernel taps, skipping padding. */
+/** Direct N-d convolution into `shape` [N, Cout, ...]: each thread loops over Cin/group × kernel taps, skipping padding. */
 export function convKernel(
   dev: GpuDevice,
   x: Operand,
   w: Operand,
   bias: Operand | undefined,
   o: Required<ConvOptions>,
-): { buffer: GpuBuffer; shape: number[] } {
-  const shape = convOutShape(x.shape, w.shape, o);
+  shape: readonly number[],
+): GpuBuffer {
   const sp = x.shape.length - 2;
   const Cout = w.shape[0] as number;
   const Cg = w.shape[1] as number;
@@ -211,31 +186,14 @@ export function convKernel(
     });
     return acc;
   });
-  return { buffer: buffer as GpuBuffer, shape };
+  return buffer as GpuBuffer;
 }
 
-/** Max or average pooling (ONNX rules for ceil mode and count_include_pad, as the CPU backend). */
-export function poolKernel(
-  dev: GpuDevice,
-  kind: 'max' | 'avg',
-  x: Operand,
-  o: Required<PoolOptions>,
-): { buffer: GpuBuffer; shape: number[] } {
+/** Max or average pooling into `shape` [N, C, ...] (ONNX rules for ceil mode and count_include_pad, as the CPU backend). */
+export function poolKernel(dev: GpuDevice, kind: 'max' | 'avg', x: Operand, o: Required<PoolOptions>, shape: readonly number[]): GpuBuffer {
   const sp = x.shape.length - 2;
   const inSp = x.shape.slice(2);
   const kSp = o.kernelShape;
-  const outSp = inSp.map((d, i) =>
-    windowOutputSize(
-      d,
-      kSp[i] as number,
-      o.strides[i] as number,
-      o.pads[i] as number,
-      o.pads[i + sp] as number,
-      o.dilations[i] as number,
-      o.ceilMode,
-    ),
-  );
-  const shape = [x.shape[0] as number, x.shape[1] as number, ...outSp];
   const [buffer] = dev.launch(shape, [x], (code, out, [X]) => {
     const acc = code.let(kind === 'max' ? '-3.4028234663852886e38' : '0.0', 's');
     const cnt = code.let('0.0', 'n');
@@ -262,5 +220,5 @@ export function poolKernel(
     if (kind === 'max') return acc;
     return o.countIncludePad ? `(${acc} / ${padCnt})` : `(${acc} / Math.max(${cnt}, 1.0))`;
   });
-  return { buffer: buffer as GpuBuffer, shape };
+  return buffer as GpuBuffer;
 }

@@ -1,12 +1,13 @@
 /**
  * Data-movement kernels: transpose, concat, slice, pad, gather, expand, tile. Each output element
- * computes where it comes from and reads it (gather-style), so none needs more than one pass.
+ * computes where it comes from and reads it (gather-style), so none needs more than one pass. Every
+ * kernel takes its output shape from the caller (the backend reads it from @normkit/tensor's shape
+ * functions) instead of recomputing it.
  */
 import { lit, type OperandInfo } from './codegen.js';
 import type { GpuBuffer, GpuDevice, Operand } from './device.js';
 
-export function transposeKernel(dev: GpuDevice, x: Operand, perm: readonly number[]): GpuBuffer {
-  const outShape = perm.map((p) => x.shape[p] as number);
+export function transposeKernel(dev: GpuDevice, x: Operand, perm: readonly number[], outShape: readonly number[]): GpuBuffer {
   const [b] = dev.launch(outShape, [x], (code, o, [X]) => {
     const idx = new Array<string>(perm.length);
     perm.forEach((p, i) => {
@@ -17,9 +18,7 @@ export function transposeKernel(dev: GpuDevice, x: Operand, perm: readonly numbe
   return b as GpuBuffer;
 }
 
-export function concatKernel(dev: GpuDevice, xs: readonly Operand[], axis: number): GpuBuffer {
-  const outShape = [...(xs[0] as Operand).shape];
-  outShape[axis] = xs.reduce((s, t) => s + (t.shape[axis] as number), 0);
+export function concatKernel(dev: GpuDevice, xs: readonly Operand[], axis: number, outShape: readonly number[]): GpuBuffer {
   const [b] = dev.launch(outShape, xs, (code, o, infos) => {
     const val = code.let('0.0', 'cv');
     let start = 0;
@@ -66,9 +65,9 @@ export function padKernel(
   pads: readonly number[],
   mode: 'constant' | 'reflect' | 'edge',
   value: number,
-): { buffer: GpuBuffer; shape: number[] } {
+  shape: readonly number[],
+): GpuBuffer {
   const r = x.shape.length;
-  const shape = x.shape.map((d, i) => d + (pads[i] as number) + (pads[i + r] as number));
   const [b] = dev.launch(shape, [x], (code, o, [X]) => {
     const inside = code.let('1.0', 'in');
     const idx: string[] = [];
@@ -99,19 +98,18 @@ export function padKernel(
     code.push(`if (${inside} > 0.5) { ${pv} = ${v}; }`);
     return pv;
   });
-  return { buffer: b as GpuBuffer, shape };
+  return b as GpuBuffer;
 }
 
 /** Gather along `axis`; `indices` holds already-normalized (non-negative) indices as floats. */
-export function gatherKernel(dev: GpuDevice, x: Operand, indices: Operand, axis: number): { buffer: GpuBuffer; shape: number[] } {
+export function gatherKernel(dev: GpuDevice, x: Operand, indices: Operand, axis: number, shape: readonly number[]): GpuBuffer {
   const ri = indices.shape.length;
-  const shape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
   const [b] = dev.launch(shape, [x, indices], (code, o, [X, I]) => {
     const k = code.read(I as OperandInfo, ri === 0 ? [] : o.slice(axis, axis + ri));
     const kv = code.let(`Math.floor(${k} + 0.5)`, 'g');
     return code.read(X as OperandInfo, [...o.slice(0, axis), kv, ...o.slice(axis + ri)]);
   });
-  return { buffer: b as GpuBuffer, shape };
+  return b as GpuBuffer;
 }
 
 export function expandKernel(dev: GpuDevice, x: Operand, outShape: readonly number[]): GpuBuffer {
@@ -125,8 +123,7 @@ export function expandKernel(dev: GpuDevice, x: Operand, outShape: readonly numb
   return b as GpuBuffer;
 }
 
-export function tileKernel(dev: GpuDevice, x: Operand, repeats: readonly number[]): { buffer: GpuBuffer; shape: number[] } {
-  const shape = x.shape.map((d, i) => d * (repeats[i] as number));
+export function tileKernel(dev: GpuDevice, x: Operand, repeats: readonly number[], shape: readonly number[]): GpuBuffer {
   const [b] = dev.launch(shape, [x], (code, o, [X]) =>
     code.read(
       X as OperandInfo,
@@ -138,5 +135,5 @@ export function tileKernel(dev: GpuDevice, x: Operand, repeats: readonly number[
       }),
     ),
   );
-  return { buffer: b as GpuBuffer, shape };
+  return b as GpuBuffer;
 }

@@ -70,6 +70,18 @@ export {
   runOp,
   setOpRecorder,
 } from './op-registry.js';
+export {
+  concatShape,
+  convShape,
+  gatherShape,
+  gemmShape,
+  matmulShape,
+  padShape,
+  poolShape,
+  reduceShape,
+  tileShape,
+  transposeShape,
+} from './op-shapes.js';
 export * from './ops/index.js';
 export { Rng } from './random.js';
 export {

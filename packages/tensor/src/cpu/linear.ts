@@ -1,18 +1,19 @@
 import type { ConvOptions, PoolOptions } from '../backend.js';
 import { allocate } from '../dtype.js';
-import { broadcastShapes, broadcastStrides, sizeOf, stridesOf, windowOutputSize } from '../shape.js';
+import { convShape, gemmShape, matmulShape, poolShape } from '../op-shapes.js';
+import { broadcastStrides, sizeOf, stridesOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { gemmF32 } from './gemm.js';
 import { gemmWasm, type PackB, type PackBFn } from './gemm-wasm.js';
 
 /** Batched matmul with broadcast batch dims: a [..., M, K] · b [..., K, N]. */
 export function matmulKernel(a: Tensor, b: Tensor): Tensor {
-  const M = a.shape[a.rank - 2] as number;
+  const shape = matmulShape(a.shape, b.shape);
+  const [M, N] = shape.slice(-2) as [number, number];
   const K = a.shape[a.rank - 1] as number;
-  const N = b.shape[b.rank - 1] as number;
   const batchA = a.shape.slice(0, -2);
   const batchB = b.shape.slice(0, -2);
-  const batch = broadcastShapes(batchA, batchB, 'matmul');
+  const batch = shape.slice(0, -2);
   const nb = sizeOf(batch);
   const out = allocate(a.dtype, nb * M * N, false) as Float32Array; // every element is written
   const A = a.data as Float32Array;
@@ -20,7 +21,7 @@ export function matmulKernel(a: Tensor, b: Tensor): Tensor {
   // A batch of A's rows against one shared B is one big GEMM: [nb·M, K] · [K, N].
   if (sizeOf(batchB) === 1 && sizeOf(batchA) === nb) {
     gemmF32(A, 0, B, 0, out, 0, nb * M, K, N, false, false, 1, 0);
-    return new Tensor([...batch, M, N], a.dtype, out);
+    return new Tensor(shape, a.dtype, out);
   }
   const sa = broadcastStrides(batchA, batch);
   const sb = broadcastStrides(batchB, batch);
@@ -37,7 +38,7 @@ export function matmulKernel(a: Tensor, b: Tensor): Tensor {
     }
     gemmF32(A, ia * M * K, B, ib * K * N, out, i * M * N, M, K, N, false, false, 1, 0);
   }
-  return new Tensor([...batch, M, N], a.dtype, out);
+  return new Tensor(shape, a.dtype, out);
 }
 
 export function gemmKernel(
@@ -46,9 +47,8 @@ export function gemmKernel(
   c: Tensor | undefined,
   o: { alpha: number; beta: number; transA: boolean; transB: boolean },
 ): Tensor {
-  const M = (o.transA ? a.shape[1] : a.shape[0]) as number;
+  const [M, N] = gemmShape(a.shape, b.shape, o);
   const K = (o.transA ? a.shape[0] : a.shape[1]) as number;
-  const N = (o.transB ? b.shape[0] : b.shape[1]) as number;
   const out = allocate(a.dtype, M * N, false) as Float32Array; // every element is written (β = 0 overwrites)
   let beta = 0;
   if (c && o.beta !== 0 && c.size === N && c.shape[c.rank - 1] === N) {
@@ -81,7 +81,7 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
   const Coutg = Cout / G;
   const inSp = x.shape.slice(2) as number[];
   const kSp = w.shape.slice(2) as number[];
-  const outSp = inSp.map((d, i) => windowOutputSize(d, kSp[i]!, o.strides[i]!, o.pads[i]!, o.pads[i + sp]!, o.dilations[i]!));
+  const outSp = convShape(x.shape, w.shape, o).slice(2);
   const P = sizeOf(outSp);
   const KK = sizeOf(kSp);
   const rows = Cg * KK;
@@ -356,7 +356,7 @@ export function poolKernel(kind: 'max' | 'avg', x: Tensor, o: Required<PoolOptio
   const [N, C] = x.shape as [number, number];
   const inSp = x.shape.slice(2) as number[];
   const kSp = o.kernelShape;
-  const outSp = inSp.map((d, i) => windowOutputSize(d, kSp[i]!, o.strides[i]!, o.pads[i]!, o.pads[i + sp]!, o.dilations[i]!, o.ceilMode));
+  const outSp = poolShape(x.shape, o).slice(2);
   const P = sizeOf(outSp);
   const KK = sizeOf(kSp);
   const kStr = stridesOf(kSp);

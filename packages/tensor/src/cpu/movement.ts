@@ -1,4 +1,5 @@
 import { allocate, convert, type DType } from '../dtype.js';
+import { concatShape, gatherShape, padShape, tileShape, transposeShape } from '../op-shapes.js';
 import { sizeOf, stridesOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { forEachBroadcast } from './elementwise.js';
@@ -7,17 +8,15 @@ import { permuteData } from './reduce.js';
 type Arr = Float32Array; // element copies work the same on every typed array; the cast only quiets the checker
 
 export function transposeKernel(x: Tensor, perm: readonly number[]): Tensor {
-  return new Tensor(
-    perm.map((p) => x.shape[p] as number),
-    x.dtype,
-    permuteData(x, perm) as never,
-  );
+  return new Tensor(transposeShape(x.shape, perm), x.dtype, permuteData(x, perm) as never);
 }
 
 export function concatKernel(xs: readonly Tensor[], axis: number): Tensor {
   const first = xs[0] as Tensor;
-  const outShape = [...first.shape];
-  outShape[axis] = xs.reduce((s, t) => s + (t.shape[axis] as number), 0);
+  const outShape = concatShape(
+    xs.map((t) => t.shape),
+    axis,
+  );
   const outer = sizeOf(first.shape.slice(0, axis));
   const inner = sizeOf(first.shape.slice(axis + 1));
   const out = allocate(first.dtype, sizeOf(outShape)) as Arr;
@@ -78,7 +77,7 @@ export function forEachStrided(shape: readonly number[], strides: readonly numbe
 
 export function padKernel(x: Tensor, pads: readonly number[], mode: 'constant' | 'reflect' | 'edge', value: number): Tensor {
   const r = x.rank;
-  const outShape = x.shape.map((d, i) => d + (pads[i] as number) + (pads[i + r] as number));
+  const outShape = padShape(x.shape, pads);
   const out = allocate(x.dtype, sizeOf(outShape)) as Arr;
   const src = x.data as Arr;
   const inStr = x.strides;
@@ -124,7 +123,7 @@ export function gatherKernel(x: Tensor, indices: Tensor, axis: number): Tensor {
   const inner = sizeOf(x.shape.slice(axis + 1));
   const idx = indices.data;
   const ni = idx.length;
-  const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
+  const outShape = gatherShape(x.shape, indices.shape, axis);
   const out = allocate(x.dtype, outer * ni * inner) as Arr;
   const src = x.data as Arr;
   for (let o = 0; o < outer; o++) {
@@ -148,7 +147,7 @@ export function expandKernel(x: Tensor, outShape: readonly number[]): Tensor {
 }
 
 export function tileKernel(x: Tensor, repeats: readonly number[]): Tensor {
-  const outShape = x.shape.map((d, i) => d * (repeats[i] as number));
+  const outShape = tileShape(x.shape, repeats);
   const out = allocate(x.dtype, sizeOf(outShape)) as Arr;
   const src = x.data as Arr;
   const outStr = stridesOf(outShape);

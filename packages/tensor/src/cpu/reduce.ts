@@ -1,5 +1,6 @@
 import type { ReduceOp } from '../backend.js';
 import { allocate } from '../dtype.js';
+import { reduceShape, transposeShape } from '../op-shapes.js';
 import { sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
@@ -8,8 +9,7 @@ import { Tensor } from '../tensor.js';
  * transposes them to the end first. Accumulates in float64.
  */
 export function reduceKernel(op: ReduceOp, x: Tensor, axes: readonly number[], keepDims: boolean): Tensor {
-  const outShapeKeep = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  const outShape = keepDims ? outShapeKeep : x.shape.filter((_, i) => !axes.includes(i));
+  const outShape = reduceShape(x.shape, axes, keepDims);
   const contiguous = axes.every((a, i) => i === 0 || a === (axes[i - 1] as number) + 1);
   let src = x.data as ArrayLike<number | bigint>;
   let outer: number;
@@ -145,7 +145,7 @@ function sumBlocks(src: Float32Array | Float64Array, outer: number, red: number,
 export function permuteData(x: Tensor, perm: readonly number[]) {
   const shape = x.shape;
   const inStrides = x.strides;
-  const outShape = perm.map((p) => shape[p] as number);
+  const outShape = transposeShape(shape, perm);
   const src = x.data;
   const out = allocate(x.dtype, src.length, false) as typeof src; // every element is written
   if (src.length === 0) return out;
