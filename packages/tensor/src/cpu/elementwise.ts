@@ -226,58 +226,107 @@ export function binaryKernel(op: BinaryOp, a: Tensor, b: Tensor, outShape: reado
     });
     return new Tensor(outShape, outDtype, out);
   }
-  const A = ad as Float32Array;
-  const B = bd as Float32Array;
-  const O = out as Float32Array;
-  // Fast paths: same shape, or b a scalar, or b broadcast along leading dims (bias add).
-  if (a.size === size && b.size === size) {
-    fastSame(op, A, B, O, a.dtype);
-  } else if (a.size === size && b.size === 1) {
-    const f = binaryFn(op, a.dtype);
-    const bv = B[0] as number;
-    if (op === 'add') for (let i = 0; i < size; i++) O[i] = A[i]! + bv;
-    else if (op === 'mul') for (let i = 0; i < size; i++) O[i] = A[i]! * bv;
-    else for (let i = 0; i < size; i++) O[i] = f(A[i]!, bv);
-  } else if (a.size === size && b.size > 0 && size % b.size === 0 && isSuffix(b.shape, outShape)) {
-    const f = binaryFn(op, a.dtype);
-    const m = b.size;
-    for (let base = 0; base < size; base += m) for (let j = 0; j < m; j++) O[base + j] = f(A[base + j]!, B[j]!);
-  } else {
-    const f = binaryFn(op, a.dtype);
-    forEachBroadcast(outShape, [a.shape, b.shape], (o, [ia, ib]) => {
-      O[o] = f(A[ia!]!, B[ib!]!);
-    });
-  }
+  broadcastBinary(op, a.dtype, ad as Float32Array, a.shape, bd as Float32Array, b.shape, out as Float32Array, outShape);
   return new Tensor(outShape, outDtype, out);
 }
 
-function isSuffix(small: readonly number[], big: readonly number[]): boolean {
-  let s = small.length;
-  while (s > 0 && small[0] === 1 && s > 0) {
-    small = small.slice(1);
-    s--;
-  }
-  return small.every((d, i) => d === big[big.length - small.length + i]);
-}
-
-function fastSame(op: BinaryOp, A: Float32Array, B: Float32Array, O: TypedArray, dtype: DType): void {
-  const n = O.length;
-  const o = O as Float32Array;
-  switch (op) {
-    case 'add':
-      for (let i = 0; i < n; i++) o[i] = A[i]! + B[i]!;
-      return;
-    case 'sub':
-      for (let i = 0; i < n; i++) o[i] = A[i]! - B[i]!;
-      return;
-    case 'mul':
-      for (let i = 0; i < n; i++) o[i] = A[i]! * B[i]!;
-      return;
-    default: {
-      const f = binaryFn(op, dtype);
-      for (let i = 0; i < n; i++) o[i] = f(A[i]!, B[i]!);
+/**
+ * O = A op B broadcast to `outShape`, for number-valued arrays. Dims are collapsed wherever both inputs
+ * stay contiguous (or both broadcast), so the work is a few outer rows of one inner loop whose input
+ * strides are 0 or 1 — a bias add, a per-channel scale over H×W, a scalar divide and a same-shape add all
+ * run as tight loops instead of per-element index arithmetic.
+ */
+function broadcastBinary(
+  op: BinaryOp,
+  dtype: DType,
+  A: Float32Array,
+  aShape: readonly number[],
+  B: Float32Array,
+  bShape: readonly number[],
+  O: Float32Array,
+  outShape: readonly number[],
+): void {
+  if (O.length === 0) return;
+  const { dims, sa, sb } = collapseBroadcast(outShape, broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape));
+  const r = dims.length - 1;
+  const n = dims[r] as number;
+  const ia = sa[r] as number;
+  const ib = sb[r] as number;
+  const loop = innerLoop(op, dtype);
+  const idx = new Array<number>(r).fill(0);
+  let offA = 0;
+  let offB = 0;
+  for (let o = 0; o < O.length; o += n) {
+    loop(A, offA, ia, B, offB, ib, O, o, n);
+    for (let d = r - 1; d >= 0; d--) {
+      offA += sa[d] as number;
+      offB += sb[d] as number;
+      if (++(idx[d] as number) < (dims[d] as number)) break;
+      offA -= (sa[d] as number) * (dims[d] as number);
+      offB -= (sb[d] as number) * (dims[d] as number);
+      idx[d] = 0;
     }
   }
+}
+
+/** Drops size-1 dims and merges each dim into the next where both inputs' strides continue contiguously. */
+function collapseBroadcast(outShape: readonly number[], a: number[], b: number[]): { dims: number[]; sa: number[]; sb: number[] } {
+  const dims: number[] = [];
+  const sa: number[] = [];
+  const sb: number[] = [];
+  for (let d = 0; d < outShape.length; d++) {
+    const n = outShape[d] as number;
+    if (n === 1) continue;
+    const k = dims.length - 1;
+    if (k >= 0 && sa[k] === (a[d] as number) * n && sb[k] === (b[d] as number) * n) {
+      dims[k] = (dims[k] as number) * n;
+      sa[k] = a[d] as number;
+      sb[k] = b[d] as number;
+    } else {
+      dims.push(n);
+      sa.push(a[d] as number);
+      sb.push(b[d] as number);
+    }
+  }
+  if (dims.length === 0) return { dims: [1], sa: [0], sb: [0] };
+  return { dims, sa, sb };
+}
+
+type InnerLoop = (
+  A: Float32Array,
+  ia: number,
+  sa: number,
+  B: Float32Array,
+  ib: number,
+  sb: number,
+  O: Float32Array,
+  o: number,
+  n: number,
+) => void;
+
+/** O[o + i] = A[ia + i·sa] op B[ib + i·sb] for i < n; the common float ops without a call per element. */
+function innerLoop(op: BinaryOp, dtype: DType): InnerLoop {
+  const float = isFloat(dtype);
+  if (op === 'add')
+    return (A, ia, sa, B, ib, sb, O, o, n) => {
+      for (let i = 0; i < n; i++) O[o + i] = A[ia + i * sa]! + B[ib + i * sb]!;
+    };
+  if (op === 'sub')
+    return (A, ia, sa, B, ib, sb, O, o, n) => {
+      for (let i = 0; i < n; i++) O[o + i] = A[ia + i * sa]! - B[ib + i * sb]!;
+    };
+  if (op === 'mul')
+    return (A, ia, sa, B, ib, sb, O, o, n) => {
+      for (let i = 0; i < n; i++) O[o + i] = A[ia + i * sa]! * B[ib + i * sb]!;
+    };
+  if (op === 'div' && float)
+    return (A, ia, sa, B, ib, sb, O, o, n) => {
+      for (let i = 0; i < n; i++) O[o + i] = A[ia + i * sa]! / B[ib + i * sb]!;
+    };
+  const f = binaryFn(op, dtype);
+  return (A, ia, sa, B, ib, sb, O, o, n) => {
+    for (let i = 0; i < n; i++) O[o + i] = f(A[ia + i * sa]!, B[ib + i * sb]!);
+  };
 }
 
 export function whereKernel(cond: Tensor, a: Tensor, b: Tensor, outShape: readonly number[]): Tensor {
