@@ -1,8 +1,9 @@
 import type { ConvOptions, PoolOptions } from '../backend.js';
-import { allocate } from '../dtype.js';
+import { allocate, type DType } from '../dtype.js';
 import { convShape, gemmShape, matmulShape, poolShape } from '../op-shapes.js';
 import { broadcastStrides, sizeOf, stridesOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { depthwise2d } from './depthwise.js';
 import { gemmF32 } from './gemm.js';
 import { gemmWasm, type PackB, type PackBFn } from './gemm-wasm.js';
 
@@ -91,6 +92,13 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
   let colArr: Float32Array | undefined;
   const inSize = sizeOf(inSp);
   let tab: Int32Array | undefined; // N-d (3-D and up) convolutions: where each tap reads
+  if (Cg === 1 && sp === 2 && G > 1 && X instanceof Float32Array && W instanceof Float32Array && out instanceof Float32Array) {
+    const [H, Wd] = inSp as [number, number];
+    const [kh, kw] = kSp as [number, number];
+    const [oh, ow] = outSp as [number, number];
+    depthwise2d(X, W, out, { N, C, mult: Coutg, H, W: Wd, kh, kw, oh, ow, strides: o.strides, pads: o.pads, dilations: o.dilations });
+    return withBias(out, bias, N, Cout, P, x.dtype, [N, Cout, ...outSp]);
+  }
   const pointwise = KK === 1 && o.strides.every((s) => s === 1) && o.pads.every((p) => p === 0);
   const direct = !pointwise && sp <= 2 && X instanceof Float32Array && W instanceof Float32Array && Coutg * rows * P >= 4096;
   for (let n = 0; n < N; n++) {
@@ -152,6 +160,11 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
       gemmF32(W, g * Coutg * rows, colBuf, colOff, out, (n * Cout + g * Coutg) * P, Coutg, rows, P, false, false, 1, 0);
     }
   }
+  return withBias(out, bias, N, Cout, P, x.dtype, [N, Cout, ...outSp]);
+}
+
+/** Adds the per-output-channel bias to out [N, Cout, P] in place and wraps it as a tensor. */
+function withBias(out: Float32Array, bias: Tensor | undefined, N: number, Cout: number, P: number, dtype: DType, shape: number[]): Tensor {
   if (bias) {
     const bd = bias.data as Float32Array;
     for (let n = 0; n < N; n++)
@@ -161,7 +174,7 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
         for (let p = 0; p < P; p++) out[base + p]! += bv;
       }
   }
-  return new Tensor([N, Cout, ...outSp], x.dtype, out);
+  return new Tensor(shape, dtype, out);
 }
 
 /**
