@@ -7,4 +7,7 @@ export default defineConfig({
   ...libraryConfig,
   entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' },
   external: ['@normkit/tensor'],
+  // The testing entry's self-import must type-check before dist/ exists (a clean clone): resolve it to
+  // the sources; it stays an external import in the emitted .d.ts.
+  dts: { compilerOptions: { customConditions: ['source'] } },
 });
