@@ -3,7 +3,7 @@
 // value is computed with plain loops over multi-indices, in float64.
 import type { Tensor } from '@normkit/tensor';
 
-/** Tiny deterministic generator for test inputs (mulberry32), separate from the package's Rng. */
+/** Tiny deterministic generator for test inputs (mulberry32), separate from the package's Rng. @example const rnd = mulberry(1); rnd() // in [0, 1) */
 export function mulberry(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -15,8 +15,10 @@ export function mulberry(seed: number): () => number {
   };
 }
 
+/** Number of elements of a shape (the references' own, not the package's `sizeOf`). @example prod([2, 3]) // 6 */
 export const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
+/** Multi-index of flat index `i` in row-major `shape`. @example unravel(5, [2, 3]) // [1, 2] */
 export function unravel(i: number, shape: readonly number[]): number[] {
   const idx = new Array<number>(shape.length).fill(0);
   for (let d = shape.length - 1; d >= 0; d--) {
@@ -27,13 +29,14 @@ export function unravel(i: number, shape: readonly number[]): number[] {
   return idx;
 }
 
+/** Flat row-major index of multi-index `idx`. @example ravel([1, 2], [2, 3]) // 5 */
 export function ravel(idx: readonly number[], shape: readonly number[]): number {
   let off = 0;
   for (let d = 0; d < shape.length; d++) off = off * (shape[d] as number) + (idx[d] as number);
   return off;
 }
 
-/** NumPy broadcast of any number of shapes (reference version, throws on mismatch). */
+/** NumPy broadcast of any number of shapes (reference version, throws on mismatch). @example refBroadcast([2, 1], [3]) // [2, 3] */
 export function refBroadcast(...shapes: (readonly number[])[]): number[] {
   const r = Math.max(...shapes.map((s) => s.length));
   const out: number[] = [];
@@ -46,26 +49,27 @@ export function refBroadcast(...shapes: (readonly number[])[]): number[] {
   return out;
 }
 
-/** Reads a broadcast operand at an output multi-index. */
+/** Reads a broadcast operand at an output multi-index. @example bget([1, 2, 3], [3], [1, 2]) // 3 */
 export function bget(data: ArrayLike<number>, shape: readonly number[], outIdx: readonly number[]): number {
   const off = outIdx.length - shape.length;
   const idx = shape.map((d, i) => (d === 1 ? 0 : (outIdx[i + off] as number)));
   return data[ravel(idx, shape)] as number;
 }
 
+/** `n` uniform float32 values in [lo, hi). @example randArray(4, mulberry(1), 0, 1) */
 export function randArray(n: number, rnd: () => number, lo = -1, hi = 1): Float32Array {
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * rnd();
   return a;
 }
 
-/** A random shape of rank [minRank, maxRank] with dims in [1, maxDim]. */
+/** A random shape of rank [minRank, maxRank] with dims in [1, maxDim]. @example randShape(mulberry(1), 1, 3, 5) */
 export function randShape(rnd: () => number, minRank: number, maxRank: number, maxDim: number): number[] {
   const r = minRank + Math.floor(rnd() * (maxRank - minRank + 1));
   return Array.from({ length: r }, () => 1 + Math.floor(rnd() * maxDim));
 }
 
-/** Triple-loop matmul, float64 accumulation: [M,K]·[K,N]. */
+/** Triple-loop matmul, float64 accumulation: [M,K]·[K,N]. @example refMatmul([1, 2], [3, 4], 1, 2, 1) // [11] */
 export function refMatmul(a: ArrayLike<number>, b: ArrayLike<number>, M: number, K: number, N: number, aOff = 0, bOff = 0): Float64Array {
   const c = new Float64Array(M * N);
   for (let i = 0; i < M; i++)
@@ -92,6 +96,7 @@ export interface RefNormBackward {
   dbScale: Float64Array;
 }
 
+/** erfc in float64: Taylor series below z = 3, continued fraction above (~1e-15). @example erfcRef(0) // 1 */
 export function erfcRef(z: number): number {
   if (z < 3) {
     let sum = 0;
@@ -108,7 +113,7 @@ export function erfcRef(z: number): number {
   return Math.exp(-z * z) / Math.sqrt(Math.PI) / (z + f);
 }
 
-/** Reference C = α·op(A)·op(B) + β·C0 by triple loop. */
+/** Reference C = α·op(A)·op(B) + β·C0 by triple loop. @example refGemm(a, b, c0, M, K, N, false, true, 1, 1) */
 export function refGemm(
   A: Float32Array,
   B: Float32Array,
@@ -131,7 +136,7 @@ export function refGemm(
   return out;
 }
 
-/** Reference reduction: groups every element by its index with the reduced axes zeroed. */
+/** Reference reduction: groups every element by its index with the reduced axes zeroed. @example refReduce(x, [2, 3], [1], (v) => Math.max(...v), true) */
 export function refReduce(data: Float32Array, shape: number[], axes: number[], f: (v: number[]) => number, keep: boolean) {
   const keptShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const groups = new Map<number, number[]>();
@@ -145,7 +150,7 @@ export function refReduce(data: Float32Array, shape: number[], axes: number[], f
   return { shape: keep ? keptShape : shape.filter((_, i) => !axes.includes(i)), values: out };
 }
 
-/** Direct N-d convolution loops (no im2col), zero padding. */
+/** Direct N-d convolution loops (no im2col), zero padding. @example refConv(x, [1, 3, 5, 5], w, [4, 3, 3, 3], undefined, [1, 1], [1, 1, 1, 1], [1, 1], 1).shape // [1, 4, 5, 5] */
 export function refConv(
   x: Float32Array,
   xs: number[],
@@ -183,7 +188,7 @@ export function refConv(
   return { shape: outShape, data: out };
 }
 
-/** Reference pooling by direct window loops. */
+/** Reference pooling by direct window loops. @example refPool('max', x, [1, 1, 4, 4], [2, 2], [2, 2], [0, 0, 0, 0], [1, 1], false, false).shape // [1, 1, 2, 2] */
 export function refPool(
   kind: 'max' | 'avg',
   x: Float32Array,
@@ -227,6 +232,7 @@ export function refPool(
 /**
  * Float64 reference over rows of d: LN y = (x − μ)/sqrt(σ² + ε)·γ + β with μ = Σx/d and the biased
  * σ² = Σ(x − μ)²/d (two passes, float64); RMS y = x/sqrt(Σx²/d + ε)·γ + β.
+ * @example refNorm('ln', x, rows, d, gamma, beta, 1e-5).y
  */
 export function refNorm(
   kind: 'ln' | 'rms',
@@ -256,7 +262,7 @@ export function refNorm(
   return { y, mean, inv };
 }
 
-/** softmax(scale·QKᵀ)·V per head with plain float64 loops. */
+/** softmax(scale·QKᵀ)·V per head with plain float64 loops. @example refAttention(qkv, 4, 1 / Math.sqrt(16)) */
 export function refAttention(qkv: Tensor, H: number, scale: number): Float64Array {
   const [B, T, threeD] = qkv.shape as [number, number, number];
   const D = threeD / 3;
@@ -289,6 +295,7 @@ export function refAttention(qkv: Tensor, H: number, scale: number): Float64Arra
  * σ², a = 1/sqrt(σ² + ε), x̂ = (x − μ)·a, ĝ = dy·γ, and dx_j = Σ_i ĝ_i·∂x̂_i/∂x_j with the Jacobian
  * ∂x̂_i/∂x_j = a·(δ_ij − c/d − x̂_i·x̂_j/d) summed term by term (c = 1 for LN, 0 for RMS);
  * dγ = Σ dy·x̂, dβ = Σ dy.
+ * @example refNormBackward(true, x, dy, rows, d, 1, gamma).dx
  */
 export function refNormBackward(
   center: boolean,
