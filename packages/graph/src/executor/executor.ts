@@ -1,5 +1,6 @@
 import { type Backend, fmtShape, getBackend, NormkitError, type Tensor, withBackend } from '@normkit/tensor';
 import { type Dim, Graph, Model, type Node, subgraphsOf } from '../ir.js';
+import { findGeluChains } from './fusion.js';
 import { hostInputs } from './host-inputs.js';
 import { ops } from './ops.js';
 import { kernelFor, type OpKernel, registerOp, unsupported } from './registry.js';
@@ -24,6 +25,12 @@ export interface ExecutorOptions {
   foldConstants?: boolean;
   /** Names a subgraph reads from its enclosing graph; they are passed to `run` like inputs. */
   outerScope?: string[];
+  /**
+   * Replace known multi-node chains by one kernel when planning, as onnxruntime does at session
+   * creation (today: GELU written as Div/Erf/Add/Mul/Mul runs as one `Gelu`); default true. The model
+   * is not changed, and a profile shows the fused step as `Gelu`.
+   */
+  fuse?: boolean;
 }
 
 /** Time of one node in a profiled run. */
@@ -211,7 +218,7 @@ export class Executor {
       for (const i of p.inputs) if (i) stack.push(i);
       for (const a of Object.values(p.attributes)) for (const g of subgraphsOf(a)) for (const f of g.freeVariables()) stack.push(f);
     }
-    const steps: Step[] = [];
+    let steps: Step[] = [];
     for (const node of this.order) {
       if (!needed.has(node) || this.folded.has(node)) continue;
       const opset = this.opsetOf(node.domain);
@@ -219,6 +226,7 @@ export class Executor {
       if (!kernel) throw unsupported({ node, opset });
       steps.push({ node, kernel, opset, release: [], host: hostInputs(node) });
     }
+    if (this.opts.fuse !== false) steps = this.fuse(steps, outputs);
     // Last reader of every value; values nobody reads are released right after their producer.
     const pinned = new Set<string>([...outputs, ...this.constants.keys(), ...runtimeInputs]);
     const last = new Map<string, number>();
@@ -230,6 +238,28 @@ export class Executor {
     for (const [v, i] of last) if (!pinned.has(v)) steps[i]!.release.push(v);
     this.plans.set(key, steps);
     return steps;
+  }
+
+  /** The plan with every fusable chain (see `fusion.ts`) replaced by one step where its last node ran. */
+  private fuse(steps: Step[], outputs: readonly string[]): Step[] {
+    const subgraphReads = steps.flatMap((s) =>
+      Object.values(s.node.attributes).flatMap((a) => subgraphsOf(a).flatMap((g) => [...g.freeVariables()])),
+    );
+    const chains = findGeluChains(
+      steps.map((s) => s.node),
+      { constant: (n) => (this.isConst(n) ? this.constants.get(n) : undefined), outputs: [...outputs, ...subgraphReads] },
+    );
+    const gelu = kernelFor('', 'Gelu');
+    if (chains.length === 0 || !gelu) return steps;
+    const replaced = new Set(chains.flatMap((c) => c.replaces));
+    const at = new Map(chains.map((c) => [c.replaces[c.replaces.length - 1] as Node, c]));
+    return steps.flatMap((s) => {
+      const c = at.get(s.node);
+      if (!c) return replaced.has(s.node) ? [] : [s];
+      const kernel: OpKernel = (ctx) =>
+        gelu(ctx).map((y) => (y && y.rank < c.minRank ? y.reshape(new Array(c.minRank - y.rank).fill(1).concat(y.shape)) : y));
+      return [{ node: c.node, kernel, opset: c.opset, release: [], host: hostInputs(c.node) }];
+    });
   }
 
   /** Checks feeds against the graph inputs: presence, dtype, rank and fixed dims. */
