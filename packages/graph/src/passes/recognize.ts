@@ -42,7 +42,10 @@ class Miss extends Error {}
  * treat it as RMSNorm). It does so only when the subgraph computes exactly that: both reductions over the
  * same trailing axes with keepdims, exponent 2, a constant scalar ε, γ/β constant and varying only over
  * the normalized axes, and no intermediate value read outside the pattern. Anything else is listed in
- * `nearMisses` with the reason. The input model is not modified.
+ * `nearMisses` with the reason. The input model is not modified. A γ/β the rewrite must write (ones for a
+ * missing γ, or a constant broadcast to the normalized shape) is capped at 2^24 elements: past that, or
+ * with a negative dim, the normalized shape comes from a corrupt declaration and the call throws
+ * `TENSOR_TOO_LARGE` / `INVALID_SHAPE` naming the node and the value.
  *
  * Casts between float types inside the chain are treated as value preserving; a cast after the
  * normalization is kept as a Cast of the fused node's output (γ, β are cast to the compute type).
