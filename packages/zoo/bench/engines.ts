@@ -17,7 +17,8 @@ import { architectures, buildModel } from '../src/index.js';
 const QUICK = process.env.BENCH_QUICK === '1';
 const ROUNDS = QUICK ? 3 : 7;
 const BUDGET_MS = QUICK ? 10_000 : 60_000; // per model, after the warm-up
-if (process.env.NORMKIT_THREADS !== '1') throw new Error('run with NORMKIT_THREADS=1 (npm run bench:engines sets it): one thread per engine');
+if (process.env.NORMKIT_THREADS !== '1')
+  throw new Error('run with NORMKIT_THREADS=1 (npm run bench:engines sets it): one thread per engine');
 ortWeb.env.wasm.numThreads = 1;
 ortNode.env.logLevel = 'error';
 ortWeb.env.logLevel = 'error';
@@ -78,7 +79,8 @@ function maxRelDiff(a: Outputs, b: Outputs): number {
   for (const [k, x] of Object.entries(b)) {
     const y = a[k];
     if (!y || y.length !== x.length) return Number.POSITIVE_INFINITY;
-    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs((y[i] as number) - (x[i] as number)) / (1 + Math.abs(x[i] as number)));
+    for (let i = 0; i < x.length; i++)
+      worst = Math.max(worst, Math.abs((y[i] as number) - (x[i] as number)) / (1 + Math.abs(x[i] as number)));
   }
   return worst;
 }
@@ -101,7 +103,11 @@ async function measure(arch: string): Promise<Row> {
   const m = buildModel(arch, { size: 'small', seed: 0 });
   const feed = randomInputs(m, 0);
   const bytes = encodeModel(m);
-  const engines = [normkitEngine(m, feed), await ortEngine('onnxruntime-web', ortWeb, bytes, feed), await ortEngine('onnxruntime-node', ortNode, bytes, feed)];
+  const engines = [
+    normkitEngine(m, feed),
+    await ortEngine('onnxruntime-web', ortWeb, bytes, feed),
+    await ortEngine('onnxruntime-node', ortNode, bytes, feed),
+  ];
   const first: Record<string, Outputs> = {};
   for (const e of engines) first[e.name] = await e.run(); // warm-up, and the outputs to compare
   const times: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e.name, []]));

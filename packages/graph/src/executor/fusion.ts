@@ -62,7 +62,7 @@ function scalar(ctx: Context, name: string): number | undefined {
 /** The only reader of `value` if it has exactly one and is not pinned, with the index of `value` among its inputs. */
 function soleReader(ctx: Context, value: string, opType: string): { node: Node; other: string } | undefined {
   const r = ctx.readers.get(value);
-  if (!r || r.length !== 1 || ctx.pinned.has(value)) return undefined;
+  if (r?.length !== 1 || ctx.pinned.has(value)) return undefined;
   const node = r[0] as Node;
   if (node.opType !== opType || node.domain !== '' || node.inputs.length !== 2) return undefined;
   const other = node.inputs[0] === value ? node.inputs[1] : node.inputs[0];
@@ -79,7 +79,7 @@ function geluChain(erf: Node, nodes: readonly Node[], ctx: Context): FusedNode |
   if (!d || !e) return undefined;
   // x / √2 (or x · 1/√2), read only by the Erf.
   const scale = producerOf(nodes, d);
-  if (!scale || scale.domain !== '' || ctx.pinned.has(d) || ctx.readers.get(d)?.length !== 1) return undefined;
+  if (scale?.domain !== '' || ctx.pinned.has(d) || ctx.readers.get(d)?.length !== 1) return undefined;
   const [x, c] = scale.inputs;
   if (!x || !c) return undefined;
   if (!(scale.opType === 'Div' && near(scalar(ctx, c), Math.SQRT2)) && !(scale.opType === 'Mul' && near(scalar(ctx, c), Math.SQRT1_2)))
@@ -102,7 +102,7 @@ function geluChain(erf: Node, nodes: readonly Node[], ctx: Context): FusedNode |
   } else {
     // (x · ½) · h
     const q = producerOf(nodes, times.other);
-    if (!q || q.opType !== 'Mul' || q.domain !== '' || ctx.readers.get(times.other)?.length !== 1 || ctx.pinned.has(times.other))
+    if (q?.opType !== 'Mul' || q.domain !== '' || ctx.readers.get(times.other)?.length !== 1 || ctx.pinned.has(times.other))
       return undefined;
     const qOther = q.inputs[0] === x ? q.inputs[1] : q.inputs[1] === x ? q.inputs[0] : undefined;
     if (!qOther || !near(scalar(ctx, qOther), 0.5)) return undefined;

@@ -1,5 +1,5 @@
 import type { BinaryOp, UnaryOp, UnaryParamOp } from '../backend.js';
-import { allocate, type DType, isFloat, type TypedArray } from '../dtype.js';
+import { allocate, type DType, isFloat } from '../dtype.js';
 import { broadcastStrides, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { erfWasm, geluWasm } from './fused-wasm.js';
