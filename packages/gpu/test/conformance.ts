@@ -3,6 +3,9 @@
 import type { ConformanceOptions, Tolerance } from '@normkit/tensor/testing';
 import type { GpuBackend } from '../src/index.js';
 
+/** Why the backward kernels are skipped. */
+const NO_GRADS = "no backward kernels (Backend.grads): gradients use the CPU backend's, on host values";
+
 /**
  * The cases this backend does not run itself, and why (see CPU_KERNELS in src/backend.ts): the suite
  * asserts each one still delegates, so a kernel that gains device support must leave this list.
@@ -16,6 +19,12 @@ export const GPU_SKIPS: Readonly<Record<string, string>> = {
   'attention/selfAttention 3 heads': 'no fused attention kernel: the op layer runs the CPU kernel on host values',
   'norm-backward/layerNormBackward': 'no device backward kernel: the norm package runs its host float64 path',
   'norm-backward/rmsNormBackward': 'no device backward kernel: the norm package runs its host float64 path',
+  'grads/unary tanh': NO_GRADS,
+  'grads/softmax': NO_GRADS,
+  'grads/logSoftmax': NO_GRADS,
+  'grads/gather (scatter-add, repeated and negative indices)': NO_GRADS,
+  'grads/slice (strided, negative step)': NO_GRADS,
+  'grads/pad reflect (folded back)': NO_GRADS,
 };
 
 /**

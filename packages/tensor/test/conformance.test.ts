@@ -14,7 +14,7 @@ describe('the conformance runner', () => {
   it('covers every op family with unique ids', () => {
     expect(new Set(cases.map((c) => c.id)).size).toBe(cases.length);
     expect(new Set(cases.map((c) => c.family))).toEqual(
-      new Set(['elementwise', 'gelu', 'reduce', 'movement', 'linear', 'norm', 'attention', 'norm-backward']),
+      new Set(['elementwise', 'gelu', 'reduce', 'movement', 'linear', 'norm', 'attention', 'norm-backward', 'grads']),
     );
   });
 

@@ -3,7 +3,16 @@
 // tolerance. Inputs are small, seeded, and deliberately not multiples of 4.
 
 import * as op from '@normkit/tensor';
-import { type Backend, CpuBackend, type DType, type NormBackwardOptions, NormkitError, Tensor, withBackend } from '@normkit/tensor';
+import {
+  type Backend,
+  CpuBackend,
+  type DType,
+  type GradKernels,
+  type NormBackwardOptions,
+  NormkitError,
+  Tensor,
+  withBackend,
+} from '@normkit/tensor';
 import {
   bget,
   erfcRef,
@@ -24,7 +33,16 @@ import {
 } from './reference.js';
 
 /** The op families the suite covers; a case id is `family/name`. */
-export type ConformanceFamily = 'elementwise' | 'gelu' | 'reduce' | 'movement' | 'linear' | 'norm' | 'attention' | 'norm-backward';
+export type ConformanceFamily =
+  | 'elementwise'
+  | 'gelu'
+  | 'reduce'
+  | 'movement'
+  | 'linear'
+  | 'norm'
+  | 'attention'
+  | 'norm-backward'
+  | 'grads';
 
 /** Per element, |got − want| ≤ atol + rtol·|want|. */
 export interface Tolerance {
@@ -46,7 +64,7 @@ export interface ConformanceCase {
   family: ConformanceFamily;
   tol: Tolerance;
   /** The optional `Backend` method the case exercises; a backend without it lacks the op. */
-  needs?: 'selfAttention' | 'layerNormBackward' | 'rmsNormBackward';
+  needs?: 'selfAttention' | 'layerNormBackward' | 'rmsNormBackward' | 'grads';
   compute(backend: Backend): Tensor[];
   expected(): Expected[];
 }
@@ -73,14 +91,14 @@ function mk(
   family: ConformanceFamily,
   name: string,
   tol: Tolerance,
-  compute: () => Tensor | Tensor[],
+  compute: (backend: Backend) => Tensor | Tensor[],
   expected: () => Expected | Expected[],
 ) {
   const c: ConformanceCase = {
     id: `${family}/${name}`,
     family,
     tol,
-    compute: () => [compute()].flat(),
+    compute: (b) => [compute(b)].flat(),
     expected: () => [expected()].flat(),
   };
   return c;
@@ -803,6 +821,105 @@ function normBackwardCases(): ConformanceCase[] {
   }));
 }
 
+/** A GradKernels method of `be`, or a typed error naming what the backend lacks. */
+function gradsOf(be: Backend): GradKernels {
+  if (!be.grads) throw new NormkitError('UNSUPPORTED_OP', `backend "${be.name}" has no grads (backward kernels)`);
+  return be.grads;
+}
+
+/** Backward kernels (`Backend.grads`), each against its derivative written out by hand. */
+function gradCases(): ConformanceCase[] {
+  const rnd = mulberry(24);
+  const x = f32([4, 6], rnd, -2, 2);
+  const dy = f32([4, 6], rnd);
+  const y = op.tanh(x);
+  const sm = op.softmax(x, 1);
+  const lsm = op.logSoftmax(x, 1);
+  const [vdy, vy, vsm, vlsm] = [dy, y, sm, lsm].map(vals) as [number[], number[], number[], number[]];
+  const rowSum = (f: (i: number) => number, r: number) => Array.from({ length: 6 }, (_, j) => f(r * 6 + j)).reduce((s, v) => s + v, 0);
+  const G = 'grads';
+  const ids = new Tensor([5], 'int32', Int32Array.from([3, 0, 3, -1, 1]));
+  const dyG = f32([5, 6], rnd);
+  const vdyG = vals(dyG);
+  const pads = [1, 2, 2, 1];
+  const dyP = f32([7, 9], rnd);
+  const vdyP = vals(dyP);
+  const cases = [
+    mk(
+      G,
+      'unary tanh',
+      ACCUMULATED,
+      (b) => gradsOf(b).unary('tanh', x, y, dy),
+      () =>
+        out(
+          x.shape,
+          vdy.map((d, i) => d * (1 - vy[i]! ** 2)),
+        ),
+    ),
+    mk(
+      G,
+      'softmax',
+      ACCUMULATED,
+      (b) => gradsOf(b).softmax(dy, sm, 1, false),
+      () =>
+        out(
+          x.shape,
+          vsm.map((s, i) => s * (vdy[i]! - rowSum((k) => vdy[k]! * vsm[k]!, Math.floor(i / 6)))),
+        ),
+    ),
+    mk(
+      G,
+      'logSoftmax',
+      ACCUMULATED,
+      (b) => gradsOf(b).softmax(dy, lsm, 1, true),
+      () =>
+        out(
+          x.shape,
+          vlsm.map((l, i) => vdy[i]! - Math.exp(l) * rowSum((k) => vdy[k]!, Math.floor(i / 6))),
+        ),
+    ),
+    mk(
+      G,
+      'gather (scatter-add, repeated and negative indices)',
+      ACCUMULATED,
+      (b) => gradsOf(b).gather(dyG, ids, [4, 6], 0),
+      () => {
+        const r = new Float64Array(24);
+        vals(ids).forEach((v, i) => {
+          for (let j = 0; j < 6; j++) r[(v < 0 ? v + 4 : v) * 6 + j]! += vdyG[i * 6 + j]!;
+        });
+        return out([4, 6], r);
+      },
+    ),
+    mk(
+      G,
+      'slice (strided, negative step)',
+      EXACT,
+      (b) => gradsOf(b).slice(op.slice(dy, [3, 0], [0, 6], [0, 1], [-1, 2]), [4, 6], [3, 0], [-1, 2]),
+      () => {
+        const r = new Float64Array(24);
+        for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) r[(3 - i) * 6 + 2 * j] = vdy[(3 - i) * 6 + 2 * j]!;
+        return out([4, 6], r);
+      },
+    ),
+    mk(
+      G,
+      'pad reflect (folded back)',
+      ACCUMULATED,
+      (b) => gradsOf(b).pad(dyP, [4, 6], pads, 'reflect'),
+      () => {
+        const r = new Float64Array(24);
+        vdyP.forEach((v, i) => {
+          const [a, b] = unravel(i, [7, 9]) as [number, number];
+          r[reflect(a - 1, 4) * 6 + reflect(b - 2, 6)]! += v;
+        });
+        return out([4, 6], r);
+      },
+    ),
+  ];
+  return cases.map((c) => ({ ...c, needs: 'grads' as const }));
+}
+
 /**
  * Every conformance case, in a fixed order (the same list in Node and in a browser bundle).
  * @example conformanceCases().map((c) => c.id) // ['elementwise/neg', ...]
@@ -824,5 +941,6 @@ export function conformanceCases(): ConformanceCase[] {
     ...normCases(),
     ...attentionCases(),
     ...normBackwardCases(),
+    ...gradCases(),
   ]);
 }

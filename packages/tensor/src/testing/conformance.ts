@@ -68,7 +68,7 @@ async function compare(c: ConformanceCase, backend: Backend, tol: Tolerance): Pr
 export async function checkCase(c: ConformanceCase, backend: Backend, opts: ConformanceOptions = {}): Promise<CaseReport> {
   const tol = { atol: Math.max(c.tol.atol, opts.tolerance?.atol ?? 0), rtol: Math.max(c.tol.rtol, opts.tolerance?.rtol ?? 0) };
   opts.delegated?.();
-  const lacks = c.needs && typeof backend[c.needs] !== 'function' ? `the backend has no ${c.needs}` : undefined;
+  const lacks = c.needs && backend[c.needs] === undefined ? `the backend has no ${c.needs}` : undefined;
   let error: string | undefined;
   try {
     error = await compare(c, backend, tol);
