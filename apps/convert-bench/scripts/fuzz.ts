@@ -37,6 +37,7 @@ Options:
   --budget-s <s>      wall-clock budget in seconds (default 600; 60 makes a useful short run)
   --minutes <m>       the same budget in minutes
   --limit <n>         stop after n mutations (with a budget, whichever comes first)
+  --from <i>          start at mutation i (continue an earlier campaign of the same seed)
   --seed <n>          campaign seed (default 20261206): mutation i of a seed is always the same mutant
   --match <text>      only corpus models whose path contains <text>
   --model <path>      with --replay: the model to mutate (as the findings table names it, or a path)
@@ -56,6 +57,7 @@ interface Options {
   seconds: number;
   seed: number;
   limit: number;
+  from: number;
   out: string;
   match?: string;
   model?: string;
@@ -74,7 +76,7 @@ const numberArg = (v: string | undefined, flag: string, min: number): number => 
 
 /** The command line, checked: an unknown flag or a value that is not a number is a UsageError. */
 function parseArgs(argv: string[]): Options {
-  const o: Options = { seconds: 600, seed: 20261206, limit: Number.POSITIVE_INFINITY, out: DEFAULT_OUT };
+  const o: Options = { seconds: 600, seed: 20261206, limit: Number.POSITIVE_INFINITY, from: 0, out: DEFAULT_OUT };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] as string;
     const v = argv[i + 1];
@@ -86,6 +88,7 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--minutes') o.seconds = numberArg(v, flag, 1 / 60) * 60;
     else if (flag === '--seed') o.seed = Math.trunc(numberArg(v, flag, 0));
     else if (flag === '--limit') o.limit = Math.trunc(numberArg(v, flag, 1));
+    else if (flag === '--from') o.from = Math.trunc(numberArg(v, flag, 0));
     else if (flag === '--match' || flag === '--model' || flag === '--out') {
       if (!v || v.startsWith('--')) throw new UsageError(`${flag} wants a value`);
       o[flag.slice(2) as 'match' | 'model' | 'out'] = v;
@@ -248,6 +251,7 @@ function summarize(results: Result[], o: Options, seconds: number, models: strin
     seed: o.seed,
     ...(o.match !== undefined ? { match: o.match } : {}),
     mutations: results.length,
+    indices: results.length > 0 ? [results[0]?.index, results[results.length - 1]?.index] : [],
     seconds: Math.round(seconds),
     models: models.length,
     limits: { hangSeconds: HANG_MS / 1000, rssGiB: RSS_LIMIT / 1024 ** 3, heapMiB: HEAP_MB },
@@ -287,7 +291,7 @@ function markdown(s: ReturnType<typeof summarize>): string {
   const lines = [
     '# Fuzz campaign (apps/convert-bench/scripts/fuzz.ts)',
     '',
-    `${s.mutations} mutations of ${s.models} real models in ${s.seconds} s (seed ${s.seed}; one child process, ${s.limits.hangSeconds} s and ${s.limits.rssGiB} GiB per mutant).`,
+    `${s.mutations} mutations (#${s.indices.join('–#')}) of ${s.models} real models in ${s.seconds} s (seed ${s.seed}; one child process, ${s.limits.hangSeconds} s and ${s.limits.rssGiB} GiB per mutant).`,
     `Written by \`${s.command}\` (from apps/convert-bench; \`npm run fuzz -- --help\` lists the options, \`--budget-s 60\` is a one-minute run).`,
     `Replay a finding: \`npm run fuzz -- --seed ${s.seed} --replay <#> --model <model>\`.`,
     '',
@@ -345,21 +349,21 @@ async function replay(o: Options, models: string[], runner: Runner, indices: num
   return findings > 0 ? 1 : 0;
 }
 
-/** Runs mutations 0, 1, … until the budget or the limit, writes the summary; the exit status. */
+/** Runs mutations from, from + 1, … until the budget or the limit, writes the summary; the exit status. */
 async function campaign(o: Options, models: string[], runner: Runner): Promise<number> {
   const runnable = new Map<string, boolean>();
   const results: Result[] = [];
   const t0 = performance.now();
   const deadline = t0 + o.seconds * 1000;
   process.stderr.write(`fuzzing ${models.length} models for ${o.seconds} s on 1 of ${cpus().length} cores …\n`);
-  for (let i = 0; i < o.limit && performance.now() < deadline; i++) {
+  for (let i = o.from; i < o.from + o.limit && performance.now() < deadline; i++) {
     const model = models[i % models.length] as string;
     const r = await runner.run({ index: i, seed: o.seed, model, ...(runnable.has(model) ? { runnable: runnable.get(model) } : {}) });
     if (r.runnable !== undefined) runnable.set(r.model, r.runnable);
     if (r.mutation.kind === '?') r.mutation = describe(r.model, o.seed, i);
     results.push(r);
     if (isFinding(r)) process.stderr.write(`\n#${i} ${r.outcome} (${r.stage}) ${r.mutation.what}: ${r.error?.slice(0, 200)}\n`);
-    if (i % 100 === 0) process.stderr.write(`\r${i} mutations, ${Math.round((performance.now() - t0) / 1000)} s`);
+    if (i % 100 === 0) process.stderr.write(`\r${i - o.from} mutations, ${Math.round((performance.now() - t0) / 1000)} s`);
   }
   const s = summarize(results, o, (performance.now() - t0) / 1000, models);
   mkdirSync(dirname(o.out), { recursive: true });
