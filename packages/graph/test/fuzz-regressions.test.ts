@@ -4,7 +4,15 @@
 // unchecked axis (a 2^31-long sparse array that later loops walked).
 import { NormkitError, Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
-import { analyzeFoldability, GraphBuilder, inferShapes, type Model, recognizeLayerNorms } from '../src/index.js';
+import {
+  analyzeFoldability,
+  foldLayerNorms,
+  GraphBuilder,
+  inferShapes,
+  type Model,
+  randomInputs,
+  recognizeLayerNorms,
+} from '../src/index.js';
 
 const HUGE = 2 ** 31;
 
@@ -84,5 +92,40 @@ describe('shape inference refuses an axis outside the rank instead of indexing w
     const before = mib();
     expect(inferShapes(m.clone()).get(y)?.shape).toBeUndefined();
     expect(mib() - before).toBeLessThan(200);
+  });
+});
+
+describe('randomInputs (and so foldLayerNorms’ verification) checks declared sizes before allocating', () => {
+  /** token ids [n] → Gather from an embedding table → LayerNorm. */
+  function embedLn(n: number): Model {
+    const b = new GraphBuilder('embed');
+    const ids = b.input('input_ids', 'int64', [n]);
+    const e = b.op('Gather', [b.constant('table', Tensor.randn([16, 8], 1)), ids], { axis: 0 });
+    b.output(b.op('LayerNormalization', [e, b.constant('g', Tensor.ones([8])), b.constant('b', Tensor.zeros([8]))], { axis: -1 }));
+    return b.model(17);
+  }
+
+  it('an int64 input declared [2^31] is TENSOR_TOO_LARGE naming the input (was a fatal heap OOM)', () => {
+    const before = mib();
+    const error = thrown(() => randomInputs(embedLn(HUGE), 0));
+    expect(mib() - before).toBeLessThan(200);
+    expect(error).toBeInstanceOf(NormkitError);
+    expect((error as NormkitError).code).toBe('TENSOR_TOO_LARGE');
+    expect((error as NormkitError).message).toContain('randomInputs: input "input_ids" of shape [2147483648]');
+    expect((error as NormkitError).details).toMatchObject({ input: 'input_ids' });
+  });
+
+  it('foldLayerNorms with its default verification says the same instead of allocating', () => {
+    const error = thrown(() => foldLayerNorms(embedLn(HUGE)));
+    expect((error as NormkitError).code).toBe('TENSOR_TOO_LARGE');
+  });
+
+  it('a negative size for a symbolic dim is INVALID_SHAPE; real sizes still feed', () => {
+    const b = new GraphBuilder('sym');
+    b.output(b.op('Relu', [b.input('x', 'float32', ['batch', 8])]));
+    const m = b.model(17);
+    expect((thrown(() => randomInputs(m, 0, { batch: -3 })) as NormkitError).code).toBe('INVALID_SHAPE');
+    expect(randomInputs(m, 0, { batch: 3 }).x?.shape).toEqual([3, 8]);
+    expect(randomInputs(embedLn(12), 0).input_ids?.shape).toEqual([12]);
   });
 });

@@ -1,4 +1,4 @@
-import { NormkitError, Rng, Tensor } from '@normkit/tensor';
+import { fmtShape, NormkitError, Rng, sizeOf, Tensor, validateShape } from '@normkit/tensor';
 import type { Model } from '../ir.js';
 import { constantOf } from './graph-facts.js';
 import { assertModel } from './recognize.js';
@@ -50,7 +50,9 @@ export function setVerifyExecutor(fn: ExecuteFn | undefined): void {
 /**
  * Seeded random feeds for a model's runtime inputs: float inputs standard normal; int64/int32 inputs
  * (token ids) uniform in [0, n) where n is the smallest table a Gather indexes with them (2 when none
- * is found); inputs named like a mask are all ones. Symbolic dims get `dims[name]` or a default.
+ * is found); inputs named like a mask are all ones. Symbolic dims get `dims[name]` or a default. A feed
+ * of more than 2^28 elements in all (a declared dim of 2^31, say) is refused with TENSOR_TOO_LARGE
+ * before anything is allocated.
  *
  * @example
  * ```ts
@@ -63,16 +65,9 @@ export function randomInputs(model: Model, seed = 0, dims: Record<string, number
   const consumers = g.consumers();
   const producers = g.producers();
   const feed: Record<string, Tensor> = {};
+  const shapes = feedShapes(model, dims);
   for (const v of g.runtimeInputs()) {
-    const shape = (v.shape ?? []).map((d) => {
-      if (typeof d === 'number' && d > 0) return d;
-      if (typeof d === 'string') {
-        if (dims[d] !== undefined) return dims[d] as number;
-        if (/batch|^n$|^b$/i.test(d)) return 2;
-        if (/seq|len|token|time|^s$|^t$/i.test(d)) return 8;
-      }
-      return 4;
-    });
+    const shape = shapes.get(v.name) as number[];
     const size = shape.reduce((a, b) => a * b, 1);
     const dt = v.dtype ?? 'float32';
     if (dt === 'int64' || dt === 'int32') {
@@ -94,6 +89,40 @@ export function randomInputs(model: Model, seed = 0, dims: Record<string, number
     }
   }
   return feed;
+}
+
+/** The most elements `randomInputs` generates for one feed (all inputs together: 1 GiB of float32). */
+const MAX_FEED_ELEMENTS = 2 ** 28;
+
+/**
+ * The shape `randomInputs` gives each runtime input, checked before anything is allocated: a declared
+ * dim of 2^31 (or a `dims` entry) past MAX_FEED_ELEMENTS in all is TENSOR_TOO_LARGE, a negative or
+ * fractional `dims` entry INVALID_SHAPE, each naming the input and the way out.
+ */
+function feedShapes(model: Model, dims: Record<string, number>): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  let total = 0;
+  for (const v of model.graph.runtimeInputs()) {
+    const shape = (v.shape ?? []).map((d) => {
+      if (typeof d === 'number' && d > 0) return d;
+      if (typeof d === 'string') {
+        if (dims[d] !== undefined) return dims[d] as number;
+        if (/batch|^n$|^b$/i.test(d)) return 2;
+        if (/seq|len|token|time|^s$|^t$/i.test(d)) return 8;
+      }
+      return 4;
+    });
+    validateShape(shape, `randomInputs: input "${v.name}"`, Number.MAX_SAFE_INTEGER);
+    total += sizeOf(shape);
+    if (total > MAX_FEED_ELEMENTS)
+      throw new NormkitError(
+        'TENSOR_TOO_LARGE',
+        `randomInputs: input "${v.name}" of shape ${fmtShape(shape)} brings the feed to ${total} elements, over the ${MAX_FEED_ELEMENTS} random inputs are generated for; give its symbolic dims smaller sizes (dims / verifyOptions.dims), fix a declared dim that large, or pass your own inputs (verifyOptions.inputs with runs: 0)`,
+        { input: v.name, shape },
+      );
+    shapes.set(v.name, shape);
+  }
+  return shapes;
 }
 
 function gatherLimit(
