@@ -42,7 +42,7 @@ Options:
   --match <text>      only corpus models whose path contains <text>
   --model <path>      with --replay: the model to mutate (as the findings table names it, or a path)
   --out <prefix>      write <prefix>.json and <prefix>.md (default: ${DEFAULT_OUT})
-  --replay <i,j,...>  rerun mutations i, j, ... of the campaign (same --seed) and print them as JSON
+  --replay <i,j,...>  rerun mutations i, j, ... (same --seed; --model or the same --match) and print them as JSON
   -h, --help          this text
 
 Exit status: 0 no findings, 1 findings, 2 bad arguments.
@@ -70,7 +70,8 @@ class UsageError extends Error {}
 
 const numberArg = (v: string | undefined, flag: string, min: number): number => {
   const n = Number(v);
-  if (v === undefined || !Number.isFinite(n) || n < min) throw new UsageError(`${flag} wants a number ≥ ${min}, got ${v ?? 'nothing'}`);
+  if (v === undefined || v.trim() === '' || !Number.isFinite(n) || n < min)
+    throw new UsageError(`${flag} wants a number ≥ ${min}, got ${v ?? 'nothing'}`);
   return n;
 };
 
