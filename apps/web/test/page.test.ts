@@ -258,6 +258,18 @@ describe.skipIf(!haveChromium)('the page in chromium', () => {
     expect(await errorText(page)).toBe('');
     expect(await page.textContent('#ln-summary')).toContain('5 of 5 LayerNorms foldable');
 
+    // A folder (the directory input): the model's external data is found beside it, and a second
+    // model in the folder is named as not opened.
+    const folder = join(tmp, 'folder');
+    (await import('node:fs')).mkdirSync(folder, { recursive: true });
+    await saveModel(buildModel('vit', { size: 'tiny', seed: 0 }), join(folder, 'model.onnx'), { externalDataThreshold: 1024 });
+    writeFileSync(join(folder, 'other.onnx'), encodeModel(buildModel('bert', { size: 'tiny', seed: 0 })));
+    await page.setInputFiles('#folder-input', folder);
+    await idle(page);
+    expect(await errorText(page)).toBe('');
+    expect(await page.textContent('#ln-summary')).toContain('5 of 5 LayerNorms foldable');
+    expect(await page.textContent('#status-text')).toMatch(/Opened model\.onnx .*not opened: folder\/other\.onnx/);
+
     // An op neither engine has: the LayerNorm folds, but nothing can verify it, and the page says why;
     // the file is offered only when asked for explicitly.
     const b = new GraphBuilder('custom');
