@@ -35,6 +35,7 @@ export interface Cfg {
 
 /** An architecture of the zoo: what it is, what the analysis should say, and how to build it. */
 export interface Architecture extends ArchitectureInfo {
+  /** Builds the model for fully resolved options (see `buildModel`, which fills the defaults). */
   build: (o: Required<BuildOptions>) => Model;
   /** Default sequence length (or frames) per size, for text and audio models. */
   seq?: (s: ZooSize) => number;
