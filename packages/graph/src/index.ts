@@ -10,7 +10,19 @@
  */
 
 export { GraphBuilder, toAttribute } from './builder.js';
-export { elemTypeName, isNativeDType, nativeCode, type OnnxTypeInfo, onnxType, onnxTypeCode } from './elem-types.js';
+export {
+  bf16ToFloat,
+  elemTypeName,
+  floatToBf16,
+  floatToHalf,
+  halfToFloat,
+  isNativeDType,
+  narrowValue,
+  nativeCode,
+  type OnnxTypeInfo,
+  onnxType,
+  onnxTypeCode,
+} from './elem-types.js';
 export {
   type ExecuteResult,
   Executor,

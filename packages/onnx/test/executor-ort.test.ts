@@ -305,3 +305,52 @@ describe('Scan against onnxruntime-node', () => {
     });
   }
 });
+
+describe('Cast to narrow types against onnxruntime-node (exact)', () => {
+  // Values across the float16 range: rounding ties, the largest half (65504), overflow to ∞ (65520),
+  // subnormals (2^-24 and half of it), and integers that wrap in int8 / uint8 / int16.
+  const values = [
+    0,
+    -0,
+    1,
+    1.0001,
+    1 + 2 ** -11,
+    1 + 3 * 2 ** -11,
+    -2.5,
+    3.14159,
+    65504,
+    65519,
+    65520,
+    -70000,
+    2 ** -24,
+    2 ** -25,
+    6e-5,
+    1e-7,
+  ];
+  const ints = [0, 1, -1, 127, 128, 255, 256, 300, -129, -300, 32767, 32768, 65535, 70000, -70000];
+  // to: 10 float16, 16 bfloat16 (cast back to float for the comparison); 3 int8, 2 uint8, 5 int16, 4 uint16 (cast to int32).
+  const cases: { to: number; back: number; xs: number[] }[] = [
+    { to: 10, back: 1, xs: values },
+    { to: 16, back: 1, xs: values },
+    { to: 3, back: 6, xs: ints },
+    { to: 2, back: 6, xs: ints },
+    { to: 5, back: 6, xs: ints },
+    { to: 4, back: 6, xs: ints },
+  ];
+  for (const c of cases)
+    it(`float32 → type ${c.to} → type ${c.back}`, async () => {
+      const bytes = model({
+        node: [
+          node('Cast', ['x'], ['n'], { attribute: [int('to', c.to)] as never }),
+          node('Cast', ['n'], ['y'], { attribute: [int('to', c.back)] as never }),
+        ],
+        input: [vi('x', 1, [c.xs.length])],
+        output: [vi('y', c.back)],
+      });
+      const x = Tensor.from(c.xs, [c.xs.length], 'float32');
+      const { ours, theirs } = await both(bytes, { x });
+      const a = Array.from(ours.y!.data as ArrayLike<number>, Number);
+      const b = Array.from(theirs.y!.data as ArrayLike<number>, Number);
+      expect(a).toEqual(b);
+    });
+});

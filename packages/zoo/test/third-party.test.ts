@@ -108,6 +108,15 @@ describe('PyTorch exports: GPT-2, BERT, DistilBERT', { timeout: 240_000 }, () =>
     expect(fr.folded).toHaveLength(1);
   });
 
+  it('BERT SQuAD fp16 (PyTorch 1.4; onnxruntime 1.30 refuses the file): its float16 casts run, 1 of 25 folds, converted matches', async () => {
+    const m = await loadModel(`${HIST}bert_squad_pytorch1.4_opset11_fp16/BertForQuestionAnswering.onnx`);
+    expect(m.graph.nodes.filter((n) => n.opType === 'Cast' && n.attributes.to?.value === 10).length).toBeGreaterThan(0);
+    const { model: folded, report } = foldLayerNorms(m, { verify: false });
+    expect(report.folded).toHaveLength(1);
+    const v = verifyEquivalence(m, folded, { seed: 1, runs: 1 });
+    expect(v.equivalent).toBe(true);
+  });
+
   it('BERT SQuAD converted matches the original in our executor', async () => {
     const m = await loadModel(`${HIST}bert_squad_pytorch1.4_opset11/BertForQuestionAnswering_0.onnx`);
     const { model: folded } = foldLayerNorms(m, { verify: false });

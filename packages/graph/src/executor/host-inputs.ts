@@ -54,8 +54,11 @@ const HOST_INPUTS: Record<string, readonly number[] | 'all'> = {
   ArgMin: 'all',
 };
 
-/** Integer and float64 targets of Cast: the result is a host dtype, computed on the CPU. */
-const HOST_CASTS = new Set([2, 3, 4, 5, 6, 7, 11, 12, 13]);
+/**
+ * Cast targets computed on the CPU: integer and float64 results are host dtypes, and float16 / bfloat16
+ * round each value on the host (see `narrowValue`).
+ */
+const HOST_CASTS = new Set([2, 3, 4, 5, 6, 7, 10, 11, 12, 13, 16]);
 
 /**
  * The input indices of `node` that must be on the host when it runs (see HOST_INPUTS).

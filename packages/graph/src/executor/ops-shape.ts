@@ -1,5 +1,6 @@
 import * as T from '@normkit/tensor';
 import { fmtShape, sizeOf, Tensor } from '@normkit/tensor';
+import { narrowValue, onnxType } from '../elem-types.js';
 import { attr } from '../ir.js';
 import { dtypeFromOnnx, has, ints, invalid, need, type OpContext, registerOp, scalarOf, unsupported } from './registry.js';
 
@@ -185,11 +186,30 @@ registerOp('', 'Shape', (ctx) => {
 });
 registerOp('', 'Size', (ctx) => [int64([need(ctx, 0).size], [])]);
 
+// Cast to a type held in a wider carrier (float16 → float32, int8 → int32, …) casts to the carrier and
+// then gives every value the narrow type's exact value (rounded or wrapped), so an fp16 model computes
+// in float32 between its casts but each cast rounds as onnxruntime's does.
 registerOp('', 'Cast', (ctx) => {
   const to = attr(ctx.node, 'to', 'int');
   if (to === undefined) throw invalid(ctx, 'attribute "to" is required');
+  const type = onnxType(to);
+  if (type?.kind === 'widened' && type.dtype) return [narrowed(T.cast(need(ctx, 0), type.dtype), to)];
   return [T.cast(need(ctx, 0), dtypeFromOnnx(ctx, to))];
 });
+
+/** `t` (in its carrier dtype) with every value narrowed to the ONNX type `code` (see `narrowValue`). */
+function narrowed(t: Tensor, code: number): Tensor {
+  const src = t.data;
+  if (src instanceof BigInt64Array)
+    return new Tensor(
+      t.shape,
+      t.dtype,
+      BigInt64Array.from(src, (v) => BigInt(narrowValue(code, Number(v)))),
+    );
+  const out = src.slice();
+  for (let i = 0; i < out.length; i++) out[i] = narrowValue(code, out[i] as number);
+  return new Tensor(t.shape, t.dtype, out);
+}
 registerOp('', 'CastLike', (ctx) => [T.cast(need(ctx, 0), need(ctx, 1).dtype)]);
 
 registerOp('', 'Constant', (ctx) => {
