@@ -155,28 +155,43 @@ export interface NormBackwardResult {
  */
 export interface Backend {
   readonly name: string;
+  /** Elementwise `op` over x; same shape and dtype (`not` takes and returns bool). */
   unary(op: UnaryOp, x: Tensor): Tensor;
+  /** Elementwise parameterised op `p` (leakyRelu, elu, clip, ...) over x; same shape and dtype. */
   unaryParam(p: UnaryParamOp, x: Tensor): Tensor;
   /** Broadcasting binary op; comparisons and logic ops return bool. `outShape` is the broadcast shape. */
   binary(op: BinaryOp, a: Tensor, b: Tensor, outShape: readonly number[]): Tensor;
+  /** Broadcasting select: `a` where the bool `cond` is true, else `b` (a and b share a dtype); `outShape` is the broadcast shape. */
   where(cond: Tensor, a: Tensor, b: Tensor, outShape: readonly number[]): Tensor;
   /** Reduce over sorted, normalized `axes` (non-empty). */
   reduce(op: ReduceOp, x: Tensor, axes: readonly number[], keepDims: boolean): Tensor;
+  /** int64 index of the max/min along the normalized, non-empty `axis`; ties go to the first index unless `selectLastIndex`. */
   argReduce(op: 'argmax' | 'argmin', x: Tensor, axis: number, keepDims: boolean, selectLastIndex: boolean): Tensor;
+  /** Softmax (or, with `log`, logSoftmax) of a float x along the normalized `axis`. */
   softmax(x: Tensor, axis: number, log: boolean): Tensor;
   /** Batched matmul with broadcast batch dims; `a` is [..., M, K], `b` is [..., K, N] (both rank ≥ 2). */
   matmul(a: Tensor, b: Tensor): Tensor;
+  /** ONNX Gemm on 2-D a, b: alpha·op(a)·op(b) + beta·c, op transposing when transA/transB; `c` broadcasts to [M, N]. */
   gemm(a: Tensor, b: Tensor, c: Tensor | undefined, opts: Required<GemmOptions>): Tensor;
+  /** Convolution of x [N, Cin, ...spatial] with w [Cout, Cin/group, ...kernel] plus an optional bias [Cout]. */
   conv(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Required<ConvOptions>): Tensor;
+  /** Max or average pooling of x [N, C, ...spatial] over windows of `opts.kernelShape`. */
   pool(kind: 'max' | 'avg', x: Tensor, opts: Required<PoolOptions>): Tensor;
+  /** Permutes x's axes: output axis i is input axis perm[i] (`perm` normalized, a full permutation). */
   transpose(x: Tensor, perm: readonly number[]): Tensor;
+  /** Joins one or more tensors of equal dtype and equal shape off `axis` along the normalized `axis`. */
   concat(xs: readonly Tensor[], axis: number): Tensor;
   /** Per-axis normalized starts/steps and output sizes (already clamped). */
   slice(x: Tensor, starts: readonly number[], steps: readonly number[], outShape: readonly number[]): Tensor;
+  /** Pads x by ONNX `pads` [begin_0, ..., end_0, ...] (2·rank entries): with `value`, mirrored (reflect) or repeated edges. */
   pad(x: Tensor, pads: readonly number[], mode: 'constant' | 'reflect' | 'edge', value: number): Tensor;
+  /** ONNX Gather: picks entries of x along `axis` at the int32/int64 `indices` (checked in range; negative counts from the end). */
   gather(x: Tensor, indices: Tensor, axis: number): Tensor;
+  /** Broadcasts x to `outShape` (already the broadcast of both shapes), copying the values. */
   expand(x: Tensor, outShape: readonly number[]): Tensor;
+  /** Repeats x `repeats[i]` times along each axis i (one entry per axis). */
   tile(x: Tensor, repeats: readonly number[]): Tensor;
+  /** Converts x's values to `dtype` (never called when x already has it). */
   cast(x: Tensor, dtype: DType): Tensor;
   /**
    * Fused LayerNorm over axes [axis, rank): at most two passes over the data. `out` (checked: x's shape

@@ -4,13 +4,20 @@ import { pooledFloatArray } from './storage-pool.js';
  * float64 exists for reference computations (finite differences, theory checks). */
 export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'bool';
 
+/** The storage class of any dtype's elements (`Tensor.data`). */
 export type TypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
+/** The typed-array class that holds each dtype (bool as 0/1 bytes); `DTypeArrays['int64']` is `BigInt64Array`. */
 export interface DTypeArrays {
+  /** Single-precision floats. */
   float32: Float32Array;
+  /** Double-precision floats. */
   float64: Float64Array;
+  /** 32-bit signed integers. */
   int32: Int32Array;
+  /** 64-bit signed integers, as bigint. */
   int64: BigInt64Array;
+  /** Booleans as 0/1 bytes. */
   bool: Uint8Array;
 }
 

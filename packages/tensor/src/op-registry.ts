@@ -46,6 +46,7 @@ export type GradFn<A = unknown, S = unknown> = (dy: Tensor, ctx: GradContext<A, 
 
 /** Receives every op call while it is active (see `setOpRecorder`). */
 export interface OpRecorder {
+  /** Called once per op call, after it computed, with its definition, inputs, attributes, output and saved state. */
   record(def: OpDef, ctx: GradContext): void;
 }
 

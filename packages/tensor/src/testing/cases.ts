@@ -65,7 +65,9 @@ export interface ConformanceCase {
   tol: Tolerance;
   /** The optional `Backend` method the case exercises; a backend without it lacks the op. */
   needs?: 'selfAttention' | 'layerNormBackward' | 'rmsNormBackward' | 'grads';
+  /** Runs the case's ops (with `backend` active) and returns their outputs, in the order of `expected()`. */
   compute(backend: Backend): Tensor[];
+  /** The float64 reference outputs, computed without any backend kernel. */
   expected(): Expected[];
 }
 

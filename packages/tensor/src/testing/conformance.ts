@@ -110,8 +110,11 @@ export async function runConformance(backend: Backend, opts: ConformanceOptions 
 
 /** The parts of a test runner `backendConformance` registers cases with (vitest, jest and mocha all fit). */
 export interface TestApi {
+  /** Opens a named group of tests (`describe` of the runner). */
   describe: (name: string, fn: () => void) => void;
+  /** Registers one named, possibly async test (`it` of the runner). */
   it: (name: string, fn: () => Promise<void> | void) => void;
+  /** Runs `fn` after the group's tests; the suite disposes the backend there. Optional: without it the backend is not disposed. */
   afterAll?: (fn: () => void) => void;
 }
 
