@@ -110,3 +110,64 @@ describe('executor GELU fusion', () => {
     expect(Math.abs((y.data[0] as number) - geluRef(1))).toBeLessThan(1e-6);
   });
 });
+
+describe('executor MatMul + bias fusion', () => {
+  const K = 6;
+  const N = 5;
+  const w = Tensor.from(
+    Array.from({ length: K * N }, (_, i) => Math.sin(i + 1)),
+    [K, N],
+  );
+  const bias = Tensor.from(
+    Array.from({ length: N }, (_, i) => i - 2),
+    [N],
+  );
+  const x = Tensor.from(
+    Array.from({ length: 2 * 3 * K }, (_, i) => Math.cos(i)),
+    [2, 3, K],
+  );
+
+  /** y = x·W + b in float64, written here. */
+  function reference(): number[] {
+    const out: number[] = [];
+    for (let r = 0; r < 6; r++)
+      for (let j = 0; j < N; j++) {
+        let s = bias.data[j] as number;
+        for (let k = 0; k < K; k++) s += (x.data[r * K + k] as number) * (w.data[k * N + j] as number);
+        out.push(s);
+      }
+    return out;
+  }
+
+  function linear(opts: { biasFirst?: boolean; weightInput?: boolean; mmOutput?: boolean; biasShape?: number[] }): Model {
+    const b = new GraphBuilder('linear');
+    const xi = b.input('x', 'float32', [2, 3, K]);
+    const wi = opts.weightInput ? b.input('w', 'float32', [K, N]) : b.constant('w', w);
+    const bi = b.constant('b', opts.biasShape ? bias.reshape(opts.biasShape) : bias);
+    const mm = b.op('MatMul', [xi, wi]);
+    b.output(opts.biasFirst ? b.op('Add', [bi, mm]) : b.op('Add', [mm, bi]));
+    if (opts.mmOutput) b.output(mm);
+    return b.model(17);
+  }
+
+  for (const biasFirst of [false, true])
+    it(`runs x·W + b as one GEMM (bias ${biasFirst ? 'first' : 'second'}), equal to the float64 reference within 1e-5`, () => {
+      const r = new Executor(linear({ biasFirst })).run({ x }, { profile: true });
+      expect(r.profile!.nodes.map((n) => n.opType)).toEqual(['MatMulAdd']);
+      const y = Object.values(r.outputs)[0]!;
+      expect(y.shape).toEqual([2, 3, N]);
+      const want = reference();
+      (y.data as Float32Array).forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThan(1e-5 * (1 + Math.abs(want[i]!))));
+    });
+
+  for (const [name, opts] of [
+    ['the weight is an input', { weightInput: true }],
+    ['the product is also a graph output', { mmOutput: true }],
+    ['the bias is not a vector', { biasShape: [1, N] }],
+  ] as const)
+    it(`leaves MatMul and Add apart when ${name}`, () => {
+      const feeds: Record<string, Tensor> = 'weightInput' in opts ? { x, w } : { x };
+      const ops = new Executor(linear(opts)).run(feeds, { profile: true }).profile!.nodes.map((n) => n.opType);
+      expect(ops).toEqual(['MatMul', 'Add']);
+    });
+});

@@ -1,6 +1,6 @@
 import { type Backend, fmtShape, getBackend, NormkitError, type Tensor, withBackend } from '@normkit/tensor';
 import { type Dim, Graph, Model, type Node, subgraphsOf } from '../ir.js';
-import { findGeluChains } from './fusion.js';
+import { findFusions } from './fusion.js';
 import { hostInputs } from './host-inputs.js';
 import { ops } from './ops.js';
 import { kernelFor, type OpKernel, registerOp, unsupported } from './registry.js';
@@ -27,8 +27,8 @@ export interface ExecutorOptions {
   outerScope?: string[];
   /**
    * Replace known multi-node chains by one kernel when planning, as onnxruntime does at session
-   * creation (today: GELU written as Div/Erf/Add/Mul/Mul runs as one `Gelu`); default true. The model
-   * is not changed, and a profile shows the fused step as `Gelu`.
+   * creation (GELU written as Div/Erf/Add/Mul/Mul runs as one `Gelu`; MatMul + bias Add as one GEMM,
+   * `MatMulAdd`); default true. The model is not changed; a profile shows the fused steps.
    */
   fuse?: boolean;
 }
@@ -65,8 +65,11 @@ export interface Profile {
   crossings: number;
 }
 
+/** What `execute`, `Executor.run` and `Executor.runAsync` return. */
 export interface ExecuteResult {
+  /** The graph outputs (or the values named in `RunOptions.outputs`), by value name. */
   outputs: Record<string, Tensor>;
+  /** Node and op-type times; present only when the run was asked for `profile: true`. */
   profile?: Profile;
 }
 
@@ -245,20 +248,17 @@ export class Executor {
     const subgraphReads = steps.flatMap((s) =>
       Object.values(s.node.attributes).flatMap((a) => subgraphsOf(a).flatMap((g) => [...g.freeVariables()])),
     );
-    const chains = findGeluChains(
+    const chains = findFusions(
       steps.map((s) => s.node),
       { constant: (n) => (this.isConst(n) ? this.constants.get(n) : undefined), outputs: [...outputs, ...subgraphReads] },
     );
-    const gelu = kernelFor('', 'Gelu');
-    if (chains.length === 0 || !gelu) return steps;
+    if (chains.length === 0) return steps;
     const replaced = new Set(chains.flatMap((c) => c.replaces));
     const at = new Map(chains.map((c) => [c.replaces[c.replaces.length - 1] as Node, c]));
     return steps.flatMap((s) => {
       const c = at.get(s.node);
       if (!c) return replaced.has(s.node) ? [] : [s];
-      const kernel: OpKernel = (ctx) =>
-        gelu(ctx).map((y) => (y && y.rank < c.minRank ? y.reshape(new Array(c.minRank - y.rank).fill(1).concat(y.shape)) : y));
-      return [{ node: c.node, kernel, opset: c.opset, release: [], host: hostInputs(c.node) }];
+      return [{ node: c.node, kernel: c.kernel, opset: c.opset, release: [], host: hostInputs(c.node) }];
     });
   }
 

@@ -1,5 +1,7 @@
 import type { Tensor } from '@normkit/tensor';
+import * as T from '@normkit/tensor';
 import type { Node } from '../ir.js';
+import { kernelFor, need, type OpKernel } from './registry.js';
 
 /**
  * Fusions the executor applies to its plan, as onnxruntime does when it creates a session: a chain of
@@ -11,16 +13,19 @@ import type { Node } from '../ir.js';
  * GELU, as exporters write it for opsets below 20 (PyTorch, Hugging Face, the zoo):
  *   y = Mul(Mul(x, Add(Erf(Div(x, √2)), 1)), 0.5)      or      y = Mul(Mul(x, 0.5), Add(Erf(Div(x, √2)), 1))
  * (Div by √2 may also be Mul by 1/√2; Add and Mul operands in either order) becomes `Gelu(x)` at opset 20.
+ *
+ * A linear layer, y = Add(MatMul(x, W), b) with W a constant matrix and b a constant vector of its
+ * columns, becomes one GEMM with the bias added inside the kernel (`MatMulAdd` in a profile).
  */
 export interface FusedNode {
-  /** The node that replaces the chain (not part of the model). */
+  /** The node that replaces the chain (not part of the model; its opType names it in a profile). */
   node: Node;
-  /** Opset of the replacement's semantics. */
+  /** Computes the chain's output from the replacement node's inputs. */
+  kernel: OpKernel;
+  /** Opset the kernel is called with. */
   opset: number;
   /** The chain's nodes, in plan order; the replacement runs where the last of them ran. */
   replaces: Node[];
-  /** The chain's output has at least this rank (its constants' broadcast), which Gelu(x) of a scalar x lacks. */
-  minRank: number;
 }
 
 interface Context {
@@ -32,10 +37,10 @@ interface Context {
 }
 
 /**
- * The fusable GELU chains among `nodes` (the plan's nodes in order).
- * @example findGeluChains(steps.map((s) => s.node), { constant: (n) => constants.get(n), outputs: ['y'] })
+ * The fusable chains among `nodes` (the plan's nodes in order): GELU and linear layers with a bias.
+ * @example findFusions(steps.map((s) => s.node), { constant: (n) => constants.get(n), outputs: ['y'] })
  */
-export function findGeluChains(
+export function findFusions(
   nodes: readonly Node[],
   opts: { constant: (name: string) => Tensor | undefined; outputs: readonly string[] },
 ): FusedNode[] {
@@ -43,9 +48,9 @@ export function findGeluChains(
   for (const n of nodes) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
   const ctx: Context = { constant: opts.constant, readers, pinned: new Set(opts.outputs) };
   const found: FusedNode[] = [];
-  for (const erf of nodes) {
-    if (erf.opType !== 'Erf' || erf.domain !== '') continue;
-    const chain = geluChain(erf, nodes, ctx);
+  for (const n of nodes) {
+    if (n.domain !== '') continue;
+    const chain = n.opType === 'Erf' ? geluChain(n, nodes, ctx) : n.opType === 'MatMul' ? linearChain(n, ctx) : undefined;
     if (chain) found.push(chain);
   }
   return found;
@@ -111,10 +116,43 @@ function geluChain(erf: Node, nodes: readonly Node[], ctx: Context): FusedNode |
   }
   const minRank = Math.max(...chain.flatMap((n) => n.inputs.map((i) => ctx.constant(i)?.rank ?? 0)));
   const last = chain.reduce((a, b) => (nodes.indexOf(b) > nodes.indexOf(a) ? b : a));
+  const gelu = kernelFor('', 'Gelu') as OpKernel;
   return {
     node: { name: `${last.name} (fused GELU)`, opType: 'Gelu', domain: '', inputs: [x], outputs: [y], attributes: {} },
+    // Gelu of a scalar x keeps rank 0, where the chain broadcast it with its rank-1 constants.
+    kernel: (c) => gelu(c).map((t) => (t && t.rank < minRank ? t.reshape([...new Array(minRank - t.rank).fill(1), ...t.shape]) : t)),
     opset: 20,
-    minRank,
     replaces: [...chain].sort((a, b) => nodes.indexOf(a) - nodes.indexOf(b)),
+  };
+}
+
+/** MatMul(x, W) read only by Add(·, b), W a constant [K, N] and b a constant [N]: one GEMM with the bias. */
+function linearChain(mm: Node, ctx: Context): FusedNode | undefined {
+  const [x, w] = mm.inputs;
+  const m = mm.outputs[0];
+  const W = w ? ctx.constant(w) : undefined;
+  if (!x || !m || !W || W.rank !== 2 || W.dtype !== 'float32') return undefined;
+  const add = soleReader(ctx, m, 'Add');
+  const b = add && ctx.constant(add.other);
+  if (!add || !b || b.rank !== 1 || b.size !== W.shape[1] || b.dtype !== 'float32') return undefined;
+  const y = add.node.outputs[0] as string;
+  return {
+    node: {
+      name: `${add.node.name} (fused MatMul + bias)`,
+      opType: 'MatMulAdd',
+      domain: '',
+      inputs: [x, w as string, add.other],
+      outputs: [y],
+      attributes: {},
+    },
+    kernel: (c) => {
+      const xt = need(c, 0);
+      if (xt.rank < 2 || xt.dtype !== 'float32') return [T.add(T.matmul(xt, W), b)];
+      const K = xt.shape[xt.rank - 1] as number;
+      const rows = xt.size / K;
+      return [T.gemm(xt.reshape([rows, K]), W, b).reshape([...xt.shape.slice(0, -1), W.shape[1] as number])];
+    },
+    opset: 13,
+    replaces: [mm, add.node],
   };
 }
