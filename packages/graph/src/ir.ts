@@ -29,23 +29,31 @@ export type Attribute =
   /** Anything else (sparse tensors, type protos, references to function attributes): kept verbatim by the ONNX layer. */
   | { type: 'raw'; value: unknown };
 
+/** One operator application of a graph: an ONNX NodeProto reading and writing named values. */
 export interface Node {
   /** Unique within the graph (the ONNX layer names unnamed nodes). */
   name: string;
+  /** The ONNX operator name, e.g. `MatMul`, `LayerNormalization`. */
   opType: string;
   /** '' (the default ONNX domain), 'com.microsoft', ... */
   domain: string;
   /** Value names; '' marks an omitted optional input. */
   inputs: string[];
+  /** Names of the values the node writes. */
   outputs: string[];
+  /** The node's attributes by name. */
   attributes: Record<string, Attribute>;
+  /** The ONNX doc_string, when the model had one. */
   docString?: string;
   /** Fields the IR does not model (metadata_props, overload, ...), carried through verbatim. */
   extra?: Record<string, unknown>;
 }
 
+/** One opset a model imports: an operator domain and its version (ONNX OperatorSetIdProto). */
 export interface OpsetImport {
+  /** '' or 'ai.onnx' (the default domain), 'com.microsoft', ... */
   domain: string;
+  /** The opset version of that domain, e.g. 17. */
   version: number;
 }
 

@@ -8,6 +8,7 @@ import { type VerifyOptions, type VerifyResult, verifyEquivalence } from './veri
 /** How a folded LN (now an RMSNorm that keeps β) is written. */
 export type RmsFormat = 'onnx23' | 'simplified' | 'decomposed';
 
+/** Options of `foldLayerNorms`; every field is optional. */
 export interface FoldOptions {
   /**
    * `onnx23`: ONNX `RMSNormalization` (opset 23; the model's default-domain opset is raised to 23 when
@@ -32,8 +33,11 @@ export interface FoldOptions {
   verifyOptions?: Omit<VerifyOptions, 'tolerance'>;
 }
 
+/** What `foldLayerNorms` changed and why it left the rest alone. */
 export interface FoldReport {
+  /** Each LN replaced: its name, its component index, the RMSNorm nodes written for it, and the MatMul biases β went into (when `foldBias` absorbed it). */
   folded: { name: string; component: number; rms: string[]; biasFoldedInto?: string[] }[];
+  /** Each LN left as it was, with the reason and, where one exists, the node that blocks folding it. */
   skipped: { name: string; reason: string; blockingNode?: string }[];
   /** Weights copied so that the source gets a centered copy and other readers keep the original. */
   untied: SharedWeight[];
@@ -41,13 +45,19 @@ export interface FoldReport {
   centered: { param: string; axis: number; into: string; reader: string }[];
   /** Opset change, if any. */
   opset?: { from: number; to: number; converted: string[] };
+  /** The foldability analysis the fold followed (`analyzeFoldability` of the recognized model). */
   analysis: FoldabilityReport;
+  /** How many decomposed LayerNorm subgraphs `recognizeLayerNorms` fused before folding. */
   recognized: number;
 }
 
+/** What `foldLayerNorms` returns. */
 export interface FoldResult {
+  /** The converted model (a new model; the input is not modified). */
   model: Model;
+  /** What was folded, skipped, centered and untied. */
   report: FoldReport;
+  /** The comparison with the original model; absent when `verify: false`. */
   verification?: VerifyResult;
 }
 

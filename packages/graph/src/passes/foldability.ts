@@ -31,11 +31,13 @@ export interface FoldSource {
   params: CenteredParam[];
 }
 
+/** `analyzeFoldability`'s verdict on one LayerNormalization node: whether it folds, and why (or why not). */
 export interface LayerNormVerdict {
   /** The LayerNormalization node's name. */
   name: string;
   /** Its op type. */
   node: string;
+  /** Whether its centering folds into the sources upstream (so it can become an RMSNorm). */
   foldable: boolean;
   /** Why (or why not), for a person. */
   reason: string;
@@ -59,33 +61,49 @@ export interface MergedScale {
   sources: string[];
 }
 
+/** LayerNorms that share sources (e.g. every LN reading one residual stream): they fold together or not at all. */
 export interface FoldComponent {
+  /** Index of this component in `FoldabilityReport.components`. */
   id: number;
+  /** Names of its LayerNormalization nodes. */
   layerNorms: string[];
+  /** The sources whose parameters folding centers (those of the LNs not blocked upstream). */
   sources: FoldSource[];
   /** Layer scales merged into this component's sources (removed when it folds). */
   mergedScales: MergedScale[];
+  /** Whether centering the sources leaves every consumer of the stream unchanged. */
   foldable: boolean;
+  /** Why (or why not), for a person. */
   reason: string;
+  /** The consumer that blocks folding, when not foldable. */
   blockingNode?: string;
+  /** Node path from a source to the blocker. */
   path?: string[];
 }
 
+/** A weight that a source centers but another node also reads: folding gives the source a centered copy. */
 export interface SharedWeight {
+  /** The initializer's name. */
   initializer: string;
   /** Sources that center it. */
   centeredBy: string[];
   /** Other readers that need the original values (they keep it; the source gets a centered copy). */
   otherUses: { node: string; op: string }[];
+  /** What folding does about it: always `untie` (a centered copy for the sources). */
   action: 'untie';
 }
 
+/** What `analyzeFoldability` returns. */
 export interface FoldabilityReport {
+  /** One verdict per LayerNormalization node, in graph order. */
   layerNorms: LayerNormVerdict[];
+  /** The groups of LNs that share sources. */
   components: FoldComponent[];
+  /** Weights of foldable components that other nodes also read (folding unties them). */
   sharedWeights: SharedWeight[];
 }
 
+/** Options of `analyzeFoldability`. */
 export interface AnalyzeOptions {
   /** Shapes known from elsewhere, by value name; they win over what shape inference finds. */
   shapes?: Map<string, PartialShape>;

@@ -22,9 +22,13 @@ export interface NearMiss {
   reason: string;
 }
 
+/** What `recognizeLayerNorms` returns. */
 export interface RecognizeResult {
+  /** A copy of the model with each recognized subgraph replaced by one fused node (the input is not modified). */
   model: Model;
+  /** The fused nodes written, one per recognized subgraph. */
   fused: FusedNorm[];
+  /** Subgraphs that looked like a normalization but were left alone, with the reason. */
   nearMisses: NearMiss[];
 }
 

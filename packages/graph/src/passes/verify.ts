@@ -6,6 +6,7 @@ import { assertModel } from './recognize.js';
 /** Runs a model on named inputs and returns its outputs by name. */
 export type ExecuteFn = (model: Model, inputs: Record<string, Tensor>) => Record<string, Tensor> | Map<string, Tensor> | Promise<unknown>;
 
+/** Options of `verifyEquivalence`; every field is optional. */
 export interface VerifyOptions {
   /** Given inputs (one feed, or several); compared in addition to the random ones. */
   inputs?: Record<string, Tensor> | Record<string, Tensor>[];
@@ -21,8 +22,11 @@ export interface VerifyOptions {
   tolerance?: number;
 }
 
+/** How one graph output of the two models compares, worst case over every feed. */
 export interface OutputComparison {
+  /** The graph output's name. */
   name: string;
+  /** max |a − b| over the output's elements (Infinity when a difference is NaN). */
   maxAbsDiff: number;
   /** max |a − b| divided by max |a| over the output (relative to the output's scale). */
   maxRelDiff: number;
@@ -30,10 +34,15 @@ export interface OutputComparison {
   argmaxAgreement: number;
 }
 
+/** What `verifyEquivalence` returns. */
 export interface VerifyResult {
+  /** One comparison per graph output of the original model. */
   outputs: OutputComparison[];
+  /** Every `maxRelDiff` ≤ `tolerance` and every `argmaxAgreement` is 1. */
   equivalent: boolean;
+  /** The relative tolerance applied. */
   tolerance: number;
+  /** How many feeds both models ran on (random plus given). */
   feeds: number;
 }
 
