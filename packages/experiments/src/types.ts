@@ -77,5 +77,6 @@ export interface Experiment {
   title: string;
   /** The paper it reproduces. */
   paper: string;
+  /** Runs every configuration for every seed and returns rows, findings and plots; `runExperiment` adds machine and date. */
   run(opts: ExperimentOptions): Promise<Omit<ExperimentResult, 'machine' | 'date'>>;
 }

@@ -17,7 +17,14 @@ import { affineBackwardRows, applyAffineRows, type ChannelGroupOptions, channelG
 import { affineOp, matchInputs, withoutKeys } from './recorded-op.js';
 
 /** A spectral function g(λ) with optional derivative (used by the backward; else a finite difference). */
-export type SpectralFunction = ((lambda: number) => number) | { g: (lambda: number) => number; dg?: (lambda: number) => number };
+export type SpectralFunction =
+  | ((lambda: number) => number)
+  | {
+      /** g(λ) for each eigenvalue λ of the covariance Σ = U·Λ·Uᵀ; the transform applies U·g(Λ)·Uᵀ. */
+      g: (lambda: number) => number;
+      /** g′(λ), for the backward; absent: a central finite difference of g. */
+      dg?: (lambda: number) => number;
+    };
 
 /** Options of `whiten`. */
 export interface WhiteningOptions extends ChannelGroupOptions {
@@ -46,7 +53,12 @@ export interface SpectralTransformOptions extends ChannelGroupOptions {
  * spectralTransform(x, powerFunction(0.25));
  * ```
  */
-export function powerFunction(p: number): { g: (lambda: number) => number; dg: (lambda: number) => number } {
+export function powerFunction(p: number): {
+  /** g(λ) = λ^(−p). */
+  g: (lambda: number) => number;
+  /** g′(λ) = −p·λ^(−p−1). */
+  dg: (lambda: number) => number;
+} {
   return { g: (l) => l ** -p, dg: (l) => -p * l ** (-p - 1) };
 }
 

@@ -165,6 +165,7 @@ export interface Approximator {
   universalBound: number;
   /** Whether universalBound ≤ ε (false exactly when L(b−a)/(2ε) is an integer and ε_LN > 0: no slack for the tails). */
   universal: boolean;
+  /** The target function approximated (the given `f`, or the default L-Lipschitz sine). */
   f: (x: number) => number;
   lipschitz: number;
   epsilon: number;
