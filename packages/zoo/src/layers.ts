@@ -29,14 +29,17 @@ export class Layers {
     this.b = new GraphBuilder(name);
   }
 
+  /** Declares a graph input and returns its value name (`name`). @example const x = z.input('x', 'float32', [2, 8]); */
   input(name: string, dtype: DType, shape: number[]): string {
     return this.b.input(name, dtype, shape);
   }
 
+  /** Marks value `v` as a graph output of `dtype` (default float32). @example z.output(y) */
   output(v: string, dtype: DType = 'float32'): void {
     this.b.output(v, dtype);
   }
 
+  /** The model of the graph built so far, importing the default domain at `opset` (it shares the graph, not a copy). @example const m = z.model(); */
   model(): Model {
     return this.b.model(this.opset);
   }
@@ -49,6 +52,11 @@ export class Layers {
     return k === 0 ? key : `${key}_${k}`;
   }
 
+  /**
+   * Adds one default-domain node of op `type`, named uniquely under `scope` (`scope/Type`, then `scope/Type_1`, ...),
+   * and returns its output's value name (`<node name>:0`).
+   * @example const y = z.op('blk', 'Relu', [x]); // 'blk/Relu:0'
+   */
   op(scope: string, type: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string {
     const name = this.name(scope, type);
     return this.b.op(type, inputs, attrs, { name, output: `${name}:0` });
@@ -73,18 +81,26 @@ export class Layers {
     return this.b.constant(name, new Tensor(shape, 'float32', data));
   }
 
+  /** Adds `t` as an initializer and returns its value name (`name`, or a fresh one when taken). @example z.tensor('mask', Tensor.zeros([1, 1, 8, 8])) */
   tensor(name: string, t: Tensor): string {
     return this.b.constant(name, t);
   }
 
+  /** Adds a 1-D int64 initializer holding `v` (axes, shapes) and returns its value name. @example z.ints('shape', [2, 8, 4, 2]) */
   ints(name: string, v: number[]): string {
     return this.b.constant(name, Tensor.from(v, [v.length], 'int64'));
   }
 
+  /** Adds a float32 scalar (rank-0) initializer `v` and returns its value name. @example z.scalar('eps', 1e-5) */
   scalar(name: string, v: number): string {
     return this.b.constant(name, Tensor.scalar(v));
   }
 
+  /**
+   * A dense layer on the last axis: MatMul by a seeded weight [din, dout] (`scope.weight`, std 1/√din), then,
+   * unless `bias` is false, Add of a bias [dout] (`scope.bias`, std 0.02). Returns the output value name.
+   * @example const h = z.linear(x, 8, 32, 'fc1');
+   */
   linear(x: string, din: number, dout: number, scope: string, bias = true): string {
     const w = this.param(`${scope}.weight`, [din, dout], 1 / Math.sqrt(din));
     let y = this.op(scope, 'MatMul', [x, w]);
@@ -129,10 +145,12 @@ export class Layers {
     return this.op(scope, 'Mul', [this.op(scope, 'Mul', [x, h]), this.scalar(`${scope}.half`, 0.5)]);
   }
 
+  /** SiLU as x·sigmoid(x) (a Sigmoid and a Mul). @example const a = z.silu(h, 'act'); */
   silu(x: string, scope: string): string {
     return this.op(scope, 'Mul', [x, this.op(scope, 'Sigmoid', [x])]);
   }
 
+  /** The transformer MLP: linear d→hidden (`scope.fc1`), exact GELU, linear hidden→d (`scope.fc2`), both with bias. @example const y = z.mlp(x, 8, 32, 'h.0.mlp'); */
   mlp(x: string, d: number, hidden: number, scope: string): string {
     return this.linear(this.gelu(this.linear(x, d, hidden, `${scope}.fc1`), scope), hidden, d, `${scope}.fc2`);
   }

@@ -2,10 +2,15 @@ import { analyzeFoldability, recognizeLayerNorms } from '@normkit/graph';
 import type { ZooSize } from './architecture.js';
 import { architectures, buildModel } from './architectures/index.js';
 
+/** One row of `foldabilityTable`: what recognition and foldability analysis found in one zoo architecture. */
 export interface TableRow {
+  /** The architecture's name, e.g. `gpt2`. */
   architecture: string;
+  /** LayerNormalization nodes after `recognizeLayerNorms`. */
   layerNorms: number;
+  /** How many of them `analyzeFoldability` found foldable. */
   foldable: number;
+  /** The counts the architecture declares for this size (`ArchitectureInfo.expected`). */
   expected: { layerNorms: number; foldable: number };
   /** Distinct reasons for the LNs that are not foldable, with counts. */
   reasons: { reason: string; count: number }[];
