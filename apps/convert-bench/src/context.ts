@@ -11,7 +11,9 @@ import { CliError, EXIT_BAD_INPUT } from './errors.js';
  * ```
  */
 export interface Io {
+  /** Writes `text` to standard output as is (callers add the newline): results, tables, `--json` documents. */
   stdout(text: string): void;
+  /** Writes `text` to standard error as is: errors, warnings, progress. */
   stderr(text: string): void;
   /** Whether stderr is a terminal (progress bars redraw in place there, and plain lines elsewhere). */
   stderrIsTTY: boolean;

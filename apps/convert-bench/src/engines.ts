@@ -6,6 +6,7 @@ import type { Feeds } from './inputs.js';
 
 /** The engines `bench`, `verify` and `run` can use. */
 export const ENGINES = ['normkit-cpu', 'normkit-gpu', 'onnxruntime'] as const;
+/** One of `ENGINES`: `normkit-cpu`, `normkit-gpu` or `onnxruntime`. */
 export type EngineName = (typeof ENGINES)[number];
 
 /** Time spent in one op type during one run. */
@@ -18,12 +19,19 @@ export interface OpTypeTime {
 
 /** A model loaded into an engine, ready to run repeatedly. */
 export interface Runner {
+  /** The engine that loaded the model. */
   readonly engine: EngineName;
   /** What the engine runs on (`CPU backend`, `gpu.js webgl2 (ANGLE ...)`, `onnxruntime 1.30 CPU, 1 thread`). */
   readonly description: string;
+  /**
+   * Runs the model once on `feeds` and resolves to its outputs by name, read back to the host. The normkit engines
+   * reject with the executor's error; onnxruntime with a `CliError` when an input is missing, has a dtype it cannot
+   * take, or the run fails.
+   */
   run(feeds: Feeds): Promise<Record<string, Tensor>>;
   /** A run with the executor's per-node profile, summed per op type (our engines only). */
   runProfiled?(feeds: Feeds): Promise<{ outputs: Record<string, Tensor>; byOpType: OpTypeTime[] }>;
+  /** Frees the engine's session (onnxruntime); a no-op for the normkit engines. Call it once, after the last run. */
   dispose(): Promise<void>;
 }
 
