@@ -234,7 +234,10 @@ export interface CheckpointInput {
   model: Module;
   optimizer?: Pick<Optimizer, 'state' | 'parameters'>;
   /** A loader with `state()` (the DataLoader): its position is saved. */
-  loader?: { state(): unknown };
+  loader?: {
+    /** The loader's position (seed, epoch, batch), as JSON-ready data. */
+    state(): unknown;
+  };
   step: number;
   epoch?: number;
   /** Architecture config; defaults to the model's `config` property when it has one. */
@@ -256,7 +259,10 @@ export interface CheckpointTarget {
   model: Module;
   optimizer?: Pick<Optimizer, 'kind' | 'loadState' | 'parameters'>;
   /** A loader with `restore(state)`: it resumes at the saved position. */
-  loader?: { restore(state: never): unknown };
+  loader?: {
+    /** Moves the loader to the saved position (the value its `state()` returned). */
+    restore(state: never): unknown;
+  };
   /** The expected architecture config; defaults to the model's `config` property. */
   config?: Record<string, unknown>;
 }
@@ -413,15 +419,21 @@ function checkOptimizer(ckpt: Checkpoint, model: Module, opt: Pick<Optimizer, 'k
 
 /** The file operations `writeFileAtomic` uses: a subset of `node:fs/promises` (tests inject failures). */
 export interface AtomicFs {
+  /** Creates `path` exclusively (`wx`: fails when it exists) and opens it for writing. */
   open(
     path: string,
     flags: 'wx',
   ): Promise<{
+    /** Writes up to `len` bytes of `b` from offset `off`; resolves to how many were written. */
     write(b: Uint8Array, off: number, len: number): Promise<{ bytesWritten: number }>;
+    /** Flushes the file's data to disk (fsync). */
     sync(): Promise<void>;
+    /** Closes the file handle. */
     close(): Promise<void>;
   }>;
+  /** Renames `from` to `to`, replacing `to` when it exists. */
   rename(from: string, to: string): Promise<void>;
+  /** Removes `path`; with `force`, a missing file is not an error. */
   rm(path: string, opts: { force: boolean }): Promise<void>;
 }
 

@@ -20,8 +20,11 @@ export interface TrainBatch {
  * trainer also sees that an epoch ended exactly at the step limit. `state()` is saved in checkpoints.
  */
 export type TrainLoader = (Iterable<TrainBatch> | AsyncIterable<TrainBatch>) & {
+  /** Batches per epoch, when known. */
   readonly numBatches?: number;
+  /** Batches of the current epoch already handed out. */
   readonly position?: number;
+  /** The loader's position as JSON-ready data, saved in checkpoints. */
   state?(): unknown;
 };
 

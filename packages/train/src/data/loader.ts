@@ -135,6 +135,7 @@ export class DataLoader implements Iterable<LoaderBatch> {
     this.nextEpoch();
   }
 
+  /** The same as `batches()`: a `for…of` over the loader runs the rest of the current epoch. @example for (const b of loader) step(b.x, b.y); */
   [Symbol.iterator](): Iterator<LoaderBatch> {
     return this.batches();
   }

@@ -40,6 +40,7 @@ export class MultiHeadSelfAttention extends Module {
     this.proj = this.child('proj', opts.centeredOut ? new CenteredLinear(dim, dim, projOpts) : new Linear(dim, dim, projOpts));
   }
 
+  /** Tokens [B, T, dim] → [B, T, dim]; throws SHAPE_MISMATCH for any other shape. @example attn.forward(tokens) */
   forward(x: Tensor): Tensor {
     if (x.rank !== 3 || x.shape[2] !== this.dim)
       throw new NormkitError(

@@ -71,6 +71,11 @@ export class Conv2d extends Module {
     return this.bias?.value;
   }
 
+  /**
+   * [N, in, H, W] → [N, out, H′, W′] with H′ = ⌊(H + 2·padding − kh)/stride⌋ + 1 (likewise W′); throws
+   * SHAPE_MISMATCH when x is not rank 4 with `inChannels` channels.
+   * @example conv.forward(Tensor.zeros([8, 1, 28, 28]))
+   */
   forward(x: Tensor): Tensor {
     if (x.rank !== 4 || x.shape[1] !== this.inChannels)
       throw new NormkitError(
@@ -128,6 +133,7 @@ export class MaxPool2d extends Module {
     super();
   }
 
+  /** [N, C, H, W] → [N, C, ⌊(H − k)/stride⌋ + 1, ⌊(W − k)/stride⌋ + 1], the max of each window. @example pool.forward(x) */
   forward(x: Tensor): Tensor {
     return maxPool(x, { kernelShape: [this.kernelSize, this.kernelSize], strides: [this.stride, this.stride] });
   }

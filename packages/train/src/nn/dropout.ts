@@ -27,6 +27,11 @@ export class Dropout extends Module {
     this.rng = rngOf(opts.seed);
   }
 
+  /**
+   * In training (and p > 0): x with each element zeroed with probability p and the rest scaled by 1/(1 − p),
+   * drawn from the module's seeded stream; in eval mode, or with p = 0, x itself.
+   * @example drop.forward(x)
+   */
   forward(x: Tensor): Tensor {
     if (!this.training || this.p === 0) return x;
     const mask = Tensor.zeros(x.shape, x.dtype);

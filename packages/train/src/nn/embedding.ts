@@ -24,6 +24,11 @@ export class Embedding extends Module {
     this.weight = this.param('weight', new Parameter(normalInit([numEmbeddings, embeddingDim], 1, rngOf(opts.seed), opts.dtype)));
   }
 
+  /**
+   * int32/int64 ids of shape S → rows of `weight`, shape S + [embeddingDim]. Throws DTYPE_MISMATCH for other
+   * dtypes and INDEX_OUT_OF_RANGE for an id outside [−numEmbeddings, numEmbeddings) (negative ids count from the end).
+   * @example emb.forward(ids)
+   */
   forward(ids: Tensor): Tensor {
     if (ids.dtype !== 'int32' && ids.dtype !== 'int64')
       throw new NormkitError(

@@ -5,6 +5,7 @@ import { Module } from './module.js';
 
 /** max(x, 0). @example new ReLU().forward(Tensor.from([-1, 2])) // [0, 2] */
 export class ReLU extends Module {
+  /** max(x, 0) elementwise, same shape. @example relu.forward(x) */
   forward(x: Tensor): Tensor {
     return relu(x);
   }
@@ -19,6 +20,7 @@ export class GELU extends Module {
     super();
   }
 
+  /** GELU of x elementwise (exact or tanh, as `approximate`), same shape. @example gelu.forward(x) */
   forward(x: Tensor): Tensor {
     return gelu(x, this.approximate);
   }
@@ -26,6 +28,7 @@ export class GELU extends Module {
 
 /** Returns its input (`norm: 'none'`, `activation: 'none'`). @example new Identity().forward(x) === x */
 export class Identity extends Module {
+  /** Returns x itself. @example id.forward(x) === x */
   forward(x: Tensor): Tensor {
     return x;
   }
@@ -36,6 +39,7 @@ export class Identity extends Module {
  * @example new Flatten().forward(Tensor.zeros([8, 1, 28, 28])).shape // [8, 784]
  */
 export class Flatten extends Module {
+  /** [N, ...] → [N, prod(...)] (a rank-2 x is returned as is); throws SHAPE_MISMATCH for a scalar. @example flat.forward(x) */
   forward(x: Tensor): Tensor {
     if (x.rank < 1) throw new NormkitError('SHAPE_MISMATCH', `Flatten: input ${fmtShape(x.shape)} needs a batch axis`);
     return x.rank === 2 ? x : reshape(x, [x.shape[0] as number, -1]);

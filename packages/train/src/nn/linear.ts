@@ -48,6 +48,10 @@ export class Linear extends Module {
     return this.bias?.value;
   }
 
+  /**
+   * x·Wᵀ + b over the last axis: [..., in] → [..., out]; throws SHAPE_MISMATCH when the last axis is not `inFeatures`.
+   * @example fc.forward(Tensor.zeros([32, 784])) // [32, 256]
+   */
   forward(x: Tensor): Tensor {
     if (x.rank < 1 || x.shape[x.rank - 1] !== this.inFeatures)
       throw new NormkitError(

@@ -35,6 +35,11 @@ export abstract class Module {
   private readonly buffers = new Map<string, Tensor>();
   private readonly children = new Map<string, Module>();
 
+  /**
+   * The layer's computation on `x`, built from recorded ops so that `computeGrads` can differentiate it;
+   * `training` selects train or eval behaviour. Each subclass states the shapes it takes and throws on others.
+   * @example const logits = model.forward(x);
+   */
   abstract forward(x: Tensor): Tensor;
 
   /** Registers a parameter under `name` and returns it. */

@@ -54,6 +54,11 @@ export abstract class FeatureNorm extends Module {
   /** Normalises x whose features are in the `native` layout. */
   protected abstract normalize(x: Tensor): Tensor;
 
+  /**
+   * Normalises x (rank ≥ 2) over its features — the last axis, or axis 1 with `layout: 'channels'` — and returns
+   * the same shape; throws SHAPE_MISMATCH when that axis does not hold `numFeatures`.
+   * @example new LayerNorm(256).forward(Tensor.randn([8, 256], 1))
+   */
   forward(x: Tensor): Tensor {
     const axis = this.layout === 'channels' && x.rank > 2 ? 1 : x.rank - 1;
     if (x.rank < 2 || x.shape[axis] !== this.numFeatures)

@@ -19,6 +19,7 @@ export class Sequential extends Module {
     this.layers = layers.map((m, i) => this.child(String(i), m));
   }
 
+  /** Feeds x through the children in order and returns the last one's output. @example net.forward(x) */
   forward(x: Tensor): Tensor {
     let y = x;
     for (const m of this.layers) y = m.forward(y);

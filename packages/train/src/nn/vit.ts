@@ -63,6 +63,7 @@ export class TransformerMlp extends Module {
     this.fc2 = this.child('fc2', opts.centeredOut ? new CenteredLinear(hidden, dim, o2) : new Linear(hidden, dim, o2));
   }
 
+  /** Tokens [..., dim] → fc2(GELU(fc1(x))), [..., dim]. @example mlp.forward(tokens) */
   forward(x: Tensor): Tensor {
     return this.fc2.forward(this.act.forward(this.fc1.forward(x)));
   }
@@ -87,6 +88,7 @@ export class TransformerBlock extends Module {
     this.mlp = this.child('mlp', new TransformerMlp(dim, mlpDim, sub('mlp')));
   }
 
+  /** Tokens [B, T, dim] → h + mlp(norm2(h)) with h = x + attn(norm1(x)), [B, T, dim]. @example block.forward(tokens) */
   forward(x: Tensor): Tensor {
     const h = add(x, this.attn.forward(this.norm1.forward(x)));
     return add(h, this.mlp.forward(this.norm2.forward(h)));
@@ -199,6 +201,11 @@ export class ViT extends Module {
     return this.norm.forward(this.blocks.forward(seq));
   }
 
+  /**
+   * Images [B, C, H, W] → class logits [B, numClasses], from the final-norm class token; throws SHAPE_MISMATCH when
+   * x is not images with H, W multiples of the patch size.
+   * @example vit.forward(Tensor.zeros([2, 1, 28, 28])) // [2, 10]
+   */
   forward(x: Tensor): Tensor {
     const h = this.features(x);
     const B = x.shape[0] as number;
