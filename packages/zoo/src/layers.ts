@@ -156,7 +156,7 @@ export class Layers {
   }
 
   /**
-   * Multi-head self-attention on `x` [B, S, d]: Q/K/V projections, heads split by Reshape/Transpose,
+   * Multi-head self-attention on `x` (shape [B, S, d]): the Q, K and V projections, heads split by Reshape/Transpose,
    * softmax(QKᵀ/√dh + bias), merge, output projection. `bias` is an additive constant broadcast to
    * [.., S, S] (causal mask, ALiBi, relative position bias + window mask).
    */
