@@ -113,3 +113,18 @@ describe('fuzz findings: a Concat axis of 2^31 (was a 2^31-long shape array in s
     expect(shape === undefined || shape.length <= 8).toBe(true);
   });
 });
+
+describe('fuzz findings: Expand fed a float tensor as its shape (seed 2, #24037: 24 dims from a [2, 3, 4] tensor, 2 GiB)', () => {
+  it('embed_layer_norm_format3_no_cast: "word_add_pos" Add → Expand → INVALID_NODE naming the node and the input', () => {
+    const m = mutant(`${FUSION}/embed_layer_norm_format3_no_cast.onnx`, (p) => {
+      const n = p.graph?.node?.find((x) => x.name === 'word_add_pos');
+      if (!n) throw new Error('test setup: no node "word_add_pos"');
+      n.opType = 'Expand';
+    });
+    const { error, grownMiB } = measured(() => execute(m, randomInputs(m, 0)));
+    expect(error).toBeInstanceOf(NormkitError);
+    expect((error as NormkitError).code).toBe('INVALID_NODE');
+    expect((error as NormkitError).message).toContain('node "word_add_pos" (Expand): shape "pos_gather_out" must be a 1-D int64 tensor');
+    expect(grownMiB).toBeLessThan(200);
+  });
+});

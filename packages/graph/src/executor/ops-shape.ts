@@ -2,7 +2,7 @@ import * as T from '@normkit/tensor';
 import { fmtShape, sizeOf, Tensor } from '@normkit/tensor';
 import { narrowValue, onnxType } from '../elem-types.js';
 import { attr } from '../ir.js';
-import { dtypeFromOnnx, has, ints, invalid, need, type OpContext, registerOp, scalarOf, unsupported } from './registry.js';
+import { dtypeFromOnnx, has, ints, intVector, invalid, need, type OpContext, registerOp, scalarOf, unsupported } from './registry.js';
 
 // Shape and data-movement ops: Reshape, Transpose, Flatten, (Un)Squeeze, Concat, Split, Slice, Gather*,
 // Shape, Size, Cast, Constant*, Expand, Range, Dropout, Pad, Tile.
@@ -225,15 +225,15 @@ registerOp('', 'Constant', (ctx) => {
 });
 
 registerOp('', 'ConstantOfShape', (ctx) => {
-  const shape = ints(need(ctx, 0));
+  const shape = intVector(ctx, 0, 'shape');
   const v = ctx.node.attributes.value;
   if (!v) return [Tensor.zeros(shape, 'float32')];
   if (v.type !== 'tensor') throw invalid(ctx, 'attribute "value" must be a tensor');
   return [Tensor.full(shape, Number(v.value.data[0] ?? 0), v.value.dtype)];
 });
 
-registerOp('', 'Expand', (ctx) => [T.expand(need(ctx, 0), ints(need(ctx, 1, 'shape')))]);
-registerOp('', 'Tile', (ctx) => [T.tile(need(ctx, 0), ints(need(ctx, 1, 'repeats')))]);
+registerOp('', 'Expand', (ctx) => [T.expand(need(ctx, 0), intVector(ctx, 1, 'shape'))]);
+registerOp('', 'Tile', (ctx) => [T.tile(need(ctx, 0), intVector(ctx, 1, 'repeats'))]);
 
 registerOp('', 'Range', (ctx) => {
   const s = need(ctx, 0, 'start');

@@ -82,6 +82,21 @@ export function ints(t: Tensor): number[] {
   return Array.from(t.data as ArrayLike<number | bigint>, Number);
 }
 
+/**
+ * Input `i` as a shape-like vector (a target shape, repeats): ONNX wants a 1-D int64 tensor, and a
+ * float or multi-dimensional one read as dims builds a hostile output (24 dims from a [2, 3, 4] tensor).
+ * @example intVector(ctx, 1, 'shape') // [2, 3, 4] from int64 [3]; a float32 [2, 3, 4] is INVALID_NODE
+ */
+export function intVector(ctx: OpContext, i: number, what: string): number[] {
+  const t = need(ctx, i, what);
+  if ((t.dtype !== 'int64' && t.dtype !== 'int32') || t.rank > 1)
+    throw invalid(
+      ctx,
+      `${what} "${ctx.node.inputs[i]}" must be a 1-D int64 tensor, got ${t.dtype} ${fmtShape(t.shape)}; check what feeds input ${i}`,
+    );
+  return ints(t);
+}
+
 /** A tensor's single value as a number (scalar or one-element tensor). */
 export function scalarOf(ctx: OpContext, t: Tensor, what: string): number {
   if (t.size !== 1) throw invalid(ctx, `${what} must have one element, got shape ${fmtShape(t.shape)}`);
