@@ -3,6 +3,7 @@ import type { DType } from './dtype.js';
 import { NormkitError } from './errors.js';
 import type { Tensor } from './tensor.js';
 
+/** Elementwise ops without parameters (ONNX names in camelCase; `geluTanh` is the tanh approximation, `not` is logical). */
 export type UnaryOp =
   | 'neg'
   | 'abs'
@@ -36,6 +37,7 @@ export type UnaryParamOp =
   | { op: 'clip'; min: number; max: number }
   | { op: 'powScalar'; exponent: number };
 
+/** Broadcasting binary ops; `equal` … `greaterEqual` and the logic ops `and`/`or`/`xor` return bool. */
 export type BinaryOp =
   | 'add'
   | 'sub'
@@ -54,35 +56,52 @@ export type BinaryOp =
   | 'or'
   | 'xor';
 
+/** Reductions, as ONNX Reduce*: `l1` = Σ|x|, `l2` = √Σx², `sumSquare` = Σx², `logSumExp` = log Σeˣ. */
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'l1' | 'l2' | 'sumSquare' | 'logSumExp';
 
+/** Options of `gemm` (ONNX Gemm): Y = alpha·op(A)·op(B) + beta·C. */
 export interface GemmOptions {
+  /** Scale of the product. Default 1. */
   alpha?: number;
+  /** Scale of C. Default 1. */
   beta?: number;
+  /** Use Aᵀ. Default false. */
   transA?: boolean;
+  /** Use Bᵀ. Default false. */
   transB?: boolean;
 }
 
 /** Convolution over the trailing spatial dims of an N×C×(spatial) input (1-D or 2-D, or more). */
 export interface ConvOptions {
+  /** Step per spatial axis. Default all 1. */
   strides?: number[];
   /** [begin_0, begin_1, ..., end_0, end_1, ...] as in ONNX. */
   pads?: number[];
+  /** Spacing of the kernel taps per spatial axis. Default all 1. */
   dilations?: number[];
+  /** Channel groups: Cin and Cout split into `group` independent convolutions. Default 1. */
   group?: number;
 }
 
+/** Options of `maxPool` / `avgPool` over the trailing spatial dims of an N×C×(spatial) input (ONNX MaxPool/AveragePool). */
 export interface PoolOptions {
+  /** Window size per spatial axis (required). */
   kernelShape: number[];
+  /** Step per spatial axis. Default all 1. */
   strides?: number[];
+  /** [begin_0, begin_1, ..., end_0, end_1, ...] as in ONNX. Default all 0. */
   pads?: number[];
+  /** Spacing of the window taps per spatial axis. Default all 1. */
   dilations?: number[];
+  /** Round the output size up instead of down. Default false. */
   ceilMode?: boolean;
   /** AveragePool: whether padding counts toward the divisor. */
   countIncludePad?: boolean;
 }
 
+/** What the fused `Backend.layerNorm` returns: the output and the statistics the backward reads. */
 export interface LayerNormResult {
+  /** The normalized output, x's shape and dtype. */
   y: Tensor;
   /** Mean over the normalized axes, shape = x.shape[:axis] + [1]*(rank-axis). */
   mean: Tensor;
@@ -126,6 +145,7 @@ export interface GradKernels {
 export interface NormBackwardOptions {
   /** First normalized axis (already normalized, ≥ 0): statistics over axes [axis, rank) of x. */
   axis: number;
+  /** ε added to the variance (mean square for RMSNorm) under the square root. */
   epsilon: number;
   /**
    * γ over axes [paramAxis, rank) of x, exactly that many elements (any shape; a broadcast γ is
@@ -143,8 +163,11 @@ export interface NormBackwardOptions {
 
 /** Gradients of a fused norm: dx (x's shape), dScale and dBias (shape x.shape[paramAxis:]), all in x's dtype. */
 export interface NormBackwardResult {
+  /** Gradient for x. */
   dx: Tensor;
+  /** Gradient for γ; present when `scale` was given. */
   dScale?: Tensor;
+  /** Gradient for β; present when `bias` was true. */
   dBias?: Tensor;
 }
 
@@ -154,6 +177,7 @@ export interface NormBackwardResult {
  * backend are already checked, so kernels need not re-validate.
  */
 export interface Backend {
+  /** The name `registerBackend` registers it under and `setBackend` selects it by (e.g. `cpu`, `gpu`). */
   readonly name: string;
   /** Elementwise `op` over x; same shape and dtype (`not` takes and returns bool). */
   unary(op: UnaryOp, x: Tensor): Tensor;
