@@ -5,10 +5,15 @@ export type Dim = number | string | undefined;
 
 /** Type and (possibly partial) shape of a named value. `elemType` is the ONNX element type name when it is not a `DType` we compute with (kept for lossless round trips). */
 export interface ValueInfo {
+  /** The value's name, unique in the graph. */
   name: string;
+  /** Element type, when it is one normkit computes with. */
   dtype?: DType;
+  /** ONNX element type name (`float16`, `uint8`, ...) when `dtype` cannot hold it. */
   elemType?: string;
+  /** Dimensions (numbers, symbolic names or undefined); absent when the rank is unknown. */
   shape?: Dim[];
+  /** The ONNX doc_string, when the model had one. */
   docString?: string;
   /** Fields the IR does not model (non-tensor types, denotations, metadata_props), carried through verbatim by the ONNX layer. */
   extra?: Record<string, unknown>;
@@ -72,12 +77,19 @@ export interface OpsetImport {
  * ```
  */
 export class Graph {
+  /** The graph's name. */
   name: string;
+  /** The nodes, in stored order (`topologicalOrder()` gives a dependency order). */
   nodes: Node[] = [];
+  /** Declared graph inputs (may include initializers, as older ONNX exports list them). */
   inputs: ValueInfo[] = [];
+  /** Declared graph outputs. */
   outputs: ValueInfo[] = [];
+  /** Constant tensors by value name. */
   initializers = new Map<string, Tensor>();
+  /** Known types and shapes of intermediate values, by name. */
   valueInfo = new Map<string, ValueInfo>();
+  /** The ONNX doc_string, when the model had one. */
   docString?: string;
   /** Graph fields the IR does not model (sparse initializers, quantization annotations), verbatim. */
   extra?: Record<string, unknown>;
@@ -305,14 +317,23 @@ export function subgraphsOf(a: Attribute): Graph[] {
  * @example const m = new Model(graph, [{ domain: '', version: 17 }]);
  */
 export class Model {
+  /** The main graph. */
   graph: Graph;
+  /** The opsets the model imports (default: the default domain at 17). */
   opsetImports: OpsetImport[];
+  /** ONNX IR version written on export. Default 8. */
   irVersion = 8;
+  /** The producing tool's name. Default `normkit`. */
   producerName = 'normkit';
+  /** The producing tool's version. */
   producerVersion = '';
+  /** The model's domain (reverse-DNS namespace), often empty. */
   domain = '';
+  /** The model's own version number. */
   modelVersion = 0;
+  /** The ONNX doc_string. */
   docString = '';
+  /** ONNX metadata_props as key → value. */
   metadataProps: Record<string, string> = {};
   /** ModelProto fields the IR does not model (functions, training_info, configuration), verbatim. */
   extra?: Record<string, unknown>;
