@@ -35,11 +35,15 @@ export interface ExecutorOptions {
 
 /** Time of one node in a profiled run. */
 export interface NodeProfile {
+  /** The node's name. */
   name: string;
+  /** Its ONNX op type (a fused step shows as the fused op, e.g. `Gelu`). */
   opType: string;
+  /** Its domain ('' = ai.onnx). */
   domain: string;
   /** Wall time in milliseconds (dispatch time on asynchronous device backends; `runAsync` adds the awaited reads). */
   ms: number;
+  /** Shape of each of the node's outputs. */
   outputShapes: number[][];
   /** Inputs awaited back to the host before the node ran (`runAsync` on a device that reads asynchronously). */
   hostReads?: number;
@@ -47,16 +51,23 @@ export interface NodeProfile {
 
 /** Time summed per op type. */
 export interface OpTypeProfile {
+  /** The op type. */
   opType: string;
+  /** Its domain ('' = ai.onnx). */
   domain: string;
+  /** Milliseconds summed over the nodes of this type. */
   ms: number;
+  /** How many nodes of this type ran. */
   count: number;
 }
 
 /** Per-node and per-op-type times of one run, slowest op type first. */
 export interface Profile {
+  /** One entry per node run, in run order. */
   nodes: NodeProfile[];
+  /** Node times summed per op type, slowest first. */
   byOpType: OpTypeProfile[];
+  /** Wall time of the whole run in milliseconds. */
   totalMs: number;
   /**
    * Values that crossed from the device to the host during the run (`runAsync`): inputs of nodes that
@@ -107,7 +118,9 @@ const NO_FOLD = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'R
  * ```
  */
 export class Executor {
+  /** The graph it runs (a clone, when `outerScope` names are given). */
   readonly graph: Graph;
+  /** The model it was built from; undefined when built from a bare `Graph`. */
   readonly model: Model | undefined;
   private readonly backend: Backend | undefined;
   private readonly defaultOpset: number;
