@@ -9,7 +9,9 @@ import type { LrSchedule } from './optim/schedule.js';
 
 /** A batch the trainer consumes: inputs and targets. */
 export interface TrainBatch {
+  /** The model's input. */
   readonly x: Tensor;
+  /** The targets `lossFn` compares the output with (class labels for the default cross-entropy). */
   readonly y: Tensor;
 }
 
@@ -67,16 +69,31 @@ export interface TrainOptions {
   /** Stop when the step count reaches this. */
   steps?: number;
   /** Resume at this step and epoch (from `loadCheckpoint`). Default { step: 0, epoch: 0 }. */
-  start?: { step: number; epoch: number };
+  start?: {
+    /** Steps already taken. */
+    step: number;
+    /** Epochs already completed. */
+    epoch: number;
+  };
   /** Clip the global gradient norm to this before each update. */
   clip?: number;
   /** Called after each step, epoch and evaluation; awaited when it returns a promise. */
   onProgress?: (p: TrainProgress) => void | Promise<void>;
   /** Evaluate on `evalLoader` every this many steps (and at the end of the run). */
   evalEvery?: number;
+  /** The batches `evaluate` runs on (every `evalEvery` steps and at the end). */
   evalLoader?: TrainLoader;
   /** Save a checkpoint (Node) every `every` steps and when the run ends or is aborted. */
-  checkpoint?: { path: string; every?: number; config?: Record<string, unknown>; extra?: unknown };
+  checkpoint?: {
+    /** Checkpoint file, written atomically (see `saveCheckpoint`). */
+    path: string;
+    /** Steps between saves; absent: only at the end of the run or on abort. */
+    every?: number;
+    /** Architecture config saved with it (compared on load). */
+    config?: Record<string, unknown>;
+    /** Any JSON-ready data to store alongside. */
+    extra?: unknown;
+  };
   /** Abort the run between steps; `train` then returns with `stopped: 'aborted'`. */
   signal?: AbortSignal;
 }
@@ -85,14 +102,24 @@ export interface TrainOptions {
 export interface TrainResult {
   /** Step and epoch reached (pass them as `start` to continue). */
   step: number;
+  /** Epochs completed. */
   epoch: number;
   /** The loss of each step of this call. */
   losses: number[];
   /** Mean loss of each epoch that ended during this call. */
-  epochLosses: { epoch: number; loss: number; steps: number }[];
+  epochLosses: {
+    /** The epoch's index. */
+    epoch: number;
+    /** Mean loss over its steps. */
+    loss: number;
+    /** Steps of that epoch run during this call. */
+    steps: number;
+  }[];
   /** Evaluations run during this call. */
   evals: ({ step: number } & EvalResult)[];
+  /** Training samples per second over this call. */
   samplesPerSec: number;
+  /** Wall-clock seconds of this call. */
   seconds: number;
   /** Why the run ended. */
   stopped: 'steps' | 'epochs' | 'aborted';
@@ -104,6 +131,7 @@ export interface EvalResult {
   accuracy: number;
   /** Mean loss per sample (batch losses weighted by batch size). */
   loss: number;
+  /** Samples evaluated. */
   samples: number;
 }
 
