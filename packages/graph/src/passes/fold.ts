@@ -36,15 +36,47 @@ export interface FoldOptions {
 /** What `foldLayerNorms` changed and why it left the rest alone. */
 export interface FoldReport {
   /** Each LN replaced: its name, its component index, the RMSNorm nodes written for it, and the MatMul biases β went into (when `foldBias` absorbed it). */
-  folded: { name: string; component: number; rms: string[]; biasFoldedInto?: string[] }[];
+  folded: {
+    /** The LayerNormalization node's name. */
+    name: string;
+    /** Its index in `analysis.components`. */
+    component: number;
+    /** Names of the nodes written in its place. */
+    rms: string[];
+    /** The MatMul nodes whose bias β was folded into. */
+    biasFoldedInto?: string[];
+  }[];
   /** Each LN left as it was, with the reason and, where one exists, the node that blocks folding it. */
-  skipped: { name: string; reason: string; blockingNode?: string }[];
+  skipped: {
+    /** The LayerNormalization node's name. */
+    name: string;
+    /** Why it was not folded, for a person. */
+    reason: string;
+    /** The node that blocks folding, when there is one. */
+    blockingNode?: string;
+  }[];
   /** Weights copied so that the source gets a centered copy and other readers keep the original. */
   untied: SharedWeight[];
   /** Parameters centered (value name → new initializer). */
-  centered: { param: string; axis: number; into: string; reader: string }[];
+  centered: {
+    /** The original constant's value name. */
+    param: string;
+    /** The axis it was centered over (negative, from the end). */
+    axis: number;
+    /** The new initializer holding the centered copy. */
+    into: string;
+    /** The node rewired to read it. */
+    reader: string;
+  }[];
   /** Opset change, if any. */
-  opset?: { from: number; to: number; converted: string[] };
+  opset?: {
+    /** The default-domain opset before. */
+    from: number;
+    /** The opset after (`from` when it was already high enough). */
+    to: number;
+    /** Nodes rewritten for the new opset, each as `name (OpType: what changed)`. */
+    converted: string[];
+  };
   /** The foldability analysis the fold followed (`analyzeFoldability` of the recognized model). */
   analysis: FoldabilityReport;
   /** How many decomposed LayerNorm subgraphs `recognizeLayerNorms` fused before folding. */
@@ -377,7 +409,17 @@ const ADDITIVE_ONLY = new Set([
  * upgradeOpset(model, 23); // { from: 14, to: 23, converted: ['pool/ReduceMean (ReduceMean: axes attribute → input)'] }
  * ```
  */
-export function upgradeOpset(m: Model, to: number): { from: number; to: number; converted: string[] } {
+export function upgradeOpset(
+  m: Model,
+  to: number,
+): {
+  /** The default-domain opset before. */
+  from: number;
+  /** The opset after (`from` when it was already high enough). */
+  to: number;
+  /** Nodes rewritten for the new opset, each as `name (OpType: what changed)`. */
+  converted: string[];
+} {
   const from = m.opset('') ?? 1;
   if (from >= to) return { from, to: from, converted: [] };
   const g = m.graph;
