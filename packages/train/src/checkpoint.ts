@@ -208,6 +208,7 @@ export function crc32(bytes: Uint8Array): number {
 
 /** What a training checkpoint records besides tensors (the container's `meta`). */
 export interface CheckpointMeta {
+  /** Always `normkit-checkpoint`: marks the container as a training checkpoint. */
   format: 'normkit-checkpoint';
   /** @normkit/train version that wrote it. */
   normkitVersion: string;
@@ -220,7 +221,10 @@ export interface CheckpointMeta {
   /** The model's architecture config (compared on load when both sides have one). */
   config?: Record<string, unknown>;
   /** The optimizer's state without its tensors, with the model name of each of its parameters. */
-  optimizer?: Omit<OptimizerState, 'tensors'> & { paramNames: (string | null)[] };
+  optimizer?: Omit<OptimizerState, 'tensors'> & {
+    /** The model's name for each optimizer parameter, in order; null for one the model does not hold. */
+    paramNames: (string | null)[];
+  };
   /** The data loader's `state()`. */
   loader?: unknown;
   /** Any RNG state the caller keeps (JSON). */
@@ -231,32 +235,42 @@ export interface CheckpointMeta {
 
 /** What goes into a checkpoint. */
 export interface CheckpointInput {
+  /** The model whose parameters and buffers are saved. */
   model: Module;
+  /** The optimizer whose state (moments, step counts) is saved. */
   optimizer?: Pick<Optimizer, 'state' | 'parameters'>;
   /** A loader with `state()` (the DataLoader): its position is saved. */
   loader?: {
     /** The loader's position (seed, epoch, batch), as JSON-ready data. */
     state(): unknown;
   };
+  /** Optimizer steps done. */
   step: number;
+  /** The epoch in progress. Default 0. */
   epoch?: number;
   /** Architecture config; defaults to the model's `config` property when it has one. */
   config?: Record<string, unknown>;
+  /** Any RNG state the caller keeps (JSON). */
   rng?: unknown;
+  /** Anything else the caller wants back (JSON). */
   extra?: unknown;
 }
 
 /** A parsed checkpoint: metadata, model state by name, optimizer state. */
 export interface Checkpoint {
+  /** Step, epoch, config, loader state and the rest of the metadata. */
   meta: CheckpointMeta;
   /** Parameters and buffers by dotted name. */
   model: Record<string, Tensor>;
+  /** The optimizer's state, when one was saved. */
   optimizer?: OptimizerState;
 }
 
 /** Where a checkpoint is restored into. */
 export interface CheckpointTarget {
+  /** The model to load parameters and buffers into (same names and shapes). */
   model: Module;
+  /** The optimizer to load state into (same kind, over the same parameters in the same order). */
   optimizer?: Pick<Optimizer, 'kind' | 'loadState' | 'parameters'>;
   /** A loader with `restore(state)`: it resumes at the saved position. */
   loader?: {
