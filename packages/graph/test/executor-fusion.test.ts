@@ -139,11 +139,11 @@ describe('executor MatMul + bias fusion', () => {
     return out;
   }
 
-  function linear(opts: { biasFirst?: boolean; weightInput?: boolean; mmOutput?: boolean; biasShape?: number[] }): Model {
+  function linear(opts: { biasFirst?: boolean; weightInput?: boolean; mmOutput?: boolean; biasShape?: readonly number[] }): Model {
     const b = new GraphBuilder('linear');
     const xi = b.input('x', 'float32', [2, 3, K]);
     const wi = opts.weightInput ? b.input('w', 'float32', [K, N]) : b.constant('w', w);
-    const bi = b.constant('b', opts.biasShape ? bias.reshape(opts.biasShape) : bias);
+    const bi = b.constant('b', opts.biasShape ? bias.reshape([...opts.biasShape]) : bias);
     const mm = b.op('MatMul', [xi, wi]);
     b.output(opts.biasFirst ? b.op('Add', [bi, mm]) : b.op('Add', [mm, bi]));
     if (opts.mmOutput) b.output(mm);
