@@ -250,6 +250,26 @@ export function geluWasm(X: Float32Array, Y: Float32Array): boolean {
   return elementwise([X], Y, (ex, [x], n4) => ex.gelu(x as number, x as number, n4));
 }
 
+/**
+ * Softmax over each of `rows` contiguous rows of `n` floats of X into Y with the WebAssembly kernel
+ * (Cephes expf, float32 sums); false when unavailable (the JS kernel runs). Rows are copied in padded
+ * to whole vectors, a chunk at a time.
+ */
+export function softmaxRowsWasm(X: Float32Array, Y: Float32Array, rows: number, n: number): boolean {
+  const ld = (n + 3) & ~3;
+  const chunk = Math.max(1, Math.floor(ELEMENTWISE_CHUNK / ld));
+  const s = ready(HEADER + Math.min(rows, chunk) * ld * 4);
+  if (!s) return false;
+  const at = HEADER >> 2;
+  for (let r0 = 0; r0 < rows; r0 += chunk) {
+    const m = Math.min(chunk, rows - r0);
+    for (let r = 0; r < m; r++) s.f.set(X.subarray((r0 + r) * n, (r0 + r + 1) * n), at + r * ld);
+    s.ex.softmax(HEADER, ld * 4, m, n, 1);
+    for (let r = 0; r < m; r++) Y.set(s.f.subarray(at + r * ld, at + r * ld + n), (r0 + r) * n);
+  }
+  return true;
+}
+
 /** y = erf(x) with the WebAssembly kernel (relative error < 1.2e-7 on erfc); false when unavailable (the JS kernel runs). */
 export function erfWasm(X: Float32Array, Y: Float32Array): boolean {
   return elementwise([X], Y, (ex, [x], n4) => ex.erf(x as number, x as number, n4));

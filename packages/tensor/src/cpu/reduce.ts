@@ -3,6 +3,7 @@ import { allocate } from '../dtype.js';
 import { reduceShape, transposeShape } from '../op-shapes.js';
 import { sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { softmaxRowsWasm } from './fused-wasm.js';
 
 /**
  * Views x as [outer, reduced, inner] blocks when the reduced axes are contiguous; otherwise
@@ -226,6 +227,8 @@ export function softmaxKernel(x: Tensor, axis: number, log: boolean): Tensor {
   const inner = sizeOf(x.shape.slice(axis + 1));
   const src = x.data as Float32Array;
   const out = allocate(x.dtype, src.length) as Float32Array;
+  if (inner === 1 && !log && src instanceof Float32Array && red > 0 && softmaxRowsWasm(src, out, outer, red))
+    return new Tensor(x.shape, x.dtype, out);
   const tmp = new Float64Array(red);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
