@@ -26,7 +26,7 @@ describe('softmax over the last axis', () => {
       [7, 3],
       [12, 197],
       [3, 9000],
-    ])
+    ] as const)
       it(`${rows} rows of ${n} (${wasm ? 'WebAssembly' : 'JS'})`, () => {
         setWasmFused(wasm);
         const rnd = mulberry(rows * n);
