@@ -27,6 +27,7 @@ export {
 export {
   checkExternalLocation,
   DEFAULT_MAX_TENSOR_BYTES,
+  deriveStorage,
   type ExternalSink,
   type OpaqueData,
   OpaqueTensor,

@@ -1,3 +1,4 @@
+import { setTensorDerivation } from '@normkit/graph';
 import { allocate, type DType, type DTypeArrays, fmtShape, NormkitError, Tensor } from '@normkit/tensor';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat, nativeCode, onnxType } from './dtypes.js';
 import {
@@ -74,6 +75,24 @@ export function onnxTensorInfo(t: Tensor): TensorOrigin | undefined {
 export function setOnnxTensorInfo(t: Tensor, origin: TensorOrigin): void {
   origins.set(t, origin);
 }
+
+/**
+ * A tensor a graph pass derived from `from` (see @normkit/graph's `setTensorDerivation`), stored as
+ * `from` is: a float16 or bfloat16 weight's centered copy stays float16 / bfloat16, its values rounded
+ * once now, as the file will hold them; other tensors are returned as they are.
+ * @example deriveStorage(halfWeight, centered) // float32 values rounded to float16, written as float16
+ */
+export function deriveStorage(from: Tensor, to: Tensor): Tensor {
+  const o = origins.get(from);
+  if (!o || (o.elemType !== 10 && o.elemType !== 16) || !(to.data instanceof Float32Array)) return to;
+  const round = o.elemType === 10 ? (v: number) => halfToFloat(floatToHalf(v)) : (v: number) => bf16ToFloat(floatToBf16(v));
+  const t = new Tensor(to.shape, 'float32', Float32Array.from(to.data, round));
+  origins.set(t, { elemType: o.elemType, form: o.form === 'typed' ? 'typed' : 'raw', fields: [] });
+  return t;
+}
+// Loading a model through this package is what gives its tensors an origin, so registering here covers
+// every model whose tensors have one.
+setTensorDerivation(deriveStorage);
 
 /** The bytes of a tensor normkit cannot compute with (string, complex, uint64, float8, 4-bit), kept as stored. */
 export interface OpaqueData {

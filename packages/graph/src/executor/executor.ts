@@ -1,4 +1,5 @@
 import { type Backend, fmtShape, getBackend, NormkitError, type Tensor, withBackend } from '@normkit/tensor';
+import { onnxType, onnxTypeCode } from '../elem-types.js';
 import { type Dim, Graph, Model, type Node, subgraphsOf } from '../ir.js';
 import { findFusions } from './fusion.js';
 import { hostInputs } from './host-inputs.js';
@@ -312,7 +313,12 @@ export class Executor {
           actual: t.shape,
         });
       if (vi.dtype && t.dtype !== vi.dtype) throw fail('wrong dtype (cast it first)');
-      if (!vi.dtype && vi.elemType) throw fail(`element type ${vi.elemType} is not supported by the executor`);
+      if (!vi.dtype && vi.elemType) {
+        // A float16 / bfloat16 / narrow-int input is fed in the dtype that holds it (float32 / int32 / int64).
+        const held = onnxType(onnxTypeCode(vi.elemType) ?? -1);
+        if (held?.kind !== 'widened') throw fail(`element type ${vi.elemType} is not supported by the executor`);
+        if (t.dtype !== held.dtype) throw fail(`${vi.elemType} is fed as ${held.dtype} (its values in that dtype)`);
+      }
       if (vi.shape) {
         if (vi.shape.length !== t.rank) throw fail(`wrong rank ${t.rank}`);
         vi.shape.forEach((d, i) => {

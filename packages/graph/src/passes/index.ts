@@ -14,6 +14,7 @@ export {
 } from './foldability.js';
 export { constantOf, type GraphFacts, inferFacts, type PartialShape } from './graph-facts.js';
 export { type FusedNorm, type NearMiss, type RecognizeResult, recognizeLayerNorms } from './recognize.js';
+export { derivedTensor, setTensorDerivation, type TensorDerivation } from './storage.js';
 export {
   type ExecuteFn,
   type OutputComparison,
