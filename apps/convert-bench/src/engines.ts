@@ -198,6 +198,11 @@ async function createOrtRunner(src: ModelSource): Promise<Runner> {
     const msg = (e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e)).replace(/^Load model from .*? failed:\s*/, '');
     throw new CliError(`${src.path ?? 'model'}: onnxruntime refused the model: ${msg}`, EXIT_BAD_INPUT, 'ORT_REFUSED', { cause: e });
   }
+  // float16 inputs and outputs cross as float16 bits; normkit holds them as float32.
+  const graph = await loadGraph();
+  const toHalf = need(graph, '@normkit/graph', 'floatToHalf') as (v: number) => number;
+  const fromHalf = need(graph, '@normkit/graph', 'halfToFloat') as (h: number) => number;
+  const halfInputs = new Set(src.model.graph.inputs.filter((v) => v.elemType === 'float16').map((v) => v.name));
   const version = (ort as unknown as { env?: { versions?: { common?: string } } }).env?.versions?.common ?? '';
   return {
     engine: 'onnxruntime',
@@ -210,7 +215,10 @@ async function createOrtRunner(src: ModelSource): Promise<Runner> {
         const type = ORT_DTYPES[t.dtype];
         if (!type)
           throw new CliError(`onnxruntime: input "${name}" has dtype ${t.dtype}, which the CLI cannot pass`, EXIT_BAD_INPUT, 'BAD_INPUT');
-        ortFeeds[name] = new ort.Tensor(type as 'float32', t.data as Float32Array, [...t.shape]);
+        ortFeeds[name] =
+          halfInputs.has(name) && t.dtype === 'float32'
+            ? new ort.Tensor('float16', Uint16Array.from(t.data as Float32Array, toHalf), [...t.shape])
+            : new ort.Tensor(type as 'float32', t.data as Float32Array, [...t.shape]);
       }
       let res: Record<string, InstanceType<typeof ort.Tensor>>;
       try {
@@ -226,7 +234,11 @@ async function createOrtRunner(src: ModelSource): Promise<Runner> {
       const out: Record<string, Tensor> = {};
       for (const name of session.outputNames) {
         const o = res[name];
-        if (o) out[name] = fromOrt(o.type, o.data, o.dims);
+        if (o)
+          out[name] =
+            o.type === 'float16'
+              ? new Tensor(o.dims.map(Number), 'float32', Float32Array.from(o.data as Uint16Array, fromHalf))
+              : fromOrt(o.type, o.data, o.dims);
       }
       return out;
     },

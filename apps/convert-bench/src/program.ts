@@ -104,7 +104,10 @@ export function createProgram(io: Io, state: { exitCode: number }): Command {
     .option('--seed <n>', 'seed of the random verification inputs', '0')
     .option('--runs <n>', 'random input sets to verify on', '2')
     .option('--dim <name=value>', 'size of a symbolic input dim (repeatable)', collect, [])
-    .option('--tolerance <x>', 'relative tolerance on max |a-b| / max |a| per output', '1e-5')
+    .option(
+      '--tolerance <x>',
+      'relative tolerance on max |a-b| / max |a| per output (default 1e-5; 8× the storage rounding for float16 weights)',
+    )
     .option('--session <dir>', 'also write the result to <dir>/convert.json (for normkit report)')
     .action(wrap(convertCommand as Action));
 

@@ -22,7 +22,7 @@ export interface ConvertOptions {
   /** Random input sets to verify on (default 2). */
   runs?: number;
   dims?: Record<string, number>;
-  /** Relative tolerance on max |Δ| / max |output| (default 1e-5, as verifyEquivalence). */
+  /** Relative tolerance on max |Δ| / max |output| (default 1e-5, as verifyEquivalence; 8× the storage rounding for float16 weights). */
   tolerance?: number;
   /** The input file (onnxruntime loads it from there). */
   path?: string;
@@ -53,7 +53,6 @@ export async function convertModel(
   const runs = opts.runs ?? 2;
   const dims = opts.dims ?? {};
   const rmsFormat = opts.rmsFormat ?? 'simplified';
-  const tolerance = opts.tolerance ?? 1e-5;
   checkDims(model, dims, runs); // before the fold: a misspelled --dim must not cost a whole analysis
   const step = ctx?.step('fold LayerNorms');
   let folded: ReturnType<typeof fold>;
@@ -64,6 +63,12 @@ export async function convertModel(
     throw asInputError(e, label);
   }
   const { report } = folded;
+  // Weights stored back in float16 are rounded: the tolerance follows that rounding unless one is given.
+  const tolerance = opts.tolerance ?? Math.max(1e-5, 8 * report.storageRounding);
+  if (opts.tolerance === undefined && tolerance > 1e-5)
+    ctx?.warn(
+      `verification tolerance ${tolerance.toExponential(1)}: 8 × the ${report.storageRounding.toExponential(1)} relative rounding of storing the centered weights in the model's own precision (float16/bfloat16); --tolerance overrides it`,
+    );
   const analysis = report.analysis.layerNorms.map((l) => ({
     name: l.name,
     foldable: l.foldable,
@@ -198,7 +203,7 @@ export async function convertCommand(ctx: Context, input: string, o: ConvertCliO
     why: 'each run is a forward pass of both models in every engine',
   });
   const dims = parseDims(o.dim);
-  const tolerance = parseNumber('--tolerance', o.tolerance, 1e-5);
+  const tolerance = o.tolerance === undefined ? undefined : parseNumber('--tolerance', o.tolerance, 1e-5);
   await assertNotSameFile(input, o.output);
   await assertWritable(o.output);
   const opened = await openModel(input, { ctx });
