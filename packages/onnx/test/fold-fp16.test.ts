@@ -41,24 +41,25 @@ async function run(b: Uint8Array, x: Uint16Array): Promise<number[]> {
 }
 
 describe('folding a float16 model', () => {
-  it('stores the centered weights as float16 and matches the original in onnxruntime (float16 compute)', async () => {
-    const m = decodeModel(bytes, { fileName: 'fp16.onnx' });
-    const { model: folded, report } = foldLayerNorms(m, { rmsFormat: 'simplified' });
-    expect(report.folded).toHaveLength(1);
-    // Rounding the centered weights to float16 changes them by at most half a float16 ulp (2^-11 relative).
-    expect(report.storageRounding).toBeGreaterThan(0);
-    expect(report.storageRounding).toBeLessThanOrEqual(2 ** -11);
-    for (const c of report.centered) {
-      const t = folded.graph.initializers.get(c.into)!;
-      expect(onnxTensorInfo(t)?.elemType, `${c.into} keeps float16`).toBe(10);
-      for (const v of t.data as Float32Array) expect(halfToFloat(floatToHalf(v))).toBe(v); // already rounded
-    }
-    const out = encodeModel(folded);
-    const back = decodeModel(out, { fileName: 'fp16.rms.onnx' });
-    for (const c of report.centered) expect(onnxTensorInfo(back.graph.initializers.get(c.into)!)?.elemType).toBe(10);
-    const x = halves(4 * K, 1);
-    const [a, b] = [await run(bytes, x), await run(out, x)];
-    const worst = Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
-    expect(worst).toBeLessThanOrEqual(4e-3);
-  });
+  for (const rmsFormat of ['simplified', 'onnx23', 'decomposed'] as const)
+    it(`stores the centered weights as float16 and matches the original in onnxruntime (float16 compute), ${rmsFormat}`, async () => {
+      const m = decodeModel(bytes, { fileName: 'fp16.onnx' });
+      const { model: folded, report } = foldLayerNorms(m, { rmsFormat });
+      expect(report.folded).toHaveLength(1);
+      // Rounding the centered weights to float16 changes them by at most half a float16 ulp (2^-11 relative).
+      expect(report.storageRounding).toBeGreaterThan(0);
+      expect(report.storageRounding).toBeLessThanOrEqual(2 ** -11);
+      for (const c of report.centered) {
+        const t = folded.graph.initializers.get(c.into)!;
+        expect(onnxTensorInfo(t)?.elemType, `${c.into} keeps float16`).toBe(10);
+        for (const v of t.data as Float32Array) expect(halfToFloat(floatToHalf(v))).toBe(v); // already rounded
+      }
+      const out = encodeModel(folded);
+      const back = decodeModel(out, { fileName: 'fp16.rms.onnx' });
+      for (const c of report.centered) expect(onnxTensorInfo(back.graph.initializers.get(c.into)!)?.elemType).toBe(10);
+      const x = halves(4 * K, 1);
+      const [a, b] = [await run(bytes, x), await run(out, x)];
+      const worst = Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
+      expect(worst).toBeLessThanOrEqual(4e-3);
+    });
 });

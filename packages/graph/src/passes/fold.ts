@@ -329,10 +329,13 @@ function rmsNodes(g: Graph, ln: Node, format: RmsFormat, opset: number): Node[] 
         'UNSUPPORTED',
         `foldLayerNorms: decomposed RMSNorm is written for axis -1 only; node "${ln.name}" has axis ${axis}`,
       );
+    // The scalars take γ's storage (float16 in a float16 model), so the written graph type-checks.
+    const gamma = g.initializers.get(scale);
+    const likeGamma = (t: Tensor) => (gamma ? derivedTensor(gamma, t) : t);
     const two = g.uniqueName(`${base}rms_two`);
-    g.initializers.set(two, Tensor.scalar(2));
+    g.initializers.set(two, likeGamma(Tensor.scalar(2)));
     const eps = g.uniqueName(`${base}rms_eps`);
-    g.initializers.set(eps, Tensor.scalar(epsilon));
+    g.initializers.set(eps, likeGamma(Tensor.scalar(epsilon)));
     const sq = g.uniqueName(`${out}_sq`);
     mk('Pow', [x, two], [sq]);
     const ms = g.uniqueName(`${out}_meansq`);
