@@ -1,7 +1,7 @@
 /**
  * Writes the foldability table into README.md (between the table markers) from the analysis itself:
  * `npm run table` in packages/zoo. Each architecture is built at the published config closest to the
- * model PAPERS.md §1.5 speaks of, recognized, and analyzed; nothing in the table is typed by hand.
+ * model docs/PAPERS.md §1.5 speaks of, recognized, and analyzed; nothing in the table is typed by hand.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -31,7 +31,9 @@ function cause(reason: string): string {
 }
 
 const lines: string[] = [];
-lines.push('| architecture (config) | LNs | foldable | PAPERS §1.5 | why the others are not foldable (count × cause) | same at opset 14 |');
+lines.push(
+  '| architecture (config) | LNs | foldable | expected (docs/PAPERS.md §1.5) | why the others are not foldable (count × cause) | same at opset 14 |',
+);
 lines.push('|---|---:|---:|---|---|---|');
 for (const c of CONFIGS) {
   const verdicts = (opset: 14 | 17) => {

@@ -18,6 +18,7 @@ export { derivedTensor, setTensorDerivation, type TensorDerivation } from './sto
 export {
   type ExecuteFn,
   type OutputComparison,
+  outputDifference,
   randomInputs,
   setVerifyExecutor,
   type VerifyOptions,

@@ -208,34 +208,10 @@ export function verifyEquivalence(original: Model, converted: Model, opts: Verif
           'VERIFY_SHAPE',
           `verifyEquivalence: output "${o.name}" has shape [${x.shape}] in the original and [${y.shape}] converted`,
         );
-      const xd = x.data as ArrayLike<number | bigint>;
-      const yd = y.data as ArrayLike<number | bigint>;
-      let maxAbs = 0;
-      let scale = 0;
-      for (let i = 0; i < xd.length; i++) {
-        const u = Number(xd[i]);
-        const w = Number(yd[i]);
-        const d = Math.abs(u - w);
-        if (d > maxAbs || Number.isNaN(d)) maxAbs = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
-        if (Math.abs(u) > scale) scale = Math.abs(u);
-      }
-      const cols = x.rank > 0 ? (x.shape[x.rank - 1] as number) : 1;
-      let rows = 0;
-      let agree = 0;
-      if (cols > 1)
-        for (let r = 0; r * cols < xd.length; r++) {
-          let ia = 0;
-          let ib = 0;
-          for (let c = 1; c < cols; c++) {
-            if (Number(xd[r * cols + c]) > Number(xd[r * cols + ia])) ia = c;
-            if (Number(yd[r * cols + c]) > Number(yd[r * cols + ib])) ib = c;
-          }
-          rows++;
-          if (ia === ib) agree++;
-        }
+      const { maxAbsDiff: maxAbs, maxRelDiff, rows, agree } = outputDifference(x, y);
       const e = acc.get(o.name) ?? { name: o.name, maxAbsDiff: 0, maxRelDiff: 0, argmaxAgreement: 1, rows: 0, agree: 0 };
       e.maxAbsDiff = Math.max(e.maxAbsDiff, maxAbs);
-      e.maxRelDiff = Math.max(e.maxRelDiff, scale > 0 ? maxAbs / scale : maxAbs);
+      e.maxRelDiff = Math.max(e.maxRelDiff, maxRelDiff);
       e.rows += rows;
       e.agree += agree;
       acc.set(o.name, e);
@@ -248,4 +224,42 @@ export function verifyEquivalence(original: Model, converted: Model, opts: Verif
     tolerance,
     feeds: feeds.length,
   };
+}
+
+/**
+ * How a candidate output differs from its reference (same shape): the largest |difference| (∞ where
+ * either is NaN), that relative to the largest |reference| value, and over the rows of the last axis
+ * how many have the same argmax (`rows` is 0 for a last axis of one: nothing to agree on). The measure
+ * of `verifyEquivalence`, for callers that run the models themselves (the web page).
+ * @example outputDifference(Tensor.from([1, 2]), Tensor.from([1, 2.5])) // { maxAbsDiff: 0.5, maxRelDiff: 0.25, rows: 1, agree: 1 }
+ */
+export function outputDifference(
+  reference: Tensor,
+  candidate: Tensor,
+): { maxAbsDiff: number; maxRelDiff: number; rows: number; agree: number } {
+  const xd = reference.data as ArrayLike<number | bigint>;
+  const yd = candidate.data as ArrayLike<number | bigint>;
+  let maxAbs = 0;
+  let scale = 0;
+  for (let i = 0; i < xd.length; i++) {
+    const u = Number(xd[i]);
+    const d = Math.abs(u - Number(yd[i]));
+    if (d > maxAbs || Number.isNaN(d)) maxAbs = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
+    if (Math.abs(u) > scale) scale = Math.abs(u);
+  }
+  const cols = reference.rank > 0 ? (reference.shape[reference.rank - 1] as number) : 1;
+  let rows = 0;
+  let agree = 0;
+  if (cols > 1)
+    for (let r = 0; r * cols < xd.length; r++) {
+      let ia = 0;
+      let ib = 0;
+      for (let c = 1; c < cols; c++) {
+        if (Number(xd[r * cols + c]) > Number(xd[r * cols + ia])) ia = c;
+        if (Number(yd[r * cols + c]) > Number(yd[r * cols + ib])) ib = c;
+      }
+      rows++;
+      if (ia === ib) agree++;
+    }
+  return { maxAbsDiff: maxAbs, maxRelDiff: scale > 0 ? maxAbs / scale : maxAbs, rows, agree };
 }
