@@ -1,6 +1,7 @@
 import { type DType, fmtShape, NormkitError, type Tensor } from '@normkit/tensor';
 import { elemTypeName, onnxType } from '../elem-types.js';
-import type { Node } from '../ir.js';
+import type { Graph, Node } from '../ir.js';
+import type { InferredValue } from './dims.js';
 
 /** What a kernel sees: the node, the opset of its domain, and its input tensors (`undefined` for omitted optional inputs). */
 export interface OpContext {
@@ -19,21 +20,114 @@ export interface OpContext {
 /** An op implementation: returns the node's outputs in order (`undefined` for an optional output it does not produce). */
 export type OpKernel = (ctx: OpContext) => (Tensor | undefined)[];
 
-const registry = new Map<string, OpKernel>();
+/** What a shape rule sees: the node, its opset, and what inference knows of each input. */
+export interface ShapeContext {
+  node: Node;
+  opset: number;
+  inputs: (InferredValue | undefined)[];
+  /** Infers a subgraph (If/Loop/Scan bodies) whose graph inputs are `inputs`; outer values stay visible. */
+  subgraph: (g: Graph, inputs?: (InferredValue | undefined)[]) => Map<string, InferredValue>;
+}
+
+/**
+ * Output dtypes and shapes from what is known of the inputs (symbolic dims stay strings, unknown dims
+ * `undefined`); `[]` when it cannot tell. It must never allocate from a value in the file: the analysis
+ * runs on untrusted models.
+ */
+export type ShapeRule = (ctx: ShapeContext) => InferredValue[];
+
+/**
+ * What an op does to a per-token constant shift of its input along the normalized axis — its role in
+ * the foldability analysis (`analyzeFoldability`):
+ * - `passThrough`: output = input (Identity, inference Dropout, Cast); the walk goes through input 0.
+ * - `sum`: adds streams (Add, Sub, Sum); zero-mean parts give a zero-mean result.
+ * - `scale`: multiplies by a factor (Mul, Div); per-token factors keep zero-mean, per-feature constants merge into the linear layer.
+ * - `linear`: a linear layer with constant weights (MatMul, Gemm, Conv, Gather from a table) — a source whose weights can be centered.
+ * - `layout`: moves data without mixing the normalized axis (Reshape, Transpose, Flatten, (Un)Squeeze, Expand).
+ * - `select`: picks or joins parts along other axes (Slice, Concat, Pad).
+ * - `pool`: averages over other axes (ReduceMean, AveragePool, GlobalAveragePool).
+ * - `shapeOnly`: reads only the input's shape (Shape, Size), which centering keeps.
+ * - `normalization`: its output (γ⊙x̂+β) is not zero-mean, and it is not shift-invariant unless it is the LN being folded.
+ * - `nonlinear`: a nonlinear activation (GELU, ReLU, softmax...).
+ * An op without a role blocks the walk ("X is not a zero-mean propagator").
+ */
+export type FoldRole =
+  | 'passThrough'
+  | 'sum'
+  | 'scale'
+  | 'linear'
+  | 'layout'
+  | 'select'
+  | 'pool'
+  | 'shapeOnly'
+  | 'normalization'
+  | 'nonlinear';
+
+/** Everything normkit knows about one ONNX op, in one place (see `defineOnnxOp`). */
+export interface OnnxOpSpec {
+  /** Computes the outputs. */
+  kernel: OpKernel;
+  /** Infers output dtypes and shapes (used by `inferShapes` and the passes). Without one, outputs have no shape. */
+  shape?: ShapeRule;
+  /**
+   * Inputs the kernel reads on the host (shape vectors, scalar parameters, inputs of host-loop kernels):
+   * `Executor.runAsync` awaits them off an asynchronous device before the node runs. `'all'` = every input.
+   */
+  hostInputs?: readonly number[] | 'all' | ((node: Node) => number[]);
+  /** Role in the foldability analysis; absent = blocks. */
+  fold?: FoldRole;
+  /** The output can be far larger than the inputs (Expand, Tile...): inference runs the kernel on constants only when the rule bounds the output. */
+  grows?: boolean;
+  /** Inference may run the kernel on constant inputs (default true; false for random and subgraph ops). */
+  constantFoldable?: boolean;
+}
+
+/** A registered op: its spec plus where it lives. */
+export interface OnnxOp extends OnnxOpSpec {
+  /** '' for the default ONNX domain. */
+  domain: string;
+  opType: string;
+}
+
+const registry = new Map<string, OnnxOp>();
 
 const key = (domain: string, opType: string) => `${domain === 'ai.onnx' ? '' : domain}::${opType}`;
 
 /**
- * Registers (or replaces) the kernel for `opType` in `domain` ('' = the default ONNX domain).
+ * Defines (or replaces) an ONNX op: its kernel, shape rule, host inputs and foldability role together,
+ * read by the executor, `inferShapes`, `Executor.runAsync` and `analyzeFoldability` alike.
+ * @example
+ * ```ts
+ * defineOnnxOp('', 'Relu', {
+ *   kernel: ({ inputs }) => [relu(inputs[0]!)],
+ *   shape: sameShape,
+ *   fold: 'nonlinear',
+ * });
+ * ```
+ */
+export function defineOnnxOp(domain: string, opType: string, spec: OnnxOpSpec): OnnxOp {
+  const op: OnnxOp = { ...spec, domain: domain === 'ai.onnx' ? '' : domain, opType };
+  registry.set(key(domain, opType), op);
+  return op;
+}
+
+/**
+ * Replaces the kernel of `opType` in `domain` ('' = the default ONNX domain), keeping the rest of its
+ * definition, or defines a kernel-only op (no shape rule, blocks foldability) when there is none.
  * @example registerOp('', 'Relu', ({ inputs }) => [relu(inputs[0]!)]);
  */
 export function registerOp(domain: string, opType: string, kernel: OpKernel): void {
-  registry.set(key(domain, opType), kernel);
+  defineOnnxOp(domain, opType, { ...onnxOp(domain, opType), kernel });
+}
+
+/** The definition of an op, or undefined. @example onnxOp('', 'Reshape')?.hostInputs // [1] */
+export function onnxOp(domain: string, opType: string): OnnxOp | undefined {
+  return registry.get(key(domain, opType));
 }
 
 /** The kernel for an op, or undefined. @example kernelFor('', 'Add') */
 export function kernelFor(domain: string, opType: string): OpKernel | undefined {
-  return registry.get(key(domain, opType));
+  return registry.get(key(domain, opType))?.kernel;
 }
 
 /**

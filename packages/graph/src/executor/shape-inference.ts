@@ -1,21 +1,27 @@
-import { Tensor, windowOutputSize } from '@normkit/tensor';
+import { Tensor } from '@normkit/tensor';
 import { isNativeDType, onnxType } from '../elem-types.js';
 import { attr, type Dim, type Graph, Model, type Node, type ValueInfo } from '../ir.js';
+import {
+  arith,
+  axisIn,
+  bdim,
+  broadcast,
+  type InferredValue,
+  isNum,
+  MAX_RANK,
+  matmulShape,
+  mergeDims,
+  normAxis,
+  numProd,
+  reshapeTarget,
+  symOf,
+  unknownDims,
+  windowOut,
+} from './dims.js';
 import { parseEinsum } from './einsum.js';
 import { convTransposeGeometry } from './ops-conv-transpose.js';
 import { reduceAxes } from './ops-nn.js';
-import { kernelFor, type OpContext } from './registry.js';
-
-/** What inference knows about one value. */
-export interface InferredValue {
-  /** ONNX element type name ('float32', 'float16', 'int64'...): a normkit DType where normkit computes in it. */
-  dtype?: string;
-  shape?: Dim[];
-  /** The whole value, when it is a known constant (initializers, folded chains). */
-  value?: Tensor;
-  /** Elements of a scalar / 1-D integer value, partially known (shape arithmetic over symbolic dims). */
-  sym?: Dim[];
-}
+import { type OnnxOp, type OpContext, onnxOp, type ShapeContext } from './registry.js';
 
 /** Options of `inferShapes`. */
 export interface InferShapesOptions {
@@ -102,136 +108,6 @@ const BROADCAST = new Set([
   'BiasAdd',
 ]);
 
-/** Broadcast of two dims: 1 yields the other; a number wins over a symbol or unknown. */
-function bdim(a: Dim, b: Dim): Dim {
-  if (a === 1) return b;
-  if (b === 1) return a;
-  if (a === b) return a;
-  if (typeof a === 'number') return a;
-  if (typeof b === 'number') return b;
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return undefined;
-}
-
-function broadcast(shapes: (Dim[] | undefined)[]): Dim[] | undefined {
-  if (shapes.some((s) => !s)) return undefined;
-  const r = Math.max(...shapes.map((s) => (s as Dim[]).length));
-  const out: Dim[] = [];
-  for (let i = 0; i < r; i++) {
-    let d: Dim = 1;
-    for (const s of shapes as Dim[][]) {
-      const k = s.length - r + i;
-      d = bdim(d, k >= 0 ? s[k] : 1);
-    }
-    out.push(d);
-  }
-  return out;
-}
-
-const norm = (a: number, rank: number) => (a < 0 ? a + rank : a);
-/** `norm`, refusing an axis outside [-rank, rank): an axis of 2^31 must not index (and grow) a shape array. */
-const axisIn = (a: number, rank: number, op: string) => {
-  const ax = norm(a, rank);
-  if (!(Number.isInteger(ax) && ax >= 0 && ax < rank)) throw new Error(`${op} axis ${a} outside rank ${rank}`);
-  return ax;
-};
-const isNum = (d: Dim): d is number => typeof d === 'number';
-
-/** Beyond any real model's rank: a longer shape vector is a corrupt file, not a shape to build. */
-const MAX_RANK = 64;
-
-/** A shape of `rank` unknown dims, or undefined when the rank is unknown or implausible. */
-function unknownDims(rank: Dim): Dim[] | undefined {
-  return isNum(rank) && rank >= 0 && rank <= MAX_RANK ? new Array<Dim>(rank).fill(undefined) : undefined;
-}
-
-/** Product of dims as a number, or undefined when any is not a number. */
-function numProd(ds: Dim[]): number | undefined {
-  let p = 1;
-  for (const d of ds) {
-    if (!isNum(d)) return undefined;
-    p *= d;
-  }
-  return p;
-}
-
-function arith(op: string, a: Dim, b: Dim): Dim {
-  if (isNum(a) && isNum(b)) {
-    switch (op) {
-      case 'Add':
-        return a + b;
-      case 'Sub':
-        return a - b;
-      case 'Mul':
-        return a * b;
-      case 'Div':
-        return b === 0 ? undefined : Math.trunc(a / b);
-    }
-  }
-  if (op === 'Mul' && (a === 1 || b === 1)) return a === 1 ? b : a;
-  if (op === 'Add' && a === 0) return b;
-  if ((op === 'Div' && b === 1) || ((op === 'Add' || op === 'Sub') && b === 0)) return a;
-  if (a === undefined || b === undefined) return undefined;
-  const sign = { Add: '+', Sub: '-', Mul: '*', Div: '/' }[op];
-  return sign ? `${a}${sign}${b}` : undefined;
-}
-
-/** Solves a Reshape target (0 = copy, -1 = infer) against a partially known input shape. */
-function reshapeTarget(input: Dim[] | undefined, target: Dim[], allowZero: boolean): Dim[] {
-  const out = target.map((d, i) => (d === 0 && !allowZero ? input?.[i] : d));
-  const neg = out.indexOf(-1);
-  if (neg < 0 || !input) return out.map((d) => (d === -1 ? undefined : d));
-  // Cancel factors: numeric parts divide, symbolic parts must match as multisets.
-  const others = out.filter((_, i) => i !== neg);
-  const inSyms = input.filter((d) => !isNum(d));
-  const outSyms = others.filter((d) => !isNum(d));
-  const inNum = numProd(input.filter(isNum)) as number;
-  const outNum = numProd(others.filter(isNum)) as number;
-  const left = [...inSyms];
-  for (const s of outSyms) {
-    const k = left.findIndex((x) => x !== undefined && x === s);
-    if (k < 0) {
-      out[neg] = undefined;
-      return out;
-    }
-    left.splice(k, 1);
-  }
-  if (left.some((d) => d === undefined) || outNum === 0) out[neg] = undefined;
-  else if (left.length === 0) out[neg] = inNum % outNum === 0 ? inNum / outNum : undefined;
-  else if (inNum % outNum === 0)
-    out[neg] = arith(
-      'Mul',
-      left.reduce<Dim>((acc, d) => arith('Mul', acc, d), 1),
-      inNum / outNum,
-    );
-  else out[neg] = undefined;
-  return out;
-}
-
-/** Output size of a sliding window along one axis, when known. */
-function windowOut(inp: Dim, k: number, stride: number, padB: number, padE: number, dil: number, ceil: boolean, autoPad: string): Dim {
-  if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
-    if (isNum(inp)) return Math.ceil(inp / stride);
-    return stride === 1 ? inp : undefined;
-  }
-  if (!isNum(inp)) {
-    // An identity window (k=1 or "same" padding at stride 1) keeps a symbolic size.
-    if (stride === 1 && (k - 1) * dil === padB + padE) return inp;
-    return undefined;
-  }
-  const valid = autoPad === 'VALID';
-  return windowOutputSize(inp, k, stride, valid ? 0 : padB, valid ? 0 : padE, dil, ceil);
-}
-
-/** Elements of an integer-valued input as Dims (from a constant or symbolic propagation). */
-function symOf(info: InferredValue | undefined): Dim[] | undefined {
-  if (!info) return undefined;
-  if (info.sym) return info.sym;
-  if (info.value && info.value.rank <= 1 && info.value.size <= 1024) return info.value.toFlatArray();
-  return undefined;
-}
-
 /**
  * Infers dtype and shape of every value of a model and writes them to `graph.valueInfo` (keeping
  * what is already there where inference knows less). Symbolic dims stay strings ("batch"), numbers
@@ -288,25 +164,28 @@ export function inferValueInfos(
     (model instanceof Model ? model.opset(domain === 'ai.onnx' ? '' : domain) : undefined) ??
     (domain === '' || domain === 'ai.onnx' ? (opts.opset ?? 17) : 1);
   const infos = new Map<string, InferredValue>();
-  inferGraph(graph, infos, opsetOf, opts.maxFoldElements ?? 4096, opts.seed);
+  inferGraph(graph, infos, { opsetOf, maxFold: opts.maxFoldElements ?? 4096 }, opts.seed);
   return infos;
 }
 
-/** Dims of `a` where known, else of `b` (same rank); `a` alone when the ranks differ. */
-function mergeDims(a: Dim[] | undefined, b: Dim[] | undefined): Dim[] | undefined {
-  if (!a) return b ? [...b] : undefined;
-  if (!b || b.length !== a.length) return a;
-  return a.map((d, i) => (typeof d === 'number' ? d : (b[i] ?? d)));
+/** What one inference run shares: the opset of each domain and the largest constant it computes. */
+interface InferenceRun {
+  opsetOf: (domain: string) => number;
+  maxFold: number;
 }
 
+/** Infers every value of `graph` into `infos`; `given` supplies what is known of its inputs (subgraph bodies). */
 function inferGraph(
   graph: Graph,
   infos: Map<string, InferredValue>,
-  opsetOf: (d: string) => number,
-  maxFold: number,
+  run: InferenceRun,
   seed?: Map<string, Dim[]>,
+  given?: (InferredValue | undefined)[],
 ): void {
-  for (const v of graph.inputs) infos.set(v.name, { dtype: v.dtype ?? v.elemType, shape: mergeDims(seed?.get(v.name), v.shape) });
+  graph.inputs.forEach((v, i) => {
+    const g = given?.[i];
+    infos.set(v.name, { dtype: v.dtype ?? v.elemType ?? g?.dtype, shape: mergeDims(mergeDims(seed?.get(v.name), v.shape), g?.shape) });
+  });
   for (const [k, t] of graph.initializers) infos.set(k, { dtype: t.dtype, shape: [...t.shape], value: t });
   let order: Node[];
   try {
@@ -318,7 +197,7 @@ function inferGraph(
     const ins = node.inputs.map((i) => (i ? infos.get(i) : undefined));
     let outs: InferredValue[];
     try {
-      outs = inferNode(node, ins, opsetOf(node.domain), maxFold, opsetOf);
+      outs = inferNode(node, ins, infos, run);
     } catch {
       outs = [];
     }
@@ -344,55 +223,44 @@ function inferGraph(
 }
 
 /** Runs the op's kernel when every input is a small known constant. */
-function fold(node: Node, ins: (InferredValue | undefined)[], opset: number, maxFold: number): InferredValue[] | undefined {
+function fold(op: OnnxOp, node: Node, ins: (InferredValue | undefined)[], opset: number, maxFold: number): InferredValue[] | undefined {
   if (node.inputs.some((n, i) => n && !ins[i]?.value)) return undefined;
   if (ins.some((i) => i?.value && i.value.size > maxFold)) return undefined;
-  if (['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'If', 'Loop', 'Scan'].includes(node.opType))
-    return undefined;
-  const k = kernelFor(node.domain, node.opType);
-  if (!k) return undefined;
+  if (op.constantFoldable === false) return undefined;
   const ctx: OpContext = { node, opset, inputs: ins.map((i) => i?.value) };
-  const outs = k(ctx);
+  const outs = op.kernel(ctx);
   if (outs.some((t) => t && t.size > maxFold)) return outs.map((t) => (t ? { dtype: t.dtype, shape: [...t.shape] } : {}));
   return outs.map((t) => (t ? { dtype: t.dtype, shape: [...t.shape], value: t } : {}));
 }
-
-/** Ops whose output can be far larger than their inputs: folded only when the rule bounds the output. */
-const GROWS = new Set(['ConstantOfShape', 'Expand', 'Tile', 'Range', 'Resize', 'Upsample', 'Pad', 'OneHot', 'MatMul', 'Gemm', 'Einsum']);
-
-type Rule = (
-  node: Node,
-  ins: (InferredValue | undefined)[],
-  opset: number,
-  maxFold: number,
-  opsetOf: (d: string) => number,
-) => InferredValue[];
 
 /**
  * The op's shape rule, then — when every input is a small known constant and the rule bounds every
  * output to `maxFold` elements — its kernel, for exact values. A hostile file (a 2^31 target in a
  * 100-byte model) thus never allocates what the analysis only needs the shape of.
  */
-const inferNode: Rule = (node, ins, opset, maxFold, opsetOf) => {
-  const ruled = shapeRule(node, ins, opset, maxFold, opsetOf).map((v) =>
+function inferNode(node: Node, ins: (InferredValue | undefined)[], infos: Map<string, InferredValue>, run: InferenceRun): InferredValue[] {
+  const op = onnxOp(node.domain, node.opType);
+  if (!op) return [];
+  const opset = run.opsetOf(node.domain);
+  const subgraph = (g: Graph, inputs?: (InferredValue | undefined)[]) => {
+    const sub = new Map(infos);
+    inferGraph(g, sub, run, undefined, inputs);
+    return sub;
+  };
+  const ruled = (op.shape ?? legacyRule)({ node, opset, inputs: ins, subgraph }).map((v) =>
     v.shape && v.shape.length > MAX_RANK ? { ...v, shape: undefined } : v,
   );
   const bounded = (i: number) => {
     const shape = ruled[i]?.shape;
     const n = shape ? numProd(shape) : undefined;
-    return n === undefined ? !GROWS.has(node.opType) : n <= maxFold;
+    return n === undefined ? !op.grows : n <= run.maxFold;
   };
   if (!node.outputs.every((o, i) => !o || bounded(i))) return ruled;
-  return fold(node, ins, opset, maxFold) ?? ruled;
-};
+  return fold(op, node, ins, opset, run.maxFold) ?? ruled;
+}
 
-function shapeRule(
-  node: Node,
-  ins: (InferredValue | undefined)[],
-  opset: number,
-  maxFold: number,
-  opsetOf: (d: string) => number,
-): InferredValue[] {
+function legacyRule(ctx: ShapeContext): InferredValue[] {
+  const { node, opset, inputs: ins } = ctx;
   const x = ins[0];
   const op = node.opType;
   const ms = node.domain === 'com.microsoft';
@@ -550,7 +418,7 @@ function shapeRule(
       return [out];
     }
     case 'Gather': {
-      const axis = norm(a('axis', 'int') ?? 0, x?.shape?.length ?? 0);
+      const axis = normAxis(a('axis', 'int') ?? 0, x?.shape?.length ?? 0);
       const idx = ins[1];
       const shape = x?.shape && idx?.shape ? [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)] : undefined;
       const out: InferredValue = { dtype: x?.dtype, shape };
@@ -566,11 +434,12 @@ function shapeRule(
       if (x?.shape) {
         if (op === 'Unsqueeze' && axes) {
           const r = x.shape.length + axes.length;
-          const ax = axes.map((v) => norm(v, r));
+          const ax = axes.map((v) => normAxis(v, r));
           let j = 0;
           shape = Array.from({ length: r }, (_, i) => (ax.includes(i) ? 1 : x.shape![j++]));
         } else if (op === 'Squeeze') {
-          const ax = axes && axes.length > 0 ? axes.map((v) => norm(v, x.shape!.length)) : x.shape.flatMap((d, i) => (d === 1 ? [i] : []));
+          const ax =
+            axes && axes.length > 0 ? axes.map((v) => normAxis(v, x.shape!.length)) : x.shape.flatMap((d, i) => (d === 1 ? [i] : []));
           if (!axes?.length && x.shape.some((d) => !isNum(d))) shape = undefined;
           else shape = x.shape.filter((_, i) => !ax.includes(i));
         }
@@ -659,13 +528,13 @@ function shapeRule(
     }
     case 'Flatten': {
       if (!x?.shape) return [{ dtype: x?.dtype, shape: [undefined, undefined] }];
-      const ax = norm(a('axis', 'int') ?? 1, x.shape.length);
+      const ax = normAxis(a('axis', 'int') ?? 1, x.shape.length);
       const prod = (ds: Dim[]) => ds.reduce<Dim>((p, d) => arith('Mul', p, d), 1);
       return [{ dtype: x.dtype, shape: [prod(x.shape.slice(0, ax)), prod(x.shape.slice(ax))] }];
     }
     case 'Split': {
       const n = node.outputs.length;
-      const axis = norm(a('axis', 'int') ?? 0, x?.shape?.length ?? 1);
+      const axis = normAxis(a('axis', 'int') ?? 0, x?.shape?.length ?? 1);
       const sizes = a('split', 'ints') ?? symOf(ins[1])?.map(Number);
       const dim = x?.shape?.[axis];
       return node.outputs.map((_, i) => {
@@ -756,7 +625,7 @@ function shapeRule(
         if (axes.length === 0) axes = a('noop_with_empty_axes', 'int') ? [] : undefined;
       } else axes = reduceAxes({ node, opset, inputs: [] });
       if (axes && axes.length === 0) return [same()];
-      const ax = (axes ?? x.shape.map((_, i) => i)).map((v) => norm(v, x.shape!.length));
+      const ax = (axes ?? x.shape.map((_, i) => i)).map((v) => normAxis(v, x.shape!.length));
       const out: InferredValue = { dtype: x.dtype, shape: x.shape.flatMap((d, i) => (ax.includes(i) ? (keep ? [1] : []) : [d])) };
       // Products / sums of a symbolic shape vector (TensorFlow's Tensordot plumbing).
       const s = symOf(x);
@@ -767,13 +636,13 @@ function shapeRule(
     case 'ArgMax':
     case 'ArgMin': {
       if (!x?.shape) return [{ dtype: 'int64' }];
-      const ax = norm(a('axis', 'int') ?? 0, x.shape.length);
+      const ax = normAxis(a('axis', 'int') ?? 0, x.shape.length);
       const keep = (a('keepdims', 'int') ?? 1) !== 0;
       return [{ dtype: 'int64', shape: x.shape.flatMap((d, i) => (i === ax ? (keep ? [1] : []) : [d])) }];
     }
     case 'LayerNormalization': {
       const r = x?.shape?.length;
-      const ax = r === undefined ? 0 : norm(a('axis', 'int') ?? -1, r);
+      const ax = r === undefined ? 0 : normAxis(a('axis', 'int') ?? -1, r);
       const stat = x?.shape ? x.shape.map((d, i) => (i < ax ? d : 1)) : undefined;
       const st = (a('stash_type', 'int') ?? 1) === 11 ? 'float64' : 'float32';
       return [same(), { dtype: st, shape: stat }, { dtype: st, shape: stat }];
@@ -816,7 +685,7 @@ function shapeRule(
     case 'TopK': {
       const k = opset < 10 ? a('k', 'int') : symOf(ins[1])?.[0];
       if (!x?.shape) return [{ dtype: x?.dtype }, { dtype: 'int64' }];
-      const ax = norm(a('axis', 'int') ?? -1, x.shape.length);
+      const ax = normAxis(a('axis', 'int') ?? -1, x.shape.length);
       const shape = x.shape.map((d, i) => (i === ax ? k : d));
       return [
         { dtype: x.dtype, shape },
@@ -838,7 +707,7 @@ function shapeRule(
       const depth = symOf(ins[1])?.[0];
       if (!x?.shape) return [{ dtype: ins[2]?.dtype }];
       const r = x.shape.length + 1;
-      const ax = norm(a('axis', 'int') ?? -1, r);
+      const ax = normAxis(a('axis', 'int') ?? -1, r);
       return [{ dtype: ins[2]?.dtype, shape: [...x.shape.slice(0, ax), depth, ...x.shape.slice(ax)] }];
     }
     case 'DepthToSpace':
@@ -853,8 +722,7 @@ function shapeRule(
     case 'If': {
       const t = node.attributes.then_branch;
       if (t?.type !== 'graph') return [];
-      const sub = new Map<string, InferredValue>();
-      inferGraph(t.value, sub, opsetOf, maxFold);
+      const sub = ctx.subgraph(t.value);
       return t.value.outputs.map((o) => {
         const i = sub.get(o.name);
         return { dtype: o.dtype ?? i?.dtype, shape: o.shape ?? i?.shape };
@@ -867,30 +735,10 @@ function shapeRule(
 function simplifiedStats(node: Node, x: InferredValue | undefined, ins: (InferredValue | undefined)[]): InferredValue[] {
   void ins;
   const r = x?.shape?.length;
-  const ax = r === undefined ? 0 : norm(attr(node, 'axis', 'int', -1), r);
+  const ax = r === undefined ? 0 : normAxis(attr(node, 'axis', 'int', -1), r);
   const stat = x?.shape ? x.shape.map((d, i) => (i < ax ? d : 1)) : undefined;
   return [
     { dtype: x?.dtype, shape: x?.shape },
     { dtype: 'float32', shape: stat },
   ];
-}
-
-function matmulShape(a: Dim[] | undefined, b: Dim[] | undefined, fused?: Node): Dim[] | undefined {
-  if (!a || !b) return undefined;
-  let A = [...a];
-  let B = [...b];
-  if (fused) {
-    const swap = (s: Dim[]) => [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]];
-    if (attr(fused, 'transA', 'int', 0)) A = swap(A);
-    if (attr(fused, 'transB', 'int', 0)) B = swap(B);
-  }
-  const a1 = A.length === 1;
-  const b1 = B.length === 1;
-  if (a1) A = [1, ...A];
-  if (b1) B = [...B, 1];
-  const batch = broadcast([A.slice(0, -2), B.slice(0, -2)]) ?? [];
-  const out = [...batch, A[A.length - 2], B[B.length - 1]];
-  if (a1) out.splice(out.length - 2, 1);
-  if (b1) out.pop();
-  return out;
 }
