@@ -7,6 +7,7 @@ import { MISC_OPS } from './ops-misc.js';
 import { NN_OPS } from './ops-nn.js';
 import { NORM_OPS } from './ops-norm.js';
 import { RESIZE_OPS } from './ops-resize.js';
+import { SELECT_OPS } from './ops-select.js';
 import { SHAPE_OPS } from './ops-shape.js';
 
 /**
@@ -24,4 +25,5 @@ export const ops: readonly string[] = [
   EINSUM_OPS,
   CONV_TRANSPOSE_OPS,
   CONTROL_OPS,
+  SELECT_OPS,
 ];
