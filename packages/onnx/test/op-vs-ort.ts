@@ -5,7 +5,11 @@ import { NormkitError, Rng, Tensor } from '@normkit/tensor';
 import { expect } from 'vitest';
 import { ortExecute } from './ort.js';
 
-type AttrValue = number | string | number[] | string[] | Tensor | Attribute;
+/** An attribute value as GraphBuilder takes it (integers become int attributes: use `float(v)` for a float one). */
+export type AttrValue = number | string | number[] | string[] | Tensor | Attribute;
+
+/** A float attribute, even for an integral value. @example { seed: float(1) } */
+export const float = (value: number): Attribute => ({ type: 'float', value });
 /** A graph input (fed at run time) or `{ const: t }` (an initializer), or `undefined` (omitted). */
 export type OpInput = Tensor | { const: Tensor } | undefined;
 

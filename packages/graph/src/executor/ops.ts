@@ -6,6 +6,7 @@ import { MICROSOFT_OPS } from './ops-microsoft.js';
 import { MISC_OPS } from './ops-misc.js';
 import { NN_OPS } from './ops-nn.js';
 import { NORM_OPS } from './ops-norm.js';
+import { RANDOM_OPS } from './ops-random.js';
 import { RESIZE_OPS } from './ops-resize.js';
 import { SELECT_OPS } from './ops-select.js';
 import { SHAPE_OPS } from './ops-shape.js';
@@ -26,4 +27,5 @@ export const ops: readonly string[] = [
   CONV_TRANSPOSE_OPS,
   CONTROL_OPS,
   SELECT_OPS,
+  RANDOM_OPS,
 ];
