@@ -10,6 +10,7 @@ import { RANDOM_OPS } from './ops-random.js';
 import { RESIZE_OPS } from './ops-resize.js';
 import { SELECT_OPS } from './ops-select.js';
 import { SHAPE_OPS } from './ops-shape.js';
+import { VISION_OPS } from './ops-vision.js';
 
 /**
  * The op modules, referenced so that bundlers keep them (each registers its kernels when loaded).
@@ -28,4 +29,5 @@ export const ops: readonly string[] = [
   CONTROL_OPS,
   SELECT_OPS,
   RANDOM_OPS,
+  VISION_OPS,
 ];
