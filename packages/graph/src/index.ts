@@ -22,28 +22,44 @@ export {
   type OnnxTypeInfo,
   onnxType,
   onnxTypeCode,
+  packBits,
+  tagElemType,
+  taggedElemType,
+  unpackBits,
 } from './elem-types.js';
 export {
+  broadcastShape,
+  defineOnnxOp,
   type ExecuteResult,
   Executor,
   type ExecutorOptions,
   einsum,
   execute,
+  type FoldRole,
+  type InferredValue,
   type InferShapesOptions,
   inferShapes,
   kernelFor,
+  like,
   type NodeProfile,
+  type OnnxOp,
+  type OnnxOpSpec,
   type OpContext,
   type OpKernel,
   type OpTypeProfile,
+  onnxOp,
   type Profile,
   type ResizeSpec,
   type RunOptions,
   registerOp,
   resizeTensor,
+  type ShapeContext,
+  type ShapeRule,
+  sameShape,
   supportedOps,
 } from './executor/index.js';
 export { type Attribute, attr, type Dim, Graph, Model, type Node, type OpsetImport, subgraphsOf, type ValueInfo } from './ir.js';
+export { isLazy, LazyTensor, releaseLazy } from './lazy-tensor.js';
 export * from './passes/index.js';
 
 import { execute as runModel } from './executor/index.js';

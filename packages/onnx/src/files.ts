@@ -5,7 +5,7 @@ import { encodeModelChunks, MAX_PROTO_BYTES } from './encode.js';
 import { openRegularFile, readRegularFileSync } from './regular-file.js';
 import { removeStaleTemps, tempName, withTempCleanup } from './temp-files.js';
 import type { ExternalSink } from './tensor-proto.js';
-import { DEFAULT_MAX_TENSOR_BYTES, OpaqueTensor } from './tensor-proto.js';
+import { DEFAULT_MAX_TENSOR_BYTES, type LazySource, OpaqueTensor, onnxTensorInfo } from './tensor-proto.js';
 
 /** Options of `loadModel`. */
 export interface LoadOptions {
@@ -13,6 +13,13 @@ export interface LoadOptions {
   maxTensorBytes?: number;
   /** Check the graph (every value defined, no cycle); default true. */
   validate?: boolean;
+  /**
+   * Read big tensors on demand (default true): every tensor of `LAZY_MIN_BYTES` (64 KiB) or more held
+   * as raw bytes — in an external-data file or in the model file — becomes a `LazyTensor` that reads
+   * its bytes from the file when used (positional reads) and can be released again; `false` reads
+   * every tensor now.
+   */
+  stream?: boolean;
 }
 
 /** Options of `saveModel`. */
@@ -46,10 +53,53 @@ function fsError(e: unknown, file: string, what: string): NormkitError {
   return new NormkitError(code, `${file}: cannot ${what}: ${err?.message ?? String(e)}`, { file, cause: err?.code });
 }
 
+/** `length` bytes at `offset` of an open file (fewer at its end), in a buffer of their own. */
+function readAt(fs: typeof import('node:fs'), fd: number, offset: number, length: number): Uint8Array {
+  const buf = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const got = fs.readSync(fd, buf, done, length - done, offset + done);
+    if (got === 0) break;
+    done += got;
+  }
+  return done === length ? buf : buf.subarray(0, done);
+}
+
+/**
+ * Reads `length` bytes at `offset` of a regular file with positional reads (`fs.readSync(fd, buf, 0,
+ * len, pos)`: Node has no mmap without a native addon), checking first that the file still has them.
+ */
+function readRange(fs: typeof import('node:fs'), path: string, what: string, offset: number, length: number): Uint8Array {
+  const { fd, size } = openRegularFile(fs, path, what);
+  try {
+    if (offset + length > size)
+      throw new NormkitError(
+        'CORRUPT_TENSOR',
+        `${path}: ${what} has ${size} bytes now, but a tensor needs bytes ${offset}..${offset + length}; was the file changed after loading?`,
+        { file: path },
+      );
+    return readAt(fs, fd, offset, length);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A reader of a file range, made outside `loadModel` so that it holds nothing of the decoded file. */
+function rangeReader(fs: typeof import('node:fs'), path: string, what: string, offset: number, length: number): () => Uint8Array {
+  return () => readRange(fs, path, what, offset, length);
+}
+
 /**
  * Reads an ONNX file (Node). External data is read only from files inside the model's folder: a
  * `location` that is absolute, contains `..`, or is a symlink leading out of the folder is refused
  * with `UNSAFE_EXTERNAL_DATA`.
+ *
+ * Streaming (default): tensors of 64 KiB or more are not read now but given as `LazyTensor`s that read
+ * their bytes from the file when used and can be released, so a model larger than memory can be
+ * loaded, analyzed, converted and saved (see `saveModel`). The graph and the small tensors are read
+ * now; the model file itself is held only while it is decoded. Keep the files unchanged while the
+ * model is in use (a tensor read from a file that shrank is `CORRUPT_TENSOR`). `stream: false` reads
+ * everything now.
  *
  * @example
  * ```ts
@@ -109,18 +159,36 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<M
         file: abs,
       });
     }
-    const buf = Buffer.alloc(n);
-    let done = 0;
-    while (done < n) {
-      const got = fs.readSync(fd, buf, done, n - done, offset + done);
-      if (got === 0) break;
-      done += got;
-    }
-    return new Uint8Array(buf.buffer, buf.byteOffset, done);
+    return readAt(fs, fd, offset, n);
+  };
+  const lazy: LazySource = {
+    external(location, offset, length) {
+      const { size, real } = open(location);
+      if (offset + length > size)
+        throw new NormkitError(
+          'CORRUPT_TENSOR',
+          `${abs}: external data file "${location}" has ${size} bytes, but a tensor needs bytes ${offset}..${offset + length}`,
+          { file: abs, location },
+        );
+      return rangeReader(fs, real, `external data "${location}"`, offset, length);
+    },
+    inline(raw) {
+      if (raw.buffer !== bytes.buffer) return undefined;
+      const offset = raw.byteOffset - bytes.byteOffset;
+      const length = raw.length;
+      return rangeReader(fs, realModel, 'the model', offset, length);
+    },
   };
   let model: Model;
   try {
-    const dopts: DecodeOptions = { fileName: abs, baseDir, readExternal, maxTensorBytes: opts.maxTensorBytes, validate: opts.validate };
+    const dopts: DecodeOptions = {
+      fileName: abs,
+      baseDir,
+      readExternal,
+      maxTensorBytes: opts.maxTensorBytes,
+      validate: opts.validate,
+      ...(opts.stream === false ? {} : { lazy }),
+    };
     model = decodeModel(bytes, dopts);
   } finally {
     for (const { fd } of fds.values()) fs.closeSync(fd);
@@ -132,6 +200,12 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<M
     configurable: true,
   });
   return model;
+}
+
+/** Whether some initializer was read from an external-data file (the saved model keeps that layout). */
+function hasExternalData(g: Graph): boolean {
+  for (const t of g.initializers.values()) if (onnxTensorInfo(t)?.form === 'external') return true;
+  return false;
 }
 
 function tensorBytes(g: Graph): number {
@@ -155,7 +229,10 @@ function tensorBytes(g: Graph): number {
  * SIGHUP), and temporary files a killed process left beside the output are removed on the next save.
  * Refuses (`WOULD_OVERWRITE_INPUT`) to replace the file the model was loaded from unless
  * `overwrite: true`. Tensors of `externalDataThreshold` bytes or more (or all of 1 KiB or more, when
- * the model would pass 2 GiB) go to `<file name>.data` beside the model.
+ * the model would pass 2 GiB or was read from external data) go to `<file name>.data` beside the model.
+ * The data file is streamed: each tensor is written as it is encoded, and a `LazyTensor` read only to
+ * be written is released right after, so saving holds about one tensor at a time (the model file
+ * itself, without the external tensors, is built in memory).
  *
  * @example
  * ```ts
@@ -193,62 +270,107 @@ export async function saveModel(model: Model, path: string, opts: SaveOptions = 
   }
   const limit = opts.maxProtoBytes ?? MAX_PROTO_BYTES;
   let threshold = opts.externalDataThreshold;
-  if (threshold === undefined && tensorBytes(model.graph) > limit - 64 * 1024 * 1024) threshold = 1024;
-  const dataChunks: Uint8Array[] = [];
-  let dataLength = 0;
+  if (threshold === undefined && (tensorBytes(model.graph) > limit - 64 * 1024 * 1024 || hasExternalData(model.graph))) threshold = 1024;
+  removeStaleTemps(fs, dir, [base, dataName]);
+  const tmpModel = nodePath.join(dir, tempName(base));
+  const tmpData = nodePath.join(dir, tempName(dataName));
+  const data = new DataFileWriter(fs, tmpData);
   const sink: ExternalSink | undefined =
     threshold === undefined
       ? undefined
       : {
           place(_name, bytes) {
             if (bytes.length < (threshold as number)) return undefined;
-            const align = bytes.length >= 1 << 20 ? 4096 : 64;
-            const pad = (align - (dataLength % align)) % align;
-            if (pad) {
-              dataChunks.push(new Uint8Array(pad));
-              dataLength += pad;
-            }
-            const offset = dataLength;
-            dataChunks.push(bytes);
-            dataLength += bytes.length;
-            return { location: dataName, offset };
+            return { location: dataName, offset: data.append(bytes) };
           },
         };
-  let chunks: Uint8Array[];
-  try {
-    chunks = encodeModelChunks(model, { externalSink: sink, maxProtoBytes: limit });
-  } catch (e) {
-    if (!(e instanceof NormkitError && e.code === 'MODEL_TOO_LARGE') || threshold !== undefined) throw e;
-    // Small tensors alone passed the limit: move everything of 1 KiB or more out.
-    return saveModel(model, path, { ...opts, externalDataThreshold: 1024 });
-  }
-  removeStaleTemps(fs, dir, [base, dataName]);
-  const tmpModel = nodePath.join(dir, tempName(base));
-  const tmpData = nodePath.join(dir, tempName(dataName));
-  const writeAll = async (file: string, parts: Uint8Array[]) => {
-    const h = await fs.promises.open(file, 'wx');
-    try {
-      for (const p of parts) {
-        let off = 0;
-        while (off < p.length) {
-          const { bytesWritten } = await h.write(p, off, p.length - off);
-          off += bytesWritten;
-        }
-      }
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-  };
+  let retry = false;
   try {
     await withTempCleanup(fs, [tmpData, tmpModel], async () => {
-      if (dataChunks.length > 0) await writeAll(tmpData, dataChunks);
-      await writeAll(tmpModel, chunks);
-      if (dataChunks.length > 0) await fs.promises.rename(tmpData, dataPath);
+      let chunks: Uint8Array[];
+      try {
+        // Each tensor placed externally is written to the data file as it is encoded (streamed).
+        chunks = encodeModelChunks(model, { externalSink: sink, maxProtoBytes: limit });
+      } catch (e) {
+        if (!(e instanceof NormkitError && e.code === 'MODEL_TOO_LARGE') || threshold !== undefined) throw e;
+        retry = true;
+        return;
+      } finally {
+        data.close();
+      }
+      await writeAll(fs, tmpModel, chunks);
+      if (data.written) await fs.promises.rename(tmpData, dataPath);
       await fs.promises.rename(tmpModel, abs);
     });
   } catch (e) {
     if (e instanceof NormkitError) throw e;
     throw fsError(e, abs, 'write the model');
+  }
+  // Small tensors alone passed the limit: move everything of 1 KiB or more out.
+  if (retry) return saveModel(model, path, { ...opts, externalDataThreshold: 1024 });
+}
+
+/** Writes `parts` to a new file (`wx`) and syncs it. */
+async function writeAll(fs: typeof import('node:fs'), file: string, parts: Uint8Array[]): Promise<void> {
+  const h = await fs.promises.open(file, 'wx');
+  try {
+    for (const p of parts) {
+      let off = 0;
+      while (off < p.length) {
+        const { bytesWritten } = await h.write(p, off, p.length - off);
+        off += bytesWritten;
+      }
+    }
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
+/**
+ * The external-data file being written: created on the first tensor, each tensor appended (aligned:
+ * 4 KiB for tensors of 1 MiB or more, else 64 bytes) with synchronous writes as the encoder places it,
+ * so no tensor is held after it is written.
+ */
+class DataFileWriter {
+  private fd: number | undefined;
+  private length = 0;
+  written = false;
+
+  constructor(
+    private readonly fs: typeof import('node:fs'),
+    private readonly path: string,
+  ) {}
+
+  /** Appends `bytes` and returns their offset. */
+  append(bytes: Uint8Array): number {
+    if (this.fd === undefined) {
+      this.fd = this.fs.openSync(this.path, 'wx');
+      this.written = true;
+    }
+    const align = bytes.length >= 1 << 20 ? 4096 : 64;
+    const pad = (align - (this.length % align)) % align;
+    if (pad) this.write(new Uint8Array(pad));
+    const offset = this.length;
+    this.write(bytes);
+    return offset;
+  }
+
+  private write(bytes: Uint8Array): void {
+    let off = 0;
+    while (off < bytes.length) off += this.fs.writeSync(this.fd as number, bytes, off, bytes.length - off, this.length + off);
+    this.length += bytes.length;
+  }
+
+  /** Syncs and closes the file (if one was made). */
+  close(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    try {
+      this.fs.fsyncSync(fd);
+    } finally {
+      this.fs.closeSync(fd);
+    }
   }
 }

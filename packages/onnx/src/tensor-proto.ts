@@ -1,4 +1,4 @@
-import { setTensorDerivation } from '@normkit/graph';
+import { isLazy, LazyTensor, setTensorDerivation } from '@normkit/graph';
 import { allocate, type DType, type DTypeArrays, fmtShape, NormkitError, Tensor } from '@normkit/tensor';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat, nativeCode, onnxType } from './dtypes.js';
 import {
@@ -31,6 +31,24 @@ export interface TensorReadOptions {
   externalData?: (location: string) => Uint8Array;
   /** Like `externalData` but reads just a byte range (what `loadModel` uses for big files). */
   readExternal?: (location: string, offset: number, length: number | undefined) => Uint8Array;
+  /** Read big tensors on demand instead of now, as `LazyTensor`s (what `loadModel` does). */
+  lazy?: LazySource;
+}
+
+/** Tensors of at least this many bytes are read on demand when a `LazySource` is given (64 KiB). */
+export const LAZY_MIN_BYTES = 64 * 1024;
+
+/**
+ * Where the tensors of a model read on demand come from: each function checks what it can now and
+ * returns a reader called when the values are needed (and again after each `release()`).
+ */
+export interface LazySource {
+  /** Tensors of fewer bytes are read at once (default `LAZY_MIN_BYTES`). */
+  minBytes?: number;
+  /** A reader of `length` bytes at `offset` of the external-data file `location` (a checked relative path). */
+  external(location: string, offset: number, length: number): () => Uint8Array;
+  /** A reader of raw_data held in the model file (`raw` is a view into the decoded bytes), or undefined to read it now. */
+  inline?(raw: Uint8Array): (() => Uint8Array) | undefined;
 }
 
 /** How a tensor was stored in the file it came from, so the writer can store it the same way. */
@@ -84,9 +102,11 @@ export function setOnnxTensorInfo(t: Tensor, origin: TensorOrigin): void {
  */
 export function deriveStorage(from: Tensor, to: Tensor): Tensor {
   const o = origins.get(from);
-  if (!o || (o.elemType !== 10 && o.elemType !== 16) || !(to.data instanceof Float32Array)) return to;
+  if (!o || (o.elemType !== 10 && o.elemType !== 16) || to.dtype !== 'float32') return to;
   const round = o.elemType === 10 ? (v: number) => halfToFloat(floatToHalf(v)) : (v: number) => bf16ToFloat(floatToBf16(v));
-  const t = new Tensor(to.shape, 'float32', Float32Array.from(to.data, round));
+  const rounded = (src: Tensor) => Float32Array.from(src.data as Float32Array, round);
+  // A streamed weight's derivation stays streamed: rounded when read.
+  const t = isLazy(to) ? LazyTensor.derive(to, to.shape, 'float32', rounded) : new Tensor(to.shape, 'float32', rounded(to));
   origins.set(t, { elemType: o.elemType, form: o.form === 'typed' ? 'typed' : 'raw', fields: [] });
   return t;
 }
@@ -292,11 +312,14 @@ export function checkExternalLocation(location: string, tensorName: string, file
   if (location.split(/[\\/]/).some((seg) => seg === '..')) throw refuse('goes up a folder with ".."');
 }
 
-/** Reads the bytes an external tensor points to. */
-function readExternalBytes(t: ParsedTensor, expected: number | undefined, ctx: ReadContext, opts: TensorReadOptions): Uint8Array {
+/** The checked location and byte length of an external tensor. */
+function externalRange(
+  t: ParsedTensor,
+  expected: number | undefined,
+  ctx: ReadContext,
+): { location: string; offset: number; length?: number } {
   const ext = t.external as NonNullable<ParsedTensor['external']>;
   checkExternalLocation(ext.location, t.name, ctx.file);
-  const length = ext.length ?? expected;
   if (ext.length !== undefined && expected !== undefined && ext.length !== expected) {
     throw new NormkitError(
       'CORRUPT_TENSOR',
@@ -304,6 +327,13 @@ function readExternalBytes(t: ParsedTensor, expected: number | undefined, ctx: R
       { file: ctx.file, tensor: t.name },
     );
   }
+  return { location: ext.location, offset: ext.offset, length: ext.length ?? expected };
+}
+
+/** Reads the bytes an external tensor points to. */
+function readExternalBytes(t: ParsedTensor, expected: number | undefined, ctx: ReadContext, opts: TensorReadOptions): Uint8Array {
+  const ext = externalRange(t, expected, ctx);
+  const length = ext.length;
   let bytes: Uint8Array;
   if (opts.readExternal) bytes = opts.readExternal(ext.location, ext.offset, length);
   else if (opts.externalData) {
@@ -335,6 +365,8 @@ function readExternalBytes(t: ParsedTensor, expected: number | undefined, ctx: R
 }
 
 function aligned(bytes: Uint8Array): ArrayBuffer {
+  // A read that filled a buffer of its own is used as it is (no copy of a big tensor).
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer;
 }
 
@@ -371,6 +403,8 @@ export function tensorFromParsed(t: ParsedTensor, ctx: ReadContext, opts: Tensor
       file: ctx.file,
       tensor: t.name,
     });
+  const lazy = lazyTensor(t, info, n, rawBytes, ctx, opts, corrupt);
+  if (lazy) return lazy;
   let raw = t.raw;
   let form: TensorOrigin['form'] = raw ? 'raw' : 'typed';
   if (t.external) {
@@ -395,59 +429,7 @@ export function tensorFromParsed(t: ParsedTensor, ctx: ReadContext, opts: Tensor
   const dtype = info.dtype as DType;
   let data: DTypeArrays[DType];
   if (raw) {
-    const buf = aligned(raw);
-    switch (info.code) {
-      case 1:
-        data = new Float32Array(buf);
-        break;
-      case 11:
-        data = new Float64Array(buf);
-        break;
-      case 6:
-        data = new Int32Array(buf);
-        break;
-      case 7:
-        data = new BigInt64Array(buf);
-        break;
-      case 9:
-        data = new Uint8Array(buf);
-        break;
-      case 2:
-        data = Int32Array.from(new Uint8Array(buf));
-        break;
-      case 3:
-        data = Int32Array.from(new Int8Array(buf));
-        break;
-      case 4:
-        data = Int32Array.from(new Uint16Array(buf));
-        break;
-      case 5:
-        data = Int32Array.from(new Int16Array(buf));
-        break;
-      case 12: {
-        const u = new Uint32Array(buf);
-        const o = new BigInt64Array(n);
-        for (let i = 0; i < n; i++) o[i] = BigInt(u[i] as number);
-        data = o;
-        break;
-      }
-      case 10: {
-        const u = new Uint16Array(buf);
-        const o = new Float32Array(n);
-        for (let i = 0; i < n; i++) o[i] = halfToFloat(u[i] as number);
-        data = o;
-        break;
-      }
-      case 16: {
-        const u = new Uint16Array(buf);
-        const o = new Float32Array(n);
-        for (let i = 0; i < n; i++) o[i] = bf16ToFloat(u[i] as number);
-        data = o;
-        break;
-      }
-      default:
-        throw corrupt(`unhandled data type ${info.name}`);
-    }
+    data = valuesOfRaw(info.code, raw, n, corrupt);
   } else {
     const count = (have: number) => {
       if (have !== n) throw corrupt(have === 0 ? `has no data (expected ${n} values)` : `has ${have} values, expected ${n}`);
@@ -502,6 +484,107 @@ export function tensorFromParsed(t: ParsedTensor, ctx: ReadContext, opts: Tensor
   const tensor = new Tensor(t.dims, dtype, data);
   origins.set(tensor, { elemType: info.code, form, docString: t.docString, fields: t.fields, location: t.external?.location });
   return tensor;
+}
+
+/** The values of a tensor of ONNX type `code` from its little-endian raw bytes (float16 etc. widened). */
+function valuesOfRaw(code: number, raw: Uint8Array, n: number, corrupt: (what: string) => NormkitError): DTypeArrays[DType] {
+  const buf = aligned(raw);
+  switch (code) {
+    case 1:
+      return new Float32Array(buf);
+    case 11:
+      return new Float64Array(buf);
+    case 6:
+      return new Int32Array(buf);
+    case 7:
+      return new BigInt64Array(buf);
+    case 9:
+      return new Uint8Array(buf);
+    case 2:
+      return Int32Array.from(new Uint8Array(buf));
+    case 3:
+      return Int32Array.from(new Int8Array(buf));
+    case 4:
+      return Int32Array.from(new Uint16Array(buf));
+    case 5:
+      return Int32Array.from(new Int16Array(buf));
+    case 12: {
+      const u = new Uint32Array(buf);
+      const o = new BigInt64Array(n);
+      for (let i = 0; i < n; i++) o[i] = BigInt(u[i] as number);
+      return o;
+    }
+    case 10: {
+      const u = new Uint16Array(buf);
+      const o = new Float32Array(n);
+      for (let i = 0; i < n; i++) o[i] = halfToFloat(u[i] as number);
+      return o;
+    }
+    case 16: {
+      const u = new Uint16Array(buf);
+      const o = new Float32Array(n);
+      for (let i = 0; i < n; i++) o[i] = bf16ToFloat(u[i] as number);
+      return o;
+    }
+    default:
+      throw corrupt(`unhandled data type ${onnxType(code)?.name ?? code}`);
+  }
+}
+
+/**
+ * A `LazyTensor` decoding what `read` gives. Made apart from the parsed tensor so that its reader holds
+ * no view into the decoded model file (a closure would keep the whole file alive).
+ */
+function lazyFromReader(
+  dims: readonly number[],
+  info: NonNullable<ReturnType<typeof onnxType>>,
+  n: number,
+  rawBytes: number,
+  read: () => Uint8Array,
+  where: string,
+  file: string | undefined,
+): LazyTensor {
+  const corrupt = (what: string) =>
+    new NormkitError('CORRUPT_TENSOR', `${where}: ${what}; the file is damaged or was changed after loading`, { file });
+  return new LazyTensor(dims, info.dtype as DType, () => {
+    const raw = read();
+    if (raw.length !== rawBytes) throw corrupt(`reading its data gave ${raw.length} bytes, expected ${rawBytes}`);
+    return valuesOfRaw(info.code, raw, n, corrupt);
+  });
+}
+
+/** The tensor as a `LazyTensor` when `opts.lazy` is given and it is big and stored as bytes; else undefined. */
+function lazyTensor(
+  t: ParsedTensor,
+  info: NonNullable<ReturnType<typeof onnxType>>,
+  n: number,
+  rawBytes: number | undefined,
+  ctx: ReadContext,
+  opts: TensorReadOptions,
+  corrupt: (what: string) => NormkitError,
+): Tensor | undefined {
+  const src = opts.lazy;
+  if (!src || info.kind === 'opaque' || rawBytes === undefined || rawBytes < (src.minBytes ?? LAZY_MIN_BYTES)) return undefined;
+  let reader: (() => Uint8Array) | undefined;
+  if (t.external) {
+    const ext = externalRange(t, rawBytes, ctx);
+    reader = src.external(ext.location, ext.offset, rawBytes);
+  } else if (t.raw) {
+    if (t.raw.length !== rawBytes) throw corrupt(`raw data has ${t.raw.length} bytes, expected ${rawBytes}`);
+    reader = src.inline?.(t.raw);
+  }
+  if (!reader) return undefined;
+  const where = `${ctx.file ? `${ctx.file}: ` : ''}tensor "${t.name}" ${fmtShape(t.dims)} (${ctx.path})`;
+  const lt = lazyFromReader(t.dims, info, n, rawBytes, reader, where, ctx.file);
+  origins.set(lt, {
+    elemType: info.code,
+    form: t.external ? 'external' : 'raw',
+    docString: t.docString,
+    // Copies: views would keep the whole decoded file alive.
+    fields: t.fields.map((f) => f.slice()),
+    location: t.external?.location,
+  });
+  return lt;
 }
 
 /** Where the writer may put a tensor's bytes instead of raw_data. */
@@ -566,16 +649,21 @@ export function writeTensorProto(w: Writer, t: Tensor, name: string | undefined,
   const typed: Uint8Array[] = [];
   let raw: Uint8Array | undefined;
   let placed: { location: string; offset: number } | undefined;
+  let placedLength = 0;
+  // A streamed tensor read only to be written is released once its bytes are in the sink.
+  const unload = isLazy(t) && !t.loaded && sink !== undefined;
   if (t instanceof OpaqueTensor) {
     typed.push(...t.opaque.typedFields);
     raw = t.opaque.raw;
     if (raw && sink && raw.length > 0) placed = sink.place(name ?? '', raw);
+    placedLength = raw?.length ?? 0;
   } else {
     const typedOk = origin?.form === 'typed' && elemType !== 12;
     if (typedOk && !sink) typed.push(writeTyped(t, elemType));
     else {
       const bytes = rawBytesOf(t, elemType);
       placed = sink && bytes.length > 0 ? sink.place(name ?? '', bytes) : undefined;
+      placedLength = bytes.length;
       if (!placed) {
         if (typedOk) typed.push(writeTyped(t, elemType));
         else raw = bytes;
@@ -600,8 +688,9 @@ export function writeTensorProto(w: Writer, t: Tensor, name: string | undefined,
     const entry = (k: string, v: string) => new Writer().string(1, k).string(2, v);
     w.message(13, entry('location', placed.location));
     w.message(13, entry('offset', String(placed.offset)));
-    w.message(13, entry('length', String((raw ?? rawBytesOf(t, elemType)).length)));
+    w.message(13, entry('length', String(placedLength)));
     w.int(14, 1);
+    if (unload) (t as LazyTensor).release();
   }
   for (const f of extra) if (fieldNumberOf(f) !== 3) w.raw(f);
 }

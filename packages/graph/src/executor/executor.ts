@@ -1,6 +1,7 @@
 import { type Backend, fmtShape, getBackend, NormkitError, type Tensor, withBackend } from '@normkit/tensor';
 import { onnxType, onnxTypeCode } from '../elem-types.js';
 import { type Dim, Graph, Model, type Node, subgraphsOf } from '../ir.js';
+import { isLazy, releaseLazy } from '../lazy-tensor.js';
 import { findFusions } from './fusion.js';
 import { hostInputs } from './host-inputs.js';
 import { ops } from './ops.js';
@@ -91,6 +92,8 @@ interface Step {
   opset: number;
   /** Values whose last reader is this step (released after it). */
   release: string[];
+  /** Lazy initializers (`LazyTensor`) whose last reader is this step: their values are dropped after it. */
+  unload: string[];
   /**
    * Input indices read on the host (decided when the plan is built, see `hostInputs`). `runAsync`
    * awaits them when they are still on an asynchronously read device. A node found at run time to
@@ -106,6 +109,11 @@ const NO_FOLD = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'R
  * Runs a model (or graph) many times: built once (topological order, constant folding of initializers
  * and Constant nodes, a plan with the last reader of every value), then `run` on named inputs.
  * Intermediate tensors are released (`dispose()`) right after their last reader.
+ *
+ * Streamed weights: an initializer that is a `LazyTensor` (what `loadModel` gives for big weights) is
+ * read when the first node that needs it runs and released after the last one, in every run, so a run
+ * holds about the weights of one node at a time, not the model. Nodes reading one are not folded at
+ * construction (the folded copy would be held for the executor's life).
  *
  * Opset-dependent semantics follow `model.opset('')` (for a bare Graph: `opts.opset`, default 17).
  * An op outside the supported set throws `UNSUPPORTED_OP` naming the op, node, domain and opset.
@@ -169,6 +177,8 @@ export class Executor {
     };
     if (this.backend) withBackend(this.backend, run);
     else run();
+    // Planning (fusion) may have read streamed weights: they are read again when run.
+    releaseLazy(this.constants.values());
   }
 
   /** The default-domain opset the executor applies. */
@@ -190,6 +200,7 @@ export class Executor {
     for (const node of this.order) {
       if (NO_FOLD.has(node.opType) || Object.values(node.attributes).some((a) => subgraphsOf(a).length > 0)) continue;
       if (!node.inputs.every((i) => this.isConst(i))) continue;
+      if (node.inputs.some((i) => isLazy(this.constants.get(i)))) continue;
       const kernel = kernelFor(node.domain, node.opType);
       if (!kernel) continue;
       try {
@@ -241,7 +252,7 @@ export class Executor {
       const opset = this.opsetOf(node.domain);
       const kernel = kernelFor(node.domain, node.opType);
       if (!kernel) throw unsupported({ node, opset });
-      steps.push({ node, kernel, opset, release: [], host: hostInputs(node) });
+      steps.push({ node, kernel, opset, release: [], unload: [], host: hostInputs(node) });
     }
     if (this.opts.fuse !== false) steps = this.fuse(steps, outputs);
     // Last reader of every value; values nobody reads are released right after their producer.
@@ -252,7 +263,10 @@ export class Executor {
       for (const inp of s.node.inputs) if (inp) last.set(inp, i);
       for (const a of Object.values(s.node.attributes)) for (const g of subgraphsOf(a)) for (const f of g.freeVariables()) last.set(f, i);
     });
-    for (const [v, i] of last) if (!pinned.has(v)) steps[i]!.release.push(v);
+    for (const [v, i] of last) {
+      if (!pinned.has(v)) steps[i]!.release.push(v);
+      else if (isLazy(this.constants.get(v)) && !outputs.includes(v)) steps[i]!.unload.push(v);
+    }
     this.plans.set(key, steps);
     return steps;
   }
@@ -272,7 +286,7 @@ export class Executor {
     return steps.flatMap((s) => {
       const c = at.get(s.node);
       if (!c) return replaced.has(s.node) ? [] : [s];
-      return [{ node: c.node, kernel: c.kernel, opset: c.opset, release: [], host: hostInputs(c.node) }];
+      return [{ node: c.node, kernel: c.kernel, opset: c.opset, release: [], unload: [], host: hostInputs(c.node) }];
     });
   }
 
@@ -510,6 +524,10 @@ class RunState {
       this.names.delete(t);
       // Host tensors may share arrays with constants or inputs: only device handles are released.
       if (t.deviceStorage) t.dispose();
+    }
+    for (const v of step.unload) {
+      const t = this.values.get(v);
+      if (isLazy(t)) t.release();
     }
   }
 

@@ -1,5 +1,6 @@
 import { NormkitError, Tensor } from '@normkit/tensor';
 import { attr, type Graph, type Model, type Node } from '../ir.js';
+import { isLazy, LazyTensor } from '../lazy-tensor.js';
 import { analyzeFoldability, centerTensor, type FoldabilityReport, type MergedScale, type SharedWeight } from './foldability.js';
 import { constantOf } from './graph-facts.js';
 import { assertModel, recognizeLayerNorms } from './recognize.js';
@@ -109,6 +110,11 @@ export interface FoldResult {
  * in the chosen export form. With `verify` (default) the result is compared with the original on seeded
  * random inputs; a model that fails raises `VERIFICATION_FAILED` unless `force`.
  *
+ * A weight that is a `LazyTensor` (a streamed model from `loadModel`) is not read here: its centered
+ * copy is another lazy tensor, computed from it when read (by the executor or `saveModel`), so
+ * converting a model larger than memory holds one weight at a time. (Float16 weights are read once
+ * now, one at a time, to measure the storage rounding.)
+ *
  * @example
  * ```ts
  * const { model: fast, report, verification } = foldLayerNorms(model, { rmsFormat: 'simplified' });
@@ -141,6 +147,9 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
   const stored = (from: Tensor, to: Tensor): Tensor => {
     const d = derivedTensor(from, to);
     if (d !== to) report.storageRounding = Math.max(report.storageRounding, relativeChange(to, d));
+    // A streamed weight's centered copy was computed just for the measure: computed again when used.
+    if (isLazy(d)) d.release();
+    if (isLazy(to)) to.release();
     return d;
   };
   for (const ln of analysis.layerNorms)
@@ -168,8 +177,11 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
               },
             );
           into = g.uniqueName(`${p.name}_centered`);
-          const scaled = p.scale ? scaleAlong(t, constantOf(g, p.scale, producers) as Tensor, p.axis) : t;
-          g.initializers.set(into, stored(t, new Tensor(t.shape, 'float32', centerTensor(scaled, p.axis))));
+          const scale = p.scale ? (constantOf(g, p.scale, producers) as Tensor) : undefined;
+          const center = (src: Tensor) => centerTensor(scale ? scaleAlong(src, scale, p.axis) : src, p.axis);
+          // A streamed weight (LazyTensor) is centered when its copy is read: one weight in memory at a time.
+          const centered = isLazy(t) ? LazyTensor.derive(t, t.shape, 'float32', center) : new Tensor(t.shape, 'float32', center(t));
+          g.initializers.set(into, stored(t, centered));
           copies.set(key, into);
           report.centered.push({ param: p.name, axis: p.axis, into, reader: p.reader });
         }
@@ -265,6 +277,7 @@ function absorbBias(
   const bv = b.toFlatArray();
   for (const p of plan) {
     const [k, n] = p.w.shape as [number, number];
+    const held = !isLazy(p.w) || p.w.loaded;
     const wd = p.w.data as Float32Array;
     const extra = new Float32Array(n);
     const base = p.bias?.toFlatArray();
@@ -273,6 +286,7 @@ function absorbBias(
       for (let i = 0; i < k; i++) s += (bv[i] as number) * (wd[i * n + j] as number);
       extra[j] = s;
     }
+    if (!held) (p.w as LazyTensor).release();
     const name = g.uniqueName(`${p.mm.name}_bias_with_beta`);
     g.initializers.set(name, stored(p.bias ?? p.w, new Tensor([n], 'float32', extra)));
     if (p.add && p.bias) {
