@@ -198,3 +198,12 @@ export const sameShape =
 export const broadcastShape =
   (dtype?: string, from = 0) =>
   ({ inputs }: ShapeContext): InferredValue[] => [{ dtype: dtype ?? inputs[from]?.dtype, shape: broadcast(inputs.map((i) => i?.shape)) }];
+
+/**
+ * What inference knows of `x`, with its shape copied and optionally another dtype: the usual
+ * one-output "same shape" result inside a larger rule.
+ * @example like(ins[0], 'bool') // { dtype: 'bool', shape: [...ins[0].shape] }
+ */
+export function like(x: InferredValue | undefined, dtype: string | undefined = x?.dtype): InferredValue {
+  return { dtype, shape: x?.shape ? [...x.shape] : undefined };
+}

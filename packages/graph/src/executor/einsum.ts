@@ -1,7 +1,8 @@
 import * as T from '@normkit/tensor';
 import { fmtShape, NormkitError, sizeOf, type Tensor } from '@normkit/tensor';
-import { attr } from '../ir.js';
-import { invalid, registerOp, unsupported } from './registry.js';
+import { attr, type Dim } from '../ir.js';
+import { bdim, type InferredValue } from './dims.js';
+import { defineOnnxOp, invalid, type ShapeContext, unsupported } from './registry.js';
 
 interface Operand {
   t: Tensor;
@@ -148,18 +149,42 @@ export function einsum(equation: string, xs: readonly Tensor[]): Tensor {
   return permuteTo(last, output);
 }
 
-registerOp('', 'Einsum', (ctx) => {
-  const eq = attr(ctx.node, 'equation', 'string');
-  if (!eq) throw invalid(ctx, 'attribute "equation" is required');
-  const xs = ctx.inputs.filter((t): t is Tensor => t !== undefined);
-  try {
-    return [einsum(eq, xs)];
-  } catch (e) {
-    if (e instanceof NormkitError && e.code === 'UNSUPPORTED_OP') throw unsupported(ctx, `equation "${eq}" (diagonal)`);
-    if (e instanceof NormkitError) throw invalid(ctx, `${e.message} (shapes ${xs.map((t) => fmtShape(t.shape)).join(', ')})`);
-    throw e;
-  }
+defineOnnxOp('', 'Einsum', {
+  kernel: (ctx) => {
+    const eq = attr(ctx.node, 'equation', 'string');
+    if (!eq) throw invalid(ctx, 'attribute "equation" is required');
+    const xs = ctx.inputs.filter((t): t is Tensor => t !== undefined);
+    try {
+      return [einsum(eq, xs)];
+    } catch (e) {
+      if (e instanceof NormkitError && e.code === 'UNSUPPORTED_OP') throw unsupported(ctx, `equation "${eq}" (diagonal)`);
+      if (e instanceof NormkitError) throw invalid(ctx, `${e.message} (shapes ${xs.map((t) => fmtShape(t.shape)).join(', ')})`);
+      throw e;
+    }
+  },
+  shape: einsumShape,
+  grows: true,
 });
+
+/** Shape rule of Einsum. */
+function einsumShape(ctx: ShapeContext): InferredValue[] {
+  const { node, inputs: ins } = ctx;
+  const x = ins[0];
+  const eq = attr(node, 'equation', 'string');
+  if (!eq || ins.some((i) => !i?.shape)) return [{ dtype: x?.dtype }];
+  const shapes = ins.map((i) => i!.shape as Dim[]);
+  const { inputs, output } = parseEinsum(
+    eq,
+    shapes.map((s) => s.length),
+  );
+  const size = new Map<string, Dim>();
+  inputs.forEach((ls, i) => {
+    ls.forEach((l, d) => {
+      size.set(l, size.has(l) ? bdim(size.get(l), shapes[i]![d]) : shapes[i]![d]);
+    });
+  });
+  return [{ dtype: x?.dtype, shape: output.map((l) => size.get(l)) }];
+}
 
 /** Marker that ops.ts references so bundlers keep this module (its kernels register when it loads). */
 export const EINSUM_OPS = 'einsum';

@@ -5,7 +5,7 @@ import { isLazy, releaseLazy } from '../lazy-tensor.js';
 import { findFusions } from './fusion.js';
 import { hostInputs } from './host-inputs.js';
 import { ops } from './ops.js';
-import { kernelFor, type OpKernel, registerOp, unsupported } from './registry.js';
+import { kernelFor, type OpKernel, unsupported } from './registry.js';
 
 /** Options of `execute` and `Executor.run`. */
 export interface RunOptions {
@@ -597,39 +597,3 @@ export function execute(model: Model | Graph, inputs: Record<string, Tensor>, op
   const backend = opts.backend ?? getBackend();
   return new Executor(model, { backend, opset: opts.opset }).run(inputs, opts);
 }
-
-/** Executors for subgraphs (If branches), built once per branch graph. */
-const subExecutors = new WeakMap<Graph, Executor>();
-
-/**
- * If: runs `then_branch` or `else_branch` by the condition, reading outer values through the scope.
- * Registered here because it builds nested Executors.
- */
-registerOp('', 'If', (ctx) => {
-  const cond = ctx.inputs[0];
-  if (cond?.size !== 1)
-    throw new NormkitError('INVALID_NODE', `node "${ctx.node.name}" (If): the condition must have one element`, { node: ctx.node.name });
-  const which = Number(cond.data[0]) ? 'then_branch' : 'else_branch';
-  const a = ctx.node.attributes[which];
-  if (a?.type !== 'graph')
-    throw new NormkitError('INVALID_NODE', `node "${ctx.node.name}" (If): attribute ${which} is missing`, { node: ctx.node.name });
-  const branch = a.value;
-  let ex = subExecutors.get(branch);
-  if (!ex) {
-    const free = [...branch.freeVariables()];
-    ex = new Executor(new Model(branch, ctx.opsets ?? [{ domain: '', version: ctx.opset }]), { outerScope: free, backend: ctx.backend });
-    subExecutors.set(branch, ex);
-  }
-  const feeds: Record<string, Tensor> = {};
-  for (const name of branch.freeVariables()) {
-    const t = ctx.scope?.(name);
-    if (!t)
-      throw new NormkitError('UNDEFINED_VALUE', `node "${ctx.node.name}" (If): ${which} reads "${name}", which has no value`, {
-        node: ctx.node.name,
-        value: name,
-      });
-    feeds[name] = t;
-  }
-  const r = ex.run(feeds);
-  return branch.outputs.map((o) => r.outputs[o.name]);
-});

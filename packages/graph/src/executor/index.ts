@@ -1,3 +1,4 @@
+export { broadcastShape, type InferredValue, like, sameShape } from './dims.js';
 export { einsum } from './einsum.js';
 export {
   type ExecuteResult,
@@ -10,5 +11,18 @@ export {
   type RunOptions,
 } from './executor.js';
 export { type ResizeSpec, resizeTensor } from './ops-resize.js';
-export { kernelFor, type OpContext, type OpKernel, registerOp, supportedOps } from './registry.js';
+export {
+  defineOnnxOp,
+  type FoldRole,
+  kernelFor,
+  type OnnxOp,
+  type OnnxOpSpec,
+  type OpContext,
+  type OpKernel,
+  onnxOp,
+  registerOp,
+  type ShapeContext,
+  type ShapeRule,
+  supportedOps,
+} from './registry.js';
 export { type InferShapesOptions, inferShapes } from './shape-inference.js';

@@ -1,8 +1,9 @@
 import * as T from '@normkit/tensor';
 import { fmtShape, Tensor } from '@normkit/tensor';
-import { attr, type Graph, Model } from '../ir.js';
+import { attr, type Dim, type Graph, Model } from '../ir.js';
+import { type InferredValue, normAxis, symOf } from './dims.js';
 import { Executor } from './executor.js';
-import { invalid, type OpContext, registerOp, unsupported } from './registry.js';
+import { defineOnnxOp, invalid, type OpContext, type ShapeContext, unsupported } from './registry.js';
 
 // Loop and Scan: a body subgraph run once per iteration, reading the enclosing graph's values through
 // the scope (as If does in executor.ts). The kernels only touch Executor at run time, so importing it
@@ -167,8 +168,86 @@ function scan(ctx: OpContext): (Tensor | undefined)[] {
   return [...state, ...outs.map((o, j) => stack(ctx, outDirs[j] ? [...o].reverse() : o, outAxes[j] as number, `scan output ${j}`))];
 }
 
-registerOp('', 'Loop', loop);
-registerOp('', 'Scan', scan);
+defineOnnxOp('', 'Loop', { kernel: loop, shape: loopShape, hostInputs: [0, 1], constantFoldable: false });
+defineOnnxOp('', 'Scan', { kernel: scan, shape: scanShape, constantFoldable: false });
+
+/** Dims of `a` kept where `b` agrees, unknown where they differ (a value whose shape may change per iteration). */
+function agree(a: Dim[] | undefined, b: Dim[] | undefined): Dim[] | undefined {
+  if (!a || !b || a.length !== b.length) return undefined;
+  return a.map((d, i) => (d === b[i] ? d : undefined));
+}
+
+/** Shape rule of Loop: carried values as the body keeps them; scan outputs gain a leading axis of M (when known). */
+function loopShape({ node, inputs, subgraph }: ShapeContext): InferredValue[] {
+  const body = node.attributes.body;
+  if (body?.type !== 'graph') return [];
+  const g = body.value;
+  const carried = inputs.slice(2);
+  const sub = subgraph(g, [{ dtype: 'int64', shape: [] }, { dtype: 'bool', shape: [] }, ...carried]);
+  const outs = g.outputs.map((o) => ({ dtype: o.dtype ?? sub.get(o.name)?.dtype, shape: o.shape ?? sub.get(o.name)?.shape }));
+  const n = carried.length;
+  const trips = symOf(inputs[0])?.[0];
+  return [
+    ...carried.map((c, i) => ({ dtype: c?.dtype ?? outs[1 + i]?.dtype, shape: agree(c?.shape, outs[1 + i]?.shape) })),
+    ...outs.slice(1 + n).map((o) => ({ dtype: o.dtype, shape: o.shape ? [node.inputs[1] ? undefined : trips, ...o.shape] : undefined })),
+  ];
+}
+
+/** Shape rule of Scan: final states like the initial ones; scan outputs stack the body's along their scan axes. */
+function scanShape({ node, inputs, subgraph }: ShapeContext): InferredValue[] {
+  const body = node.attributes.body;
+  const m = attr(node, 'num_scan_inputs', 'int', 0);
+  if (body?.type !== 'graph' || m < 1 || m > inputs.length) return [];
+  const n = inputs.length - m;
+  const xs = inputs.slice(n);
+  const inAxes = attr(node, 'scan_input_axes', 'ints', new Array(m).fill(0));
+  const slices = xs.map((x, j) => {
+    const r = x?.shape?.length;
+    return { dtype: x?.dtype, shape: r === undefined ? undefined : x?.shape?.filter((_, d) => d !== normAxis(inAxes[j] ?? 0, r)) };
+  });
+  const x0 = xs[0]?.shape;
+  const steps = x0 ? x0[normAxis(inAxes[0] ?? 0, x0.length)] : undefined;
+  const sub = subgraph(body.value, [...inputs.slice(0, n), ...slices]);
+  const outs = body.value.outputs.map((o) => ({ dtype: o.dtype ?? sub.get(o.name)?.dtype, shape: o.shape ?? sub.get(o.name)?.shape }));
+  const outAxes = attr(node, 'scan_output_axes', 'ints', new Array(outs.length - n).fill(0));
+  return [
+    ...inputs.slice(0, n).map((s, i) => ({ dtype: s?.dtype, shape: agree(s?.shape, outs[i]?.shape) })),
+    ...outs.slice(n).map((o, j) => {
+      if (!o.shape) return { dtype: o.dtype };
+      const shape = [...o.shape];
+      shape.splice(normAxis(outAxes[j] ?? 0, shape.length + 1), 0, steps);
+      return { dtype: o.dtype, shape };
+    }),
+  ];
+}
+
+/**
+ * If: runs `then_branch` or `else_branch` by the condition, reading outer values through the scope.
+ */
+defineOnnxOp('', 'If', {
+  kernel: (ctx) => {
+    const cond = ctx.inputs[0];
+    if (cond?.size !== 1) throw invalid(ctx, 'the condition must have one element');
+    const which = Number(cond.data[0]) ? 'then_branch' : 'else_branch';
+    const branch = graphAttr(ctx, which);
+    return bodyRunner(ctx, branch)([]);
+  },
+  shape: ifShape,
+  hostInputs: [0],
+  constantFoldable: false,
+});
+
+/** Shape rule of If: the then-branch's outputs (ONNX requires both branches to agree). */
+function ifShape(ctx: ShapeContext): InferredValue[] {
+  const { node, subgraph } = ctx;
+  const t = node.attributes.then_branch;
+  if (t?.type !== 'graph') return [];
+  const sub = subgraph(t.value);
+  return t.value.outputs.map((o) => {
+    const i = sub.get(o.name);
+    return { dtype: o.dtype ?? i?.dtype, shape: o.shape ?? i?.shape };
+  });
+}
 
 /** Marker that ops.ts references so bundlers keep this module (its kernels register when it loads). */
 export const CONTROL_OPS = 'control';

@@ -1,6 +1,7 @@
 import { fmtShape, NormkitError, sizeOf, Tensor, validateShape } from '@normkit/tensor';
 import { attr, type Node } from '../ir.js';
-import { invalid, need, type OpContext, registerOp, unsupported } from './registry.js';
+import { type InferredValue, isNum } from './dims.js';
+import { defineOnnxOp, invalid, need, type OpContext, type ShapeContext, unsupported } from './registry.js';
 
 // ConvTranspose (the gradient of Conv, used for learned upsampling: PaddleOCR's text detector, U-Nets,
 // GAN generators). Every input pixel scatters `x · W` into a kernel-sized window of the output.
@@ -176,7 +177,21 @@ function convTranspose(ctx: OpContext): Tensor {
   return out;
 }
 
-registerOp('', 'ConvTranspose', (ctx) => [convTranspose(ctx)]);
+defineOnnxOp('', 'ConvTranspose', { kernel: (ctx) => [convTranspose(ctx)], shape: convTransposeShape, hostInputs: 'all' });
+
+/** Shape rule of ConvTranspose. */
+function convTransposeShape(ctx: ShapeContext): InferredValue[] {
+  const { node, inputs: ins } = ctx;
+  const x = ins[0];
+  const xs = x?.shape;
+  const w = ins[1]?.shape;
+  if (!xs) return [{ dtype: x?.dtype }];
+  const cOut = isNum(w?.[1]) ? w[1] * (attr(node, 'group', 'int') ?? 1) : undefined;
+  const inSp = xs.slice(2);
+  const wSp = w?.slice(2);
+  if (!inSp.every(isNum) || !wSp?.every(isNum)) return [{ dtype: x?.dtype, shape: [xs[0], cOut, ...inSp.map(() => undefined)] }];
+  return [{ dtype: x?.dtype, shape: [xs[0], cOut, ...convTransposeGeometry(node, inSp, wSp).spatial] }];
+}
 
 /** Marker that ops.ts references so bundlers keep this module (its kernels register when it loads). */
 export const CONV_TRANSPOSE_OPS = 'conv-transpose';

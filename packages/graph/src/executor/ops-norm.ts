@@ -1,8 +1,9 @@
 import { groupNorm, instanceNorm, meanVarianceNormalization } from '@normkit/norm';
 import * as T from '@normkit/tensor';
 import { fmtShape, isFloat, sizeOf, Tensor } from '@normkit/tensor';
-import { attr } from '../ir.js';
-import { invalid, need, type OpContext, registerOp, unsupported } from './registry.js';
+import { attr, type Node } from '../ir.js';
+import { broadcast, type InferredValue, like, normAxis, sameShape } from './dims.js';
+import { defineOnnxOp, invalid, need, type OpContext, type ShapeContext, unsupported } from './registry.js';
 
 // Normalization ops: BatchNorm (inference), LayerNorm, RMSNorm, GroupNorm, InstanceNorm, MVN, LpNorm,
 // and ORT's com.microsoft LayerNorm variants.
@@ -31,18 +32,22 @@ function channelAffine(x: Tensor, a: Tensor, b: Tensor): Tensor {
   return T.add(T.mul(x, a), b);
 }
 
-registerOp('', 'BatchNormalization', (ctx) => {
-  const x = need(ctx, 0);
-  const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
-  if (attr(ctx.node, 'training_mode', 'int', 0) !== 0) return batchNormTraining(ctx, x, eps);
-  const scale = perChannel(ctx, need(ctx, 1, 'scale'), x, 'scale');
-  const bias = perChannel(ctx, need(ctx, 2, 'B'), x, 'B');
-  const mean = need(ctx, 3, 'mean');
-  const variance = need(ctx, 4, 'var');
-  const a = T.mul(scale, T.rsqrt(T.add(perChannel(ctx, variance, x, 'var'), eps)));
-  const b = T.sub(bias, T.mul(perChannel(ctx, mean, x, 'mean'), a));
-  // Outputs 1-2 (running mean/var) are the inputs unchanged in inference mode.
-  return [channelAffine(x, a, b), mean, variance];
+defineOnnxOp('', 'BatchNormalization', {
+  kernel: (ctx) => {
+    const x = need(ctx, 0);
+    const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
+    if (attr(ctx.node, 'training_mode', 'int', 0) !== 0) return batchNormTraining(ctx, x, eps);
+    const scale = perChannel(ctx, need(ctx, 1, 'scale'), x, 'scale');
+    const bias = perChannel(ctx, need(ctx, 2, 'B'), x, 'B');
+    const mean = need(ctx, 3, 'mean');
+    const variance = need(ctx, 4, 'var');
+    const a = T.mul(scale, T.rsqrt(T.add(perChannel(ctx, variance, x, 'var'), eps)));
+    const b = T.sub(bias, T.mul(perChannel(ctx, mean, x, 'mean'), a));
+    // Outputs 1-2 (running mean/var) are the inputs unchanged in inference mode.
+    return [channelAffine(x, a, b), mean, variance];
+  },
+  shape: ({ inputs }) => [like(inputs[0]), { ...inputs[3] }, { ...inputs[4] }],
+  fold: 'normalization',
 });
 
 /**
@@ -103,25 +108,33 @@ function normAffine(
   return y;
 }
 
-registerOp('', 'LayerNormalization', (ctx) => {
-  const x = need(ctx, 0);
-  const axis = attr(ctx.node, 'axis', 'int', -1);
-  const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
-  let stats: { mean: Tensor; invStdDev: Tensor } | undefined;
-  const y = normAffine(x, opt(ctx.inputs[1]), opt(ctx.inputs[2]), axis, (v, s, b) => {
-    const r = T.layerNormKernel(v, s, b, axis, eps);
-    stats = r;
-    return r.y;
-  });
-  const r = stats!;
-  return [y, ctx.node.outputs[1] ? stash(ctx, r.mean) : undefined, ctx.node.outputs[2] ? stash(ctx, r.invStdDev) : undefined];
+defineOnnxOp('', 'LayerNormalization', {
+  kernel: (ctx) => {
+    const x = need(ctx, 0);
+    const axis = attr(ctx.node, 'axis', 'int', -1);
+    const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
+    let stats: { mean: Tensor; invStdDev: Tensor } | undefined;
+    const y = normAffine(x, opt(ctx.inputs[1]), opt(ctx.inputs[2]), axis, (v, s, b) => {
+      const r = T.layerNormKernel(v, s, b, axis, eps);
+      stats = r;
+      return r.y;
+    });
+    const r = stats!;
+    return [y, ctx.node.outputs[1] ? stash(ctx, r.mean) : undefined, ctx.node.outputs[2] ? stash(ctx, r.invStdDev) : undefined];
+  },
+  shape: layerNormalizationShape,
+  fold: 'normalization',
 });
 
-registerOp('', 'RMSNormalization', (ctx) => {
-  const x = need(ctx, 0);
-  const axis = attr(ctx.node, 'axis', 'int', -1);
-  const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
-  return [normAffine(x, opt(ctx.inputs[1]), undefined, axis, (v, s, b) => T.rmsNormKernel(v, s, b, axis, eps))];
+defineOnnxOp('', 'RMSNormalization', {
+  kernel: (ctx) => {
+    const x = need(ctx, 0);
+    const axis = attr(ctx.node, 'axis', 'int', -1);
+    const eps = attr(ctx.node, 'epsilon', 'float', 1e-5);
+    return [normAffine(x, opt(ctx.inputs[1]), undefined, axis, (v, s, b) => T.rmsNormKernel(v, s, b, axis, eps))];
+  },
+  shape: sameShape(),
+  fold: 'normalization',
 });
 
 /** 1/sqrt(mean(x², axes ≥ axis) + ε), keeping dims (ORT's inv_std_var output). */
@@ -139,93 +152,179 @@ function simplifiedLayerNorm(ctx: OpContext): (Tensor | undefined)[] {
   return [y, ctx.node.outputs[1] ? stash(ctx, invRms(x, axis, eps)) : undefined];
 }
 // onnxruntime accepts SimplifiedLayerNormalization in the default domain as well as com.microsoft.
-registerOp('', 'SimplifiedLayerNormalization', simplifiedLayerNorm);
-registerOp('com.microsoft', 'SimplifiedLayerNormalization', simplifiedLayerNorm);
+defineOnnxOp('', 'SimplifiedLayerNormalization', {
+  kernel: simplifiedLayerNorm,
+  shape: simplifiedLayerNormalizationShape,
+  fold: 'normalization',
+});
+defineOnnxOp('com.microsoft', 'SimplifiedLayerNormalization', {
+  kernel: simplifiedLayerNorm,
+  shape: simplifiedLayerNormalizationShape,
+  fold: 'normalization',
+});
 
 /** ORT SkipLayerNormalization: s = input + skip (+ bias); y = LN(s)·γ + β over the last axis. Outputs y, mean, inv_std_var, s. */
-registerOp('com.microsoft', 'SkipLayerNormalization', (ctx) => {
-  const eps = attr(ctx.node, 'epsilon', 'float', 1e-12);
-  let s = T.add(need(ctx, 0), need(ctx, 1, 'skip'));
-  const bias = opt(ctx.inputs[4]);
-  if (bias) s = T.add(s, bias);
-  const r = T.layerNormKernel(s, need(ctx, 2, 'gamma'), opt(ctx.inputs[3]), -1, eps);
-  return [
-    r.y,
-    ctx.node.outputs[1] ? T.cast(r.mean, 'float32') : undefined,
-    ctx.node.outputs[2] ? T.cast(r.invStdDev, 'float32') : undefined,
-    s,
-  ];
+defineOnnxOp('com.microsoft', 'SkipLayerNormalization', {
+  kernel: (ctx) => {
+    const eps = attr(ctx.node, 'epsilon', 'float', 1e-12);
+    let s = T.add(need(ctx, 0), need(ctx, 1, 'skip'));
+    const bias = opt(ctx.inputs[4]);
+    if (bias) s = T.add(s, bias);
+    const r = T.layerNormKernel(s, need(ctx, 2, 'gamma'), opt(ctx.inputs[3]), -1, eps);
+    return [
+      r.y,
+      ctx.node.outputs[1] ? T.cast(r.mean, 'float32') : undefined,
+      ctx.node.outputs[2] ? T.cast(r.invStdDev, 'float32') : undefined,
+      s,
+    ];
+  },
+  shape: skipNormShape,
+  fold: 'normalization',
 });
 
 /** ORT SkipSimplifiedLayerNormalization: s = input + skip (+ bias); y = RMSNorm(s)·γ. Outputs y, mean (unused), inv_std_var, s. */
-registerOp('com.microsoft', 'SkipSimplifiedLayerNormalization', (ctx) => {
-  const eps = attr(ctx.node, 'epsilon', 'float', 1e-12);
-  let s = T.add(need(ctx, 0), need(ctx, 1, 'skip'));
-  const bias = opt(ctx.inputs[3]);
-  if (bias) s = T.add(s, bias);
-  const y = T.rmsNormKernel(s, need(ctx, 2, 'gamma'), undefined, -1, eps);
-  if (ctx.node.outputs[1]) throw unsupported(ctx, 'the mean output of SkipSimplifiedLayerNormalization');
-  return [y, undefined, ctx.node.outputs[2] ? invRms(s, -1, eps) : undefined, s];
+defineOnnxOp('com.microsoft', 'SkipSimplifiedLayerNormalization', {
+  kernel: (ctx) => {
+    const eps = attr(ctx.node, 'epsilon', 'float', 1e-12);
+    let s = T.add(need(ctx, 0), need(ctx, 1, 'skip'));
+    const bias = opt(ctx.inputs[3]);
+    if (bias) s = T.add(s, bias);
+    const y = T.rmsNormKernel(s, need(ctx, 2, 'gamma'), undefined, -1, eps);
+    if (ctx.node.outputs[1]) throw unsupported(ctx, 'the mean output of SkipSimplifiedLayerNormalization');
+    return [y, undefined, ctx.node.outputs[2] ? invRms(s, -1, eps) : undefined, s];
+  },
+  shape: skipNormShape,
+  fold: 'normalization',
 });
 
 /**
  * ORT EmbedLayerNormalization: LN(word[ids] + position[pos] + segment[seg])·γ + β over the hidden axis,
  * plus mask_index (int32 per batch: the number of mask ones, 0 without a mask) and the optional sum.
  */
-registerOp('com.microsoft', 'EmbedLayerNormalization', (ctx) => {
-  const ids = need(ctx, 0, 'input_ids');
-  const eps = attr(ctx.node, 'epsilon', 'float', 1e-12);
-  if (attr(ctx.node, 'mask_index_type', 'int', 1) !== 1) throw unsupported(ctx, 'mask_index_type other than 1');
-  if (ids.rank !== 2) throw invalid(ctx, `input_ids must be [batch, sequence], got ${fmtShape(ids.shape)}`);
-  const [B, S] = ids.shape as [number, number];
-  let sum = T.gather(need(ctx, 2, 'word_embedding'), ids, 0);
-  const posIds = opt(ctx.inputs[8]) ?? T.expand(Tensor.arange(0, S, 1, 'int64').reshape([1, S]), [B, S]);
-  sum = T.add(
-    sum,
-    T.gather(need(ctx, 3, 'position_embedding'), posIds.rank === 2 && posIds.shape[0] === 1 ? T.expand(posIds, [B, S]) : posIds, 0),
-  );
-  const seg = opt(ctx.inputs[1]);
-  const segTable = opt(ctx.inputs[4]);
-  if (seg && segTable) sum = T.add(sum, T.gather(segTable, seg, 0));
-  const y = T.layerNormKernel(sum, need(ctx, 5, 'gamma'), opt(ctx.inputs[6]), -1, eps).y;
-  const mask = opt(ctx.inputs[7]);
-  const maskIndex = mask ? T.cast(T.sum(T.cast(mask, 'int64'), [1], false), 'int32') : Tensor.zeros([B], 'int32');
-  return [y, maskIndex, sum];
+defineOnnxOp('com.microsoft', 'EmbedLayerNormalization', {
+  kernel: (ctx) => {
+    const ids = need(ctx, 0, 'input_ids');
+    const eps = attr(ctx.node, 'epsilon', 'float', 1e-12);
+    if (attr(ctx.node, 'mask_index_type', 'int', 1) !== 1) throw unsupported(ctx, 'mask_index_type other than 1');
+    if (ids.rank !== 2) throw invalid(ctx, `input_ids must be [batch, sequence], got ${fmtShape(ids.shape)}`);
+    const [B, S] = ids.shape as [number, number];
+    let sum = T.gather(need(ctx, 2, 'word_embedding'), ids, 0);
+    const posIds = opt(ctx.inputs[8]) ?? T.expand(Tensor.arange(0, S, 1, 'int64').reshape([1, S]), [B, S]);
+    sum = T.add(
+      sum,
+      T.gather(need(ctx, 3, 'position_embedding'), posIds.rank === 2 && posIds.shape[0] === 1 ? T.expand(posIds, [B, S]) : posIds, 0),
+    );
+    const seg = opt(ctx.inputs[1]);
+    const segTable = opt(ctx.inputs[4]);
+    if (seg && segTable) sum = T.add(sum, T.gather(segTable, seg, 0));
+    const y = T.layerNormKernel(sum, need(ctx, 5, 'gamma'), opt(ctx.inputs[6]), -1, eps).y;
+    const mask = opt(ctx.inputs[7]);
+    const maskIndex = mask ? T.cast(T.sum(T.cast(mask, 'int64'), [1], false), 'int32') : Tensor.zeros([B], 'int32');
+    return [y, maskIndex, sum];
+  },
+  shape: embedLayerNormalizationShape,
 });
 
 // GroupNorm, InstanceNorm and MVN are @normkit/norm's operators; the kernels here only read the node.
-registerOp('', 'GroupNormalization', (ctx) => {
-  const x = need(ctx, 0);
-  const G = attr(ctx.node, 'num_groups', 'int');
-  if (!G) throw invalid(ctx, 'num_groups is required');
-  const C = x.shape[1] ?? 0;
-  if (x.rank < 2 || C % G !== 0) throw invalid(ctx, `channels of ${fmtShape(x.shape)} are not divisible by num_groups=${G}`);
-  const scale = need(ctx, 1, 'scale');
-  // Opset 18 (deprecated) takes one scale/bias per group; opset 21 one per channel.
-  const affine = ctx.opset < 21 && scale.size === G && G !== C ? 'group' : 'channel';
-  const epsilon = attr(ctx.node, 'epsilon', 'float', 1e-5);
-  return [groupNorm(x, { numGroups: G, scale, bias: need(ctx, 2, 'bias'), epsilon, affine })];
+defineOnnxOp('', 'GroupNormalization', {
+  kernel: (ctx) => {
+    const x = need(ctx, 0);
+    const G = attr(ctx.node, 'num_groups', 'int');
+    if (!G) throw invalid(ctx, 'num_groups is required');
+    const C = x.shape[1] ?? 0;
+    if (x.rank < 2 || C % G !== 0) throw invalid(ctx, `channels of ${fmtShape(x.shape)} are not divisible by num_groups=${G}`);
+    const scale = need(ctx, 1, 'scale');
+    // Opset 18 (deprecated) takes one scale/bias per group; opset 21 one per channel.
+    const affine = ctx.opset < 21 && scale.size === G && G !== C ? 'group' : 'channel';
+    const epsilon = attr(ctx.node, 'epsilon', 'float', 1e-5);
+    return [groupNorm(x, { numGroups: G, scale, bias: need(ctx, 2, 'bias'), epsilon, affine })];
+  },
+  shape: sameShape(),
+  fold: 'normalization',
 });
 
-registerOp('', 'InstanceNormalization', (ctx) => {
-  const x = need(ctx, 0);
-  if (x.rank < 3) throw invalid(ctx, `input must be [N, C, ...spatial], got ${fmtShape(x.shape)}`);
-  const epsilon = attr(ctx.node, 'epsilon', 'float', 1e-5);
-  return [instanceNorm(x, { scale: need(ctx, 1, 'scale'), bias: need(ctx, 2, 'B'), epsilon })];
+defineOnnxOp('', 'InstanceNormalization', {
+  kernel: (ctx) => {
+    const x = need(ctx, 0);
+    if (x.rank < 3) throw invalid(ctx, `input must be [N, C, ...spatial], got ${fmtShape(x.shape)}`);
+    const epsilon = attr(ctx.node, 'epsilon', 'float', 1e-5);
+    return [instanceNorm(x, { scale: need(ctx, 1, 'scale'), bias: need(ctx, 2, 'B'), epsilon })];
+  },
+  shape: sameShape(),
+  fold: 'normalization',
 });
 
-registerOp('', 'MeanVarianceNormalization', (ctx) => [
-  meanVarianceNormalization(need(ctx, 0), { axes: attr(ctx.node, 'axes', 'ints', [0, 2, 3]) }),
-]);
-
-registerOp('', 'LpNormalization', (ctx) => {
-  const x = need(ctx, 0);
-  const axis = attr(ctx.node, 'axis', 'int', -1);
-  const p = attr(ctx.node, 'p', 'int', 2);
-  if (p !== 1 && p !== 2) throw unsupported(ctx, `p=${p}`);
-  const norm = p === 2 ? T.l2Norm(x, [axis], true) : T.l1Norm(x, [axis], true);
-  return [T.div(x, norm)];
+defineOnnxOp('', 'MeanVarianceNormalization', {
+  kernel: (ctx) => [meanVarianceNormalization(need(ctx, 0), { axes: attr(ctx.node, 'axes', 'ints', [0, 2, 3]) })],
+  shape: sameShape(),
 });
+
+defineOnnxOp('', 'LpNormalization', {
+  kernel: (ctx) => {
+    const x = need(ctx, 0);
+    const axis = attr(ctx.node, 'axis', 'int', -1);
+    const p = attr(ctx.node, 'p', 'int', 2);
+    if (p !== 1 && p !== 2) throw unsupported(ctx, `p=${p}`);
+    const norm = p === 2 ? T.l2Norm(x, [axis], true) : T.l1Norm(x, [axis], true);
+    return [T.div(x, norm)];
+  },
+  shape: sameShape(),
+});
+
+/** Shape rule of LayerNormalization. */
+function layerNormalizationShape(ctx: ShapeContext): InferredValue[] {
+  const { node, inputs: ins } = ctx;
+  const x = ins[0];
+  const r = x?.shape?.length;
+  const ax = r === undefined ? 0 : normAxis(attr(node, 'axis', 'int') ?? -1, r);
+  const stat = x?.shape ? x.shape.map((d, i) => (i < ax ? d : 1)) : undefined;
+  const st = (attr(node, 'stash_type', 'int') ?? 1) === 11 ? 'float64' : 'float32';
+  return [like(x), { dtype: st, shape: stat }, { dtype: st, shape: stat }];
+}
+
+/** Shape rule of SimplifiedLayerNormalization. */
+function simplifiedLayerNormalizationShape({ node, inputs }: ShapeContext): InferredValue[] {
+  return simplifiedStats(node, inputs[0]);
+}
+
+/** Shape rule of SkipLayerNormalization, SkipSimplifiedLayerNormalization. */
+function skipNormShape(ctx: ShapeContext): InferredValue[] {
+  const { inputs: ins } = ctx;
+  const x = ins[0];
+  const s = broadcast([x?.shape, ins[1]?.shape]);
+  const stat = s ? [...s.slice(0, -1), 1] : undefined;
+  return [
+    { dtype: x?.dtype, shape: s },
+    { dtype: 'float32', shape: stat },
+    { dtype: 'float32', shape: stat },
+    { dtype: x?.dtype, shape: s },
+  ];
+}
+
+/** Shape rule of EmbedLayerNormalization. */
+function embedLayerNormalizationShape(ctx: ShapeContext): InferredValue[] {
+  const { inputs: ins } = ctx;
+  const x = ins[0];
+  const ids = x?.shape;
+  const hidden = ins[2]?.shape?.[1];
+  const sh = ids ? [ids[0], ids[1], hidden] : undefined;
+  return [
+    { dtype: ins[2]?.dtype, shape: sh },
+    { dtype: 'int32', shape: ids ? [ids[0]] : undefined },
+    { dtype: ins[2]?.dtype, shape: sh },
+  ];
+}
+
+/** The shapes of an RMS norm (SimplifiedLayerNormalization): Y like X, and the inverse std over the normalized axes. */
+function simplifiedStats(node: Node, x: InferredValue | undefined): InferredValue[] {
+  const r = x?.shape?.length;
+  const ax = r === undefined ? 0 : normAxis(attr(node, 'axis', 'int', -1), r);
+  const stat = x?.shape ? x.shape.map((d, i) => (i < ax ? d : 1)) : undefined;
+  return [
+    { dtype: x?.dtype, shape: x?.shape },
+    { dtype: 'float32', shape: stat },
+  ];
+}
 
 /** Marker that ops.ts references so bundlers keep this module (its kernels register when it loads). */
 export const NORM_OPS = 'norm';

@@ -1,6 +1,7 @@
 import { fmtShape, isFloat, Tensor, validateShape } from '@normkit/tensor';
 import { attr } from '../ir.js';
-import { has, ints, invalid, need, type OpContext, registerOp, unsupported } from './registry.js';
+import { axisIn, type InferredValue, isNum, symOf } from './dims.js';
+import { defineOnnxOp, has, ints, invalid, need, type OpContext, type ShapeContext, unsupported } from './registry.js';
 
 // Resize (opsets 10–19+) and Upsample: separable per-axis interpolation over host data (nearest, linear,
 // cubic), every coordinate transformation mode and nearest rounding mode of the ONNX spec.
@@ -264,19 +265,54 @@ function resize(
 
 const floats = (t: Tensor | undefined) => (t && t.size > 0 ? Array.from(t.data as ArrayLike<number | bigint>, Number) : undefined);
 
-registerOp('', 'Resize', (ctx) => {
-  const x = need(ctx, 0);
-  if (ctx.opset < 11) return [resize(ctx, x, floats(need(ctx, 1, 'scales')), undefined, undefined, false)];
-  const sizes = has(ctx, 3) ? ints(need(ctx, 3)) : undefined;
-  return [resize(ctx, x, floats(ctx.inputs[2]), sizes, floats(ctx.inputs[1]), false)];
+defineOnnxOp('', 'Resize', {
+  kernel: (ctx) => {
+    const x = need(ctx, 0);
+    if (ctx.opset < 11) return [resize(ctx, x, floats(need(ctx, 1, 'scales')), undefined, undefined, false)];
+    const sizes = has(ctx, 3) ? ints(need(ctx, 3)) : undefined;
+    return [resize(ctx, x, floats(ctx.inputs[2]), sizes, floats(ctx.inputs[1]), false)];
+  },
+  shape: resizeShape,
+  hostInputs: 'all',
+  grows: true,
 });
 
-registerOp('', 'Upsample', (ctx) => {
-  const x = need(ctx, 0);
-  const a = ctx.node.attributes.scales;
-  const scales = a && (a.type === 'floats' || a.type === 'ints') ? a.value : floats(need(ctx, 1, 'scales'));
-  return [resize(ctx, x, scales, undefined, undefined, true)];
+defineOnnxOp('', 'Upsample', {
+  kernel: (ctx) => {
+    const x = need(ctx, 0);
+    const a = ctx.node.attributes.scales;
+    const scales = a && (a.type === 'floats' || a.type === 'ints') ? a.value : floats(need(ctx, 1, 'scales'));
+    return [resize(ctx, x, scales, undefined, undefined, true)];
+  },
+  shape: resizeShape,
+  hostInputs: 'all',
+  grows: true,
 });
+
+/** Shape rule of Resize, Upsample. */
+function resizeShape(ctx: ShapeContext): InferredValue[] {
+  const { node, opset, inputs: ins } = ctx;
+  const x = ins[0];
+  const op = node.opType;
+  if (!x?.shape) return [{ dtype: x?.dtype }];
+  const legacy = op === 'Upsample' || opset < 11;
+  const scalesAttr = node.attributes.scales;
+  const scales = scalesAttr && (scalesAttr.type === 'floats' || scalesAttr.type === 'ints') ? scalesAttr.value : symOf(ins[legacy ? 1 : 2]);
+  const sizes = legacy ? undefined : symOf(ins[3]);
+  const axes = (attr(node, 'axes', 'ints') ?? x.shape.map((_, i) => i)).map((v) => axisIn(v, x.shape!.length, op));
+  const shape = [...x.shape];
+  if (sizes && sizes.length === axes.length && (attr(node, 'keep_aspect_ratio_policy', 'string') ?? 'stretch') === 'stretch')
+    axes.forEach((ax, i) => {
+      shape[ax] = sizes[i];
+    });
+  else if (scales && scales.length === axes.length && scales.every(isNum))
+    axes.forEach((ax, i) => {
+      const d = shape[ax];
+      shape[ax] = isNum(d) ? Math.floor(d * Math.fround(scales[i] as number)) : scales[i] === 1 ? d : undefined;
+    });
+  else return [{ dtype: x.dtype, shape: x.shape.map(() => undefined) }];
+  return [{ dtype: x.dtype, shape }];
+}
 
 /** Marker that ops.ts references so bundlers keep this module (its kernels register when it loads). */
 export const RESIZE_OPS = 'resize';

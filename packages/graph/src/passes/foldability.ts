@@ -1,4 +1,5 @@
 import type { Tensor } from '@normkit/tensor';
+import { type FoldRole, onnxOp } from '../executor/registry.js';
 import { attr, type Graph, type Model, type Node } from '../ir.js';
 import { constantOf, type GraphFacts, inferFacts, type PartialShape } from './graph-facts.js';
 import { assertModel } from './recognize.js';
@@ -120,18 +121,6 @@ interface Walk {
   sources: Set<string>;
   blocked?: Blocked;
 }
-
-const PASS_THROUGH = new Set(['Identity', 'Dropout', 'Cast']);
-const NORM_OUTPUTS = new Set([
-  'LayerNormalization',
-  'RMSNormalization',
-  'SimplifiedLayerNormalization',
-  'SkipLayerNormalization',
-  'SkipSimplifiedLayerNormalization',
-  'BatchNormalization',
-  'InstanceNormalization',
-  'GroupNormalization',
-]);
 
 /**
  * Decides, for every `LayerNormalization` node of `model` (run `recognizeLayerNorms` first for
@@ -450,6 +439,25 @@ function merge(n: Node, parts: Walk[]): Walk {
   return { sources };
 }
 
+/** What a backward step sees: the producer `p` of value `v`, the axis `a` tracked in `v`, and the recursion. */
+interface Step {
+  ctx: Ctx;
+  p: Node;
+  v: string;
+  a: number;
+  /** Input k of `p` (present). */
+  inp: (k: number) => string;
+  /** Walks on from input value `val`, tracking axis `axis`. */
+  rec: (val: string, axis: number) => Walk;
+  /** `val` as a constant source read by `p`. */
+  constant: (val: string, axis?: number) => Walk;
+}
+
+/** The op's role in this analysis, from its definition (`defineOnnxOp`). */
+function roleOf(n: Node): FoldRole | undefined {
+  return onnxOp(n.domain, n.opType)?.fold;
+}
+
 function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
   const p = ctx.producers.get(v);
   const slotOf = (n: Node, name: string) => n.inputs.indexOf(name);
@@ -466,61 +474,94 @@ function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
     };
   }
   if (p.opType === 'Identity' && isConst(ctx, v)) return { sources: new Set([constSource(ctx, v, a, from, slotOf(from, v))]) };
-  const inp = (k: number) => p.inputs[k] as string;
-  const rec = (val: string, axis: number) => backward(ctx, val, axis, p);
-  if (NORM_OUTPUTS.has(p.opType)) return block(p, `the output of a normalization (γ⊙x̂+β) is not zero-mean`);
-  if (PASS_THROUGH.has(p.opType)) return merge(p, [rec(inp(0), a)]);
+  const step: Step = {
+    ctx,
+    p,
+    v,
+    a,
+    inp: (k) => p.inputs[k] as string,
+    rec: (val, axis) => backward(ctx, val, axis, p),
+    constant: (val, axis = a) => ({ sources: new Set([constSource(ctx, val, axis, p, slotOf(p, val))]) }),
+  };
+  const role = roleOf(p);
+  switch (role) {
+    case 'passThrough':
+      return merge(p, [step.rec(step.inp(0), a)]);
+    case 'normalization':
+      return block(p, 'the output of a normalization (γ⊙x̂+β) is not zero-mean');
+    case 'sum':
+      return backSum(step);
+    case 'scale':
+      return backScale(step);
+    case 'linear':
+      return backLinear(step);
+    case 'layout':
+      return backLayout(step);
+    case 'select':
+      return backSelect(step);
+    case 'pool':
+      return backPool(step);
+    default:
+      return block(p, blockReason(p, role));
+  }
+}
+
+/** Add/Sub/Sum: zero-mean parts (or constants, centered themselves) give a zero-mean sum. */
+function backSum({ ctx, p, a, rec, constant }: Step): Walk {
+  const parts: Walk[] = [];
+  for (const i of p.inputs) {
+    if (!i) continue;
+    const d = dimAt(ctx, i, a);
+    if (isConst(ctx, i)) parts.push(constant(i));
+    else if (d === 1) return block(p, `input "${i}" is broadcast along the normalized axis (a per-token value is added)`);
+    else parts.push(rec(i, a));
+  }
+  return merge(p, parts);
+}
+
+/** Mul/Div: a per-token factor keeps zero mean; a per-feature constant merges into the linear layer upstream. */
+function backScale({ ctx, p, a, inp, rec }: Step): Walk {
+  const [x, y] = [inp(0), inp(1)];
+  const dx = dimAt(ctx, x, a);
+  const dy = dimAt(ctx, y, a);
+  if (p.opType === 'Div') {
+    if (dy === 1) return merge(p, [rec(x, a)]);
+    return block(
+      p,
+      dy === undefined
+        ? `cannot tell whether the divisor "${y}" is constant along the normalized axis`
+        : `divides by "${y}", which varies along the normalized axis`,
+    );
+  }
+  if (dy === 1 && dx !== 1) return merge(p, [rec(x, a)]);
+  if (dx === 1 && dy !== 1) return merge(p, [rec(y, a)]);
+  if (dx === undefined || dy === undefined) return block(p, 'cannot tell whether this Mul scales each token by a scalar (shapes unknown)');
+  if (isConst(ctx, y) && !isConst(ctx, x)) return mergeScale(ctx, p, y, a, rec(x, a));
+  if (isConst(ctx, x) && !isConst(ctx, y)) return mergeScale(ctx, p, x, a, rec(y, a));
+  return block(p, 'elementwise product of two streams (gating, or a decomposed activation such as GELU x·Φ(x))');
+}
+
+/** Records a source (a linear layer whose constant weights get centered) once, and walks no further. */
+function source(ctx: Ctx, s: FoldSource): Walk {
+  if (!ctx.sources.has(s.id)) ctx.sources.set(s.id, s);
+  return { sources: new Set([s.id]) };
+}
+
+/** MatMul, Gemm, Conv, Gather: sources when their weights are constant and the axis is their output-feature axis. */
+function backLinear(step: Step): Walk {
+  const { ctx, p, v, a, inp, rec } = step;
   switch (p.opType) {
-    case 'Add':
-    case 'Sub':
-    case 'Sum': {
-      const parts: Walk[] = [];
-      for (const i of p.inputs) {
-        if (!i) continue;
-        const d = dimAt(ctx, i, a);
-        if (isConst(ctx, i)) parts.push({ sources: new Set([constSource(ctx, i, a, p, slotOf(p, i))]) });
-        else if (d === 1) return block(p, `input "${i}" is broadcast along the normalized axis (a per-token value is added)`);
-        else parts.push(rec(i, a));
-      }
-      return merge(p, parts);
-    }
-    case 'Mul':
-    case 'Div': {
-      const [x, y] = [inp(0), inp(1)];
-      const dx = dimAt(ctx, x, a);
-      const dy = dimAt(ctx, y, a);
-      if (p.opType === 'Div') {
-        if (dy === 1) return merge(p, [rec(x, a)]);
-        return block(
-          p,
-          dy === undefined
-            ? `cannot tell whether the divisor "${y}" is constant along the normalized axis`
-            : `divides by "${y}", which varies along the normalized axis`,
-        );
-      }
-      if (dy === 1 && dx !== 1) return merge(p, [rec(x, a)]);
-      if (dx === 1 && dy !== 1) return merge(p, [rec(y, a)]);
-      if (dx === undefined || dy === undefined)
-        return block(p, 'cannot tell whether this Mul scales each token by a scalar (shapes unknown)');
-      if (isConst(ctx, y) && !isConst(ctx, x)) return mergeScale(ctx, p, y, a, rec(x, a));
-      if (isConst(ctx, x) && !isConst(ctx, y)) return mergeScale(ctx, p, x, a, rec(y, a));
-      return block(p, 'elementwise product of two streams (gating, or a decomposed activation such as GELU x·Φ(x))');
-    }
     case 'MatMul': {
       const [x, wName] = [inp(0), inp(1)];
-      if (a === -1 && isConst(ctx, wName)) {
-        const id = p.name;
-        if (!ctx.sources.has(id))
-          ctx.sources.set(id, {
-            id,
-            kind: 'dense',
-            node: p.name,
-            value: v,
-            axis: -1,
-            params: [{ name: wName, axis: -1, reader: p.name, slot: 1 }],
-          });
-        return { sources: new Set([id]) };
-      }
+      if (a === -1 && isConst(ctx, wName))
+        return source(ctx, {
+          id: p.name,
+          kind: 'dense',
+          node: p.name,
+          value: v,
+          axis: -1,
+          params: [{ name: wName, axis: -1, reader: p.name, slot: 1 }],
+        });
       if (a === -1 && (rankOf(ctx, wName) ?? 0) >= 2) return merge(p, [rec(wName, -1)]);
       if (a === -2 && (rankOf(ctx, x) ?? 0) >= 2) {
         if (isConst(ctx, x)) return block(p, 'a constant matrix multiplied on the left mixes the normalized axis');
@@ -528,27 +569,14 @@ function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
       }
       return block(p, `the normalized axis ${a} is an axis MatMul contracts or mixes`);
     }
-    case 'Expand': {
-      const x = inp(0);
-      if (dimAt(ctx, x, a) === 1 && dimAt(ctx, v, a) !== 1) {
-        if (isConst(ctx, x)) return { sources: new Set([constSource(ctx, x, a, p, 0)]) };
-        return block(p, 'broadcasts a per-token value along the normalized axis');
-      }
-      if (isConst(ctx, x)) return { sources: new Set([constSource(ctx, x, a, p, 0)]) };
-      return merge(p, [rec(x, a)]);
-    }
     case 'Gemm': {
-      const [, b, c] = [inp(0), inp(1), p.inputs[2]];
+      const [b, c] = [inp(1), p.inputs[2]];
       if (a !== -1) return block(p, 'the normalized axis is not the output-feature axis of Gemm');
       if (!isConst(ctx, b)) return block(p, 'Gemm with a weight computed at run time');
       if (c && !isConst(ctx, c)) return block(p, 'Gemm adds a bias computed at run time');
-      const id = p.name;
-      if (!ctx.sources.has(id)) {
-        const params: CenteredParam[] = [{ name: b, axis: attr(p, 'transB', 'int', 0) ? -2 : -1, reader: p.name, slot: 1 }];
-        if (c) params.push({ name: c, axis: -1, reader: p.name, slot: 2 });
-        ctx.sources.set(id, { id, kind: 'gemm', node: p.name, value: v, axis: -1, params });
-      }
-      return { sources: new Set([id]) };
+      const params: CenteredParam[] = [{ name: b, axis: attr(p, 'transB', 'int', 0) ? -2 : -1, reader: p.name, slot: 1 }];
+      if (c) params.push({ name: c, axis: -1, reader: p.name, slot: 2 });
+      return source(ctx, { id: p.name, kind: 'gemm', node: p.name, value: v, axis: -1, params });
     }
     case 'Conv': {
       const wName = inp(1);
@@ -559,13 +587,9 @@ function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
       if (!isConst(ctx, wName)) return block(p, 'Conv with a kernel computed at run time');
       const bias = p.inputs[2];
       if (bias && !isConst(ctx, bias)) return block(p, 'Conv with a bias computed at run time');
-      const id = p.name;
-      if (!ctx.sources.has(id)) {
-        const params: CenteredParam[] = [{ name: wName, axis: -r, reader: p.name, slot: 1 }];
-        if (bias) params.push({ name: bias, axis: -1, reader: p.name, slot: 2 });
-        ctx.sources.set(id, { id, kind: 'conv', node: p.name, value: v, axis: a, params });
-      }
-      return { sources: new Set([id]) };
+      const params: CenteredParam[] = [{ name: wName, axis: -r, reader: p.name, slot: 1 }];
+      if (bias) params.push({ name: bias, axis: -1, reader: p.name, slot: 2 });
+      return source(ctx, { id: p.name, kind: 'conv', node: p.name, value: v, axis: a, params });
     }
     case 'Gather': {
       const data = inp(0);
@@ -574,91 +598,95 @@ function backwardUncached(ctx: Ctx, v: string, a: number, from: Node): Walk {
       const ax = attr(p, 'axis', 'int', 0);
       const axN = ax < 0 ? ax + dr : ax;
       if (-a > dr - 1 - axN) return block(p, 'gathers along the normalized axis');
-      if (isConst(ctx, data)) {
-        const id = p.name;
-        if (!ctx.sources.has(id))
-          ctx.sources.set(id, {
-            id,
-            kind: 'embedding',
-            node: p.name,
-            value: v,
-            axis: a,
-            params: [{ name: data, axis: a, reader: p.name, slot: 0 }],
-          });
-        return { sources: new Set([id]) };
-      }
+      if (isConst(ctx, data))
+        return source(ctx, {
+          id: p.name,
+          kind: 'embedding',
+          node: p.name,
+          value: v,
+          axis: a,
+          params: [{ name: data, axis: a, reader: p.name, slot: 0 }],
+        });
       return merge(p, [rec(data, a)]);
     }
-    case 'Transpose': {
-      const r = rankOf(ctx, v) ?? rankOf(ctx, inp(0));
-      const perm = attr(p, 'perm', 'ints', r === undefined ? [] : Array.from({ length: r }, (_, k) => r - 1 - k));
-      if (perm.length === 0) return block(p, 'cannot track the normalized axis: rank unknown');
-      const j = perm.length + a;
-      return merge(p, [rec(inp(0), (perm[j] as number) - perm.length)]);
-    }
-    case 'Reshape':
-    case 'Flatten':
-    case 'Unsqueeze':
-    case 'Squeeze': {
-      const inS = ctx.facts.shapes.get(inp(0));
-      const outS = ctx.facts.shapes.get(v);
-      const m = mapAxisThroughReshape(inS, outS, a);
-      if (m === undefined)
-        return block(
-          p,
-          `cannot track the normalized axis through ${p.opType}: shapes ${fmt(inS)} → ${fmt(outS)} do not show it kept intact`,
-        );
-      return merge(p, [rec(inp(0), m)]);
-    }
-    case 'Concat': {
+  }
+  return block(p, `${p.opType} is declared linear, but the analysis does not know which of its axes are features`);
+}
+
+/** Transpose, Expand, and reshapes (Reshape, Flatten, (Un)Squeeze): follow the normalized axis through the move. */
+function backLayout({ ctx, p, v, a, inp, rec, constant }: Step): Walk {
+  if (p.opType === 'Transpose') {
+    const r = rankOf(ctx, v) ?? rankOf(ctx, inp(0));
+    const perm = attr(p, 'perm', 'ints', r === undefined ? [] : Array.from({ length: r }, (_, k) => r - 1 - k));
+    if (perm.length === 0) return block(p, 'cannot track the normalized axis: rank unknown');
+    return merge(p, [rec(inp(0), (perm[perm.length + a] as number) - perm.length)]);
+  }
+  if (p.opType === 'Expand') {
+    const x = inp(0);
+    if (isConst(ctx, x)) return constant(x);
+    if (dimAt(ctx, x, a) === 1 && dimAt(ctx, v, a) !== 1) return block(p, 'broadcasts a per-token value along the normalized axis');
+    return merge(p, [rec(x, a)]);
+  }
+  const inS = ctx.facts.shapes.get(inp(0));
+  const outS = ctx.facts.shapes.get(v);
+  const m = mapAxisThroughReshape(inS, outS, a);
+  if (m === undefined)
+    return block(p, `cannot track the normalized axis through ${p.opType}: shapes ${fmt(inS)} → ${fmt(outS)} do not show it kept intact`);
+  return merge(p, [rec(inp(0), m)]);
+}
+
+/** Concat, Slice, Pad: parts of the stream joined or cut along other axes stay zero-mean. */
+function backSelect({ ctx, p, a, inp, rec, constant }: Step): Walk {
+  switch (p.opType) {
+    case 'Concat':
       // Concat along the normalized axis of zero-mean parts is zero-mean too (Swin patch merging); the
       // forward check decides whether the shift is harmless.
       return merge(
         p,
-        p.inputs.map((i) => (isConst(ctx, i) ? { sources: new Set([constSource(ctx, i, a, p, slotOf(p, i))]) } : rec(i, a))),
+        p.inputs.map((i) => (isConst(ctx, i) ? constant(i) : rec(i, a))),
       );
-    }
     case 'Slice': {
-      const r = rankOf(ctx, inp(0));
-      const axesV = p.inputs[3] ? ctx.facts.ints.get(p.inputs[3]) : undefined;
-      const starts = p.inputs[1] ? ctx.facts.ints.get(p.inputs[1]) : undefined;
-      const axes = axesV ?? starts?.map((_, k) => k);
-      if (r === undefined || !axes || axes.some((x) => x === undefined)) return block(p, 'cannot tell which axes Slice cuts');
-      if (axes.some((x) => ((x as number) < 0 ? (x as number) : (x as number) - r) === a)) return block(p, 'slices the normalized axis');
+      const axes = sliceAxes(ctx, p, inp(0));
+      if (!axes) return block(p, 'cannot tell which axes Slice cuts');
+      if (axes.includes(a)) return block(p, 'slices the normalized axis');
       return merge(p, [rec(inp(0), a)]);
     }
     case 'Pad': {
       const why = padBlocker(ctx, p, a);
       return why ? block(p, why) : merge(p, [rec(inp(0), a)]);
     }
-    case 'ReduceMean':
-    case 'GlobalAveragePool':
-    case 'AveragePool': {
-      const r = rankOf(ctx, inp(0));
-      if (r === undefined) return block(p, 'rank unknown');
-      if (p.opType !== 'ReduceMean') return a === 1 - r ? merge(p, [rec(inp(0), a)]) : block(p, 'pools over the normalized axis');
-      const axes = p.attributes.axes ? attr(p, 'axes', 'ints', []) : p.inputs[1] ? ctx.facts.ints.get(p.inputs[1]) : undefined;
-      if (!axes || axes.some((x) => x === undefined)) return block(p, 'mean over unknown axes');
-      const neg = (axes as number[]).map((x) => (x < 0 ? x : x - r));
-      if (neg.includes(a)) return block(p, 'averages over the normalized axis');
-      const keep = attr(p, 'keepdims', 'int', 1);
-      // With keepdims=0 the axes after `a` disappear: map the output axis back.
-      const inAxis = keep ? a : a - neg.filter((x) => x > a).length;
-      return merge(p, [rec(inp(0), inAxis)]);
-    }
-    default:
-      return block(p, nonlinearReason(p));
   }
+  return block(p, `${p.opType} is declared a selection, but the analysis does not know which axes it cuts`);
 }
 
-function nonlinearReason(n: Node): string {
-  if (
-    ['Gelu', 'Relu', 'Tanh', 'Sigmoid', 'Erf', 'Silu', 'Elu', 'LeakyRelu', 'Softplus', 'HardSwish', 'FastGelu', 'BiasGelu'].includes(
-      n.opType,
-    )
-  )
-    return 'nonlinear activation';
-  if (n.opType === 'Softmax') return 'softmax';
+/** The axes a Slice node cuts, as negative axes of `x`, or undefined when unknown. */
+function sliceAxes(ctx: Ctx, n: Node, x: string): number[] | undefined {
+  const r = rankOf(ctx, x);
+  const axesV = n.inputs[3] ? ctx.facts.ints.get(n.inputs[3]) : undefined;
+  const starts = n.inputs[1] ? ctx.facts.ints.get(n.inputs[1]) : undefined;
+  const axes = axesV ?? starts?.map((_, k) => k);
+  if (r === undefined || !axes || axes.some((v) => v === undefined)) return undefined;
+  return (axes as number[]).map((v) => (v < 0 ? v : v - r));
+}
+
+/** ReduceMean, AveragePool, GlobalAveragePool: means over other axes keep each token zero-mean. */
+function backPool({ ctx, p, a, inp, rec }: Step): Walk {
+  const r = rankOf(ctx, inp(0));
+  if (r === undefined) return block(p, 'rank unknown');
+  if (p.opType !== 'ReduceMean') return a === 1 - r ? merge(p, [rec(inp(0), a)]) : block(p, 'pools over the normalized axis');
+  const axes = p.attributes.axes ? attr(p, 'axes', 'ints', []) : p.inputs[1] ? ctx.facts.ints.get(p.inputs[1]) : undefined;
+  if (!axes || axes.some((x) => x === undefined)) return block(p, 'mean over unknown axes');
+  const neg = (axes as number[]).map((x) => (x < 0 ? x : x - r));
+  if (neg.includes(a)) return block(p, 'averages over the normalized axis');
+  const keep = attr(p, 'keepdims', 'int', 1);
+  // With keepdims=0 the axes after `a` disappear: map the output axis back.
+  return merge(p, [rec(inp(0), keep ? a : a - neg.filter((x) => x > a).length)]);
+}
+
+/** Why an op without a walking role blocks. */
+function blockReason(n: Node, role: FoldRole | undefined): string {
+  if (role === 'nonlinear') return n.opType === 'Softmax' || n.opType === 'LogSoftmax' ? 'softmax' : 'nonlinear activation';
+  if (role === 'normalization') return `${n.opType} is not invariant to a shift of its input`;
   return `${n.opType} is not a zero-mean propagator`;
 }
 
@@ -703,14 +731,15 @@ function forwardCheck(ctx: Ctx, sources: FoldSource[]): Fail | undefined {
       });
       const push = (axis: number) => stack.push({ v: out, a: axis, path: p });
       const op = n.opType;
-      if (op === 'Shape' || op === 'Size') continue; // reads only the shape, which centering keeps
+      const role = roleOf(n);
+      if (role === 'shapeOnly') continue; // reads only the shape, which centering keeps
       if (op === 'LayerNormalization') {
         if (n.inputs[0] !== v) return fail('it reads the stream as a scale or bias');
         const ax = singleAxis(n, ctx.facts.shapes.get(v));
         if (ax !== a) return fail(`it normalizes over a different axis (${typeof ax === 'string' ? ax : ax}) than the one centered (${a})`);
         continue;
       }
-      if (PASS_THROUGH.has(op) || op === 'Add' || op === 'Sub' || op === 'Sum' || (op === 'Expand' && n.inputs[0] === v)) {
+      if (role === 'passThrough' || role === 'sum' || (op === 'Expand' && n.inputs[0] === v)) {
         push(a);
         continue;
       }
@@ -763,13 +792,9 @@ function forwardCheck(ctx: Ctx, sources: FoldSource[]): Fail | undefined {
         continue;
       }
       if (op === 'Slice') {
-        const r = rankOf(ctx, v);
-        const axesV = n.inputs[3] ? ctx.facts.ints.get(n.inputs[3]) : undefined;
-        const starts = n.inputs[1] ? ctx.facts.ints.get(n.inputs[1]) : undefined;
-        const axes = axesV ?? starts?.map((_, k) => k);
-        if (n.inputs[0] !== v || r === undefined || !axes || axes.some((x) => x === undefined))
-          return fail('cannot tell which axes it cuts');
-        if (axes.some((x) => ((x as number) < 0 ? (x as number) : (x as number) - r) === a)) return fail('slices the normalized axis');
+        const axes = n.inputs[0] === v ? sliceAxes(ctx, n, v) : undefined;
+        if (!axes) return fail('cannot tell which axes it cuts');
+        if (axes.includes(a)) return fail('slices the normalized axis');
         push(a);
         continue;
       }
@@ -807,7 +832,7 @@ function forwardCheck(ctx: Ctx, sources: FoldSource[]): Fail | undefined {
         push(attr(n, 'keepdims', 'int', 1) ? a : a + neg.filter((x) => x > a).length);
         continue;
       }
-      return fail(NORM_OUTPUTS.has(op) ? `${op} is not invariant to a shift of its input` : nonlinearReason(n));
+      return fail(blockReason(n, role));
     }
   }
   return undefined;
