@@ -2,6 +2,7 @@ import { EINSUM_OPS } from './einsum.js';
 import { CONTROL_OPS } from './ops-control.js';
 import { CONV_TRANSPOSE_OPS } from './ops-conv-transpose.js';
 import { ELEMENTWISE_OPS } from './ops-elementwise.js';
+import { LLM_OPS } from './ops-llm.js';
 import { MICROSOFT_OPS } from './ops-microsoft.js';
 import { MISC_OPS } from './ops-misc.js';
 import { NN_OPS } from './ops-nn.js';
@@ -30,4 +31,5 @@ export const ops: readonly string[] = [
   SELECT_OPS,
   RANDOM_OPS,
   VISION_OPS,
+  LLM_OPS,
 ];
