@@ -3,10 +3,11 @@ import type { DType } from '@normkit/tensor';
 /**
  * ONNX element types (TensorProto.DataType) and how normkit holds each:
  * - `native`: float32, float64, int32, int64, bool are normkit `DType`s, held as they are.
- * - `widened`: float16 and bfloat16 (→ float32), int8/uint8/int16/uint16 (→ int32) and uint32 (→ int64)
- *   convert exactly to a normkit dtype; the writer converts back, so the file keeps its type and bits.
- * - `opaque`: string, complex, uint64, the float8/4-bit types: kept as the original bytes; reading their
- *   values throws `UNSUPPORTED_DTYPE`.
+ * - `widened`: float16 and bfloat16 (→ float32), int8/uint8/int16/uint16/int4/uint4 (→ int32) and uint32
+ *   (→ int64) convert exactly to a normkit dtype; the writer converts back, so the file keeps its type and
+ *   bits (int4/uint4 unpacked two per byte, low nibble first).
+ * - `opaque`: string, complex, uint64, the float8/float4/2-bit types: kept as the original bytes; reading
+ *   their values throws `UNSUPPORTED_DTYPE`.
  */
 export interface OnnxTypeInfo {
   code: number;
@@ -39,8 +40,8 @@ const TABLE: OnnxTypeInfo[] = [
   { code: 18, name: 'float8e4m3fnuz', kind: 'opaque', bytes: 1 },
   { code: 19, name: 'float8e5m2', kind: 'opaque', bytes: 1 },
   { code: 20, name: 'float8e5m2fnuz', kind: 'opaque', bytes: 1 },
-  { code: 21, name: 'uint4', kind: 'opaque', bytes: 0.5 },
-  { code: 22, name: 'int4', kind: 'opaque', bytes: 0.5 },
+  { code: 21, name: 'uint4', dtype: 'int32', kind: 'widened', bytes: 0.5 },
+  { code: 22, name: 'int4', dtype: 'int32', kind: 'widened', bytes: 0.5 },
   { code: 23, name: 'float4e2m1', kind: 'opaque', bytes: 0.5 },
   { code: 24, name: 'float8e8m0', kind: 'opaque', bytes: 1 },
   { code: 25, name: 'uint2', kind: 'opaque', bytes: 0.25 },
@@ -157,4 +158,67 @@ export function narrowValue(code: number, v: number): number {
   const m = 2 ** w.bits;
   const r = ((Math.trunc(v) % m) + m) % m;
   return w.signed && r >= m / 2 ? r - m : r;
+}
+
+const TAG_KEY = Symbol.for('@normkit/graph.elemTypeTag');
+function tagRegistry(): WeakMap<object, number> {
+  // One registry shared by every copy of this module (ESM and CJS builds loaded side by side).
+  const g = globalThis as Record<symbol, unknown>;
+  let m = g[TAG_KEY] as WeakMap<object, number> | undefined;
+  if (!m) {
+    m = new WeakMap<object, number>();
+    g[TAG_KEY] = m;
+  }
+  return m;
+}
+const tags = tagRegistry();
+
+/**
+ * Records that `t` (held in its carrier dtype) has the narrow ONNX element type `code`: an int8 zero
+ * point in an int32 tensor, a float16 scale in a float32 one. The ONNX reader tags every widened tensor
+ * it decodes and the quantization kernels tag their outputs, so kernels that depend on the narrow type
+ * (QuantizeLinear's saturation range, DequantizeLinear's float16 output) can read it, and the writer
+ * stores the tensor in that type. Returns `t`.
+ * @example tagElemType(Tensor.from([0], [1], 'int32'), onnxTypeCode('int8')!) // an int8 zero point
+ */
+export function tagElemType<T extends object>(t: T, code: number): T {
+  tags.set(t, code);
+  return t;
+}
+
+/** The narrow ONNX element type recorded for `t` by `tagElemType`, or undefined. @example taggedElemType(zp) // 3 (int8) */
+export function taggedElemType(t: object): number | undefined {
+  return tags.get(t);
+}
+
+/**
+ * `n` values of `bits` bits each (1 to 8) from packed bytes, least significant bits first (ONNX int4/uint4:
+ * two per byte, low nibble first), sign-extended when `signed`. The inverse of `packBits`.
+ * @example unpackBits(new Uint8Array([0xf1]), 2, 4, true) // Int32Array [1, -1]
+ */
+export function unpackBits(bytes: ArrayLike<number>, n: number, bits: number, signed = false, offset = 0): Int32Array {
+  const o = new Int32Array(n);
+  const mask = (1 << bits) - 1;
+  const half = 1 << (bits - 1);
+  for (let i = 0; i < n; i++) {
+    const bit = i * bits;
+    const at = offset + (bit >> 3);
+    const word = (bytes[at] as number) | (((bytes[at + 1] as number | undefined) ?? 0) << 8);
+    const v = (word >> (bit & 7)) & mask;
+    o[i] = signed && v >= half ? v - (mask + 1) : v;
+  }
+  return o;
+}
+
+/** Values packed `bits` bits each, least significant bits first (see `unpackBits`). @example packBits([1, -1], 4) // Uint8Array [0xf1] */
+export function packBits(values: ArrayLike<number>, bits: number): Uint8Array {
+  const o = new Uint8Array(Math.ceil((values.length * bits) / 8));
+  const mask = (1 << bits) - 1;
+  for (let i = 0; i < values.length; i++) {
+    const bit = i * bits;
+    const v = ((values[i] as number) & mask) << (bit & 7);
+    o[bit >> 3] = (o[bit >> 3] as number) | (v & 0xff);
+    if (v > 0xff) o[(bit >> 3) + 1] = (o[(bit >> 3) + 1] as number) | (v >> 8);
+  }
+  return o;
 }

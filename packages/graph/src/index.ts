@@ -22,6 +22,10 @@ export {
   type OnnxTypeInfo,
   onnxType,
   onnxTypeCode,
+  packBits,
+  tagElemType,
+  taggedElemType,
+  unpackBits,
 } from './elem-types.js';
 export {
   broadcastShape,

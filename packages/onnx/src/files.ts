@@ -33,6 +33,12 @@ export interface SaveOptions {
   overwrite?: boolean;
   /** For tests: the size past which the automatic external-data switch happens (default 2 GiB - 1). */
   maxProtoBytes?: number;
+  /**
+   * Runs when every file is written, before any is moved into place, on the written model's path (in a
+   * temporary folder beside the output, its external data beside it): e.g. load it in another engine
+   * to check it. If it throws, nothing is written and its error is thrown as it is.
+   */
+  check?: (writtenPath: string) => Promise<void>;
 }
 
 const SOURCE = Symbol.for('@normkit/onnx.sourceFiles');
@@ -223,10 +229,11 @@ function tensorBytes(g: Graph): number {
 }
 
 /**
- * Writes a model to an ONNX file (Node), atomically: everything goes to temporary files in the same
- * folder, which are renamed into place only when complete, so a failure never leaves a half-written
- * model; they are removed when the write fails or the process is interrupted (SIGINT, SIGTERM,
- * SIGHUP), and temporary files a killed process left beside the output are removed on the next save.
+ * Writes a model to an ONNX file (Node), atomically: the model and its external data are written into
+ * a temporary folder beside the output and moved into place only when complete (and `check` passed),
+ * so a failure never leaves a half-written model; the folder is removed when the write fails or the
+ * process is interrupted (SIGINT, SIGTERM, SIGHUP), and one a killed process left is removed on the
+ * next save. The input files are never written.
  * Refuses (`WOULD_OVERWRITE_INPUT`) to replace the file the model was loaded from unless
  * `overwrite: true`. Tensors of `externalDataThreshold` bytes or more (or all of 1 KiB or more, when
  * the model would pass 2 GiB or was read from external data) go to `<file name>.data` beside the model.
@@ -272,9 +279,13 @@ export async function saveModel(model: Model, path: string, opts: SaveOptions = 
   let threshold = opts.externalDataThreshold;
   if (threshold === undefined && (tensorBytes(model.graph) > limit - 64 * 1024 * 1024 || hasExternalData(model.graph))) threshold = 1024;
   removeStaleTemps(fs, dir, [base, dataName]);
-  const tmpModel = nodePath.join(dir, tempName(base));
-  const tmpData = nodePath.join(dir, tempName(dataName));
-  const data = new DataFileWriter(fs, tmpData);
+  // Written into a temporary folder beside the output under their final names (so that the model
+  // finds its data there, for `check`), then moved into place.
+  const stage = nodePath.join(dir, tempName(base));
+  const tmpModel = nodePath.join(stage, base);
+  const tmpData = nodePath.join(stage, dataName);
+  let checkFailed: { error: unknown } | undefined;
+  const data = new DataFileWriter(fs, stage, tmpData);
   const sink: ExternalSink | undefined =
     threshold === undefined
       ? undefined
@@ -286,7 +297,7 @@ export async function saveModel(model: Model, path: string, opts: SaveOptions = 
         };
   let retry = false;
   try {
-    await withTempCleanup(fs, [tmpData, tmpModel], async () => {
+    await withTempCleanup(fs, [stage], async () => {
       let chunks: Uint8Array[];
       try {
         // Each tensor placed externally is written to the data file as it is encoded (streamed).
@@ -298,11 +309,19 @@ export async function saveModel(model: Model, path: string, opts: SaveOptions = 
       } finally {
         data.close();
       }
+      if (!data.written) await fs.promises.mkdir(stage);
       await writeAll(fs, tmpModel, chunks);
+      if (opts.check)
+        await opts.check(tmpModel).catch((error: unknown) => {
+          checkFailed = { error };
+          throw error;
+        });
       if (data.written) await fs.promises.rename(tmpData, dataPath);
       await fs.promises.rename(tmpModel, abs);
+      await fs.promises.rmdir(stage);
     });
   } catch (e) {
+    if (checkFailed) throw checkFailed.error;
     if (e instanceof NormkitError) throw e;
     throw fsError(e, abs, 'write the model');
   }
@@ -328,7 +347,7 @@ async function writeAll(fs: typeof import('node:fs'), file: string, parts: Uint8
 }
 
 /**
- * The external-data file being written: created on the first tensor, each tensor appended (aligned:
+ * The external-data file being written (its temporary folder too): created on the first tensor, each tensor appended (aligned:
  * 4 KiB for tensors of 1 MiB or more, else 64 bytes) with synchronous writes as the encoder places it,
  * so no tensor is held after it is written.
  */
@@ -339,12 +358,14 @@ class DataFileWriter {
 
   constructor(
     private readonly fs: typeof import('node:fs'),
+    private readonly folder: string,
     private readonly path: string,
   ) {}
 
   /** Appends `bytes` and returns their offset. */
   append(bytes: Uint8Array): number {
     if (this.fd === undefined) {
+      this.fs.mkdirSync(this.folder);
       this.fd = this.fs.openSync(this.path, 'wx');
       this.written = true;
     }

@@ -22,7 +22,7 @@ function alive(pid: number): boolean {
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
- * Removes the temporary files of `names` in `dir` whose writing process is gone (a `convert` that was
+ * Removes the temporary files (and folders) of `names` in `dir` whose writing process is gone (a `convert` that was
  * killed); a live process's files are left alone. Returns the files removed.
  *
  * @example
@@ -44,8 +44,10 @@ export function removeStaleTemps(fs: Fs, dir: string, names: readonly string[]):
     if (!m || alive(Number(m[1]))) continue;
     const p = `${dir}/${e}`;
     try {
-      if (fs.lstatSync(p).isFile()) {
-        fs.unlinkSync(p);
+      const st = fs.lstatSync(p);
+      // A file, or the folder saveModel writes a model and its data into (links inside are not followed).
+      if (st.isFile() || st.isDirectory()) {
+        fs.rmSync(p, { recursive: true, force: true });
         removed.push(p);
       }
     } catch {
@@ -58,7 +60,7 @@ export function removeStaleTemps(fs: Fs, dir: string, names: readonly string[]):
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
- * Runs `write` with `paths` removed if it fails or the process receives SIGINT, SIGTERM or SIGHUP
+ * Runs `write` with `paths` (files or folders) removed if it fails or the process receives SIGINT, SIGTERM or SIGHUP
  * meanwhile; after the cleanup a signal takes its default course (the process ends) unless the program
  * has its own handler for it.
  *
@@ -69,7 +71,7 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  */
 export async function withTempCleanup<T>(fs: Fs, paths: readonly string[], write: () => Promise<T>): Promise<T> {
   const removeAll = () => {
-    for (const p of paths) fs.rmSync(p, { force: true });
+    for (const p of paths) fs.rmSync(p, { force: true, recursive: true });
   };
   const onSignal = (sig: NodeJS.Signals) => {
     removeAll();

@@ -1,4 +1,4 @@
-import { isLazy, LazyTensor, setTensorDerivation } from '@normkit/graph';
+import { isLazy, LazyTensor, packBits, setTensorDerivation, tagElemType, taggedElemType, unpackBits } from '@normkit/graph';
 import { allocate, type DType, type DTypeArrays, fmtShape, NormkitError, Tensor } from '@normkit/tensor';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat, nativeCode, onnxType } from './dtypes.js';
 import {
@@ -467,6 +467,17 @@ export function tensorFromParsed(t: ParsedTensor, ctx: ReadContext, opts: Tensor
         count(t.int32Data.length);
         data = Uint8Array.from(t.int32Data, (v) => (v !== 0n ? 1 : 0));
         break;
+      case 21:
+      case 22:
+        // int32_data holds the packed bytes, two 4-bit values each.
+        count(t.int32Data.length * 2 - (n % 2));
+        data = unpackBits(
+          Array.from(t.int32Data, (v) => Number(v & 0xffn)),
+          n,
+          4,
+          info.code === 22,
+        );
+        break;
       default: {
         count(t.int32Data.length);
         const wrap: Record<number, (v: number) => number> = {
@@ -482,6 +493,7 @@ export function tensorFromParsed(t: ParsedTensor, ctx: ReadContext, opts: Tensor
     }
   }
   const tensor = new Tensor(t.dims, dtype, data);
+  if (info.kind === 'widened') tagElemType(tensor, info.code);
   origins.set(tensor, { elemType: info.code, form, docString: t.docString, fields: t.fields, location: t.external?.location });
   return tensor;
 }
@@ -526,6 +538,9 @@ function valuesOfRaw(code: number, raw: Uint8Array, n: number, corrupt: (what: s
       for (let i = 0; i < n; i++) o[i] = bf16ToFloat(u[i] as number);
       return o;
     }
+    case 21:
+    case 22:
+      return unpackBits(raw, n, 4, code === 22);
     default:
       throw corrupt(`unhandled data type ${onnxType(code)?.name ?? code}`);
   }
@@ -629,6 +644,9 @@ function rawBytesOf(t: Tensor, elemType: number): Uint8Array {
       for (let i = 0; i < n; i++) o[i] = floatToBf16(d[i] as number);
       return new Uint8Array(o.buffer);
     }
+    case 21:
+    case 22:
+      return packBits(d as Int32Array, 4);
   }
   throw new NormkitError('UNSUPPORTED_DTYPE', `cannot store a ${t.dtype} tensor as ONNX type ${onnxType(elemType)?.name ?? elemType}`);
 }
@@ -637,6 +655,8 @@ function rawBytesOf(t: Tensor, elemType: number): Uint8Array {
 function elemTypeFor(t: Tensor, origin: TensorOrigin | undefined): number {
   if (t instanceof OpaqueTensor) return t.opaque.elemType;
   if (origin && onnxType(origin.elemType)?.dtype === t.dtype) return origin.elemType;
+  const tag = taggedElemType(t);
+  if (tag !== undefined && onnxType(tag)?.dtype === t.dtype) return tag;
   return nativeCode(t.dtype);
 }
 
@@ -728,6 +748,10 @@ function writeTyped(t: Tensor, elemType: number): Uint8Array {
     case 16:
       w.packedInts(5, Array.from(d as Float32Array, floatToBf16));
       break;
+    case 21:
+    case 22:
+      w.packedInts(5, Array.from(packBits(d as Int32Array, 4)));
+      break;
     default:
       w.packedInts(5, Array.from(d as ArrayLike<number>));
   }
@@ -736,8 +760,9 @@ function writeTyped(t: Tensor, elemType: number): Uint8Array {
 
 /**
  * Reads a TensorProto (the bytes of a `.pb` file, or a TensorProto field) as a tensor. Types normkit
- * computes with come back as they are; float16/bfloat16/8- and 16-bit ints/uint32 widen exactly
- * (float32/int32/int64); strings, complex, uint64 and float8 give an `OpaqueTensor`.
+ * computes with come back as they are; float16/bfloat16/4-, 8- and 16-bit ints/uint32 widen exactly
+ * (float32/int32/int64, tagged with their ONNX type: see `taggedElemType`); strings, complex, uint64,
+ * float8 and 2-bit types give an `OpaqueTensor`.
  *
  * @example
  * ```ts

@@ -7,6 +7,7 @@ import { MICROSOFT_OPS } from './ops-microsoft.js';
 import { MISC_OPS } from './ops-misc.js';
 import { NN_OPS } from './ops-nn.js';
 import { NORM_OPS } from './ops-norm.js';
+import { QUANT_OPS } from './ops-quant.js';
 import { RANDOM_OPS } from './ops-random.js';
 import { RESIZE_OPS } from './ops-resize.js';
 import { SELECT_OPS } from './ops-select.js';
@@ -31,5 +32,6 @@ export const ops: readonly string[] = [
   SELECT_OPS,
   RANDOM_OPS,
   VISION_OPS,
+  QUANT_OPS,
   LLM_OPS,
 ];

@@ -1,0 +1,444 @@
+import * as T from '@normkit/tensor';
+import { fmtShape, Tensor } from '@normkit/tensor';
+import { elemTypeName, narrowValue, tagElemType, taggedElemType, unpackBits } from '../elem-types.js';
+import { attr } from '../ir.js';
+import { type InferredValue, matmulShape, normAxis } from './dims.js';
+import { windowPads } from './ops-nn.js';
+import { defineOnnxOp, has, invalid, need, type OpContext, onnxOp, type ShapeContext, unsupported } from './registry.js';
+
+// Quantization ops: QuantizeLinear / DequantizeLinear (per-tensor, per-axis, blocked), DynamicQuantizeLinear,
+// MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv and com.microsoft MatMulNBits. Narrow integers
+// (int8, uint8, int16, uint16, int4, uint4) are held in int32 tensors tagged with their ONNX type (see
+// `tagElemType`); the arithmetic is onnxruntime's CPU kernels': float32 division and products, round
+// half to even, saturation to the type's range. Integer products are summed exactly (float64 matmul).
+
+/** Saturation range of each quantized integer type, by ONNX type code. */
+const RANGE: Record<number, readonly [number, number]> = {
+  2: [0, 255],
+  3: [-128, 127],
+  4: [0, 65535],
+  5: [-32768, 32767],
+  21: [0, 15],
+  22: [-8, 7],
+};
+const UINT8 = 2;
+const INT32 = 6;
+const f32 = Math.fround;
+type Nums = ArrayLike<number>;
+
+/** Round half to even (`std::nearbyint` in the default rounding mode). @example roundHalfEven(2.5) // 2 */
+export function roundHalfEven(v: number): number {
+  const f = Math.floor(v);
+  const d = v - f;
+  if (d !== 0.5) return d < 0.5 ? f : f + 1;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/** `q` rounded (half to even), shifted by `zp` and saturated to `range`. */
+function saturate(v: number, zp: number, range: readonly [number, number]): number {
+  const q = roundHalfEven(v) + zp;
+  return Math.max(range[0], Math.min(q, range[1]));
+}
+
+/** The ONNX type a zero point holds: its tag, int32 for a plain int32 tensor, undefined when absent. */
+function zeroPointType(ctx: OpContext, zp: Tensor | undefined, what: string): number | undefined {
+  if (!zp) return undefined;
+  const tag = taggedElemType(zp);
+  if (tag !== undefined) return tag;
+  if (zp.dtype === 'int32') return INT32;
+  throw invalid(ctx, `${what} must be an integer tensor (int8, uint8, ...), got ${zp.dtype}`);
+}
+
+/** The quantized type an op produces: `output_dtype` (opset 21) or the zero point's type, uint8 without either. */
+function quantizedType(ctx: OpContext, zp: Tensor | undefined, what: string): number {
+  const out = ctx.opset >= 21 && ctx.node.opType === 'QuantizeLinear' ? attr(ctx.node, 'output_dtype', 'int', 0) : 0;
+  const z = zeroPointType(ctx, zp, what);
+  if (out && z !== undefined && out !== z)
+    throw invalid(ctx, `output_dtype ${elemTypeName(out)} differs from ${what}'s type ${elemTypeName(z)}; make them the same`);
+  const code = out || z || UINT8;
+  if (RANGE[code]) return code;
+  if (code === INT32)
+    throw invalid(
+      ctx,
+      `${what} "${ctx.node.inputs[ctx.inputs.indexOf(zp)]}" is a plain int32 tensor, so its 8-bit type is unknown; store it as int8/uint8 (or tag it with tagElemType)`,
+    );
+  throw unsupported(ctx, `quantizing to ${elemTypeName(code)}`);
+}
+
+/** Optional input `i`, undefined when omitted or empty. */
+const opt = (ctx: OpContext, i: number): Tensor | undefined => (has(ctx, i) ? ctx.inputs[i] : undefined);
+
+const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/**
+ * Maps each element index of `x` to the index of its scale (and zero point): one scale (per-tensor), one
+ * per index along `axis` (per-axis, opset ≥ 13), or one per `block_size` indices along it (blocked,
+ * opset ≥ 21, the scale then having x's shape with that axis divided by the block size, rounded up).
+ */
+function paramIndex(ctx: OpContext, x: Tensor, scale: Tensor, zp: Tensor | undefined): (i: number) => number {
+  if (zp && !sameDims(zp.shape, scale.shape))
+    throw invalid(ctx, `zero point ${fmtShape(zp.shape)} must have the scale's shape ${fmtShape(scale.shape)}`);
+  const block = ctx.opset >= 21 ? attr(ctx.node, 'block_size', 'int', 0) : 0;
+  if (block === 0 && scale.size === 1 && scale.rank <= 1) return () => 0;
+  if (ctx.opset < 13) throw invalid(ctx, `the scale must be a scalar before opset 13, got ${fmtShape(scale.shape)}`);
+  const a = attr(ctx.node, 'axis', 'int', 1);
+  const axis = normAxis(a, x.rank);
+  if (!(axis >= 0 && axis < x.rank)) throw invalid(ctx, `axis ${a} is outside the rank ${x.rank} of x ${fmtShape(x.shape)}`);
+  const dim = x.shape[axis] as number;
+  const inner = x.shape.slice(axis + 1).reduce((p, d) => p * d, 1);
+  if (block === 0) {
+    if (scale.rank !== 1 || scale.size !== dim)
+      throw invalid(
+        ctx,
+        `a per-axis scale must be 1-D of size ${dim} (axis ${axis} of x ${fmtShape(x.shape)}), got ${fmtShape(scale.shape)}`,
+      );
+    return (i) => Math.floor(i / inner) % dim;
+  }
+  const nb = block > 0 ? Math.ceil(dim / block) : -1;
+  const want = x.shape.map((d, k) => (k === axis ? nb : d));
+  if (block < 0 || !sameDims(scale.shape, want))
+    throw invalid(
+      ctx,
+      `block_size ${block} along axis ${axis} of x ${fmtShape(x.shape)} needs a scale of shape ${fmtShape(want)}, got ${fmtShape(scale.shape)}; check block_size`,
+    );
+  return (i) => {
+    const c = Math.floor(i / inner) % dim;
+    return (Math.floor(i / (inner * dim)) * nb + Math.floor(c / block)) * inner + (i % inner);
+  };
+}
+
+/** Quantized values as an int32 tensor tagged with their ONNX type. */
+const quantized = (shape: readonly number[], values: Int32Array, code: number) => tagElemType(new Tensor(shape, 'int32', values), code);
+
+/** QuantizeLinear: y = saturate(round(x / y_scale) + y_zero_point), per-tensor, per-axis or blocked. */
+function quantizeLinear(ctx: OpContext): Tensor[] {
+  const x = need(ctx, 0, 'x');
+  const scale = need(ctx, 1, 'y_scale');
+  const zp = opt(ctx, 2);
+  const code = quantizedType(ctx, zp, 'y_zero_point');
+  const range = RANGE[code] as readonly [number, number];
+  const at = paramIndex(ctx, x, scale, zp);
+  const xs = x.data as Nums;
+  const s = scale.data as Nums;
+  const z = zp?.data as Nums | undefined;
+  const out = new Int32Array(x.size);
+  for (let i = 0; i < out.length; i++) {
+    const p = at(i);
+    out[i] = saturate(f32((xs[i] as number) / (s[p] as number)), z ? (z[p] as number) : 0, range);
+  }
+  return [quantized(x.shape, out, code)];
+}
+
+/** DequantizeLinear: y = (x − x_zero_point) · x_scale, in the scale's float type (float16 rounded in its float32 carrier). */
+function dequantizeLinear(ctx: OpContext): Tensor[] {
+  const x = need(ctx, 0, 'x');
+  const scale = need(ctx, 1, 'x_scale');
+  const zp = opt(ctx, 2);
+  if (x.dtype !== 'int32') throw invalid(ctx, `x must hold quantized integers (int8, uint8, int4, int32...), got ${x.dtype}`);
+  const xt = taggedElemType(x);
+  const zt = zp && zeroPointType(ctx, zp, 'x_zero_point');
+  if (xt !== undefined && zt !== undefined && zt !== INT32 && xt !== zt)
+    throw invalid(ctx, `x_zero_point is ${elemTypeName(zt)} but x is ${elemTypeName(xt)}; they must have the same type`);
+  const at = paramIndex(ctx, x, scale, zp);
+  const xs = x.data as Nums;
+  const s = scale.data as Nums;
+  const z = zp?.data as Nums | undefined;
+  const outType = (ctx.opset >= 23 ? attr(ctx.node, 'output_dtype', 'int', 0) : 0) || taggedElemType(scale) || 1;
+  const out = new Float32Array(x.size);
+  for (let i = 0; i < out.length; i++) {
+    const p = at(i);
+    out[i] = narrowValue(outType, f32(f32((xs[i] as number) - (z ? (z[p] as number) : 0)) * (s[p] as number)));
+  }
+  const y = new Tensor(x.shape, 'float32', out);
+  return [outType === 1 ? y : tagElemType(y, outType)];
+}
+
+/**
+ * DynamicQuantizeLinear: uint8 y, its scale and zero point from x's range (widened to include 0), as
+ * onnxruntime computes them: scale = (max − min) / 255 (1 when x is all zeros), zero point =
+ * round(saturate(−min / scale)).
+ */
+function dynamicQuantizeLinear(ctx: OpContext): Tensor[] {
+  const x = need(ctx, 0, 'x');
+  const xs = x.data as Nums;
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const v = xs[i] as number;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const scale = hi === lo ? 1 : f32(f32(hi - lo) / 255);
+  const zp = roundHalfEven(Math.max(0, Math.min(255, f32(0 - f32(lo / scale)))));
+  const range = RANGE[UINT8] as readonly [number, number];
+  const out = new Int32Array(x.size);
+  for (let i = 0; i < out.length; i++) out[i] = saturate(f32((xs[i] as number) / scale), zp, range);
+  return [quantized(x.shape, out, UINT8), Tensor.scalar(scale, 'float32'), quantized([], Int32Array.of(zp), UINT8)];
+}
+
+/**
+ * `t` − `zp` in float64 (exact for integers): `zp` one value, or one per index along `axis` (a
+ * per-row / per-column / per-channel zero point, 1-D of that axis's size). Checks the two types agree.
+ */
+function shifted(ctx: OpContext, t: Tensor, zp: Tensor | undefined, axis: number, what: string): Tensor {
+  if (t.dtype !== 'int32') throw invalid(ctx, `${what} must hold quantized integers (int8, uint8...), got ${t.dtype}`);
+  const v = T.cast(t, 'float64');
+  if (!zp) return v;
+  const tt = taggedElemType(t);
+  const zt = zeroPointType(ctx, zp, `${what}'s zero point`);
+  if (tt !== undefined && zt !== INT32 && tt !== zt)
+    throw invalid(
+      ctx,
+      `${what}'s zero point is ${elemTypeName(zt as number)} but ${what} is ${elemTypeName(tt)}; they must have the same type`,
+    );
+  if (zp.size === 1 && zp.rank <= 1) return T.sub(v, Number(zp.data[0]));
+  const d = t.shape[axis];
+  if (axis < 0 || zp.rank !== 1 || zp.size !== d)
+    throw invalid(
+      ctx,
+      `${what}'s zero point must be a scalar or 1-D of size ${d ?? '?'} (axis ${axis} of ${fmtShape(t.shape)}), got ${fmtShape(zp.shape)}`,
+    );
+  return T.sub(v, T.cast(zp, 'float64').reshape([d, ...new Array(t.rank - 1 - axis).fill(1)]));
+}
+
+/** Exact integer results (float64 sums) as int32, wrapping as onnxruntime's int32 accumulators do. */
+const int32Of = (y: Tensor) =>
+  new Tensor(
+    y.shape,
+    'int32',
+    Int32Array.from(y.data as Float64Array, (v) => v | 0),
+  );
+
+/** (A − a_zero_point) · (B − b_zero_point) as exact sums (float64 tensor); zero points per-tensor, per-row of A, per-column of B. */
+function integerMatmul(ctx: OpContext, a: Tensor, azp: Tensor | undefined, b: Tensor, bzp: Tensor | undefined): Tensor {
+  return T.matmul(shifted(ctx, a, azp, a.rank - 2, 'A'), shifted(ctx, b, bzp, b.rank - 1, 'B'));
+}
+
+/** (X − x_zero_point) ⊛ (W − w_zero_point) as exact sums (float64 tensor), Conv's attributes; w_zero_point per output channel. */
+function integerConv(ctx: OpContext, x: Tensor, xzp: Tensor | undefined, w: Tensor, wzp: Tensor | undefined): Tensor {
+  const sp = x.rank - 2;
+  if (sp < 1 || w.rank !== x.rank)
+    throw invalid(ctx, `x must be [N, C, ...spatial] and w [M, C/group, ...kernel], got ${fmtShape(x.shape)} and ${fmtShape(w.shape)}`);
+  if (xzp && xzp.size !== 1) throw invalid(ctx, `x's zero point must be a scalar (per-tensor), got ${fmtShape(xzp.shape)}`);
+  const kernel = attr(ctx.node, 'kernel_shape', 'ints', w.shape.slice(2) as number[]);
+  const strides = attr(ctx.node, 'strides', 'ints', new Array(sp).fill(1));
+  const dilations = attr(ctx.node, 'dilations', 'ints', new Array(sp).fill(1));
+  const pads = windowPads(ctx, x.shape.slice(2), kernel, strides, dilations);
+  const group = attr(ctx.node, 'group', 'int', 1);
+  return T.conv(shifted(ctx, x, xzp, 0, 'x'), shifted(ctx, w, wzp, 0, 'w'), undefined, { strides, dilations, pads, group });
+}
+
+/** Values of a scale: one, or `n` (per column / channel); anything else is refused naming `what`. */
+function scales(ctx: OpContext, t: Tensor, n: number, what: string): Nums {
+  if (t.size !== 1 && (t.rank !== 1 || t.size !== n))
+    throw unsupported(ctx, `${what} of shape ${fmtShape(t.shape)} (only a scalar${n > 1 ? ` or 1-D of size ${n}` : ''})`);
+  return t.data as Nums;
+}
+
+/**
+ * Requantizes exact integer sums `acc` (+ int32 `bias` per channel) to y's type, as onnxruntime's
+ * MlasRequantizeOutput: multiplier = a_scale · b_scale[c] / y_scale in float32, value = float(acc) ·
+ * multiplier, rounded half to even, + y_zero_point, saturated. `channel(i)` is element i's column / channel.
+ */
+function requantize(
+  ctx: OpContext,
+  acc: Tensor,
+  channels: number,
+  channel: (i: number) => number,
+  params: { aScale: Tensor; bScale: Tensor; yScale: Tensor; yZp: Tensor | undefined; bias?: Tensor },
+): Tensor {
+  const as = scales(ctx, params.aScale, 1, 'a per-row or blocked input scale') as Nums;
+  const bs = scales(ctx, params.bScale, channels, 'the weight scale');
+  const ys = scales(ctx, params.yScale, 1, 'a per-row output scale');
+  const code = quantizedType(ctx, params.yZp, 'y_zero_point');
+  if (params.yZp && params.yZp.size !== 1) throw unsupported(ctx, `y_zero_point of shape ${fmtShape(params.yZp.shape)} (only a scalar)`);
+  const yzp = params.yZp ? Number(params.yZp.data[0]) : 0;
+  const mult = Array.from({ length: channels }, (_, c) =>
+    f32(f32((as[0] as number) * (bs[bs.length === 1 ? 0 : c] as number)) / (ys[0] as number)),
+  );
+  const bias = params.bias?.data as Nums | undefined;
+  if (params.bias && params.bias.size !== channels)
+    throw invalid(ctx, `bias must have ${channels} values, got ${fmtShape(params.bias.shape)}`);
+  const a = acc.data as Float64Array;
+  const range = RANGE[code] as readonly [number, number];
+  const out = new Int32Array(a.length);
+  for (let i = 0; i < out.length; i++) {
+    const c = channel(i);
+    const sum = (a[i] as number) + (bias ? (bias[c] as number) : 0);
+    out[i] = saturate(f32(f32(sum | 0) * (mult[c] as number)), yzp, range);
+  }
+  return quantized(acc.shape, out, code);
+}
+
+defineOnnxOp('', 'QuantizeLinear', {
+  kernel: quantizeLinear,
+  shape: ({ node, opset, inputs: ins }) => {
+    const code = (opset >= 21 ? attr(node, 'output_dtype', 'int', 0) : 0) || constTag(ins[2]) || (ins[2] ? undefined : UINT8);
+    return [{ dtype: code ? elemTypeName(code) : undefined, shape: ins[0]?.shape ? [...ins[0].shape] : undefined }];
+  },
+  hostInputs: 'all',
+});
+
+defineOnnxOp('', 'DequantizeLinear', {
+  kernel: dequantizeLinear,
+  shape: ({ node, opset, inputs: ins }) => {
+    const out = (opset >= 23 ? attr(node, 'output_dtype', 'int', 0) : 0) || constTag(ins[1]);
+    return [{ dtype: out ? elemTypeName(out) : (ins[1]?.dtype ?? 'float32'), shape: ins[0]?.shape ? [...ins[0].shape] : undefined }];
+  },
+  hostInputs: 'all',
+});
+
+defineOnnxOp('', 'DynamicQuantizeLinear', {
+  kernel: dynamicQuantizeLinear,
+  shape: ({ inputs: ins }) => [
+    { dtype: 'uint8', shape: ins[0]?.shape ? [...ins[0].shape] : undefined },
+    { dtype: 'float32', shape: [] },
+    { dtype: 'uint8', shape: [] },
+  ],
+  hostInputs: 'all',
+});
+
+defineOnnxOp('', 'MatMulInteger', {
+  kernel: (ctx) => [int32Of(integerMatmul(ctx, need(ctx, 0, 'A'), opt(ctx, 2), need(ctx, 1, 'B'), opt(ctx, 3)))],
+  shape: ({ inputs: ins }) => [{ dtype: 'int32', shape: matmulShape(ins[0]?.shape, ins[1]?.shape) }],
+  hostInputs: 'all',
+  grows: true,
+});
+
+defineOnnxOp('', 'ConvInteger', {
+  kernel: (ctx) => [int32Of(integerConv(ctx, need(ctx, 0, 'x'), opt(ctx, 2), need(ctx, 1, 'w'), opt(ctx, 3)))],
+  shape: (ctx) => convLikeShape(ctx, 0, 1, 'int32'),
+  hostInputs: 'all',
+});
+
+defineOnnxOp('', 'QLinearMatMul', {
+  kernel: (ctx) => {
+    const b = need(ctx, 3, 'b');
+    const acc = integerMatmul(ctx, need(ctx, 0, 'a'), opt(ctx, 2), b, opt(ctx, 5));
+    const n = b.shape[b.rank - 1] as number;
+    const params = { aScale: need(ctx, 1, 'a_scale'), bScale: need(ctx, 4, 'b_scale'), yScale: need(ctx, 6, 'y_scale'), yZp: opt(ctx, 7) };
+    return [requantize(ctx, acc, n, (i) => i % n, params)];
+  },
+  shape: ({ inputs: ins }) => [{ dtype: zpTypeName(ins[7]), shape: matmulShape(ins[0]?.shape, ins[3]?.shape) }],
+  hostInputs: 'all',
+  grows: true,
+});
+
+defineOnnxOp('', 'QLinearConv', {
+  kernel: (ctx) => {
+    const w = need(ctx, 3, 'w');
+    const acc = integerConv(ctx, need(ctx, 0, 'x'), opt(ctx, 2), w, opt(ctx, 5));
+    const m = w.shape[0] as number;
+    const plane = acc.shape.slice(2).reduce((p, d) => p * d, 1);
+    const params = {
+      aScale: need(ctx, 1, 'x_scale'),
+      bScale: need(ctx, 4, 'w_scale'),
+      yScale: need(ctx, 6, 'y_scale'),
+      yZp: opt(ctx, 7),
+      bias: opt(ctx, 8),
+    };
+    return [requantize(ctx, acc, m, (i) => Math.floor(i / plane) % m, params)];
+  },
+  shape: (ctx) => convLikeShape(ctx, 0, 3, zpTypeName(ctx.inputs[7])),
+  hostInputs: 'all',
+});
+
+/** The narrow type recorded on a constant input (a zero point or scale read from the file). */
+function constTag(v: InferredValue | undefined): number | undefined {
+  return v?.value ? taggedElemType(v.value) : undefined;
+}
+
+/** The element type name of a QLinear op's output: its zero point's type (uint8 when absent or unknown). */
+function zpTypeName(v: InferredValue | undefined): string {
+  return elemTypeName(constTag(v) ?? UINT8);
+}
+
+/** Conv's shape rule applied to inputs `xi` (data) and `wi` (weights), with the output type `dtype`. */
+function convLikeShape(ctx: ShapeContext, xi: number, wi: number, dtype: string): InferredValue[] {
+  const conv = onnxOp('', 'Conv')?.shape;
+  const [out] = conv ? conv({ ...ctx, node: { ...ctx.node, opType: 'Conv' }, inputs: [ctx.inputs[xi], ctx.inputs[wi]] }) : [];
+  return [{ ...out, dtype }];
+}
+
+/** MatMulNBits attributes, checked against the inputs. */
+function nbitsLayout(ctx: OpContext, a: Tensor, b: Tensor, scale: Tensor) {
+  const K = attr(ctx.node, 'K', 'int', 0);
+  const N = attr(ctx.node, 'N', 'int', 0);
+  const bits = attr(ctx.node, 'bits', 'int', 4);
+  const block = attr(ctx.node, 'block_size', 'int', 0);
+  if (!(K > 0 && N > 0)) throw invalid(ctx, `attributes K and N must be positive, got K=${K}, N=${N}`);
+  if (![2, 4, 8].includes(bits)) throw unsupported(ctx, `bits=${bits} (2, 4 or 8)`);
+  if (!(block >= 16 && (block & (block - 1)) === 0)) throw invalid(ctx, `block_size must be a power of 2 and at least 16, got ${block}`);
+  const blocks = Math.ceil(K / block);
+  const blob = (block * bits) / 8;
+  if (a.shape[a.rank - 1] !== K) throw invalid(ctx, `A ${fmtShape(a.shape)} must end in K=${K}`);
+  if (b.size !== N * blocks * blob)
+    throw invalid(
+      ctx,
+      `B ${fmtShape(b.shape)} must hold [N=${N}, ${blocks} blocks, ${blob} bytes] for K=${K}, bits=${bits}, block_size=${block}`,
+    );
+  if (scale.size !== N * blocks) throw invalid(ctx, `scales ${fmtShape(scale.shape)} must hold N·blocks = ${N * blocks} values`);
+  return { K, N, bits, block, blocks, blob };
+}
+
+/** MatMulNBits zero points per (row n, block): packed `bits`-bit integers, floats like the scales, or 2^(bits−1) when absent. */
+function nbitsZeroPoints(ctx: OpContext, zp: Tensor | undefined, L: { N: number; bits: number; blocks: number }): Nums {
+  const { N, bits, blocks } = L;
+  if (!zp) return new Float32Array(N * blocks).fill(2 ** (bits - 1));
+  if (zp.dtype !== 'int32') {
+    if (zp.size !== N * blocks) throw invalid(ctx, `float zero_points ${fmtShape(zp.shape)} must hold N·blocks = ${N * blocks} values`);
+    return zp.data as Nums;
+  }
+  const perRow = Math.ceil((blocks * bits) / 8);
+  if (zp.size !== N * perRow) throw invalid(ctx, `packed zero_points ${fmtShape(zp.shape)} must hold N·${perRow} = ${N * perRow} bytes`);
+  const out = new Int32Array(N * blocks);
+  for (let n = 0; n < N; n++) out.set(unpackBits(zp.data as Nums, blocks, bits, false, n * perRow), n * blocks);
+  return out;
+}
+
+/**
+ * The float32 weight Wᵀ [K, N] of a MatMulNBits node: W[n, k] = (q − zp) · scale of k's block (or of
+ * group g_idx[k]), q the `bits`-bit value k of row n of B (packed least significant bits first).
+ */
+function nbitsWeight(ctx: OpContext, a: Tensor): Tensor {
+  const b = need(ctx, 1, 'B');
+  const scale = need(ctx, 2, 'scales');
+  const L = nbitsLayout(ctx, a, b, scale);
+  const { K, N, bits, block, blocks, blob } = L;
+  const zp = nbitsZeroPoints(ctx, opt(ctx, 3), L);
+  const gIdx = opt(ctx, 4)?.data as Nums | undefined;
+  if (gIdx && (gIdx.length !== K || Array.prototype.some.call(gIdx, (g: number) => !(g >= 0 && g < blocks))))
+    throw invalid(ctx, `g_idx must hold K=${K} group indices in [0, ${blocks})`);
+  const s = scale.data as Nums;
+  const w = new Float32Array(K * N);
+  for (let n = 0; n < N; n++) {
+    const q = unpackBits(b.data as Nums, K, bits, false, n * blocks * blob);
+    for (let k = 0; k < K; k++) {
+      const p = n * blocks + (gIdx ? (gIdx[k] as number) : Math.floor(k / block));
+      w[k * N + n] = f32(((q[k] as number) - (zp[p] as number)) * (s[p] as number));
+    }
+  }
+  return new Tensor([K, N], 'float32', w);
+}
+
+/**
+ * com.microsoft MatMulNBits (the q4 weights of transformers.js / onnxruntime-genai exports): A · Wᵀ (+
+ * bias), W dequantized from `bits`-bit blocks once per call and multiplied in float32 (as
+ * accuracy_level 0; higher levels, which let onnxruntime quantize A, are computed the same way).
+ */
+defineOnnxOp('com.microsoft', 'MatMulNBits', {
+  kernel: (ctx) => {
+    const a = need(ctx, 0, 'A');
+    const y = T.matmul(a, nbitsWeight(ctx, a));
+    const bias = opt(ctx, 5);
+    return [bias ? T.add(y, bias) : y];
+  },
+  shape: ({ node, inputs: ins }) => {
+    const a = ins[0]?.shape;
+    return [{ dtype: ins[0]?.dtype, shape: a ? [...a.slice(0, -1), attr(node, 'N', 'int')] : undefined }];
+  },
+  hostInputs: [1, 2, 3, 4, 5],
+});
+
+/** Marker that ops.ts references so bundlers keep this module (its kernels register when it loads). */
+export const QUANT_OPS = 'quant';

@@ -1,0 +1,100 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Executor, foldLayerNorms, GraphBuilder, isLazy, type LazyTensor, type Model, randomInputs } from '@normkit/graph';
+import { Tensor } from '@normkit/tensor';
+import { describe, expect, it } from 'vitest';
+import { loadModel, saveModel } from '../src/index.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'normkit-stream-'));
+
+/** x → MatMul(W [64×512], 128 KiB) → + b → LN → MatMul(W2 [512×256], 512 KiB) → y. */
+function model(): Model {
+  const b = new GraphBuilder('s');
+  const x = b.input('x', 'float32', [2, 64]);
+  const h = b.op('Add', [b.op('MatMul', [x, b.constant('W', Tensor.randn([64, 512], 1))]), b.constant('b', Tensor.randn([512], 2))]);
+  const n = b.op('LayerNormalization', [h, b.constant('g', Tensor.randn([512], 3)), b.constant('beta', Tensor.randn([512], 4))], {
+    axis: -1,
+  });
+  b.output(b.op('MatMul', [n, b.constant('W2', Tensor.randn([512, 256], 5))], {}, { output: 'y' }));
+  return b.model(17);
+}
+
+describe('streamed models (loadModel / saveModel)', () => {
+  it('gives big tensors as unread LazyTensors, from external data and from the model file, with the values of a full read', async () => {
+    const d = tmp();
+    await saveModel(model(), join(d, 'ext.onnx'), { externalDataThreshold: 1024 });
+    await saveModel(model(), join(d, 'inline.onnx'));
+    for (const f of ['ext.onnx', 'inline.onnx']) {
+      const m = await loadModel(join(d, f));
+      const full = await loadModel(join(d, f), { stream: false });
+      const w = m.graph.initializers.get('W') as LazyTensor;
+      expect(isLazy(w), f).toBe(true);
+      expect(w.loaded).toBe(false);
+      expect(isLazy(m.graph.initializers.get('b')), 'a 2 KiB bias is read at once').toBe(false);
+      expect(isLazy(full.graph.initializers.get('W'))).toBe(false);
+      for (const k of ['W', 'W2'])
+        expect(Array.from(m.graph.initializers.get(k)?.data as Float32Array), `${f} ${k}`).toEqual(
+          Array.from(full.graph.initializers.get(k)?.data as Float32Array),
+        );
+    }
+  });
+
+  it('a streamed model converts and saves with each weight read on demand, giving the same file as a full read', async () => {
+    const d = tmp();
+    await saveModel(model(), join(d, 'in.onnx'), { externalDataThreshold: 1024 });
+    const streamed = await loadModel(join(d, 'in.onnx'));
+    const full = await loadModel(join(d, 'in.onnx'), { stream: false });
+    const a = foldLayerNorms(streamed, { verify: false }).model;
+    const b = foldLayerNorms(full, { verify: false }).model;
+    for (const t of a.graph.initializers.values()) if (isLazy(t)) expect(t.loaded).toBe(false);
+    await saveModel(a, join(d, 'a.onnx'));
+    await saveModel(b, join(d, 'b.onnx'), { externalDataThreshold: 1024 });
+    // Streamed input saves with external data by default (the input's layout), one tensor at a time.
+    expect(readdirSync(d).sort()).toEqual(['a.onnx', 'a.onnx.data', 'b.onnx', 'b.onnx.data', 'in.onnx', 'in.onnx.data']);
+    expect(readFileSync(join(d, 'a.onnx.data')).equals(readFileSync(join(d, 'b.onnx.data')))).toBe(true);
+    for (const t of a.graph.initializers.values()) if (isLazy(t)) expect(t.loaded, 'released after writing').toBe(false);
+    const feed = randomInputs(b, 3);
+    const want = new Executor(b).run(feed).outputs.y?.data as Float32Array;
+    expect(Array.from(new Executor(await loadModel(join(d, 'a.onnx'))).run(feed).outputs.y?.data as Float32Array)).toEqual(
+      Array.from(want),
+    );
+  });
+
+  it('check runs on the written files before they are moved into place; when it throws nothing is written', async () => {
+    const d = tmp();
+    const m = await loadModel(await saveAndPath(d));
+    let seen: string[] = [];
+    await expect(
+      saveModel(m, join(d, 'out.onnx'), {
+        check: async (p) => {
+          seen = readdirSync(join(p, '..')).sort();
+          expect((await loadModel(p)).graph.initializers.size).toBe(m.graph.initializers.size);
+          throw new Error('not equivalent');
+        },
+      }),
+    ).rejects.toThrow('not equivalent');
+    expect(seen).toEqual(['out.onnx', 'out.onnx.data']);
+    expect(readdirSync(d).sort()).toEqual(['in.onnx', 'in.onnx.data']);
+    await saveModel(m, join(d, 'out.onnx'), { check: async () => {} });
+    expect(readdirSync(d).sort()).toEqual(['in.onnx', 'in.onnx.data', 'out.onnx', 'out.onnx.data']);
+  });
+
+  it('a temp folder a killed writer left is removed on the next save; a data file that shrank after loading is CORRUPT_TENSOR', async () => {
+    const d = tmp();
+    const stale = join(d, '.out.onnx.tmp-999999-mf3k2a-x1y2z3');
+    mkdirSync(stale);
+    writeFileSync(join(stale, 'out.onnx.data'), 'half');
+    const m = await loadModel(await saveAndPath(d));
+    await saveModel(m, join(d, 'out.onnx'));
+    expect(readdirSync(d).sort()).toEqual(['in.onnx', 'in.onnx.data', 'out.onnx', 'out.onnx.data']);
+    truncateSync(join(d, 'in.onnx.data'), 1000);
+    expect(() => m.graph.initializers.get('W2')?.data).toThrow(expect.objectContaining({ code: 'CORRUPT_TENSOR' }));
+  });
+});
+
+async function saveAndPath(d: string): Promise<string> {
+  const p = join(d, 'in.onnx');
+  await saveModel(model(), p, { externalDataThreshold: 1024 });
+  return p;
+}
