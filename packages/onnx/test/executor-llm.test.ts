@@ -1,9 +1,10 @@
 // Rotary embeddings (com.microsoft RotaryEmbedding, ONNX opset 23 RotaryEmbedding) and com.microsoft
 // GroupQueryAttention: normkit's executor against onnxruntime-node 1.30 on seeded inputs, within 1e-5
 // relative (rotary) and 1e-4 (attention: float32 GEMM and softmax in onnxruntime, float64 in normkit).
+import { inferShapes } from '@normkit/graph';
 import { Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
-import { type AttrValue, expectOrtMatch, float, normals, normkitErrorOf, type OpInput } from './op-vs-ort.js';
+import { type AttrValue, expectOrtMatch, float, normals, normkitErrorOf, type OpInput, opModel } from './op-vs-ort.js';
 
 const i64 = (v: number[], shape = [v.length]) => Tensor.from(v, shape, 'int64');
 const i32 = (v: number[], shape = [v.length]) => Tensor.from(v, shape, 'int32');
@@ -137,5 +138,30 @@ describe('com.microsoft GroupQueryAttention (vs onnxruntime, 1e-4 relative)', ()
     const u = normkitErrorOf('GroupQueryAttention', bias, { num_heads: N, kv_num_heads: KV }, opts);
     expect(u.code).toBe('UNSUPPORTED_OP');
     expect(u.message).toMatch(/attention_bias input/);
+  });
+});
+
+describe('GroupQueryAttention shape rule (inferShapes)', () => {
+  it('output [B, S, N·H]; present caches [B, KV, max(total, past), H] from a constant total_sequence_length', () => {
+    const { model, outs } = opModel(
+      'GroupQueryAttention',
+      [
+        normals([2, 1, 128], 1),
+        normals([2, 1, 32], 2),
+        normals([2, 1, 32], 3),
+        normals([2, 2, 6, 16], 4),
+        normals([2, 2, 6, 16], 5),
+        i32([6, 3]),
+        { const: i32([7], []) },
+      ],
+      { num_heads: 8, kv_num_heads: 2 },
+      { domain: 'com.microsoft', outTypes: ['float32', 'float32', 'float32'] },
+    );
+    const infos = inferShapes(model);
+    expect(outs.map((o) => infos.get(o)?.shape)).toEqual([
+      [2, 1, 128],
+      [2, 2, 7, 16],
+      [2, 2, 7, 16],
+    ]);
   });
 });

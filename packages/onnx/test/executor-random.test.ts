@@ -115,7 +115,7 @@ describe('Bernoulli and Multinomial', () => {
       });
     };
     for (const dtype of [undefined, 7]) {
-      const attrs = dtype === undefined ? { seed: float(2) } : { seed: float(2), dtype };
+      const attrs: Record<string, AttrValue> = dtype === undefined ? { seed: float(2) } : { seed: float(2), dtype };
       const { ours, theirs } = await bothEngines('Bernoulli', [p], attrs, { opset: 15, outTypes: [dtype ? 'int64' : 'float32'] });
       expect([...ours[0]!.shape]).toEqual([...theirs[0]!.shape]);
       expect(ours[0]!.dtype).toBe(theirs[0]!.dtype);

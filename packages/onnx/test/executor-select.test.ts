@@ -1,8 +1,10 @@
 // ReverseSequence, Compress and Unique: normkit's executor against onnxruntime-node 1.30 on seeded
 // inputs. Every comparison is exact (these ops only move or count elements).
+
+import { inferShapes } from '@normkit/graph';
 import { Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
-import { expectOrtMatch, normals, normkitErrorOf, randInts } from './op-vs-ort.js';
+import { expectOrtMatch, normals, normkitErrorOf, opModel, randInts } from './op-vs-ort.js';
 
 const i64 = (v: number[]) => Tensor.from(v, [v.length], 'int64');
 const bools = (v: number[]) => Tensor.from(v, [v.length], 'bool');
@@ -65,5 +67,32 @@ describe('Unique: all four outputs (exact vs onnxruntime)', () => {
   it('an axis outside the rank is INVALID_NODE', () => {
     const e = normkitErrorOf('Unique', [vals], { axis: 2 }, { opset: 11, outTypes: four });
     expect(e.message).toMatch(/Unique_node.*axis=2 is outside the input's rank 2/);
+  });
+});
+
+describe('shape rules (inferShapes)', () => {
+  const shapesOf = (...args: Parameters<typeof opModel>) => {
+    const { model, outs } = opModel(...args);
+    const infos = inferShapes(model);
+    return outs.map((o) => infos.get(o)?.shape);
+  };
+  it('data-dependent sizes stay unknown; everything else is known', () => {
+    expect(shapesOf('ReverseSequence', [normals([5, 4, 3], 1), i64([1, 2, 3, 4])], {}, { opset: 10 })).toEqual([[5, 4, 3]]);
+    expect(shapesOf('Compress', [normals([2, 5], 1), bools([1, 0])], { axis: 1 }, { opset: 11 })).toEqual([[2, undefined]]);
+    expect(shapesOf('Unique', [normals([3, 4], 1)], { axis: 1 }, { opset: 11, outTypes: ['float32', 'int64', 'int64', 'int64'] })).toEqual([
+      [3, undefined],
+      [undefined],
+      [4],
+      [undefined],
+    ]);
+  });
+  it('constant inputs fold to the exact result', () => {
+    const { model, outs } = opModel(
+      'Unique',
+      [{ const: i64([3, 1, 3, 2]) }],
+      {},
+      { opset: 11, outTypes: ['int64', 'int64', 'int64', 'int64'] },
+    );
+    expect(inferShapes(model).get(outs[0]!)?.shape).toEqual([3]);
   });
 });

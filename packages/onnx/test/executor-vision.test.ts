@@ -1,9 +1,11 @@
 // NonMaxSuppression, RoiAlign, GridSample, MaxUnpool and Col2Im: normkit's executor against
 // onnxruntime-node 1.30 on seeded inputs. Indices compare exactly; float outputs within 1e-5
 // relative (2e-5 for cubic GridSample, whose 16-tap sums round in float32 in onnxruntime).
+
+import { inferShapes } from '@normkit/graph';
 import { Rng, Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
-import { expectOrtMatch, float, normals, normkitErrorOf } from './op-vs-ort.js';
+import { expectOrtMatch, float, normals, normkitErrorOf, opModel } from './op-vs-ort.js';
 
 const i64 = (v: number[], shape = [v.length]) => Tensor.from(v, shape, 'int64');
 const f32 = (v: number[], shape = [v.length]) => Tensor.from(v, shape, 'float32');
@@ -192,5 +194,34 @@ describe('Col2Im (vs onnxruntime, 1e-5 relative)', () => {
   it('a column count that does not fit the image is INVALID_NODE', () => {
     const e = normkitErrorOf('Col2Im', [normals([1, 4, 7], 1), { const: i64([3, 3]) }, { const: i64([2, 2]) }], {}, { opset: 18 });
     expect(e.message).toMatch(/Col2Im_node.*7 columns.*give 4/);
+  });
+});
+
+describe('shape rules (inferShapes, inputs fed at run time)', () => {
+  const shapeOf = (...args: Parameters<typeof opModel>) => {
+    const { model, outs } = opModel(...args);
+    return inferShapes(model).get(outs[0]!)?.shape;
+  };
+  it('NonMaxSuppression [?, 3]; RoiAlign [rois, C, h, w]; GridSample [N, C, *grid]', () => {
+    expect(
+      shapeOf('NonMaxSuppression', [boxes(1, 4, 1, false), uniform([1, 2, 4], 1, 0, 1)], {}, { opset: 11, outTypes: ['int64'] }),
+    ).toEqual([undefined, 3]);
+    expect(
+      shapeOf(
+        'RoiAlign',
+        [normals([2, 3, 8, 8], 1), f32([0, 0, 1, 1], [1, 4]), i64([0])],
+        { output_height: 2, output_width: 5 },
+        { opset: 16 },
+      ),
+    ).toEqual([1, 3, 2, 5]);
+    expect(shapeOf('GridSample', [normals([2, 3, 5, 6], 1), uniform([2, 4, 7, 2], 1, -1, 1)], {}, { opset: 16 })).toEqual([2, 3, 4, 7]);
+  });
+  it('MaxUnpool from the attributes; Col2Im from constant image/block shapes', () => {
+    expect(
+      shapeOf('MaxUnpool', [normals([2, 3, 3, 4], 1), i64([0], [1, 1, 1, 1])], { kernel_shape: [2, 2], strides: [2, 2] }, { opset: 11 }),
+    ).toEqual([2, 3, 6, 8]);
+    expect(shapeOf('Col2Im', [normals([2, 12, 20], 1), { const: i64([5, 6]) }, { const: i64([2, 2]) }], {}, { opset: 18 })).toEqual([
+      2, 3, 5, 6,
+    ]);
   });
 });
