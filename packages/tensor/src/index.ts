@@ -28,6 +28,7 @@ export {
   type UnaryParamOp,
   withBackend,
 } from './backend.js';
+export { isConstantData, markConstant } from './constant-data.js';
 export { CpuBackend, cpuGradKernels } from './cpu/backend.js';
 export { gemmF32, gemmJs } from './cpu/gemm.js';
 export { disposeGemmThreads, type GemmInfo, gemmInfo, gemmThreads, setGemmThreads, wasmGemmAvailable } from './cpu/gemm-wasm.js';

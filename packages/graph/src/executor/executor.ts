@@ -1,11 +1,11 @@
-import { type Backend, fmtShape, getBackend, NormkitError, type Tensor, withBackend } from '@normkit/tensor';
+import { type Backend, fmtShape, getBackend, markConstant, NormkitError, type Tensor, withBackend } from '@normkit/tensor';
 import { onnxType, onnxTypeCode } from '../elem-types.js';
 import { type Dim, Graph, Model, type Node, subgraphsOf } from '../ir.js';
 import { isLazy, releaseLazy } from '../lazy-tensor.js';
 import { findFusions } from './fusion.js';
 import { hostInputs } from './host-inputs.js';
 import { ops } from './ops.js';
-import { kernelFor, type OpKernel, unsupported } from './registry.js';
+import { kernelFor, type OpKernel, onnxOp, unsupported } from './registry.js';
 
 /** Options of `execute` and `Executor.run`. */
 export interface RunOptions {
@@ -102,9 +102,6 @@ interface Step {
   host: number[];
 }
 
-/** Ops that must not be folded at construction (random, or stateful). */
-const NO_FOLD = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli']);
-
 /**
  * Runs a model (or graph) many times: built once (topological order, constant folding of initializers
  * and Constant nodes, a plan with the last reader of every value), then `run` on named inputs.
@@ -170,6 +167,8 @@ export class Executor {
     for (const [k, t] of this.graph.initializers) {
       this.constants.set(k, t);
       if (inputNames.has(k)) this.overridable.add(k);
+      // Weights never change during a run: the CPU GEMM may keep them packed between calls.
+      else if (!isLazy(t) && t.onHost) markConstant(t);
     }
     const run = () => {
       if (opts.foldConstants !== false) this.fold();
@@ -198,11 +197,11 @@ export class Executor {
   /** Runs every node whose inputs are all constant once, keeping its outputs as constants. */
   private fold(): void {
     for (const node of this.order) {
-      if (NO_FOLD.has(node.opType) || Object.values(node.attributes).some((a) => subgraphsOf(a).length > 0)) continue;
+      const op = onnxOp(node.domain, node.opType);
+      if (!op || op.constantFoldable === false || Object.values(node.attributes).some((a) => subgraphsOf(a).length > 0)) continue;
       if (!node.inputs.every((i) => this.isConst(i))) continue;
       if (node.inputs.some((i) => isLazy(this.constants.get(i)))) continue;
-      const kernel = kernelFor(node.domain, node.opType);
-      if (!kernel) continue;
+      const kernel = op.kernel;
       try {
         const outs = kernel({
           node,
@@ -211,7 +210,7 @@ export class Executor {
         });
         if (node.outputs.some((o, i) => o && !outs[i])) continue;
         node.outputs.forEach((o, i) => {
-          if (o) this.constants.set(o, outs[i] as Tensor);
+          if (o) this.constants.set(o, markConstant(outs[i] as Tensor));
         });
         this.folded.add(node);
       } catch {

@@ -2,6 +2,7 @@
 //
 // Layout of the (shared, when possible) WebAssembly.Memory:
 //   [0, 4096)        control words: one block of 32 int32 per helper thread (see CTRL_* below)
+//   arena            packed copies of constant weights (`markConstant`), kept between calls
 //   A, B             copies of the operands as given (row-major, possibly transposed)
 //   packed B         all of op(B), packed once by the calling thread: for each KC block of k, for each
 //                    NR-wide column panel, kc rows of NR floats (zero-padded past N)
@@ -11,6 +12,8 @@
 // `gemmRows`; the caller then copies C out applying α and β. The API stays synchronous: the calling
 // thread signals the helpers with Atomics.notify, takes chunks itself until none are left, then
 // blocks in Atomics.wait until the helpers have finished theirs.
+
+import { isConstantData } from '../constant-data.js';
 import { GEMM_MR, GEMM_NR, GEMM_WASM_BASE64, GEMM_WASM_SHARED_BASE64 } from './gemm-wasm.generated.js';
 import { decodeBase64, ensureBytes } from './wasm-memory.js';
 
@@ -151,6 +154,8 @@ interface WasmState {
   nextIndex: number;
   /** False once helpers failed, or when threads are unavailable. */
   threadsOk: boolean;
+  /** Packed constant weights kept in the memory (see `packedConstant`). */
+  arena: Arena;
 }
 
 let state: WasmState | null | undefined;
@@ -244,7 +249,7 @@ function init(): WasmState | null {
       const module = new WebAssembly.Module(bytes);
       const memory = new WebAssembly.Memory(shared ? { initial: 1, maximum: 65536, shared: true } : { initial: 1 });
       const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
-      return { MR, NR, memory, module, ex, shared, helpers: [], nextIndex: 0, threadsOk: shared };
+      return { MR, NR, memory, module, ex, shared, helpers: [], nextIndex: 0, threadsOk: shared, arena: newArena() };
     } catch {
       // SIMD, threads or shared memory unavailable: try the next variant, then give up (JS path).
     }
@@ -282,6 +287,127 @@ function startHelpers(s: WasmState, count: number): void {
 }
 
 const align = (n: number) => Math.ceil(n / 64) * 64;
+
+/** A region of the kernel's memory holding one packed constant op(B). */
+interface PackedBlock {
+  off: number;
+  bytes: number;
+  /** False until the first product using it has packed it. */
+  packed: boolean;
+}
+
+/**
+ * The persistent part of the memory, after the control words: packed constant weights, allocated
+ * first-fit from a free list (weights of one model come in few sizes), freed when their source array
+ * is garbage-collected. Per-call areas start at `top`.
+ */
+interface Arena {
+  top: number;
+  free: { off: number; bytes: number }[];
+  blocks: WeakMap<Float32Array, Map<string, PackedBlock>>;
+  bytes: number;
+  collector?: FinalizationRegistry<Map<string, PackedBlock>>;
+}
+
+/** The most the arena may hold: per-call areas and the 4 GiB limit of wasm32 need the rest. */
+const ARENA_MAX_BYTES = 2 ** 31;
+
+function newArena(): Arena {
+  const arena: Arena = { top: CTRL_BYTES, free: [], blocks: new WeakMap(), bytes: 0 };
+  if (typeof FinalizationRegistry === 'function')
+    arena.collector = new FinalizationRegistry((blocks) => {
+      for (const b of blocks.values()) releaseBlock(arena, b);
+    });
+  return arena;
+}
+
+function releaseBlock(arena: Arena, b: PackedBlock): void {
+  arena.bytes -= b.bytes;
+  if (b.off + b.bytes === arena.top) arena.top = b.off;
+  else arena.free.push({ off: b.off, bytes: b.bytes });
+  // Lower the top over free regions that now end at it.
+  for (
+    let i = arena.free.findIndex((f) => f.off + f.bytes === arena.top);
+    i >= 0;
+    i = arena.free.findIndex((f) => f.off + f.bytes === arena.top)
+  ) {
+    arena.top = (arena.free[i] as { off: number }).off;
+    arena.free.splice(i, 1);
+  }
+}
+
+/**
+ * The arena block for constant `B` (at `bOff`, op(B) of K × N packed for NR-wide panels), allocated
+ * on first use; undefined when B is not marked constant or the arena is full.
+ */
+function packedConstant(
+  arena: Arena,
+  B: Float32Array,
+  bOff: number,
+  K: number,
+  N: number,
+  Np: number,
+  transB: boolean,
+): PackedBlock | undefined {
+  if (!isConstantData(B)) return undefined;
+  const key = `${bOff}:${K}:${N}:${transB ? 1 : 0}`;
+  let mine = arena.blocks.get(B);
+  const hit = mine?.get(key);
+  if (hit) return hit;
+  const bytes = align(K * Np * 4);
+  if (arena.bytes + bytes > ARENA_MAX_BYTES) return undefined;
+  const i = arena.free.findIndex((f) => f.bytes >= bytes);
+  let off: number;
+  if (i >= 0) {
+    const f = arena.free[i] as { off: number; bytes: number };
+    off = f.off;
+    if (f.bytes > bytes) arena.free[i] = { off: f.off + bytes, bytes: f.bytes - bytes };
+    else arena.free.splice(i, 1);
+  } else {
+    off = arena.top;
+    arena.top += bytes;
+  }
+  const block: PackedBlock = { off, bytes, packed: false };
+  arena.bytes += bytes;
+  if (!mine) {
+    mine = new Map();
+    arena.blocks.set(B, mine);
+    arena.collector?.register(B, mine);
+  }
+  mine.set(key, block);
+  return block;
+}
+
+/** Drops a block that was never packed (its product fell back to the JS path). */
+function forgetBlock(arena: Arena, B: Float32Array, b: PackedBlock): void {
+  const mine = arena.blocks.get(B);
+  for (const [k, v] of mine ?? []) if (v === b) mine?.delete(k);
+  releaseBlock(arena, b);
+}
+
+/** Packs op(B) (a K × N row-major copy at byte `bAt`) into the KC-blocked, NR-panel layout at byte `bpAt`. */
+function packOpB(s: WasmState, f: Float32Array, bAt: number, bpAt: number, K: number, N: number, Np: number, transB: boolean): void {
+  const { NR } = s;
+  const full = Math.floor(N / NR);
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = Math.min(KC, K - pc);
+    const block = bpAt + pc * Np * 4;
+    if (!transB) {
+      s.ex.packB(bAt + pc * N * 4, N * 4, block, kc, full);
+      if (full * NR < N) {
+        let dst = (block >> 2) + full * kc * NR;
+        for (let k = 0; k < kc; k++) {
+          const src = (bAt >> 2) + (pc + k) * N;
+          for (let c = 0; c < NR; c++) f[dst++] = full * NR + c < N ? f[src + full * NR + c]! : 0;
+        }
+      }
+    } else {
+      for (let j = 0; j * NR < N; j++)
+        s.ex.packBT(bAt + (j * NR * K + pc) * 4, K * 4, block + j * kc * NR * 4, kc, Math.min(NR, N - j * NR));
+    }
+  }
+}
+
 /** Products smaller than this many multiply-adds stay on one thread. */
 const THREAD_MIN_WORK = 128 * 128 * 256;
 
@@ -340,48 +466,37 @@ export function gemmWasm(
   const ready = s.helpers.filter((h) => Atomics.load(ctrlNow, h.index * CTRL_STRIDE + READY) === 1).slice(0, want - 1);
   const T = 1 + ready.length;
   lastThreads = T;
+  const cached = packB ? undefined : packedConstant(s.arena, B, bOff, K, N, Np, transB);
   const aBytes = align(M * K * 4);
-  const bBytes = packB ? 0 : align(K * N * 4);
-  const aAt = CTRL_BYTES;
+  const bBytes = packB || cached?.packed ? 0 : align(K * N * 4);
+  const aAt = s.arena.top;
   const bAt = aAt + aBytes;
-  const bpAt = bAt + bBytes;
-  const cAt = bpAt + align(K * Np * 4);
+  const bpAt = cached ? cached.off : bAt + bBytes;
+  const cAt = cached ? bAt + bBytes : bpAt + align(K * Np * 4);
   const packAt = cAt + align(Mp * ldcF * 4);
   const packBytes = align(MC * KC * 4);
   const scratchAt = packAt + T * packBytes;
   const biasAt = scratchAt + align(packB?.scratchBytes ?? 0);
   const total = biasAt + (bias ? align(Np * 4) : 0);
-  if (total > 2 ** 32 - 65536) return false;
+  if (total > 2 ** 32 - 65536) {
+    if (cached && !cached.packed) forgetBlock(s.arena, B, cached);
+    return false;
+  }
   try {
     ensureBytes(s.memory, total);
   } catch {
+    if (cached && !cached.packed) forgetBlock(s.arena, B, cached);
     return false; // the engine would not grow the memory: the JS path needs no extra copy
   }
   const mem = s.memory;
   let f = new Float32Array(mem.buffer);
   f.set(A.subarray(aOff, aOff + M * K), aAt >> 2);
   if (packB) packB.fill(f, bpAt >> 2, Np, KC, NR, s.ex, scratchAt);
-  else {
+  else if (!cached?.packed) {
+    // Pack op(B) once for every thread (and, for a constant weight, once for every later call).
     f.set(B.subarray(bOff, bOff + K * N), bAt >> 2);
-    // Pack op(B) once for every thread.
-    const full = Math.floor(N / NR);
-    for (let pc = 0; pc < K; pc += KC) {
-      const kc = Math.min(KC, K - pc);
-      const block = bpAt + pc * Np * 4;
-      if (!transB) {
-        s.ex.packB(bAt + pc * N * 4, N * 4, block, kc, full);
-        if (full * NR < N) {
-          let dst = (block >> 2) + full * kc * NR;
-          for (let k = 0; k < kc; k++) {
-            const src = (bAt >> 2) + (pc + k) * N;
-            for (let c = 0; c < NR; c++) f[dst++] = full * NR + c < N ? f[src + full * NR + c]! : 0;
-          }
-        }
-      } else {
-        for (let j = 0; j * NR < N; j++)
-          s.ex.packBT(bAt + (j * NR * K + pc) * 4, K * 4, block + j * kc * NR * 4, kc, Math.min(NR, N - j * NR));
-      }
-    }
+    packOpB(s, f, bAt, bpAt, K, N, Np, transB);
+    if (cached) cached.packed = true;
   }
   // The micro-kernel starts every row of C from the bias (zero-padded to Np).
   if (bias) {
@@ -466,16 +581,25 @@ export interface GemmInfo {
   helpers: number;
   /** Threads that computed the last WebAssembly product. */
   lastThreads: number;
+  /** Bytes of constant weights (`markConstant`) kept packed in the kernel's memory. */
+  packedBytes: number;
 }
 
 /**
  * Reports the GEMM configuration (loads the kernel if needed).
- * @example gemmInfo() // { wasm: true, sharedMemory: true, tile: '4x8', helpers: 1, lastThreads: 2 }
+ * @example gemmInfo() // { wasm: true, sharedMemory: true, tile: '4x8', helpers: 1, lastThreads: 2, packedBytes: 0 }
  */
 export function gemmInfo(): GemmInfo {
   const ok = wasmGemmAvailable();
   const s = state;
-  return { wasm: ok, sharedMemory: s?.shared ?? false, tile: s ? `${s.MR}x${s.NR}` : 'none', helpers: s?.helpers.length ?? 0, lastThreads };
+  return {
+    wasm: ok,
+    sharedMemory: s?.shared ?? false,
+    tile: s ? `${s.MR}x${s.NR}` : 'none',
+    helpers: s?.helpers.length ?? 0,
+    lastThreads,
+    packedBytes: s?.arena.bytes ?? 0,
+  };
 }
 
 /** Stops the helper threads (they are unref'd, so a process exits without this). @example disposeGemmThreads() */
