@@ -4,7 +4,17 @@
 import { inferShapes } from '@normkit/graph';
 import { Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
-import { type AttrValue, expectOrtMatch, float, normals, normkitErrorOf, type OpInput, opModel } from './op-vs-ort.js';
+import {
+  type AttrValue,
+  bothEngines,
+  expectOrtMatch,
+  expectSame,
+  float,
+  normals,
+  normkitErrorOf,
+  type OpInput,
+  opModel,
+} from './op-vs-ort.js';
 
 const i64 = (v: number[], shape = [v.length]) => Tensor.from(v, shape, 'int64');
 const i32 = (v: number[], shape = [v.length]) => Tensor.from(v, shape, 'int32');
@@ -130,14 +140,50 @@ describe('com.microsoft GroupQueryAttention (vs onnxruntime, 1e-4 relative)', ()
     await gqa(prompt(6, 14), { local_window_size: 3, softcap: float(2) });
     await gqa(prompt(4, 15), { smooth_softmax: 1 });
   });
-  it('num_heads not a multiple of kv_num_heads is INVALID_NODE; attention_bias is UNSUPPORTED_OP naming it', () => {
+  it('attention_bias (per batch and head, and broadcast), with and without softcap (applied before the bias, as onnxruntime does)', async () => {
+    await gqa([...prompt(4, 16), undefined, undefined, undefined, normals([B, N, 4, 4], 17)], {});
+    await gqa([...prompt(4, 16), undefined, undefined, undefined, normals([1, 1, 4, 4], 18)], { softcap: float(1.5) });
+  });
+  it('head_sink (a per-head sink logit in the softmax denominator)', async () => {
+    await gqa([...prompt(4, 19), undefined, undefined, undefined, undefined, normals([N], 20)], {});
+  });
+  it('explicit position_ids for the rotary (every row 3, 4, 5, 6)', async () => {
+    const ids = Tensor.from([3, 4, 5, 6, 3, 4, 5, 6], [B, 4], 'int64');
+    await gqa([...prompt(4, 21), cos, sin, ids], { do_rotary: 1 });
+  });
+  it('other position_ids: normkit rotates each token by its own id, onnxruntime 1.30 by position_ids[0][0] + s', async () => {
+    const opts = { domain: 'com.microsoft', outTypes: ['float32', 'float32', 'float32'] as Tensor['dtype'][] };
+    const attrs = { num_heads: N, kv_num_heads: KV, do_rotary: 1 };
+    const run = (ids: number[]) =>
+      bothEngines('GroupQueryAttention', [...prompt(4, 23), cos, sin, Tensor.from(ids, [B, 4], 'int64')], attrs, opts);
+    const gappy = await run([5, 0, 0, 0, 2, 9, 9, 9]);
+    const startPlusS = await run([5, 6, 7, 8, 5, 6, 7, 8]);
+    expectSame(gappy.theirs[1]!, startPlusS.theirs[1]!, 0, 'onnxruntime present_key');
+    expect(() => expectSame(gappy.ours[1]!, gappy.theirs[1]!, 1e-3)).toThrow();
+    // normkit's present_key row for token 1 of batch 0 is rotated by position 0: the raw key itself.
+    const k = (prompt(4, 23)[1] as Tensor).toFlatArray();
+    const pk = gappy.ours[1]!.toFlatArray();
+    expectClose(pk.slice(H, 2 * H), k.slice(KV * H, KV * H + H));
+  });
+  it('qk_output 1 (scaled scores) and 2 (probabilities), [B, N, S, total]', async () => {
+    const four = { domain: 'com.microsoft', outTypes: ['float32', 'float32', 'float32', 'float32'] as Tensor['dtype'][], tol: 1e-4 };
+    for (const qk_output of [1, 2]) {
+      const outs = await expectOrtMatch('GroupQueryAttention', prompt(3, 22), { num_heads: N, kv_num_heads: KV, qk_output }, four);
+      expect(outs[3]!.shape).toEqual([B, N, 3, 3]);
+    }
+  });
+  it('num_heads not a multiple of kv_num_heads, a misshapen attention_bias, head_sink with smooth_softmax: INVALID_NODE', () => {
     const opts = { domain: 'com.microsoft', outTypes: ['float32', 'float32', 'float32'] as Tensor['dtype'][] };
     const e = normkitErrorOf('GroupQueryAttention', prompt(2, 1), { num_heads: 4, kv_num_heads: 3 }, opts);
     expect(e.message).toMatch(/GroupQueryAttention_node.*num_heads \(4\) must be a positive multiple of kv_num_heads \(3\)/);
-    const bias = [...prompt(2, 1), undefined, undefined, undefined, normals([B, N, 2, 2], 1)];
-    const u = normkitErrorOf('GroupQueryAttention', bias, { num_heads: N, kv_num_heads: KV }, opts);
-    expect(u.code).toBe('UNSUPPORTED_OP');
-    expect(u.message).toMatch(/attention_bias input/);
+    const bias = [...prompt(2, 1), undefined, undefined, undefined, normals([B, N, 2, 3], 1)];
+    expect(normkitErrorOf('GroupQueryAttention', bias, { num_heads: N, kv_num_heads: KV }, opts).message).toMatch(
+      /attention_bias must be \[2 or 1, 4 or 1, 2, 2\]/,
+    );
+    const sink = [...prompt(2, 1), undefined, undefined, undefined, undefined, normals([N], 1)];
+    expect(normkitErrorOf('GroupQueryAttention', sink, { num_heads: N, kv_num_heads: KV, smooth_softmax: 1 }, opts).message).toMatch(
+      /head_sink and smooth_softmax/,
+    );
   });
 });
 
@@ -165,3 +211,11 @@ describe('GroupQueryAttention shape rule (inferShapes)', () => {
     ]);
   });
 });
+
+/** Elementwise |a − b| ≤ 1e-6. */
+function expectClose(a: number[], b: number[]): void {
+  expect(a.length).toBe(b.length);
+  a.forEach((x, i) => {
+    expect(Math.abs(x - b[i]!)).toBeLessThanOrEqual(1e-6);
+  });
+}

@@ -140,6 +140,9 @@ interface GqaShape {
   /** Present buffer length: max(total_sequence_length, P). */
   T: number;
   firstPrompt: boolean;
+  /** total_sequence_length. */
+  total: number;
+  /** seqlens_k[b] + 1 per batch entry. */
   totals: number[];
 }
 
@@ -177,7 +180,7 @@ function gqaShape(ctx: OpContext): GqaShape {
       throw invalid(ctx, `seqlens_k[${b}] = ${k} does not fit sequence ${S}, past ${P} and total ${total}`);
     return t;
   });
-  return { B, S, N, KV, H, P, T, firstPrompt, totals };
+  return { B, S, N, KV, H, P, T, firstPrompt, total, totals };
 }
 
 /** Splits query (or packed QKV) and key/value into [B, heads, S, H] arrays. */
@@ -206,17 +209,11 @@ function gqaHeads(ctx: OpContext, g: GqaShape): [Float64Array, Float64Array, Flo
  * shared key/value heads, with the past cache (BNSH, right-padded) extended by the new keys at
  * seqlens_k[b] + 1 − S; optional rotary (do_rotary, cos/sin caches), local_window_size (the last that many keys,
  * the query's own included, as onnxruntime 1.30 counts), softcap,
- * smooth_softmax. Outputs the attention [B, S, N·H] and present_key/present_value [B, KV, T, H]
+ * smooth_softmax, attention_bias, head_sink, position_ids (each token's own id, as the contrib spec
+ * says; onnxruntime 1.30 reads only position_ids[0][0] and counts on), qk_output. Outputs the attention [B, S, N·H] and present_key/present_value [B, KV, T, H]
  * (zero past each batch's length).
  */
 function groupQueryAttention(ctx: OpContext): Tensor[] {
-  for (const [i, name] of [
-    [9, 'position_ids'],
-    [10, 'attention_bias'],
-    [11, 'head_sink'],
-  ] as const)
-    if (ctx.node.inputs[i]) throw unsupported(ctx, `the ${name} input`);
-  if (attr(ctx.node, 'qk_output', 'int', 0)) throw unsupported(ctx, `qk_output=${attr(ctx.node, 'qk_output', 'int', 0)}`);
   const g = gqaShape(ctx);
   const { B, S, N, KV, H, P, T } = g;
   const [q, k, v] = gqaHeads(ctx, g);
@@ -226,7 +223,9 @@ function groupQueryAttention(ctx: OpContext): Tensor[] {
     const { cos, sin, half, rows } = caches(ctx, 7, 8);
     const rot = rotaryDim(ctx, half, H);
     const inter = attr(ctx.node, 'rotary_interleaved', 'int', 0) === 1;
-    const row = (b: number, s: number) => positionChecked(ctx, pastLen(b) + s, rows);
+    const ids = has(ctx, 9) ? hostNumbers(need(ctx, 9)) : undefined;
+    if (ids && ids.length !== B * S) throw invalid(ctx, `position_ids has ${ids.length} values for batch ${B} × sequence ${S}`);
+    const row = (b: number, s: number) => positionChecked(ctx, ids ? ids[b * S + s]! : pastLen(b) + s, rows);
     rope(q, { B, S, N, H, bnsh: true }, rot, inter, cos, sin, row);
     rope(k, { B, S, N: KV, H, bnsh: true }, rot, inter, cos, sin, row);
   }
@@ -245,12 +244,46 @@ function groupQueryAttention(ctx: OpContext): Tensor[] {
       presentK.set(k.subarray((b * KV + n) * S * H, (b * KV + n + 1) * S * H), dst + past * H);
       presentV.set(v.subarray((b * KV + n) * S * H, (b * KV + n + 1) * S * H), dst + past * H);
     }
-  const out = attendCausal(ctx, g, q, presentK, presentV, pastLen);
+  const qkMode = attr(ctx.node, 'qk_output', 'int', 0);
+  if (qkMode !== 0 && qkMode !== 1 && qkMode !== 2) throw unsupported(ctx, `qk_output=${qkMode}`);
+  const qk = qkMode ? new Float64Array(B * N * S * g.total) : undefined;
+  const out = attendCausal(ctx, g, q, presentK, presentV, pastLen, gqaExtras(ctx, g), qk);
   const dtype = need(ctx, 0).dtype;
-  return [tensorOf([B, S, N * H], dtype, out), tensorOf([B, KV, T, H], dtype, presentK), tensorOf([B, KV, T, H], dtype, presentV)];
+  const outs = [tensorOf([B, S, N * H], dtype, out), tensorOf([B, KV, T, H], dtype, presentK), tensorOf([B, KV, T, H], dtype, presentV)];
+  return qk ? [...outs, tensorOf([B, N, S, g.total], dtype, qk)] : outs;
 }
 
-/** softmax(scale·q·kᵀ) v over each query's causal (and local-window) keys; output [B, S, N·H]. */
+/** GQA's optional attention_bias ([B or 1, N or 1, S, total]) and head_sink ([N]) inputs, checked. */
+interface GqaExtras {
+  bias?: (b: number, n: number, s: number, t: number) => number;
+  sink?: Float64Array;
+}
+
+function gqaExtras(ctx: OpContext, g: GqaShape): GqaExtras {
+  const extras: GqaExtras = {};
+  if (has(ctx, 10)) {
+    const t = need(ctx, 10);
+    const [b0, n0] = [t.shape[0], t.shape[1]];
+    if (t.rank !== 4 || (b0 !== 1 && b0 !== g.B) || (n0 !== 1 && n0 !== g.N) || t.shape[2] !== g.S || t.shape[3] !== g.total)
+      throw invalid(ctx, `attention_bias must be [${g.B} or 1, ${g.N} or 1, ${g.S}, ${g.total}], got ${fmtShape(t.shape)}`);
+    const v = hostNumbers(t);
+    extras.bias = (b, n, s, k) => v[(((b0 === 1 ? 0 : b) * n0! + (n0 === 1 ? 0 : n)) * g.S + s) * g.total + k]!;
+  }
+  if (has(ctx, 11)) {
+    const t = need(ctx, 11);
+    if (t.rank !== 1 || t.shape[0] !== g.N) throw invalid(ctx, `head_sink must be [${g.N}], got ${fmtShape(t.shape)}`);
+    if (attr(ctx.node, 'smooth_softmax', 'int', 0) === 1) throw invalid(ctx, 'head_sink and smooth_softmax=1 cannot be combined');
+    extras.sink = hostNumbers(t);
+  }
+  return extras;
+}
+
+/**
+ * softmax(softcap(scale·q·kᵀ) + bias) v over each query's causal (and local-window) keys (the bias
+ * after the softcap, as onnxruntime adds it), with an extra
+ * denominator term exp(sink − max) for smooth_softmax (sink 0) or head_sink; output [B, S, N·H].
+ * `qk` ([B, N, S, total]), when given, receives the scores (qk_output 1) or the probabilities (2).
+ */
 function attendCausal(
   ctx: OpContext,
   g: GqaShape,
@@ -258,12 +291,15 @@ function attendCausal(
   keys: Float64Array,
   values: Float64Array,
   pastLen: (b: number) => number,
+  extras: GqaExtras,
+  qk?: Float64Array,
 ): Float64Array {
   const { B, S, N, KV, H, T } = g;
   const scale = attr(ctx.node, 'scale', 'float', 0) || 1 / Math.sqrt(H);
   const softcap = attr(ctx.node, 'softcap', 'float', 0);
   const smooth = attr(ctx.node, 'smooth_softmax', 'int', 0) === 1;
   const window = attr(ctx.node, 'local_window_size', 'int', -1);
+  const qkMode = attr(ctx.node, 'qk_output', 'int', 0);
   const out = new Float64Array(B * S * N * H);
   const scores = new Float64Array(T);
   for (let b = 0; b < B; b++)
@@ -273,20 +309,26 @@ function attendCausal(
         const qo = ((b * N + n) * S + s) * H;
         const end = Math.min(pastLen(b) + s + 1, g.totals[b]!);
         const start = window > 0 && end > window ? end - window : 0;
-        let max = smooth ? 0 : -Infinity;
+        const qkRow = ((b * N + n) * S + s) * g.total;
+        let max = -Infinity;
         for (let t = start; t < end; t++) {
           let dot = 0;
           for (let h = 0; h < H; h++) dot += q[qo + h]! * keys[kv + t * H + h]!;
           let x = dot * scale;
+          if (qk && qkMode === 1) qk[qkRow + t] = x;
           if (softcap > 0) x = softcap * Math.tanh(x / softcap);
+          if (extras.bias) x += extras.bias(b, n, s, t);
           scores[t] = x;
           max = Math.max(max, x);
         }
-        let sum = smooth ? Math.exp(-max) : 0;
+        const sink = extras.sink ? extras.sink[n]! : smooth ? 0 : undefined;
+        if (sink !== undefined) max = Math.max(max, sink);
+        let sum = sink === undefined ? 0 : Math.exp(sink - max);
         for (let t = start; t < end; t++) sum += scores[t] = Math.exp(scores[t]! - max);
         const oo = ((b * S + s) * N + n) * H;
         for (let t = start; t < end; t++) {
           const p = scores[t]! / sum;
+          if (qk && qkMode === 2) qk[qkRow + t] = p;
           for (let h = 0; h < H; h++) out[oo + h] = out[oo + h]! + p * values[kv + t * H + h]!;
         }
       }
@@ -294,7 +336,7 @@ function attendCausal(
   return out;
 }
 
-/** GQA's output shapes: [B, S, N·H] and two [B, KV, T, H] caches (T from constants when known). */
+/** GQA's output shapes: [B, S, N·H], two [B, KV, T, H] caches (T from constants when known), and [B, N, S, total] scores with qk_output. */
 function gqaShapeRule({ node, inputs }: ShapeContext): InferredValue[] {
   const qs = inputs[0]?.shape;
   const N = attr(node, 'num_heads', 'int', 0);
@@ -306,7 +348,9 @@ function gqaShapeRule({ node, inputs }: ShapeContext): InferredValue[] {
   const P = inputs[3]?.shape?.[2];
   const T = total !== undefined && (typeof P === 'number' || !node.inputs[3]) ? Math.max(total, typeof P === 'number' ? P : 0) : undefined;
   const cache = { dtype: inputs[0]?.dtype, shape: [qs?.[0], KV, T, H] };
-  return [{ dtype: inputs[0]?.dtype, shape: qs ? [qs[0], qs[1], H === undefined ? undefined : N * H] : undefined }, cache, { ...cache }];
+  const out = { dtype: inputs[0]?.dtype, shape: qs ? [qs[0], qs[1], H === undefined ? undefined : N * H] : undefined };
+  const qk = { dtype: inputs[0]?.dtype, shape: [qs?.[0], N, qs?.[1], total] };
+  return attr(node, 'qk_output', 'int', 0) ? [out, cache, { ...cache }, qk] : [out, cache, { ...cache }];
 }
 
 defineOnnxOp('com.microsoft', 'RotaryEmbedding', { kernel: rotaryMicrosoft, shape: sameShape(), hostInputs: 'all' });
