@@ -167,6 +167,16 @@ describe('MaxUnpool (exact vs onnxruntime)', () => {
       { opset: 11 },
     );
   });
+  it('kernel 3, stride 2, pads 1: (2 − 1)·2 + 3 − 2 = 3 per spatial dim', async () => {
+    const I = i64([0, 2, 6, 8, 9, 13, 14, 17], [1, 2, 2, 2]);
+    const [y] = await expectOrtMatch(
+      'MaxUnpool',
+      [normals([1, 2, 2, 2], 5), I],
+      { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] },
+      { opset: 11 },
+    );
+    expect(y!.shape).toEqual([1, 2, 3, 3]);
+  });
   it('an index outside the output is INVALID_NODE', () => {
     const e = normkitErrorOf(
       'MaxUnpool',
