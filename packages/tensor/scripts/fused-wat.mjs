@@ -14,6 +14,10 @@
 //   gelu         y = x·Φ(x), Φ from erfc (Numerical Recipes' Chebyshev fit, relative error < 1.2e-7).
 //   geluGrad     dx = dy·(Φ(x) + x·φ(x)), with Φ(x) = y/x from the forward's output y.
 //   erf          y = erf(x) = sign(x)·(1 − erfc(|x|)), the same erfc.
+//   sigmoid      y = 1 / (1 + e^(−x)).
+//   depthwise    planes of a stride-1, dilation-1 depthwise convolution (one filter per plane, y
+//                zeroed by the caller): every tap is a multiply-add over the run of an output row that
+//                reads inside the input, the run's bounds per kernel column given at $lohi.
 // exp is Cephes' expf (range reduction by ln 2 in two parts, degree-6 polynomial): about 1 ulp.
 
 const I = (n) => `(i32.const ${n})`;
@@ -264,6 +268,60 @@ function erfFunc(L) {
   L.push('  )');
 }
 
+/** The export `sigmoid` over $n4 vectors: 1 / (1 + e^(−x)); y may be x. */
+function sigmoidFunc(L) {
+  L.push(`  (func (export "sigmoid") (param $px i32) (param $py i32) (param $n4 i32) (local $i i32) (local $e v128) ${expLocals('e')}`);
+  L.push(`    (block $d (loop $l (br_if $d (i32.ge_u ${get('i')} ${get('n4')}))`);
+  expLines(L, '      ', `(f32x4.neg (v128.load ${get('px')}))`, 'e', 'e');
+  L.push(`      (v128.store ${get('py')} (f32x4.div ${F(1)} ${vadd(F(1), get('e'))}))`);
+  L.push(`      ${set('px', add(get('px'), I(16)))} ${set('py', add(get('py'), I(16)))} ${set('i', add(get('i'), I(1)))} (br $l)))`);
+  L.push('  )');
+}
+
+/**
+ * The export `depthwise`: $planes planes x [H, W] (consecutive), filters w [kh, kw] (consecutive), into
+ * y [oh, ow] (consecutive, zeroed); stride 1, dilation 1, padding $pt/$pl. $lohi holds 2·kw int32: the
+ * first output column and the end of the run of output columns that kernel column kx reads inside the
+ * input.
+ */
+function depthwiseFunc(L) {
+  const params = ['x', 'w', 'y', 'planes', 'H', 'W', 'kh', 'kw', 'oh', 'ow', 'pt', 'pl', 'lohi'].map((n) => `(param $${n} i32)`).join(' ');
+  const locals = ['p', 'oy', 'ky', 'kx', 'iy', 'row', 'yrow', 'ox', 'hi', 'at'].map((n) => `(local $${n} i32)`).join(' ');
+  L.push(`  (func (export "depthwise") ${params} ${locals} (local $ws f32) (local $wv v128)`);
+  L.push(`    (block $pd (loop $pl_ (br_if $pd (i32.ge_u ${get('p')} ${get('planes')}))`);
+  L.push(`      ${set('oy', I(0))}`);
+  L.push(`      (block $od (loop $ol (br_if $od (i32.ge_u ${get('oy')} ${get('oh')}))`);
+  L.push(`        ${set('yrow', add(get('y'), mul(mul(get('oy'), get('ow')), I(4))))} ${set('ky', I(0))}`);
+  L.push(`        (block $yd (loop $yl (br_if $yd (i32.ge_u ${get('ky')} ${get('kh')}))`);
+  L.push(`          ${set('iy', `(i32.sub ${add(get('oy'), get('ky'))} ${get('pt')})`)}`);
+  // An input row outside [0, H) (the padding) adds nothing; the unsigned compare also catches iy < 0.
+  L.push(`          (if (i32.lt_u ${get('iy')} ${get('H')}) (then`);
+  L.push(`            ${set('row', add(get('x'), mul(mul(get('iy'), get('W')), I(4))))} ${set('kx', I(0))}`);
+  L.push(`            (block $xd (loop $xl (br_if $xd (i32.ge_u ${get('kx')} ${get('kw')}))`);
+  L.push(`              ${set('ws', `(f32.load ${add(get('w'), mul(add(mul(get('ky'), get('kw')), get('kx')), I(4)))})`)}`);
+  L.push(`              ${set('wv', `(f32x4.splat ${get('ws')})`)}`);
+  L.push(`              ${set('ox', `(i32.load ${add(get('lohi'), mul(get('kx'), I(4)))})`)}`);
+  L.push(`              ${set('hi', `(i32.load ${add(get('lohi'), mul(add(get('kw'), get('kx')), I(4)))})`)}`);
+  // x[iy][ox + kx − pl] is at `at` + 4·ox.
+  L.push(`              ${set('at', add(get('row'), mul(`(i32.sub ${get('kx')} ${get('pl')})`, I(4))))}`);
+  const ya = add(get('yrow'), mul(get('ox'), I(4)));
+  const xa = add(get('at'), mul(get('ox'), I(4)));
+  L.push(`              (block $vd (loop $vl (br_if $vd (i32.gt_s ${add(get('ox'), I(4))} ${get('hi')}))`);
+  L.push(`                (v128.store ${ya} ${vadd(`(v128.load ${ya})`, vmul(get('wv'), `(v128.load ${xa})`))})`);
+  L.push(`                ${set('ox', add(get('ox'), I(4)))} (br $vl)))`);
+  L.push(`              (block $sd (loop $sl (br_if $sd (i32.ge_s ${get('ox')} ${get('hi')}))`);
+  L.push(`                (f32.store ${ya} (f32.add (f32.load ${ya}) (f32.mul ${get('ws')} (f32.load ${xa}))))`);
+  L.push(`                ${set('ox', add(get('ox'), I(1)))} (br $sl)))`);
+  L.push(`              ${set('kx', add(get('kx'), I(1)))} (br $xl)))))`);
+  L.push(`          ${set('ky', add(get('ky'), I(1)))} (br $yl)))`);
+  L.push(`        ${set('oy', add(get('oy'), I(1)))} (br $ol)))`);
+  L.push(`      ${set('x', add(get('x'), mul(mul(get('H'), get('W')), I(4))))}`);
+  L.push(`      ${set('y', add(get('y'), mul(mul(get('oh'), get('ow')), I(4))))}`);
+  L.push(`      ${set('w', add(get('w'), mul(mul(get('kh'), get('kw')), I(4))))}`);
+  L.push(`      ${set('p', add(get('p'), I(1)))} (br $pl_)))`);
+  L.push('  )');
+}
+
 /** The whole module's text (one ordinary imported memory). */
 export function fusedWat() {
   const L = [';; Generated by scripts/build-wasm.mjs from scripts/fused-wat.mjs: do not edit; edit the generator and rerun it.'];
@@ -282,6 +340,8 @@ export function fusedWat() {
   transposeFunc(L);
   geluFuncs(L);
   erfFunc(L);
+  sigmoidFunc(L);
+  depthwiseFunc(L);
   L.push(')');
   return `${L.join('\n')}\n`;
 }

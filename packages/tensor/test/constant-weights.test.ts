@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { gemm, gemmInfo, isConstantData, markConstant, matmul, Tensor, wasmGemmAvailable } from '../src/index.js';
 import { expectClose, mulberry, randArray, refGemm, refMatmul } from './ref.js';
 
+/** A float32 tensor's values. */
+const f32 = (t: Tensor) => t.data as Float32Array;
+
 // A weight marked constant is packed into the GEMM kernel's memory once and reused; every product
 // must equal the naive float64 reference (tolerance 1e-4 absolute + relative, float32 sums over K ≤ 600).
 
@@ -25,12 +28,12 @@ describe('markConstant: packed constant weights', () => {
       const a = Tensor.from(randArray(M * K, rnd), [M, K]);
       const bData = randArray(K * N, rnd);
       const w = markConstant(Tensor.from(bData, [K, N]));
-      const ref = refMatmul(a.data, bData, M, K, N);
-      expectClose(matmul(a, w).data, ref, 1e-4, 1e-4);
+      const ref = refMatmul(f32(a), bData, M, K, N);
+      expectClose(f32(matmul(a, w)), ref, 1e-4, 1e-4);
       const packed = gemmInfo().packedBytes;
       // A second product reuses the packed copy (no new bytes) and still sees the right values.
       const a2 = Tensor.from(randArray(M * K, rnd), [M, K]);
-      expectClose(matmul(a2, w).data, refMatmul(a2.data, bData, M, K, N), 1e-4, 1e-4);
+      expectClose(f32(matmul(a2, w)), refMatmul(f32(a2), bData, M, K, N), 1e-4, 1e-4);
       expect(gemmInfo().packedBytes).toBe(packed);
     });
   }
@@ -43,12 +46,12 @@ describe('markConstant: packed constant weights', () => {
     const c = Tensor.from(randArray(N, rnd), [N]);
     const got = gemm(Tensor.from(aData, [M, K]), w, c, { transB: true });
     const ref = refGemm(aData, bData, new Float32Array(M * N), M, K, N, false, true, 1, 0);
-    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) ref[i * N + j]! += c.data[j]!;
-    expectClose(got.data, ref, 1e-4, 1e-4);
+    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) ref[i * N + j]! += f32(c)[j]!;
+    expectClose(f32(got), ref, 1e-4, 1e-4);
     // The same data read untransposed is a different packed layout, and both stay correct.
     const wSquare = markConstant(Tensor.from(bData.subarray(0, K * K), [K, K]));
     const a2 = Tensor.from(randArray(M * K, rnd), [M, K]);
-    expectClose(matmul(a2, wSquare).data, refMatmul(a2.data, bData.subarray(0, K * K), M, K, K), 1e-4, 1e-4);
+    expectClose(f32(matmul(a2, wSquare)), refMatmul(f32(a2), bData.subarray(0, K * K), M, K, K), 1e-4, 1e-4);
   });
 
   it('a batch of products against slices of one constant tensor packs each slice once', () => {
@@ -56,7 +59,7 @@ describe('markConstant: packed constant weights', () => {
     const aData = randArray(nb * M * K, rnd);
     const bData = randArray(nb * K * N, rnd);
     const w = markConstant(Tensor.from(bData, [nb, K, N]));
-    const got = matmul(Tensor.from(aData, [nb, M, K]), w).data;
+    const got = f32(matmul(Tensor.from(aData, [nb, M, K]), w));
     for (let i = 0; i < nb; i++)
       expectClose(got.subarray(i * M * N, (i + 1) * M * N), refMatmul(aData, bData, M, K, N, i * M * K, i * K * N), 1e-4, 1e-4);
   });

@@ -2,7 +2,7 @@ import type { BinaryOp, UnaryOp, UnaryParamOp } from '../backend.js';
 import { allocate, type DType, isFloat } from '../dtype.js';
 import { broadcastStrides, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { erfWasm, geluWasm } from './fused-wasm.js';
+import { erfWasm, geluWasm, sigmoidWasm } from './fused-wasm.js';
 
 /** erf by Abramowitz–Stegun 7.1.26 refined: max abs error ~1.2e-7 (W. J. Cody's rational form would be overkill for float32). */
 export function erfScalar(x: number): number {
@@ -98,7 +98,11 @@ export function unaryParamFn(p: UnaryParamOp): (v: number) => number {
 }
 
 /** The float32 unary ops with a WebAssembly SIMD kernel (each returns false where WebAssembly is unavailable). */
-const WASM_UNARY: Partial<Record<UnaryOp, (x: Float32Array, y: Float32Array) => boolean>> = { gelu: geluWasm, erf: erfWasm };
+const WASM_UNARY: Partial<Record<UnaryOp, (x: Float32Array, y: Float32Array) => boolean>> = {
+  gelu: geluWasm,
+  erf: erfWasm,
+  sigmoid: sigmoidWasm,
+};
 
 /**
  * A unary op elementwise: float32 GELU and erf on the WebAssembly kernels, ReLU in a direct loop,

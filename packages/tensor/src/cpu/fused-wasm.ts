@@ -32,6 +32,22 @@ interface FusedExports {
   gelu(x: number, y: number, n4: number): void;
   geluGrad(x: number, y: number, dy: number, dx: number, n4: number): void;
   erf(x: number, y: number, n4: number): void;
+  sigmoid(x: number, y: number, n4: number): void;
+  depthwise(
+    x: number,
+    w: number,
+    y: number,
+    planes: number,
+    H: number,
+    W: number,
+    kh: number,
+    kw: number,
+    oh: number,
+    ow: number,
+    pt: number,
+    pl: number,
+    lohi: number,
+  ): void;
 }
 
 interface FusedState {
@@ -273,6 +289,53 @@ export function softmaxRowsWasm(X: Float32Array, Y: Float32Array, rows: number, 
 /** y = erf(x) with the WebAssembly kernel (relative error < 1.2e-7 on erfc); false when unavailable (the JS kernel runs). */
 export function erfWasm(X: Float32Array, Y: Float32Array): boolean {
   return elementwise([X], Y, (ex, [x], n4) => ex.erf(x as number, x as number, n4));
+}
+
+/** y = 1/(1 + e^(−x)) with the WebAssembly kernel (Cephes expf); false when unavailable (the JS kernel runs). */
+export function sigmoidWasm(X: Float32Array, Y: Float32Array): boolean {
+  return elementwise([X], Y, (ex, [x], n4) => ex.sigmoid(x as number, x as number, n4));
+}
+
+/** Geometry of a stride-1, dilation-1 depthwise convolution with one filter per plane. */
+export interface DepthwisePlanes {
+  planes: number;
+  H: number;
+  W: number;
+  kh: number;
+  kw: number;
+  oh: number;
+  ow: number;
+  /** Top and left padding. */
+  pt: number;
+  pl: number;
+  /** Per kernel column: the first output column and the end of the run it reads inside the input (2·kw values). */
+  lohi: Int32Array;
+}
+
+/**
+ * Y[p] = X[p] ⋆ Wt[p] for every plane p (float32 sums) with the WebAssembly kernel, in chunks of
+ * planes of about 1 MiB; false when unavailable (the JS kernel runs).
+ */
+export function depthwiseWasm(X: Float32Array, Wt: Float32Array, Y: Float32Array, d: DepthwisePlanes): boolean {
+  const { H, W, kh, kw, oh, ow } = d;
+  const per = H * W + oh * ow + kh * kw;
+  const chunk = Math.max(1, Math.floor(CHUNK_FLOATS / per));
+  const n = Math.min(chunk, d.planes);
+  const xAt = HEADER + align(2 * kw * 4);
+  const wAt = xAt + align(n * H * W * 4);
+  const yAt = wAt + align(n * kh * kw * 4);
+  const s = ready(yAt + n * oh * ow * 4);
+  if (!s) return false;
+  new Int32Array(s.memory.buffer, HEADER, 2 * kw).set(d.lohi);
+  for (let p0 = 0; p0 < d.planes; p0 += chunk) {
+    const m = Math.min(chunk, d.planes - p0);
+    s.f.set(X.subarray(p0 * H * W, (p0 + m) * H * W), xAt >> 2);
+    s.f.set(Wt.subarray(p0 * kh * kw, (p0 + m) * kh * kw), wAt >> 2);
+    s.f.fill(0, yAt >> 2, (yAt >> 2) + m * oh * ow);
+    s.ex.depthwise(xAt, wAt, yAt, m, H, W, kh, kw, oh, ow, d.pt, d.pl, HEADER);
+    Y.set(s.f.subarray(yAt >> 2, (yAt >> 2) + m * oh * ow), p0 * oh * ow);
+  }
+  return true;
 }
 
 /** dx = dy·GELU′(x) with the WebAssembly kernel, from x, y = GELU(x) and dy; false when unavailable (the JS kernel runs). */
