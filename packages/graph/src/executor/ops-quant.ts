@@ -26,6 +26,29 @@ const INT32 = 6;
 const f32 = Math.fround;
 type Nums = ArrayLike<number>;
 
+/** The saturation range [lo, hi] of a quantized integer type (ONNX type code), or undefined. @example quantRange(3) // [-128, 127] */
+export function quantRange(code: number): readonly [number, number] | undefined {
+  return RANGE[code];
+}
+
+/**
+ * Maps each element index of a tensor of `shape` to the index of its scale (and zero point): 0 when
+ * `perTensor`, the index along `axis` (per-axis, `block` 0), or the block of `block` indices along it
+ * within a scale of the tensor's shape with that axis divided by `block`, rounded up (blocked).
+ * @example quantParamIndex([2, 4], 1, 2, false)(5) // 2 (row 1, block 0)
+ */
+export function quantParamIndex(shape: readonly number[], axis: number, block: number, perTensor: boolean): (i: number) => number {
+  if (perTensor) return () => 0;
+  const dim = shape[axis] as number;
+  const inner = shape.slice(axis + 1).reduce((p, d) => p * d, 1);
+  if (block === 0) return (i) => Math.floor(i / inner) % dim;
+  const nb = Math.ceil(dim / block);
+  return (i) => {
+    const c = Math.floor(i / inner) % dim;
+    return (Math.floor(i / (inner * dim)) * nb + Math.floor(c / block)) * inner + (i % inner);
+  };
+}
+
 /** Round half to even (`std::nearbyint` in the default rounding mode). @example roundHalfEven(2.5) // 2 */
 export function roundHalfEven(v: number): number {
   const f = Math.floor(v);
@@ -79,20 +102,19 @@ function paramIndex(ctx: OpContext, x: Tensor, scale: Tensor, zp: Tensor | undef
   if (zp && !sameDims(zp.shape, scale.shape))
     throw invalid(ctx, `zero point ${fmtShape(zp.shape)} must have the scale's shape ${fmtShape(scale.shape)}`);
   const block = ctx.opset >= 21 ? attr(ctx.node, 'block_size', 'int', 0) : 0;
-  if (block === 0 && scale.size === 1 && scale.rank <= 1) return () => 0;
+  if (block === 0 && scale.size === 1 && scale.rank <= 1) return quantParamIndex(x.shape, 0, 0, true);
   if (ctx.opset < 13) throw invalid(ctx, `the scale must be a scalar before opset 13, got ${fmtShape(scale.shape)}`);
   const a = attr(ctx.node, 'axis', 'int', 1);
   const axis = normAxis(a, x.rank);
   if (!(axis >= 0 && axis < x.rank)) throw invalid(ctx, `axis ${a} is outside the rank ${x.rank} of x ${fmtShape(x.shape)}`);
   const dim = x.shape[axis] as number;
-  const inner = x.shape.slice(axis + 1).reduce((p, d) => p * d, 1);
   if (block === 0) {
     if (scale.rank !== 1 || scale.size !== dim)
       throw invalid(
         ctx,
         `a per-axis scale must be 1-D of size ${dim} (axis ${axis} of x ${fmtShape(x.shape)}), got ${fmtShape(scale.shape)}`,
       );
-    return (i) => Math.floor(i / inner) % dim;
+    return quantParamIndex(x.shape, axis, 0, false);
   }
   const nb = block > 0 ? Math.ceil(dim / block) : -1;
   const want = x.shape.map((d, k) => (k === axis ? nb : d));
@@ -101,10 +123,7 @@ function paramIndex(ctx: OpContext, x: Tensor, scale: Tensor, zp: Tensor | undef
       ctx,
       `block_size ${block} along axis ${axis} of x ${fmtShape(x.shape)} needs a scale of shape ${fmtShape(want)}, got ${fmtShape(scale.shape)}; check block_size`,
     );
-  return (i) => {
-    const c = Math.floor(i / inner) % dim;
-    return (Math.floor(i / (inner * dim)) * nb + Math.floor(c / block)) * inner + (i % inner);
-  };
+  return quantParamIndex(x.shape, axis, block, false);
 }
 
 /** Quantized values as an int32 tensor tagged with their ONNX type. */

@@ -3,6 +3,7 @@ import { attr, type Graph, type Model, type Node } from '../ir.js';
 import { isLazy, LazyTensor } from '../lazy-tensor.js';
 import { analyzeFoldability, centerTensor, type FoldabilityReport, type MergedScale, type SharedWeight } from './foldability.js';
 import { constantOf } from './graph-facts.js';
+import { dropReplacedDequantize, keepLayerNorms, type RequantizedWeight, refoldKeepingRequantized, requantizeInto } from './quantized.js';
 import { assertModel, recognizeLayerNorms } from './recognize.js';
 import { derivedTensor } from './storage.js';
 import { type VerifyOptions, type VerifyResult, verifyEquivalence } from './verify.js';
@@ -33,6 +34,8 @@ export interface FoldOptions {
   foldBias?: boolean;
   /** Passed on to `verifyEquivalence` (inputs, seed, runs, execute). */
   verifyOptions?: Omit<VerifyOptions, 'tolerance'>;
+  /** LayerNorms to leave as they are: node name → the reason to report (their whole component stays). */
+  keep?: Record<string, string>;
 }
 
 /** What `foldLayerNorms` changed and why it left the rest alone. */
@@ -65,6 +68,13 @@ export interface FoldReport {
    * verification tolerance grows to 8× this, since the converted model computes with rounded weights.
    */
   storageRounding: number;
+  /**
+   * Quantized weights (DequantizeLinear of constants) that were centered and requantized with their own
+   * scheme; their change counts in `storageRounding`. When the fold then fails verification, the
+   * components whose requantization moves the outputs beyond the tolerance are left unconverted (in
+   * `skipped`, with the measured difference) and the rest is folded.
+   */
+  requantized: RequantizedWeight[];
   /** Parameters centered (value name → new initializer). */
   centered: {
     /** The original constant's value name. */
@@ -134,10 +144,12 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
   const m = rec.model;
   const g = m.graph;
   const analysis = analyzeFoldability(m);
+  if (opts.keep) keepLayerNorms(analysis, opts.keep);
   const report: FoldReport = {
     folded: [],
     skipped: [],
     untied: analysis.sharedWeights,
+    requantized: [],
     centered: [],
     analysis,
     recognized: rec.fused.length,
@@ -181,7 +193,12 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
           const center = (src: Tensor) => centerTensor(scale ? scaleAlong(src, scale, p.axis) : src, p.axis);
           // A streamed weight (LazyTensor) is centered when its copy is read: one weight in memory at a time.
           const centered = isLazy(t) ? LazyTensor.derive(t, t.shape, 'float32', center) : new Tensor(t.shape, 'float32', center(t));
-          g.initializers.set(into, stored(t, centered));
+          const rq = requantizeInto(g, p.name, into, centered, producers, (v) => constantOf(g, v, producers));
+          if (rq) {
+            const change = relativeChange(centered, rq.value);
+            report.requantized.push({ param: rq.param, into: rq.into, scheme: rq.scheme, change, component: comp.id });
+            report.storageRounding = Math.max(report.storageRounding, change);
+          } else g.initializers.set(into, stored(t, centered));
           copies.set(key, into);
           report.centered.push({ param: p.name, axis: p.axis, into, reader: p.reader });
         }
@@ -220,6 +237,10 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
   const scales = analysis.components.flatMap((c) => (c.foldable ? c.mergedScales.map((m) => m.scale) : []));
   for (const name of [...report.centered.map((c) => c.param), ...betas, ...scales])
     if (!cons.has(name) && !outs.has(name) && g.initializers.has(name)) g.initializers.delete(name);
+  dropReplacedDequantize(
+    g,
+    report.requantized.map((r) => r.param),
+  );
   // 4. Opset.
   if (format === 'onnx23' && opset < 23 && report.folded.length > 0) report.opset = upgradeOpset(m, 23);
 
@@ -229,6 +250,8 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
     const v = verifyEquivalence(model, m, { ...opts.verifyOptions, tolerance });
     result.verification = v;
     if (!v.equivalent && !opts.force) {
+      const kept = report.requantized.length > 0 ? refoldKeepingRequantized(model, opts, result, foldLayerNorms) : undefined;
+      if (kept) return kept;
       const worst = v.outputs.reduce(
         (a, b) => (b.maxRelDiff > a.maxRelDiff ? b : a),
         v.outputs[0] ?? { name: '?', maxRelDiff: 0, maxAbsDiff: 0, argmaxAgreement: 1 },

@@ -2,6 +2,7 @@ import { type DType, Tensor } from '@normkit/tensor';
 import { isNativeDType } from '../elem-types.js';
 import { inferValueInfos } from '../executor/shape-inference.js';
 import { type Dim, type Graph, Model } from '../ir.js';
+import { dequantizedValue, quantizedWeight } from './quantized.js';
 
 /** A partially known shape: numbers where known, `undefined` where not (symbolic or not inferable). */
 export type PartialShape = (number | undefined)[];
@@ -18,7 +19,8 @@ export interface GraphFacts {
 }
 
 /**
- * The constant tensor behind a value: an initializer, a Constant node, or an Identity chain to one.
+ * The constant tensor behind a value: an initializer, a Constant node, an Identity chain to one, or a
+ * DequantizeLinear of constants (a quantized weight: its dequantized value).
  * @example constantOf(model.graph, 'gamma')?.shape; // [768]
  */
 export function constantOf(g: Graph, name: string, producers = g.producers()): Tensor | undefined {
@@ -44,7 +46,9 @@ export function constantOf(g: Graph, name: string, producers = g.producers()): T
       name = p.inputs[0];
       continue;
     }
-    return undefined;
+    // A weight stored quantized: its dequantized value.
+    const w = quantizedWeight(name, producers, (v) => constantOf(g, v, producers));
+    return w && dequantizedValue(w);
   }
   return undefined;
 }

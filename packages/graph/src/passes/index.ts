@@ -13,6 +13,7 @@ export {
   type SharedWeight,
 } from './foldability.js';
 export { constantOf, type GraphFacts, inferFacts, type PartialShape } from './graph-facts.js';
+export { type QuantizedWeight, quantizedWeight, type RequantizedWeight, requantize } from './quantized.js';
 export { type FusedNorm, type NearMiss, type RecognizeResult, recognizeLayerNorms } from './recognize.js';
 export { derivedTensor, setTensorDerivation, type TensorDerivation } from './storage.js';
 export {

@@ -1,0 +1,246 @@
+import { NormkitError, Tensor } from '@normkit/tensor';
+import { elemTypeName, narrowValue, tagElemType, taggedElemType } from '../elem-types.js';
+import { quantParamIndex, quantRange, roundHalfEven } from '../executor/ops-quant.js';
+import { kernelFor } from '../executor/registry.js';
+import { attr, type Graph, type Model, type Node } from '../ir.js';
+import type { FoldOptions, FoldResult } from './fold.js';
+import type { FoldabilityReport } from './foldability.js';
+
+// Folding LayerNorms into quantized weights. A weight stored as DequantizeLinear(integer constant, scale,
+// zero point) is a constant to the passes (`constantOf` gives its dequantized value), so the analysis
+// treats it like a float weight; folding centers that value and requantizes it with the weight's own
+// scheme (type, axis / block layout; new scales and zero points from the centered values) into a new
+// DequantizeLinear. Requantizing rounds, so a component whose outputs then move beyond the verification
+// tolerance is left unconverted, with the measured difference as its reason.
+
+/** A weight stored quantized: a DequantizeLinear node whose inputs are constants. */
+export interface QuantizedWeight {
+  /** The DequantizeLinear node. */
+  node: Node;
+  /** The quantized integers (an int32 tensor tagged with their ONNX type). */
+  q: Tensor;
+  /** Its scales. */
+  scale: Tensor;
+  /** Its zero points, when it has them. */
+  zp?: Tensor;
+}
+
+/** The DequantizeLinear writes every attribute it reads at this opset (block_size, output_dtype). */
+const DQ_OPSET = 23;
+
+/**
+ * The quantized weight behind value `name`: the DequantizeLinear (default domain) writing it when its
+ * inputs are constants (`constant` resolves a value name), else undefined.
+ * @example quantizedWeight('w_dq', g.producers(), (v) => constantOf(g, v))?.q.shape // [64, 32]
+ */
+export function quantizedWeight(
+  name: string,
+  producers: Map<string, Node>,
+  constant: (v: string) => Tensor | undefined,
+): QuantizedWeight | undefined {
+  const p = producers.get(name);
+  if (p?.opType !== 'DequantizeLinear' || (p.domain !== '' && p.domain !== 'ai.onnx')) return undefined;
+  const [q, scale, zp] = [0, 1, 2].map((i) => (p.inputs[i] ? constant(p.inputs[i] as string) : undefined));
+  if (!q || !scale || (p.inputs[2] && !zp)) return undefined;
+  return { node: p, q, scale, zp };
+}
+
+const values = new WeakMap<Node, { inputs: Tensor[]; value: Tensor }>();
+
+/** The float value of a quantized weight (computed once per node and inputs), or undefined when its inputs are invalid. */
+export function dequantizedValue(w: QuantizedWeight): Tensor | undefined {
+  const inputs = [w.q, w.scale, ...(w.zp ? [w.zp] : [])];
+  const hit = values.get(w.node);
+  if (hit && hit.inputs.length === inputs.length && hit.inputs.every((t, i) => t === inputs[i])) return hit.value;
+  const kernel = kernelFor('', 'DequantizeLinear');
+  try {
+    const value = kernel?.({ node: w.node, opset: DQ_OPSET, inputs: [w.q, w.scale, w.zp] })[0];
+    if (value) values.set(w.node, { inputs, value });
+    return value;
+  } catch {
+    return undefined;
+  }
+}
+
+/** How a weight is quantized, for reports: `int8 per-axis (axis 1)`. */
+function schemeOf(w: QuantizedWeight, code: number): string {
+  const block = attr(w.node, 'block_size', 'int', 0);
+  const layout =
+    w.scale.size === 1 && block === 0
+      ? 'per-tensor'
+      : block
+        ? `blocked (axis ${axisOf(w)}, block ${block})`
+        : `per-axis (axis ${axisOf(w)})`;
+  return `${elemTypeName(code)} ${layout}`;
+}
+
+const axisOf = (w: QuantizedWeight) => {
+  const a = attr(w.node, 'axis', 'int', 1);
+  return a < 0 ? a + w.q.rank : a;
+};
+
+/**
+ * `values` (shaped like the weight) quantized with the weight's scheme: its type and axis / block layout,
+ * a new scale (and zero point) per group from the group's range — symmetric (zero point 0) when the type
+ * is signed and the weight's zero points are absent or all 0, else asymmetric over [min(0, lo), max(0, hi)].
+ * Scales keep their storage type (float16 scales are rounded to float16).
+ * @example requantize(w, centered.data).q // int8 values of the centered weight, same layout as w.q
+ */
+export function requantize(w: QuantizedWeight, vals: ArrayLike<number>): { q: Tensor; scale: Tensor; zp?: Tensor; code: number } {
+  const code = taggedElemType(w.q) ?? (w.zp ? taggedElemType(w.zp) : undefined) ?? (w.zp ? undefined : 2);
+  const range = code === undefined ? undefined : quantRange(code);
+  if (code === undefined || !range)
+    throw new NormkitError(
+      'UNSUPPORTED_DTYPE',
+      `cannot requantize the weight of "${w.node.name}": its quantized type is ${code === undefined ? 'unknown (an untagged int32 tensor)' : elemTypeName(code)}`,
+      { node: w.node.name },
+    );
+  const [lo, hi] = range;
+  const block = attr(w.node, 'block_size', 'int', 0);
+  const at = quantParamIndex(w.q.shape, axisOf(w), block, w.scale.size === 1 && block === 0);
+  const groups = w.scale.size;
+  const min = new Float64Array(groups);
+  const max = new Float64Array(groups);
+  for (let i = 0; i < vals.length; i++) {
+    const g = at(i);
+    min[g] = Math.min(min[g] as number, vals[i] as number);
+    max[g] = Math.max(max[g] as number, vals[i] as number);
+  }
+  const zps = w.zp ? Array.from(w.zp.data as ArrayLike<number>) : [];
+  const symmetric = lo < 0 && zps.every((z) => z === 0);
+  const scaleCode = taggedElemType(w.scale) ?? 1;
+  const scale = new Float32Array(groups);
+  const zp = new Int32Array(groups);
+  for (let g = 0; g < groups; g++) {
+    const span = symmetric ? Math.max(-(min[g] as number), max[g] as number) / hi : ((max[g] as number) - (min[g] as number)) / (hi - lo);
+    const s = narrowValue(scaleCode, Math.fround(span > 0 ? span : 1));
+    scale[g] = s;
+    zp[g] = symmetric ? 0 : Math.max(lo, Math.min(hi, roundHalfEven(lo - (min[g] as number) / s)));
+  }
+  const q = new Int32Array(vals.length);
+  for (let i = 0; i < q.length; i++) {
+    const g = at(i);
+    q[i] = Math.max(lo, Math.min(hi, roundHalfEven(Math.fround((vals[i] as number) / (scale[g] as number))) + (zp[g] as number)));
+  }
+  const scaleT = new Tensor(w.scale.shape, 'float32', scale);
+  return {
+    q: tagElemType(new Tensor(w.q.shape, 'int32', q), code),
+    scale: scaleCode === 1 ? scaleT : tagElemType(scaleT, scaleCode),
+    zp: symmetric && !w.zp ? undefined : tagElemType(new Tensor(w.scale.shape, 'int32', zp), code),
+    code,
+  };
+}
+
+/** A weight that folding centered and requantized (see `FoldReport.requantized`). */
+export interface RequantizedWeight {
+  /** The DequantizeLinear output that held the weight. */
+  param: string;
+  /** The new DequantizeLinear output holding the centered, requantized weight. */
+  into: string;
+  /** Its scheme, e.g. `int8 per-axis (axis 1)`. */
+  scheme: string;
+  /** max |requantized − centered| / max |centered|: what requantizing changed (`FoldReport.storageRounding` counts it). */
+  change: number;
+  /** The component (index into the analysis' components) whose source it belongs to. */
+  component: number;
+}
+
+/**
+ * When value `name` is a quantized weight, stores `centered` (its centered value) as `into`: requantized
+ * with its scheme (`requantize`) into new initializers that a new DequantizeLinear (same attributes)
+ * reads. Returns the new weight's name, scheme and dequantized value, or undefined (storing nothing)
+ * when `name` is not a quantized weight.
+ * @example requantizeInto(g, 'w_dq', 'w_dq_centered', centered, g.producers(), (v) => constantOf(g, v))
+ */
+export function requantizeInto(
+  g: Graph,
+  name: string,
+  into: string,
+  centered: Tensor,
+  producers: Map<string, Node>,
+  constant: (v: string) => Tensor | undefined,
+): { param: string; into: string; scheme: string; value: Tensor } | undefined {
+  const w = quantizedWeight(name, producers, constant);
+  if (!w) return undefined;
+  const r = requantize(w, centered.data as ArrayLike<number>);
+  const add = (suffix: string, t: Tensor) => {
+    const n = g.uniqueName(`${into}_${suffix}`);
+    g.initializers.set(n, t);
+    return n;
+  };
+  const inputs = [add('quantized', r.q), add('scale', r.scale), ...(r.zp ? [add('zero_point', r.zp)] : [])];
+  const node: Node = {
+    name: g.uniqueName(`${into}_DequantizeLinear`),
+    opType: 'DequantizeLinear',
+    domain: w.node.domain,
+    inputs,
+    outputs: [into],
+    attributes: { ...w.node.attributes },
+  };
+  g.nodes.unshift(node);
+  const back = dequantizedValue({ node, q: r.q, scale: r.scale, zp: r.zp });
+  if (!back) throw new NormkitError('FOLD_INTERNAL', `foldLayerNorms: the requantized weight "${into}" does not dequantize`);
+  return { param: name, into, scheme: schemeOf(w, r.code), value: back };
+}
+
+/**
+ * Removes the DequantizeLinear nodes writing `params` once nothing reads them (their weights were
+ * replaced by requantized copies), and their initializers that nothing else reads.
+ */
+export function dropReplacedDequantize(g: Graph, params: string[]): void {
+  const cons = g.consumers();
+  const outs = new Set(g.outputs.map((o) => o.name));
+  const gone = new Set(params.filter((p) => !cons.has(p) && !outs.has(p)));
+  const dead = g.nodes.filter((n) => n.opType === 'DequantizeLinear' && n.outputs.length === 1 && gone.has(n.outputs[0] as string));
+  if (dead.length === 0) return;
+  g.nodes = g.nodes.filter((n) => !dead.includes(n));
+  const after = g.consumers();
+  for (const n of dead) for (const i of n.inputs) if (i && !after.has(i) && !outs.has(i)) g.initializers.delete(i);
+}
+
+/**
+ * Marks the components holding the LayerNorms named in `keep` (name → reason) as not foldable, with that
+ * reason on each of their LNs: they stay LayerNormalization.
+ */
+export function keepLayerNorms(analysis: FoldabilityReport, keep: Record<string, string>): void {
+  for (const comp of analysis.components) {
+    const why = comp.layerNorms.map((n) => keep[n]).find((r) => r !== undefined);
+    if (!comp.foldable || why === undefined) continue;
+    comp.foldable = false;
+    comp.reason = why;
+    for (const ln of analysis.layerNorms)
+      if (ln.component === comp.id && ln.foldable) {
+        ln.foldable = false;
+        ln.reason = why;
+      }
+  }
+}
+
+/**
+ * After a fold whose verification failed with requantized weights: folds each component holding
+ * requantized weights on its own, keeps those whose outputs then move beyond the tolerance (the measured
+ * difference is their reason), and folds the rest. Returns that result when it verifies, else undefined
+ * (the caller reports the original failure). `fold` is `foldLayerNorms`.
+ */
+export function refoldKeepingRequantized(
+  model: Model,
+  opts: FoldOptions,
+  failed: FoldResult,
+  fold: (m: Model, o: FoldOptions) => FoldResult,
+): FoldResult | undefined {
+  const req = failed.report.requantized;
+  const comps = [...new Set(req.map((r) => r.component))];
+  const lnsOf = (c: number) => failed.report.analysis.components[c]?.layerNorms ?? [];
+  const keep: Record<string, string> = { ...opts.keep };
+  for (const c of comps) {
+    const others = Object.fromEntries(comps.filter((o) => o !== c).flatMap((o) => lnsOf(o).map((n) => [n, 'tried separately'])));
+    const v = fold(model, { ...opts, keep: { ...keep, ...others }, force: true }).verification;
+    if (!v || v.equivalent) continue;
+    const worst = v.outputs.reduce((a, b) => (b.maxRelDiff > a.maxRelDiff ? b : a));
+    const schemes = [...new Set(req.filter((r) => r.component === c).map((r) => r.scheme))].join(', ');
+    const why = `requantizing its centered weights (${schemes}) moves output "${worst.name}" by ${worst.maxRelDiff.toExponential(2)} relative, beyond the verification tolerance ${v.tolerance}; it stays LayerNormalization`;
+    for (const n of lnsOf(c)) keep[n] = why;
+  }
+  const result = fold(model, { ...opts, keep, force: true });
+  return result.verification?.equivalent ? result : undefined;
+}
