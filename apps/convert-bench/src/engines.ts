@@ -190,6 +190,7 @@ async function createOrtRunner(src: ModelSource): Promise<Runner> {
     if (src.path) session = await ort.InferenceSession.create(src.path, opts);
     else {
       const onnx = await loadOnnx();
+      // A model past protobuf's 2 GiB limit throws MODEL_TOO_LARGE here: it must be loaded from its files.
       const bytes = need(onnx, '@normkit/onnx', 'encodeModel')(src.model) as Uint8Array;
       session = await ort.InferenceSession.create(bytes, opts);
     }

@@ -35,6 +35,11 @@ export async function verifyInEngine(
     if (e instanceof CliError) return { engine, skipped: e.message };
     throw e;
   }
+  let released = false;
+  const release = async () => {
+    if (!released) await ra.dispose();
+    released = true;
+  };
   try {
     const refs: Record<string, Tensor>[] = [];
     try {
@@ -43,6 +48,8 @@ export async function verifyInEngine(
       if (e instanceof CliError) return { engine, skipped: e.message };
       throw e;
     }
+    // One model in the engine at a time (onnxruntime holds every weight).
+    await release();
     let rb: Awaited<ReturnType<typeof createRunner>> | undefined;
     const perOutput = new Map<string, OutputDiff[]>();
     try {
@@ -70,7 +77,7 @@ export async function verifyInEngine(
     const equivalent = [...perOutput.values()].every((ds) => ds.every((d) => d.withinTolerance));
     return { engine, equivalent, ...worst(outputs), outputs };
   } finally {
-    await ra.dispose();
+    await release();
   }
 }
 

@@ -1,4 +1,5 @@
 import { realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Model } from '@normkit/graph';
 import { worst } from '../compare.js';
@@ -142,6 +143,44 @@ export async function convertModel(
   };
 }
 
+/** Bytes the model's initializers take in memory (float32 for float16 weights): about what onnxruntime holds. */
+export function weightBytes(m: Model): number {
+  const bytes: Record<string, number> = { float32: 4, float64: 8, int32: 4, int64: 8, bool: 1 };
+  let n = 0;
+  for (const t of m.graph.initializers.values()) n += t.size * (bytes[t.dtype] ?? 4);
+  return n;
+}
+
+/**
+ * Why onnxruntime cannot verify a model of `bytes` here, or undefined when it can: it holds every
+ * weight in memory (the original's, then the converted model's), which must fit in half of the
+ * machine's memory.
+ * @example ortWontFit(28e9, 24 * 2 ** 30) // 'the model's weights take 28.0 GB; ...'
+ */
+export function ortWontFit(bytes: number, memory = totalmem()): string | undefined {
+  if (bytes <= memory / 2) return undefined;
+  const gb = (n: number) => `${(n / 1e9).toFixed(1)} GB`;
+  return `the model's weights take ${gb(bytes)}; onnxruntime holds every weight in memory, which is more than half of this machine's ${gb(memory)}; normkit-cpu verified it, streaming its weights`;
+}
+
+/** `r` with one more engine check (the onnxruntime one, made on the written files) merged in. */
+function withCheck(
+  r: Omit<ConvertResult, 'output' | 'written'>,
+  check: EngineCheck | undefined,
+): Omit<ConvertResult, 'output' | 'written'> {
+  if (!check) return r;
+  const verification = 'skipped' in check ? r.verification : [...r.verification, check];
+  const skippedVerification =
+    'skipped' in check ? [...r.skippedVerification, { engine: check.engine, reason: check.skipped }] : r.skippedVerification;
+  return {
+    ...r,
+    ...worst(verification),
+    verification,
+    skippedVerification,
+    equivalent: verification.length > 0 && verification.every((v) => v.equivalent),
+  };
+}
+
 /** Throws unless `out` is a different file from `input` (by path, real path and inode). */
 export async function assertNotSameFile(input: string, out: string): Promise<void> {
   const same = new CliError(
@@ -207,25 +246,58 @@ export async function convertCommand(ctx: Context, input: string, o: ConvertCliO
   await assertNotSameFile(input, o.output);
   await assertWritable(o.output);
   const opened = await openModel(input, { ctx });
-  const { model, result } = await convertModel(
+  // onnxruntime checks the converted model as written (loaded from the files, before they are moved
+  // into place), so the other engines verify first.
+  const { model, result: before } = await convertModel(
     opened.model,
     opened.label,
-    { rmsFormat: o.rmsFormat, engines, seed, runs, dims, tolerance, ...(opened.path ? { path: opened.path } : {}) },
+    { rmsFormat: o.rmsFormat, engines: engines.filter((e) => e !== 'onnxruntime'), seed, runs, dims, tolerance },
     ctx,
   );
+  let ortCheck: EngineCheck | undefined;
+  const current = () => withCheck(before, ortCheck);
+  const tooBig = engines.includes('onnxruntime') ? ortWontFit(weightBytes(opened.model)) : undefined;
+  if (tooBig) {
+    ortCheck = { engine: 'onnxruntime', skipped: tooBig };
+    ctx.warn(`onnxruntime did not verify: ${tooBig}`);
+  }
+  const onnx = await loadOnnx();
+  const save = need(onnx, '@normkit/onnx', 'saveModel');
+  const feeds = engines.includes('onnxruntime') && !tooBig ? await seededFeeds(opened.model, seed, runs, dims) : undefined;
+  const notWritten = new Error('not written');
   let written = false;
-  if (result.equivalent || o.force) {
-    const onnx = await loadOnnx();
+  if (feeds || current().equivalent || o.force) {
     const s = ctx.step(`write ${o.output}`);
     try {
-      await need(onnx, '@normkit/onnx', 'saveModel')(model, o.output);
+      await save(model, o.output, {
+        check: async (path: string) => {
+          if (feeds) {
+            const v = ctx.step('verify in onnxruntime (from the written files)');
+            ortCheck = await verifyInEngine(
+              'onnxruntime',
+              { model: opened.model, path: opened.path },
+              { model, path },
+              feeds,
+              before.tolerance,
+            );
+            v.end('skipped' in ortCheck ? 'skipped' : ortCheck.equivalent ? `equal, max |Δ| ${sci(ortCheck.maxAbsDiff)}` : 'DIFFERENT');
+          }
+          if (!current().equivalent && !o.force) throw notWritten;
+        },
+      });
+      written = true;
+      s.end();
     } catch (e) {
-      ctx.closeStep(' failed');
-      throw asInputError(e, o.output);
+      if (e !== notWritten) {
+        ctx.closeStep(' failed');
+        throw isNormkitError(e) ? asInputError(e, o.output) : e;
+      }
+      s.end('not written');
     }
-    s.end();
-    written = true;
   }
+  const result = current();
+  if (ortCheck && 'skipped' in ortCheck && !tooBig && result.verification.length > 0)
+    ctx.warn(`onnxruntime could not run the reference model, so it did not verify: ${ortCheck.skipped}`);
   const doc: ConvertResult = { ...result, output: o.output, written };
   if (o.session) await writeSessionFile(o.session, 'convert', doc);
   ctx.emit(doc, () => renderConvert(doc));
