@@ -31,7 +31,15 @@ export {
 export { isConstantData, markConstant } from './constant-data.js';
 export { CpuBackend, cpuGradKernels } from './cpu/backend.js';
 export { gemmF32, gemmJs } from './cpu/gemm.js';
-export { disposeGemmThreads, type GemmInfo, gemmInfo, gemmThreads, setGemmThreads, wasmGemmAvailable } from './cpu/gemm-wasm.js';
+export {
+  disposeGemmThreads,
+  type GemmInfo,
+  gemmInfo,
+  gemmThreads,
+  setGemmFma,
+  setGemmThreads,
+  wasmGemmAvailable,
+} from './cpu/gemm-wasm.js';
 export {
   allocate,
   bytesPerElement,

@@ -14,7 +14,15 @@
 // blocks in Atomics.wait until the helpers have finished theirs.
 
 import { isConstantData } from '../constant-data.js';
-import { GEMM_MR, GEMM_NR, GEMM_WASM_BASE64, GEMM_WASM_SHARED_BASE64 } from './gemm-wasm.generated.js';
+import {
+  GEMM_FMA_WASM_BASE64,
+  GEMM_FMA_WASM_SHARED_BASE64,
+  GEMM_MR,
+  GEMM_NR,
+  GEMM_WASM_BASE64,
+  GEMM_WASM_SHARED_BASE64,
+  RELAXED_SIMD_PROBE_BASE64,
+} from './gemm-wasm.generated.js';
 import { decodeBase64, ensureBytes } from './wasm-memory.js';
 
 interface GemmExports {
@@ -145,6 +153,8 @@ interface Helper {
 interface WasmState {
   MR: number;
   NR: number;
+  /** The micro-kernel multiply-adds with relaxed SIMD's fused f32x4.relaxed_madd. */
+  fma: boolean;
   memory: WebAssembly.Memory;
   module: WebAssembly.Module;
   ex: GemmExports;
@@ -220,6 +230,23 @@ export function setGemmThreads(n: number): number {
   return prev;
 }
 
+let fmaAllowed = true;
+
+/**
+ * Allows (default) or forbids the fused multiply-add GEMM variant where the engine has relaxed SIMD;
+ * `false` gives bit-for-bit the separate multiply and add. Resets the kernel. Returns the previous setting.
+ * @example const prev = setGemmFma(false); try { matmul(a, b) } finally { setGemmFma(prev) }
+ */
+export function setGemmFma(on: boolean): boolean {
+  const prev = fmaAllowed;
+  if (on !== prev) {
+    disposeGemmThreads();
+    fmaAllowed = on;
+    state = undefined;
+  }
+  return prev;
+}
+
 let kernelOverride: { plain: Uint8Array<ArrayBuffer>; shared: Uint8Array<ArrayBuffer>; MR: number; NR: number } | undefined;
 
 /**
@@ -239,17 +266,22 @@ function init(): WasmState | null {
   const MR = kernelOverride?.MR ?? GEMM_MR;
   const NR = kernelOverride?.NR ?? GEMM_NR;
   const tryShared = typeof SharedArrayBuffer === 'function' && typeof Atomics === 'object';
+  // Relaxed SIMD (browsers, Node ≥ 22) gives the fused multiply-add variant; its results may differ
+  // from the separate multiply and add in the last bit, as any FMA GEMM's do.
+  const fma = !kernelOverride && fmaAllowed && WebAssembly.validate(decodeBase64(RELAXED_SIMD_PROBE_BASE64));
   for (const shared of tryShared ? [true, false] : [false]) {
     try {
       const bytes = kernelOverride
         ? shared
           ? kernelOverride.shared
           : kernelOverride.plain
-        : decodeBase64(shared ? GEMM_WASM_SHARED_BASE64 : GEMM_WASM_BASE64);
+        : decodeBase64(
+            fma ? (shared ? GEMM_FMA_WASM_SHARED_BASE64 : GEMM_FMA_WASM_BASE64) : shared ? GEMM_WASM_SHARED_BASE64 : GEMM_WASM_BASE64,
+          );
       const module = new WebAssembly.Module(bytes);
       const memory = new WebAssembly.Memory(shared ? { initial: 1, maximum: 65536, shared: true } : { initial: 1 });
       const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
-      return { MR, NR, memory, module, ex, shared, helpers: [], nextIndex: 0, threadsOk: shared, arena: newArena() };
+      return { MR, NR, fma, memory, module, ex, shared, helpers: [], nextIndex: 0, threadsOk: shared, arena: newArena() };
     } catch {
       // SIMD, threads or shared memory unavailable: try the next variant, then give up (JS path).
     }
@@ -577,6 +609,8 @@ export interface GemmInfo {
   sharedMemory: boolean;
   /** Register tile of the micro-kernel, e.g. "4x8". */
   tile: string;
+  /** The micro-kernel uses relaxed SIMD's fused multiply-add (engines with relaxed SIMD). */
+  fma: boolean;
   /** Helper threads started. */
   helpers: number;
   /** Threads that computed the last WebAssembly product. */
@@ -587,7 +621,7 @@ export interface GemmInfo {
 
 /**
  * Reports the GEMM configuration (loads the kernel if needed).
- * @example gemmInfo() // { wasm: true, sharedMemory: true, tile: '4x8', helpers: 1, lastThreads: 2, packedBytes: 0 }
+ * @example gemmInfo() // { wasm: true, sharedMemory: true, tile: '4x8', fma: false, helpers: 1, lastThreads: 2, packedBytes: 0 }
  */
 export function gemmInfo(): GemmInfo {
   const ok = wasmGemmAvailable();
@@ -596,6 +630,7 @@ export function gemmInfo(): GemmInfo {
     wasm: ok,
     sharedMemory: s?.shared ?? false,
     tile: s ? `${s.MR}x${s.NR}` : 'none',
+    fma: s?.fma ?? false,
     helpers: s?.helpers.length ?? 0,
     lastThreads,
     packedBytes: s?.arena.bytes ?? 0,
