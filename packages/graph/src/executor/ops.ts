@@ -16,7 +16,7 @@ import { VISION_OPS } from './ops-vision.js';
 
 /**
  * The op modules, referenced so that bundlers keep them (each registers its kernels when loaded).
- * @example ops.length // 10
+ * @example ops.includes(SHAPE_OPS) // true
  */
 export const ops: readonly string[] = [
   ELEMENTWISE_OPS,
