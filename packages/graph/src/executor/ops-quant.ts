@@ -379,8 +379,8 @@ function convLikeShape(ctx: ShapeContext, xi: number, wi: number, dtype: string)
   return [{ ...out, dtype }];
 }
 
-/** MatMulNBits attributes, checked against the inputs. */
-function nbitsLayout(ctx: OpContext, a: Tensor, b: Tensor, scale: Tensor) {
+/** MatMulNBits attributes, checked against the inputs (A's last dim when A is given). @example nbitsLayout(ctx, a, b, scales).blocks // ⌈K / block_size⌉ */
+export function nbitsLayout(ctx: OpContext, a: Tensor | undefined, b: Tensor, scale: Tensor) {
   const K = attr(ctx.node, 'K', 'int', 0);
   const N = attr(ctx.node, 'N', 'int', 0);
   const bits = attr(ctx.node, 'bits', 'int', 4);
@@ -390,7 +390,7 @@ function nbitsLayout(ctx: OpContext, a: Tensor, b: Tensor, scale: Tensor) {
   if (!(block >= 16 && (block & (block - 1)) === 0)) throw invalid(ctx, `block_size must be a power of 2 and at least 16, got ${block}`);
   const blocks = Math.ceil(K / block);
   const blob = (block * bits) / 8;
-  if (a.shape[a.rank - 1] !== K) throw invalid(ctx, `A ${fmtShape(a.shape)} must end in K=${K}`);
+  if (a && a.shape[a.rank - 1] !== K) throw invalid(ctx, `A ${fmtShape(a.shape)} must end in K=${K}`);
   if (b.size !== N * blocks * blob)
     throw invalid(
       ctx,
@@ -418,8 +418,9 @@ function nbitsZeroPoints(ctx: OpContext, zp: Tensor | undefined, L: { N: number;
 /**
  * The float32 weight Wᵀ [K, N] of a MatMulNBits node: W[n, k] = (q − zp) · scale of k's block (or of
  * group g_idx[k]), q the `bits`-bit value k of row n of B (packed least significant bits first).
+ * @example nbitsWeight({ node, opset: 1, inputs: [undefined, b, scales] }).shape // [K, N]
  */
-function nbitsWeight(ctx: OpContext, a: Tensor): Tensor {
+export function nbitsWeight(ctx: OpContext, a: Tensor | undefined): Tensor {
   const b = need(ctx, 1, 'B');
   const scale = need(ctx, 2, 'scales');
   const L = nbitsLayout(ctx, a, b, scale);
@@ -457,6 +458,7 @@ defineOnnxOp('com.microsoft', 'MatMulNBits', {
     return [{ dtype: ins[0]?.dtype, shape: a ? [...a.slice(0, -1), attr(node, 'N', 'int')] : undefined }];
   },
   hostInputs: [1, 2, 3, 4, 5],
+  fold: 'linear',
 });
 
 /** Marker that ops.ts references so bundlers keep this module (its kernels register when it loads). */

@@ -3,7 +3,14 @@ import { attr, type Graph, type Model, type Node } from '../ir.js';
 import { isLazy, LazyTensor } from '../lazy-tensor.js';
 import { analyzeFoldability, centerTensor, type FoldabilityReport, type MergedScale, type SharedWeight } from './foldability.js';
 import { constantOf } from './graph-facts.js';
-import { dropReplacedDequantize, keepLayerNorms, type RequantizedWeight, refoldKeepingRequantized, requantizeInto } from './quantized.js';
+import {
+  centerableValue,
+  dropReplacedDequantize,
+  keepLayerNorms,
+  type RequantizedWeight,
+  refoldKeepingRequantized,
+  requantizeInto,
+} from './quantized.js';
 import { assertModel, recognizeLayerNorms } from './recognize.js';
 import { derivedTensor } from './storage.js';
 import { type VerifyOptions, type VerifyResult, verifyEquivalence } from './verify.js';
@@ -178,7 +185,7 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
         const key = `${p.name}|${p.axis}|${p.scale ?? ''}`;
         let into = copies.get(key);
         if (!into) {
-          const t = constantOf(g, p.name, producers);
+          const t = centerableValue(p, nodesByName.get(p.reader), (v) => constantOf(g, v, producers));
           if (!t) throw new NormkitError('FOLD_INTERNAL', `foldLayerNorms: source ${s.id} parameter "${p.name}" is not a constant`);
           if (t.dtype !== 'float32' && t.dtype !== 'float64')
             throw new NormkitError(
@@ -193,7 +200,7 @@ export function foldLayerNorms(model: Model, opts: FoldOptions = {}): FoldResult
           const center = (src: Tensor) => centerTensor(scale ? scaleAlong(src, scale, p.axis) : src, p.axis);
           // A streamed weight (LazyTensor) is centered when its copy is read: one weight in memory at a time.
           const centered = isLazy(t) ? LazyTensor.derive(t, t.shape, 'float32', center) : new Tensor(t.shape, 'float32', center(t));
-          const rq = requantizeInto(g, p.name, into, centered, producers, (v) => constantOf(g, v, producers));
+          const rq = requantizeInto(g, p.name, into, centered, producers, (v) => constantOf(g, v, producers), nodesByName.get(p.reader));
           if (rq) {
             const change = relativeChange(centered, rq.value);
             report.requantized.push({ param: rq.param, into: rq.into, scheme: rq.scheme, change, component: comp.id });

@@ -128,7 +128,8 @@ interface Walk {
  * this design: a backward walk from each LN's input through
  * zero-mean propagators (Add/Sub/Sum, per-token scaling, Reshape/Transpose/Flatten/Unsqueeze/Squeeze with
  * the normalized axis tracked, Gather/Slice/Concat on other axes, attention-weighted sums, Identity/
- * Dropout/Cast) to sources (MatMul/Gemm with constant weights, group-1 Conv, Gather from a constant
+ * Dropout/Cast) to sources (MatMul/Gemm with constant weights — float, or stored quantized as a
+ * DequantizeLinear of constants —, com.microsoft MatMulNBits, group-1 Conv, Gather from a constant
  * table, constants added in); LNs that share sources form a component; and a forward walk from every
  * source checks that each consumer reached is an LN over the same axis (mean-invariant), since centering
  * shifts the stream by a per-token constant. Every verdict carries a reason with the blocking node and
@@ -590,6 +591,15 @@ function backLinear(step: Step): Walk {
       const params: CenteredParam[] = [{ name: wName, axis: -r, reader: p.name, slot: 1 }];
       if (bias) params.push({ name: bias, axis: -1, reader: p.name, slot: 2 });
       return source(ctx, { id: p.name, kind: 'conv', node: p.name, value: v, axis: a, params });
+    }
+    case 'MatMulNBits': {
+      const [b, s, z, gIdx, bias] = [1, 2, 3, 4, 5].map((k) => p.inputs[k]);
+      if (a !== -1) return block(p, 'the normalized axis is not the output-feature axis of MatMulNBits');
+      if ([b, s, z, bias].some((x) => x && !isConst(ctx, x))) return block(p, 'MatMulNBits with weights computed at run time');
+      if (gIdx) return block(p, 'MatMulNBits with g_idx (act-order groups): folding does not requantize those');
+      const params: CenteredParam[] = [{ name: b as string, axis: -1, reader: p.name, slot: 1 }];
+      if (bias) params.push({ name: bias, axis: -1, reader: p.name, slot: 5 });
+      return source(ctx, { id: p.name, kind: 'dense', node: p.name, value: v, axis: -1, params });
     }
     case 'Gather': {
       const data = inp(0);

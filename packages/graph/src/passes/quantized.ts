@@ -1,17 +1,18 @@
 import { NormkitError, Tensor } from '@normkit/tensor';
-import { elemTypeName, narrowValue, tagElemType, taggedElemType } from '../elem-types.js';
-import { quantParamIndex, quantRange, roundHalfEven } from '../executor/ops-quant.js';
+import { elemTypeName, narrowValue, packBits, tagElemType, taggedElemType } from '../elem-types.js';
+import { nbitsLayout, nbitsWeight, quantParamIndex, quantRange, roundHalfEven } from '../executor/ops-quant.js';
 import { kernelFor } from '../executor/registry.js';
 import { attr, type Graph, type Model, type Node } from '../ir.js';
 import type { FoldOptions, FoldResult } from './fold.js';
-import type { FoldabilityReport } from './foldability.js';
+import type { CenteredParam, FoldabilityReport } from './foldability.js';
 
 // Folding LayerNorms into quantized weights. A weight stored as DequantizeLinear(integer constant, scale,
 // zero point) is a constant to the passes (`constantOf` gives its dequantized value), so the analysis
 // treats it like a float weight; folding centers that value and requantizes it with the weight's own
 // scheme (type, axis / block layout; new scales and zero points from the centered values) into a new
 // DequantizeLinear. Requantizing rounds, so a component whose outputs then move beyond the verification
-// tolerance is left unconverted, with the measured difference as its reason.
+// tolerance is left unconverted, with the measured difference as its reason. The weights of com.microsoft
+// MatMulNBits (B, scales, zero points) are centered the same way, requantized block by block.
 
 /** A weight stored quantized: a DequantizeLinear node whose inputs are constants. */
 export interface QuantizedWeight {
@@ -159,7 +160,9 @@ export function requantizeInto(
   centered: Tensor,
   producers: Map<string, Node>,
   constant: (v: string) => Tensor | undefined,
+  reader?: Node,
 ): { param: string; into: string; scheme: string; value: Tensor } | undefined {
+  if (reader && isNBitsWeight(reader, name)) return requantizeNBitsInto(g, reader, into, centered, constant);
   const w = quantizedWeight(name, producers, constant);
   if (!w) return undefined;
   const r = requantize(w, centered.data as ArrayLike<number>);
@@ -236,11 +239,103 @@ export function refoldKeepingRequantized(
     const others = Object.fromEntries(comps.filter((o) => o !== c).flatMap((o) => lnsOf(o).map((n) => [n, 'tried separately'])));
     const v = fold(model, { ...opts, keep: { ...keep, ...others }, force: true }).verification;
     if (!v || v.equivalent) continue;
-    const worst = v.outputs.reduce((a, b) => (b.maxRelDiff > a.maxRelDiff ? b : a));
+    const failing = v.outputs.filter((o) => o.maxRelDiff > v.tolerance || o.argmaxAgreement < 1);
+    const worst = failing.reduce((a, b) => (b.maxRelDiff > a.maxRelDiff ? b : a));
     const schemes = [...new Set(req.filter((r) => r.component === c).map((r) => r.scheme))].join(', ');
-    const why = `requantizing its centered weights (${schemes}) moves output "${worst.name}" by ${worst.maxRelDiff.toExponential(2)} relative, beyond the verification tolerance ${v.tolerance}; it stays LayerNormalization`;
+    const agree = worst.argmaxAgreement < 1 ? ` (argmax agreement ${(100 * worst.argmaxAgreement).toFixed(1)}%)` : '';
+    const why = `requantizing its centered weights (${schemes}) moves output "${worst.name}" by ${worst.maxRelDiff.toExponential(2)} relative${agree}, beyond the verification tolerance ${v.tolerance}; it stays LayerNormalization`;
     for (const n of lnsOf(c)) keep[n] = why;
   }
   const result = fold(model, { ...opts, keep, force: true });
   return result.verification?.equivalent ? result : undefined;
+}
+
+/** Whether `name` is the packed weight B of the MatMulNBits node `reader`. */
+const isNBitsWeight = (reader: Node, name: string) =>
+  reader.opType === 'MatMulNBits' && reader.domain === 'com.microsoft' && reader.inputs[1] === name;
+
+/** The float weight Wᵀ [K, N] of a MatMulNBits whose B, scales and zero points are constants. */
+function nbitsValue(node: Node, constant: (v: string) => Tensor | undefined): Tensor | undefined {
+  const inputs = [undefined, ...[1, 2, 3, 4].map((i) => (node.inputs[i] ? constant(node.inputs[i] as string) : undefined))];
+  try {
+    return nbitsWeight({ node, opset: 1, inputs }, undefined);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The value that folding centers for parameter `p`: the dequantized weight Wᵀ [K, N] for the B of a
+ * MatMulNBits, else the constant (`constant` resolves value names; a quantized weight gives its
+ * dequantized value).
+ * @example centerableValue(p, nodesByName.get(p.reader), (v) => constantOf(g, v))?.dtype // 'float32'
+ */
+export function centerableValue(
+  p: CenteredParam,
+  reader: Node | undefined,
+  constant: (v: string) => Tensor | undefined,
+): Tensor | undefined {
+  return reader && isNBitsWeight(reader, p.name) ? nbitsValue(reader, constant) : constant(p.name);
+}
+
+/** Per (row, block) scale and zero point of `bits`-bit values from the block's range (see `requantizeNBitsInto`). */
+function blockParams(vs: number[], bits: number, zp: 'none' | 'int' | 'float', scaleCode: number): [number, number] {
+  const [maxQ, mid] = [2 ** bits - 1, 2 ** (bits - 1)];
+  const [lo, hi] = [Math.min(0, ...vs), Math.max(0, ...vs)];
+  const span = zp === 'none' ? Math.max(-lo, hi) / (mid - 1) : (hi - lo) / maxQ;
+  const s = narrowValue(scaleCode, Math.fround(span > 0 ? span : 1));
+  const z = zp === 'none' ? mid : zp === 'float' ? Math.fround(-lo / s) : Math.max(0, Math.min(maxQ, roundHalfEven(-lo / s)));
+  return [s, z];
+}
+
+/** `bits`-bit values packed row by row (`rows` rows of `per` values), as uint8 bytes in an int32 tensor of `shape`. */
+function packedRows(values: Int32Array, rows: number, per: number, bits: number, shape: readonly number[]): Tensor {
+  const out: number[] = [];
+  for (let r = 0; r < rows; r++) out.push(...packBits(values.subarray(r * per, (r + 1) * per), bits));
+  return tagElemType(new Tensor(shape, 'int32', Int32Array.from(out)), 2);
+}
+
+/**
+ * Stores the centered Wᵀ [K, N] of MatMulNBits `node` as a new B (`into`), scales and zero points: each
+ * block of `block_size` values of a row requantized to `bits` bits — asymmetric (zero point from the
+ * block's range, packed or float like the node's) when the node has zero points, else symmetric about
+ * the default zero point 2^(bits−1). Rewires the node's scales and zero points (the caller rewires B).
+ */
+function requantizeNBitsInto(g: Graph, node: Node, into: string, centered: Tensor, constant: (v: string) => Tensor | undefined) {
+  const at = (i: number) => (node.inputs[i] ? constant(node.inputs[i] as string) : undefined);
+  const [b, scales, zp] = [at(1) as Tensor, at(2) as Tensor, at(3)];
+  const { K, N, bits, block, blocks } = nbitsLayout({ node, opset: 1, inputs: [] }, undefined, b, scales);
+  const kind = !zp ? 'none' : zp.dtype === 'int32' ? 'int' : 'float';
+  const scaleCode = taggedElemType(scales) ?? 1;
+  const c = centered.data as Float32Array;
+  const q = new Int32Array(N * blocks * block);
+  const s = new Float32Array(N * blocks);
+  const z = new Float32Array(N * blocks);
+  for (let n = 0; n < N; n++)
+    for (let j = 0; j < blocks; j++) {
+      const ks = Array.from({ length: Math.min(block, K - j * block) }, (_, i) => j * block + i);
+      const vs = ks.map((k) => c[k * N + n] as number);
+      const [sc, zz] = blockParams(vs, bits, kind, scaleCode);
+      s[n * blocks + j] = sc;
+      z[n * blocks + j] = zz;
+      const maxQ = 2 ** bits - 1;
+      for (const [i, v] of vs.entries())
+        q[(n * blocks + j) * block + i] = Math.max(0, Math.min(maxQ, roundHalfEven(Math.fround(v / sc) + zz)));
+    }
+  g.initializers.set(into, packedRows(q, N, blocks * block, bits, b.shape));
+  const old = [node.inputs[2], node.inputs[3]];
+  const newScales = new Tensor(scales.shape, 'float32', s);
+  node.inputs[2] = g.uniqueName(`${into}_scales`);
+  g.initializers.set(node.inputs[2], scaleCode === 1 ? newScales : tagElemType(newScales, scaleCode));
+  if (zp) {
+    node.inputs[3] = g.uniqueName(`${into}_zero_points`);
+    const zt = taggedElemType(zp);
+    const floats = () => (zt ? tagElemType(new Tensor(zp.shape, 'float32', z), zt) : new Tensor(zp.shape, 'float32', z));
+    g.initializers.set(node.inputs[3], kind === 'int' ? packedRows(Int32Array.from(z), N, blocks, bits, zp.shape) : floats());
+  }
+  const readers = g.consumers();
+  for (const o of old) if (o && !readers.has(o)) g.initializers.delete(o);
+  const value = nbitsValue({ ...node, inputs: [node.inputs[0] as string, into, ...node.inputs.slice(2)] }, (v) => g.initializers.get(v));
+  if (!value) throw new NormkitError('FOLD_INTERNAL', `foldLayerNorms: the requantized MatMulNBits weight "${into}" does not dequantize`);
+  return { param: node.inputs[1] as string, into, scheme: `${bits}-bit blocked (MatMulNBits, block ${block})`, value };
 }
