@@ -2,7 +2,7 @@ import type { Attribute, Graph, Model, Node, ValueInfo } from '@normkit/graph';
 import { NormkitError, type Tensor } from '@normkit/tensor';
 import { onnxTypeCode } from './dtypes.js';
 import { type ExternalSink, onnxTensorInfo, writeTensorProto } from './tensor-proto.js';
-import { Writer } from './wire.js';
+import { type Chunk, chunkBytes, Writer } from './wire.js';
 
 /** Options of `encodeModel`. */
 export interface EncodeOptions {
@@ -34,8 +34,11 @@ function protoFieldsOf(extra: Record<string, unknown> | undefined): Uint8Array[]
   return Array.isArray(f) ? (f as Uint8Array[]) : [];
 }
 
-/** Encodes a model as chunks (not joined, so models near 2 GiB need no second copy). */
-export function encodeModelChunks(model: Model, opts: EncodeOptions = {}): Uint8Array[] {
+/**
+ * Encodes a model as chunks (not joined, so models near 2 GiB need no second copy); the raw_data of a
+ * `LazyTensor` not yet read is a deferred chunk, read when written (`chunkBytes`).
+ */
+export function encodeModelChunks(model: Model, opts: EncodeOptions = {}): Chunk[] {
   // Fields in field-number order, as protobuf's C++ serializer writes them.
   const w = new Writer();
   w.int(1, model.irVersion);
@@ -77,7 +80,7 @@ export function encodeModel(model: Model, opts: EncodeOptions = {}): Uint8Array 
   const out = new Uint8Array(n);
   let o = 0;
   for (const c of chunks) {
-    out.set(c, o);
+    out.set(chunkBytes(c), o);
     o += c.length;
   }
   return out;

@@ -6,6 +6,7 @@ import { openRegularFile, readRegularFileSync } from './regular-file.js';
 import { removeStaleTemps, tempName, withTempCleanup } from './temp-files.js';
 import type { ExternalSink } from './tensor-proto.js';
 import { DEFAULT_MAX_TENSOR_BYTES, type LazySource, OpaqueTensor, onnxTensorInfo } from './tensor-proto.js';
+import { type Chunk, chunkBytes } from './wire.js';
 
 /** Options of `loadModel`. */
 export interface LoadOptions {
@@ -298,7 +299,7 @@ export async function saveModel(model: Model, path: string, opts: SaveOptions = 
   let retry = false;
   try {
     await withTempCleanup(fs, [stage], async () => {
-      let chunks: Uint8Array[];
+      let chunks: Chunk[];
       try {
         // Each tensor placed externally is written to the data file as it is encoded (streamed).
         chunks = encodeModelChunks(model, { externalSink: sink, maxProtoBytes: limit });
@@ -329,11 +330,12 @@ export async function saveModel(model: Model, path: string, opts: SaveOptions = 
   if (retry) return saveModel(model, path, { ...opts, externalDataThreshold: 1024 });
 }
 
-/** Writes `parts` to a new file (`wx`) and syncs it. */
-async function writeAll(fs: typeof import('node:fs'), file: string, parts: Uint8Array[]): Promise<void> {
+/** Writes `parts` to a new file (`wx`) and syncs it; a deferred part is produced just before it is written. */
+async function writeAll(fs: typeof import('node:fs'), file: string, parts: Chunk[]): Promise<void> {
   const h = await fs.promises.open(file, 'wx');
   try {
-    for (const p of parts) {
+    for (const part of parts) {
+      const p = chunkBytes(part);
       let off = 0;
       while (off < p.length) {
         const { bytesWritten } = await h.write(p, off, p.length - off);

@@ -4,6 +4,7 @@ import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat, nativeCode, onnxTyp
 import {
   bytesOf,
   concatBytes,
+  DeferredBytes,
   int64,
   invalid,
   pushFixed,
@@ -670,6 +671,7 @@ export function writeTensorProto(w: Writer, t: Tensor, name: string | undefined,
   let raw: Uint8Array | undefined;
   let placed: { location: string; offset: number } | undefined;
   let placedLength = 0;
+  let deferred: DeferredBytes | undefined;
   // A streamed tensor read only to be written is released once its bytes are in the sink.
   const unload = isLazy(t) && !t.loaded && sink !== undefined;
   if (t instanceof OpaqueTensor) {
@@ -679,8 +681,17 @@ export function writeTensorProto(w: Writer, t: Tensor, name: string | undefined,
     placedLength = raw?.length ?? 0;
   } else {
     const typedOk = origin?.form === 'typed' && elemType !== 12;
+    const width = onnxType(elemType)?.bytes ?? 0;
     if (typedOk && !sink) typed.push(writeTyped(t, elemType));
-    else {
+    else if (!sink && isLazy(t) && !t.loaded && Number.isInteger(width) && width > 0) {
+      // Inline raw_data of a streamed tensor: read when the file is written, then released.
+      const lazy = t;
+      deferred = new DeferredBytes(t.size * width, () => {
+        const bytes = rawBytesOf(lazy, elemType);
+        lazy.release();
+        return bytes;
+      });
+    } else {
       const bytes = rawBytesOf(t, elemType);
       placed = sink && bytes.length > 0 ? sink.place(name ?? '', bytes) : undefined;
       placedLength = bytes.length;
@@ -702,6 +713,7 @@ export function writeTensorProto(w: Writer, t: Tensor, name: string | undefined,
   for (const f of byField(typed, 4, 7)) w.raw(f);
   if (name !== undefined && name !== '') w.string(8, name);
   if (raw && !placed) w.bytes(9, raw);
+  else if (deferred) w.deferredBytes(9, deferred);
   for (const f of byField(typed, 10, 11)) w.raw(f);
   if (origin?.docString !== undefined) w.string(12, origin.docString);
   if (placed) {

@@ -173,8 +173,35 @@ export function concatBytes(chunks: Uint8Array[]): Uint8Array {
 }
 
 /** Collects an encoded message as a list of chunks (large payloads are not copied until the end). */
+/**
+ * Bytes of a known length produced only when they are written: a streamed tensor's raw_data, so that
+ * a model saved as one file is not built in memory whole.
+ */
+export class DeferredBytes {
+  constructor(
+    readonly length: number,
+    private readonly produce: () => Uint8Array,
+  ) {}
+
+  /** The bytes (produced now), checked to have the announced length. */
+  bytes(): Uint8Array {
+    const b = this.produce();
+    if (b.length !== this.length)
+      throw new NormkitError('CORRUPT_TENSOR', `a streamed tensor gave ${b.length} bytes when written, ${this.length} were announced`);
+    return b;
+  }
+}
+
+/** A piece of an encoded message: bytes, or bytes produced when written. */
+export type Chunk = Uint8Array | DeferredBytes;
+
+/** The bytes of a chunk (producing deferred ones). */
+export function chunkBytes(c: Chunk): Uint8Array {
+  return c instanceof DeferredBytes ? c.bytes() : c;
+}
+
 export class Writer {
-  chunks: Uint8Array[] = [];
+  chunks: Chunk[] = [];
   length = 0;
   private scratch: number[] = [];
 
@@ -228,6 +255,16 @@ export class Writer {
     return this;
   }
 
+  /** A bytes field whose content is produced when the message is written (see `DeferredBytes`). */
+  deferredBytes(field: number, d: DeferredBytes): this {
+    this.tag(field, 2);
+    this.varintTo(BigInt(d.length));
+    this.flushScratch();
+    this.chunks.push(d);
+    this.length += d.length;
+    return this;
+  }
+
   string(field: number, s: string): this {
     return this.bytes(field, utf8Enc.encode(s));
   }
@@ -268,11 +305,11 @@ export class Writer {
 
   finish(): Uint8Array {
     this.flushScratch();
-    return concatBytes(this.chunks);
+    return concatBytes(this.chunks.map(chunkBytes));
   }
 
-  /** The chunks, without joining them (for streaming large models to a file). */
-  finishChunks(): Uint8Array[] {
+  /** The chunks, without joining them; deferred ones are produced by whoever writes them (streaming to a file). */
+  finishChunks(): Chunk[] {
     this.flushScratch();
     return this.chunks;
   }

@@ -61,6 +61,20 @@ describe('streamed models (loadModel / saveModel)', () => {
     );
   });
 
+  it('a streamed single-file model saves as one file, each weight read as it is written: the bytes of a full read', async () => {
+    const d = tmp();
+    await saveModel(model(), join(d, 'in.onnx'));
+    const m = await loadModel(join(d, 'in.onnx'));
+    await saveModel(m, join(d, 'streamed.onnx'));
+    await saveModel(await loadModel(join(d, 'in.onnx'), { stream: false }), join(d, 'full.onnx'));
+    expect(readdirSync(d).sort()).toEqual(['full.onnx', 'in.onnx', 'streamed.onnx']);
+    expect(readFileSync(join(d, 'streamed.onnx')).equals(readFileSync(join(d, 'full.onnx')))).toBe(true);
+    expect(readFileSync(join(d, 'streamed.onnx')).equals(readFileSync(join(d, 'in.onnx')))).toBe(true);
+    const w = m.graph.initializers.get('W') as LazyTensor;
+    expect(w.loaded).toBe(false);
+    expect(w.loads).toBe(1);
+  });
+
   it('check runs on the written files before they are moved into place; when it throws nothing is written', async () => {
     const d = tmp();
     const m = await loadModel(await saveAndPath(d));
