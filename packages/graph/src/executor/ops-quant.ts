@@ -416,30 +416,52 @@ function nbitsZeroPoints(ctx: OpContext, zp: Tensor | undefined, L: { N: number;
 }
 
 /**
- * The float32 weight Wᵀ [K, N] of a MatMulNBits node: W[n, k] = (q − zp) · scale of k's block (or of
+ * The float32 weight W [N, K] of a MatMulNBits node: W[n, k] = (q − zp) · scale of k's block (or of
  * group g_idx[k]), q the `bits`-bit value k of row n of B (packed least significant bits first).
- * @example nbitsWeight({ node, opset: 1, inputs: [undefined, b, scales] }).shape // [K, N]
+ * @example nbitsWeight({ node, opset: 1, inputs: [undefined, b, scales] }).shape // [N, K]
  */
 export function nbitsWeight(ctx: OpContext, a: Tensor | undefined): Tensor {
   const b = need(ctx, 1, 'B');
   const scale = need(ctx, 2, 'scales');
   const L = nbitsLayout(ctx, a, b, scale);
-  const { K, N, bits, block, blocks, blob } = L;
+  const { K, N, blocks } = L;
   const zp = nbitsZeroPoints(ctx, opt(ctx, 3), L);
   const gIdx = opt(ctx, 4)?.data as Nums | undefined;
   if (gIdx && (gIdx.length !== K || Array.prototype.some.call(gIdx, (g: number) => !(g >= 0 && g < blocks))))
     throw invalid(ctx, `g_idx must hold K=${K} group indices in [0, ${blocks})`);
-  const s = scale.data as Nums;
-  const w = new Float32Array(K * N);
-  for (let n = 0; n < N; n++) {
-    const q = unpackBits(b.data as Nums, K, bits, false, n * blocks * blob);
-    for (let k = 0; k < K; k++) {
-      const p = n * blocks + (gIdx ? (gIdx[k] as number) : Math.floor(k / block));
-      w[k * N + n] = f32(((q[k] as number) - (zp[p] as number)) * (s[p] as number));
+  const w = new Float32Array(N * K);
+  for (let n = 0; n < N; n++) nbitsRow(w, n, b.data as Nums, scale.data as Nums, zp, gIdx, L);
+  return new Tensor([N, K], 'float32', w);
+}
+
+/** Row n of W into `w`: block by block (one scale and zero point each), or per element through g_idx. */
+function nbitsRow(w: Float32Array, n: number, b: Nums, s: Nums, zp: Nums, gIdx: Nums | undefined, L: NBits): void {
+  const { K, bits, block, blocks, blob } = L;
+  const mask = (1 << bits) - 1;
+  for (let j = 0; j < blocks; j++) {
+    const base = (n * blocks + j) * blob;
+    const p = n * blocks + j;
+    const out = n * K + j * block;
+    const end = Math.min(block, K - j * block);
+    if (!gIdx && bits === 4) {
+      // The common q4 layout: two values a byte, one scale and zero point for the block (stores round to float32).
+      const [sc, zc] = [s[p] as number, zp[p] as number];
+      for (let i = 0; i < end; i += 2) {
+        const v = b[base + (i >> 1)] as number;
+        w[out + i] = ((v & 15) - zc) * sc;
+        if (i + 1 < end) w[out + i + 1] = ((v >> 4) - zc) * sc;
+      }
+      continue;
+    }
+    for (let i = 0; i < end; i++) {
+      const bit = i * bits;
+      const q = ((b[base + (bit >> 3)] as number) >> (bit & 7)) & mask;
+      const g = gIdx ? n * blocks + (gIdx[j * block + i] as number) : p;
+      w[out + i] = (q - (zp[g] as number)) * (s[g] as number);
     }
   }
-  return new Tensor([K, N], 'float32', w);
 }
+type NBits = ReturnType<typeof nbitsLayout>;
 
 /**
  * com.microsoft MatMulNBits (the q4 weights of transformers.js / onnxruntime-genai exports): A · Wᵀ (+
@@ -449,7 +471,9 @@ export function nbitsWeight(ctx: OpContext, a: Tensor | undefined): Tensor {
 defineOnnxOp('com.microsoft', 'MatMulNBits', {
   kernel: (ctx) => {
     const a = need(ctx, 0, 'A');
-    const y = T.matmul(a, nbitsWeight(ctx, a));
+    const w = nbitsWeight(ctx, a);
+    const rows = a.reshape([a.size / (a.shape[a.rank - 1] as number), a.shape[a.rank - 1] as number]);
+    const y = T.gemm(rows, w, undefined, { transB: true }).reshape([...a.shape.slice(0, -1), w.shape[0] as number]);
     const bias = opt(ctx, 5);
     return [bias ? T.add(y, bias) : y];
   },

@@ -1,3 +1,4 @@
+import * as T from '@normkit/tensor';
 import { NormkitError, Tensor } from '@normkit/tensor';
 import { elemTypeName, narrowValue, packBits, tagElemType, taggedElemType } from '../elem-types.js';
 import { nbitsLayout, nbitsWeight, quantParamIndex, quantRange, roundHalfEven } from '../executor/ops-quant.js';
@@ -258,7 +259,7 @@ const isNBitsWeight = (reader: Node, name: string) =>
 function nbitsValue(node: Node, constant: (v: string) => Tensor | undefined): Tensor | undefined {
   const inputs = [undefined, ...[1, 2, 3, 4].map((i) => (node.inputs[i] ? constant(node.inputs[i] as string) : undefined))];
   try {
-    return nbitsWeight({ node, opset: 1, inputs }, undefined);
+    return T.transpose(nbitsWeight({ node, opset: 1, inputs }, undefined), [1, 0]);
   } catch {
     return undefined;
   }
