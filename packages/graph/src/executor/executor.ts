@@ -1,5 +1,5 @@
 import { type Backend, fmtShape, getBackend, markConstant, NormkitError, type Tensor, withBackend } from '@normkit/tensor';
-import { onnxType, onnxTypeCode } from '../elem-types.js';
+import { onnxType, onnxTypeCode, tagElemType, taggedElemType } from '../elem-types.js';
 import { type Dim, Graph, Model, type Node, subgraphsOf } from '../ir.js';
 import { isLazy, releaseLazy } from '../lazy-tensor.js';
 import { findFusions } from './fusion.js';
@@ -33,6 +33,13 @@ export interface ExecutorOptions {
    * `MatMulAdd`); default true. The model is not changed; a profile shows the fused steps.
    */
   fuse?: boolean;
+  /**
+   * Lazy initializers (`LazyTensor`, what `loadModel` gives for big weights): read each when its first
+   * reader runs and release it after its last, in every run (default true: memory holds a few
+   * weights, whatever the model's size). `false` keeps them once read and folds nodes that read them,
+   * like other constants: faster repeated runs of a model that fits in memory.
+   */
+  streamWeights?: boolean;
 }
 
 /** Time of one node in a profiled run. */
@@ -110,7 +117,8 @@ interface Step {
  * Streamed weights: an initializer that is a `LazyTensor` (what `loadModel` gives for big weights) is
  * read when the first node that needs it runs and released after the last one, in every run, so a run
  * holds about the weights of one node at a time, not the model. Nodes reading one are not folded at
- * construction (the folded copy would be held for the executor's life).
+ * construction (the folded copy would be held for the executor's life); `streamWeights: false` keeps
+ * them instead, for repeated runs of a model that fits in memory.
  *
  * Opset-dependent semantics follow `model.opset('')` (for a bare Graph: `opts.opset`, default 17).
  * An op outside the supported set throws `UNSUPPORTED_OP` naming the op, node, domain and opset.
@@ -144,6 +152,8 @@ export class Executor {
   private readonly assumeDefaults: boolean;
   /** For runs that feed such an initializer: the same model without folding. */
   private unfolded: Executor | undefined;
+  /** Whether lazy initializers are released after their last reader (`ExecutorOptions.streamWeights`). */
+  private readonly streaming: boolean;
 
   constructor(model: Model | Graph, opts: ExecutorOptions = {}) {
     if (ops.length === 0) throw new NormkitError('INTERNAL', 'executor ops are not loaded');
@@ -151,6 +161,7 @@ export class Executor {
     const graph = model instanceof Model ? model.graph : model;
     if (!(graph instanceof Graph)) throw new NormkitError('INVALID_ARGUMENT', 'Executor: expected a Model or a Graph');
     this.opts = opts;
+    this.streaming = opts.streamWeights !== false;
     this.assumeDefaults = opts.foldConstants !== false;
     this.outer = new Set(opts.outerScope ?? []);
     if (this.outer.size > 0) {
@@ -177,7 +188,7 @@ export class Executor {
     if (this.backend) withBackend(this.backend, run);
     else run();
     // Planning (fusion) may have read streamed weights: they are read again when run.
-    releaseLazy(this.constants.values());
+    if (this.streaming) releaseLazy(this.constants.values());
   }
 
   /** The default-domain opset the executor applies. */
@@ -200,7 +211,7 @@ export class Executor {
       const op = onnxOp(node.domain, node.opType);
       if (!op || op.constantFoldable === false || Object.values(node.attributes).some((a) => subgraphsOf(a).length > 0)) continue;
       if (!node.inputs.every((i) => this.isConst(i))) continue;
-      if (node.inputs.some((i) => isLazy(this.constants.get(i)))) continue;
+      if (this.streaming && node.inputs.some((i) => isLazy(this.constants.get(i)))) continue;
       const kernel = op.kernel;
       try {
         const outs = kernel({
@@ -264,7 +275,7 @@ export class Executor {
     });
     for (const [v, i] of last) {
       if (!pinned.has(v)) steps[i]!.release.push(v);
-      else if (isLazy(this.constants.get(v)) && !outputs.includes(v)) steps[i]!.unload.push(v);
+      else if (this.streaming && isLazy(this.constants.get(v)) && !outputs.includes(v)) steps[i]!.unload.push(v);
     }
     this.plans.set(key, steps);
     return steps;
@@ -328,9 +339,12 @@ export class Executor {
       if (vi.dtype && t.dtype !== vi.dtype) throw fail('wrong dtype (cast it first)');
       if (!vi.dtype && vi.elemType) {
         // A float16 / bfloat16 / narrow-int input is fed in the dtype that holds it (float32 / int32 / int64).
-        const held = onnxType(onnxTypeCode(vi.elemType) ?? -1);
+        const code = onnxTypeCode(vi.elemType) ?? -1;
+        const held = onnxType(code);
         if (held?.kind !== 'widened') throw fail(`element type ${vi.elemType} is not supported by the executor`);
         if (t.dtype !== held.dtype) throw fail(`${vi.elemType} is fed as ${held.dtype} (its values in that dtype)`);
+        // Kernels that depend on the narrow type (QuantizeLinear's range) read it from the tag.
+        if (taggedElemType(t) === undefined) tagElemType(t, code);
       }
       if (vi.shape) {
         if (vi.shape.length !== t.rank) throw fail(`wrong rank ${t.rank}`);

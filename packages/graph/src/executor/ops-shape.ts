@@ -1,6 +1,6 @@
 import * as T from '@normkit/tensor';
 import { fmtShape, sizeOf, Tensor } from '@normkit/tensor';
-import { narrowValue, onnxType } from '../elem-types.js';
+import { narrowValue, onnxType, tagElemType } from '../elem-types.js';
 import { attr, type Dim, type Node } from '../ir.js';
 import { arith, axisIn, broadcast, type InferredValue, isNum, like, normAxis, numProd, reshapeTarget, symOf, unknownDims } from './dims.js';
 import {
@@ -259,7 +259,7 @@ defineOnnxOp('', 'Cast', {
     const to = attr(ctx.node, 'to', 'int');
     if (to === undefined) throw invalid(ctx, 'attribute "to" is required');
     const type = onnxType(to);
-    if (type?.kind === 'widened' && type.dtype) return [narrowed(T.cast(need(ctx, 0), type.dtype), to)];
+    if (type?.kind === 'widened' && type.dtype) return [tagElemType(narrowed(T.cast(need(ctx, 0), type.dtype), to), to)];
     return [T.cast(need(ctx, 0), dtypeFromOnnx(ctx, to))];
   },
   shape: castShape,
