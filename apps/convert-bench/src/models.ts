@@ -81,6 +81,18 @@ export async function openModel(spec: string, opts: { seed?: number; opset?: num
   return { model, label: spec, path: spec, bytes: Number(info.size) };
 }
 
+/**
+ * Bytes the model's initializers take in memory (float32 for float16 weights): about what onnxruntime
+ * holds, and what the executor holds when it keeps the weights.
+ * @example weightBytes((await openModel('gpt2.onnx')).model) // 497_759_232
+ */
+export function weightBytes(m: Model): number {
+  const bytes: Record<string, number> = { float32: 4, float64: 8, int32: 4, int64: 8, bool: 1 };
+  let n = 0;
+  for (const t of m.graph.initializers.values()) n += t.size * (bytes[t.dtype] ?? 4);
+  return n;
+}
+
 /** Builds a zoo model. */
 export async function buildZooModel(spec: ZooSpec): Promise<Model> {
   const zoo = await loadZoo();

@@ -90,6 +90,16 @@ describe('LazyTensor', () => {
     }
   });
 
+  it('with streamWeights: false the executor keeps each weight once read (one read for many runs)', () => {
+    const eager = stack(4);
+    const { model, lazy } = streamed(eager);
+    const feed = randomInputs(eager, 2);
+    const ex = new Executor(model, { streamWeights: false });
+    const want = Array.from(new Executor(eager).run(feed).outputs.y?.data as Float32Array);
+    for (let run = 0; run < 3; run++) expect(Array.from(ex.run(feed).outputs.y?.data as Float32Array)).toEqual(want);
+    for (const [k, t] of lazy) expect(t.loads, k).toBe(1);
+  });
+
   it('foldLayerNorms leaves streamed float32 weights unread: centered copies are lazy, and equal the eager fold bit for bit', () => {
     const eager = stack(11);
     const { model, lazy } = streamed(eager);

@@ -9,7 +9,7 @@ import { type EngineName, parseEngines } from '../engines.js';
 import { CliError, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, isNormkitError } from '../errors.js';
 import { sci } from '../format.js';
 import { checkDims, describeFeeds, parseDims, seededFeeds } from '../inputs.js';
-import { asInputError, openModel } from '../models.js';
+import { asInputError, openModel, weightBytes } from '../models.js';
 import { writeSessionFile } from '../session.js';
 import type { ConvertResult } from '../types.js';
 import { type EngineCheck, executorCheck, settle, verificationTable, verifyInEngine } from '../verification.js';
@@ -141,14 +141,6 @@ export async function convertModel(
       seconds: (performance.now() - t0) / 1000,
     },
   };
-}
-
-/** Bytes the model's initializers take in memory (float32 for float16 weights): about what onnxruntime holds. */
-export function weightBytes(m: Model): number {
-  const bytes: Record<string, number> = { float32: 4, float64: 8, int32: 4, int64: 8, bool: 1 };
-  let n = 0;
-  for (const t of m.graph.initializers.values()) n += t.size * (bytes[t.dtype] ?? 4);
-  return n;
 }
 
 /**
