@@ -532,6 +532,26 @@ describe('com.microsoft MatMulNBits against onnxruntime-node (tolerance 1e-5 · 
     await expectClose(nbitsCase(64, 5, 32, { bits: 8, zp: 'packed' }));
     await expectClose(nbitsCase(64, 5, 32, { bits: 2, zp: 'packed' }));
   });
+  it('one executor run three times on new inputs (the constant weight dequantized once, then reused) matches onnxruntime each time', async () => {
+    const c = nbitsCase(96, 40, 32, { zp: 'packed', bias: true });
+    const bytes = build(c);
+    const ex = new graph.Executor(decodeModel(bytes, { fileName: 'nbits.onnx' }));
+    const s = await session(bytes);
+    const [, dims, values] = c.feeds.a as [number, number[], number[]];
+    for (let run = 0; run < 3; run++) {
+      const a = Tensor.from(
+        values.map((v, i) => v * (run + 1) - ((i * run) % 5) * 0.1),
+        dims,
+        'float32',
+      );
+      const ours = ex.run({ a }).outputs.y?.data as Float32Array;
+      const want = valuesOf((await s.run({ a: toOrt(a, 'float32') })).y as ort.Tensor);
+      want.forEach((w, i) => {
+        expect(Math.abs((ours[i] as number) - w)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(w)));
+      });
+    }
+    await s.release();
+  });
   it('4-bit with g_idx (act-order groups): against MatMul with the weight dequantized by the test', async () => {
     // onnxruntime 1.30's g_idx path reads the group of element i of each 8-value chunk at block start + i and
     // ignores packed zero points, so it is not the reference here: A · Wᵀ in onnxruntime's float MatMul is.

@@ -1,5 +1,5 @@
 import * as T from '@normkit/tensor';
-import { fmtShape, Tensor } from '@normkit/tensor';
+import { fmtShape, isConstantData, markConstant, Tensor } from '@normkit/tensor';
 import { elemTypeName, narrowValue, tagElemType, taggedElemType, unpackBits } from '../elem-types.js';
 import { attr } from '../ir.js';
 import { type InferredValue, matmulShape, normAxis } from './dims.js';
@@ -463,15 +463,46 @@ function nbitsRow(w: Float32Array, n: number, b: Nums, s: Nums, zp: Nums, gIdx: 
 }
 type NBits = ReturnType<typeof nbitsLayout>;
 
+/** Float32 weights dequantized from constant MatMulNBits inputs, by B's data (dropped with it). */
+const dequantized = new WeakMap<object, Tensor>();
+let dequantizedBytes = 0;
+const dequantizedFreed =
+  typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<number>((bytes) => (dequantizedBytes -= bytes)) : undefined;
+/**
+ * The most float32 MatMulNBits weights kept between calls (the GEMM keeps a packed copy of each as
+ * well): a small q4 model runs at float32 GEMM speed, a large one dequantizes on every call instead
+ * of holding 8× its size.
+ */
+const DEQUANTIZED_MAX_BYTES = 512 * 2 ** 20;
+
+/** `nbitsWeight`, kept (and marked constant for the GEMM) when B is a constant and the budget allows. */
+function cachedNbitsWeight(ctx: OpContext, a: Tensor): Tensor {
+  const b = need(ctx, 1, 'B');
+  // Every input W depends on (B, scales, zero points, g_idx) must be a constant for W to be one.
+  const constant = ctx.inputs.slice(1, 5).every((t) => !t || (t.onHost && isConstantData(t.data)));
+  const key = constant ? (b.data as object) : undefined;
+  const hit = key && dequantized.get(key);
+  if (hit) return hit;
+  const w = nbitsWeight(ctx, a);
+  const bytes = w.size * 4;
+  if (key && dequantizedBytes + bytes <= DEQUANTIZED_MAX_BYTES) {
+    dequantized.set(key, markConstant(w));
+    dequantizedBytes += bytes;
+    dequantizedFreed?.register(key, bytes);
+  }
+  return w;
+}
+
 /**
  * com.microsoft MatMulNBits (the q4 weights of transformers.js / onnxruntime-genai exports): A · Wᵀ (+
- * bias), W dequantized from `bits`-bit blocks once per call and multiplied in float32 (as
- * accuracy_level 0; higher levels, which let onnxruntime quantize A, are computed the same way).
+ * bias), W dequantized from `bits`-bit blocks and multiplied in float32 (as accuracy_level 0; higher
+ * levels, which let onnxruntime quantize A, are computed the same way). A constant W is dequantized
+ * once and kept while the budget allows (see DEQUANTIZED_MAX_BYTES); otherwise on every call.
  */
 defineOnnxOp('com.microsoft', 'MatMulNBits', {
   kernel: (ctx) => {
     const a = need(ctx, 0, 'A');
-    const w = nbitsWeight(ctx, a);
+    const w = cachedNbitsWeight(ctx, a);
     const rows = a.reshape([a.size / (a.shape[a.rank - 1] as number), a.shape[a.rank - 1] as number]);
     const y = T.gemm(rows, w, undefined, { transB: true }).reshape([...a.shape.slice(0, -1), w.shape[0] as number]);
     const bias = opt(ctx, 5);
