@@ -600,6 +600,8 @@ function lazyTensor(
     fields: t.fields.map((f) => f.slice()),
     location: t.external?.location,
   });
+  // A narrow type held widened (int8 as int32, …) says so, as a tensor read now does.
+  if (info.kind === 'widened') tagElemType(lt, info.code);
   return lt;
 }
 

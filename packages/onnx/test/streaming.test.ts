@@ -1,11 +1,23 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Executor, foldLayerNorms, GraphBuilder, isLazy, type LazyTensor, type Model, randomInputs } from '@normkit/graph';
-import { Tensor } from '@normkit/tensor';
+import {
+  Executor,
+  foldLayerNorms,
+  GraphBuilder,
+  isLazy,
+  type LazyTensor,
+  type Model,
+  onnxTypeCode,
+  randomInputs,
+  tagElemType,
+  taggedElemType,
+} from '@normkit/graph';
+import { Rng, Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
 import { loadModel, saveModel } from '../src/index.js';
 
+const INT8 = onnxTypeCode('int8') as number;
 const tmp = () => mkdtempSync(join(tmpdir(), 'normkit-stream-'));
 
 /** x → MatMul(W [64×512], 128 KiB) → + b → LN → MatMul(W2 [512×256], 512 KiB) → y. */
@@ -73,6 +85,38 @@ describe('streamed models (loadModel / saveModel)', () => {
     const w = m.graph.initializers.get('W') as LazyTensor;
     expect(w.loaded).toBe(false);
     expect(w.loads).toBe(1);
+  });
+
+  it('a big int8 weight (DequantizeLinear) streams, keeps its narrow type, and runs as a full read does', async () => {
+    const d = tmp();
+    const [rows, cols] = [256, 512]; // 128 Ki int8 values: 128 KiB raw, read on demand
+    const r = new Rng(7);
+    const q = tagElemType(
+      Tensor.from(
+        Array.from({ length: rows * cols }, () => r.int(255) - 127),
+        [rows, cols],
+        'int32',
+      ),
+      INT8,
+    );
+    const b = new GraphBuilder('q');
+    const w = b.op('DequantizeLinear', [
+      b.constant('Wq', q),
+      b.constant('s', Tensor.scalar(0.01)),
+      b.constant('z', tagElemType(Tensor.scalar(0, 'int32'), INT8)),
+    ]);
+    b.output(b.op('MatMul', [b.input('x', 'float32', [2, rows]), w], {}, { output: 'y' }));
+    await saveModel(b.model(17), join(d, 'q.onnx'), { externalDataThreshold: 1024 });
+    const streamed = await loadModel(join(d, 'q.onnx'));
+    const full = await loadModel(join(d, 'q.onnx'), { stream: false });
+    const wq = streamed.graph.initializers.get('Wq') as LazyTensor;
+    expect(isLazy(wq)).toBe(true);
+    expect(taggedElemType(wq)).toBe(INT8);
+    const x = { x: Tensor.randn([2, rows], 3) };
+    expect(Array.from(new Executor(streamed).run(x).outputs.y?.data as Float32Array)).toEqual(
+      Array.from(new Executor(full).run(x).outputs.y?.data as Float32Array),
+    );
+    expect(wq.loaded).toBe(false);
   });
 
   it('check runs on the written files before they are moved into place; when it throws nothing is written', async () => {
