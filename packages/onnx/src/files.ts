@@ -1,4 +1,4 @@
-import type { Graph, Model } from '@normkit/graph';
+import { type Graph, isLazy, type Model, subgraphsOf } from '@normkit/graph';
 import { NormkitError } from '@normkit/tensor';
 import { type DecodeOptions, decodeModel } from './decode.js';
 import { encodeModelChunks, MAX_PROTO_BYTES } from './encode.js';
@@ -72,17 +72,28 @@ function readAt(fs: typeof import('node:fs'), fd: number, offset: number, length
   return done === length ? buf : buf.subarray(0, done);
 }
 
+/** Which file a lazy tensor reads, as it was when the model was loaded. */
+interface FileId {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+const fileId = (s: { ino: number; size: number; mtimeMs: number }): FileId => ({ ino: s.ino, size: s.size, mtimeMs: s.mtimeMs });
+
 /**
  * Reads `length` bytes at `offset` of a regular file with positional reads (`fs.readSync(fd, buf, 0,
- * len, pos)`: Node has no mmap without a native addon), checking first that the file still has them.
+ * len, pos)`: Node has no mmap without a native addon), first checking that the file is the one the
+ * model was loaded from (same inode, size and modification time; else `FILE_CHANGED`).
  */
-function readRange(fs: typeof import('node:fs'), path: string, what: string, offset: number, length: number): Uint8Array {
-  const { fd, size } = openRegularFile(fs, path, what);
+function readRange(fs: typeof import('node:fs'), path: string, what: string, offset: number, length: number, id: FileId): Uint8Array {
+  const { fd } = openRegularFile(fs, path, what);
   try {
-    if (offset + length > size)
+    const now = fileId(fs.fstatSync(fd));
+    if (now.ino !== id.ino || now.size !== id.size || now.mtimeMs !== id.mtimeMs)
       throw new NormkitError(
-        'CORRUPT_TENSOR',
-        `${path}: ${what} has ${size} bytes now, but a tensor needs bytes ${offset}..${offset + length}; was the file changed after loading?`,
+        'FILE_CHANGED',
+        `${path}: ${what} was replaced or changed since the model was loaded (${id.size} → ${now.size} bytes), so its tensors cannot be read from it; load the model again`,
         { file: path },
       );
     return readAt(fs, fd, offset, length);
@@ -92,8 +103,15 @@ function readRange(fs: typeof import('node:fs'), path: string, what: string, off
 }
 
 /** A reader of a file range, made outside `loadModel` so that it holds nothing of the decoded file. */
-function rangeReader(fs: typeof import('node:fs'), path: string, what: string, offset: number, length: number): () => Uint8Array {
-  return () => readRange(fs, path, what, offset, length);
+function rangeReader(
+  fs: typeof import('node:fs'),
+  path: string,
+  what: string,
+  offset: number,
+  length: number,
+  id: FileId,
+): () => Uint8Array {
+  return () => readRange(fs, path, what, offset, length, id);
 }
 
 /**
@@ -105,8 +123,8 @@ function rangeReader(fs: typeof import('node:fs'), path: string, what: string, o
  * their bytes from the file when used and can be released, so a model larger than memory can be
  * loaded, analyzed, converted and saved (see `saveModel`). The graph and the small tensors are read
  * now; the model file itself is held only while it is decoded. Keep the files unchanged while the
- * model is in use (a tensor read from a file that shrank is `CORRUPT_TENSOR`). `stream: false` reads
- * everything now.
+ * model is in use: a tensor read from a file replaced or modified since (another inode, size or
+ * modification time) is `FILE_CHANGED`. `stream: false` reads everything now.
  *
  * @example
  * ```ts
@@ -122,7 +140,8 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<M
   const baseDir = nodePath.dirname(abs);
   const realBase = fs.realpathSync(baseDir);
   const realModel = fs.realpathSync(abs);
-  const fds = new Map<string, { fd: number; size: number; real: string }>();
+  const modelId = fileId(fs.statSync(realModel));
+  const fds = new Map<string, { fd: number; size: number; real: string; id: FileId }>();
   const maxBytes = opts.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES;
   const open = (location: string) => {
     const cached = fds.get(location);
@@ -147,7 +166,8 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<M
         { file: abs, location },
       );
     }
-    const entry = { ...openRegularFile(fs, real, `external data "${location}"`), real };
+    const opened = openRegularFile(fs, real, `external data "${location}"`);
+    const entry = { ...opened, real, id: fileId(fs.fstatSync(opened.fd)) };
     fds.set(location, entry);
     return entry;
   };
@@ -170,20 +190,20 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<M
   };
   const lazy: LazySource = {
     external(location, offset, length) {
-      const { size, real } = open(location);
+      const { size, real, id } = open(location);
       if (offset + length > size)
         throw new NormkitError(
           'CORRUPT_TENSOR',
           `${abs}: external data file "${location}" has ${size} bytes, but a tensor needs bytes ${offset}..${offset + length}`,
           { file: abs, location },
         );
-      return rangeReader(fs, real, `external data "${location}"`, offset, length);
+      return rangeReader(fs, real, `external data "${location}"`, offset, length, id);
     },
     inline(raw) {
       if (raw.buffer !== bytes.buffer) return undefined;
       const offset = raw.byteOffset - bytes.byteOffset;
       const length = raw.length;
-      return rangeReader(fs, realModel, 'the model', offset, length);
+      return rangeReader(fs, realModel, 'the model', offset, length, modelId);
     },
   };
   let model: Model;
@@ -207,6 +227,12 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<M
     configurable: true,
   });
   return model;
+}
+
+/** Reads (and keeps) the values of every lazy initializer of `g` and its subgraphs. */
+function readLazy(g: Graph): void {
+  for (const t of g.initializers.values()) if (isLazy(t)) void t.data;
+  for (const node of g.nodes) for (const a of Object.values(node.attributes)) for (const sub of subgraphsOf(a)) readLazy(sub);
 }
 
 /** Whether some initializer was read from an external-data file (the saved model keeps that layout). */
@@ -236,7 +262,8 @@ function tensorBytes(g: Graph): number {
  * process is interrupted (SIGINT, SIGTERM, SIGHUP), and one a killed process left is removed on the
  * next save. The input files are never written.
  * Refuses (`WOULD_OVERWRITE_INPUT`) to replace the file the model was loaded from unless
- * `overwrite: true`. Tensors of `externalDataThreshold` bytes or more (or all of 1 KiB or more, when
+ * `overwrite: true` (then its streamed tensors are read into memory first, so that the model keeps
+ * its values after its files are replaced). Tensors of `externalDataThreshold` bytes or more (or all of 1 KiB or more, when
  * the model would pass 2 GiB or was read from external data) go to `<file name>.data` beside the model.
  * The data file is streamed: each tensor is written as it is encoded, and a `LazyTensor` read only to
  * be written is released right after, so saving holds about one tensor at a time (the model file
@@ -264,17 +291,18 @@ export async function saveModel(model: Model, path: string, opts: SaveOptions = 
       return p;
     }
   };
-  if (!opts.overwrite) {
-    const sources = new Set(sourceFilesOf(model));
-    for (const target of [abs, dataPath]) {
-      if (sources.has(realOrSelf(target))) {
-        throw new NormkitError(
-          'WOULD_OVERWRITE_INPUT',
-          `saveModel: ${target} is a file this model was loaded from; write to another path, or pass { overwrite: true } to replace it`,
-          { file: target },
-        );
-      }
-    }
+  const sources = new Set(sourceFilesOf(model));
+  for (const target of [abs, dataPath]) {
+    if (!sources.has(realOrSelf(target))) continue;
+    if (!opts.overwrite)
+      throw new NormkitError(
+        'WOULD_OVERWRITE_INPUT',
+        `saveModel: ${target} is a file this model was loaded from; write to another path, or pass { overwrite: true } to replace it`,
+        { file: target },
+      );
+    // The streamed tensors read from the files about to be replaced: read them all now, so that the
+    // model still has its values after the save (this holds the model in memory).
+    readLazy(model.graph);
   }
   const limit = opts.maxProtoBytes ?? MAX_PROTO_BYTES;
   let threshold = opts.externalDataThreshold;
