@@ -152,11 +152,11 @@ describe('streamed models (loadModel / saveModel)', () => {
     // it still has its values after the files are replaced (whose offsets may differ).
     const again = await loadModel(join(d, 'out.onnx'));
     const w2 = again.graph.initializers.get('W2') as LazyTensor;
-    const before = Array.from(w2.data);
+    const before = Array.from(w2.data as Float32Array);
     w2.release();
     await saveModel(again, join(d, 'out.onnx'), { overwrite: true });
     expect(w2.loaded).toBe(true);
-    expect(Array.from(w2.data)).toEqual(before);
+    expect(Array.from(w2.data as Float32Array)).toEqual(before);
     expect(Array.from((await loadModel(join(d, 'out.onnx'))).graph.initializers.get('W2')?.data as Float32Array)).toEqual(before);
   });
 });
