@@ -29,6 +29,8 @@ export {
   DEFAULT_MAX_TENSOR_BYTES,
   deriveStorage,
   type ExternalSink,
+  LAZY_MIN_BYTES,
+  type LazySource,
   type OpaqueData,
   OpaqueTensor,
   onnxTensorInfo,
