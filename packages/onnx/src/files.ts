@@ -1,11 +1,12 @@
 import { type Graph, isLazy, type Model, subgraphsOf } from '@normkit/graph';
 import { NormkitError } from '@normkit/tensor';
+import { type CompactModel, readCompact } from './compact.js';
 import { type DecodeOptions, decodeModel } from './decode.js';
 import { encodeModelChunks, MAX_PROTO_BYTES } from './encode.js';
 import { openRegularFile, readRegularFileSync } from './regular-file.js';
 import { removeStaleTemps, tempName, withTempCleanup } from './temp-files.js';
 import type { ExternalSink } from './tensor-proto.js';
-import { DEFAULT_MAX_TENSOR_BYTES, type LazySource, OpaqueTensor, onnxTensorInfo } from './tensor-proto.js';
+import { DEFAULT_MAX_TENSOR_BYTES, LAZY_MIN_BYTES, type LazySource, OpaqueTensor, onnxTensorInfo } from './tensor-proto.js';
 import { type Chunk, chunkBytes } from './wire.js';
 
 /** Options of `loadModel`. */
@@ -102,6 +103,32 @@ function readRange(fs: typeof import('node:fs'), path: string, what: string, off
   }
 }
 
+/**
+ * The model file's bytes: when streaming, without the raw_data of its big initializers (left in the
+ * file, read on demand: `readCompact`), so a single-file model is not held whole; the whole file when
+ * not streaming or when the scanner gives up (the decoder then reports what is wrong with it).
+ */
+function readModelBytes(
+  fs: typeof import('node:fs'),
+  path: string,
+  compact: boolean,
+): { bytes: Uint8Array; ranges?: CompactModel['ranges'] } {
+  if (compact) {
+    try {
+      const { fd, size } = openRegularFile(fs, path, 'the model');
+      try {
+        const c = readCompact(fs, fd, size, LAZY_MIN_BYTES);
+        if (c) return c;
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      // Read it whole below, which reports the problem.
+    }
+  }
+  return { bytes: readRegularFileSync(fs, path, 'the model') };
+}
+
 /** A reader of a file range, made outside `loadModel` so that it holds nothing of the decoded file. */
 function rangeReader(
   fs: typeof import('node:fs'),
@@ -122,7 +149,7 @@ function rangeReader(
  * Streaming (default): tensors of 64 KiB or more are not read now but given as `LazyTensor`s that read
  * their bytes from the file when used and can be released, so a model larger than memory can be
  * loaded, analyzed, converted and saved (see `saveModel`). The graph and the small tensors are read
- * now; the model file itself is held only while it is decoded. Keep the files unchanged while the
+ * now; the model file is scanned with positional reads and held without the big raw_data. Keep the files unchanged while the
  * model is in use: a tensor read from a file replaced or modified since (another inode, size or
  * modification time) is `FILE_CHANGED`. `stream: false` reads everything now.
  *
@@ -136,7 +163,7 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<M
   const fs = await import('node:fs');
   const nodePath = await import('node:path');
   const abs = nodePath.resolve(path);
-  const bytes = readRegularFileSync(fs, abs, 'the model');
+  const { bytes, ranges } = readModelBytes(fs, abs, opts.stream !== false);
   const baseDir = nodePath.dirname(abs);
   const realBase = fs.realpathSync(baseDir);
   const realModel = fs.realpathSync(abs);
@@ -199,8 +226,13 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<M
         );
       return rangeReader(fs, real, `external data "${location}"`, offset, length, id);
     },
+    marked(index) {
+      const r = ranges?.[index];
+      return r && { length: r.length, read: rangeReader(fs, realModel, 'the model', r.offset, r.length, modelId) };
+    },
     inline(raw) {
-      if (raw.buffer !== bytes.buffer) return undefined;
+      // A compact read's bytes are not the file's: its big raw_data are the marked ones.
+      if (ranges || raw.buffer !== bytes.buffer) return undefined;
       const offset = raw.byteOffset - bytes.byteOffset;
       const length = raw.length;
       return rangeReader(fs, realModel, 'the model', offset, length, modelId);

@@ -1,5 +1,6 @@
 import { isLazy, LazyTensor, packBits, setTensorDerivation, tagElemType, taggedElemType, unpackBits } from '@normkit/graph';
 import { allocate, type DType, type DTypeArrays, fmtShape, NormkitError, Tensor } from '@normkit/tensor';
+import { RAW_MARKER_FIELD } from './compact.js';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat, nativeCode, onnxType } from './dtypes.js';
 import {
   bytesOf,
@@ -50,6 +51,11 @@ export interface LazySource {
   external(location: string, offset: number, length: number): () => Uint8Array;
   /** A reader of raw_data held in the model file (`raw` is a view into the decoded bytes), or undefined to read it now. */
   inline?(raw: Uint8Array): (() => Uint8Array) | undefined;
+  /**
+   * The raw_data a compact read of the model file left out (see `readCompact`): its length and a
+   * reader, by the index its marker field gives; undefined for an index it did not give.
+   */
+  marked?(index: number): { length: number; read: () => Uint8Array } | undefined;
 }
 
 /** How a tensor was stored in the file it came from, so the writer can store it the same way. */
@@ -404,8 +410,12 @@ export function tensorFromParsed(t: ParsedTensor, ctx: ReadContext, opts: Tensor
       file: ctx.file,
       tensor: t.name,
     });
-  const lazy = lazyTensor(t, info, n, rawBytes, ctx, opts, corrupt);
+  const marked = takeMarked(t, ctx, opts);
+  if (marked && rawBytes !== undefined && marked.length !== rawBytes)
+    throw corrupt(`raw data has ${marked.length} bytes, expected ${rawBytes}`);
+  const lazy = lazyTensor(t, info, n, rawBytes, ctx, opts, corrupt, marked?.read);
   if (lazy) return lazy;
+  if (marked && !t.external) t.raw = marked.read();
   let raw = t.raw;
   let form: TensorOrigin['form'] = raw ? 'raw' : 'typed';
   if (t.external) {
@@ -548,6 +558,22 @@ function valuesOfRaw(code: number, raw: Uint8Array, n: number, corrupt: (what: s
 }
 
 /**
+ * The reader of the raw_data a compact read left out of `t` (its marker field, removed from `t.fields`),
+ * when the decode has a `LazySource` that knows markers; otherwise the field stays an unknown field.
+ */
+function takeMarked(t: ParsedTensor, ctx: ReadContext, opts: TensorReadOptions): { length: number; read: () => Uint8Array } | undefined {
+  const src = opts.lazy?.marked;
+  if (!src) return undefined;
+  const i = t.fields.findIndex((f) => fieldNumberOf(f) === RAW_MARKER_FIELD);
+  if (i < 0) return undefined;
+  const index = readFields(t.fields[i] as Uint8Array, ctx)[0]?.varint;
+  t.fields.splice(i, 1);
+  const got = index === undefined ? undefined : src(Number(index));
+  if (!got) throw invalid(ctx, `tensor "${t.name}" has a raw-data marker ${index} that the read did not make`);
+  return got;
+}
+
+/**
  * A `LazyTensor` decoding what `read` gives. Made apart from the parsed tensor so that its reader holds
  * no view into the decoded model file (a closure would keep the whole file alive).
  */
@@ -578,6 +604,7 @@ function lazyTensor(
   ctx: ReadContext,
   opts: TensorReadOptions,
   corrupt: (what: string) => NormkitError,
+  marked: (() => Uint8Array) | undefined,
 ): Tensor | undefined {
   const src = opts.lazy;
   if (!src || info.kind === 'opaque' || rawBytes === undefined || rawBytes < (src.minBytes ?? LAZY_MIN_BYTES)) return undefined;
@@ -585,7 +612,8 @@ function lazyTensor(
   if (t.external) {
     const ext = externalRange(t, rawBytes, ctx);
     reader = src.external(ext.location, ext.offset, rawBytes);
-  } else if (t.raw) {
+  } else if (marked) reader = marked;
+  else if (t.raw) {
     if (t.raw.length !== rawBytes) throw corrupt(`raw data has ${t.raw.length} bytes, expected ${rawBytes}`);
     reader = src.inline?.(t.raw);
   }

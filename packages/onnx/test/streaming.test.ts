@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -15,7 +15,9 @@ import {
 } from '@normkit/graph';
 import { Rng, Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
-import { loadModel, saveModel } from '../src/index.js';
+import { readCompact } from '../src/compact.js';
+import { encodeModel, LAZY_MIN_BYTES, loadModel, saveModel } from '../src/index.js';
+import { TESTDATA } from './helpers.js';
 
 const INT8 = onnxTypeCode('int8') as number;
 const tmp = () => mkdtempSync(join(tmpdir(), 'normkit-stream-'));
@@ -117,6 +119,36 @@ describe('streamed models (loadModel / saveModel)', () => {
       Array.from(new Executor(full).run(x).outputs.y?.data as Float32Array),
     );
     expect(wq.loaded).toBe(false);
+  });
+
+  it('a single-file model is scanned without its big raw_data (held: the graph and small tensors), and a malformed one is still INVALID_ONNX', async () => {
+    const d = tmp();
+    const p = join(d, 'one.onnx');
+    await saveModel(model(), p);
+    const fd = openSync(p, 'r');
+    const compact = readCompact(await import('node:fs'), fd, statSync(p).size, LAZY_MIN_BYTES);
+    closeSync(fd);
+    // W (128 KiB) and W2 (512 KiB) stay in the file; the biases and LN parameters (2 KiB each) are read.
+    expect(compact?.ranges.map((r) => r.length)).toEqual([64 * 512 * 4, 512 * 256 * 4]);
+    expect(compact?.bytes.length).toBeLessThan(20_000);
+    expect(statSync(p).size).toBeGreaterThan(650_000);
+    writeFileSync(join(d, 'cut.onnx'), readFileSync(p).subarray(0, 300_000));
+    await expect(loadModel(join(d, 'cut.onnx'))).rejects.toMatchObject({ code: 'INVALID_ONNX' });
+  });
+
+  it('real exports load streamed (scanned, weights on demand) into the same model as a full read', async () => {
+    const files = [
+      'third-party/optimum/tests/assets/onnx/model.onnx',
+      'third-party/onnxruntime/onnxruntime/test/python/transformers/test_data/models/gpt2_embedlayer_one_attn_exp.onnx',
+    ];
+    for (const f of files) {
+      const streamed = await loadModel(join(TESTDATA, f));
+      const lazy = [...streamed.graph.initializers.values()].filter(isLazy);
+      expect(lazy.length, f).toBeGreaterThan(0);
+      const full = encodeModel(await loadModel(join(TESTDATA, f), { stream: false }));
+      expect(Buffer.from(encodeModel(streamed)).equals(Buffer.from(full)), f).toBe(true);
+      for (const t of lazy) expect(t.loaded, f).toBe(false);
+    }
   });
 
   it('check runs on the written files before they are moved into place; when it throws nothing is written', async () => {
