@@ -191,6 +191,11 @@ export class Executor {
     if (this.streaming) releaseLazy(this.constants.values());
   }
 
+  /** Whether lazy weights are released after their last reader (`ExecutorOptions.streamWeights`). @example new Executor(m, { streamWeights: false }).streamsWeights // false */
+  get streamsWeights(): boolean {
+    return this.streaming;
+  }
+
   /** The default-domain opset the executor applies. */
   get opset(): number {
     return this.opsetOf('');
@@ -508,7 +513,8 @@ class RunState {
       outputShapes: outs.map((t) => (t ? [...t.shape] : [])),
       ...(reads ? { hostReads: reads } : {}),
     });
-    void ins;
+    // Weights held between runs (not streamed) never change: once read, the GEMM may keep them packed.
+    if (!this.ex.streamsWeights) for (const t of ins) if (isLazy(t) && t.loaded) markConstant(t);
     node.outputs.forEach((o, i) => {
       if (!o) return;
       const t = outs[i];
