@@ -173,7 +173,7 @@ function render(doc: {
     '',
     ...(doc.gpt2Small.length > 0
       ? [
-          'GPT-2 small exported by the zoo (`normkit zoo gpt2 --size small`: one 498 MB file, weights inline, so the whole file is held while it is decoded):',
+          'GPT-2 small exported by the zoo (`normkit zoo gpt2 --size small`: one 498 MB file, weights inline, read from it on demand):',
           '',
           '| command | peak RSS | | time | result |',
           '| --- | --- | --- | --- | --- |',
