@@ -263,6 +263,7 @@ export async function convertCommand(ctx: Context, input: string, o: ConvertCliO
     try {
       await save(model, o.output, {
         check: async (path: string) => {
+          s.end('into a temporary folder, until checked');
           if (feeds) {
             const v = ctx.step('verify in onnxruntime (from the written files)');
             ortCheck = await verifyInEngine(
@@ -278,13 +279,11 @@ export async function convertCommand(ctx: Context, input: string, o: ConvertCliO
         },
       });
       written = true;
-      s.end();
     } catch (e) {
       if (e !== notWritten) {
         ctx.closeStep(' failed');
         throw isNormkitError(e) ? asInputError(e, o.output) : e;
       }
-      s.end('not written');
     }
   }
   const result = current();
