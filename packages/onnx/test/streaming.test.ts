@@ -1,4 +1,15 @@
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -14,13 +25,21 @@ import {
   taggedElemType,
 } from '@normkit/graph';
 import { Rng, Tensor } from '@normkit/tensor';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { readCompact } from '../src/compact.js';
 import { encodeModel, LAZY_MIN_BYTES, loadModel, saveModel } from '../src/index.js';
 import { TESTDATA } from './helpers.js';
 
 const INT8 = onnxTypeCode('int8') as number;
-const tmp = () => mkdtempSync(join(tmpdir(), 'normkit-stream-'));
+const made: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'normkit-stream-'));
+  made.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 /** x → MatMul(W [64×512], 128 KiB) → + b → LN → MatMul(W2 [512×256], 512 KiB) → y. */
 function model(): Model {
