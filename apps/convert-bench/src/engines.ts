@@ -1,10 +1,8 @@
-import { totalmem } from 'node:os';
 import type { Model } from '@normkit/graph';
 import { type Backend, Tensor } from '@normkit/tensor';
 import { loadGpu, loadGraph, loadOnnx, loadOrt, need } from './deps.js';
 import { CliError, EXIT_BAD_INPUT } from './errors.js';
 import type { Feeds } from './inputs.js';
-import { weightBytes } from './models.js';
 
 /** The engines `bench`, `verify` and `run` can use. */
 export const ENGINES = ['normkit-cpu', 'normkit-gpu', 'onnxruntime'] as const;
@@ -122,11 +120,10 @@ export async function createGpu(): Promise<Backend> {
 async function createNormkitRunner(engine: EngineName, model: Model, backend: Backend | undefined, description: string): Promise<Runner> {
   const graph = await loadGraph();
   const Executor = need(graph, '@normkit/graph', 'Executor');
-  // Built once: topological order, constant folding, the release plan; then run many times. Weights
-  // read on demand (a model loaded from a file) are kept once read when they fit in a quarter of the
-  // memory (repeated runs then read no file, as onnxruntime's); a bigger model streams them each run.
-  const streamWeights = weightBytes(model) > totalmem() / 4;
-  const executor = new Executor(model, { ...(backend ? { backend } : {}), streamWeights });
+  // Built once: topological order, constant folding, the release plan; then run many times. The
+  // executor keeps weights read on demand (a model loaded from a file) once read when they fit in a
+  // quarter of the memory (repeated runs then read no file, as onnxruntime's) and streams bigger ones.
+  const executor = new Executor(model, backend ? { backend } : {});
   // runAsync awaits only where values cross to the host (WebGPU reads back asynchronously).
   const run = (feeds: Feeds, profile: boolean) => executor.runAsync(feeds, { profile });
   return {

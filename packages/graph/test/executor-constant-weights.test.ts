@@ -42,7 +42,7 @@ describe('executor: constant weights', () => {
   it('does not mark a streamed lazy weight (its values are read anew each run and dropped)', () => {
     const w = new LazyTensor([4, 3], 'float32', () => W.slice());
     const { m, y } = model(w);
-    const ex = new Executor(m);
+    const ex = new Executor(m, { streamWeights: true });
     Array.from(ex.run({ x }).outputs[y]?.data as Float32Array).forEach((v, j) => expect(v).toBeCloseTo(colSums[j] as number, 5));
     expect(w.loaded).toBe(false);
     expect(isConstantData(w.data)).toBe(false);

@@ -76,7 +76,7 @@ describe('LazyTensor', () => {
     const { model, lazy } = streamed(eager);
     const feed = randomInputs(eager, 7);
     const want = new Executor(eager).run(feed).outputs.y?.data as Float32Array;
-    const ex = new Executor(model);
+    const ex = new Executor(model, { streamWeights: true });
     for (const t of lazy.values()) expect(t.loaded).toBe(false);
     for (let run = 1; run <= 2; run++) {
       const got = ex.run(feed).outputs.y?.data as Float32Array;

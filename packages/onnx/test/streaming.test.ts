@@ -134,7 +134,7 @@ describe('streamed models (loadModel / saveModel)', () => {
     expect(isLazy(wq)).toBe(true);
     expect(taggedElemType(wq)).toBe(INT8);
     const x = { x: Tensor.randn([2, rows], 3) };
-    expect(Array.from(new Executor(streamed).run(x).outputs.y?.data as Float32Array)).toEqual(
+    expect(Array.from(new Executor(streamed, { streamWeights: true }).run(x).outputs.y?.data as Float32Array)).toEqual(
       Array.from(new Executor(full).run(x).outputs.y?.data as Float32Array),
     );
     expect(wq.loaded).toBe(false);

@@ -34,10 +34,11 @@ export interface ExecutorOptions {
    */
   fuse?: boolean;
   /**
-   * Lazy initializers (`LazyTensor`, what `loadModel` gives for big weights): read each when its first
-   * reader runs and release it after its last, in every run (default true: memory holds a few
-   * weights, whatever the model's size). `false` keeps them once read and folds nodes that read them,
-   * like other constants: faster repeated runs of a model that fits in memory.
+   * Lazy initializers (`LazyTensor`, what `loadModel` gives for big weights): `true` reads each when
+   * its first reader runs and releases it after its last, in every run (memory holds a few weights,
+   * whatever the model's size); `false` keeps them once read and folds nodes that read them, like
+   * other constants (faster repeated runs). Default: stream only when the lazy weights exceed a quarter
+   * of the machine's memory (1 GiB where it is unknown, as in browsers).
    */
   streamWeights?: boolean;
 }
@@ -109,6 +110,25 @@ interface Step {
   host: number[];
 }
 
+/** Bytes of the lazy initializers of `g` (what streaming would keep out of memory). */
+function lazyBytes(g: Graph): number {
+  let n = 0;
+  for (const t of g.initializers.values()) if (isLazy(t)) n += t.byteLength;
+  return n;
+}
+
+/** The most lazy weights an executor keeps by default: a quarter of the machine's memory, or 1 GiB where unknown. */
+function keptWeightsBudget(): number {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  try {
+    const os = proc?.getBuiltinModule?.('node:os') as { totalmem(): number } | undefined;
+    if (os) return os.totalmem() / 4;
+  } catch {
+    // not Node
+  }
+  return 2 ** 30;
+}
+
 /**
  * Runs a model (or graph) many times: built once (topological order, constant folding of initializers
  * and Constant nodes, a plan with the last reader of every value), then `run` on named inputs.
@@ -117,8 +137,8 @@ interface Step {
  * Streamed weights: an initializer that is a `LazyTensor` (what `loadModel` gives for big weights) is
  * read when the first node that needs it runs and released after the last one, in every run, so a run
  * holds about the weights of one node at a time, not the model. Nodes reading one are not folded at
- * construction (the folded copy would be held for the executor's life); `streamWeights: false` keeps
- * them instead, for repeated runs of a model that fits in memory.
+ * construction (the folded copy would be held for the executor's life). A model whose lazy weights fit
+ * in a quarter of memory keeps them instead, once read (see `ExecutorOptions.streamWeights`).
  *
  * Opset-dependent semantics follow `model.opset('')` (for a bare Graph: `opts.opset`, default 17).
  * An op outside the supported set throws `UNSUPPORTED_OP` naming the op, node, domain and opset.
@@ -161,7 +181,7 @@ export class Executor {
     const graph = model instanceof Model ? model.graph : model;
     if (!(graph instanceof Graph)) throw new NormkitError('INVALID_ARGUMENT', 'Executor: expected a Model or a Graph');
     this.opts = opts;
-    this.streaming = opts.streamWeights !== false;
+    this.streaming = opts.streamWeights ?? lazyBytes(graph) > keptWeightsBudget();
     this.assumeDefaults = opts.foldConstants !== false;
     this.outer = new Set(opts.outerScope ?? []);
     if (this.outer.size > 0) {
@@ -614,5 +634,6 @@ function summarize(nodes: NodeProfile[], totalMs: number, crossings: number): Pr
  */
 export function execute(model: Model | Graph, inputs: Record<string, Tensor>, opts: RunOptions & { opset?: number } = {}): ExecuteResult {
   const backend = opts.backend ?? getBackend();
-  return new Executor(model, { backend, opset: opts.opset }).run(inputs, opts);
+  // One run gains nothing from keeping weights: stream them (memory stays bounded by the largest).
+  return new Executor(model, { backend, opset: opts.opset, streamWeights: true }).run(inputs, opts);
 }
