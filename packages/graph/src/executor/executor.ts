@@ -1,4 +1,15 @@
-import { type Backend, fmtShape, getBackend, markConstant, NormkitError, type Tensor, withBackend } from '@normkit/tensor';
+import {
+  allocatedSince,
+  type Backend,
+  fmtShape,
+  getBackend,
+  markConstant,
+  NormkitError,
+  recycle,
+  storageMark,
+  type Tensor,
+  withBackend,
+} from '@normkit/tensor';
 import { onnxType, onnxTypeCode, tagElemType, taggedElemType } from '../elem-types.js';
 import { type Dim, Graph, Model, type Node, subgraphsOf } from '../ir.js';
 import { isLazy, releaseLazy } from '../lazy-tensor.js';
@@ -458,10 +469,18 @@ export class Executor {
 /**
  * The values of one run: a count of the names each tensor is held under, so that a tensor is disposed
  * when its last name is released (views share the device handle, which the tensor package counts).
+ * Host arrays the run itself allocated are counted per buffer (a reshape shares its input's) and
+ * handed back to the storage pool when the last tensor using one is released, so the next op of that
+ * size reuses warm memory instead of faulting in fresh pages.
  */
 class RunState {
   readonly values: Map<string, Tensor>;
   private readonly names = new Map<Tensor, number>();
+  /** Live tensors per host buffer allocated during this run (after `mark`). */
+  private readonly buffers = new Map<ArrayBufferLike, number>();
+  /** Buffers a lazy weight holds (its values, or a view of them, must never be recycled). */
+  private readonly pinned = new Set<ArrayBufferLike>();
+  private readonly mark = storageMark();
   readonly profile: NodeProfile[] | undefined;
   crossings = 0;
   private readonly t0 = performance.now();
@@ -481,7 +500,33 @@ class RunState {
   }
 
   private retain(t: Tensor): void {
-    this.names.set(t, (this.names.get(t) ?? 0) + 1);
+    const n = this.names.get(t) ?? 0;
+    this.names.set(t, n + 1);
+    const buf = n === 0 ? this.runBuffer(t) : undefined;
+    if (buf) this.buffers.set(buf, (this.buffers.get(buf) ?? 0) + 1);
+  }
+
+  /** The host buffer under `t` when this run allocated it (a candidate for reuse), else undefined. */
+  private runBuffer(t: Tensor): ArrayBufferLike | undefined {
+    if (isLazy(t) || t.deviceStorage || !t.onHost || !allocatedSince(t, this.mark)) return undefined;
+    return t.data.buffer;
+  }
+
+  /** Forgets `t` (its last name was released): disposes a device handle, recycles a run buffer no one else uses. */
+  private drop(t: Tensor): void {
+    this.names.delete(t);
+    if (t.deviceStorage) {
+      t.dispose();
+      return;
+    }
+    const buf = this.runBuffer(t);
+    if (!buf) return;
+    const left = (this.buffers.get(buf) ?? 1) - 1;
+    if (left > 0) this.buffers.set(buf, left);
+    else {
+      this.buffers.delete(buf);
+      if (!this.pinned.has(buf)) recycle(t);
+    }
   }
 
   inputsOf(step: Step): (Tensor | undefined)[] {
@@ -534,7 +579,11 @@ class RunState {
       ...(reads ? { hostReads: reads } : {}),
     });
     // Weights held between runs (not streamed) never change: once read, the GEMM may keep them packed.
-    if (!this.ex.streamsWeights) for (const t of ins) if (isLazy(t) && t.loaded) markConstant(t);
+    for (const t of ins)
+      if (isLazy(t) && t.loaded) {
+        this.pinned.add(t.data.buffer);
+        if (!this.ex.streamsWeights) markConstant(t);
+      }
     node.outputs.forEach((o, i) => {
       if (!o) return;
       const t = outs[i];
@@ -560,9 +609,7 @@ class RunState {
         this.names.set(t, n);
         continue;
       }
-      this.names.delete(t);
-      // Host tensors may share arrays with constants or inputs: only device handles are released.
-      if (t.deviceStorage) t.dispose();
+      this.drop(t);
     }
     for (const v of step.unload) {
       const t = this.values.get(v);
