@@ -469,9 +469,9 @@ export class Executor {
 /**
  * The values of one run: a count of the names each tensor is held under, so that a tensor is disposed
  * when its last name is released (views share the device handle, which the tensor package counts).
- * Host arrays the run itself allocated are counted per buffer (a reshape shares its input's) and
- * handed back to the storage pool when the last tensor using one is released, so the next op of that
- * size reuses warm memory instead of faulting in fresh pages.
+ * Unless it streams weights (keeping memory bounded), host arrays the run itself allocated are counted
+ * per buffer (a reshape shares its input's) and handed back to the storage pool when the last tensor
+ * using one is released, so the next op of that size reuses warm memory instead of faulting in pages.
  */
 class RunState {
   readonly values: Map<string, Tensor>;
@@ -479,7 +479,7 @@ class RunState {
   /** Live tensors per host buffer allocated during this run (after `mark`). */
   private readonly buffers = new Map<ArrayBufferLike, number>();
   /** Buffers a lazy weight holds (its values, or a view of them, must never be recycled). */
-  private readonly pinned = new Set<ArrayBufferLike>();
+  private readonly pinned = new WeakSet<ArrayBufferLike>();
   private readonly mark = storageMark();
   readonly profile: NodeProfile[] | undefined;
   crossings = 0;
@@ -508,7 +508,9 @@ class RunState {
 
   /** The host buffer under `t` when this run allocated it (a candidate for reuse), else undefined. */
   private runBuffer(t: Tensor): ArrayBufferLike | undefined {
-    if (isLazy(t) || t.deviceStorage || !t.onHost || !allocatedSince(t, this.mark)) return undefined;
+    // A streaming run holds memory to a few weights: it leaves freed arrays to the garbage collector
+    // rather than keep them pooled.
+    if (this.ex.streamsWeights || isLazy(t) || t.deviceStorage || !t.onHost || !allocatedSince(t, this.mark)) return undefined;
     return t.data.buffer;
   }
 
