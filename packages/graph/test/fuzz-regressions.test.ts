@@ -6,6 +6,7 @@ import { NormkitError, Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
 import {
   analyzeFoldability,
+  execute,
   foldLayerNorms,
   GraphBuilder,
   inferShapes,
@@ -127,5 +128,27 @@ describe('randomInputs (and so foldLayerNorms’ verification) checks declared s
     expect((thrown(() => randomInputs(m, 0, { batch: -3 })) as NormkitError).code).toBe('INVALID_SHAPE');
     expect(randomInputs(m, 0, { batch: 3 }).x?.shape).toEqual([3, 8]);
     expect(randomInputs(embedLn(12), 0).input_ids?.shape).toEqual([12]);
+  });
+});
+
+describe('Gather refuses float indices instead of reading a weight as indices', () => {
+  it('a Conv mutated into Gather(x, W) is INVALID_NODE naming the node and the input (was a 5.6 GB output)', () => {
+    const b = new GraphBuilder('g');
+    const x = b.input('x', 'float32', [1, 3, 224, 224]);
+    b.output(b.op('Gather', [x, b.constant('W', Tensor.randn([64, 3, 7, 7], 1))], {}, { name: 'n0' }));
+    const e = thrown(() => execute(b.model(13), { x: Tensor.zeros([1, 3, 224, 224]) })) as NormkitError;
+    expect(e).toBeInstanceOf(NormkitError);
+    expect(e.code).toBe('INVALID_NODE');
+    expect(e.message).toContain('"n0"');
+    expect(e.message).toContain('int32 or int64, got float32');
+  });
+
+  it('int64 indices still gather (rows 2 and 0 of a 3 × 2 table)', () => {
+    const b = new GraphBuilder('g');
+    const t = b.input('t', 'float32', [3, 2]);
+    const y = b.op('Gather', [t, b.constant('i', Tensor.from([2, 0], [2], 'int64'))]);
+    b.output(y);
+    const out = execute(b.model(13), { t: Tensor.from([1, 2, 3, 4, 5, 6], [3, 2]) }).outputs[y] as Tensor;
+    expect(Array.from(out.data as Float32Array)).toEqual([5, 6, 1, 2]);
   });
 });

@@ -157,7 +157,14 @@ defineOnnxOp('', 'Gather', {
   kernel: (ctx) => {
     const x = need(ctx, 0);
     const idx = need(ctx, 1, 'indices');
-    return [T.gather(x, idx.dtype === 'int32' || idx.dtype === 'int64' ? idx : T.cast(idx, 'int64'), attr(ctx.node, 'axis', 'int', 0))];
+    // ONNX (and onnxruntime) take int32/int64 indices only; a float tensor read as indices (a weight
+    // wired in the wrong place) would build an output of its size times the slice.
+    if (idx.dtype !== 'int32' && idx.dtype !== 'int64')
+      throw invalid(
+        ctx,
+        `indices "${ctx.node.inputs[1]}" must be int32 or int64, got ${idx.dtype} ${fmtShape(idx.shape)}; check what feeds input 1`,
+      );
+    return [T.gather(x, idx, attr(ctx.node, 'axis', 'int', 0))];
   },
   shape: gatherShape,
   fold: 'linear',
