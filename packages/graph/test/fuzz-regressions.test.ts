@@ -152,3 +152,21 @@ describe('Gather refuses float indices instead of reading a weight as indices', 
     expect(Array.from(out.data as Float32Array)).toEqual([5, 6, 1, 2]);
   });
 });
+
+describe('shape inference keeps a non-integer value symbolic instead of building an int64 constant of it', () => {
+  // Fuzz seed 20261207 #32980 / #49433: a float value (NaN, 0.5) reached shape arithmetic in a corrupt
+  // file (an int64 initializer retyped as double), and inference built an int64 tensor of it (BigInt RangeError).
+  for (const v of [Number.NaN, 0.5]) {
+    it(`Shape(x) + [${v}] then Gather: shapes inferred, no throw`, () => {
+      const b = new GraphBuilder('g');
+      const x = b.input('x', 'float32', ['n', 3]);
+      const sum = b.op('Add', [b.op('Shape', [x]), b.constant('f', Tensor.from([v], [1], 'float64'))]);
+      const g = b.op('Gather', [sum, b.constant('one', Tensor.from([1], [], 'int64'))], { axis: 0 });
+      b.output(g, 'int64');
+      const m = b.model(13);
+      expect(() => inferShapes(m)).not.toThrow();
+      expect(inferShapes(m).get(g)?.shape).toEqual([]);
+      expect(() => analyzeFoldability(m)).not.toThrow();
+    });
+  }
+});

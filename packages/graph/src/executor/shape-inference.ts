@@ -109,11 +109,12 @@ function inferGraph(
       if (!o) return;
       const known = graph.valueInfo.get(o);
       const inf = outs[i] ?? {};
-      // A fully numeric integer vector becomes a constant, so later ops fold exactly.
+      // A fully numeric integer vector becomes a constant, so later ops fold exactly (a NaN or a
+      // fraction — a float value that reached an integer op in a corrupt file — stays symbolic).
       if (
         !inf.value &&
         inf.sym &&
-        inf.sym.every(isNum) &&
+        inf.sym.every((d) => isNum(d) && Number.isSafeInteger(d)) &&
         (inf.dtype === 'int64' || inf.dtype === 'int32') &&
         inf.shape &&
         (inf.shape.length === 0 ? inf.sym.length === 1 : inf.shape.length === 1 && inf.shape[0] === inf.sym.length)
