@@ -147,7 +147,7 @@ function lngFindings(rows: LngRow[]): Finding[] {
     gs,
     lng.map((r) => r.lssr.mean),
   );
-  // The same trends without the groups of 2 (LN of 2 features is a hard sign, see docs/PAPERS.md §3.2).
+  // The same trends without the groups of 2 (LN of 2 features is a hard sign, see §3.2 of docs/PAPERS.md in the normkit repository).
   const wider = lng.filter((r) => HIDDEN / r.groups > 2);
   const rhoWider = (key: 'accuracy' | 'lssr') =>
     spearman(

@@ -581,11 +581,12 @@ class RunState {
       ...(reads ? { hostReads: reads } : {}),
     });
     // Weights held between runs (not streamed) never change: once read, the GEMM may keep them packed.
-    for (const t of ins)
-      if (isLazy(t) && t.loaded) {
-        this.pinned.add(t.data.buffer);
-        if (!this.ex.streamsWeights) markConstant(t);
-      }
+    if (!this.ex.streamsWeights)
+      for (const t of ins)
+        if (isLazy(t) && t.loaded) {
+          this.pinned.add(t.data.buffer);
+          markConstant(t);
+        }
     node.outputs.forEach((o, i) => {
       if (!o) return;
       const t = outs[i];

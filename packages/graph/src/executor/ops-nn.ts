@@ -169,18 +169,17 @@ for (const [op, f] of Object.entries(reduceOps)) {
   });
 }
 
+/** A Reduce* node: `f` over its axes (none with noop_with_empty_axes; the ONNX identities for empty axes). */
 function reduceKernel(ctx: OpContext, op: string, f: (x: Tensor, axes: number[] | undefined, keep: boolean) => Tensor): Tensor[] {
-  {
-    const x = need(ctx, 0);
-    const keep = attr(ctx.node, 'keepdims', 'int', 1) !== 0;
-    const axes = reduceAxes(ctx);
-    if (axes && axes.length === 0) return [x];
-    if (x.dtype === 'bool' && (op === 'ReduceMax' || op === 'ReduceMin')) return [T.cast(f(T.cast(x, 'int32'), axes, keep), 'bool')];
-    const all = axes ?? x.shape.map((_, i) => i);
-    // Reducing an empty axis: ONNX defines the identity values (0 for sums, 1 for products, ±inf for max/min).
-    if (x.size === 0) return [emptyReduce(ctx, op, x, all, keep)];
-    return [f(x, axes, keep)];
-  }
+  const x = need(ctx, 0);
+  const keep = attr(ctx.node, 'keepdims', 'int', 1) !== 0;
+  const axes = reduceAxes(ctx);
+  if (axes && axes.length === 0) return [x];
+  if (x.dtype === 'bool' && (op === 'ReduceMax' || op === 'ReduceMin')) return [T.cast(f(T.cast(x, 'int32'), axes, keep), 'bool')];
+  const all = axes ?? x.shape.map((_, i) => i);
+  // Reducing an empty axis: ONNX defines the identity values (0 for sums, 1 for products, ±inf for max/min).
+  if (x.size === 0) return [emptyReduce(ctx, op, x, all, keep)];
+  return [f(x, axes, keep)];
 }
 
 function emptyReduce(ctx: OpContext, op: string, x: Tensor, axes: number[], keep: boolean): Tensor {

@@ -9,6 +9,7 @@
 // strides: nothing is transposed or packed but the small Kᵀ and Vᵀ. The backward pass recomputes P
 // from Q and K rather than keeping [B, H, T, T] probabilities from the forward pass.
 // Engines without WebAssembly SIMD get `false` and the caller runs the JS kernels in attention.ts.
+import type { DepthwiseDims } from './depthwise.js';
 import { FUSED_WASM_BASE64 } from './fused-wasm.generated.js';
 import { decodeBase64, ensureBytes } from './wasm-memory.js';
 
@@ -296,15 +297,9 @@ export function sigmoidWasm(X: Float32Array, Y: Float32Array): boolean {
   return elementwise([X], Y, (ex, [x], n4) => ex.sigmoid(x as number, x as number, n4));
 }
 
-/** Geometry of a stride-1, dilation-1 depthwise convolution with one filter per plane. */
-export interface DepthwisePlanes {
+/** Geometry of a stride-1, dilation-1 depthwise convolution with one filter per plane (a `DepthwiseDims` subset). */
+export interface DepthwisePlanes extends Pick<DepthwiseDims, 'H' | 'W' | 'kh' | 'kw' | 'oh' | 'ow'> {
   planes: number;
-  H: number;
-  W: number;
-  kh: number;
-  kw: number;
-  oh: number;
-  ow: number;
   /** Top and left padding. */
   pt: number;
   pl: number;
