@@ -318,8 +318,12 @@ describe.skipIf(!haveChromium)('the page in chromium', () => {
       }
       throw new Error(`Tab never reached #${id}`);
     };
+    // Listening turns on chromium's file-chooser interception; it must be on before Space is pressed,
+    // or a slow machine opens the (headless, invisible) native dialog instead and no event comes.
+    const chooserEvent = page.waitForEvent('filechooser', { timeout: 60_000 });
     await tabTo('file-input');
-    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
+    await page.keyboard.press('Space');
+    const chooser = await chooserEvent;
     await chooser.setFiles(file);
     await idle(page);
     expect(await page.textContent('#ln-summary')).toContain('5 of 5 LayerNorms foldable');
