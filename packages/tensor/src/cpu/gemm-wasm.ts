@@ -462,7 +462,8 @@ export interface PackB {
 }
 
 /**
- * C = α·op(A)·op(B) + β·C (+ `bias`, N values added to every row) with the WebAssembly kernel.
+ * C = α·op(A)·op(B) + β·C (+ `bias`, N values added to every row) with the WebAssembly kernel; C's
+ * rows are `ldc` apart (> N: C is a column block of a wider matrix).
  * Returns false (doing nothing) when the kernel is unavailable; the caller then runs the JS path.
  */
 export function gemmWasm(
@@ -481,6 +482,7 @@ export function gemmWasm(
   beta: number,
   packB?: PackB,
   bias?: Float32Array,
+  ldc = N,
 ): boolean {
   if (state === undefined) state = init();
   const s = state;
@@ -587,13 +589,13 @@ export function gemmWasm(
   // Copy out: C = α·P + β·C.
   f = new Float32Array(mem.buffer);
   const c0 = cAt >> 2;
-  if (alpha === 1 && beta === 0 && ldcF === N) {
+  if (alpha === 1 && beta === 0 && ldcF === N && ldc === N) {
     C.set(f.subarray(c0, c0 + M * N), cOff);
     return true;
   }
   for (let i = 0; i < M; i++) {
     const src = c0 + i * ldcF;
-    const dst = cOff + i * N;
+    const dst = cOff + i * ldc;
     if (alpha === 1 && beta === 0) C.set(f.subarray(src, src + N), dst);
     else if (beta === 0) for (let j = 0; j < N; j++) C[dst + j] = alpha * f[src + j]!;
     else for (let j = 0; j < N; j++) C[dst + j] = alpha * f[src + j]! + beta * C[dst + j]!;

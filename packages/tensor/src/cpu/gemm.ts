@@ -6,7 +6,7 @@ const WASM_MIN_WORK = 4096;
 /**
  * Single-precision GEMM on flat arrays: C = α·op(A)·op(B) + β·C (+ `bias`: N values added to every
  * row), with A at `aOff` ([M, K], or [K, M] when transA), B at `bOff` ([K, N], or [N, K] when transB),
- * C at `cOff` ([M, N]).
+ * C at `cOff` ([M, N], row stride `ldc`: a block of a wider matrix when ldc > N).
  *
  * Float32 products of some size run on the WebAssembly SIMD kernel (packed panels, a register-blocked
  * micro-kernel; split over worker threads in Node for large products, see `setGemmThreads`); small
@@ -34,29 +34,30 @@ export function gemmF32(
   alpha: number,
   beta: number,
   bias?: Float32Array,
+  ldc = N,
 ): void {
   if (M * N * K >= WASM_MIN_WORK && A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array) {
     // The kernel starts from the bias rows when C is not scaled or kept; otherwise the bias is added after.
     const fused = bias && alpha === 1 && beta === 0 && bias instanceof Float32Array ? bias : undefined;
-    if (gemmWasm(A, aOff, B, bOff, C, cOff, M, K, N, transA, transB, alpha, beta, undefined, fused)) {
-      if (bias && !fused) addRows(C, cOff, M, N, bias);
+    if (gemmWasm(A, aOff, B, bOff, C, cOff, M, K, N, transA, transB, alpha, beta, undefined, fused, ldc)) {
+      if (bias && !fused) addRows(C, cOff, M, N, bias, ldc);
       return;
     }
   }
-  gemmJs(A, aOff, B, bOff, C, cOff, M, K, N, transA, transB, alpha, beta);
-  if (bias) addRows(C, cOff, M, N, bias);
+  gemmJs(A, aOff, B, bOff, C, cOff, M, K, N, transA, transB, alpha, beta, ldc);
+  if (bias) addRows(C, cOff, M, N, bias, ldc);
 }
 
-/** Adds the N values of `bias` to each of the M rows of C at `cOff`. */
-function addRows(C: Float32Array, cOff: number, M: number, N: number, bias: Float32Array): void {
+/** Adds the N values of `bias` to each of the M rows (`ldc` apart) of C at `cOff`. */
+function addRows(C: Float32Array, cOff: number, M: number, N: number, bias: Float32Array, ldc: number): void {
   for (let i = 0; i < M; i++) {
-    const row = cOff + i * N;
+    const row = cOff + i * ldc;
     for (let j = 0; j < N; j++) C[row + j]! += bias[j]!;
   }
 }
 
 /**
- * The portable path of `gemmF32`: blocked i-k-j loop, contiguous axpy inner loop.
+ * The portable path of `gemmF32`: blocked i-k-j loop, contiguous axpy inner loop (C's rows `ldc` apart).
  * @example gemmJs(A, 0, B, 0, C, 0, M, K, N, false, false, 1, 0)
  */
 export function gemmJs(
@@ -73,9 +74,14 @@ export function gemmJs(
   transB: boolean,
   alpha: number,
   beta: number,
+  ldc = N,
 ): void {
-  if (beta === 0) C.fill(0, cOff, cOff + M * N);
-  else if (beta !== 1) for (let i = 0; i < M * N; i++) C[cOff + i]! *= beta;
+  if (beta !== 1)
+    for (let i = 0; i < M; i++) {
+      const row = cOff + i * ldc;
+      if (beta === 0) C.fill(0, row, row + N);
+      else for (let j = 0; j < N; j++) C[row + j]! *= beta;
+    }
   if (M === 0 || N === 0 || K === 0) return;
   // Bring B to [K, N] row-major so the inner loop is a contiguous axpy.
   let Bk = B;
@@ -89,7 +95,7 @@ export function gemmJs(
   for (let k0 = 0; k0 < K; k0 += KB) {
     const k1 = Math.min(K, k0 + KB);
     for (let i = 0; i < M; i++) {
-      const crow = cOff + i * N;
+      const crow = cOff + i * ldc;
       for (let k = k0; k < k1; k++) {
         const av = alpha * (transA ? A[aOff + k * M + i]! : A[aOff + i * K + k]!);
         const brow = bk + k * N;

@@ -3,7 +3,7 @@ import { allocate } from '../dtype.js';
 import { sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { gemmF32 } from './gemm.js';
-import { columnsByTable, windowTable } from './linear.js';
+import { columnsByTable, convChunkColumns, windowTable } from './linear.js';
 
 type Arr = Float32Array; // float32 or float64: gemmF32 takes the JS path for float64
 
@@ -11,7 +11,9 @@ type Arr = Float32Array; // float32 or float64: gemmF32 takes the JS path for fl
  * Gradients of a convolution, per (batch, group) with im2col + GEMM: dw += dy · colᵀ and
  * dcol = wᵀ · dy, then col2im scatter-adds dcol into dx (the transposed convolution). The GEMMs take
  * their transposes as flags (no copies); a pointwise conv (1×1, stride 1, no padding) skips im2col.
- * `need.dx` / `need.dw` false skip that gradient (undefined in the result).
+ * Large outputs run over chunks of output positions (see `CONV_CHUNK_BYTES`), each with its own
+ * window table, column blocks and a copy of its dy columns. `need.dx` / `need.dw` false skip that
+ * gradient (undefined in the result).
  */
 export function convGradKernel(
   dy: Tensor,
@@ -29,7 +31,8 @@ export function convGradKernel(
   const Coutg = Cout / G;
   const inSp = x.shape.slice(2);
   const kSp = w.shape.slice(2);
-  const P = sizeOf(dy.shape.slice(2));
+  const outSp = dy.shape.slice(2);
+  const P = sizeOf(outSp);
   const KK = sizeOf(kSp);
   const rows = Cg * KK;
   const inSize = sizeOf(inSp);
@@ -39,30 +42,54 @@ export function convGradKernel(
   const dx = allocate(dy.dtype, wantDx ? x.size : 0) as Arr;
   const dw = allocate(dy.dtype, wantDw ? w.size : 0) as Arr;
   const pointwise = KK === 1 && o.strides.every((s) => s === 1) && o.pads.every((p) => p === 0);
-  const tab = pointwise ? undefined : windowTable(inSp, kSp, dy.shape.slice(2), o.strides, o.pads, o.dilations).offsets;
-  const col = pointwise || !wantDw ? undefined : (allocate(dy.dtype, rows * P) as Arr);
-  const dcol = pointwise || !wantDx ? undefined : (allocate(dy.dtype, rows * P) as Arr);
-  for (let n = 0; n < N; n++) {
-    for (let g = 0; g < G; g++) {
-      const xOff = (n * C + g * Cg) * inSize;
-      const yOff = (n * Cout + g * Coutg) * P;
-      const wOff = g * Coutg * rows;
-      if (!tab) {
-        // x[n, g] is the column matrix [Cg, P] itself, and dx[n, g] receives wᵀ · dy directly.
-        if (wantDw) gemmF32(DY, yOff, X, xOff, dw, wOff, Coutg, P, rows, false, true, 1, 1);
-        if (wantDx) gemmF32(W, wOff, DY, yOff, dx, xOff, rows, Coutg, P, true, false, 1, 0);
-        continue;
+  if (pointwise) {
+    // x[n, g] is the column matrix [Cg, P] itself, and dx[n, g] receives wᵀ · dy directly.
+    for (let n = 0; n < N; n++)
+      for (let g = 0; g < G; g++) {
+        const xOff = (n * C + g * Cg) * inSize;
+        const yOff = (n * Cout + g * Coutg) * P;
+        if (wantDw) gemmF32(DY, yOff, X, xOff, dw, g * Coutg * rows, Coutg, P, rows, false, true, 1, 1);
+        if (wantDx) gemmF32(W, g * Coutg * rows, DY, yOff, dx, xOff, rows, Coutg, P, true, false, 1, 0);
       }
-      if (col) {
-        columnsByTable(X, xOff, inSize, Cg, tab, KK, P, col, false);
-        gemmF32(DY, yOff, col, 0, dw, wOff, Coutg, P, rows, false, true, 1, 1);
-      }
-      if (dcol) {
-        gemmF32(W, wOff, DY, yOff, dcol, 0, rows, Coutg, P, true, false, 1, 0);
-        columnsByTable(dx, xOff, inSize, Cg, tab, KK, P, dcol, true);
+    return result(x, w, dy, dx, dw, wantDx, wantDw);
+  }
+  // Per output position: a column of the table, of col and dcol, and of the dy copy.
+  const el = DY.BYTES_PER_ELEMENT;
+  const span = convChunkColumns(P, 4 * KK + el * ((wantDw ? rows : 0) + (wantDx ? rows : 0) + Coutg));
+  const col = wantDw ? (allocate(dy.dtype, rows * span) as Arr) : undefined;
+  const dcol = wantDx ? (allocate(dy.dtype, rows * span) as Arr) : undefined;
+  const dyc = span < P ? (allocate(dy.dtype, Coutg * span) as Arr) : undefined;
+  for (let p0 = 0; p0 < P; p0 += span) {
+    const pc = Math.min(span, P - p0);
+    const tab = windowTable(inSp, kSp, outSp, o.strides, o.pads, o.dilations, p0, pc).offsets;
+    for (let n = 0; n < N; n++) {
+      for (let g = 0; g < G; g++) {
+        const xOff = (n * C + g * Cg) * inSize;
+        const wOff = g * Coutg * rows;
+        // This chunk's dy columns [Coutg, pc] (dy itself when there is one chunk).
+        let D = DY;
+        let dOff = (n * Cout + g * Coutg) * P;
+        if (dyc) {
+          for (let r = 0; r < Coutg; r++) dyc.set(DY.subarray(dOff + r * P + p0, dOff + r * P + p0 + pc), r * pc);
+          D = dyc;
+          dOff = 0;
+        }
+        if (col) {
+          columnsByTable(X, xOff, inSize, Cg, tab, KK, pc, col, false);
+          gemmF32(D, dOff, col, 0, dw, wOff, Coutg, pc, rows, false, true, 1, 1);
+        }
+        if (dcol) {
+          gemmF32(W, wOff, D, dOff, dcol, 0, rows, Coutg, pc, true, false, 1, 0);
+          columnsByTable(dx, xOff, inSize, Cg, tab, KK, pc, dcol, true);
+        }
       }
     }
   }
+  return result(x, w, dy, dx, dw, wantDx, wantDw);
+}
+
+/** The gradients as tensors (undefined where not wanted). */
+function result(x: Tensor, w: Tensor, dy: Tensor, dx: Arr, dw: Arr, wantDx: boolean, wantDw: boolean) {
   return {
     dx: wantDx ? new Tensor(x.shape, dy.dtype, dx as never) : undefined,
     dw: wantDw ? new Tensor(w.shape, dy.dtype, dw as never) : undefined,

@@ -70,8 +70,43 @@ export function gemmKernel(
 }
 
 /**
+ * Bytes the per-chunk temporaries of a convolution may take: the im2col column block (or the
+ * WebAssembly GEMM's packed copy of it), the GEMM's result block in its memory, and the N-d window
+ * table. The column matrix has Cin/G·kh·kw rows by one column per output position, so for a large
+ * output (a Conv padded by 65536: an 870 MB output, a 2.9 GB im2col) it is many times the output
+ * itself; convolutions whose temporaries pass this budget run over chunks of output positions.
+ * 32 MiB keeps every zoo model's convolution in one chunk (the common case takes no extra work) and
+ * leaves each chunk thousands of columns wide, where the GEMM runs at full speed.
+ */
+export const CONV_CHUNK_BYTES = 32 * 2 ** 20;
+let convChunkBytes = CONV_CHUNK_BYTES;
+
+/**
+ * For tests only: sets the chunk budget of `convKernel` / `convGradKernel` (bytes, default
+ * `CONV_CHUNK_BYTES`) so that small convolutions take several chunks; returns the previous budget.
+ * @example const prev = setConvChunkBytes(4096); try { conv(x, w); } finally { setConvChunkBytes(prev); }
+ */
+export function setConvChunkBytes(bytes: number): number {
+  const prev = convChunkBytes;
+  convChunkBytes = Math.max(1, Math.floor(bytes));
+  return prev;
+}
+
+/**
+ * Output positions per chunk when each takes `bytesPerColumn` bytes of temporaries: all P when they
+ * fit in the budget, else a multiple of 64 (at least 64, so that a chunk fills the GEMM's panels).
+ * @example convChunkColumns(3136, 4 * (576 + 64)) // 3136: one chunk
+ */
+export function convChunkColumns(P: number, bytesPerColumn: number): number {
+  const fit = Math.floor(convChunkBytes / bytesPerColumn);
+  if (fit >= P) return P;
+  return Math.max(64, fit - (fit % 64));
+}
+
+/**
  * Convolution as im2col + GEMM per (batch, group): the column buffer holds, for each
- * (cin, kernel tap), the input values at every output position.
+ * (cin, kernel tap), the input values at every output position of a chunk (see `CONV_CHUNK_BYTES`),
+ * and the GEMM writes that chunk's columns of the output.
  */
 export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Required<ConvOptions>): Tensor {
   const sp = x.rank - 2;
@@ -89,9 +124,7 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
   const X = x.data as Float32Array;
   const W = w.data as Float32Array;
   const out = allocate(x.dtype, N * Cout * P) as Float32Array;
-  let colArr: Float32Array | undefined;
   const inSize = sizeOf(inSp);
-  let tab: Int32Array | undefined; // N-d (3-D and up) convolutions: where each tap reads
   if (Cg === 1 && sp === 2 && G > 1 && X instanceof Float32Array && W instanceof Float32Array && out instanceof Float32Array) {
     const [H, Wd] = inSp as [number, number];
     const [kh, kw] = kSp as [number, number];
@@ -100,67 +133,73 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
     return withBias(out, bias, N, Cout, P, x.dtype, [N, Cout, ...outSp]);
   }
   const pointwise = KK === 1 && o.strides.every((s) => s === 1) && o.pads.every((p) => p === 0);
-  const direct = !pointwise && sp <= 2 && X instanceof Float32Array && W instanceof Float32Array && Coutg * rows * P >= 4096;
-  for (let n = 0; n < N; n++) {
-    for (let g = 0; g < G; g++) {
-      const xOff = (n * C + g * Cg) * inSize;
-      if (direct && out instanceof Float32Array) {
+  if (pointwise) {
+    // x[n, g] is the column matrix itself: no temporary.
+    for (let n = 0; n < N; n++)
+      for (let g = 0; g < G; g++)
+        gemmF32(W, g * Coutg * rows, X, (n * C + g * Cg) * inSize, out, (n * Cout + g * Coutg) * P, Coutg, rows, P, false, false, 1, 0);
+    return withBias(out, bias, N, Cout, P, x.dtype, [N, Cout, ...outSp]);
+  }
+  const direct = sp <= 2 && X instanceof Float32Array && W instanceof Float32Array && Coutg * rows * P >= 4096;
+  // Per output position: a column of im2col, of the GEMM's result (WebAssembly) and of the N-d table.
+  const span = convChunkColumns(P, X.BYTES_PER_ELEMENT * (rows + Coutg) + (sp > 2 ? 4 * KK : 0));
+  const g2d = sp <= 2 ? geometry2d(inSp, kSp, outSp, o) : undefined;
+  let colArr: Float32Array | undefined;
+  for (let p0 = 0; p0 < P; p0 += span) {
+    const pc = Math.min(span, P - p0);
+    // N-d (3-D and up) convolutions: where each tap of this chunk's windows reads.
+    const tab = g2d ? undefined : windowTable(inSp, kSp, outSp, o.strides, o.pads, o.dilations, p0, pc).offsets;
+    for (let n = 0; n < N; n++) {
+      for (let g = 0; g < G; g++) {
+        const xOff = (n * C + g * Cg) * inSize;
+        const yOff = (n * Cout + g * Coutg) * P + p0;
         // im2col straight into the GEMM's packed-B layout (no column matrix, no copy).
-        const g2 = im2colPacker(
-          X,
-          xOff,
-          inSize,
-          Cg,
-          sp === 2 ? inSp[0]! : 1,
-          inSp[sp - 1]!,
-          sp === 2 ? kSp[0]! : 1,
-          kSp[sp - 1]!,
-          sp === 2 ? outSp[0]! : 1,
-          outSp[sp - 1]!,
-          sp === 2 ? o.strides[0]! : 1,
-          o.strides[sp - 1]!,
-          sp === 2 ? o.pads[0]! : 0,
-          o.pads[sp - 1]!,
-          sp === 2 ? o.dilations[0]! : 1,
-          o.dilations[sp - 1]!,
-        );
-        if (gemmWasm(W, g * Coutg * rows, W, 0, out, (n * Cout + g * Coutg) * P, Coutg, rows, P, false, false, 1, 0, g2)) continue;
+        const packer = direct && g2d && out instanceof Float32Array ? im2colPacker(X, xOff, inSize, Cg, g2d, p0, pc) : undefined;
+        if (packer && gemmWasm(W, g * Coutg * rows, W, 0, out, yOff, Coutg, rows, pc, false, false, 1, 0, packer, undefined, P)) continue;
+        colArr ??= allocate(x.dtype, rows * span) as Float32Array; // float64 inputs keep float64 columns
+        if (g2d) im2col2d(X, xOff, inSize, Cg, g2d, p0, pc, colArr);
+        else columnsByTable(X, xOff, inSize, Cg, tab!, KK, pc, colArr, false);
+        gemmF32(W, g * Coutg * rows, colArr, 0, out, yOff, Coutg, rows, pc, false, false, 1, 0, undefined, P);
       }
-      colArr ??= allocate(x.dtype, rows * P) as Float32Array; // float64 inputs keep float64 columns
-      const col = colArr;
-      let colBuf: Float32Array = col;
-      let colOff = 0;
-      if (pointwise) {
-        colBuf = X;
-        colOff = xOff;
-      } else if (sp <= 2) {
-        im2col2d(
-          X,
-          xOff,
-          inSize,
-          Cg,
-          sp === 2 ? inSp[0]! : 1,
-          inSp[sp - 1]!,
-          sp === 2 ? kSp[0]! : 1,
-          kSp[sp - 1]!,
-          sp === 2 ? outSp[0]! : 1,
-          outSp[sp - 1]!,
-          sp === 2 ? o.strides[0]! : 1,
-          o.strides[sp - 1]!,
-          sp === 2 ? o.pads[0]! : 0,
-          o.pads[sp - 1]!,
-          sp === 2 ? o.dilations[0]! : 1,
-          o.dilations[sp - 1]!,
-          col,
-        );
-      } else {
-        tab ??= windowTable(inSp, kSp, outSp, o.strides, o.pads, o.dilations).offsets;
-        columnsByTable(X, xOff, inSize, Cg, tab, KK, P, col, false);
-      }
-      gemmF32(W, g * Coutg * rows, colBuf, colOff, out, (n * Cout + g * Coutg) * P, Coutg, rows, P, false, false, 1, 0);
     }
   }
   return withBias(out, bias, N, Cout, P, x.dtype, [N, Cout, ...outSp]);
+}
+
+/** A 1-D or 2-D convolution's sizes as 2-D (1-D as H = 1): input, kernel, output, strides, pads, dilations. */
+interface Geometry2d {
+  H: number;
+  W: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
+}
+
+/** `Geometry2d` of a 1-D/2-D convolution. @example geometry2d([5], [3], [3], opts).H // 1 */
+function geometry2d(inSp: number[], kSp: number[], outSp: number[], o: Required<ConvOptions>): Geometry2d {
+  const two = inSp.length === 2;
+  const last = inSp.length - 1;
+  return {
+    H: two ? inSp[0]! : 1,
+    W: inSp[last]!,
+    KH: two ? kSp[0]! : 1,
+    KW: kSp[last]!,
+    OH: two ? outSp[0]! : 1,
+    OW: outSp[last]!,
+    sh: two ? o.strides[0]! : 1,
+    sw: o.strides[last]!,
+    ph: two ? o.pads[0]! : 0,
+    pw: o.pads[last]!,
+    dh: two ? o.dilations[0]! : 1,
+    dw: o.dilations[last]!,
+  };
 }
 
 /** Adds the per-output-channel bias to out [N, Cout, P] in place and wraps it as a tensor. */
@@ -178,9 +217,11 @@ function withBias(out: Float32Array, bias: Tensor | undefined, N: number, Cout: 
 }
 
 /**
- * Where each tap of each sliding window reads, for any number of spatial dims: `offsets[k·P + p]` is
- * the offset inside one channel of kernel tap k at output position p (−1 in the padding), and
- * `padCount[p]` the number of taps inside the padded input (AveragePool's countIncludePad divisor).
+ * Where each tap of each sliding window reads, for any number of spatial dims: `offsets[k·count + i]`
+ * is the offset inside one channel of kernel tap k at output position `from + i` (−1 in the padding),
+ * and `padCount[i]` the number of taps inside the padded input (AveragePool's countIncludePad
+ * divisor). By default every output position (`from` = 0, `count` = all); a convolution's chunk
+ * passes its range.
  */
 export function windowTable(
   inSp: readonly number[],
@@ -189,19 +230,20 @@ export function windowTable(
   strides: readonly number[],
   pads: readonly number[],
   dilations: readonly number[],
+  from = 0,
+  count = sizeOf(outSp) - from,
 ): { offsets: Int32Array; padCount: Int32Array } {
   const sp = inSp.length;
-  const P = sizeOf(outSp);
   const KK = sizeOf(kSp);
   const kStr = stridesOf(kSp);
   const oStr = stridesOf(outSp);
   const iStr = stridesOf(inSp);
-  const offsets = new Int32Array(KK * P);
-  const padCount = new Int32Array(P);
+  const offsets = new Int32Array(KK * count);
+  const padCount = new Int32Array(count);
   for (let k = 0; k < KK; k++) {
-    for (let p = 0; p < P; p++) {
+    for (let i = 0; i < count; i++) {
       let kr = k;
-      let pr = p;
+      let pr = from + i;
       let off = 0;
       let valid = true;
       let inPad = true;
@@ -215,8 +257,8 @@ export function windowTable(
         if (id < 0 || id >= inSp[d]!) valid = false;
         off += id * iStr[d]!;
       }
-      offsets[k * P + p] = valid ? off : -1;
-      if (inPad) padCount[p]!++;
+      offsets[k * count + i] = valid ? off : -1;
+      if (inPad) padCount[i]!++;
     }
   }
   return { offsets, padCount };
@@ -258,106 +300,126 @@ export function columnsByTable(
 }
 
 /**
- * im2col for 1-D/2-D convolution written directly in the packed-B layout of the WebAssembly GEMM
- * (see `PackBFn`): row k = (c, kh, kw) of the column matrix, columns = output positions, zero
- * past the last position.
+ * The part of the input that output positions [p0, p0 + pc) of a 1-D/2-D convolution read: rows
+ * [h0, h1) and, when the chunk lies inside one output row, columns [w0, w1) (else all of them).
  */
-function im2colPacker(
-  X: Float32Array,
-  xOff: number,
-  inSize: number,
-  Cg: number,
-  H: number,
-  W: number,
-  KH: number,
-  KW: number,
-  OH: number,
-  OW: number,
-  sh: number,
-  sw: number,
-  ph: number,
-  pw: number,
-  dh: number,
-  dw: number,
-): PackB {
+function inputWindow(g: Geometry2d, p0: number, pc: number): { h0: number; h1: number; w0: number; w1: number } {
+  const clamp = (v: number, hi: number) => Math.min(hi, Math.max(0, v));
+  const ohA = Math.floor(p0 / g.OW);
+  const ohB = Math.floor((p0 + pc - 1) / g.OW);
+  const h0 = clamp(ohA * g.sh - g.ph, g.H);
+  const h1 = Math.max(h0, clamp(ohB * g.sh - g.ph + (g.KH - 1) * g.dh + 1, g.H));
+  if (ohA !== ohB) return { h0, h1, w0: 0, w1: g.W };
+  const q0 = p0 - ohA * g.OW;
+  const w0 = clamp(q0 * g.sw - g.pw, g.W);
+  const w1 = Math.max(w0, clamp((q0 + pc - 1) * g.sw - g.pw + (g.KW - 1) * g.dw + 1, g.W));
+  return { h0, h1, w0, w1 };
+}
+
+/**
+ * Output columns ow of kernel column kw whose input column is inside [0, W): [lo, hi).
+ * @example validColumns(geometry, 0) // { lo: 1, hi: 5 } with one column of left padding
+ */
+function validColumns(g: Geometry2d, kw: number): { wOff: number; lo: number; hi: number } {
+  const wOff = kw * g.dw - g.pw;
+  const lo = Math.min(g.OW, Math.max(0, Math.ceil(-wOff / g.sw)));
+  const hi = Math.max(lo, Math.min(g.OW, Math.floor((g.W - 1 - wOff) / g.sw) + 1));
+  return { wOff, lo, hi };
+}
+
+/**
+ * im2col of output positions [p0, p0 + pc) for 1-D/2-D convolution written directly in the packed-B
+ * layout of the WebAssembly GEMM (see `PackBFn`): row k = (c, kh, kw) of the column matrix, columns
+ * = those output positions, zero past the last. Only the input window the chunk reads is copied in.
+ */
+function im2colPacker(X: Float32Array, xOff: number, inSize: number, Cg: number, g: Geometry2d, p0: number, pc: number): PackB {
+  const { h0, h1, w0, w1 } = inputWindow(g, p0, pc);
+  const wh = h1 - h0;
+  const ww = w1 - w0;
   const fill: PackBFn = (f, bp, Np, KC, NR, ex, scratch) => {
-    // The group's input channels go to scratch; the row kernel reads them from there.
-    f.set(X.subarray(xOff, xOff + Cg * inSize), scratch >> 2);
-    const K = Cg * KH * KW;
-    const P = OH * OW;
-    const sw4 = sw * 4;
+    // The window of the group's input channels goes to scratch ([Cg, wh, ww]); the row kernel reads it there.
+    const s0 = scratch >> 2;
+    if (ww === g.W && wh === g.H) f.set(X.subarray(xOff, xOff + Cg * inSize), s0);
+    else
+      for (let c = 0; c < Cg; c++)
+        for (let ih = h0; ih < h1; ih++) {
+          const src = xOff + c * inSize + ih * g.W;
+          f.set(X.subarray(src + w0, src + w1), s0 + (c * wh + ih - h0) * ww);
+        }
+    const K = Cg * g.KH * g.KW;
+    const sw4 = g.sw * 4;
+    const ohA = Math.floor(p0 / g.OW);
+    const ohB = Math.floor((p0 + pc - 1) / g.OW);
     let k = 0;
     for (let c = 0; c < Cg; c++) {
-      const xc = scratch + c * inSize * 4;
-      for (let kh = 0; kh < KH; kh++) {
-        for (let kw = 0; kw < KW; kw++, k++) {
-          const pc = Math.floor(k / KC) * KC;
-          const step = Math.min(KC, K - pc) * NR * 4;
-          const rowBase = (bp + pc * Np + (k - pc) * NR) * 4;
+      const xc = scratch + c * wh * ww * 4;
+      for (let kh = 0; kh < g.KH; kh++) {
+        for (let kw = 0; kw < g.KW; kw++, k++) {
+          const pc0 = Math.floor(k / KC) * KC;
+          const step = Math.min(KC, K - pc0) * NR * 4;
+          const rowBase = (bp + pc0 * Np + (k - pc0) * NR) * 4;
           let ptr = rowBase;
-          const wOff = kw * dw - pw;
-          const owLo = Math.min(OW, Math.max(0, Math.ceil(-wOff / sw)));
-          const owHi = Math.max(owLo, Math.min(OW, Math.floor((W - 1 - wOff) / sw) + 1));
-          for (let oh = 0; oh < OH; oh++) {
-            const ih = oh * sh - ph + kh * dh;
-            const inside = ih >= 0 && ih < H;
+          const { wOff, lo, hi } = validColumns(g, kw);
+          for (let oh = ohA; oh <= ohB; oh++) {
+            // This output row's columns [q0, q1) in the chunk.
+            const q0 = Math.max(0, p0 - oh * g.OW);
+            const q1 = Math.min(g.OW, p0 + pc - oh * g.OW);
+            const ih = oh * g.sh - g.ph + kh * g.dh;
+            const inside = ih >= 0 && ih < g.H;
+            const a = Math.min(q1, Math.max(lo, q0)) - q0;
+            const b = Math.max(a + q0, Math.min(hi, q1)) - q0;
+            const src = xc + ((ih - h0) * ww + q0 * g.sw + wOff - w0) * 4;
             // Out-of-range rows pass lo = hi = 0: all zeros, the (then meaningless) address is never read.
-            ptr = ex.im2colRow(inside ? xc + (ih * W + wOff) * 4 : 0, sw4, inside ? owLo : 0, inside ? owHi : 0, OW, ptr, rowBase, step);
+            ptr = ex.im2colRow(inside ? src : 0, sw4, inside ? a : 0, inside ? b : 0, q1 - q0, ptr, rowBase, step);
           }
-          if (Np > P) ptr = ex.im2colRow(0, 0, 0, 0, Np - P, ptr, rowBase, step);
+          if (Np > pc) ptr = ex.im2colRow(0, 0, 0, 0, Np - pc, ptr, rowBase, step);
         }
       }
     }
   };
-  return { fill, scratchBytes: Cg * inSize * 4 };
+  return { fill, scratchBytes: Cg * wh * ww * 4 };
 }
 
 /**
- * im2col for 1-D/2-D convolution (1-D as H = 1): row (c, kh, kw) of `col` holds, for every output
- * position (oh, ow), the input value it multiplies (0 in the padding). Whole output rows outside the
- * input are zero-filled and, with stride 1, the inner loop is a contiguous copy.
+ * im2col of output positions [p0, p0 + pc) for 1-D/2-D convolution (1-D as H = 1): row (c, kh, kw)
+ * of `col` (pc values) holds, for each of those positions, the input value it multiplies (0 in the
+ * padding). Output rows outside the input are zero-filled and, with stride 1, the inner loop is a
+ * contiguous copy.
  */
 function im2col2d(
   X: Float32Array,
   xOff: number,
   inSize: number,
   Cg: number,
-  H: number,
-  W: number,
-  KH: number,
-  KW: number,
-  OH: number,
-  OW: number,
-  sh: number,
-  sw: number,
-  ph: number,
-  pw: number,
-  dh: number,
-  dw: number,
+  g: Geometry2d,
+  p0: number,
+  pc: number,
   col: Float32Array,
 ): void {
-  const P = OH * OW;
+  const ohA = Math.floor(p0 / g.OW);
+  const ohB = Math.floor((p0 + pc - 1) / g.OW);
   let row = 0;
   for (let c = 0; c < Cg; c++) {
     const xc = xOff + c * inSize;
-    for (let kh = 0; kh < KH; kh++) {
-      for (let kw = 0; kw < KW; kw++, row += P) {
-        const wOff = kw * dw - pw;
-        // Output columns whose input column is inside [0, W): ow in [owLo, owHi).
-        const owLo = Math.min(OW, Math.max(0, Math.ceil(-wOff / sw)));
-        const owHi = Math.max(owLo, Math.min(OW, Math.floor((W - 1 - wOff) / sw) + 1));
-        for (let oh = 0; oh < OH; oh++) {
-          const ih = oh * sh - ph + kh * dh;
-          const dst = row + oh * OW;
-          if (ih < 0 || ih >= H) {
-            col.fill(0, dst, dst + OW);
+    for (let kh = 0; kh < g.KH; kh++) {
+      for (let kw = 0; kw < g.KW; kw++, row += pc) {
+        const { wOff, lo, hi } = validColumns(g, kw);
+        for (let oh = ohA; oh <= ohB; oh++) {
+          const q0 = Math.max(0, p0 - oh * g.OW);
+          const q1 = Math.min(g.OW, p0 + pc - oh * g.OW);
+          const ih = oh * g.sh - g.ph + kh * g.dh;
+          const dst = row + oh * g.OW - p0; // col[dst + ow] is output column ow of this row
+          if (ih < 0 || ih >= g.H) {
+            col.fill(0, dst + q0, dst + q1);
             continue;
           }
-          if (owLo > 0) col.fill(0, dst, dst + owLo);
-          const src = xc + ih * W + wOff;
-          if (sw === 1) col.set(X.subarray(src + owLo, src + owHi), dst + owLo);
-          else for (let ow = owLo; ow < owHi; ow++) col[dst + ow] = X[src + ow * sw]!;
-          if (owHi < OW) col.fill(0, dst + owHi, dst + OW);
+          const a = Math.min(q1, Math.max(lo, q0));
+          const b = Math.max(a, Math.min(hi, q1));
+          if (a > q0) col.fill(0, dst + q0, dst + a);
+          const src = xc + ih * g.W + wOff;
+          if (g.sw === 1) col.set(X.subarray(src + a, src + b), dst + a);
+          else for (let ow = a; ow < b; ow++) col[dst + ow] = X[src + ow * g.sw]!;
+          if (b < q1) col.fill(0, dst + b, dst + q1);
         }
       }
     }
