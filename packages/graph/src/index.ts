@@ -56,6 +56,7 @@ export {
   type ShapeContext,
   type ShapeRule,
   sameShape,
+  setNBitsDequantizeBudget,
   supportedOps,
 } from './executor/index.js';
 export { type Attribute, attr, type Dim, Graph, Model, type Node, type OpsetImport, subgraphsOf, type ValueInfo } from './ir.js';

@@ -1,7 +1,7 @@
 import * as graph from '@normkit/graph';
-import { NormkitError, Rng, Tensor } from '@normkit/tensor';
+import { matmulNBits, NormkitError, Rng, setNBitsGemvRows, Tensor } from '@normkit/tensor';
 import type * as ort from 'onnxruntime-node';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeModel, encodeModel } from '../src/index.js';
 import { session, toOrt } from './ort.js';
 import { model, node, P, vi } from './proto.js';
@@ -9,7 +9,8 @@ import { model, node, P, vi } from './proto.js';
 // Quantization ops in @normkit/graph's executor against onnxruntime-node 1.30 (CPU, one thread, graph
 // optimizations off): models built with onnx-proto (independent of our writer), seeded inputs, integer
 // outputs compared exactly, float outputs of DequantizeLinear exactly (the same float32 product) and
-// of MatMulNBits within 1e-5 · max(1, |y|) (float32 sums in another order).
+// of MatMulNBits within 1e-5 · max(1, |y|) (float32 sums in another order), on both the dequantizing
+// path and the fused 4-bit kernel.
 
 /** ONNX element type codes. */
 const FLOAT = 1;
@@ -437,12 +438,12 @@ describe('QLinearMatMul and QLinearConv against onnxruntime-node (exact requanti
   });
 });
 
-/** A MatMulNBits case: A [2, 3, K] fed, B / scales / zero points / g_idx / bias as initializers. */
+/** A MatMulNBits case: A [2, 3, K] (or `aDims`) fed, B / scales / zero points / g_idx / bias as initializers. */
 function nbitsCase(
   K: number,
   N: number,
   block: number,
-  opts: { bits?: number; zp?: 'packed' | 'float'; gIdx?: boolean; bias?: boolean } = {},
+  opts: { bits?: number; zp?: 'packed' | 'float'; gIdx?: boolean; bias?: boolean; aDims?: number[] } = {},
 ): Case {
   const bits = opts.bits ?? 4;
   const blocks = Math.ceil(K / block);
@@ -481,7 +482,7 @@ function nbitsCase(
     }
   const inputs = ['a', 'b', 's', opts.zp ? 'z' : '', opts.gIdx ? 'g' : '', opts.bias ? 'bias' : ''];
   while (inputs[inputs.length - 1] === '') inputs.pop();
-  const aDims = [2, 3, K];
+  const aDims = opts.aDims ?? [2, 3, K];
   return {
     nodes: [
       node('MatMulNBits', inputs, ['y'], {
@@ -506,20 +507,22 @@ function nbitsCase(
   };
 }
 
+/** MatMulNBits' output `y` within 1e-5 · max(1, |y|) of onnxruntime's; returns the worst such error. */
+async function expectClose(c: Case): Promise<number> {
+  const { ours, theirs } = await both(c);
+  const a = ours.y as Tensor;
+  const b = theirs.y as ort.Tensor;
+  expect([...a.shape]).toEqual([...b.dims]);
+  const x = a.data as Float32Array;
+  const y = valuesOf(b);
+  let worst = 0;
+  for (let i = 0; i < y.length; i++)
+    worst = Math.max(worst, Math.abs((x[i] as number) - (y[i] as number)) / Math.max(1, Math.abs(y[i] as number)));
+  expect(worst).toBeLessThanOrEqual(1e-5);
+  return worst;
+}
+
 describe('com.microsoft MatMulNBits against onnxruntime-node (tolerance 1e-5 · max(1, |y|))', () => {
-  async function expectClose(c: Case): Promise<number> {
-    const { ours, theirs } = await both(c);
-    const a = ours.y as Tensor;
-    const b = theirs.y as ort.Tensor;
-    expect([...a.shape]).toEqual([...b.dims]);
-    const x = a.data as Float32Array;
-    const y = valuesOf(b);
-    let worst = 0;
-    for (let i = 0; i < y.length; i++)
-      worst = Math.max(worst, Math.abs((x[i] as number) - (y[i] as number)) / Math.max(1, Math.abs(y[i] as number)));
-    expect(worst).toBeLessThanOrEqual(1e-5);
-    return worst;
-  }
   it('4-bit, default zero point (8), K a multiple of the block', async () => {
     await expectClose(nbitsCase(64, 12, 32));
   });
@@ -587,6 +590,67 @@ describe('com.microsoft MatMulNBits against onnxruntime-node (tolerance 1e-5 · 
         : t,
     );
     await expectClose(c);
+  });
+});
+
+describe('MatMulNBits on the fused 4-bit kernel (budget 0: W kept packed) against onnxruntime-node (tolerance 1e-5 · max(1, |y|))', () => {
+  let budget = 0;
+  beforeAll(() => {
+    budget = graph.setNBitsDequantizeBudget(0);
+  });
+  afterAll(() => {
+    graph.setNBitsDequantizeBudget(budget);
+  });
+  // M = rows of A: 1 and 3 take the decode kernel, 17 and 64 the panel GEMM (and 1, 3 again with it forced).
+  for (const M of [1, 3, 17, 64])
+    it(`M=${M}: blocks 16/32/128, K a multiple of the block or not, zero points none/packed/float, bias`, async () => {
+      const aDims = M === 3 ? [1, 3, 0] : [M, 0];
+      const at = (K: number) => aDims.map((d) => d || K);
+      await expectClose(nbitsCase(80, 7, 32, { zp: 'packed', bias: true, aDims: at(80) }));
+      await expectClose(nbitsCase(40, 9, 16, { zp: 'float', aDims: at(40) }));
+      await expectClose(nbitsCase(256, 5, 128, { aDims: at(256) }));
+      await expectClose(nbitsCase(200, 6, 128, { zp: 'float', bias: true, aDims: at(200) }));
+      await expectClose(nbitsCase(48, 5, 16, { zp: 'packed', aDims: at(48) }));
+    });
+  it('M=1 and 3 on the panel GEMM (the decode kernel switched off)', async () => {
+    const prev = setNBitsGemvRows(0);
+    try {
+      for (const aDims of [
+        [1, 80],
+        [3, 80],
+      ])
+        await expectClose(nbitsCase(80, 7, 32, { zp: 'packed', bias: true, aDims }));
+    } finally {
+      setNBitsGemvRows(prev);
+    }
+  });
+  it('K = 4096 and more rows of W than one panel or copy holds (chunks of K, several panels): within 1e-6 · Σₖ|a·w|', async () => {
+    // 4096 float32 terms summed in two orders differ by several ulps of the terms' scale, which can exceed
+    // 1e-5 · |y| when they cancel: the bound is relative to Σₖ |a[m, k] · W[n, k]| instead.
+    for (const M of [1, 5, 17]) {
+      const [K, N] = [4096, 300];
+      const c = nbitsCase(K, N, 32, { zp: 'packed', aDims: [M, K] });
+      const { ours, theirs } = await both(c);
+      const x = (ours.y as Tensor).data as Float32Array;
+      const y = valuesOf(theirs.y as ort.Tensor);
+      const a = (c.feeds.a as [number, number[], number[]])[2];
+      const wT = c.wT as number[];
+      for (let m = 0; m < M; m++)
+        for (let n = 0; n < N; n++) {
+          let mag = 0;
+          for (let k = 0; k < K; k++) mag += Math.abs((a[m * K + k] as number) * (wT[k * N + n] as number));
+          expect(Math.abs((x[m * N + n] as number) - (y[m * N + n] as number))).toBeLessThanOrEqual(1e-6 * mag);
+        }
+    }
+  });
+  it("is what runs: the executor's output equals matmulNBits on the same packed weight, bit for bit", () => {
+    const c = nbitsCase(200, 6, 128, { zp: 'float', aDims: [17, 200] });
+    const a = Tensor.from((c.feeds.a as [number, number[], number[]])[2], [17, 200], 'float32');
+    const ours = graph.execute(decodeModel(build(c), { fileName: 'nbits.onnx' }), { a }).outputs.y as Tensor;
+    const raw = (name: string) => c.inits.find((t) => t.name === name)?.rawData as Uint8Array;
+    const f32 = (b: Uint8Array) => new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+    const w = { N: 6, K: 200, block: 128, data: raw('b'), scales: f32(raw('s')), zeroPoints: f32(raw('z')) };
+    expect(Array.from(ours.data as Float32Array)).toEqual(Array.from(matmulNBits(a, w).data as Float32Array));
   });
 });
 

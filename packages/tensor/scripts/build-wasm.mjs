@@ -12,12 +12,14 @@
 // The same run builds the LayerNorm / RMSNorm kernels, forward and backward (the WAT generator is
 // scripts/norm-wat.mjs): src/cpu/norm.wat and src/cpu/norm-wasm.generated.ts (one module over an
 // ordinary memory), and the fused-op kernels (self-attention, GELU, erf; scripts/fused-wat.mjs):
-// src/cpu/fused.wat and src/cpu/fused-wasm.generated.ts.
+// src/cpu/fused.wat and src/cpu/fused-wasm.generated.ts, and the fused 4-bit matrix product of MatMulNBits
+// (scripts/nbits-wat.mjs): src/cpu/nbits.wat and src/cpu/nbits-wasm.generated.ts.
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 import { fusedWat } from './fused-wat.mjs';
+import { nbitsWat } from './nbits-wat.mjs';
 import { normWat } from './norm-wat.mjs';
 
 /** Rows of the C tile held in registers. */
@@ -387,5 +389,15 @@ export const ${constName} =
     'WebAssembly SIMD f32 kernels of the fused ops (self-attention, GELU, erf)',
     '`mm`, `softmax`, `softmaxGrad`, `transpose`, `gelu`, `geluGrad`, `erf`',
     'FUSED_WASM_BASE64',
+  );
+  const nbitsText = nbitsWat();
+  writeModule(
+    'nbits',
+    'nbits-wat.mjs',
+    nbitsText,
+    compile(nbitsText),
+    'WebAssembly SIMD kernels of the fused 4-bit matrix product (MatMulNBits)',
+    '`dequant`, `mm`, `gemv`',
+    'NBITS_WASM_BASE64',
   );
 }

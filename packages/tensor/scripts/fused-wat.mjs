@@ -20,14 +20,15 @@
 //                reads inside the input, the run's bounds per kernel column given at $lohi.
 // exp is Cephes' expf (range reduction by ln 2 in two parts, degree-6 polynomial): about 1 ulp.
 
-const I = (n) => `(i32.const ${n})`;
+/** WAT expression helpers (shared with scripts/nbits-wat.mjs). */
+export const I = (n) => `(i32.const ${n})`;
 const F = (x) => `(f32x4.splat (f32.const ${x}))`;
-const get = (n) => `(local.get $${n})`;
-const set = (n, e) => `(local.set $${n} ${e})`;
-const add = (a, b) => `(i32.add ${a} ${b})`;
-const mul = (a, b) => `(i32.mul ${a} ${b})`;
-const vadd = (a, b) => `(f32x4.add ${a} ${b})`;
-const vmul = (a, b) => `(f32x4.mul ${a} ${b})`;
+export const get = (n) => `(local.get $${n})`;
+export const set = (n, e) => `(local.set $${n} ${e})`;
+export const add = (a, b) => `(i32.add ${a} ${b})`;
+export const mul = (a, b) => `(i32.mul ${a} ${b})`;
+export const vadd = (a, b) => `(f32x4.add ${a} ${b})`;
+export const vmul = (a, b) => `(f32x4.mul ${a} ${b})`;
 const shuffle = (lanes, a, b) => `(i8x16.shuffle ${lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]).join(' ')} ${a} ${b})`;
 /** Every lane of `v` set to the reduction `op` (f32x4.add / f32x4.max) of its four lanes. */
 const allLanes = (op, v) => {

@@ -40,6 +40,8 @@ export {
   setGemmThreads,
   wasmGemmAvailable,
 } from './cpu/gemm-wasm.js';
+export { dequantizeNBits, matmulNBits, type NBitsWeight } from './cpu/nbits.js';
+export { setNBitsGemvRows, setWasmNBits, wasmNBitsAvailable } from './cpu/nbits-wasm.js';
 export {
   allocate,
   bytesPerElement,

@@ -470,22 +470,41 @@ const dequantizedFreed =
   typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<number>((bytes) => (dequantizedBytes -= bytes)) : undefined;
 /**
  * The most float32 MatMulNBits weights kept between calls (the GEMM keeps a packed copy of each as
- * well): a small q4 model runs at float32 GEMM speed, a large one dequantizes on every call instead
- * of holding 8× its size.
+ * well): a small model's 4-bit weights run at float32 GEMM speed; beyond the budget, 4-bit weights
+ * take the fused kernel (`matmulNBits`, W kept packed) and other widths are dequantized on every call.
  */
-const DEQUANTIZED_MAX_BYTES = 512 * 2 ** 20;
+let dequantizedMaxBytes = 512 * 2 ** 20;
+
+/**
+ * Sets how many bytes of float32 MatMulNBits weights the executor keeps dequantized between calls
+ * (default 512 MiB) and returns the previous budget. 0 sends every 4-bit weight to the fused kernel,
+ * which keeps W packed; weights already kept stay kept. For tests and memory-bound deployments.
+ * @example const prev = setNBitsDequantizeBudget(0); try { ex.run(feeds) } finally { setNBitsDequantizeBudget(prev) }
+ */
+export function setNBitsDequantizeBudget(bytes: number): number {
+  const prev = dequantizedMaxBytes;
+  dequantizedMaxBytes = bytes;
+  return prev;
+}
+
+/** Whether W depends only on constants (B, scales, zero points, g_idx): then it is B's data that keys its caches. */
+function constantWeightKey(ctx: OpContext): object | undefined {
+  const constant = ctx.inputs.slice(1, 5).every((t) => !t || (t.onHost && isConstantData(t.data)));
+  return constant ? (need(ctx, 1, 'B').data as object) : undefined;
+}
+
+/** Whether a dequantized W [N, K] fits what is left of the budget. */
+const fitsBudget = (ctx: OpContext) =>
+  dequantizedBytes + attr(ctx.node, 'N', 'int', 0) * attr(ctx.node, 'K', 'int', 0) * 4 <= dequantizedMaxBytes;
 
 /** `nbitsWeight`, kept (and marked constant for the GEMM) when B is a constant and the budget allows. */
 function cachedNbitsWeight(ctx: OpContext, a: Tensor): Tensor {
-  const b = need(ctx, 1, 'B');
-  // Every input W depends on (B, scales, zero points, g_idx) must be a constant for W to be one.
-  const constant = ctx.inputs.slice(1, 5).every((t) => !t || (t.onHost && isConstantData(t.data)));
-  const key = constant ? (b.data as object) : undefined;
+  const key = constantWeightKey(ctx);
   const hit = key && dequantized.get(key);
   if (hit) return hit;
   const w = nbitsWeight(ctx, a);
   const bytes = w.size * 4;
-  if (key && dequantizedBytes + bytes <= DEQUANTIZED_MAX_BYTES) {
+  if (key && dequantizedBytes + bytes <= dequantizedMaxBytes) {
     dequantized.set(key, markConstant(w));
     dequantizedBytes += bytes;
     dequantizedFreed?.register(key, bytes);
@@ -493,18 +512,57 @@ function cachedNbitsWeight(ctx: OpContext, a: Tensor): Tensor {
   return w;
 }
 
+/** 4-bit weights in the fused kernel's form (bytes, float scales and zero points), by B's data (constants only). */
+const packedNbits = new WeakMap<object, T.NBitsWeight>();
+
+/**
+ * The 4-bit W of a MatMulNBits node as `matmulNBits` takes it (kept for a constant W), or undefined
+ * where the fused kernel does not apply: another bit width, g_idx, A off the host or no WebAssembly
+ * SIMD, or a constant W that is (or will be) kept dequantized within the budget.
+ */
+function fusedNbitsWeight(ctx: OpContext, a: Tensor): T.NBitsWeight | undefined {
+  if (attr(ctx.node, 'bits', 'int', 4) !== 4 || has(ctx, 4) || !a.onHost || !T.wasmNBitsAvailable()) return undefined;
+  const key = constantWeightKey(ctx);
+  const hit = key && packedNbits.get(key);
+  if (hit) return hit;
+  if (key && (dequantized.has(key) || fitsBudget(ctx))) return undefined;
+  const b = need(ctx, 1, 'B');
+  const scale = need(ctx, 2, 'scales');
+  const L = nbitsLayout(ctx, a, b, scale);
+  const data = new Uint8Array(b.size);
+  data.set(b.data as Int32Array);
+  const zp = opt(ctx, 3);
+  const w: T.NBitsWeight = {
+    N: L.N,
+    K: L.K,
+    block: L.block,
+    data,
+    scales: scale.data instanceof Float32Array ? scale.data : Float32Array.from(scale.data as Nums),
+    zeroPoints: zp ? Float32Array.from(nbitsZeroPoints(ctx, zp, L)) : undefined,
+  };
+  if (key) packedNbits.set(key, w);
+  return w;
+}
+
 /**
  * com.microsoft MatMulNBits (the q4 weights of transformers.js / onnxruntime-genai exports): A · Wᵀ (+
  * bias), W dequantized from `bits`-bit blocks and multiplied in float32 (as accuracy_level 0; higher
  * levels, which let onnxruntime quantize A, are computed the same way). A constant W is dequantized
- * once and kept while the budget allows (see DEQUANTIZED_MAX_BYTES); otherwise on every call.
+ * once and kept while the budget allows (see `setNBitsDequantizeBudget`); beyond it a 4-bit W goes to
+ * the fused kernel (`matmulNBits`: W stays packed, the same float32 products summed in another
+ * order), and other widths are dequantized on every call.
  */
 defineOnnxOp('com.microsoft', 'MatMulNBits', {
   kernel: (ctx) => {
     const a = need(ctx, 0, 'A');
-    const w = cachedNbitsWeight(ctx, a);
-    const rows = a.reshape([a.size / (a.shape[a.rank - 1] as number), a.shape[a.rank - 1] as number]);
-    const y = T.gemm(rows, w, undefined, { transB: true }).reshape([...a.shape.slice(0, -1), w.shape[0] as number]);
+    const fused = fusedNbitsWeight(ctx, a);
+    let y: Tensor;
+    if (fused) y = T.matmulNBits(a, fused);
+    else {
+      const w = cachedNbitsWeight(ctx, a);
+      const rows = a.reshape([a.size / (a.shape[a.rank - 1] as number), a.shape[a.rank - 1] as number]);
+      y = T.gemm(rows, w, undefined, { transB: true }).reshape([...a.shape.slice(0, -1), w.shape[0] as number]);
+    }
     const bias = opt(ctx, 5);
     return [bias ? T.add(y, bias) : y];
   },
