@@ -7,10 +7,10 @@ import {
   NormkitError,
   recycle,
   storageMark,
-  type Tensor,
+  Tensor,
   withBackend,
 } from '@normkit/tensor';
-import { onnxType, onnxTypeCode, tagElemType, taggedElemType } from '../elem-types.js';
+import { narrowValue, onnxType, onnxTypeCode, tagElemType, taggedElemType } from '../elem-types.js';
 import { type Dim, Graph, Model, type Node, subgraphsOf } from '../ir.js';
 import { isLazy, releaseLazy } from '../lazy-tensor.js';
 import { findFusions } from './fusion.js';
@@ -440,7 +440,7 @@ export class Executor {
     }
     const outputs = run.outputs();
     for (const t of Object.values(outputs)) run.crossings += await run.toHost(t);
-    return run.result(outputs);
+    return run.result(this.inDeclaredTypes(outputs));
   }
 
   private runOn(inputs: Record<string, Tensor>, opts: RunOptions): ExecuteResult {
@@ -450,7 +450,22 @@ export class Executor {
       const ins = run.inputsOf(step);
       run.finish(step, ins, run.exec(step, ins), start, 0);
     }
-    return run.result(run.outputs());
+    return run.result(this.inDeclaredTypes(run.outputs()));
+  }
+
+  /**
+   * Graph outputs declared float16 / bfloat16 rounded to that type (held in float32 and tagged): the
+   * graph is computed in float32, and its outputs have the values the model's types say.
+   */
+  private inDeclaredTypes(outputs: Record<string, Tensor>): Record<string, Tensor> {
+    for (const o of this.graph.outputs) {
+      const code = o.dtype ? undefined : onnxTypeCode(o.elemType ?? '');
+      const t = outputs[o.name];
+      if (!t || (code !== 10 && code !== 16) || taggedElemType(t) === code) continue;
+      const d = Float32Array.from(t.data as Float32Array, (v) => narrowValue(code, v));
+      outputs[o.name] = tagElemType(new Tensor(t.shape, t.dtype, d), code);
+    }
+    return outputs;
   }
 
   /** Validates the feeds and sets up the values of one run. */
