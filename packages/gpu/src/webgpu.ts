@@ -23,11 +23,34 @@ interface GpuApi {
   requestAdapter(o?: unknown): Promise<{ info?: object } | null>;
 }
 
+/**
+ * Why Dawn would find no GPU on this Linux machine, or undefined when it might: no GPU device node
+ * (/dev/dri/renderD*, /dev/nvidia*, WSL's /dev/dxg) and no Vulkan driver chosen by the environment.
+ * Loading Dawn there only prints native warnings to stderr (which JavaScript cannot silence) before
+ * finding no adapter, so it is not loaded.
+ */
+async function noGpuDevice(): Promise<string | undefined> {
+  const env = process.env;
+  if (process.platform !== 'linux' || env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES) return undefined;
+  try {
+    // A variable specifier keeps browser bundlers from resolving a Node builtin.
+    const fsName = 'node:fs';
+    const { existsSync, readdirSync } = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs');
+    const dri = existsSync('/dev/dri') ? readdirSync('/dev/dri') : [];
+    if (dri.some((f) => f.startsWith('renderD')) || existsSync('/dev/nvidiactl') || existsSync('/dev/dxg')) return undefined;
+  } catch {
+    return undefined;
+  }
+  return 'this machine has no GPU device (/dev/dri/renderD*, /dev/nvidia*); to run WebGPU on the CPU, point VK_ICD_FILENAMES at a SwiftShader Vulkan ICD (e.g. /usr/lib/chromium/vk_swiftshader_icd.json)';
+}
+
 /** The navigator.gpu of a browser, or of Dawn loaded from the `webgpu` package in Node. */
 async function gpuApi(): Promise<{ api?: GpuApi; reason: string }> {
   const nav = (globalThis as { navigator?: { gpu?: GpuApi } }).navigator;
   if (nav?.gpu) return { api: nav.gpu, reason: 'navigator.gpu' };
   if (!isNode) return { reason: 'this browser exposes no navigator.gpu (WebGPU needs a secure context: https or http://127.0.0.1)' };
+  const noDevice = await noGpuDevice();
+  if (noDevice) return { reason: noDevice };
   let wg: { create: (flags: string[]) => GpuApi; globals: Record<string, unknown> };
   try {
     // A variable specifier keeps bundlers from resolving the optional peer dependency.

@@ -3,6 +3,10 @@
 // reads await; `.data` says to await `read()`; split buffers; and every zoo model (tiny), original
 // and LN→RMSNorm converted, through Executor.runAsync within 1e-4 of the CPU backend. Skipped, saying
 // why, where Dawn does not load or gives no adapter.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Executor, foldLayerNorms, randomInputs } from '@normkit/graph';
 import { argmax, CpuBackend, layerNormKernel, matmul, NormkitError, Tensor, withBackend } from '@normkit/tensor';
 import { architectures, buildModel } from '@normkit/zoo';
@@ -12,6 +16,32 @@ import { expectClose, matchesCpu } from './helpers.js';
 
 const status = await initWebGpu();
 if (!status.available) console.warn(`[gpu webgpu test] skipped: ${status.reason}`);
+
+const hasGpuDevice =
+  process.platform !== 'linux' ||
+  (existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD'))) ||
+  existsSync('/dev/nvidiactl') ||
+  existsSync('/dev/dxg');
+
+describe.skipIf(hasGpuDevice)('WebGPU on a Linux machine without a GPU', () => {
+  it('does not load Dawn (no native warnings on stderr) and says how to use SwiftShader', () => {
+    const src = fileURLToPath(new URL('../src/webgpu.ts', import.meta.url));
+    const env = { ...process.env };
+    delete env.VK_ICD_FILENAMES;
+    delete env.VK_DRIVER_FILES;
+    delete env.XDG_RUNTIME_DIR;
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '-e', `import(${JSON.stringify(src)}).then(async (m) => console.log(JSON.stringify(await m.initWebGpu())))`],
+      { encoding: 'utf8', env },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout) as { available: boolean; reason: string };
+    expect(s.available).toBe(false);
+    expect(s.reason).toMatch(/no GPU device.*VK_ICD_FILENAMES/);
+    expect(r.stderr).not.toMatch(/Vulkan|XDG_RUNTIME_DIR/);
+  });
+});
 
 describe.skipIf(!status.available)('WebGPU in Node (Dawn)', () => {
   const g = createGpuBackend({ mode: 'webgpu', strict: true });
