@@ -612,16 +612,18 @@ describe('MatMulNBits on the fused 4-bit kernel (budget 0: W kept packed) agains
       await expectClose(nbitsCase(200, 6, 128, { zp: 'float', bias: true, aDims: at(200) }));
       await expectClose(nbitsCase(48, 5, 16, { zp: 'packed', aDims: at(48) }));
     });
-  it('M=1 and 3 on the panel GEMM (the decode kernel switched off)', async () => {
-    const prev = setNBitsGemvRows(0);
-    try {
-      for (const aDims of [
-        [1, 80],
-        [3, 80],
-      ])
-        await expectClose(nbitsCase(80, 7, 32, { zp: 'packed', bias: true, aDims }));
-    } finally {
-      setNBitsGemvRows(prev);
+  it('M=1 and 3 on the panel GEMM, M=17 on the decode kernel (each forced)', async () => {
+    for (const [rows, M] of [
+      [0, 1],
+      [0, 3],
+      [Number.POSITIVE_INFINITY, 17],
+    ] as const) {
+      const prev = setNBitsGemvRows(rows);
+      try {
+        await expectClose(nbitsCase(80, 7, 32, { zp: 'packed', bias: true, aDims: [M, 80] }));
+      } finally {
+        setNBitsGemvRows(prev);
+      }
     }
   });
   it('K = 4096 and more rows of W than one panel or copy holds (chunks of K, several panels): within 1e-6 · Σₖ|a·w|', async () => {

@@ -9,14 +9,13 @@
 // add nothing.
 //
 // Exports (all addresses and strides in bytes, every matrix float32):
-//   dequant  rows of W from their packed bytes, scales and zero points into float32 rows of Kp values.
-//   mm       C (+)= A·Wᵀ for A [M, Kp] (row stride lda) and a dequantized panel W [N, Kp] (row stride
-//            ldw), C row stride ldc: dot-product tiles (MR rows of A × NR rows of W, one v128
-//            accumulator per pair, summed across lanes at the end) over K in chunks of kc values, so a
-//            tile's rows stay in L1. No packing: both operands are read in place.
-//   gemv     C (+)= A·Wᵀ for up to 4 rows of A straight from the packed bytes (decode-time products):
-//            each 16-value group of a row of W is unpacked into registers and used by every row of A,
-//            nothing is written but C.
+//   dequantB  groups of 8 rows of W dequantized into the packed right-hand panels of the GEMM
+//             module's micro-kernel (`gebp`, NR = 8): for each k, the group's 8 values. The caller
+//             multiplies them into packed A with that module's `packA` and `gebp` on the same memory,
+//             so the panel product is the float GEMM's own kernel.
+//   gemv      C (+)= A·Wᵀ for up to 4 rows of A straight from the packed bytes (decode-time products):
+//             each 16-value group of a row of W is unpacked into registers and used by every row of A,
+//             nothing is written but C.
 // All sums are float32 multiply-then-add (no fused multiply-add), so the products match the
 // dequantize-then-GEMM path up to summation order.
 
@@ -47,30 +46,86 @@ function unpack16(L, ind, ptr, p) {
   });
 }
 
-/** The export `dequant`: `rows` rows of `blocks` blocks of `block` values (a multiple of 16) each. */
-function dequantFunc(L) {
-  L.push('  ;; Dequantizes rows·blocks blocks: $w packed bytes (block/2 a block), $s scales and $z zero points');
-  L.push('  ;; (one f32 each per block), into consecutive f32 values at $dst.');
+/**
+ * Byte shuffles of `(v & 15, v >> 4)`, v holding 4 bytes of each of 4 rows (row r at bytes 4r..4r+3):
+ * the nibbles of k = 0..3, then k = 4..7, each k as the 4 rows' values (low nibble of byte b is k = 2b).
+ */
+const TRANSPOSE = [0, 1].map((half) =>
+  [0, 1, 2, 3].flatMap((kk) => {
+    const k = 4 * half + kk;
+    return [0, 1, 2, 3].map((r) => (k % 2 ? 16 : 0) + 4 * r + (k >> 1));
+  }),
+);
+
+/**
+ * The export `dequantB`: `groups` groups of 8 consecutive rows of W dequantized into the GEMM's packed
+ * right-hand panels (`gebp` of the GEMM module): group g at $dst + g·Kp·32, for each k the 8 values
+ * W[8g .. 8g + 7, k]. Per row quad and 8 values of k: the quad's 4 bytes a row gathered into one vector,
+ * its nibbles shuffled into k-major order (the transpose happens on bytes), then widened to floats,
+ * each lane with its row's scale and zero point.
+ */
+function dequantBFunc(L) {
+  L.push('  ;; Dequantizes groups·8 rows of W ($w packed bytes, $s scales, $z zero points, row after row) into');
+  L.push('  ;; [groups][Kp][8] floats at $dst: the packed-B panels of the GEMM micro-kernel (NR = 8).');
   L.push(
-    '  (func (export "dequant") (param $w i32) (param $s i32) (param $z i32) (param $dst i32) (param $rows i32) (param $blocks i32) (param $block i32)',
+    '  (func (export "dequantB") (param $w i32) (param $s i32) (param $z i32) (param $dst i32) (param $groups i32) (param $blocks i32) (param $block i32)',
   );
-  L.push('    (local $n i32) (local $end i32) (local $v v128) (local $h v128) (local $sc v128) (local $zc v128)');
-  L.push('    (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)');
-  L.push(`    ${set('n', mul(get('rows'), get('blocks')))}`);
-  L.push(`    (block $done (loop $b (br_if $done (i32.eqz ${get('n')}))`);
-  L.push(`      ${set('sc', `(v128.load32_splat ${get('s')})`)}`);
-  L.push(`      ${set('zc', `(v128.load32_splat ${get('z')})`)}`);
-  L.push(`      ${set('end', add(get('w'), `(i32.shr_u ${get('block')} ${I(1)})`))}`);
-  L.push('      (loop $u');
-  unpack16(L, '        ', get('w'), 'd');
-  for (let j = 0; j < 4; j++) L.push(`        (v128.store offset=${16 * j} ${get('dst')} ${get(`d${j}`)})`);
-  L.push(`        ${set('w', add(get('w'), I(8)))}`);
-  L.push(`        ${set('dst', add(get('dst'), I(64)))}`);
-  L.push(`        (br_if $u (i32.lt_u ${get('w')} ${get('end')})))`);
-  L.push(`      ${set('s', add(get('s'), I(4)))}`);
-  L.push(`      ${set('z', add(get('z'), I(4)))}`);
-  L.push(`      ${set('n', `(i32.sub ${get('n')} ${I(1)})`)}`);
-  L.push('      (br $b)))');
+  L.push(
+    '    (local $rowB i32) (local $sRow i32) (local $r0 i32) (local $j i32) (local $u i32) (local $o i32) (local $p i32) (local $sa i32)',
+  );
+  L.push('    (local $v v128) (local $lo v128) (local $hi v128) (local $h v128) (local $sc v128) (local $zc v128)');
+  L.push(`    ${set('rowB', `(i32.shr_u ${mul(get('blocks'), get('block'))} ${I(1)})`)}`);
+  L.push(`    ${set('sRow', `(i32.shl ${get('blocks')} ${I(2)})`)}`);
+  L.push(`    (block $gd (loop $gl (br_if $gd (i32.ge_u ${get('r0')} (i32.shl ${get('groups')} ${I(3)})))`);
+  // Output: group r0/8 at Kp·32 bytes each, the quad's 4 columns at 16 bytes into each k's 8.
+  L.push(`      ${set('o', add(get('dst'), mul(`(i32.shr_u ${get('r0')} ${I(3)})`, `(i32.shl ${get('rowB')} ${I(6)})`)))}`);
+  L.push(`      ${set('o', add(get('o'), `(i32.shl (i32.and ${get('r0')} ${I(4)}) ${I(2)})`))}`);
+  L.push(`      ${set('p', add(get('w'), mul(get('r0'), get('rowB'))))}`);
+  L.push(`      ${set('sa', mul(get('r0'), get('sRow')))}`);
+  L.push(`      ${set('j', get('blocks'))}`);
+  L.push('      (loop $jl');
+  // The quad's scales and zero points of this block, one lane a row.
+  for (const [v, base] of [
+    ['sc', 's'],
+    ['zc', 'z'],
+  ]) {
+    const at = (r) => add(add(get(base), get('sa')), r === 0 ? I(0) : mul(get('sRow'), I(r)));
+    L.push(`        ${set(v, `(v128.load32_zero ${at(0)})`)}`);
+    for (let r = 1; r < 4; r++) L.push(`        ${set(v, `(v128.load32_lane ${r} ${at(r)} ${get(v)})`)}`);
+  }
+  L.push(`        ${set('u', `(i32.shr_u ${get('block')} ${I(3)})`)}`);
+  L.push('        (loop $ul');
+  L.push(`          ${set('v', `(v128.load32_zero ${get('p')})`)}`);
+  for (let r = 1; r < 4; r++)
+    L.push(`          ${set('v', `(v128.load32_lane ${r} ${add(get('p'), mul(get('rowB'), I(r)))} ${get('v')})`)}`);
+  L.push(`          ${set('lo', `(v128.and ${get('v')} (i8x16.splat ${I(15)}))`)}`);
+  L.push(`          ${set('hi', `(i8x16.shr_u ${get('v')} ${I(4)})`)}`);
+  for (let half = 0; half < 2; half++) {
+    L.push(`          ${set('v', `(i8x16.shuffle ${TRANSPOSE[half].join(' ')} ${get('lo')} ${get('hi')})`)}`);
+    for (const [i, part] of [
+      [0, 'low'],
+      [1, 'high'],
+    ]) {
+      L.push(`          ${set('h', `(i16x8.extend_${part}_i8x16_u ${get('v')})`)}`);
+      for (const [jj, p2] of [
+        [0, 'low'],
+        [1, 'high'],
+      ]) {
+        const k = 4 * half + 2 * i + jj;
+        const q = `(f32x4.convert_i32x4_s (i32x4.extend_${p2}_i16x8_u ${get('h')}))`;
+        L.push(`          (v128.store offset=${k * 32} ${get('o')} ${vmul(`(f32x4.sub ${q} ${get('zc')})`, get('sc'))})`);
+      }
+    }
+  }
+  L.push(`          ${set('p', add(get('p'), I(4)))}`);
+  L.push(`          ${set('o', add(get('o'), I(256)))}`);
+  L.push(`          ${set('u', `(i32.sub ${get('u')} ${I(1)})`)}`);
+  L.push(`          (br_if $ul ${get('u')}))`);
+  L.push(`        ${set('sa', add(get('sa'), I(4)))}`);
+  L.push(`        ${set('j', `(i32.sub ${get('j')} ${I(1)})`)}`);
+  L.push(`        (br_if $jl ${get('j')}))`);
+  L.push(`      ${set('r0', add(get('r0'), I(4)))}`);
+  L.push('      (br $gl)))');
   L.push('  )');
 }
 
@@ -82,88 +137,8 @@ function storeSum(L, ind, v, at) {
   L.push(`${ind}(f32.store ${at} (if (result f32) ${get('acc')} (then (f32.add (f32.load ${at}) ${sum})) (else ${sum})))`);
 }
 
-/** $tile{MR}x{NR}: C[MR, NR] (+)= A[MR, kc]·W[NR, kc]ᵀ, kc a multiple of 16, one accumulator per pair. */
-function tileFunc(L, MR, NR) {
-  L.push(
-    `  (func $tile${MR}x${NR} (param $a i32) (param $lda i32) (param $w i32) (param $ldw i32) (param $c i32) (param $ldc i32) (param $kc i32) (param $acc i32)`,
-  );
-  L.push('    (local $end i32)');
-  for (let m = 0; m < MR; m++) L.push(`    (local $a${m} i32) (local $x${m} v128)`);
-  for (let n = 0; n < NR; n++) L.push(`    (local $w${n} i32) (local $y${n} v128)`);
-  for (let m = 0; m < MR; m++) for (let n = 0; n < NR; n++) L.push(`    (local $s${m}_${n} v128)`);
-  for (let m = 0; m < MR; m++) L.push(`    ${set(`a${m}`, add(get('a'), mul(get('lda'), I(m))))}`);
-  for (let n = 0; n < NR; n++) L.push(`    ${set(`w${n}`, add(get('w'), mul(get('ldw'), I(n))))}`);
-  L.push(`    ${set('end', add(get('a'), `(i32.shl ${get('kc')} ${I(2)})`))}`);
-  L.push('    (loop $k');
-  for (let u = 0; u < 4; u++) {
-    for (let m = 0; m < MR; m++) L.push(`      ${set(`x${m}`, `(v128.load offset=${16 * u} ${get(`a${m}`)})`)}`);
-    for (let n = 0; n < NR; n++) L.push(`      ${set(`y${n}`, `(v128.load offset=${16 * u} ${get(`w${n}`)})`)}`);
-    for (let m = 0; m < MR; m++)
-      for (let n = 0; n < NR; n++) L.push(`      ${set(`s${m}_${n}`, vadd(get(`s${m}_${n}`), vmul(get(`x${m}`), get(`y${n}`))))}`);
-  }
-  for (let m = 0; m < MR; m++) L.push(`      ${set(`a${m}`, add(get(`a${m}`), I(64)))}`);
-  for (let n = 0; n < NR; n++) L.push(`      ${set(`w${n}`, add(get(`w${n}`), I(64)))}`);
-  L.push(`      (br_if $k (i32.lt_u ${get('a0')} ${get('end')})))`);
-  for (let m = 0; m < MR; m++)
-    for (let n = 0; n < NR; n++) storeSum(L, '    ', `s${m}_${n}`, add(get('c'), add(mul(get('ldc'), I(m)), I(4 * n))));
-  L.push('  )');
-}
-
+/** Rows of A the decode kernel takes per pass. */
 const MAX_MR = 4;
-const MAX_NR = 4;
-
-/**
- * The export `mm`: for each chunk of kc values of K, for each group of up to 4 rows of A, for each
- * group of up to $nStep rows of W: the tile of that size (the first chunk stores, later ones add).
- */
-function mmFunc(L) {
-  L.push(
-    '  (func (export "mm") (param $a i32) (param $lda i32) (param $w i32) (param $ldw i32) (param $c i32) (param $ldc i32) (param $M i32) (param $N i32) (param $Kp i32) (param $kc i32) (param $nStep i32) (param $acc i32)',
-  );
-  L.push('    (local $k0 i32) (local $m0 i32) (local $n0 i32) (local $mr i32) (local $nr i32) (local $len i32)');
-  L.push(`    (block $kd (loop $kl (br_if $kd (i32.ge_u ${get('k0')} ${get('Kp')}))`);
-  L.push(
-    `      ${set('len', `(select ${get('kc')} (i32.sub ${get('Kp')} ${get('k0')}) (i32.lt_u ${add(get('k0'), get('kc'))} ${get('Kp')}))`)}`,
-  );
-  L.push(`      ${set('m0', I(0))}`);
-  L.push(`      (block $md (loop $ml (br_if $md (i32.ge_u ${get('m0')} ${get('M')}))`);
-  L.push(
-    `        ${set('mr', `(select ${I(MAX_MR)} (i32.sub ${get('M')} ${get('m0')}) (i32.lt_u ${add(get('m0'), I(MAX_MR))} ${get('M')}))`)}`,
-  );
-  L.push(`        ${set('n0', I(0))}`);
-  L.push(`        (block $nd (loop $nl (br_if $nd (i32.ge_u ${get('n0')} ${get('N')}))`);
-  L.push(
-    `          ${set('nr', `(select ${get('nStep')} (i32.sub ${get('N')} ${get('n0')}) (i32.lt_u ${add(get('n0'), get('nStep'))} ${get('N')}))`)}`,
-  );
-  const args = [
-    add(get('a'), add(mul(get('m0'), get('lda')), `(i32.shl ${get('k0')} ${I(2)})`)),
-    get('lda'),
-    add(get('w'), add(mul(get('n0'), get('ldw')), `(i32.shl ${get('k0')} ${I(2)})`)),
-    get('ldw'),
-    add(get('c'), add(mul(get('m0'), get('ldc')), `(i32.shl ${get('n0')} ${I(2)})`)),
-    get('ldc'),
-    get('len'),
-    `(i32.or ${get('acc')} (i32.ne ${get('k0')} ${I(0)}))`,
-  ].join(' ');
-  // Dispatch on (mr, nr) through a block ladder: br_table index (mr − 1)·MAX_NR + nr − 1.
-  const names = [];
-  for (let m = 1; m <= MAX_MR; m++) for (let n = 1; n <= MAX_NR; n++) names.push(`${m}x${n}`);
-  const idx = add(mul(`(i32.sub ${get('mr')} ${I(1)})`, I(MAX_NR)), `(i32.sub ${get('nr')} ${I(1)})`);
-  L.push('          (block $t_end');
-  for (let i = names.length - 1; i >= 0; i--) L.push(`          (block $t_${names[i]}`);
-  L.push(`          (br_table ${names.map((n) => `$t_${n}`).join(' ')} $t_end ${idx}))`);
-  names.forEach((n, i) => {
-    const close = i === names.length - 1 ? ')' : '';
-    L.push(`          (call $tile${n} ${args}) (br $t_end)${i < names.length - 1 ? ')' : ''}${close}`);
-  });
-  L.push(`          ${set('n0', add(get('n0'), get('nr')))}`);
-  L.push('          (br $nl)))');
-  L.push(`        ${set('m0', add(get('m0'), get('mr')))}`);
-  L.push('        (br $ml)))');
-  L.push(`      ${set('k0', add(get('k0'), get('len')))}`);
-  L.push('      (br $kl)))');
-  L.push('  )');
-}
 
 /**
  * $gemv{MR}: C[MR, rows] (+)= A[MR, Kp]·Wᵀ for `rows` rows of W given packed, one row of W at a time:
@@ -227,9 +202,7 @@ export function nbitsWat() {
   const L = [';; Generated by scripts/build-wasm.mjs from scripts/nbits-wat.mjs: do not edit; edit the generator and rerun it.'];
   L.push('(module');
   L.push('  (import "env" "memory" (memory 1))');
-  dequantFunc(L);
-  for (let m = 1; m <= MAX_MR; m++) for (let n = 1; n <= MAX_NR; n++) tileFunc(L, m, n);
-  mmFunc(L);
+  dequantBFunc(L);
   for (let m = 1; m <= MAX_MR; m++) gemvFunc(L, m);
   gemvExport(L);
   L.push(')');

@@ -1,8 +1,9 @@
 // The fused 4-bit matrix product (MatMulNBits' layout) against a float64 reference written here: W
 // dequantized value by value from the packed nibbles as (q − zero point) · scale rounded to float32,
 // products and sums in float64. Tolerance: |error| ≤ 1e-6 · Σₖ |A[m, k] · W[n, k]| (float32 sums, in
-// any order, stay well within that for these K). Both WebAssembly kernels (the decode kernel for up to
-// 4 rows of A, the panel GEMM) and the JS path (W dequantized, float GEMM) are checked.
+// any order, stay well within that for these K). Both WebAssembly kernels (the decode kernel, by
+// default for up to 3 rows of A; the panel GEMM), each forced for every M, and the JS path (W
+// dequantized, float GEMM) are checked.
 import { dequantizeNBits, matmulNBits, type NBitsWeight, setNBitsGemvRows, setWasmNBits, Tensor } from '@normkit/tensor';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mulberry } from './ref.js';
@@ -55,17 +56,28 @@ const CASES: [M: number, N: number, K: number, block: number, zeros: boolean][] 
   [17, 13, 130, 128, true],
   [64, 33, 96, 16, false],
   [6, 70, 2000, 32, true],
+  // More rows than one micro-kernel sweep (128), and K long enough that A is taken in chunks of 128 rows.
+  [130, 9, 64, 16, true],
+  [130, 3, 32768, 32, false],
 ];
 
 describe('matmulNBits against a float64 reference (|error| ≤ 1e-6 · Σ|a·w|)', () => {
+  let gemvRows: number | undefined;
   afterEach(() => {
     setWasmNBits(true);
-    setNBitsGemvRows(4);
+    if (gemvRows !== undefined) setNBitsGemvRows(gemvRows);
+    gemvRows = undefined;
   });
-  for (const path of ['default (decode kernel up to M = 4, else panel GEMM)', 'panel GEMM', 'JS (dequantize + GEMM)'] as const)
+  const PATHS = [
+    ['default (decode kernel up to M = 3, else panel GEMM)', undefined],
+    ['decode kernel', Number.POSITIVE_INFINITY],
+    ['panel GEMM', 0],
+    ['JS (dequantize + GEMM)', undefined],
+  ] as const;
+  for (const [path, rows] of PATHS)
     for (const [M, N, K, block, zeros] of CASES)
       it(`${path}: M=${M}, N=${N}, K=${K}, block ${block}, ${zeros ? 'float' : 'default'} zero points`, () => {
-        if (path === 'panel GEMM') setNBitsGemvRows(0);
+        if (rows !== undefined) gemvRows = setNBitsGemvRows(rows);
         if (path.startsWith('JS')) setWasmNBits(false);
         const w = weight(N, K, block, zeros, M * 1000 + K);
         const rnd = mulberry(K + N);

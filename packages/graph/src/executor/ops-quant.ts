@@ -523,9 +523,12 @@ const packedNbits = new WeakMap<object, T.NBitsWeight>();
 function fusedNbitsWeight(ctx: OpContext, a: Tensor): T.NBitsWeight | undefined {
   if (attr(ctx.node, 'bits', 'int', 4) !== 4 || has(ctx, 4) || !a.onHost || !T.wasmNBitsAvailable()) return undefined;
   const key = constantWeightKey(ctx);
-  const hit = key && packedNbits.get(key);
-  if (hit) return hit;
-  if (key && (dequantized.has(key) || fitsBudget(ctx))) return undefined;
+  if (key) {
+    if (dequantized.has(key)) return undefined;
+    const hit = packedNbits.get(key);
+    if (hit) return hit;
+    if (fitsBudget(ctx)) return undefined;
+  }
   const b = need(ctx, 1, 'B');
   const scale = need(ctx, 2, 'scales');
   const L = nbitsLayout(ctx, a, b, scale);

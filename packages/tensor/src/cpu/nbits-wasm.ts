@@ -2,31 +2,20 @@
 // scripts/nbits-wat.mjs through scripts/build-wasm.mjs).
 //
 // Layout of the kernels' own (ordinary) WebAssembly.Memory for one call: A [Mc, Kp] (a chunk of Mc
-// rows, zero-padded from K to Kp = whole blocks), C [Mc, N], then one panel of W at a time: its packed
-// bytes, scales, zero points and (for the panel GEMM) its rows dequantized to float32. W never exists
-// whole in float32: a panel of P rows × Kp values (about 256 KiB) is dequantized, multiplied into every
-// row of A, and overwritten by the next.
+// rows, zero-padded from K to Kp = whole blocks), A packed for the GEMM micro-kernel, C [Mcp, Np]
+// (padded to the micro-kernel's tile), then one panel of W at a time: its packed bytes, scales, zero
+// points and (for the panel GEMM) its rows dequantized into the micro-kernel's 8-column panels. W never
+// exists whole in float32: a panel of P rows × Kp values (about 1 MiB) is dequantized, multiplied into
+// every row of A by the GEMM module's `gebp` (instantiated here on this memory), and overwritten by the
+// next. Up to 3 rows of A (decoding), the decode kernel multiplies straight from the packed bytes.
 // Engines without WebAssembly SIMD get `false` and the caller runs the JS path.
+import { GEMM_MR, GEMM_NR, GEMM_WASM_BASE64 } from './gemm-wasm.generated.js';
 import type { NBitsWeight } from './nbits.js';
 import { NBITS_WASM_BASE64 } from './nbits-wasm.generated.js';
 import { decodeBase64, ensureBytes } from './wasm-memory.js';
 
 interface NBitsExports {
-  dequant(w: number, s: number, z: number, dst: number, rows: number, blocks: number, block: number): void;
-  mm(
-    a: number,
-    lda: number,
-    w: number,
-    ldw: number,
-    c: number,
-    ldc: number,
-    M: number,
-    N: number,
-    Kp: number,
-    kc: number,
-    nStep: number,
-    acc: number,
-  ): void;
+  dequantB(w: number, s: number, z: number, dst: number, groups: number, blocks: number, block: number): void;
   gemv(
     a: number,
     lda: number,
@@ -43,23 +32,31 @@ interface NBitsExports {
   ): void;
 }
 
+/** The GEMM module's exports the panel path calls (the same kernel as gemmF32's, on this memory). */
+interface GemmExports {
+  gebp(ap: number, bp: number, cp: number, mPanels: number, nPanels: number, kc: number, ldc: number, acc: number, bias: number): void;
+  packA(src: number, lda: number, dst: number, kc: number, rows: number): void;
+}
+
 interface NBitsState {
   memory: WebAssembly.Memory;
   ex: NBitsExports;
+  gemm: GemmExports;
   u8: Uint8Array;
   f: Float32Array;
 }
 
-/** Floats of a dequantized panel of W (256 KiB): P = this / Kp rows, at least 4. */
-const PANEL_FLOATS = 1 << 16;
+/** Floats of a dequantized panel of W (1 MiB): P = this / Kp rows, a multiple of 8. */
+const PANEL_FLOATS = 1 << 18;
 /** Packed bytes of W copied in per call of the decode kernel (256 KiB). */
 const GEMV_BYTES = 1 << 18;
 /** Floats of A held per chunk of rows (16 MiB). */
 const A_FLOATS = 1 << 22;
-/** Values of K per pass of the panel GEMM: a 4-row tile's rows of A and W stay in L1. */
-const KC = 512;
+/** Values of K per packed block, and rows of A per micro-kernel sweep (the GEMM's own blocking). */
+const KC = 256;
+const MC = 128;
 /** Rows of A up to which the decode kernel (unpacking W in registers for every group of 4 rows) runs. */
-let gemvMaxRows = 4;
+let gemvMaxRows = 3;
 const HEADER = 64;
 
 let state: NBitsState | null | undefined;
@@ -71,7 +68,11 @@ function init(): NBitsState | null {
     const memory = new WebAssembly.Memory({ initial: 1 });
     const module = new WebAssembly.Module(decodeBase64(NBITS_WASM_BASE64));
     const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as NBitsExports;
-    return { memory, ex, u8: new Uint8Array(memory.buffer), f: new Float32Array(memory.buffer) };
+    // dequantB writes the micro-kernel's 8-column panels: another tile width is a build this path does not know.
+    if (GEMM_NR !== 8) return null;
+    const gemmModule = new WebAssembly.Module(decodeBase64(GEMM_WASM_BASE64));
+    const gemm = new WebAssembly.Instance(gemmModule, { env: { memory } }).exports as unknown as GemmExports;
+    return { memory, ex, gemm, u8: new Uint8Array(memory.buffer), f: new Float32Array(memory.buffer) };
   } catch {
     return null; // no WebAssembly SIMD: the JS path runs
   }
@@ -100,8 +101,8 @@ export function setWasmNBits(on: boolean): boolean {
 
 /**
  * Sets the number of rows of A up to which the decode kernel runs (W unpacked in registers, once per
- * group of 4 rows) instead of the panel GEMM (W dequantized a panel at a time); returns the previous
- * value. For tests (both kernels on one shape) and benchmarks.
+ * group of 4 rows; default 3) instead of the panel GEMM (W dequantized a panel at a time); returns
+ * the previous value. For tests (both kernels on one shape) and benchmarks.
  * @example const prev = setNBitsGemvRows(0); // always the panel GEMM
  */
 export function setNBitsGemvRows(rows: number): number {
@@ -133,10 +134,15 @@ function ready(bytes: number): NBitsState | null {
 interface Layout {
   Kp: number;
   blocks: number;
+  /** Rows of A per chunk, and that rounded up to the micro-kernel's rows. */
   Mc: number;
+  Mcp: number;
+  /** Columns of C: N rounded up to the micro-kernel's columns (its row stride, in floats). */
+  Np: number;
   /** Rows of W per panel (or per copy, for the decode kernel). */
   P: number;
   aAt: number;
+  apAt: number;
   cAt: number;
   wAt: number;
   sAt: number;
@@ -148,15 +154,20 @@ interface Layout {
 function layout(M: number, w: NBitsWeight, gemv: boolean): Layout {
   const blocks = Math.ceil(w.K / w.block);
   const Kp = blocks * w.block;
-  const Mc = Math.min(M, Math.max(4, Math.floor(A_FLOATS / Kp / 4) * 4));
-  const P = Math.min(w.N, gemv ? Math.max(1, Math.floor((2 * GEMV_BYTES) / Kp)) : Math.max(4, Math.floor(PANEL_FLOATS / Kp)));
+  const Mc = Math.min(M, Math.max(MC, Math.floor(A_FLOATS / Kp / MC) * MC));
+  const Mcp = Math.ceil(Mc / GEMM_MR) * GEMM_MR;
+  const Np = Math.ceil(w.N / 8) * 8;
+  const P = gemv
+    ? Math.min(w.N, Math.max(1, Math.floor((2 * GEMV_BYTES) / Kp)))
+    : Math.min(Np, Math.max(8, Math.floor(PANEL_FLOATS / Kp / 8) * 8));
   const aAt = HEADER;
-  const cAt = aAt + align(Mc * Kp * 4);
-  const wAt = cAt + align(Mc * w.N * 4);
+  const apAt = aAt + align(Mc * Kp * 4);
+  const cAt = apAt + (gemv ? 0 : align(Mcp * Kp * 4));
+  const wAt = cAt + align(Mcp * Np * 4);
   const sAt = wAt + align((P * Kp) / 2);
   const zAt = sAt + align(P * blocks * 4);
   const dAt = zAt + align(P * blocks * 4);
-  return { Kp, blocks, Mc, P, aAt, cAt, wAt, sAt, zAt, dAt, end: dAt + (gemv ? 0 : P * Kp * 4) };
+  return { Kp, blocks, Mc, Mcp, Np, P, aAt, apAt, cAt, wAt, sAt, zAt, dAt, end: dAt + (gemv ? 0 : P * Kp * 4) };
 }
 
 /** Copies rows [m0, m0 + rows) of A [M, K] into the A area, each padded with zeros to Kp. */
@@ -180,10 +191,62 @@ function copyPanel(s: NBitsState, w: NBitsWeight, L: Layout, n0: number, rows: n
   if (w.zeroPoints) s.f.set(w.zeroPoints.subarray(n0 * L.blocks, (n0 + rows) * L.blocks), L.zAt >> 2);
 }
 
+/** Packs the A area's `rows` rows for the micro-kernel: for each KC block of k, its row panels of kc × MR. */
+function packA(s: NBitsState, L: Layout, rows: number): void {
+  const mp = Math.ceil(rows / GEMM_MR);
+  for (let pc = 0; pc < L.Kp; pc += KC) {
+    const kc = Math.min(KC, L.Kp - pc);
+    for (let i = 0; i < mp; i++)
+      s.gemm.packA(
+        L.aAt + (i * GEMM_MR * L.Kp + pc) * 4,
+        L.Kp * 4,
+        L.apAt + (pc * mp + i * kc) * GEMM_MR * 4,
+        kc,
+        Math.min(GEMM_MR, rows - i * GEMM_MR),
+      );
+  }
+}
+
+/** C[:, n0 .. n0 + p) from the panel of W in the panel areas: dequantized into 8-column panels, then the GEMM micro-kernel over packed A. */
+function panelProduct(s: NBitsState, L: Layout, block: number, rows: number, n0: number, p: number): void {
+  const groups = Math.ceil(p / 8);
+  s.ex.dequantB(L.wAt, L.sAt, L.zAt, L.dAt, groups, L.blocks, block);
+  const mp = Math.ceil(rows / GEMM_MR);
+  const mcp = MC / GEMM_MR;
+  for (let i0 = 0; i0 < mp; i0 += mcp)
+    for (let pc = 0; pc < L.Kp; pc += KC) {
+      const kc = Math.min(KC, L.Kp - pc);
+      const ap = L.apAt + (pc * mp + i0 * kc) * GEMM_MR * 4;
+      const cp = L.cAt + (i0 * GEMM_MR * L.Np + n0) * 4;
+      for (let g = 0; g < groups; g++)
+        s.gemm.gebp(ap, L.dAt + (g * L.Kp + pc) * 32, cp + g * 32, Math.min(mcp, mp - i0), 1, kc, L.Np * 4, pc > 0 ? 1 : 0, 0);
+    }
+}
+
+/** C[:, n0 .. n0 + p) by the decode kernel, 4 rows of A at a time, straight from the packed panel. */
+function gemvProduct(s: NBitsState, L: Layout, block: number, rows: number, n0: number, p: number): void {
+  for (let r = 0; r < rows; r += 4)
+    s.ex.gemv(
+      L.aAt + r * L.Kp * 4,
+      L.Kp * 4,
+      L.wAt,
+      L.sAt,
+      L.zAt,
+      L.cAt + (r * L.Np + n0) * 4,
+      L.Np * 4,
+      Math.min(4, rows - r),
+      p,
+      L.blocks,
+      block,
+      0,
+    );
+}
+
 /**
  * C [M, N] = A [M, K] · Wᵀ with W the 4-bit operand `w`, on the WebAssembly kernels: for M up to
- * `setNBitsGemvRows` (4) the decode kernel, else the panel GEMM. Returns false, doing nothing, when
- * the kernels are unavailable (the caller runs the JS path).
+ * `setNBitsGemvRows` (3) the decode kernel, else W dequantized a panel at a time into the GEMM
+ * micro-kernel's layout. Returns false, doing nothing, when the kernels are unavailable (the caller
+ * runs the JS path).
  */
 export function nbitsGemmWasm(a: Float32Array, M: number, w: NBitsWeight, out: Float32Array): boolean {
   const gemv = M <= gemvMaxRows;
@@ -195,31 +258,13 @@ export function nbitsGemmWasm(a: Float32Array, M: number, w: NBitsWeight, out: F
   for (let m0 = 0; m0 < M; m0 += L.Mc) {
     const rows = Math.min(L.Mc, M - m0);
     copyA(s, a, w.K, L, m0, rows);
+    if (!gemv) packA(s, L, rows);
     for (let n0 = 0; n0 < N; n0 += L.P) {
       const p = Math.min(L.P, N - n0);
       copyPanel(s, w, L, n0, p);
-      if (gemv)
-        for (let r = 0; r < rows; r += 4)
-          s.ex.gemv(
-            L.aAt + r * L.Kp * 4,
-            L.Kp * 4,
-            L.wAt,
-            L.sAt,
-            L.zAt,
-            L.cAt + (r * N + n0) * 4,
-            N * 4,
-            Math.min(4, rows - r),
-            p,
-            L.blocks,
-            block,
-            0,
-          );
-      else {
-        s.ex.dequant(L.wAt, L.sAt, L.zAt, L.dAt, p, L.blocks, block);
-        s.ex.mm(L.aAt, L.Kp * 4, L.dAt, L.Kp * 4, L.cAt + n0 * 4, N * 4, rows, p, L.Kp, KC, rows >= 3 ? 2 : 4, 0);
-      }
+      (gemv ? gemvProduct : panelProduct)(s, L, block, rows, n0, p);
     }
-    out.set(s.f.subarray(L.cAt >> 2, (L.cAt >> 2) + rows * N), m0 * N);
+    for (let r = 0; r < rows; r++) out.set(s.f.subarray((L.cAt >> 2) + r * L.Np, (L.cAt >> 2) + r * L.Np + N), (m0 + r) * N);
   }
   return true;
 }

@@ -63,8 +63,9 @@ export function dequantizeNBits(w: NBitsWeight): Float32Array {
 
 /**
  * A [..., K] · Wᵀ → [..., N] for a 4-bit block-quantized W (MatMulNBits' layout), in float32 sums.
- * On WebAssembly SIMD W stays packed: a few rows at a time are unpacked in registers (up to 4 rows of
- * A, decoding) or dequantized into a small panel and multiplied into every row of A, so the product
+ * On WebAssembly SIMD W stays packed: a few rows at a time are unpacked in registers (up to 3 rows of
+ * A, decoding) or dequantized into a small panel and multiplied into every row of A by the float
+ * GEMM's micro-kernel, so the product
  * needs no float32 copy of W. Without SIMD, W is dequantized and the float GEMM runs.
  * @example
  * ```ts
