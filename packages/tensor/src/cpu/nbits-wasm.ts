@@ -50,8 +50,8 @@ interface NBitsState {
 const PANEL_FLOATS = 1 << 18;
 /** Packed bytes of W copied in per call of the decode kernel (256 KiB). */
 const GEMV_BYTES = 1 << 18;
-/** Floats of A held per chunk of rows (16 MiB). */
-const A_FLOATS = 1 << 22;
+/** Floats of A, and of C, held per chunk of rows (16 MiB each; at least MC rows). */
+const CHUNK_FLOATS = 1 << 22;
 /** Values of K per packed block, and rows of A per micro-kernel sweep (the GEMM's own blocking). */
 const KC = 256;
 const MC = 128;
@@ -154,9 +154,9 @@ interface Layout {
 function layout(M: number, w: NBitsWeight, gemv: boolean): Layout {
   const blocks = Math.ceil(w.K / w.block);
   const Kp = blocks * w.block;
-  const Mc = Math.min(M, Math.max(MC, Math.floor(A_FLOATS / Kp / MC) * MC));
-  const Mcp = Math.ceil(Mc / GEMM_MR) * GEMM_MR;
   const Np = Math.ceil(w.N / 8) * 8;
+  const Mc = Math.min(M, Math.max(MC, Math.floor(CHUNK_FLOATS / Math.max(Kp, Np) / MC) * MC));
+  const Mcp = Math.ceil(Mc / GEMM_MR) * GEMM_MR;
   const P = gemv
     ? Math.min(w.N, Math.max(1, Math.floor((2 * GEMV_BYTES) / Kp)))
     : Math.min(Np, Math.max(8, Math.floor(PANEL_FLOATS / Kp / 8) * 8));
