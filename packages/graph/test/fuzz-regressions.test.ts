@@ -170,3 +170,47 @@ describe('shape inference keeps a non-integer value symbolic instead of building
     });
   }
 });
+
+describe('Conv keeps im2col to bounded chunks (fuzz seed 20261207 #8045: a Conv padded by 65536, a 31 GB im2col)', () => {
+  // The column matrix has Cin·kh·kw rows and one column per output position: 9× the output for
+  // Cin = Cout = 16 and a 3×3 kernel (outputs here 67 and 131 MB, the old im2col 0.6 and 1.18 GB). The
+  // bound on resident growth is the output plus 256 MiB (the 32 MiB chunk budget and the GEMM's
+  // memory, with slack); the first test runs first, before the GEMM's memory has grown.
+  const run = (pads: number[], W: number) => {
+    const b = new GraphBuilder('conv');
+    const x = b.input('x', 'float32', [1, 16, 64, W]);
+    const y = b.op(
+      'Conv',
+      [x, b.constant('w', Tensor.randn([16, 16, 3, 3], 1)), b.constant('b', Tensor.ones([16]))],
+      { pads },
+      { name: 'n12' },
+    );
+    b.output(y);
+    const rss = process.memoryUsage().rss;
+    const out = execute(b.model(13), { x: Tensor.randn([1, 16, 64, W], 2) }).outputs[y] as Tensor;
+    return { out, grew: process.memoryUsage().rss - rss };
+  };
+
+  it('padded 65536 above (as in the finding): only the rows that reach the input are computed', () => {
+    const t = performance.now();
+    const { out, grew } = run([65536, 1, 1, 1], 16);
+    expect(out.shape).toEqual([1, 16, 65599, 16]);
+    expect(grew).toBeLessThan(out.size * 4 + 256 * 2 ** 20);
+    expect(performance.now() - t).toBeLessThan(20_000); // the fuzz campaign's hang limit
+    const d = out.data as Float32Array;
+    expect(d[0]).toBe(1);
+    expect(d[65599 * 16 - 1]).not.toBe(1);
+  });
+
+  it('padded 16000 left and right: every chunk computed, resident growth below the output + 256 MiB', () => {
+    const { out, grew } = run([1, 16000, 1, 16000], 16);
+    expect(out.shape).toEqual([1, 16, 64, 32014]);
+    const outBytes = out.size * 4;
+    expect(outBytes).toBeGreaterThan(128e6);
+    expect(grew).toBeLessThan(outBytes + 256 * 2 ** 20); // the old im2col alone: 9 × outBytes
+    // Far in the padding a channel's output is its bias (1); next to the input it is not.
+    const d = out.data as Float32Array;
+    expect(d[5]).toBe(1);
+    expect(d[16000]).not.toBe(1);
+  });
+});

@@ -4,7 +4,7 @@
 // Tolerance: |Δ| ≤ 1e-5 + 1e-5·|ref| (float32 sums of ≤ 60 products of values in [-1, 1]; float64 the same).
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConvOptions } from '../src/backend.js';
-import { convChunkColumns, convKernel, setConvChunkBytes } from '../src/cpu/linear.js';
+import { convChunkColumns, convKernel, liveSpan, setConvChunkBytes } from '../src/cpu/linear.js';
 import { convGradKernel } from '../src/cpu/linear-grad.js';
 import { Tensor } from '../src/tensor.js';
 import { expectClose, mulberry, prod, randArray, ravel, refConv, unravel } from './ref.js';
@@ -40,6 +40,12 @@ const CASES: Case[] = [
     xs: [1, 3, 4, 5],
     ws: [4, 3, 3, 3],
     o: { strides: [1, 1], pads: [60, 1, 1, 1], dilations: [1, 1], group: 1 },
+  },
+  {
+    name: '1-D padded far past both ends, stride 3',
+    xs: [1, 2, 40],
+    ws: [3, 2, 3],
+    o: { strides: [3], pads: [100, 500], dilations: [1], group: 1 },
   },
   {
     name: '3-D, strides [1, 2, 1], pads, 2 groups',
@@ -106,6 +112,12 @@ describe('convolution over chunks of output positions', () => {
   afterEach(() => {
     if (prev !== undefined) setConvChunkBytes(prev);
     prev = undefined;
+  });
+
+  it('computes only the output slices whose windows reach the input', () => {
+    const o = { strides: [1, 1], pads: [60, 1, 1, 1], dilations: [1, 1], group: 1 };
+    expect(liveSpan([4, 5], [3, 3], [63, 5], o)).toEqual([58 * 5, 63 * 5]);
+    expect(liveSpan([40], [3], [213], { strides: [3], pads: [100, 500], dilations: [1], group: 1 })).toEqual([33, 47]);
   });
 
   it('takes one chunk at the default budget for a zoo-sized conv, 64 positions at the smallest', () => {

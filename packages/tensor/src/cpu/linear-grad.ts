@@ -3,7 +3,7 @@ import { allocate } from '../dtype.js';
 import { sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { gemmF32 } from './gemm.js';
-import { columnsByTable, convChunkColumns, windowTable } from './linear.js';
+import { columnsByTable, convChunkColumns, liveSpan, windowTable } from './linear.js';
 
 type Arr = Float32Array; // float32 or float64: gemmF32 takes the JS path for float64
 
@@ -54,19 +54,20 @@ export function convGradKernel(
     return result(x, w, dy, dx, dw, wantDx, wantDw);
   }
   // Per output position: a column of the table, of col and dcol, and of the dy copy.
+  const [pLo, pHi] = liveSpan(inSp, kSp, outSp, o);
   const el = DY.BYTES_PER_ELEMENT;
-  const span = convChunkColumns(P, 4 * KK + el * ((wantDw ? rows : 0) + (wantDx ? rows : 0) + Coutg));
+  const span = convChunkColumns(pHi - pLo, 4 * KK + el * ((wantDw ? rows : 0) + (wantDx ? rows : 0) + Coutg));
   const col = wantDw ? (allocate(dy.dtype, rows * span) as Arr) : undefined;
   const dcol = wantDx ? (allocate(dy.dtype, rows * span) as Arr) : undefined;
-  const dyc = span < P ? (allocate(dy.dtype, Coutg * span) as Arr) : undefined;
-  for (let p0 = 0; p0 < P; p0 += span) {
-    const pc = Math.min(span, P - p0);
+  const dyc = span < P ? (allocate(dy.dtype, Coutg * span) as Arr) : undefined; // dy's columns of a chunk
+  for (let p0 = pLo; p0 < pHi; p0 += span) {
+    const pc = Math.min(span, pHi - p0);
     const tab = windowTable(inSp, kSp, outSp, o.strides, o.pads, o.dilations, p0, pc).offsets;
     for (let n = 0; n < N; n++) {
       for (let g = 0; g < G; g++) {
         const xOff = (n * C + g * Cg) * inSize;
         const wOff = g * Coutg * rows;
-        // This chunk's dy columns [Coutg, pc] (dy itself when there is one chunk).
+        // This chunk's dy columns [Coutg, pc] (dy itself when the chunk is all of its positions).
         let D = DY;
         let dOff = (n * Cout + g * Coutg) * P;
         if (dyc) {

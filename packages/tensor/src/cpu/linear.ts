@@ -142,11 +142,12 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
   }
   const direct = sp <= 2 && X instanceof Float32Array && W instanceof Float32Array && Coutg * rows * P >= 4096;
   // Per output position: a column of im2col, of the GEMM's result (WebAssembly) and of the N-d table.
-  const span = convChunkColumns(P, X.BYTES_PER_ELEMENT * (rows + Coutg) + (sp > 2 ? 4 * KK : 0));
+  const [pLo, pHi] = liveSpan(inSp, kSp, outSp, o);
+  const span = convChunkColumns(pHi - pLo, X.BYTES_PER_ELEMENT * (rows + Coutg) + (sp > 2 ? 4 * KK : 0));
   const g2d = sp <= 2 ? geometry2d(inSp, kSp, outSp, o) : undefined;
   let colArr: Float32Array | undefined;
-  for (let p0 = 0; p0 < P; p0 += span) {
-    const pc = Math.min(span, P - p0);
+  for (let p0 = pLo; p0 < pHi; p0 += span) {
+    const pc = Math.min(span, pHi - p0);
     // N-d (3-D and up) convolutions: where each tap of this chunk's windows reads.
     const tab = g2d ? undefined : windowTable(inSp, kSp, outSp, o.strides, o.pads, o.dilations, p0, pc).offsets;
     for (let n = 0; n < N; n++) {
@@ -164,6 +165,28 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
     }
   }
   return withBias(out, bias, N, Cout, P, x.dtype, [N, Cout, ...outSp]);
+}
+
+/**
+ * Output positions [pLo, pHi) outside of which every kernel tap lies in the padding (the output there
+ * is the bias alone, and the gradient gets nothing): the slices along the first spatial axis whose
+ * windows reach the input. Conservative (a dilated window may still skip the input inside it); a
+ * Conv padded far past its input computes only the part that reads it.
+ * @example liveSpan([4, 5], [3, 3], [63, 5], { strides: [1, 1], pads: [60, 1, 1, 1], dilations: [1, 1], group: 1 }) // [290, 315]
+ */
+export function liveSpan(
+  inSp: readonly number[],
+  kSp: readonly number[],
+  outSp: readonly number[],
+  o: Required<ConvOptions>,
+): [number, number] {
+  const O = outSp[0]!;
+  const inner = sizeOf(outSp) / Math.max(O, 1);
+  const s = o.strides[0]!;
+  const p = o.pads[0]!;
+  const lo = Math.max(0, Math.ceil((p - (kSp[0]! - 1) * o.dilations[0]!) / s));
+  const hi = Math.min(O, Math.floor((inSp[0]! - 1 + p) / s) + 1);
+  return hi > lo ? [lo * inner, hi * inner] : [0, 0];
 }
 
 /** A 1-D or 2-D convolution's sizes as 2-D (1-D as H = 1): input, kernel, output, strides, pads, dilations. */
