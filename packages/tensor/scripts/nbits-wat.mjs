@@ -14,25 +14,22 @@
 //             multiplies them into packed A with that module's `packA` and `gebp` on the same memory,
 //             so the panel product is the float GEMM's own kernel.
 //   gemv      C (+)= A·Wᵀ for up to 4 rows of A straight from the packed bytes (decode-time products):
-//             each 16-value group of a row of W is unpacked into registers and used by every row of A,
-//             nothing is written but C.
+//             each 32 values (16 for blocks of 16) of a row of W are unpacked into registers and used
+//             by every row of A; nothing is written but C.
 // All sums are float32 multiply-then-add (no fused multiply-add), so the products match the
 // dequantize-then-GEMM path up to summation order.
 
 import { add, get, I, mul, set, vadd, vmul } from './fused-wat.mjs';
 
-/** Interleaves the low 8 bytes of two vectors: a0 b0 a1 b1 … a7 b7 (low nibbles, high nibbles → k order). */
+/** Interleaves the low (high) 8 bytes of two vectors: a0 b0 a1 b1 … a7 b7 (low nibbles, high nibbles → k order). */
 const INTERLEAVE = '0 16 1 17 2 18 3 19 4 20 5 21 6 22 7 23';
+const INTERLEAVE_HIGH = '8 24 9 25 10 26 11 27 12 28 13 29 14 30 15 31';
 
 /**
- * Lines setting locals `${p}0..3` to the 16 dequantized values of the 8 bytes at address `ptr`:
- * (q − $zc) · $sc, q the nibbles in k order (each byte: low nibble, then high).
+ * Lines setting locals `${p}0..3` to the 16 values of the k-ordered nibble vector $v, dequantized:
+ * (q − $zc) · $sc.
  */
-function unpack16(L, ind, ptr, p) {
-  L.push(`${ind}${set('v', `(v128.load64_zero ${ptr})`)}`);
-  L.push(
-    `${ind}${set('v', `(i8x16.shuffle ${INTERLEAVE} (v128.and ${get('v')} (i8x16.splat ${I(15)})) (i8x16.shr_u ${get('v')} ${I(4)}))`)}`,
-  );
+function widen16(L, ind, p) {
   const halves = [`(i16x8.extend_low_i8x16_u ${get('v')})`, `(i16x8.extend_high_i8x16_u ${get('v')})`];
   halves.forEach((h, i) => {
     L.push(`${ind}${set('h', h)}`);
@@ -150,7 +147,7 @@ function gemvFunc(L, MR) {
     `  (func $gemv${MR} (param $a i32) (param $lda i32) (param $w i32) (param $s i32) (param $z i32) (param $c i32) (param $ldc i32) (param $rows i32) (param $blocks i32) (param $block i32) (param $acc i32)`,
   );
   L.push(
-    '    (local $r i32) (local $j i32) (local $end i32) (local $k i32) (local $v v128) (local $h v128) (local $sc v128) (local $zc v128)',
+    '    (local $r i32) (local $j i32) (local $end i32) (local $v v128) (local $lo v128) (local $hi v128) (local $h v128) (local $sc v128) (local $zc v128)',
   );
   L.push('    (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)');
   for (let m = 0; m < MR; m++) L.push(`    (local $a${m} i32) (local $s${m} v128) (local $t${m} v128)`);
@@ -164,16 +161,31 @@ function gemvFunc(L, MR) {
   L.push(`        ${set('sc', `(v128.load32_splat ${get('s')})`)}`);
   L.push(`        ${set('zc', `(v128.load32_splat ${get('z')})`)}`);
   L.push(`        ${set('end', add(get('w'), `(i32.shr_u ${get('block')} ${I(1)})`))}`);
-  L.push('        (loop $u');
-  unpack16(L, '          ', get('w'), 'd');
-  for (let m = 0; m < MR; m++) {
-    const p = (j) => vmul(`(v128.load offset=${16 * j} ${get(`a${m}`)})`, get(`d${j}`));
-    L.push(`          ${set(`s${m}`, vadd(get(`s${m}`), vadd(p(0), p(1))))}`);
-    L.push(`          ${set(`t${m}`, vadd(get(`t${m}`), vadd(p(2), p(3))))}`);
-    L.push(`          ${set(`a${m}`, add(get(`a${m}`), I(64)))}`);
-  }
-  L.push(`          ${set('w', add(get('w'), I(8)))}`);
-  L.push(`          (br_if $u (i32.lt_u ${get('w')} ${get('end')})))`);
+  // One unit: 8 bytes (16 values; blocks of 16) or 16 bytes (32 values; larger blocks): nibbles split,
+  // interleaved into k order, widened, and multiplied into every row's accumulators.
+  const unit = (bytes) => {
+    L.push('          (loop $u');
+    L.push(`            ${set('v', `(v128.load${bytes === 8 ? '64_zero' : ''} ${get('w')})`)}`);
+    L.push(`            ${set('lo', `(v128.and ${get('v')} (i8x16.splat ${I(15)}))`)}`);
+    L.push(`            ${set('hi', `(i8x16.shr_u ${get('v')} ${I(4)})`)}`);
+    for (let half = 0; half < bytes / 8; half++) {
+      L.push(`            ${set('v', `(i8x16.shuffle ${half ? INTERLEAVE_HIGH : INTERLEAVE} ${get('lo')} ${get('hi')})`)}`);
+      widen16(L, '            ', 'd');
+      for (let m = 0; m < MR; m++) {
+        const p = (j) => vmul(`(v128.load offset=${64 * half + 16 * j} ${get(`a${m}`)})`, get(`d${j}`));
+        L.push(`            ${set(`s${m}`, vadd(get(`s${m}`), vadd(p(0), p(1))))}`);
+        L.push(`            ${set(`t${m}`, vadd(get(`t${m}`), vadd(p(2), p(3))))}`);
+      }
+    }
+    for (let m = 0; m < MR; m++) L.push(`            ${set(`a${m}`, add(get(`a${m}`), I(8 * bytes)))}`);
+    L.push(`            ${set('w', add(get('w'), I(bytes)))}`);
+    L.push(`            (br_if $u (i32.lt_u ${get('w')} ${get('end')})))`);
+  };
+  L.push(`        (if (i32.eq ${get('block')} ${I(16)}) (then`);
+  unit(8);
+  L.push('        ) (else');
+  unit(16);
+  L.push('        ))');
   L.push(`        ${set('s', add(get('s'), I(4)))}`);
   L.push(`        ${set('z', add(get('z'), I(4)))}`);
   L.push(`        ${set('j', add(get('j'), I(1)))}`);
