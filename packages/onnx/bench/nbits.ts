@@ -12,7 +12,7 @@
 //
 // Writes bench/nbits.json and bench/nbits.md.
 import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Executor, setNBitsDequantizeBudget } from '@normkit/graph';
@@ -22,7 +22,7 @@ import { decodeModel } from '../src/index.js';
 import { model, node, vi } from '../test/proto.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const ROUNDS = QUICK ? 3 : 9;
+const ROUNDS = QUICK ? 3 : 15;
 const [N, K, BLOCK] = [4096, 4096, 32];
 if (process.env.NORMKIT_THREADS !== '1') throw new Error('run with NORMKIT_THREADS=1 (npm run bench:nbits sets it): one thread per engine');
 setGemmThreads(1);
@@ -161,13 +161,14 @@ async function main(): Promise<void> {
 
 function write(rows: Row[]): void {
   const here = dirname(fileURLToPath(import.meta.url));
-  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, one thread`;
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores, load average ${loadavg()[0]?.toFixed(1)} at the end), Node ${process.version}, one thread`;
   writeFileSync(join(here, 'nbits.json'), `${JSON.stringify({ machine, N, K, block: BLOCK, rows }, null, 2)}\n`);
   const lines = [
     '# MatMulNBits: fused 4-bit kernel vs dequantizing vs onnxruntime-node',
     '',
     `One MatMulNBits node, N = K = ${N}, 4-bit, block ${BLOCK}, packed zero points; ${machine}; medians of ${rows[0]?.rounds} rounds`,
-    '(engines rotated each round). "× ort": time over onnxruntime-node\'s. "worst diff": max |y − y_ort| / max(1, |y_ort|).',
+    '(engines rotated each round). "× ort": median time over onnxruntime-node\'s. "worst diff": max |y − y_ort| / max(1, |y_ort|).',
+    "On a loaded machine the medians carry other jobs' noise; the minimum is the steadier figure.",
     'Regenerate: `npm run bench:nbits` in packages/onnx.',
     '',
     '| M | engine | median ms | min ms | × ort | worst diff |',
