@@ -645,6 +645,26 @@ describe('MatMulNBits on the fused 4-bit kernel (budget 0: W kept packed) agains
         }
     }
   });
+  it('refuses an A whose last dimension is not K with a typed error naming the node, also once W is packed', () => {
+    const c = nbitsCase(64, 4, 32, { aDims: [2, 64] });
+    // A declared without a shape, so the executor's input check lets any A through to the kernel.
+    const bytes = model(
+      { node: c.nodes, initializer: c.inits, input: [vi('a', FLOAT)], output: [vi('y', FLOAT)] },
+      {
+        opsetImport: [
+          { domain: '', version: 17 },
+          { domain: 'com.microsoft', version: 1 },
+        ],
+      },
+    );
+    const ex = new graph.Executor(decodeModel(bytes, { fileName: 'nbits.onnx' }));
+    const good = Tensor.from((c.feeds.a as [number, number[], number[]])[2], [2, 64], 'float32');
+    expect([...(ex.run({ a: good }).outputs.y as Tensor).shape]).toEqual([2, 4]);
+    const bad = Tensor.from(new Array(120).fill(0.5), [2, 60], 'float32');
+    expect(() => ex.run({ a: bad })).toThrow(
+      expect.objectContaining({ code: 'INVALID_NODE', message: expect.stringMatching(/mnb.*A \[2, 60\] must end in K=64/) }),
+    );
+  });
   it("is what runs: the executor's output equals matmulNBits on the same packed weight, bit for bit", () => {
     const c = nbitsCase(200, 6, 128, { zp: 'float', aDims: [17, 200] });
     const a = Tensor.from((c.feeds.a as [number, number[], number[]])[2], [17, 200], 'float32');

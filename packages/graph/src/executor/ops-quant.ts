@@ -379,6 +379,11 @@ function convLikeShape(ctx: ShapeContext, xi: number, wi: number, dtype: string)
   return [{ ...out, dtype }];
 }
 
+/** Throws unless A's last dimension is the node's K. */
+function nbitsCheckA(ctx: OpContext, a: Tensor, K: number): void {
+  if (a.shape[a.rank - 1] !== K) throw invalid(ctx, `A ${fmtShape(a.shape)} must end in K=${K}`);
+}
+
 /** MatMulNBits attributes, checked against the inputs (A's last dim when A is given). @example nbitsLayout(ctx, a, b, scales).blocks // ⌈K / block_size⌉ */
 export function nbitsLayout(ctx: OpContext, a: Tensor | undefined, b: Tensor, scale: Tensor) {
   const K = attr(ctx.node, 'K', 'int', 0);
@@ -390,7 +395,7 @@ export function nbitsLayout(ctx: OpContext, a: Tensor | undefined, b: Tensor, sc
   if (!(block >= 16 && (block & (block - 1)) === 0)) throw invalid(ctx, `block_size must be a power of 2 and at least 16, got ${block}`);
   const blocks = Math.ceil(K / block);
   const blob = (block * bits) / 8;
-  if (a && a.shape[a.rank - 1] !== K) throw invalid(ctx, `A ${fmtShape(a.shape)} must end in K=${K}`);
+  if (a) nbitsCheckA(ctx, a, K);
   if (b.size !== N * blocks * blob)
     throw invalid(
       ctx,
@@ -512,6 +517,9 @@ function cachedNbitsWeight(ctx: OpContext, a: Tensor): Tensor {
   return w;
 }
 
+/** `v` as a Float32Array (itself when it is one). */
+const floats = (v: Nums): Float32Array => (v instanceof Float32Array ? v : Float32Array.from(v));
+
 /** 4-bit weights in the fused kernel's form (bytes, float scales and zero points), by B's data (constants only). */
 const packedNbits = new WeakMap<object, T.NBitsWeight>();
 
@@ -521,7 +529,9 @@ const packedNbits = new WeakMap<object, T.NBitsWeight>();
  * SIMD, or a constant W that is (or will be) kept dequantized within the budget.
  */
 function fusedNbitsWeight(ctx: OpContext, a: Tensor): T.NBitsWeight | undefined {
-  if (attr(ctx.node, 'bits', 'int', 4) !== 4 || has(ctx, 4) || !a.onHost || !T.wasmNBitsAvailable()) return undefined;
+  if (attr(ctx.node, 'bits', 'int', 4) !== 4 || has(ctx, 4) || !a.onHost || a.dtype !== 'float32' || !T.wasmNBitsAvailable())
+    return undefined;
+  nbitsCheckA(ctx, a, attr(ctx.node, 'K', 'int', 0));
   const key = constantWeightKey(ctx);
   if (key) {
     if (dequantized.has(key)) return undefined;
@@ -540,8 +550,8 @@ function fusedNbitsWeight(ctx: OpContext, a: Tensor): T.NBitsWeight | undefined 
     K: L.K,
     block: L.block,
     data,
-    scales: scale.data instanceof Float32Array ? scale.data : Float32Array.from(scale.data as Nums),
-    zeroPoints: zp ? Float32Array.from(nbitsZeroPoints(ctx, zp, L)) : undefined,
+    scales: floats(scale.data as Nums),
+    zeroPoints: zp ? floats(nbitsZeroPoints(ctx, zp, L)) : undefined,
   };
   if (key) packedNbits.set(key, w);
   return w;
