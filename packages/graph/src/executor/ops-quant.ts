@@ -531,7 +531,6 @@ const packedNbits = new WeakMap<object, T.NBitsWeight>();
 function fusedNbitsWeight(ctx: OpContext, a: Tensor): T.NBitsWeight | undefined {
   if (attr(ctx.node, 'bits', 'int', 4) !== 4 || has(ctx, 4) || !a.onHost || a.dtype !== 'float32' || !T.wasmNBitsAvailable())
     return undefined;
-  nbitsCheckA(ctx, a, attr(ctx.node, 'K', 'int', 0));
   const key = constantWeightKey(ctx);
   if (key) {
     if (dequantized.has(key)) return undefined;
@@ -568,6 +567,7 @@ function fusedNbitsWeight(ctx: OpContext, a: Tensor): T.NBitsWeight | undefined 
 defineOnnxOp('com.microsoft', 'MatMulNBits', {
   kernel: (ctx) => {
     const a = need(ctx, 0, 'A');
+    nbitsCheckA(ctx, a, attr(ctx.node, 'K', 'int', 0)); // before the caches, whose hits skip nbitsLayout
     const fused = fusedNbitsWeight(ctx, a);
     let y: Tensor;
     if (fused) y = T.matmulNBits(a, fused);
