@@ -1,5 +1,5 @@
 import * as graph from '@normkit/graph';
-import { matmulNBits, NormkitError, Rng, setNBitsGemvRows, Tensor } from '@normkit/tensor';
+import { matmulNBits, NormkitError, Rng, setNBitsGemvRows, setWasmNBits, Tensor } from '@normkit/tensor';
 import type * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeModel, encodeModel } from '../src/index.js';
@@ -643,6 +643,24 @@ describe('MatMulNBits on the fused 4-bit kernel (budget 0: W kept packed) agains
           for (let k = 0; k < K; k++) mag += Math.abs((a[m * K + k] as number) * (wT[k * N + n] as number));
           expect(Math.abs((x[m * N + n] as number) - (y[m * N + n] as number))).toBeLessThanOrEqual(1e-6 * mag);
         }
+    }
+  });
+  it('agrees with the dequantizing path (W to float32, then the GEMM) within 1e-5 · max(1, |y|)', () => {
+    for (const M of [1, 3, 17, 64]) {
+      const c = nbitsCase(200, 24, 32, { zp: 'packed', bias: true, aDims: [M, 200] });
+      const a = Tensor.from(normals(M * 200, M), [M, 200], 'float32');
+      const run = () => graph.execute(decodeModel(build(c), { fileName: 'nbits.onnx' }), { a }).outputs.y?.data as Float32Array;
+      const fused = run();
+      const prev = setWasmNBits(false);
+      let dequantized: Float32Array;
+      try {
+        dequantized = run();
+      } finally {
+        setWasmNBits(prev);
+      }
+      dequantized.forEach((v, i) => {
+        expect(Math.abs((fused[i] as number) - v)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v)));
+      });
     }
   });
   it('refuses an A whose last dimension is not K with a typed error naming the node, also once W is packed', () => {
