@@ -1,5 +1,6 @@
 // The fused 4-bit matrix product of com.microsoft MatMulNBits (the q4 weights of transformers.js and
 // onnxruntime-genai exports): A · Wᵀ with W kept packed, never materialized in float32 whole.
+import { allocate } from '../dtype.js';
 import { fmtShape, NormkitError } from '../errors.js';
 import { gemm } from '../ops/linear.js';
 import { Tensor } from '../tensor.js';
@@ -79,7 +80,7 @@ export function matmulNBits(a: Tensor, w: NBitsWeight): Tensor {
     throw new NormkitError('SHAPE_MISMATCH', `matmulNBits: A must be float32 [..., K=${w.K}], got ${a.dtype} ${fmtShape(a.shape)}`);
   const M = a.size / w.K;
   const shape = [...a.shape.slice(0, -1), w.N];
-  const out = new Float32Array(M * w.N);
+  const out = allocate('float32', M * w.N, false); // the kernels write every element
   if (M === 0 || nbitsGemmWasm(a.data as Float32Array, M, w, out)) return new Tensor(shape, 'float32', out);
   const wf = new Tensor([w.N, w.K], 'float32', dequantizeNBits(w));
   return gemm(a.reshape([M, w.K]), wf, undefined, { transB: true }).reshape(shape);
