@@ -427,9 +427,9 @@ function packOpB(s: WasmState, f: Float32Array, bAt: number, bpAt: number, K: nu
     if (!transB) {
       s.ex.packB(bAt + pc * N * 4, N * 4, block, kc, full);
       if (full * NR < N) {
-        let dst = (block >> 2) + full * kc * NR;
+        let dst = (block >>> 2) + full * kc * NR;
         for (let k = 0; k < kc; k++) {
-          const src = (bAt >> 2) + (pc + k) * N;
+          const src = (bAt >>> 2) + (pc + k) * N;
           for (let c = 0; c < NR; c++) f[dst++] = full * NR + c < N ? f[src + full * NR + c]! : 0;
         }
       }
@@ -524,18 +524,18 @@ export function gemmWasm(
   }
   const mem = s.memory;
   let f = new Float32Array(mem.buffer);
-  f.set(A.subarray(aOff, aOff + M * K), aAt >> 2);
-  if (packB) packB.fill(f, bpAt >> 2, Np, KC, NR, s.ex, scratchAt);
+  f.set(A.subarray(aOff, aOff + M * K), aAt >>> 2);
+  if (packB) packB.fill(f, bpAt >>> 2, Np, KC, NR, s.ex, scratchAt);
   else if (!cached?.packed) {
     // Pack op(B) once for every thread (and, for a constant weight, once for every later call).
-    f.set(B.subarray(bOff, bOff + K * N), bAt >> 2);
+    f.set(B.subarray(bOff, bOff + K * N), bAt >>> 2);
     packOpB(s, f, bAt, bpAt, K, N, Np, transB);
     if (cached) cached.packed = true;
   }
   // The micro-kernel starts every row of C from the bias (zero-padded to Np).
   if (bias) {
-    f.set(bias.subarray(0, N), biasAt >> 2);
-    f.fill(0, (biasAt >> 2) + N, (biasAt >> 2) + Np);
+    f.set(bias.subarray(0, N), biasAt >>> 2);
+    f.fill(0, (biasAt >>> 2) + N, (biasAt >>> 2) + Np);
   }
   // Work chunks: rows in pieces of at most MC (multiples of MR); with helpers, the columns are cut
   // too until there are at least 4 chunks per thread, so that dynamic scheduling can even out uneven
@@ -588,7 +588,7 @@ export function gemmWasm(
   }
   // Copy out: C = α·P + β·C.
   f = new Float32Array(mem.buffer);
-  const c0 = cAt >> 2;
+  const c0 = cAt >>> 2;
   if (alpha === 1 && beta === 0 && ldcF === N && ldc === N) {
     C.set(f.subarray(c0, c0 + M * N), cOff);
     return true;

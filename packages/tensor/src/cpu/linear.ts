@@ -361,7 +361,7 @@ function im2colPacker(X: Float32Array, xOff: number, inSize: number, Cg: number,
   const ww = w1 - w0;
   const fill: PackBFn = (f, bp, Np, KC, NR, ex, scratch) => {
     // The window of the group's input channels goes to scratch ([Cg, wh, ww]); the row kernel reads it there.
-    const s0 = scratch >> 2;
+    const s0 = scratch >>> 2;
     if (ww === g.W && wh === g.H) f.set(X.subarray(xOff, xOff + Cg * inSize), s0);
     else
       for (let c = 0; c < Cg; c++)
