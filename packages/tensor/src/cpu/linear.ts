@@ -164,7 +164,7 @@ export function convKernel(x: Tensor, w: Tensor, bias: Tensor | undefined, o: Re
       }
     }
   }
-  return withBias(out, bias, N, Cout, P, x.dtype, [N, Cout, ...outSp]);
+  return withBias(out, bias, N, Cout, P, x.dtype, [N, Cout, ...outSp], pLo, pHi);
 }
 
 /**
@@ -225,15 +225,30 @@ function geometry2d(inSp: number[], kSp: number[], outSp: number[], o: Required<
   };
 }
 
-/** Adds the per-output-channel bias to out [N, Cout, P] in place and wraps it as a tensor. */
-function withBias(out: Float32Array, bias: Tensor | undefined, N: number, Cout: number, P: number, dtype: DType, shape: number[]): Tensor {
+/**
+ * Adds the per-output-channel bias to out [N, Cout, P] in place and wraps it as a tensor. Positions
+ * outside [pLo, pHi) hold zeros (nothing was computed there) and are filled with the bias instead.
+ */
+function withBias(
+  out: Float32Array,
+  bias: Tensor | undefined,
+  N: number,
+  Cout: number,
+  P: number,
+  dtype: DType,
+  shape: number[],
+  pLo = 0,
+  pHi = P,
+): Tensor {
   if (bias) {
     const bd = bias.data as Float32Array;
     for (let n = 0; n < N; n++)
       for (let c = 0; c < Cout; c++) {
         const bv = bd[c]!;
         const base = (n * Cout + c) * P;
-        for (let p = 0; p < P; p++) out[base + p]! += bv;
+        out.fill(bv, base, base + pLo);
+        for (let p = pLo; p < pHi; p++) out[base + p]! += bv;
+        out.fill(bv, base + pHi, base + P);
       }
   }
   return new Tensor(shape, dtype, out);
