@@ -30,17 +30,12 @@ const INTERLEAVE_HIGH = '8 24 9 25 10 26 11 27 12 28 13 29 14 30 15 31';
  * (q − $zc) · $sc.
  */
 function widen16(L, ind, p) {
-  const halves = [`(i16x8.extend_low_i8x16_u ${get('v')})`, `(i16x8.extend_high_i8x16_u ${get('v')})`];
-  halves.forEach((h, i) => {
-    L.push(`${ind}${set('h', h)}`);
-    for (const [j, part] of [
-      [0, 'low'],
-      [1, 'high'],
-    ]) {
-      const q = `(f32x4.convert_i32x4_s (i32x4.extend_${part}_i16x8_u ${get('h')}))`;
-      L.push(`${ind}${set(`${p}${2 * i + j}`, vmul(`(f32x4.sub ${q} ${get('zc')})`, get('sc')))}`);
-    }
-  });
+  for (let j = 0; j < 4; j++) {
+    // Byte 4j + i of $v into lane i (swizzle indices ≥ 16 give zero bytes).
+    const idx = [0, 1, 2, 3].flatMap((i) => [4 * j + i, -128, -128, -128]);
+    const q = `(f32x4.convert_i32x4_s (i8x16.swizzle ${get('v')} (v128.const i8x16 ${idx.join(' ')})))`;
+    L.push(`${ind}${set(`${p}${j}`, vmul(`(f32x4.sub ${q} ${get('zc')})`, get('sc')))}`);
+  }
 }
 
 /**
@@ -68,9 +63,10 @@ function dequantBFunc(L) {
     '  (func (export "dequantB") (param $w i32) (param $s i32) (param $z i32) (param $dst i32) (param $groups i32) (param $blocks i32) (param $block i32)',
   );
   L.push(
-    '    (local $rowB i32) (local $sRow i32) (local $r0 i32) (local $j i32) (local $u i32) (local $o i32) (local $p i32) (local $sa i32)',
+    '    (local $rowB i32) (local $sRow i32) (local $r0 i32) (local $j i32) (local $u i32) (local $o i32) (local $p i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $sa i32)',
   );
-  L.push('    (local $v v128) (local $lo v128) (local $hi v128) (local $h v128) (local $sc v128) (local $zc v128)');
+  L.push('    (local $v v128) (local $lo v128) (local $hi v128) (local $sc v128) (local $zc v128) (local $m15 v128)');
+  L.push(`    ${set('m15', `(i8x16.splat ${I(15)})`)}`);
   L.push(`    ${set('rowB', `(i32.shr_u ${mul(get('blocks'), get('block'))} ${I(1)})`)}`);
   L.push(`    ${set('sRow', `(i32.shl ${get('blocks')} ${I(2)})`)}`);
   L.push(`    (block $gd (loop $gl (br_if $gd (i32.ge_u ${get('r0')} (i32.shl ${get('groups')} ${I(3)})))`);
@@ -78,6 +74,7 @@ function dequantBFunc(L) {
   L.push(`      ${set('o', add(get('dst'), mul(`(i32.shr_u ${get('r0')} ${I(3)})`, `(i32.shl ${get('rowB')} ${I(6)})`)))}`);
   L.push(`      ${set('o', add(get('o'), `(i32.shl (i32.and ${get('r0')} ${I(4)}) ${I(2)})`))}`);
   L.push(`      ${set('p', add(get('w'), mul(get('r0'), get('rowB'))))}`);
+  for (let r = 1; r < 4; r++) L.push(`      ${set(`p${r}`, add(get('p'), mul(get('rowB'), I(r))))}`);
   L.push(`      ${set('sa', mul(get('r0'), get('sRow')))}`);
   L.push(`      ${set('j', get('blocks'))}`);
   L.push('      (loop $jl');
@@ -93,28 +90,20 @@ function dequantBFunc(L) {
   L.push(`        ${set('u', `(i32.shr_u ${get('block')} ${I(3)})`)}`);
   L.push('        (loop $ul');
   L.push(`          ${set('v', `(v128.load32_zero ${get('p')})`)}`);
-  for (let r = 1; r < 4; r++)
-    L.push(`          ${set('v', `(v128.load32_lane ${r} ${add(get('p'), mul(get('rowB'), I(r)))} ${get('v')})`)}`);
-  L.push(`          ${set('lo', `(v128.and ${get('v')} (i8x16.splat ${I(15)}))`)}`);
-  L.push(`          ${set('hi', `(i8x16.shr_u ${get('v')} ${I(4)})`)}`);
+  for (let r = 1; r < 4; r++) L.push(`          ${set('v', `(v128.load32_lane ${r} ${get(`p${r}`)} ${get('v')})`)}`);
+  L.push(`          ${set('lo', `(v128.and ${get('v')} ${get('m15')})`)}`);
+  L.push(`          ${set('hi', `(v128.and (i16x8.shr_u ${get('v')} ${I(4)}) ${get('m15')})`)}`);
   for (let half = 0; half < 2; half++) {
     L.push(`          ${set('v', `(i8x16.shuffle ${TRANSPOSE[half].join(' ')} ${get('lo')} ${get('hi')})`)}`);
-    for (const [i, part] of [
-      [0, 'low'],
-      [1, 'high'],
-    ]) {
-      L.push(`          ${set('h', `(i16x8.extend_${part}_i8x16_u ${get('v')})`)}`);
-      for (const [jj, p2] of [
-        [0, 'low'],
-        [1, 'high'],
-      ]) {
-        const k = 4 * half + 2 * i + jj;
-        const q = `(f32x4.convert_i32x4_s (i32x4.extend_${p2}_i16x8_u ${get('h')}))`;
-        L.push(`          (v128.store offset=${k * 32} ${get('o')} ${vmul(`(f32x4.sub ${q} ${get('zc')})`, get('sc'))})`);
-      }
+    for (let kk = 0; kk < 4; kk++) {
+      // Byte 4·kk + r of $v into lane r (swizzle indices ≥ 16 give zero bytes).
+      const idx = [0, 1, 2, 3].flatMap((r) => [4 * kk + r, -128, -128, -128]);
+      const q = `(f32x4.convert_i32x4_s (i8x16.swizzle ${get('v')} (v128.const i8x16 ${idx.join(' ')})))`;
+      L.push(`          (v128.store offset=${(4 * half + kk) * 32} ${get('o')} ${vmul(`(f32x4.sub ${q} ${get('zc')})`, get('sc'))})`);
     }
   }
   L.push(`          ${set('p', add(get('p'), I(4)))}`);
+  for (let r = 1; r < 4; r++) L.push(`          ${set(`p${r}`, add(get(`p${r}`), I(4)))}`);
   L.push(`          ${set('o', add(get('o'), I(256)))}`);
   L.push(`          ${set('u', `(i32.sub ${get('u')} ${I(1)})`)}`);
   L.push(`          (br_if $ul ${get('u')}))`);
@@ -147,7 +136,7 @@ function gemvFunc(L, MR) {
     `  (func $gemv${MR} (param $a i32) (param $lda i32) (param $w i32) (param $s i32) (param $z i32) (param $c i32) (param $ldc i32) (param $rows i32) (param $blocks i32) (param $block i32) (param $acc i32)`,
   );
   L.push(
-    '    (local $r i32) (local $j i32) (local $end i32) (local $v v128) (local $lo v128) (local $hi v128) (local $h v128) (local $sc v128) (local $zc v128)',
+    '    (local $r i32) (local $j i32) (local $end i32) (local $v v128) (local $lo v128) (local $hi v128) (local $sc v128) (local $zc v128)',
   );
   L.push('    (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)');
   for (let m = 0; m < MR; m++) L.push(`    (local $a${m} i32) (local $s${m} v128) (local $t${m} v128)`);
@@ -167,7 +156,7 @@ function gemvFunc(L, MR) {
     L.push('          (loop $u');
     L.push(`            ${set('v', `(v128.load${bytes === 8 ? '64_zero' : ''} ${get('w')})`)}`);
     L.push(`            ${set('lo', `(v128.and ${get('v')} (i8x16.splat ${I(15)}))`)}`);
-    L.push(`            ${set('hi', `(i8x16.shr_u ${get('v')} ${I(4)})`)}`);
+    L.push(`            ${set('hi', `(v128.and (i16x8.shr_u ${get('v')} ${I(4)}) (i8x16.splat ${I(15)}))`)}`);
     for (let half = 0; half < bytes / 8; half++) {
       L.push(`            ${set('v', `(i8x16.shuffle ${half ? INTERLEAVE_HIGH : INTERLEAVE} ${get('lo')} ${get('hi')})`)}`);
       widen16(L, '            ', 'd');
