@@ -6,12 +6,17 @@ import { saveModel } from '@normkit/onnx';
 
 /** The shape of a generated model. */
 export interface ScaleSpec {
-  /** Residual blocks, each LayerNorm → MatMul [hidden × hidden] → + bias → added to the stream. */
+  /**
+   * Residual blocks, each LayerNorm → MatMul [hidden × hidden] → + bias → added to the stream (or, with
+   * `ffn`, LayerNorm → MatMul [hidden × ffn] → Relu → MatMul [ffn × hidden] → + bias → added).
+   */
   layers: number;
   /** Hidden size. */
   hidden: number;
   /** Rows of the embedding table and columns of the output projection. */
   vocab: number;
+  /** Inner size of a two-matrix MLP block; absent, each block has one [hidden × hidden] matrix. */
+  ffn?: number;
   /** Tokens per input row (default 8). */
   tokens?: number;
   seed?: number;
@@ -28,8 +33,10 @@ export interface ScaleSizes {
 /** float32 bytes of a spec's tensors, without building it. @example scaleSizes({ layers: 2, hidden: 4, vocab: 8 }).largest // 128 */
 export function scaleSizes(s: ScaleSpec): ScaleSizes {
   const embed = s.vocab * s.hidden * 4;
-  const block = (s.hidden * s.hidden + 3 * s.hidden) * 4;
-  return { total: 2 * embed + s.layers * block + 2 * s.hidden * 4, largest: Math.max(embed, s.hidden * s.hidden * 4) };
+  const matrices = s.ffn ? 2 * s.hidden * s.ffn : s.hidden * s.hidden;
+  const block = (matrices + 3 * s.hidden) * 4;
+  const largestMatrix = s.ffn ? s.hidden * s.ffn * 4 : s.hidden * s.hidden * 4;
+  return { total: 2 * embed + s.layers * block + 2 * s.hidden * 4, largest: Math.max(embed, largestMatrix) };
 }
 
 /** Seeded values in [-scale, scale), computed when read (xorshift32: fast enough for GBs). */
@@ -68,12 +75,7 @@ export function scaleModel(spec: ScaleSpec): Model {
     );
   for (let l = 0; l < layers; l++) {
     const h = ln(`ln_${l}`, x, 10 * l + 2);
-    const y = b.op(
-      'MatMul',
-      [h, b.constant(`w_${l}`, lazyWeights([d, d], seed + 10 * l + 4, 1 / Math.sqrt(d)))],
-      {},
-      { name: `dense_${l}` },
-    );
+    const y = spec.ffn ? mlp(b, h, d, spec.ffn, l, seed) : dense(b, h, `w_${l}`, [d, d], seed + 10 * l + 4, `dense_${l}`);
     const yb = b.op('Add', [y, b.constant(`bias_${l}`, lazyWeights([d], seed + 10 * l + 5, 0.1))], {}, { name: `bias_add_${l}` });
     x = b.op('Add', [x, yb], {}, { name: `residual_${l}` });
   }
@@ -82,6 +84,17 @@ export function scaleModel(spec: ScaleSpec): Model {
     b.op('MatMul', [f, b.constant('lm_head', lazyWeights([d, v], seed + 9, 1 / Math.sqrt(d)))], {}, { name: 'lm_head', output: 'logits' }),
   );
   return b.model(17);
+}
+
+/** h · W for a seeded [rows, cols] weight W named `weight`. */
+function dense(b: GraphBuilder, h: string, weight: string, shape: [number, number], seed: number, name: string): string {
+  return b.op('MatMul', [h, b.constant(weight, lazyWeights(shape, seed, 1 / Math.sqrt(shape[0])))], {}, { name });
+}
+
+/** Relu(h · W_up) · W_down: the two matrices of a transformer MLP, [d, ffn] and [ffn, d]. */
+function mlp(b: GraphBuilder, h: string, d: number, ffn: number, l: number, seed: number): string {
+  const up = b.op('Relu', [dense(b, h, `w_up_${l}`, [d, ffn], seed + 10 * l + 4, `up_${l}`)], {}, { name: `relu_${l}` });
+  return dense(b, up, `w_down_${l}`, [ffn, d], seed + 10 * l + 6, `down_${l}`);
 }
 
 /**

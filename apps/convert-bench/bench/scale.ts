@@ -4,8 +4,12 @@
 // process.resourceUsage().maxRSS); the same command on a tiny generated model gives the baseline of
 // node, tsx and the CLI's modules. Writes bench/scale-results.json and bench/scale-results.md.
 //
-//   npm run bench:scale -w @normkit/convert-bench -- [--dir /tmp] [--layers 36] [--hidden 4096] [--vocab 8192] [--no-ort] [--no-gpt2]
+//   npm run bench:scale -w @normkit/convert-bench -- [--dir /tmp] [--layers 36] [--hidden 4096] [--vocab 8192] [--ffn N] [--no-ort] [--no-gpt2]
+//   npm run bench:scale -w @normkit/convert-bench -- --preset 7b --no-gpt2
 //
+// `--preset 7b` is a model with a 7B model's parameter count and tensor sizes (32 blocks of hidden
+// size 4096 with a [4096 × 24576] and a [24576 × 4096] matrix, vocabulary 32000: 6.7 billion float32
+// parameters, 27 GB), larger than this machine's memory; it writes bench/scale-7b-results.{json,md}.
 // The generated model and every output are written under --dir and deleted at the end; the disk must
 // hold about 2.1 × the model (input + output).
 import { spawnSync } from 'node:child_process';
@@ -21,7 +25,17 @@ const arg = (name: string, fallback: string) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? (argv[i + 1] as string) : fallback;
 };
-const spec: ScaleSpec = { layers: Number(arg('layers', '36')), hidden: Number(arg('hidden', '4096')), vocab: Number(arg('vocab', '8192')) };
+const PRESETS: Record<string, ScaleSpec> = { '7b': { layers: 32, hidden: 4096, ffn: 24576, vocab: 32000 } };
+const preset = PRESETS[arg('preset', '')];
+if (argv.includes('--preset') && !preset) throw new Error(`--preset: one of ${Object.keys(PRESETS).join(', ')}`);
+const ffn = arg('ffn', '');
+const spec: ScaleSpec = preset ?? {
+  layers: Number(arg('layers', '36')),
+  hidden: Number(arg('hidden', '4096')),
+  vocab: Number(arg('vocab', '8192')),
+  ...(ffn ? { ffn: Number(ffn) } : {}),
+};
+const RESULTS = preset ? `bench/scale-${arg('preset', '')}-results` : 'bench/scale-results';
 const withOrt = !argv.includes('--no-ort');
 const withGpt2 = !argv.includes('--no-gpt2');
 const work = mkdtempSync(join(arg('dir', tmpdir()), 'normkit-scale-'));
@@ -79,8 +93,8 @@ function freeBytes(dir: string): number {
 async function main(): Promise<void> {
   if (argv.includes('--render-only')) {
     // Re-renders the markdown from the JSON of the last run.
-    const doc = JSON.parse(readFileSync(join(APP, 'bench/scale-results.json'), 'utf8'));
-    writeFileSync(join(APP, 'bench/scale-results.md'), render(doc));
+    const doc = JSON.parse(readFileSync(join(APP, `${RESULTS}.json`), 'utf8'));
+    writeFileSync(join(APP, `${RESULTS}.md`), render(doc));
     return;
   }
   const sizes = scaleSizes(spec);
@@ -135,9 +149,9 @@ async function main(): Promise<void> {
     },
     gpt2Small: gpt2,
   };
-  writeFileSync(join(APP, 'bench/scale-results.json'), `${JSON.stringify(doc, null, 2)}\n`);
-  writeFileSync(join(APP, 'bench/scale-results.md'), render(doc));
-  process.stderr.write('wrote bench/scale-results.json and bench/scale-results.md\n');
+  writeFileSync(join(APP, `${RESULTS}.json`), `${JSON.stringify(doc, null, 2)}\n`);
+  writeFileSync(join(APP, `${RESULTS}.md`), render(doc));
+  process.stderr.write(`wrote ${RESULTS}.json and ${RESULTS}.md\n`);
 }
 
 function render(doc: {
@@ -163,13 +177,15 @@ function render(doc: {
     doc.command,
     '```',
     '',
-    `Generated model: ${g.spec.layers} pre-LN blocks of hidden size ${g.spec.hidden}, vocabulary ${g.spec.vocab}: ${(g.bytes / 1e9).toFixed(2)} GB of float32 in external data, largest tensor ${(g.largestTensorBytes / MiB).toFixed(0)} MiB. Growth is the peak minus the same command's on a tiny model (node, tsx and the CLI's modules).`,
+    `Generated model: ${g.spec.layers} pre-LN blocks of hidden size ${g.spec.hidden}${g.spec.ffn ? ` (an MLP of inner size ${g.spec.ffn} each)` : ''}, vocabulary ${g.spec.vocab}: ${(g.bytes / 4 / 1e9).toFixed(2)} billion parameters, ${(g.bytes / 1e9).toFixed(2)} GB of float32 in external data, largest tensor ${(g.largestTensorBytes / MiB).toFixed(0)} MiB. Growth is the peak minus the same command's on a tiny model (node, tsx and the CLI's modules).`,
     '',
     '| command | peak RSS | growth over a tiny model | time | result |',
     '| --- | --- | --- | --- | --- |',
     ...rows(g.measures, true),
     '',
-    'onnxruntime holds every weight in memory: the third row is that (it verifies the converted model loaded from the written files); `convert` skips it, saying why, when the weights take more than half the memory.',
+    g.measures.some((m) => m.skipped?.some((x) => x.engine === 'onnxruntime'))
+      ? 'onnxruntime holds every weight in memory, so `convert` skipped it here, saying why (the third row); normkit-cpu verified the model alone, reading each weight when its first reader ran and releasing it after its last.'
+      : 'onnxruntime holds every weight in memory: the third row is that (it verifies the converted model loaded from the written files); `convert` skips it, saying why, when the weights take more than half the memory.',
     '',
     ...(doc.gpt2Small.length > 0
       ? [
