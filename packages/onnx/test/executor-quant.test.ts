@@ -3,6 +3,7 @@ import { matmulNBits, NormkitError, Rng, setNBitsGemvRows, setWasmNBits, Tensor 
 import type * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeModel, encodeModel } from '../src/index.js';
+import { halfBits, halfValue } from './half.js';
 import { session, toOrt } from './ort.js';
 import { model, node, P, vi } from './proto.js';
 
@@ -35,26 +36,6 @@ const ORT_TYPE: Record<number, string> = { [FLOAT]: 'float32', [UINT8]: 'uint8',
 
 type Attr = { name: string; type: number; i?: number };
 const int = (name: string, v: number): Attr => ({ name, type: 2, i: v });
-
-/** Half bits of a float (round to nearest even), written here so the test does not use the code under test. */
-function halfBits(v: number): number {
-  const f = new Float32Array([v]);
-  const x = new Uint32Array(f.buffer)[0] as number;
-  const sign = (x >>> 16) & 0x8000;
-  const e = ((x >>> 23) & 0xff) - 112;
-  const m = x & 0x7fffff;
-  if (e <= 0) return sign; // the test's scales are normal halves
-  let h = (e << 10) | (m >>> 13);
-  const rem = m & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  return sign | h;
-}
-function halfValue(h: number): number {
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  const s = h & 0x8000 ? -1 : 1;
-  return e === 0 ? s * m * 2 ** -24 : s * (1 + m / 1024) * 2 ** (e - 15);
-}
 
 /** Raw little-endian bytes of `values` as ONNX type `code` (4-bit types packed two per byte, low nibble first). */
 function rawOf(code: number, values: number[]): Uint8Array {
