@@ -2,8 +2,10 @@
 // chunk is 64 positions, 1-D, 2-D (strides, dilations, asymmetric pads, groups, chunks inside one
 // output row and across rows) and 3-D convolutions and their gradients match direct float64 loops.
 // Tolerance: |Δ| ≤ 1e-5 + 1e-5·|ref| (float32 sums of ≤ 60 products of values in [-1, 1]; float64 the same).
+import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConvOptions } from '../src/backend.js';
+import { gemmInfo, gemmThreads, setGemmThreads } from '../src/cpu/gemm-wasm.js';
 import { convChunkColumns, convKernel, liveSpan, setConvChunkBytes } from '../src/cpu/linear.js';
 import { convGradKernel } from '../src/cpu/linear-grad.js';
 import { Tensor } from '../src/tensor.js';
@@ -137,6 +139,30 @@ describe('convolution over chunks of output positions', () => {
         expect(prod(ref.shape.slice(2))).toBeGreaterThan(3 * 64); // at least 4 chunks
         expectClose(y.data as Float32Array, ref.data, 1e-5, 1e-5);
       });
+
+  it('3×3, 64 → 64 channels in 128-position chunks on two GEMM threads: the one-chunk result bit for bit', async () => {
+    const c: Case = {
+      name: '',
+      xs: [1, 64, 16, 16],
+      ws: [64, 64, 3, 3],
+      o: { strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], group: 1 },
+    };
+    const { x, w, b, raw } = inputs(c, 'float32', 5);
+    const whole = convKernel(x, w, b, c.o).data as Float32Array;
+    const threads = setGemmThreads(2);
+    try {
+      prev = setConvChunkBytes(128 * 4 * (64 * 9 + 64)); // 128 positions: 2 chunks of 128
+      convKernel(x, w, b, c.o); // starts the helper (async)
+      for (let i = 0; i < 50; i++) await new Promise((r) => setTimeout(r, 20));
+      const chunked = convKernel(x, w, b, c.o).data as Float32Array;
+      expect(gemmInfo().lastThreads).toBe(Math.min(2, availableParallelism()));
+      expect(Array.from(chunked)).toEqual(Array.from(whole));
+      // Sums of 576 products: |Δ| ≤ 1e-4 + 1e-5·|ref| against the float64 loops.
+      expectClose(chunked, refConv(raw.x, c.xs, raw.w, c.ws, raw.b, c.o.strides, c.o.pads, c.o.dilations, 1).data, 1e-4, 1e-5);
+    } finally {
+      setGemmThreads(threads);
+    }
+  });
 
   for (const c of CASES)
     it(`${c.name}: gradients (float64) match direct loops, in several chunks`, () => {
