@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConvOptions } from '../src/backend.js';
-import { gemmInfo, gemmThreads, setGemmThreads } from '../src/cpu/gemm-wasm.js';
+import { gemmInfo, setGemmThreads } from '../src/cpu/gemm-wasm.js';
 import { convChunkColumns, convKernel, liveSpan, setConvChunkBytes } from '../src/cpu/linear.js';
 import { convGradKernel } from '../src/cpu/linear-grad.js';
 import { Tensor } from '../src/tensor.js';
