@@ -73,10 +73,11 @@ export function gemmKernel(
  * Bytes the per-chunk temporaries of a convolution may take: the im2col column block (or the
  * WebAssembly GEMM's packed copy of it), the GEMM's result block in its memory, and the N-d window
  * table. The column matrix has Cin/G·kh·kw rows by one column per output position, so for a large
- * output (a Conv padded by 65536: an 870 MB output, a 2.9 GB im2col) it is many times the output
- * itself; convolutions whose temporaries pass this budget run over chunks of output positions.
- * 32 MiB keeps every zoo model's convolution in one chunk (the common case takes no extra work) and
- * leaves each chunk thousands of columns wide, where the GEMM runs at full speed.
+ * output it is many times the output itself (fuzz finding #8045, a Conv padded by 65536: a 1.7 GB
+ * output, a 31 GB im2col); convolutions whose temporaries pass this budget run over chunks of output
+ * positions. 32 MiB keeps every zoo model's convolution in one chunk (the largest takes 2.3 MiB: the
+ * common case does no extra work) and leaves each chunk thousands of columns wide, where the GEMM
+ * runs at full speed.
  */
 export const CONV_CHUNK_BYTES = 32 * 2 ** 20;
 let convChunkBytes = CONV_CHUNK_BYTES;
