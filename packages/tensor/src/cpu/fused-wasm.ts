@@ -181,10 +181,10 @@ export function attentionWasm(qkv: Float32Array, out: Float32Array, d: Attention
   const D = H * dh;
   const head = T * L.Tp;
   const { ex } = s;
-  s.f.fill(0, L.ktAt >> 2, L.pAt >> 2); // the padding columns of Kᵀ stay zero
+  s.f.fill(0, L.ktAt >>> 2, L.pAt >>> 2); // the padding columns of Kᵀ stay zero
   for (let b0 = 0; b0 < B; b0 += L.items) {
     const n = Math.min(L.items, B - b0);
-    s.f.set(qkv.subarray(b0 * T * 3 * D, (b0 + n) * T * 3 * D), L.qkvAt >> 2);
+    s.f.set(qkv.subarray(b0 * T * 3 * D, (b0 + n) * T * 3 * D), L.qkvAt >>> 2);
     for (let b = 0; b < n; b++)
       for (let h = 0; h < H; h++) {
         const q = L.qkvAt + (b * T * 3 * D + h * dh) * 4;
@@ -192,8 +192,8 @@ export function attentionWasm(qkv: Float32Array, out: Float32Array, d: Attention
         headProbs(ex, L, d, q, p);
         ex.mm(p, L.Tp * 4, 4, q + 2 * D * 4, 3 * D * 4, L.outAt + (b * T * D + h * dh) * 4, D * 4, T, dh, T, 0);
       }
-    out.set(s.f.subarray(L.outAt >> 2, (L.outAt >> 2) + n * T * D), b0 * T * D);
-    probs?.set(s.f.subarray(L.pAt >> 2, (L.pAt >> 2) + n * H * head), b0 * H * head);
+    out.set(s.f.subarray(L.outAt >>> 2, (L.outAt >>> 2) + n * T * D), b0 * T * D);
+    probs?.set(s.f.subarray(L.pAt >>> 2, (L.pAt >>> 2) + n * H * head), b0 * H * head);
   }
   return true;
 }
@@ -221,12 +221,12 @@ export function attentionGradWasm(
   const ld = L.Tp * 4;
   const head = T * L.Tp;
   const { ex } = s;
-  s.f.fill(0, L.ktAt >> 2, L.pAt >> 2); // the padding columns of Kᵀ and Vᵀ stay zero
+  s.f.fill(0, L.ktAt >>> 2, L.pAt >>> 2); // the padding columns of Kᵀ and Vᵀ stay zero
   for (let b0 = 0; b0 < B; b0 += L.items) {
     const n = Math.min(L.items, B - b0);
-    s.f.set(qkv.subarray(b0 * T * 3 * D, (b0 + n) * T * 3 * D), L.qkvAt >> 2);
-    s.f.set(dy.subarray(b0 * T * D, (b0 + n) * T * D), L.dyAt >> 2);
-    if (probs) s.f.set(probs.subarray(b0 * H * head, (b0 + n) * H * head), L.pAt >> 2);
+    s.f.set(qkv.subarray(b0 * T * 3 * D, (b0 + n) * T * 3 * D), L.qkvAt >>> 2);
+    s.f.set(dy.subarray(b0 * T * D, (b0 + n) * T * D), L.dyAt >>> 2);
+    if (probs) s.f.set(probs.subarray(b0 * H * head, (b0 + n) * H * head), L.pAt >>> 2);
     for (let b = 0; b < n; b++)
       for (let h = 0; h < H; h++) {
         const q = L.qkvAt + (b * T * 3 * D + h * dh) * 4;
@@ -241,7 +241,7 @@ export function attentionGradWasm(
         ex.mm(L.dpAt, 4, ld, q, rs, dq + D * 4, rs, T, dh, T, 0); // dK = dSᵀ·Q
         ex.mm(p, 4, ld, g, D * 4, dq + 2 * D * 4, rs, T, dh, T, 0); // dV = Pᵀ·dy
       }
-    dqkv.set(s.f.subarray(L.outAt >> 2, (L.outAt >> 2) + n * T * 3 * D), b0 * T * 3 * D);
+    dqkv.set(s.f.subarray(L.outAt >>> 2, (L.outAt >>> 2) + n * T * 3 * D), b0 * T * 3 * D);
   }
   return true;
 }
@@ -255,9 +255,9 @@ function elementwise(inputs: Float32Array[], out: Float32Array, kernel: (ex: Fus
   const n = out.length;
   for (let i0 = 0; i0 < n; i0 += C) {
     const m = Math.min(C, n - i0);
-    for (let i = 0; i < inputs.length; i++) s.f.set((inputs[i] as Float32Array).subarray(i0, i0 + m), (at[i] as number) >> 2);
+    for (let i = 0; i < inputs.length; i++) s.f.set((inputs[i] as Float32Array).subarray(i0, i0 + m), (at[i] as number) >>> 2);
     kernel(s.ex, at, Math.ceil(m / 4));
-    out.set(s.f.subarray(HEADER >> 2, (HEADER >> 2) + m), i0);
+    out.set(s.f.subarray(HEADER >>> 2, (HEADER >>> 2) + m), i0);
   }
   return true;
 }
@@ -277,7 +277,7 @@ export function softmaxRowsWasm(X: Float32Array, Y: Float32Array, rows: number, 
   const chunk = Math.max(1, Math.floor(ELEMENTWISE_CHUNK / ld));
   const s = ready(HEADER + Math.min(rows, chunk) * ld * 4);
   if (!s) return false;
-  const at = HEADER >> 2;
+  const at = HEADER >>> 2;
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const m = Math.min(chunk, rows - r0);
     for (let r = 0; r < m; r++) s.f.set(X.subarray((r0 + r) * n, (r0 + r + 1) * n), at + r * ld);
@@ -324,11 +324,11 @@ export function depthwiseWasm(X: Float32Array, Wt: Float32Array, Y: Float32Array
   new Int32Array(s.memory.buffer, HEADER, 2 * kw).set(d.lohi);
   for (let p0 = 0; p0 < d.planes; p0 += chunk) {
     const m = Math.min(chunk, d.planes - p0);
-    s.f.set(X.subarray(p0 * H * W, (p0 + m) * H * W), xAt >> 2);
-    s.f.set(Wt.subarray(p0 * kh * kw, (p0 + m) * kh * kw), wAt >> 2);
-    s.f.fill(0, yAt >> 2, (yAt >> 2) + m * oh * ow);
+    s.f.set(X.subarray(p0 * H * W, (p0 + m) * H * W), xAt >>> 2);
+    s.f.set(Wt.subarray(p0 * kh * kw, (p0 + m) * kh * kw), wAt >>> 2);
+    s.f.fill(0, yAt >>> 2, (yAt >>> 2) + m * oh * ow);
     s.ex.depthwise(xAt, wAt, yAt, m, H, W, kh, kw, oh, ow, d.pt, d.pl, HEADER);
-    Y.set(s.f.subarray(yAt >> 2, (yAt >> 2) + m * oh * ow), p0 * oh * ow);
+    Y.set(s.f.subarray(yAt >>> 2, (yAt >>> 2) + m * oh * ow), p0 * oh * ow);
   }
   return true;
 }

@@ -124,8 +124,8 @@ function prepare(
   const sAt = bAt + (b ? align(d * 4) : 0);
   const xAt = sAt + align(cr * 12);
   if (!reserve(s, xAt + cr * d * 4)) return null;
-  if (g) s.f.set(g, gAt >> 2);
-  if (b) s.f.set(b, bAt >> 2);
+  if (g) s.f.set(g, gAt >>> 2);
+  if (b) s.f.set(b, bAt >>> 2);
   return { gAt, bAt, sAt, xAt, cr };
 }
 
@@ -186,8 +186,8 @@ function run(
   const f = s.f;
   const ex = s.ex;
   const flags = (g ? 1 : 0) | (b ? 2 : 0);
-  const xq = xAt >> 2;
-  const mq = sAt >> 2;
+  const xq = xAt >>> 2;
+  const mq = sAt >>> 2;
   const rq = mq + cr;
   for (let r0 = 0; r0 < rows; r0 += cr) {
     const n = Math.min(cr, rows - r0);
@@ -216,8 +216,8 @@ function prepareBackward(s: NormState, F: number, cr: number, d: number, g: Para
   const xAt = dbAt + align(F * 8);
   const qAt = xAt + align(cr * d * 4);
   if (!reserve(s, qAt + cr * d * 4)) return null;
-  if (g) s.f.set(g, gAt >> 2);
-  s.f.fill(0, pgAt >> 2, xAt >> 2); // partial sums and float64 totals (all-zero bits are 0.0 in both)
+  if (g) s.f.set(g, gAt >>> 2);
+  s.f.fill(0, pgAt >>> 2, xAt >>> 2); // partial sums and float64 totals (all-zero bits are 0.0 in both)
   return { gAt, pgAt, pbAt, dgAt, dbAt, xAt, qAt };
 }
 
@@ -256,10 +256,10 @@ export function normBackwardWasm(
     const n = Math.min(cr, rows - r0);
     const o = r0 * d;
     const len = n * d;
-    f.set(len === X.length ? X : X.subarray(o, o + len), at.xAt >> 2);
-    f.set(len === DY.length ? DY : DY.subarray(o, o + len), at.qAt >> 2);
+    f.set(len === X.length ? X : X.subarray(o, o + len), at.xAt >>> 2);
+    f.set(len === DY.length ? DY : DY.subarray(o, o + len), at.qAt >>> 2);
     kernel(at.xAt, at.qAt, at.qAt, at.gAt, at.pgAt, at.pbAt, n, d, period, r0 % period, eps, flags);
-    DX.set(f.subarray(at.qAt >> 2, (at.qAt >> 2) + len), o);
+    DX.set(f.subarray(at.qAt >>> 2, (at.qAt >>> 2) + len), o);
     pending += n;
     if (pending >= FLUSH_ROWS * period || r0 + n === rows) {
       if (g) s.ex.flush(at.pgAt, at.dgAt, F);
