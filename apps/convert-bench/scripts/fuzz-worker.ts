@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { analyzeFoldability, execute, foldLayerNorms, type Model, randomInputs, recognizeLayerNorms } from '@normkit/graph';
 import { encodeModel, loadModel } from '@normkit/onnx';
-import { NormkitError } from '@normkit/tensor';
+import { NormkitError, setMaxTensorElements } from '@normkit/tensor';
 import { ESCAPING_LOCATIONS, mutate } from './fuzz-mutations.js';
 
 /** A task from the parent. */
@@ -52,6 +52,10 @@ export function makeFixtures(dir: string): void {
 }
 
 /** Declared input elements of each unmutated corpus model. */
+// What a service running untrusted models would do: no single tensor over 512 MiB of float32 (a
+// mutant may legitimately ask for a 1.7 GB convolution output; the child's whole budget is 2 GiB).
+setMaxTensorElements(2 ** 27);
+
 const originalInputs = new Map<string, number>();
 
 const loadBytes = (() => {

@@ -2,7 +2,7 @@
 // real-model replays are in packages/onnx/test/fuzz-regressions.test.ts): the recognizer wrote a γ of
 // the declared normalized shape (2^31 floats), and shape inference indexed a shape array with an
 // unchecked axis (a 2^31-long sparse array that later loops walked).
-import { NormkitError, Tensor } from '@normkit/tensor';
+import { NormkitError, setMaxTensorElements, Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
 import {
   analyzeFoldability,
@@ -200,6 +200,20 @@ describe('Conv keeps im2col to bounded chunks (fuzz seed 20261207 #8045: a Conv 
     const d = out.data as Float32Array;
     expect(d[0]).toBe(1);
     expect(d[65599 * 16 - 1]).not.toBe(1);
+  });
+
+  it('under a per-tensor cap (setMaxTensorElements, as a service or the fuzz campaign sets it): TENSOR_TOO_LARGE naming the node, nothing allocated', () => {
+    const before = setMaxTensorElements(2 ** 20);
+    try {
+      const rss = process.memoryUsage().rss;
+      const e = thrown(() => run([65536, 1, 1, 1], 16));
+      expect(e).toBeInstanceOf(NormkitError);
+      expect((e as NormkitError).code).toBe('TENSOR_TOO_LARGE');
+      expect((e as Error).message).toMatch(/n12.*16793344 elements, over the limit of 1048576/s);
+      expect(process.memoryUsage().rss - rss).toBeLessThan(64 * 2 ** 20); // the 67 MB output was never allocated
+    } finally {
+      setMaxTensorElements(before);
+    }
   });
 
   it('padded 16000 left and right: every chunk computed, resident growth below the output + 256 MiB', () => {

@@ -1,3 +1,4 @@
+import { checkTensorSize } from './shape.js';
 import { pooledFloatArray } from './storage-pool.js';
 
 /** Element types. float32 is the data type; int32/int64 hold indices and shapes; bool holds masks;
@@ -40,6 +41,7 @@ export function bytesPerElement(dtype: DType): number {
  * element). @example allocate('float32', 4) // Float32Array(4) of zeros
  */
 export function allocate<D extends DType>(dtype: D, size: number, zeroed = true): DTypeArrays[D] {
+  checkTensorSize(size, `a ${dtype} tensor`);
   if (dtype === 'float32' || dtype === 'float64') return pooledFloatArray(dtype, size, zeroed) as DTypeArrays[D];
   return new CTORS[dtype](size) as DTypeArrays[D];
 }

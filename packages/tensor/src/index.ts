@@ -100,6 +100,7 @@ export {
   broadcastStrides,
   normalizeAxes,
   normalizeAxis,
+  setMaxTensorElements,
   shapesEqual,
   sizeOf,
   stridesOf,

@@ -66,8 +66,35 @@ export function broadcastStrides(shape: readonly number[], outShape: readonly nu
   return out;
 }
 
+/** The most elements one tensor may have (see `setMaxTensorElements`). */
+let maxTensorElements = 2 ** 31 - 1;
+
+/**
+ * Caps the elements of any one tensor a kernel allocates (default 2^31 − 1, the most a typed array of
+ * float32 may hold). A larger allocation throws TENSOR_TOO_LARGE before any memory is taken, so a
+ * service running untrusted models can bound what one tensor costs: the executor reports the node.
+ * Returns the previous cap.
+ * @example const before = setMaxTensorElements(2 ** 27); // 512 MiB of float32 at most
+ */
+export function setMaxTensorElements(n: number): number {
+  if (!(Number.isInteger(n) && n > 0)) throw new NormkitError('INVALID_ARGUMENT', `setMaxTensorElements: ${n} is not a positive integer`);
+  const before = maxTensorElements;
+  maxTensorElements = Math.min(n, 2 ** 31 - 1);
+  return before;
+}
+
+/** Throws TENSOR_TOO_LARGE when `size` elements exceed the cap of `setMaxTensorElements`. @example checkTensorSize(4, 'zeros') */
+export function checkTensorSize(size: number, op: string): void {
+  if (size > maxTensorElements)
+    throw new NormkitError(
+      'TENSOR_TOO_LARGE',
+      `${op}: ${size} elements, over the limit of ${maxTensorElements} per tensor (setMaxTensorElements sets it)`,
+      { op, size },
+    );
+}
+
 /** Checks every dim is a non-negative integer and the total stays under `maxElements`. @example validateShape([2, -1], 'zeros') // throws INVALID_SHAPE */
-export function validateShape(shape: readonly number[], op: string, maxElements = 2 ** 31 - 1): void {
+export function validateShape(shape: readonly number[], op: string, maxElements = maxTensorElements): void {
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0)
       throw new NormkitError(
