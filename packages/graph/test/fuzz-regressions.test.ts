@@ -171,6 +171,23 @@ describe('shape inference keeps a non-integer value symbolic instead of building
   }
 });
 
+describe('graph outputs declared float16 (fuzz seed 20261207 #2680, #3065 and 10 more: a mutated output type)', () => {
+  it('an op whose output is int64 though the graph declares float16 (or bfloat16) is returned as computed', () => {
+    for (const elemType of ['float16', 'bfloat16']) {
+      const b = new GraphBuilder('nz');
+      const x = b.input('x', 'float32', [2, 3]);
+      const y = b.op('NonZero', [x]);
+      b.graph.outputs.push({ name: y, elemType });
+      const out = execute(b.model(13), { x: Tensor.from([0, 1, 0, 2, 0, 3], [2, 3]) }).outputs[y] as Tensor;
+      expect(out.dtype).toBe('int64');
+      expect(out.toArray()).toEqual([
+        [0, 1, 1],
+        [1, 0, 2],
+      ]);
+    }
+  });
+});
+
 describe('Conv keeps im2col to bounded chunks (fuzz seed 20261207 #8045: a Conv padded by 65536, a 31 GB im2col)', () => {
   // The column matrix has Cin·kh·kw rows and one column per output position: 9× the output for
   // Cin = Cout = 16 and a 3×3 kernel (outputs here 67 and 131 MB, the old im2col 0.6 and 1.18 GB). The

@@ -461,7 +461,8 @@ export class Executor {
     for (const o of this.graph.outputs) {
       const code = o.dtype ? undefined : onnxTypeCode(o.elemType ?? '');
       const t = outputs[o.name];
-      if (!t || (code !== 10 && code !== 16) || taggedElemType(t) === code) continue;
+      // Only a float32 carrier holds a float16 value (a model may declare float16 for an op's int64 output).
+      if (!t || (code !== 10 && code !== 16) || t.dtype !== 'float32' || taggedElemType(t) === code) continue;
       const d = Float32Array.from(t.data as Float32Array, (v) => narrowValue(code, v));
       outputs[o.name] = tagElemType(new Tensor(t.shape, t.dtype, d), code);
     }
