@@ -292,7 +292,7 @@ function markdown(s: ReturnType<typeof summarize>): string {
   const lines = [
     '# Fuzz campaign (apps/convert-bench/scripts/fuzz.ts)',
     '',
-    `${s.mutations} mutations (#${s.indices.join('–#')}) of ${s.models} real models in ${s.seconds} s (seed ${s.seed}; one child process, ${s.limits.hangSeconds} s and ${s.limits.rssGiB} GiB per mutant).`,
+    `${s.mutations} mutations (#${s.indices.join('–#')}) of ${s.models} real models in ${s.seconds} s (seed ${s.seed}; one child process, ${s.limits.hangSeconds} s and ${s.limits.rssGiB} GiB per mutant; no tensor over 2^27 elements, the cap a service would set with setMaxTensorElements).`,
     `Written by \`${s.command}\` (from apps/convert-bench; \`npm run fuzz -- --help\` lists the options, \`--budget-s 60\` is a one-minute run).`,
     `Replay a finding: \`npm run fuzz -- --seed ${s.seed} --replay <#> --model <model>\`.`,
     '',
