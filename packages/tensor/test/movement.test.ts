@@ -42,6 +42,57 @@ describe('transpose / reshape / squeeze', () => {
       expect(y.toFlatArray()).toEqual(exp);
     }
     expect(transpose(Tensor.from([[1, 2, 3]], undefined, 'int64')).toArray()).toEqual([[1], [2], [3]]);
+  });
+
+  it('the transposes of vision and attention models (NCHW ↔ NHWC, Kᵀ per head, size-1 axes) match the index permutation', () => {
+    const rnd = mulberry(21);
+    const cases: [number[], number[]][] = [
+      [
+        [2, 45, 37],
+        [0, 2, 1],
+      ],
+      [
+        [1, 40, 7, 9],
+        [0, 2, 3, 1],
+      ],
+      [
+        [1, 7, 9, 40],
+        [0, 3, 1, 2],
+      ],
+      [
+        [2, 4, 33, 16],
+        [0, 1, 3, 2],
+      ],
+      [
+        [40, 1, 33],
+        [2, 1, 0],
+      ],
+      [
+        [3, 9, 50],
+        [0, 2, 1],
+      ],
+      [
+        [10, 12, 9],
+        [1, 0, 2],
+      ],
+      [
+        [2, 70, 3, 65],
+        [0, 3, 2, 1],
+      ],
+    ];
+    for (const [shape, perm] of cases) {
+      const data = randArray(prod(shape), rnd);
+      const outShape = perm.map((p) => shape[p]!);
+      const exp = Array.from({ length: data.length }, (_, o) => {
+        const oi = unravel(o, outShape);
+        const ii = new Array<number>(shape.length);
+        perm.forEach((p, d) => {
+          ii[p] = oi[d]!;
+        });
+        return data[ravel(ii, shape)]!;
+      });
+      expect(transpose(new Tensor(shape, 'float32', data), perm).toFlatArray(), `${shape} by ${perm}`).toEqual(exp);
+    }
     expect(permute(Tensor.zeros([2, 0, 3]), [2, 0, 1]).shape).toEqual([3, 2, 0]);
     expect(() => transpose(Tensor.zeros([2, 3]), [0, 0])).toThrow(/transpose: perm \[0, 0\]/);
   });
