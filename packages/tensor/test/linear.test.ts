@@ -33,6 +33,29 @@ describe('matmul', () => {
     expect(matmul(Tensor.zeros([0, 4]), Tensor.zeros([4, 3])).shape).toEqual([0, 3]);
   });
 
+  /** matmul of seeded [...ba, M, K] · [...bb, K, N] against a triple loop per broadcast batch item. */
+  const checkBatched = (rnd: () => number, ba: number[], bb: number[], M: number, K: number, N: number) => {
+    const a = randArray(prod(ba) * M * K, rnd);
+    const b = randArray(prod(bb) * K * N, rnd);
+    const y = matmul(T([...ba, M, K], a), T([...bb, K, N], b));
+    const bs = refBroadcast(ba, bb);
+    expect(y.shape).toEqual([...bs, M, N]);
+    const exp = new Float64Array(prod(bs) * M * N);
+    for (let i = 0; i < prod(bs); i++) {
+      const idx = unravel(i, bs);
+      const ia = ravel(
+        idx.slice(bs.length - ba.length).map((v, d) => (ba[d] === 1 ? 0 : v)),
+        ba,
+      );
+      const ib = ravel(
+        idx.slice(bs.length - bb.length).map((v, d) => (bb[d] === 1 ? 0 : v)),
+        bb,
+      );
+      exp.set(refMatmul(a, b, M, K, N, ia * M * K, ib * K * N), i * M * N);
+    }
+    expectClose(y.toFlatArray(), exp, 1e-5, 1e-4);
+  };
+
   it('matches a triple loop with broadcast batch dims on random shapes', () => {
     const rnd = mulberry(10);
     for (let t = 0; t < 40; t++) {
@@ -42,26 +65,16 @@ describe('matmul', () => {
       const batch = Array.from({ length: Math.floor(rnd() * 3) }, () => 1 + Math.floor(rnd() * 3));
       const ba = batch.slice(Math.floor(rnd() * (batch.length + 1))).map((d) => (rnd() < 0.3 ? 1 : d));
       const bb = batch.slice(Math.floor(rnd() * (batch.length + 1))).map((d) => (rnd() < 0.3 ? 1 : d));
-      const a = randArray(prod(ba) * M * K, rnd);
-      const b = randArray(prod(bb) * K * N, rnd);
-      const y = matmul(T([...ba, M, K], a), T([...bb, K, N], b));
-      const bs = refBroadcast(ba, bb);
-      expect(y.shape).toEqual([...bs, M, N]);
-      const exp = new Float64Array(prod(bs) * M * N);
-      for (let i = 0; i < prod(bs); i++) {
-        const idx = unravel(i, bs);
-        const ia = ravel(
-          idx.slice(bs.length - ba.length).map((v, d) => (ba[d] === 1 ? 0 : v)),
-          ba,
-        );
-        const ib = ravel(
-          idx.slice(bs.length - bb.length).map((v, d) => (bb[d] === 1 ? 0 : v)),
-          bb,
-        );
-        exp.set(refMatmul(a, b, M, K, N, ia * M * K, ib * K * N), i * M * N);
-      }
-      expectClose(y.toFlatArray(), exp, 1e-5, 1e-4);
+      checkBatched(rnd, ba, bb, M, K, N);
     }
+  });
+
+  it('per-head sized batches (the unpacked small-product path): broadcast batch dims, ragged rows and columns', () => {
+    const rnd = mulberry(12);
+    checkBatched(rnd, [2, 3], [1, 3], 49, 32, 49);
+    checkBatched(rnd, [4], [4], 33, 64, 30);
+    checkBatched(rnd, [1, 6], [2, 1], 20, 50, 37);
+    checkBatched(rnd, [3], [3], 197, 64, 197);
   });
 
   it('is exact enough on sizes that exercise kernel tiles and edges', () => {

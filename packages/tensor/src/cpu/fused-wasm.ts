@@ -246,6 +246,50 @@ export function attentionGradWasm(
   return true;
 }
 
+/**
+ * C[i] = A[i] · B[i] for `batch` small products (A[i] [M, K] at A + aOff(i), B[i] [K, N] at B + bOff(i),
+ * C[i] at C + i·M·N) with the `mm` micro-kernels read in place: whole batch items are copied in at a
+ * time (B's rows padded to whole vectors), no packing — the per-call copies and packing of the big GEMM
+ * cost more than the arithmetic of attention's per-head products. False when unavailable.
+ */
+export function batchedMatmulWasm(
+  A: Float32Array,
+  aOff: (i: number) => number,
+  B: Float32Array,
+  bOff: (i: number) => number,
+  C: Float32Array,
+  batch: number,
+  M: number,
+  K: number,
+  N: number,
+): boolean {
+  const Np = (N + 3) & ~3;
+  const item = M * K + K * Np + M * Np;
+  const per = Math.max(1, Math.floor(CHUNK_FLOATS / item));
+  const s = ready(HEADER + Math.min(per, batch) * item * 4);
+  if (!s) return false;
+  for (let i0 = 0; i0 < batch; i0 += per) {
+    const n = Math.min(per, batch - i0);
+    const at = (HEADER >>> 2) + 0;
+    for (let j = 0; j < n; j++) {
+      const base = at + j * item;
+      s.f.set(A.subarray(aOff(i0 + j), aOff(i0 + j) + M * K), base);
+      const b0 = bOff(i0 + j);
+      if (Np === N) s.f.set(B.subarray(b0, b0 + K * N), base + M * K);
+      else for (let k = 0; k < K; k++) s.f.set(B.subarray(b0 + k * N, b0 + (k + 1) * N), base + M * K + k * Np);
+      const a = base * 4;
+      s.ex.mm(a, K * 4, 4, a + M * K * 4, Np * 4, a + (M * K + K * Np) * 4, Np * 4, M, Np, K, 0);
+    }
+    for (let j = 0; j < n; j++) {
+      const c = at + j * item + M * K + K * Np;
+      const out = (i0 + j) * M * N;
+      if (Np === N) C.set(s.f.subarray(c, c + M * N), out);
+      else for (let r = 0; r < M; r++) C.set(s.f.subarray(c + r * Np, c + r * Np + N), out + r * N);
+    }
+  }
+  return true;
+}
+
 /** Runs `kernel` over chunks of n floats of the `inputs` (copied in at 0, 1·chunk, ...), the result copied from the first. */
 function elementwise(inputs: Float32Array[], out: Float32Array, kernel: (ex: FusedExports, at: number[], n4: number) => void): boolean {
   const C = ELEMENTWISE_CHUNK;
