@@ -477,6 +477,81 @@ function im2col2d(
   }
 }
 
+/**
+ * Per output position along one axis: its first input index (`start`, may be negative), the taps
+ * [lo, hi) that read inside the input, and how many taps lie inside the padded extent (the divisor
+ * of AveragePool with count_include_pad).
+ */
+interface TapRanges {
+  out: number;
+  start: Int32Array;
+  lo: Int32Array;
+  hi: Int32Array;
+  padded: Int32Array;
+  dilation: number;
+}
+
+/** The `TapRanges` of one axis of a pooling window (input `size`, `out` positions, `k` taps). @example tapRanges(4, 2, 3, 2, 1, 1, 1).lo // [1, 0] */
+function tapRanges(size: number, out: number, k: number, stride: number, padBegin: number, padEnd: number, dilation: number): TapRanges {
+  const r = { out, start: new Int32Array(out), lo: new Int32Array(out), hi: new Int32Array(out), padded: new Int32Array(out), dilation };
+  for (let o = 0; o < out; o++) {
+    const s0 = o * stride - padBegin;
+    let lo = k;
+    let hi = 0;
+    let padded = 0;
+    for (let t = 0; t < k; t++) {
+      const i = s0 + t * dilation;
+      if (i >= 0 && i < size) {
+        lo = Math.min(lo, t);
+        hi = t + 1;
+      }
+      if (i >= -padBegin && i < size + padEnd) padded++;
+    }
+    r.start[o] = s0;
+    r.lo[o] = lo;
+    r.hi[o] = Math.max(hi, lo);
+    r.padded[o] = padded;
+  }
+  return r;
+}
+
+/** 1-D and 2-D max / average pooling of `planes` planes, each window walked over its in-input taps only. */
+function pool2d(
+  kind: 'max' | 'avg',
+  X: Float32Array,
+  out: Float32Array,
+  planes: number,
+  plane: number,
+  W: number,
+  rows: TapRanges,
+  cols: TapRanges,
+  includePad: boolean,
+): void {
+  const max = kind === 'max';
+  let o = 0;
+  for (let p = 0; p < planes; p++) {
+    const base = p * plane;
+    for (let oy = 0; oy < rows.out; oy++) {
+      const [ys, ylo, yhi] = [rows.start[oy]!, rows.lo[oy]!, rows.hi[oy]!];
+      for (let ox = 0; ox < cols.out; ox++) {
+        const [xs, xlo, xhi] = [cols.start[ox]!, cols.lo[ox]!, cols.hi[ox]!];
+        let acc = max ? Number.NEGATIVE_INFINITY : 0;
+        for (let ty = ylo; ty < yhi; ty++) {
+          const row = base + (ys + ty * rows.dilation) * W + xs;
+          if (max)
+            for (let tx = xlo; tx < xhi; tx++) {
+              const v = X[row + tx * cols.dilation]!;
+              if (v > acc) acc = v; // a NaN tap is skipped, as in the N-d loop
+            }
+          else for (let tx = xlo; tx < xhi; tx++) acc += X[row + tx * cols.dilation]!;
+        }
+        const count = includePad ? rows.padded[oy]! * cols.padded[ox]! : (yhi - ylo) * (xhi - xlo);
+        out[o++] = max ? acc : acc / Math.max(count, 1);
+      }
+    }
+  }
+}
+
 export function poolKernel(kind: 'max' | 'avg', x: Tensor, o: Required<PoolOptions>): Tensor {
   const sp = x.rank - 2;
   const [N, C] = x.shape as [number, number];
@@ -491,6 +566,29 @@ export function poolKernel(kind: 'max' | 'avg', x: Tensor, o: Required<PoolOptio
   const inSize = sizeOf(inSp);
   const X = x.data as Float32Array;
   const out = allocate(x.dtype, N * C * P) as Float32Array;
+  if (sp <= 2) {
+    const two = sp === 2;
+    const rows = tapRanges(
+      two ? inSp[0]! : 1,
+      two ? outSp[0]! : 1,
+      two ? kSp[0]! : 1,
+      two ? o.strides[0]! : 1,
+      two ? o.pads[0]! : 0,
+      two ? o.pads[2]! : 0,
+      two ? o.dilations[0]! : 1,
+    );
+    const cols = tapRanges(
+      inSp[sp - 1]!,
+      outSp[sp - 1]!,
+      kSp[sp - 1]!,
+      o.strides[sp - 1]!,
+      o.pads[sp - 1]!,
+      o.pads[2 * sp - 1]!,
+      o.dilations[sp - 1]!,
+    );
+    pool2d(kind, X, out, N * C, inSize, inSp[sp - 1]!, rows, cols, o.countIncludePad);
+    return new Tensor([N, C, ...outSp], x.dtype, out);
+  }
   const pos = new Array<number>(sp);
   for (let nc = 0; nc < N * C; nc++) {
     const base = nc * inSize;
