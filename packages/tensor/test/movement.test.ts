@@ -22,6 +22,19 @@ import { describe, expect, it } from 'vitest';
 import { expectClose, mulberry, prod, randArray, randShape, ravel, refBroadcast, unravel } from './ref.js';
 
 describe('transpose / reshape / squeeze', () => {
+  /** The data of `shape` permuted by `perm`, element by element from the index permutation. */
+  const permuted = (data: ArrayLike<number>, shape: number[], perm: number[]) => {
+    const outShape = perm.map((p) => shape[p]!);
+    return Array.from({ length: data.length }, (_, o) => {
+      const oi = unravel(o, outShape);
+      const ii = new Array<number>(shape.length);
+      perm.forEach((p, d) => {
+        ii[p] = oi[d]!;
+      });
+      return data[ravel(ii, shape)]!;
+    });
+  };
+
   it('transpose matches index permutation on random shapes (float32 and int64)', () => {
     const rnd = mulberry(20);
     for (let t = 0; t < 40; t++) {
@@ -29,24 +42,17 @@ describe('transpose / reshape / squeeze', () => {
       const perm = shape.map((_, i) => i).sort(() => rnd() - 0.5);
       const data = randArray(prod(shape), rnd);
       const y = transpose(new Tensor(shape, 'float32', data), perm);
-      const outShape = perm.map((p) => shape[p]!);
-      expect(y.shape).toEqual(outShape);
-      const exp = Array.from({ length: data.length }, (_, o) => {
-        const oi = unravel(o, outShape);
-        const ii = new Array<number>(shape.length);
-        perm.forEach((p, d) => {
-          ii[p] = oi[d]!;
-        });
-        return data[ravel(ii, shape)]!;
-      });
-      expect(y.toFlatArray()).toEqual(exp);
+      expect(y.shape).toEqual(perm.map((p) => shape[p]!));
+      expect(y.toFlatArray()).toEqual(permuted(data, shape, perm));
     }
     expect(transpose(Tensor.from([[1, 2, 3]], undefined, 'int64')).toArray()).toEqual([[1], [2], [3]]);
+    expect(permute(Tensor.zeros([2, 0, 3]), [2, 0, 1]).shape).toEqual([3, 2, 0]);
+    expect(() => transpose(Tensor.zeros([2, 3]), [0, 0])).toThrow(/transpose: perm \[0, 0\]/);
   });
 
   it('the transposes of vision and attention models (NCHW ↔ NHWC, Kᵀ per head, size-1 axes) match the index permutation', () => {
     const rnd = mulberry(21);
-    const cases: [number[], number[]][] = [
+    const cases = [
       [
         [2, 45, 37],
         [0, 2, 1],
@@ -80,21 +86,10 @@ describe('transpose / reshape / squeeze', () => {
         [0, 3, 2, 1],
       ],
     ];
-    for (const [shape, perm] of cases) {
+    for (const [shape, perm] of cases as [number[], number[]][]) {
       const data = randArray(prod(shape), rnd);
-      const outShape = perm.map((p) => shape[p]!);
-      const exp = Array.from({ length: data.length }, (_, o) => {
-        const oi = unravel(o, outShape);
-        const ii = new Array<number>(shape.length);
-        perm.forEach((p, d) => {
-          ii[p] = oi[d]!;
-        });
-        return data[ravel(ii, shape)]!;
-      });
-      expect(transpose(new Tensor(shape, 'float32', data), perm).toFlatArray(), `${shape} by ${perm}`).toEqual(exp);
+      expect(transpose(new Tensor(shape, 'float32', data), perm).toFlatArray(), `${shape} by ${perm}`).toEqual(permuted(data, shape, perm));
     }
-    expect(permute(Tensor.zeros([2, 0, 3]), [2, 0, 1]).shape).toEqual([3, 2, 0]);
-    expect(() => transpose(Tensor.zeros([2, 3]), [0, 0])).toThrow(/transpose: perm \[0, 0\]/);
   });
   it('reshape / squeeze / unsqueeze / flatten', () => {
     const x = Tensor.arange(0, 6);

@@ -152,16 +152,12 @@ function simplifiedLayerNorm(ctx: OpContext): (Tensor | undefined)[] {
   return [y, ctx.node.outputs[1] ? stash(ctx, invRms(x, axis, eps)) : undefined];
 }
 // onnxruntime accepts SimplifiedLayerNormalization in the default domain as well as com.microsoft.
-defineOnnxOp('', 'SimplifiedLayerNormalization', {
-  kernel: simplifiedLayerNorm,
-  shape: simplifiedLayerNormalizationShape,
-  fold: 'normalization',
-});
-defineOnnxOp('com.microsoft', 'SimplifiedLayerNormalization', {
-  kernel: simplifiedLayerNorm,
-  shape: simplifiedLayerNormalizationShape,
-  fold: 'normalization',
-});
+for (const domain of ['', 'com.microsoft'])
+  defineOnnxOp(domain, 'SimplifiedLayerNormalization', {
+    kernel: simplifiedLayerNorm,
+    shape: simplifiedLayerNormalizationShape,
+    fold: 'normalization',
+  });
 
 /** ORT SkipLayerNormalization: s = input + skip (+ bias); y = LN(s)·γ + β over the last axis. Outputs y, mean, inv_std_var, s. */
 defineOnnxOp('com.microsoft', 'SkipLayerNormalization', {

@@ -248,9 +248,9 @@ export function attentionGradWasm(
 
 /**
  * C[i] = A[i] · B[i] for `batch` small products (A[i] [M, K] at A + aOff(i), B[i] [K, N] at B + bOff(i),
- * C[i] at C + i·M·N) with the `mm` micro-kernels read in place: whole batch items are copied in at a
- * time (B's rows padded to whole vectors), no packing — the per-call copies and packing of the big GEMM
- * cost more than the arithmetic of attention's per-head products. False when unavailable.
+ * C[i] at C + i·M·N) with the `mm` micro-kernels reading the copies in place (B's rows padded to whole
+ * vectors), no packing: the per-call copies and packing of the big GEMM cost more than the arithmetic
+ * of attention's per-head products. False when unavailable.
  */
 export function batchedMatmulWasm(
   A: Float32Array,
@@ -264,28 +264,20 @@ export function batchedMatmulWasm(
   N: number,
 ): boolean {
   const Np = (N + 3) & ~3;
-  const item = M * K + K * Np + M * Np;
-  const per = Math.max(1, Math.floor(CHUNK_FLOATS / item));
-  const s = ready(HEADER + Math.min(per, batch) * item * 4);
+  const s = ready(HEADER + (M * K + K * Np + M * Np) * 4);
   if (!s) return false;
-  for (let i0 = 0; i0 < batch; i0 += per) {
-    const n = Math.min(per, batch - i0);
-    const at = (HEADER >>> 2) + 0;
-    for (let j = 0; j < n; j++) {
-      const base = at + j * item;
-      s.f.set(A.subarray(aOff(i0 + j), aOff(i0 + j) + M * K), base);
-      const b0 = bOff(i0 + j);
-      if (Np === N) s.f.set(B.subarray(b0, b0 + K * N), base + M * K);
-      else for (let k = 0; k < K; k++) s.f.set(B.subarray(b0 + k * N, b0 + (k + 1) * N), base + M * K + k * Np);
-      const a = base * 4;
-      s.ex.mm(a, K * 4, 4, a + M * K * 4, Np * 4, a + (M * K + K * Np) * 4, Np * 4, M, Np, K, 0);
-    }
-    for (let j = 0; j < n; j++) {
-      const c = at + j * item + M * K + K * Np;
-      const out = (i0 + j) * M * N;
-      if (Np === N) C.set(s.f.subarray(c, c + M * N), out);
-      else for (let r = 0; r < M; r++) C.set(s.f.subarray(c + r * Np, c + r * Np + N), out + r * N);
-    }
+  const aAt = HEADER >>> 2;
+  const bAt = aAt + M * K;
+  const cAt = bAt + K * Np;
+  for (let i = 0; i < batch; i++) {
+    s.f.set(A.subarray(aOff(i), aOff(i) + M * K), aAt);
+    const b0 = bOff(i);
+    if (Np === N) s.f.set(B.subarray(b0, b0 + K * N), bAt);
+    else for (let k = 0; k < K; k++) s.f.set(B.subarray(b0 + k * N, b0 + (k + 1) * N), bAt + k * Np);
+    s.ex.mm(aAt * 4, K * 4, 4, bAt * 4, Np * 4, cAt * 4, Np * 4, M, Np, K, 0);
+    const out = i * M * N;
+    if (Np === N) C.set(s.f.subarray(cAt, cAt + M * N), out);
+    else for (let r = 0; r < M; r++) C.set(s.f.subarray(cAt + r * Np, cAt + r * Np + N), out + r * N);
   }
   return true;
 }
