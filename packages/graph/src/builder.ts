@@ -97,3 +97,39 @@ export class GraphBuilder {
     return new Model(this.graph, [{ domain: '', version: opset }, ...extra]);
   }
 }
+
+/** An input of `singleOpModel`: a tensor fed at run time, `{ const: t }` (an initializer), or undefined (an omitted optional input). */
+export type SingleOpInput = Tensor | { const: Tensor } | undefined;
+
+/**
+ * A model of one node `opType` (for testing one op in the executor or another engine): fed inputs
+ * become graph inputs `in0`, `in1`, ..., constants initializers `c0`, `c1`, ...; the node's outputs
+ * are the graph outputs, declared with `outTypes` (default one float32 output).
+ * @example
+ * ```ts
+ * const { model, feeds, outputs } = singleOpModel('Gelu', [x], {}, { domain: 'com.microsoft' });
+ * execute(model, feeds).outputs[outputs[0]];
+ * ```
+ */
+export function singleOpModel(
+  opType: string,
+  inputs: SingleOpInput[],
+  attrs: Record<string, AttrValue> = {},
+  opts: { opset?: number; domain?: string; outTypes?: DType[]; name?: string } = {},
+): { model: Model; feeds: Record<string, Tensor>; outputs: string[] } {
+  const b = new GraphBuilder(opType);
+  const feeds: Record<string, Tensor> = {};
+  const names = inputs.map((t, i) => {
+    if (t === undefined) return '';
+    if ('const' in t) return b.constant(`c${i}`, t.const);
+    feeds[`in${i}`] = t;
+    return b.input(`in${i}`, t.dtype, [...t.shape]);
+  });
+  const types = opts.outTypes ?? ['float32'];
+  const outputs = b.opN(opType, names, types.length, attrs, { domain: opts.domain ?? '', name: opts.name ?? `${opType}_node` });
+  outputs.forEach((o, i) => {
+    b.output(o, types[i]);
+  });
+  const extra = opts.domain ? [{ domain: opts.domain, version: 1 }] : [];
+  return { model: b.model(opts.opset ?? 17, extra), feeds, outputs };
+}

@@ -9,7 +9,7 @@
  * ```
  */
 
-export { GraphBuilder, toAttribute } from './builder.js';
+export { GraphBuilder, type SingleOpInput, singleOpModel, toAttribute } from './builder.js';
 export {
   bf16ToFloat,
   elemTypeName,

@@ -1,7 +1,7 @@
 // Helpers for the executor tests: run one op on given tensors, compare with tolerance.
 import { NormkitError, type Tensor } from '@normkit/tensor';
 import { expect } from 'vitest';
-import { type Attribute, execute, GraphBuilder, Model } from '../src/index.js';
+import { type Attribute, execute, singleOpModel } from '../src/index.js';
 
 type AttrValue = number | string | number[] | string[] | Tensor | Attribute;
 
@@ -15,19 +15,9 @@ export function runOp(
   attrs: Record<string, AttrValue> = {},
   opts: { opset?: number; domain?: string; outputs?: number } = {},
 ): Tensor[] {
-  const b = new GraphBuilder(op);
-  const feeds: Record<string, Tensor> = {};
-  const names = inputs.map((t, i) => {
-    if (t === undefined) return '';
-    if ('const' in t) return b.constant(`c${i}`, t.const);
-    feeds[`in${i}`] = t;
-    return b.input(`in${i}`, t.dtype, [...t.shape]);
-  });
-  const outs = b.opN(op, names, opts.outputs ?? 1, attrs, { domain: opts.domain ?? '', name: 'node' });
-  for (const o of outs) b.output(o);
-  const imports = [{ domain: '', version: opts.opset ?? 17 }];
-  if (opts.domain) imports.push({ domain: opts.domain, version: 1 });
-  const r = execute(new Model(b.graph, imports), feeds);
+  const outTypes = Array.from({ length: opts.outputs ?? 1 }, () => 'float32' as const);
+  const { model, feeds, outputs: outs } = singleOpModel(op, inputs, attrs, { ...opts, outTypes, name: 'node' });
+  const r = execute(model, feeds);
   return outs.map((o) => r.outputs[o] as Tensor);
 }
 

@@ -1,6 +1,6 @@
 // One node run by @normkit/graph's executor and by onnxruntime-node on the same seeded inputs: the
-// model is built with GraphBuilder, written by our encoder, and fed to both engines.
-import { type Attribute, execute, GraphBuilder, Model, type OpsetImport } from '@normkit/graph';
+// model is built with singleOpModel, written by our encoder, and fed to both engines.
+import { type Attribute, execute, type Model, type SingleOpInput, singleOpModel } from '@normkit/graph';
 import { NormkitError, Rng, Tensor } from '@normkit/tensor';
 import { expect } from 'vitest';
 import { ortExecute } from './ort.js';
@@ -11,7 +11,7 @@ export type AttrValue = number | string | number[] | string[] | Tensor | Attribu
 /** A float attribute, even for an integral value. @example { seed: float(1) } */
 export const float = (value: number): Attribute => ({ type: 'float', value });
 /** A graph input (fed at run time) or `{ const: t }` (an initializer), or `undefined` (omitted). */
-export type OpInput = Tensor | { const: Tensor } | undefined;
+export type OpInput = SingleOpInput;
 
 /** Seeded standard normals of `shape` as float32. @example normals([2, 3], 1) */
 export function normals(shape: number[], seed: number, scale = 1): Tensor {
@@ -35,29 +35,15 @@ export function randInts(shape: number[], seed: number, lo: number, hi: number, 
   );
 }
 
-/** The single-node model: inputs in0, in1... (or initializers c0, c1...), `outputs` outputs declared with `outTypes`. */
+/** The single-node model: inputs in0, in1... (or initializers c0, c1...), its outputs declared with `outTypes`. */
 export function opModel(
   op: string,
   inputs: OpInput[],
   attrs: Record<string, AttrValue>,
   opts: { opset?: number; domain?: string; outTypes?: Tensor['dtype'][] } = {},
 ): { model: Model; feeds: Record<string, Tensor>; outs: string[] } {
-  const b = new GraphBuilder(op);
-  const feeds: Record<string, Tensor> = {};
-  const names = inputs.map((t, i) => {
-    if (t === undefined) return '';
-    if ('const' in t) return b.constant(`c${i}`, t.const);
-    feeds[`in${i}`] = t;
-    return b.input(`in${i}`, t.dtype, [...t.shape]);
-  });
-  const types = opts.outTypes ?? ['float32'];
-  const outs = b.opN(op, names, types.length, attrs, { domain: opts.domain ?? '', name: `${op}_node` });
-  outs.forEach((o, i) => {
-    b.output(o, types[i]);
-  });
-  const imports: OpsetImport[] = [{ domain: '', version: opts.opset ?? 17 }];
-  if (opts.domain) imports.push({ domain: opts.domain, version: 1 });
-  return { model: new Model(b.graph, imports), feeds, outs };
+  const { model, feeds, outputs } = singleOpModel(op, inputs, attrs, opts);
+  return { model, feeds, outs: outputs };
 }
 
 /** Runs one node in both engines; returns normkit's outputs and onnxruntime's, in output order. */
