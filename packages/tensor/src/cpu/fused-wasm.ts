@@ -11,7 +11,7 @@
 // Engines without WebAssembly SIMD get `false` and the caller runs the JS kernels in attention.ts.
 import type { DepthwiseDims } from './depthwise.js';
 import { FUSED_WASM_BASE64 } from './fused-wasm.generated.js';
-import { decodeBase64, ensureBytes } from './wasm-memory.js';
+import { decodeBase64, LazyKernels } from './wasm-memory.js';
 
 interface FusedExports {
   mm(
@@ -64,20 +64,17 @@ const CHUNK_FLOATS = 1 << 18;
 const ELEMENTWISE_CHUNK = 8192;
 const HEADER = 64;
 
-let state: FusedState | null | undefined;
-let enabled = true;
-
-function init(): FusedState | null {
-  if (typeof WebAssembly !== 'object' || typeof atob !== 'function') return null;
-  try {
+const kernels = new LazyKernels<FusedState>(
+  () => {
     const memory = new WebAssembly.Memory({ initial: 1 });
     const module = new WebAssembly.Module(decodeBase64(FUSED_WASM_BASE64));
     const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as FusedExports;
     return { memory, ex, f: new Float32Array(memory.buffer) };
-  } catch {
-    return null; // no WebAssembly SIMD: the JS kernels run
-  }
-}
+  },
+  (s) => {
+    if (s.f.buffer !== s.memory.buffer) s.f = new Float32Array(s.memory.buffer);
+  },
+);
 
 /**
  * Whether the fused float32 kernels (attention, GELU) run on WebAssembly SIMD (compiled on first call),
@@ -85,8 +82,7 @@ function init(): FusedState | null {
  * @example wasmFusedAvailable() // true in Node 20
  */
 export function wasmFusedAvailable(): boolean {
-  if (state === undefined) state = init();
-  return enabled && state !== null;
+  return kernels.active() !== null;
 }
 
 /**
@@ -95,26 +91,13 @@ export function wasmFusedAvailable(): boolean {
  * @example const prev = setWasmFused(false); try { selfAttention(qkv, 4) } finally { setWasmFused(prev) }
  */
 export function setWasmFused(on: boolean): boolean {
-  const prev = enabled;
-  enabled = on;
-  return prev;
+  return kernels.setEnabled(on);
 }
 
 const align = (bytes: number) => Math.ceil(bytes / 64) * 64;
 
-/** The state with at least `bytes` bytes of memory and a current view, or null (the JS path runs). */
-function ready(bytes: number): FusedState | null {
-  if (!wasmFusedAvailable()) return null;
-  const s = state as FusedState;
-  if (bytes > 2 ** 32 - 65536) return null;
-  try {
-    ensureBytes(s.memory, bytes);
-  } catch {
-    return null;
-  }
-  if (s.f.buffer !== s.memory.buffer) s.f = new Float32Array(s.memory.buffer);
-  return s;
-}
+/** The kernels with at least `bytes` bytes of memory and a current view, or null (the JS path runs). */
+const ready = (bytes: number) => kernels.ready(bytes);
 
 /** Shapes of a packed-QKV self-attention: batch, tokens, heads, head width, and the score scale. */
 export interface AttentionDims {

@@ -12,7 +12,7 @@
 import { GEMM_MR, GEMM_NR, GEMM_WASM_BASE64 } from './gemm-wasm.generated.js';
 import type { NBitsWeight } from './nbits.js';
 import { NBITS_WASM_BASE64 } from './nbits-wasm.generated.js';
-import { decodeBase64, ensureBytes } from './wasm-memory.js';
+import { decodeBase64, LazyKernels } from './wasm-memory.js';
 
 interface NBitsExports {
   dequantB(w: number, s: number, z: number, dst: number, groups: number, blocks: number, block: number): void;
@@ -59,24 +59,23 @@ const MC = 128;
 let gemvMaxRows = 3;
 const HEADER = 64;
 
-let state: NBitsState | null | undefined;
-let enabled = true;
-
-function init(): NBitsState | null {
-  if (typeof WebAssembly !== 'object' || typeof atob !== 'function') return null;
-  try {
+const kernels = new LazyKernels<NBitsState>(
+  () => {
+    // dequantB writes the micro-kernel's 8-column panels: another tile width is a build this path does not know.
+    if (GEMM_NR !== 8) throw new Error(`GEMM tile width ${GEMM_NR}`);
     const memory = new WebAssembly.Memory({ initial: 1 });
     const module = new WebAssembly.Module(decodeBase64(NBITS_WASM_BASE64));
     const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as NBitsExports;
-    // dequantB writes the micro-kernel's 8-column panels: another tile width is a build this path does not know.
-    if (GEMM_NR !== 8) return null;
     const gemmModule = new WebAssembly.Module(decodeBase64(GEMM_WASM_BASE64));
     const gemm = new WebAssembly.Instance(gemmModule, { env: { memory } }).exports as unknown as GemmExports;
     return { memory, ex, gemm, u8: new Uint8Array(memory.buffer), f: new Float32Array(memory.buffer) };
-  } catch {
-    return null; // no WebAssembly SIMD: the JS path runs
-  }
-}
+  },
+  (s) => {
+    if (s.f.buffer === s.memory.buffer) return;
+    s.f = new Float32Array(s.memory.buffer);
+    s.u8 = new Uint8Array(s.memory.buffer);
+  },
+);
 
 /**
  * Whether the fused 4-bit matrix product runs on WebAssembly SIMD (compiled on first call), i.e. the
@@ -84,8 +83,7 @@ function init(): NBitsState | null {
  * @example wasmNBitsAvailable() // true in Node 20
  */
 export function wasmNBitsAvailable(): boolean {
-  if (state === undefined) state = init();
-  return enabled && state !== null;
+  return kernels.active() !== null;
 }
 
 /**
@@ -94,9 +92,7 @@ export function wasmNBitsAvailable(): boolean {
  * @example const prev = setWasmNBits(false); try { matmulNBits(a, w) } finally { setWasmNBits(prev) }
  */
 export function setWasmNBits(on: boolean): boolean {
-  const prev = enabled;
-  enabled = on;
-  return prev;
+  return kernels.setEnabled(on);
 }
 
 /**
@@ -112,23 +108,6 @@ export function setNBitsGemvRows(rows: number): number {
 }
 
 const align = (bytes: number) => Math.ceil(bytes / 64) * 64;
-
-/** The state with at least `bytes` bytes of memory and current views, or null (the JS path runs). */
-function ready(bytes: number): NBitsState | null {
-  if (!wasmNBitsAvailable()) return null;
-  const s = state as NBitsState;
-  if (bytes > 2 ** 32 - 65536) return null;
-  try {
-    ensureBytes(s.memory, bytes);
-  } catch {
-    return null;
-  }
-  if (s.f.buffer !== s.memory.buffer) {
-    s.f = new Float32Array(s.memory.buffer);
-    s.u8 = new Uint8Array(s.memory.buffer);
-  }
-  return s;
-}
 
 /** Byte addresses of one call's areas. */
 interface Layout {
@@ -251,7 +230,7 @@ function gemvProduct(s: NBitsState, L: Layout, block: number, rows: number, n0: 
 export function nbitsGemmWasm(a: Float32Array, M: number, w: NBitsWeight, out: Float32Array): boolean {
   const gemv = M <= gemvMaxRows;
   const L = layout(M, w, gemv);
-  const s = ready(L.end);
+  const s = kernels.ready(L.end);
   if (!s) return false;
   if (!w.zeroPoints) s.f.fill(8, L.zAt >> 2, (L.zAt >> 2) + L.P * L.blocks);
   const { N, block } = w;

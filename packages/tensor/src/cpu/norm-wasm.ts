@@ -16,7 +16,7 @@
 // (dx is written over the dy chunk). The partial sums take at most FLUSH_ROWS rows per feature before
 // `flush` adds them into the float64 totals, so dγ and dβ keep float64 accuracy over any row count.
 import { NORM_WASM_BASE64 } from './norm-wasm.generated.js';
-import { decodeBase64, ensureBytes } from './wasm-memory.js';
+import { decodeBase64, LazyKernels } from './wasm-memory.js';
 
 interface NormExports {
   ln(
@@ -66,20 +66,17 @@ type Param = Float32Array | Float64Array | undefined;
 const CHUNK_FLOATS = 8192;
 const HEADER = 64;
 
-let state: NormState | null | undefined;
-let enabled = true;
-
-function init(): NormState | null {
-  if (typeof WebAssembly !== 'object' || typeof atob !== 'function') return null;
-  try {
+const kernels = new LazyKernels<NormState>(
+  () => {
     const memory = new WebAssembly.Memory({ initial: 1 });
     const module = new WebAssembly.Module(decodeBase64(NORM_WASM_BASE64));
     const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as NormExports;
     return { memory, ex, f: new Float32Array(memory.buffer) };
-  } catch {
-    return null; // no WebAssembly SIMD: the JS kernels run
-  }
-}
+  },
+  (s) => {
+    if (s.f.buffer !== s.memory.buffer) s.f = new Float32Array(s.memory.buffer);
+  },
+);
 
 /**
  * Whether the float32 LayerNorm / RMSNorm kernels run on WebAssembly SIMD (compiled on first call),
@@ -87,8 +84,7 @@ function init(): NormState | null {
  * @example wasmNormAvailable() // true in Node 20
  */
 export function wasmNormAvailable(): boolean {
-  if (state === undefined) state = init();
-  return enabled && state !== null;
+  return kernels.active() !== null;
 }
 
 /**
@@ -97,15 +93,7 @@ export function wasmNormAvailable(): boolean {
  * @example const prev = setWasmNorm(false); try { layerNormKernel(x) } finally { setWasmNorm(prev) }
  */
 export function setWasmNorm(on: boolean): boolean {
-  const prev = enabled;
-  enabled = on;
-  return prev;
-}
-
-/** The compiled kernels, or null when they are switched off or the engine has no WebAssembly SIMD. */
-function active(): NormState | null {
-  if (state === undefined) state = init();
-  return enabled ? state : null;
+  return kernels.setEnabled(on);
 }
 
 const align = (bytes: number) => Math.ceil(bytes / 64) * 64;
@@ -123,22 +111,10 @@ function prepare(
   const bAt = gAt + (g ? align(d * 4) : 0);
   const sAt = bAt + (b ? align(d * 4) : 0);
   const xAt = sAt + align(cr * 12);
-  if (!reserve(s, xAt + cr * d * 4)) return null;
+  if (!kernels.reserve(s, xAt + cr * d * 4)) return null;
   if (g) s.f.set(g, gAt >>> 2);
   if (b) s.f.set(b, bAt >>> 2);
   return { gAt, bAt, sAt, xAt, cr };
-}
-
-/** Grows the memory to `total` bytes (false when it cannot) and refreshes the float view. */
-function reserve(s: NormState, total: number): boolean {
-  if (total > 2 ** 32 - 65536) return false;
-  try {
-    ensureBytes(s.memory, total);
-  } catch {
-    return false;
-  }
-  if (s.f.buffer !== s.memory.buffer) s.f = new Float32Array(s.memory.buffer);
-  return true;
 }
 
 /**
@@ -177,7 +153,7 @@ function run(
   mean: Float32Array | undefined,
   rstd: Float32Array | undefined,
 ): boolean {
-  const s = active();
+  const s = kernels.active();
   if (!s) return false;
   if (rows === 0 || d === 0) return true;
   const at = prepare(s, rows, d, g, b);
@@ -215,7 +191,7 @@ function prepareBackward(s: NormState, F: number, cr: number, d: number, g: Para
   const dbAt = dgAt + align(F * 8);
   const xAt = dbAt + align(F * 8);
   const qAt = xAt + align(cr * d * 4);
-  if (!reserve(s, qAt + cr * d * 4)) return null;
+  if (!kernels.reserve(s, qAt + cr * d * 4)) return null;
   if (g) s.f.set(g, gAt >>> 2);
   s.f.fill(0, pgAt >>> 2, xAt >>> 2); // partial sums and float64 totals (all-zero bits are 0.0 in both)
   return { gAt, pgAt, pbAt, dgAt, dbAt, xAt, qAt };
@@ -241,7 +217,7 @@ export function normBackwardWasm(
   dg: Float64Array | undefined,
   db: Float64Array | undefined,
 ): boolean {
-  const s = active();
+  const s = kernels.active();
   if (!s) return false;
   if (rows === 0 || d === 0) return true;
   const F = period * d;
