@@ -26,7 +26,7 @@ async function entryKind(dir: string, e: Dirent): Promise<'file' | 'dir' | 'othe
 /**
  * The backend-test directories under `paths`: each path that holds a `model.onnx` is one; otherwise
  * its subdirectories are searched (4 levels deep).
- * @example await findTestDirectories(['../shared/testdata/onnx-ops'])
+ * @example await findTestDirectories(['onnx/backend/test/data/node']) // a checkout of github.com/onnx/onnx
  */
 export async function findTestDirectories(paths: readonly string[]): Promise<string[]> {
   const found: string[] = [];
