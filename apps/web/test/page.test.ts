@@ -127,10 +127,12 @@ describe.skipIf(!haveChromium)('the page in chromium', () => {
     await page.click(`#ln-rows button[data-focus="${first}"]`);
     const node = page.locator(`#graph .node.selected[data-id="${first}"]`);
     await expect.poll(() => node.count()).toBe(1);
-    const [nb, gb] = [await node.boundingBox(), await page.locator('#graph').boundingBox()];
-    expect(nb && gb && nb.x >= gb.x && nb.x + nb.width <= gb.x + gb.width && nb.y >= gb.y && nb.y + nb.height <= gb.y + gb.height).toBe(
-      true,
-    );
+    // Both boxes in one frame: the page scrolls smoothly to the graph, so two separate reads can straddle a scroll step.
+    const inside = await node.evaluate((n) => {
+      const [nb, gb] = [n.getBoundingClientRect(), (document.getElementById('graph') as HTMLElement).getBoundingClientRect()];
+      return nb.left >= gb.left && nb.right <= gb.right && nb.top >= gb.top && nb.bottom <= gb.bottom;
+    });
+    expect(inside, 'the selected LayerNorm lies inside the graph view').toBe(true);
     await shot(page, 'zoo-gpt2-analysis', ['#summary', '#ln-table', '#graph .node.ln']);
 
     await page.selectOption('#rms-format', 'onnx23');
