@@ -36,6 +36,8 @@ export {
   type GemmInfo,
   gemmInfo,
   gemmThreads,
+  type RelaxedSimd,
+  relaxedSimd,
   setGemmFma,
   setGemmThreads,
   wasmGemmAvailable,

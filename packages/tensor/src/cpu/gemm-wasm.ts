@@ -247,6 +247,11 @@ export function setGemmFma(on: boolean): boolean {
   return prev;
 }
 
+/** Whether products multiply-add with relaxed SIMD's FMA (allowed, and the engine has it); for the kernels that reuse the GEMM's. */
+export function gemmFmaOn(): boolean {
+  return fmaAllowed && relaxedSimd() !== 'none';
+}
+
 let kernelOverride: { plain: Uint8Array<ArrayBuffer>; shared: Uint8Array<ArrayBuffer>; MR: number; NR: number } | undefined;
 
 /**
@@ -266,9 +271,9 @@ function init(): WasmState | null {
   const MR = kernelOverride?.MR ?? GEMM_MR;
   const NR = kernelOverride?.NR ?? GEMM_NR;
   const tryShared = typeof SharedArrayBuffer === 'function' && typeof Atomics === 'object';
-  // Relaxed SIMD (browsers, Node ≥ 22) gives the fused multiply-add variant; its results may differ
+  // Relaxed SIMD (browsers, Node ≥ 20) gives the fused multiply-add variant; its results may differ
   // from the separate multiply and add in the last bit, as any FMA GEMM's do.
-  const fma = !kernelOverride && fmaAllowed && WebAssembly.validate(decodeBase64(RELAXED_SIMD_PROBE_BASE64));
+  const fma = !kernelOverride && gemmFmaOn();
   for (const shared of tryShared ? [true, false] : [false]) {
     try {
       const bytes = kernelOverride
@@ -287,6 +292,43 @@ function init(): WasmState | null {
     }
   }
   return null;
+}
+
+let relaxed: RelaxedSimd | undefined;
+
+/**
+ * Whether the engine has relaxed SIMD ('engine'), has it after normkit turned on V8's flag ('flag'),
+ * or lacks it ('none'). Node 20's V8 (11.3) holds the finished relaxed SIMD behind
+ * `--experimental-wasm-relaxed-simd`, one V8 release before it shipped on by default (Node 22);
+ * the flag only widens what WebAssembly accepts, so it is turned on there unless
+ * `NORMKIT_RELAXED_SIMD=0`. Worker threads share the process's flags.
+ * @example relaxedSimd() // 'flag' in Node 20, 'engine' in Node 22 and Chrome
+ */
+export function relaxedSimd(): RelaxedSimd {
+  if (relaxed !== undefined) return relaxed;
+  const probe = decodeBase64(RELAXED_SIMD_PROBE_BASE64);
+  relaxed = WebAssembly.validate(probe) ? 'engine' : 'none';
+  const proc = (globalThis as { process?: NodeProcessLike }).process;
+  if (relaxed === 'none' && proc?.versions?.node?.split('.')[0] === '20' && proc.env?.NORMKIT_RELAXED_SIMD !== '0') {
+    try {
+      (proc.getBuiltinModule?.('node:v8') as { setFlagsFromString(flag: string): void } | undefined)?.setFlagsFromString(
+        '--experimental-wasm-relaxed-simd',
+      );
+      if (WebAssembly.validate(probe)) relaxed = 'flag';
+    } catch {
+      // no node:v8 (a sandboxed or bundled runtime): keep the separate multiply and add
+    }
+  }
+  return relaxed;
+}
+
+/** See `relaxedSimd`. */
+export type RelaxedSimd = 'engine' | 'flag' | 'none';
+
+interface NodeProcessLike {
+  versions?: { node?: string };
+  env?: Record<string, string | undefined>;
+  getBuiltinModule?: (id: string) => unknown;
 }
 
 /** Whether the WebAssembly SIMD kernel is available (compiled on first call). @example wasmGemmAvailable() // true in Node 20 */
@@ -611,7 +653,7 @@ export interface GemmInfo {
   sharedMemory: boolean;
   /** Register tile of the micro-kernel, e.g. "4x8". */
   tile: string;
-  /** The micro-kernel uses relaxed SIMD's fused multiply-add (engines with relaxed SIMD). */
+  /** The micro-kernel uses relaxed SIMD's fused multiply-add (engines with relaxed SIMD; see `relaxedSimd`). */
   fma: boolean;
   /** Helper threads started. */
   helpers: number;
@@ -623,7 +665,7 @@ export interface GemmInfo {
 
 /**
  * Reports the GEMM configuration (loads the kernel if needed).
- * @example gemmInfo() // { wasm: true, sharedMemory: true, tile: '4x8', fma: false, helpers: 1, lastThreads: 2, packedBytes: 0 }
+ * @example gemmInfo() // { wasm: true, sharedMemory: true, tile: '4x8', fma: true, helpers: 1, lastThreads: 2, packedBytes: 0 }
  */
 export function gemmInfo(): GemmInfo {
   const ok = wasmGemmAvailable();

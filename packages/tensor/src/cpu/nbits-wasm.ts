@@ -9,7 +9,9 @@
 // every row of A by the GEMM module's `gebp` (instantiated here on this memory), and overwritten by the
 // next. Up to 3 rows of A (decoding), the decode kernel multiplies straight from the packed bytes.
 // Engines without WebAssembly SIMD get `false` and the caller runs the JS path.
-import { GEMM_MR, GEMM_NR, GEMM_WASM_BASE64 } from './gemm-wasm.generated.js';
+
+import { GEMM_FMA_WASM_BASE64, GEMM_MR, GEMM_NR, GEMM_WASM_BASE64 } from './gemm-wasm.generated.js';
+import { gemmFmaOn } from './gemm-wasm.js';
 import type { NBitsWeight } from './nbits.js';
 import { NBITS_WASM_BASE64 } from './nbits-wasm.generated.js';
 import { decodeBase64, LazyKernels } from './wasm-memory.js';
@@ -41,7 +43,10 @@ interface GemmExports {
 interface NBitsState {
   memory: WebAssembly.Memory;
   ex: NBitsExports;
+  /** The GEMM module on this memory: with relaxed SIMD's fused multiply-add where the float GEMM uses it. */
   gemm: GemmExports;
+  gemmPlain: GemmExports;
+  gemmFma: GemmExports | undefined;
   u8: Uint8Array;
   f: Float32Array;
 }
@@ -66,9 +71,12 @@ const kernels = new LazyKernels<NBitsState>(
     const memory = new WebAssembly.Memory({ initial: 1 });
     const module = new WebAssembly.Module(decodeBase64(NBITS_WASM_BASE64));
     const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as NBitsExports;
-    const gemmModule = new WebAssembly.Module(decodeBase64(GEMM_WASM_BASE64));
-    const gemm = new WebAssembly.Instance(gemmModule, { env: { memory } }).exports as unknown as GemmExports;
-    return { memory, ex, gemm, u8: new Uint8Array(memory.buffer), f: new Float32Array(memory.buffer) };
+    const gemmOn = (base64: string) =>
+      new WebAssembly.Instance(new WebAssembly.Module(decodeBase64(base64)), { env: { memory } }).exports as unknown as GemmExports;
+    const gemmPlain = gemmOn(GEMM_WASM_BASE64);
+    const gemmFma = gemmFmaOn() ? gemmOn(GEMM_FMA_WASM_BASE64) : undefined;
+    const f = new Float32Array(memory.buffer);
+    return { memory, ex, gemm: gemmPlain, gemmPlain, gemmFma, u8: new Uint8Array(memory.buffer), f };
   },
   (s) => {
     if (s.f.buffer === s.memory.buffer) return;
@@ -232,6 +240,7 @@ export function nbitsGemmWasm(a: Float32Array, M: number, w: NBitsWeight, out: F
   const L = layout(M, w, gemv);
   const s = kernels.ready(L.end);
   if (!s) return false;
+  s.gemm = (gemmFmaOn() && s.gemmFma) || s.gemmPlain;
   if (!w.zeroPoints) s.f.fill(8, L.zAt >> 2, (L.zAt >> 2) + L.P * L.blocks);
   const { N, block } = w;
   for (let m0 = 0; m0 < M; m0 += L.Mc) {
