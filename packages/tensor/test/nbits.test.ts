@@ -4,7 +4,17 @@
 // any order, stay well within that for these K). Both WebAssembly kernels (the decode kernel, by
 // default for up to 3 rows of A; the panel GEMM), each forced for every M, and the JS path (W
 // dequantized, float GEMM) are checked.
-import { dequantizeNBits, matmulNBits, type NBitsWeight, setNBitsGemvRows, setWasmNBits, Tensor } from '@normkit/tensor';
+import { availableParallelism } from 'node:os';
+import {
+  dequantizeNBits,
+  gemmInfo,
+  matmulNBits,
+  type NBitsWeight,
+  setGemmThreads,
+  setNBitsGemvRows,
+  setWasmNBits,
+  Tensor,
+} from '@normkit/tensor';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mulberry } from './ref.js';
 
@@ -116,5 +126,57 @@ describe('matmulNBits against a float64 reference (|error| ≤ 1e-6 · Σ|a·w|)
       /zeroPoints hold 3 values; .*= 12 expected/,
     );
     refuses(() => matmulNBits(new Tensor([2, 41], 'float32'), w), 'SHAPE_MISMATCH', /\[\.\.\., K=40\], got float32 \[2, 41\]/);
+  });
+});
+
+describe("matmulNBits on the GEMM threads, with W kept in the kernels' memory, and W copied in slices", () => {
+  const product = (a: Float32Array, w: NBitsWeight) => matmulNBits(new Tensor([a.length / w.K, w.K], 'float32', a), w).data as Float32Array;
+  for (const [path, M, gemvRows] of [
+    ['decode kernel', 2, 3],
+    ['panel GEMM', 8, 0],
+  ] as const)
+    it(`${path}: 2 threads split W's rows (N = 1030, K = 2048); the same values as one thread, within 1e-6·Σ|a·w| of float64`, async () => {
+      const prevRows = setNBitsGemvRows(gemvRows);
+      const prevThreads = setGemmThreads(1);
+      try {
+        const w = weight(1030, 2048, 32, true, 7);
+        const rnd = mulberry(8);
+        const a = Float32Array.from({ length: M * w.K }, () => 2 * rnd() - 1);
+        const one = product(a, w);
+        expect(gemmInfo().lastThreads).toBe(1);
+        setGemmThreads(2);
+        product(a, w); // starts the helper
+        for (let i = 0; i < 50; i++) await new Promise((r) => setTimeout(r, 20));
+        const two = product(a, w);
+        expect(gemmInfo().lastThreads).toBe(Math.min(2, availableParallelism()));
+        // Each column of C has one owner and is summed in one order, whichever thread computes it.
+        expect(Array.from(two)).toEqual(Array.from(one));
+        expect(worstError(a, w, two)).toBeLessThanOrEqual(1e-6);
+      } finally {
+        setNBitsGemvRows(prevRows);
+        setGemmThreads(prevThreads);
+      }
+    });
+
+  it("a constant W is copied into the kernels' memory once and gives the values of a W copied in on every call", () => {
+    const w = weight(40, 512, 32, false, 9);
+    const a = Float32Array.from({ length: 2 * w.K }, (_, i) => Math.sin(i));
+    const copied = product(a, w);
+    const before = gemmInfo().packedBytes;
+    const kept = { ...w, constant: true };
+    expect(Array.from(product(a, kept))).toEqual(Array.from(copied));
+    const after = gemmInfo().packedBytes;
+    expect(after - before).toBeGreaterThanOrEqual((40 * 512) / 2 + 2 * 40 * 16 * 4); // bytes, scales, zero points
+    expect(Array.from(product(a, kept))).toEqual(Array.from(copied));
+    expect(gemmInfo().packedBytes).toBe(after); // reused, not copied again
+  });
+
+  it('a W over 32 MiB that is not constant is copied in slices of rows (N = 12000, K = 4096): the values of the kept W', () => {
+    const w = weight(12000, 4096, 32, true, 10);
+    const rnd = mulberry(11);
+    const a = Float32Array.from({ length: w.K }, () => 2 * rnd() - 1);
+    const sliced = product(a, w);
+    expect(Array.from(product(a, { ...w, constant: true }))).toEqual(Array.from(sliced));
+    expect(worstError(a, w, sliced)).toBeLessThanOrEqual(1e-6);
   });
 });

@@ -551,6 +551,7 @@ function fusedNbitsWeight(ctx: OpContext, a: Tensor): T.NBitsWeight | undefined 
     data,
     scales: floats(scale.data as Nums),
     zeroPoints: zp ? floats(nbitsZeroPoints(ctx, zp, L)) : undefined,
+    constant: key !== undefined,
   };
   if (key) packedNbits.set(key, w);
   return w;

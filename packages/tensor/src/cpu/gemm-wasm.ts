@@ -23,16 +23,9 @@ import {
   GEMM_WASM_SHARED_BASE64,
   RELAXED_SIMD_PROBE_BASE64,
 } from './gemm-wasm.generated.js';
+import { NBITS_WASM_BASE64, NBITS_WASM_SHARED_BASE64 } from './nbits-wasm.generated.js';
+import { type GemmExports, gemmRows, JOB_GEMM, JOB_NBITS, type NBitsExports, nbitsRows } from './wasm-jobs.js';
 import { decodeBase64, ensureBytes } from './wasm-memory.js';
-
-interface GemmExports {
-  gebp(ap: number, bp: number, cp: number, mPanels: number, nPanels: number, kc: number, ldc: number, acc: number, bias: number): void;
-  packB(src: number, ldb: number, dst: number, kc: number, nPanels: number): void;
-  packBT(src: number, ldb: number, dst: number, kc: number, cols: number): void;
-  packA(src: number, lda: number, dst: number, kc: number, rows: number): void;
-  packAT(src: number, lda: number, dst: number, kc: number, rows: number): void;
-  im2colRow(src: number, sw4: number, lo: number, hi: number, ow: number, ptr: number, rowBase: number, step: number): number;
-}
 
 /** Block sizes: KC rows of k per packed block, MC rows of C per packed A block (a multiple of MR). */
 const KC = 256;
@@ -46,68 +39,11 @@ const CLAIM = 2; // job sequence claimed by the helper (or -seq when the caller 
 const READY = 3; // 1 once the helper listens
 const FAILED = 4; // 1 when the helper's last job threw
 const EXIT = 5; // 1 asks the helper to stop
-const DESC = 8; // job description: gemmRows' arguments after `memory` (JobArgs: M, K, transA, ... biasAt)
+const DESC = 8; // job description: its kind (JOB_GEMM, JOB_NBITS), then the job function's arguments after `memory`
 /** Word of the shared chunk counter (after the helpers' blocks). */
 const COUNTER = CTRL_BYTES / 4 - 1;
 
-/**
- * Computes C = op(A)·op(B) (+ the Np bias floats at byte `biasAt` in every row, when nonzero) into the
- * padded C area, chunk by chunk: each thread takes the next chunk of `chunkRows` rows from
- * a shared counter (Atomics.add), so a thread that is slow or descheduled simply takes fewer chunks.
- * Every chunk runs over all of K, so each row of C has one owner. Self-contained (no outside
- * references) because the helper threads run it from its source text.
- */
-function gemmRows(
-  ex: GemmExports,
-  memory: WebAssembly.Memory,
-  M: number,
-  K: number,
-  transA: number,
-  aOff: number,
-  bpOff: number,
-  cOff: number,
-  Np: number,
-  chunkRows: number,
-  counterIdx: number,
-  packOff: number,
-  kcMax: number,
-  MR: number,
-  NR: number,
-  ldcF: number,
-  colChunks: number,
-  biasAt: number,
-): void {
-  const counter = new Int32Array(memory.buffer, 0, counterIdx + 1);
-  const ldc = ldcF * 4;
-  const nPanels = Np / NR;
-  const panelsPer = Math.ceil(nPanels / colChunks);
-  const nChunks = Math.ceil(M / chunkRows) * colChunks;
-  for (;;) {
-    const chunk = Atomics.add(counter, counterIdx, 1);
-    if (chunk >= nChunks) break;
-    const ic = Math.floor(chunk / colChunks) * chunkRows;
-    const j0 = (chunk % colChunks) * panelsPer;
-    const np = Math.min(panelsPer, nPanels - j0);
-    if (np <= 0) continue;
-    const mc = Math.min(chunkRows, M - ic);
-    const mp = Math.ceil(mc / MR);
-    for (let pc = 0; pc < K; pc += kcMax) {
-      const kc = Math.min(kcMax, K - pc);
-      let o = packOff;
-      for (let i = 0; i < mp; i++) {
-        const row0 = ic + i * MR;
-        const rows = Math.min(MR, M - row0);
-        if (transA === 0) ex.packA(aOff + (row0 * K + pc) * 4, K * 4, o, kc, rows);
-        else ex.packAT(aOff + (pc * M + row0) * 4, M * 4, o, kc, rows);
-        o += kc * MR * 4;
-      }
-      const bias = pc === 0 && biasAt ? biasAt + j0 * NR * 4 : 0;
-      ex.gebp(packOff, bpOff + (pc * Np + j0 * kc * NR) * 4, cOff + ic * ldc + j0 * NR * 4, mp, np, kc, ldc, pc > 0 ? 1 : 0, bias);
-    }
-  }
-}
-
-/** gemmRows' arguments after the exports and the memory: what a job description holds. */
+/** gemmRows' arguments after the exports and the memory: what a GEMM job description holds. */
 type JobArgs = Parameters<typeof gemmRows> extends [GemmExports, WebAssembly.Memory, ...infer R] ? R : never;
 
 /** The helper thread's program (run with `new Worker(source, { eval: true })`). */
@@ -115,9 +51,11 @@ function helperSource(): string {
   return `'use strict';
 const __name = (f) => f; // in case a bundler's keepNames wrapped the function below
 const { workerData } = require('node:worker_threads');
-const { memory, module, index } = workerData;
+const { memory, module, nbitsModule, index } = workerData;
 const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const nx = nbitsModule ? new WebAssembly.Instance(nbitsModule, { env: { memory } }).exports : undefined;
 const gemmRows = ${gemmRows.toString()};
+const nbitsRows = ${nbitsRows.toString()};
 const base = index * ${CTRL_STRIDE};
 const ctrl = new Int32Array(memory.buffer, 0, ${CTRL_BYTES / 4});
 Atomics.store(ctrl, base + ${READY}, 1);
@@ -133,7 +71,8 @@ for (;;) {
   let failed = 0;
   try {
     const d = base + ${DESC};
-    gemmRows(ex, memory, ...ctrl.subarray(d, d + ${gemmRows.length - 2}));
+    if (ctrl[d] === ${JOB_GEMM}) gemmRows(ex, memory, ...ctrl.subarray(d + 1, d + ${gemmRows.length - 1}));
+    else nbitsRows(nx, ex, memory, ...ctrl.subarray(d + 1, d + ${nbitsRows.length - 2}));
   } catch (e) {
     failed = 1;
   }
@@ -158,6 +97,9 @@ interface WasmState {
   memory: WebAssembly.Memory;
   module: WebAssembly.Module;
   ex: GemmExports;
+  /** The 4-bit kernels on the same memory (absent for a tile width other than 8 columns). */
+  nbitsModule: WebAssembly.Module | undefined;
+  nx: NBitsExports | undefined;
   shared: boolean;
   helpers: Helper[];
   /** Control blocks are never reused (a stopped helper may still read its old block). */
@@ -286,7 +228,12 @@ function init(): WasmState | null {
       const module = new WebAssembly.Module(bytes);
       const memory = new WebAssembly.Memory(shared ? { initial: 1, maximum: 65536, shared: true } : { initial: 1 });
       const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
-      return { MR, NR, fma, memory, module, ex, shared, helpers: [], nextIndex: 0, threadsOk: shared, arena: newArena() };
+      // dequantB writes the micro-kernel's 8-column panels: another tile width has no 4-bit path.
+      const nbitsModule =
+        NR === 8 ? new WebAssembly.Module(decodeBase64(shared ? NBITS_WASM_SHARED_BASE64 : NBITS_WASM_BASE64)) : undefined;
+      const nx = nbitsModule && (new WebAssembly.Instance(nbitsModule, { env: { memory } }).exports as unknown as NBitsExports);
+      const arena = newArena();
+      return { MR, NR, fma, memory, module, ex, nbitsModule, nx, shared, helpers: [], nextIndex: 0, threadsOk: shared, arena };
     } catch {
       // SIMD, threads or shared memory unavailable: try the next variant, then give up (JS path).
     }
@@ -331,6 +278,45 @@ interface NodeProcessLike {
   getBuiltinModule?: (id: string) => unknown;
 }
 
+/** The kernels' memory, modules and threads, for the 4-bit product (nbits-wasm.ts) that shares them. */
+export type KernelState = WasmState;
+
+/** The kernel state (compiled on first call), or null without WebAssembly SIMD. */
+export function kernelState(): KernelState | null {
+  if (state === undefined) state = init();
+  return state;
+}
+
+/** Grows `s`'s memory to `bytes`; false when wasm32 or the engine will not go that far. */
+export function reserveBytes(s: KernelState, bytes: number): boolean {
+  if (bytes > 2 ** 32 - 65536) return false;
+  try {
+    ensureBytes(s.memory, bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs a 4-bit job (`nbitsRows`' arguments after the memory; thread t's from `args(t)`) on up to
+ * `maxThreads` threads when `work` multiply-adds are worth splitting.
+ */
+export function runNBitsJob(s: KernelState, work: number, maxThreads: number, args: (thread: number) => NBitsJobArgs): void {
+  const want = work >= THREAD_MIN_WORK && s.threadsOk ? Math.min(gemmThreads(), hardwareThreads(), maxThreads) : 1;
+  const ready = readyHelpers(s, want);
+  lastThreads = 1 + ready.length;
+  runJob(s, ready, JOB_NBITS, args);
+}
+
+/** Threads `runNBitsJob` would use now for `work` multiply-adds (for sizing per-thread scratch). */
+export function nbitsThreads(s: KernelState, work: number): number {
+  return work >= THREAD_MIN_WORK && s.threadsOk ? Math.min(gemmThreads(), hardwareThreads()) : 1;
+}
+
+/** The word of the shared chunk counter jobs take chunks from. */
+export const JOB_COUNTER = COUNTER;
+
 /** Whether the WebAssembly SIMD kernel is available (compiled on first call). @example wasmGemmAvailable() // true in Node 20 */
 export function wasmGemmAvailable(): boolean {
   if (state === undefined) state = init();
@@ -347,7 +333,10 @@ function startHelpers(s: WasmState, count: number): void {
   while (s.helpers.length < count && (s.nextIndex + 1) * CTRL_STRIDE < COUNTER) {
     const index = s.nextIndex++;
     try {
-      const worker = new wt.Worker(src, { eval: true, workerData: { memory: s.memory, module: s.module, index } });
+      const worker = new wt.Worker(src, {
+        eval: true,
+        workerData: { memory: s.memory, module: s.module, nbitsModule: s.nbitsModule, index },
+      });
       worker.unref();
       worker.on('error', () => {
         s.threadsOk = false;
@@ -360,10 +349,59 @@ function startHelpers(s: WasmState, count: number): void {
   }
 }
 
+/** Up to `want` − 1 helpers that are listening now (more are started for later calls). */
+function readyHelpers(s: WasmState, want: number): Helper[] {
+  if (want > 1 && s.helpers.length < want - 1) startHelpers(s, want - 1);
+  const ctrl = new Int32Array(s.memory.buffer, 0, CTRL_BYTES / 4);
+  return s.helpers.filter((h) => Atomics.load(ctrl, h.index * CTRL_STRIDE + READY) === 1).slice(0, want - 1);
+}
+
+/** nbitsRows' arguments after the exports and the memory: what a 4-bit job description holds. */
+export type NBitsJobArgs = Parameters<typeof nbitsRows> extends [NBitsExports, GemmExports, WebAssembly.Memory, ...infer R] ? R : never;
+
+/**
+ * Runs one job of `kind` on the calling thread (with `args(0)`) and on `ready`'s helpers (helper i
+ * with `args(i + 1)`: their scratch areas differ), all taking chunks from the shared counter, and
+ * returns when every chunk is done. If a helper threw, threads are switched off and the caller redoes
+ * the whole job alone.
+ */
+function runJob(s: WasmState, ready: Helper[], kind: number, args: (thread: number) => number[]): void {
+  const ctrl = new Int32Array(s.memory.buffer, 0, CTRL_BYTES / 4);
+  Atomics.store(ctrl, COUNTER, 0);
+  ready.forEach((h, i) => {
+    const base = h.index * CTRL_STRIDE;
+    ctrl[base + DESC] = kind;
+    ctrl.set(args(i + 1), base + DESC + 1);
+    h.seq++;
+    Atomics.store(ctrl, base + CLAIM, h.seq - 1);
+    Atomics.store(ctrl, base + GO, h.seq);
+    Atomics.notify(ctrl, base + GO);
+  });
+  const run = () => {
+    if (kind === JOB_GEMM) gemmRows(s.ex, s.memory, ...(args(0) as JobArgs));
+    else nbitsRows(s.nx as NBitsExports, s.ex, s.memory, ...(args(0) as NBitsJobArgs));
+  };
+  run();
+  let failed = false;
+  for (const h of ready) {
+    const base = h.index * CTRL_STRIDE;
+    // A helper that has not picked the job up yet is told not to (the chunks are all taken anyway).
+    if (Atomics.compareExchange(ctrl, base + CLAIM, h.seq - 1, -h.seq) === h.seq - 1) continue;
+    while (Atomics.load(ctrl, base + DONE) !== h.seq) Atomics.wait(ctrl, base + DONE, Atomics.load(ctrl, base + DONE), 1000);
+    if (Atomics.load(ctrl, base + FAILED) !== 0) failed = true;
+  }
+  if (failed) {
+    // A helper threw part-way through a chunk: switch threads off and redo the job here.
+    s.threadsOk = false;
+    Atomics.store(ctrl, COUNTER, 0);
+    run();
+  }
+}
+
 const align = (n: number) => Math.ceil(n / 64) * 64;
 
 /** A region of the kernel's memory holding one packed constant op(B). */
-interface PackedBlock {
+export interface PackedBlock {
   off: number;
   bytes: number;
   /** False until the first product using it has packed it. */
@@ -375,10 +413,10 @@ interface PackedBlock {
  * first-fit from a free list (weights of one model come in few sizes), freed when their source array
  * is garbage-collected. Per-call areas start at `top`.
  */
-interface Arena {
+export interface Arena {
   top: number;
   free: { off: number; bytes: number }[];
-  blocks: WeakMap<Float32Array, Map<string, PackedBlock>>;
+  blocks: WeakMap<object, Map<string, PackedBlock>>;
   bytes: number;
   collector?: FinalizationRegistry<Map<string, PackedBlock>>;
 }
@@ -424,11 +462,17 @@ function packedConstant(
   transB: boolean,
 ): PackedBlock | undefined {
   if (!isConstantData(B)) return undefined;
-  const key = `${bOff}:${K}:${N}:${transB ? 1 : 0}`;
-  let mine = arena.blocks.get(B);
+  return arenaBlock(arena, B, `${bOff}:${K}:${N}:${transB ? 1 : 0}`, align(K * Np * 4));
+}
+
+/**
+ * The arena block of `bytes` kept for constant data `owner` under `key` (a layout of it), allocated
+ * first-fit on first use and freed when `owner` is garbage-collected; undefined when the arena is full.
+ */
+export function arenaBlock(arena: Arena, owner: object, key: string, bytes: number): PackedBlock | undefined {
+  let mine = arena.blocks.get(owner);
   const hit = mine?.get(key);
   if (hit) return hit;
-  const bytes = align(K * Np * 4);
   if (arena.bytes + bytes > ARENA_MAX_BYTES) return undefined;
   const i = arena.free.findIndex((f) => f.bytes >= bytes);
   let off: number;
@@ -445,15 +489,15 @@ function packedConstant(
   arena.bytes += bytes;
   if (!mine) {
     mine = new Map();
-    arena.blocks.set(B, mine);
-    arena.collector?.register(B, mine);
+    arena.blocks.set(owner, mine);
+    arena.collector?.register(owner, mine);
   }
   mine.set(key, block);
   return block;
 }
 
 /** Drops a block that was never packed (its product fell back to the JS path). */
-function forgetBlock(arena: Arena, B: Float32Array, b: PackedBlock): void {
+export function forgetBlock(arena: Arena, B: object, b: PackedBlock): void {
   const mine = arena.blocks.get(B);
   for (const [k, v] of mine ?? []) if (v === b) mine?.delete(k);
   releaseBlock(arena, b);
@@ -537,9 +581,7 @@ export function gemmWasm(
   const ldcF = Np % 256 === 0 ? Np + 16 : Np;
   const want =
     M * N * K >= THREAD_MIN_WORK && M >= 2 * MR && s.threadsOk ? Math.min(gemmThreads(), hardwareThreads(), Math.floor(M / MR)) : 1;
-  if (want > 1 && s.helpers.length < want - 1) startHelpers(s, want - 1);
-  const ctrlNow = new Int32Array(s.memory.buffer, 0, CTRL_BYTES / 4);
-  const ready = s.helpers.filter((h) => Atomics.load(ctrlNow, h.index * CTRL_STRIDE + READY) === 1).slice(0, want - 1);
+  const ready = readyHelpers(s, want);
   const T = 1 + ready.length;
   lastThreads = T;
   const cached = packB ? undefined : packedConstant(s.arena, B, bOff, K, N, Np, transB);
@@ -585,8 +627,6 @@ export function gemmWasm(
   const rowChunks = Math.ceil(M / MC);
   const chunkRows = Math.ceil(M / rowChunks / MR) * MR;
   const colChunks = T > 1 ? Math.max(1, Math.min(Np / NR, Math.ceil((4 * T) / rowChunks))) : 1;
-  const ctrl = new Int32Array(mem.buffer, 0, CTRL_BYTES / 4);
-  Atomics.store(ctrl, COUNTER, 0);
   const job = (packOff: number): JobArgs => [
     M,
     K,
@@ -605,29 +645,7 @@ export function gemmWasm(
     colChunks,
     bias ? biasAt : 0,
   ];
-  ready.forEach((h, i) => {
-    ctrl.set(job(packAt + (i + 1) * packBytes), h.index * CTRL_STRIDE + DESC);
-    h.seq++;
-    Atomics.store(ctrl, h.index * CTRL_STRIDE + CLAIM, h.seq - 1);
-    Atomics.store(ctrl, h.index * CTRL_STRIDE + GO, h.seq);
-    Atomics.notify(ctrl, h.index * CTRL_STRIDE + GO);
-  });
-  const run = () => gemmRows(s.ex, mem, ...job(packAt));
-  run();
-  let failed = false;
-  for (const h of ready) {
-    const base = h.index * CTRL_STRIDE;
-    // A helper that has not picked the job up yet is told not to (the chunks are all taken anyway).
-    if (Atomics.compareExchange(ctrl, base + CLAIM, h.seq - 1, -h.seq) === h.seq - 1) continue;
-    while (Atomics.load(ctrl, base + DONE) !== h.seq) Atomics.wait(ctrl, base + DONE, Atomics.load(ctrl, base + DONE), 1000);
-    if (Atomics.load(ctrl, base + FAILED) !== 0) failed = true;
-  }
-  if (failed) {
-    // A helper threw part-way through a chunk: switch threads off and redo the product here.
-    s.threadsOk = false;
-    Atomics.store(ctrl, COUNTER, 0);
-    run();
-  }
+  runJob(s, ready, JOB_GEMM, (t) => job(packAt + t * packBytes));
   // Copy out: C = α·P + β·C.
   f = new Float32Array(mem.buffer);
   const c0 = cAt >>> 2;

@@ -24,6 +24,11 @@ export interface NBitsWeight {
   scales: Float32Array;
   /** N · ⌈K / block⌉ zero points as floats, [N, blocks]; absent: 8 for every block. */
   zeroPoints?: Float32Array;
+  /**
+   * A promise that `data`, `scales` and `zeroPoints` never change (a model's weights): the kernels
+   * then keep their own copy after the first product instead of copying W in on every call.
+   */
+  constant?: boolean;
 }
 
 /** Throws a NormkitError naming the field of `w` that does not fit its N, K and block. */
