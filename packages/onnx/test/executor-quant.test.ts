@@ -299,6 +299,36 @@ describe('MatMulInteger and ConvInteger against onnxruntime-node (exact int32)',
     await expectExact(mm(UINT8, UINT8, [3, 8], [8, 4], undefined, false));
   });
 
+  // Full-range operands saturate onnxruntime's int16 pair sums, so these are checked against exact sums
+  // computed here. K = 1300 takes three float32 chunks of the GEMM (every partial sum an integer < 2^24).
+  it('full-range uint8 · int8, K = 1300: exact int32 sums, with B constant (kept between runs) and B fed', () => {
+    const [M, K, N] = [5, 1300, 7];
+    const [a, b] = [ints(M * K, 41, [0, 255]), ints(K * N, 42, [-128, 127])];
+    const bz = [-128, 127, 0, 5, -7, 100, -100];
+    const exact = Array.from({ length: M * N }, (_, i) => {
+      let sum = 0;
+      for (let k = 0; k < K; k++)
+        sum += ((a[Math.floor(i / N) * K + k] as number) - 3) * ((b[k * N + (i % N)] as number) - (bz[i % N] as number));
+      return sum;
+    });
+    const nodes = [node('MatMulInteger', ['a', 'b', 'az', 'bz'], ['y'], { name: 'mmi' })];
+    const zps = [init('az', UINT8, [], [3]), init('bz', INT8, [N], bz)];
+    const feedA = Tensor.from(a, [M, K], 'int32');
+    const run = (c: Case, feeds: Record<string, Tensor>) =>
+      Array.from(graph.execute(decodeModel(build(c), { fileName: 'mmi.onnx' }), feeds).outputs.y?.data as Int32Array);
+    const constant: Case = {
+      nodes,
+      inits: [init('b', INT8, [K, N], b), ...zps],
+      feeds: { a: [UINT8, [M, K], a] },
+      outputs: [['y', INT32]],
+      opset: 10,
+    };
+    const ex = new graph.Executor(decodeModel(build(constant), { fileName: 'mmi.onnx' }));
+    for (let r = 0; r < 2; r++) expect(Array.from(ex.run({ a: feedA }).outputs.y?.data as Int32Array)).toEqual(exact);
+    const fed: Case = { nodes, inits: zps, feeds: { a: [UINT8, [M, K], a], b: [INT8, [K, N], b] }, outputs: [['y', INT32]], opset: 10 };
+    expect(run(fed, { a: feedA, b: Tensor.from(b, [K, N], 'int32') })).toEqual(exact);
+  });
+
   const conv = (wType: number, wzp: number[], attrs: Attr[], xDims = [1, 4, 6, 7], wDims = [6, 4, 3, 3]): Case => ({
     nodes: [node('ConvInteger', ['x', 'w', 'xz', 'wz'], ['y'], { name: 'ci', attribute: attrs as never })],
     inits: [

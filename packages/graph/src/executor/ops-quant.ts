@@ -221,16 +221,86 @@ function shifted(ctx: OpContext, t: Tensor, zp: Tensor | undefined, axis: number
 }
 
 /** Exact integer results (float64 sums) as int32, wrapping as onnxruntime's int32 accumulators do. */
-const int32Of = (y: Tensor) =>
-  new Tensor(
-    y.shape,
-    'int32',
-    Int32Array.from(y.data as Float64Array, (v) => v | 0),
-  );
+function int32Of(y: Tensor): Tensor {
+  const v = y.data as Float64Array;
+  const out = new Int32Array(v.length); // a loop: Int32Array.from(v, f) iterates, about 100 ns an element
+  for (let i = 0; i < v.length; i++) out[i] = (v[i] as number) | 0;
+  return new Tensor(y.shape, 'int32', out);
+}
 
-/** (A − a_zero_point) · (B − b_zero_point) as exact sums (float64 tensor); zero points per-tensor, per-row of A, per-column of B. */
+/** Largest |value| of a float64 tensor. */
+function maxAbs(t: Tensor): number {
+  let m = 0;
+  for (const v of t.data as Float64Array) m = Math.max(m, Math.abs(v));
+  return m;
+}
+
+/** Largest |value − zero point| that `t`'s integer type allows, or undefined for an untagged tensor. */
+function typeBound(t: Tensor, zp: Tensor | undefined): number | undefined {
+  const range = RANGE[taggedElemType(t) ?? -1];
+  if (!range) return undefined;
+  const zps = zp ? Array.from(zp.data as Nums, Number) : [0];
+  return Math.max(...zps.map((z) => Math.max(range[1] - z, z - range[0])));
+}
+
+/** B − b_zero_point in float32 chunks of `chunk` rows of K, for the products of integerMatmul. */
+interface IntegerWeight {
+  chunk: number;
+  parts: Tensor[];
+  /** Largest |B − b_zero_point|. */
+  maxB: number;
+}
+
+/** Float32 chunks of constant integer weights (MatMulInteger, QLinearMatMul), by B's data and chunk length. */
+const integerWeights = new WeakMap<object, IntegerWeight>();
+
+/**
+ * B − b_zero_point cut along K into float32 chunks short enough that, against values of A up to
+ * `boundA`, every product and partial sum is an integer below 2^24 (exact in float32 in any order,
+ * fused multiply-adds included); undefined when even 16 values of K would not be. A constant 2-D B
+ * is kept (marked constant, so the GEMM packs it once) while the quantized-weight budget allows.
+ */
+function integerWeight(ctx: OpContext, b: Tensor, bzp: Tensor | undefined, boundA: number): IntegerWeight | undefined {
+  const constant = b.rank === 2 && b.onHost && isConstantData(b.data) && (!bzp || (bzp.onHost && isConstantData(bzp.data)));
+  const hit = constant ? integerWeights.get(b.data) : undefined;
+  if (hit && hit.chunk === Math.floor(2 ** 24 / Math.max(1, boundA * hit.maxB))) return hit;
+  const B = shifted(ctx, b, bzp, b.rank - 1, 'B');
+  const maxB = maxAbs(B);
+  const chunk = Math.floor(2 ** 24 / Math.max(1, boundA * maxB));
+  if (chunk < 16) return undefined;
+  const K = B.shape[B.rank - 2] as number;
+  const parts: Tensor[] = [];
+  for (let k0 = 0; k0 < K; k0 += chunk) parts.push(T.cast(chunk >= K ? B : T.slice(B, [k0], [Math.min(K, k0 + chunk)], [-2]), 'float32'));
+  const w: IntegerWeight = { chunk, parts, maxB };
+  const bytes = B.size * 4;
+  if (constant && dequantizedBytes + bytes <= dequantizedMaxBytes) {
+    for (const t of parts) markConstant(t);
+    integerWeights.set(b.data, w);
+    dequantizedBytes += bytes;
+    dequantizedFreed?.register(b.data, bytes);
+  }
+  return w;
+}
+
+/**
+ * (A − a_zero_point) · (B − b_zero_point) as exact sums (float64 tensor); zero points per-tensor,
+ * per-row of A, per-column of B. Runs on the float32 GEMM over chunks of K (see `integerWeight`;
+ * 512 values of K for uint8 × int8) that add up in float64. Values too wide for that (16-bit) take a
+ * float64 product.
+ */
 function integerMatmul(ctx: OpContext, a: Tensor, azp: Tensor | undefined, b: Tensor, bzp: Tensor | undefined): Tensor {
-  return T.matmul(shifted(ctx, a, azp, a.rank - 2, 'A'), shifted(ctx, b, bzp, b.rank - 1, 'B'));
+  const A = shifted(ctx, a, azp, a.rank - 2, 'A');
+  const w = A.rank >= 2 && b.rank >= 2 ? integerWeight(ctx, b, bzp, typeBound(a, azp) ?? maxAbs(A)) : undefined;
+  if (!w) return T.matmul(A, shifted(ctx, b, bzp, b.rank - 1, 'B'));
+  const K = A.shape[A.rank - 1] as number;
+  let sum: Tensor | undefined;
+  w.parts.forEach((part, i) => {
+    const k0 = i * w.chunk;
+    const Ai = T.cast(w.parts.length === 1 ? A : T.slice(A, [k0], [Math.min(K, k0 + w.chunk)], [-1]), 'float32');
+    const p = T.cast(T.matmul(Ai, part), 'float64');
+    sum = sum ? T.add(sum, p) : p;
+  });
+  return sum as Tensor;
 }
 
 /** (X − x_zero_point) ⊛ (W − w_zero_point) as exact sums (float64 tensor), Conv's attributes; w_zero_point per output channel. */
@@ -474,16 +544,19 @@ let dequantizedBytes = 0;
 const dequantizedFreed =
   typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<number>((bytes) => (dequantizedBytes -= bytes)) : undefined;
 /**
- * The most float32 MatMulNBits weights kept between calls (the GEMM keeps a packed copy of each as
- * well): a small model's 4-bit weights run at float32 GEMM speed; beyond the budget, 4-bit weights
- * take the fused kernel (`matmulNBits`, W kept packed) and other widths are dequantized on every call.
+ * The most float32 copies of quantized weights kept between calls (the GEMM keeps a packed copy of
+ * each as well): MatMulNBits weights dequantized, and MatMulInteger / QLinearMatMul weights less their
+ * zero points. A small model's 4-bit weights run at float32 GEMM speed; beyond the budget, 4-bit
+ * weights take the fused kernel (`matmulNBits`, W kept packed), and other widths and integer weights
+ * are converted on every call.
  */
 let dequantizedMaxBytes = 512 * 2 ** 20;
 
 /**
- * Sets how many bytes of float32 MatMulNBits weights the executor keeps dequantized between calls
- * (default 512 MiB) and returns the previous budget. 0 sends every 4-bit weight to the fused kernel,
- * which keeps W packed; weights already kept stay kept. For tests and memory-bound deployments.
+ * Sets how many bytes of float32 copies of quantized weights (MatMulNBits dequantized, MatMulInteger
+ * and QLinearMatMul weights less their zero points) the executor keeps between calls (default 512 MiB)
+ * and returns the previous budget. 0 sends every 4-bit weight to the fused kernel, which keeps W
+ * packed; weights already kept stay kept. For tests and memory-bound deployments.
  * @example const prev = setNBitsDequantizeBudget(0); try { ex.run(feeds) } finally { setNBitsDequantizeBudget(prev) }
  */
 export function setNBitsDequantizeBudget(bytes: number): number {
