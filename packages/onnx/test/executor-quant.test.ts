@@ -329,6 +329,39 @@ describe('MatMulInteger and ConvInteger against onnxruntime-node (exact int32)',
     expect(run(fed, { a: feedA, b: Tensor.from(b, [K, N], 'int32') })).toEqual(exact);
   });
 
+  it('full-range ConvInteger, 120 input channels, weight zero point −128 (five float32 chunks of channels): exact int32 sums', () => {
+    const [C, H, O] = [120, 5, 4];
+    const [x, w] = [ints(C * H * H, 43, [0, 255]), ints(O * C * 9, 44, [-128, 127])];
+    const exact: number[] = [];
+    for (let o = 0; o < O; o++)
+      for (let i = 0; i < H; i++)
+        for (let j = 0; j < H; j++) {
+          let sum = 0;
+          for (let c = 0; c < C; c++)
+            for (let u = 0; u < 3; u++)
+              for (let v = 0; v < 3; v++) {
+                const [r, q] = [i + u - 1, j + v - 1];
+                if (r >= 0 && r < H && q >= 0 && q < H)
+                  sum += ((x[(c * H + r) * H + q] as number) - 3) * ((w[((o * C + c) * 3 + u) * 3 + v] as number) + 128);
+              }
+          exact.push(sum);
+        }
+    const c: Case = {
+      nodes: [
+        node('ConvInteger', ['x', 'w', 'xz', 'wz'], ['y'], {
+          name: 'ci',
+          attribute: [{ name: 'pads', type: 7, ints: [1, 1, 1, 1] }] as never,
+        }),
+      ],
+      inits: [init('w', INT8, [O, C, 3, 3], w), init('xz', UINT8, [], [3]), init('wz', INT8, [], [-128])],
+      feeds: { x: [UINT8, [1, C, H, H], x] },
+      outputs: [['y', INT32]],
+      opset: 10,
+    };
+    const y = graph.execute(decodeModel(build(c), { fileName: 'ci.onnx' }), { x: Tensor.from(x, [1, C, H, H], 'int32') }).outputs.y;
+    expect(Array.from(y?.data as Int32Array)).toEqual(exact);
+  });
+
   const conv = (wType: number, wzp: number[], attrs: Attr[], xDims = [1, 4, 6, 7], wDims = [6, 4, 3, 3]): Case => ({
     nodes: [node('ConvInteger', ['x', 'w', 'xz', 'wz'], ['y'], { name: 'ci', attribute: attrs as never })],
     inits: [

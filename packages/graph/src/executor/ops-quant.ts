@@ -314,7 +314,24 @@ function integerConv(ctx: OpContext, x: Tensor, xzp: Tensor | undefined, w: Tens
   const dilations = attr(ctx.node, 'dilations', 'ints', new Array(sp).fill(1));
   const pads = windowPads(ctx, x.shape.slice(2), kernel, strides, dilations);
   const group = attr(ctx.node, 'group', 'int', 1);
-  return T.conv(shifted(ctx, x, xzp, 0, 'x'), shifted(ctx, w, wzp, 0, 'w'), undefined, { strides, dilations, pads, group });
+  const opts = { strides, dilations, pads, group };
+  const [X, W] = [shifted(ctx, x, xzp, 0, 'x'), shifted(ctx, w, wzp, 0, 'w')];
+  // As integerMatmul: float32 convolutions over chunks of input channels whose every partial sum is an
+  // integer below 2^24 (exact), added up in float64; wider values, or groups that need cutting, in float64.
+  const taps = w.shape.slice(2).reduce((p, d) => p * d, 1);
+  const chunk = Math.floor(2 ** 24 / Math.max(1, (typeBound(x, xzp) ?? maxAbs(X)) * maxAbs(W)));
+  const f32conv = (xs: Tensor, ws: Tensor) => T.cast(T.conv(T.cast(xs, 'float32'), T.cast(ws, 'float32'), undefined, opts), 'float64');
+  const perGroup = w.shape[1] as number;
+  if (perGroup * taps <= chunk) return f32conv(X, W);
+  if (group !== 1 || taps > chunk) return T.conv(X, W, undefined, opts);
+  const channels = (t: Tensor, c0: number, c1: number) => T.slice(t, [c0], [c1], [1]);
+  const step = Math.floor(chunk / taps);
+  let sum = f32conv(channels(X, 0, step), channels(W, 0, step));
+  for (let c0 = step; c0 < perGroup; c0 += step) {
+    const c1 = Math.min(perGroup, c0 + step);
+    sum = T.add(sum, f32conv(channels(X, c0, c1), channels(W, c0, c1)));
+  }
+  return sum;
 }
 
 /** Values of a scale: one, or `n` (per column / channel); anything else is refused naming `what`. */
