@@ -329,6 +329,36 @@ describe('MatMulInteger and ConvInteger against onnxruntime-node (exact int32)',
     expect(run(fed, { a: feedA, b: Tensor.from(b, [K, N], 'int32') })).toEqual(exact);
   });
 
+  it('MatMulInteger → Cast → Mul(scale), fused by the executor: float32(float32(exact sum) · scale), sums past 2^24', () => {
+    const [M, K, N] = [3, 1300, 5];
+    const [a, b] = [ints(M * K, 45, [200, 255]), ints(K * N, 46, [100, 127])];
+    const nodes = [
+      node('MatMulInteger', ['a', 'b', 'az', 'bz'], ['y'], { name: 'mmi' }),
+      node('Cast', ['y'], ['yf'], { name: 'cast', attribute: [int('to', 1)] as never }),
+      node('Mul', ['yf', 's'], ['out'], { name: 'scale' }),
+    ];
+    const c: Case = {
+      nodes,
+      inits: [init('b', INT8, [K, N], b), init('az', UINT8, [], [0]), init('bz', INT8, [], [-128])],
+      feeds: { a: [UINT8, [M, K], a], s: [1, [], [0.3]] },
+      outputs: [['out', 1]],
+      opset: 13,
+    };
+    const feeds = { a: Tensor.from(a, [M, K], 'int32'), s: Tensor.scalar(0.3) };
+    const m = decodeModel(build(c), { fileName: 'q8.onnx' });
+    const fused = new graph.Executor(m).run(feeds, { profile: true });
+    expect(fused.profile?.nodes.map((n) => n.opType)).toEqual(['MatMulIntegerToFloat']);
+    const plain = new graph.Executor(m, { fuse: false }).run(feeds).outputs.out?.data as Float32Array;
+    const want = Array.from({ length: M * N }, (_, i) => {
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum += (a[Math.floor(i / N) * K + k] as number) * ((b[k * N + (i % N)] as number) + 128);
+      expect(sum).toBeGreaterThan(2 ** 24); // where Cast rounds
+      return Math.fround(Math.fround(sum) * Math.fround(0.3));
+    });
+    expect(Array.from(fused.outputs.out?.data as Float32Array)).toEqual(want);
+    expect(Array.from(plain)).toEqual(want);
+  });
+
   it('full-range ConvInteger, 120 input channels, weight zero point −128 (five float32 chunks of channels): exact int32 sums', () => {
     const [C, H, O] = [120, 5, 4];
     const [x, w] = [ints(C * H * H, 43, [0, 255]), ints(O * C * 9, 44, [-128, 127])];

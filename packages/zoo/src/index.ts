@@ -12,4 +12,5 @@
 export type { Architecture, ArchitectureInfo, BuildOptions, ZooOpset, ZooSize } from './architecture.js';
 export { architectures, buildModel } from './architectures/index.js';
 export { Layers } from './layers.js';
+export { quantizeDynamic } from './quantize.js';
 export { foldabilityTable, type TableRow } from './table.js';

@@ -41,7 +41,7 @@ export interface ExecutorOptions {
   /**
    * Replace known multi-node chains by one kernel when planning, as onnxruntime does at session
    * creation (GELU written as Div/Erf/Add/Mul/Mul runs as one `Gelu`; MatMul + bias Add as one GEMM,
-   * `MatMulAdd`); default true. The model is not changed; a profile shows the fused steps.
+   * `MatMulAdd`; dynamic quantization's MatMulInteger, Cast and Mul as one `MatMulIntegerToFloat`); default true. The model is not changed; a profile shows the fused steps.
    */
   fuse?: boolean;
   /**

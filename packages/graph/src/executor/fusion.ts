@@ -1,7 +1,8 @@
 import type { Tensor } from '@normkit/tensor';
 import * as T from '@normkit/tensor';
-import type { Node } from '../ir.js';
-import { kernelFor, need, type OpKernel } from './registry.js';
+import { attr, type Node } from '../ir.js';
+import { integerMatmulScaled } from './ops-quant.js';
+import { kernelFor, need, type OpKernel, opt } from './registry.js';
 
 /**
  * Fusions the executor applies to its plan, as onnxruntime does when it creates a session: a chain of
@@ -16,6 +17,10 @@ import { kernelFor, need, type OpKernel } from './registry.js';
  *
  * A linear layer, y = Add(MatMul(x, W), b) with W a constant matrix and b a constant vector of its
  * columns, becomes one GEMM with the bias added inside the kernel (`MatMulAdd` in a profile).
+ *
+ * Dynamic quantization's product, y = Mul(Cast(MatMulInteger(xq, W, xz, wz), float), s) with W and wz
+ * constants, becomes one step that scales the integer sums as it writes them (`MatMulIntegerToFloat`,
+ * onnxruntime's name for it), when s is a scalar at run time.
  */
 export interface FusedNode {
   /** The node that replaces the chain (not part of the model; its opType names it in a profile). */
@@ -50,7 +55,14 @@ export function findFusions(
   const found: FusedNode[] = [];
   for (const n of nodes) {
     if (n.domain !== '') continue;
-    const chain = n.opType === 'Erf' ? geluChain(n, nodes, ctx) : n.opType === 'MatMul' ? linearChain(n, ctx) : undefined;
+    const chain =
+      n.opType === 'Erf'
+        ? geluChain(n, nodes, ctx)
+        : n.opType === 'MatMul'
+          ? linearChain(n, ctx)
+          : n.opType === 'MatMulInteger'
+            ? integerLinearChain(n, ctx)
+            : undefined;
     if (chain) found.push(chain);
   }
   return found;
@@ -154,5 +166,46 @@ function linearChain(mm: Node, ctx: Context): FusedNode | undefined {
     },
     opset: 13,
     replaces: [mm, add.node],
+  };
+}
+
+/** MatMulInteger(xq, W, xz, wz) read only by Cast(to float), read only by Mul(·, s); W and wz constants. */
+function integerLinearChain(mm: Node, ctx: Context): FusedNode | undefined {
+  const [xq, w, xz, wz] = mm.inputs;
+  const m = mm.outputs[0];
+  if (!xq || !w || !m || !ctx.constant(w) || (wz && !ctx.constant(wz))) return undefined;
+  const readers = ctx.readers.get(m);
+  const cast = readers?.length === 1 && !ctx.pinned.has(m) ? readers[0] : undefined;
+  const yf = cast?.outputs[0];
+  if (!cast || !yf || cast.opType !== 'Cast' || cast.domain !== '' || attr(cast, 'to', 'int', 0) !== 1) return undefined;
+  const mul = soleReader(ctx, yf, 'Mul');
+  if (!mul) return undefined;
+  const [mmK, castK, mulK] = (['MatMulInteger', 'Cast', 'Mul'] as const).map((op) => kernelFor('', op) as OpKernel) as [
+    OpKernel,
+    OpKernel,
+    OpKernel,
+  ];
+  return {
+    node: {
+      name: `${mul.node.name} (fused MatMulInteger + Cast + Mul)`,
+      opType: 'MatMulIntegerToFloat',
+      domain: '',
+      inputs: [xq, w, xz ?? '', wz ?? '', mul.other],
+      outputs: [mul.node.outputs[0] as string],
+      attributes: {},
+    },
+    kernel: (c) => {
+      const s = need(c, 4);
+      const inner = { ...c, node: mm };
+      const fused =
+        s.size === 1 && s.dtype === 'float32' && s.onHost
+          ? integerMatmulScaled(inner, need(c, 0), opt(c, 2), need(c, 1), opt(c, 3), s.data[0] as number)
+          : undefined;
+      if (fused) return [fused];
+      const f = castK({ ...c, node: cast, inputs: mmK({ ...inner, inputs: c.inputs.slice(0, 4) }) })[0];
+      return mulK({ ...c, node: mul.node, inputs: mul.node.inputs[0] === yf ? [f, s] : [s, f] });
+    },
+    opset: 13,
+    replaces: [mm, cast, mul.node],
   };
 }

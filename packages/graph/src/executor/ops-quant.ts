@@ -4,7 +4,7 @@ import { elemTypeName, narrowValue, tagElemType, taggedElemType, unpackBits } fr
 import { attr } from '../ir.js';
 import { type InferredValue, matmulShape, normAxis } from './dims.js';
 import { windowPads } from './ops-nn.js';
-import { defineOnnxOp, has, invalid, need, type OpContext, onnxOp, type ShapeContext, unsupported } from './registry.js';
+import { defineOnnxOp, has, invalid, need, type OpContext, onnxOp, opt, type ShapeContext, unsupported } from './registry.js';
 
 // Quantization ops: QuantizeLinear / DequantizeLinear (per-tensor, per-axis, blocked), DynamicQuantizeLinear,
 // MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv and com.microsoft MatMulNBits. Narrow integers
@@ -89,7 +89,6 @@ function quantizedType(ctx: OpContext, zp: Tensor | undefined, what: string): nu
 }
 
 /** Optional input `i`, undefined when omitted or empty. */
-const opt = (ctx: OpContext, i: number): Tensor | undefined => (has(ctx, i) ? ctx.inputs[i] : undefined);
 
 const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
@@ -189,10 +188,23 @@ function dynamicQuantizeLinear(ctx: OpContext): Tensor[] {
   }
   const scale = hi === lo ? 1 : f32(f32(hi - lo) / 255);
   const zp = roundHalfEven(Math.max(0, Math.min(255, f32(0 - f32(lo / scale)))));
-  const range = RANGE[UINT8] as readonly [number, number];
   const out = new Int32Array(x.size);
-  for (let i = 0; i < out.length; i++) out[i] = saturate(f32((xs[i] as number) / scale), zp, range);
+  // Adding and subtracting 1.5 · 2^52 rounds a double half to even (|x / scale| ≤ 255 here): roundHalfEven, faster.
+  const RNE = 6755399441055744;
+  for (let i = 0; i < out.length; i++) out[i] = Math.max(0, Math.min(f32((xs[i] as number) / scale) + RNE - RNE + zp, 255));
   return [quantized(x.shape, out, UINT8), Tensor.scalar(scale, 'float32'), quantized([], Int32Array.of(zp), UINT8)];
+}
+
+/** Throws naming `what` when zero point `zp` has another integer type than `t`. */
+function checkZeroPoint(ctx: OpContext, t: Tensor, zp: Tensor | undefined, what: string): void {
+  if (!zp) return;
+  const tt = taggedElemType(t);
+  const zt = zeroPointType(ctx, zp, `${what}'s zero point`);
+  if (tt !== undefined && zt !== INT32 && tt !== zt)
+    throw invalid(
+      ctx,
+      `${what}'s zero point is ${elemTypeName(zt as number)} but ${what} is ${elemTypeName(tt)}; they must have the same type`,
+    );
 }
 
 /**
@@ -203,13 +215,7 @@ function shifted(ctx: OpContext, t: Tensor, zp: Tensor | undefined, axis: number
   if (t.dtype !== 'int32') throw invalid(ctx, `${what} must hold quantized integers (int8, uint8...), got ${t.dtype}`);
   const v = T.cast(t, 'float64');
   if (!zp) return v;
-  const tt = taggedElemType(t);
-  const zt = zeroPointType(ctx, zp, `${what}'s zero point`);
-  if (tt !== undefined && zt !== INT32 && tt !== zt)
-    throw invalid(
-      ctx,
-      `${what}'s zero point is ${elemTypeName(zt as number)} but ${what} is ${elemTypeName(tt)}; they must have the same type`,
-    );
+  checkZeroPoint(ctx, t, zp, what);
   if (zp.size === 1 && zp.rank <= 1) return T.sub(v, Number(zp.data[0]));
   const d = t.shape[axis];
   if (axis < 0 || zp.rank !== 1 || zp.size !== d)
@@ -283,15 +289,17 @@ function integerWeight(ctx: OpContext, b: Tensor, bzp: Tensor | undefined, bound
 }
 
 /**
- * (A − a_zero_point) · (B − b_zero_point) as exact sums (float64 tensor); zero points per-tensor,
- * per-row of A, per-column of B. Runs on the float32 GEMM over chunks of K (see `integerWeight`;
- * 512 values of K for uint8 × int8) that add up in float64. Values too wide for that (16-bit) take a
- * float64 product.
+ * (A − a_zero_point) · (B − b_zero_point) as exact sums wrapped to int32 (as onnxruntime's int32
+ * accumulators wrap); zero points per-tensor, per-row of A, per-column of B. Runs on the float32 GEMM
+ * over chunks of K (see `integerWeight`; about 500 values of K for uint8 × int8) that add up in
+ * float64. Values too wide for that (16-bit) take a float64 product.
  */
 function integerMatmul(ctx: OpContext, a: Tensor, azp: Tensor | undefined, b: Tensor, bzp: Tensor | undefined): Tensor {
+  const rows = integerMatmulRows(ctx, a, azp, b, bzp);
+  if (rows) return rows;
   const A = shifted(ctx, a, azp, a.rank - 2, 'A');
   const w = A.rank >= 2 && b.rank >= 2 ? integerWeight(ctx, b, bzp, typeBound(a, azp) ?? maxAbs(A)) : undefined;
-  if (!w) return T.matmul(A, shifted(ctx, b, bzp, b.rank - 1, 'B'));
+  if (!w) return int32Of(T.matmul(A, shifted(ctx, b, bzp, b.rank - 1, 'B')));
   const K = A.shape[A.rank - 1] as number;
   let sum: Tensor | undefined;
   w.parts.forEach((part, i) => {
@@ -300,7 +308,78 @@ function integerMatmul(ctx: OpContext, a: Tensor, azp: Tensor | undefined, b: Te
     const p = T.cast(T.matmul(Ai, part), 'float64');
     sum = sum ? T.add(sum, p) : p;
   });
-  return sum as Tensor;
+  return int32Of(sum as Tensor);
+}
+
+/**
+ * integerMatmul's common case, a scalar A zero point and a 2-D B (every MatMulInteger of dynamic
+ * quantization): each chunk of A's columns is shifted into float32 in one pass, with no float64
+ * copies; undefined for the other cases.
+ */
+function integerMatmulRows(
+  ctx: OpContext,
+  a: Tensor,
+  azp: Tensor | undefined,
+  b: Tensor,
+  bzp: Tensor | undefined,
+  scale?: number,
+): Tensor | undefined {
+  const av = a.data;
+  if (b.rank !== 2 || a.rank < 2 || !(av instanceof Int32Array) || (azp && azp.size !== 1)) return undefined;
+  checkZeroPoint(ctx, a, azp, 'A');
+  const zp = azp ? Number(azp.data[0]) : 0;
+  const K = a.shape[a.rank - 1] as number;
+  const rows = a.size / K;
+  let bound = typeBound(a, azp);
+  if (bound === undefined) {
+    bound = 0;
+    for (const v of av) bound = Math.max(bound, Math.abs(v - zp));
+  }
+  const w = integerWeight(ctx, b, bzp, bound);
+  if (!w) return undefined;
+  const N = b.shape[1] as number;
+  let sums: Float32Array | Float64Array | undefined;
+  w.parts.forEach((part, i) => {
+    const [k0, kc] = [i * w.chunk, part.shape[0] as number];
+    const cols = new Float32Array(rows * kc);
+    for (let r = 0; r < rows; r++) for (let k = 0; k < kc; k++) cols[r * kc + k] = (av[r * K + k0 + k] as number) - zp;
+    const p = T.matmul(new Tensor([rows, kc], 'float32', cols), part).data as Float32Array; // exact integers below 2^24
+    if (!sums) sums = w.parts.length > 1 ? Float64Array.from(p) : p;
+    else for (let j = 0; j < p.length; j++) sums[j] = (sums[j] as number) + (p[j] as number);
+  });
+  const out = wrapSums(sums as Float32Array | Float64Array, scale);
+  return new Tensor([...a.shape.slice(0, -1), N], scale === undefined ? 'int32' : 'float32', out);
+}
+
+/**
+ * Exact integer sums wrapped to int32, or with `scale` as the q8 chain continues: Cast to float32, then
+ * Mul by it (the double product of two float32s is exact, so rounding it once is float32's product).
+ */
+function wrapSums(sums: Float32Array | Float64Array, scale: number | undefined): Int32Array | Float32Array {
+  if (scale === undefined) {
+    const out = new Int32Array(sums.length);
+    for (let j = 0; j < sums.length; j++) out[j] = (sums[j] as number) | 0;
+    return out;
+  }
+  const out = new Float32Array(sums.length);
+  for (let j = 0; j < sums.length; j++) out[j] = f32(f32((sums[j] as number) | 0) * scale);
+  return out;
+}
+
+/**
+ * Cast(MatMulInteger(a, b, azp, bzp), float) · `scale` in one pass (the executor's fusion of dynamic
+ * quantization's product), with the chain's values; undefined where integerMatmul's common case does
+ * not apply (the caller runs the chain).
+ */
+export function integerMatmulScaled(
+  ctx: OpContext,
+  a: Tensor,
+  azp: Tensor | undefined,
+  b: Tensor,
+  bzp: Tensor | undefined,
+  scale: number,
+): Tensor | undefined {
+  return integerMatmulRows(ctx, a, azp, b, bzp, scale);
 }
 
 /** (X − x_zero_point) ⊛ (W − w_zero_point) as exact sums (float64 tensor), Conv's attributes; w_zero_point per output channel. */
@@ -365,7 +444,7 @@ function requantize(
   const bias = params.bias?.data as Nums | undefined;
   if (params.bias && params.bias.size !== channels)
     throw invalid(ctx, `bias must have ${channels} values, got ${fmtShape(params.bias.shape)}`);
-  const a = acc.data as Float64Array;
+  const a = acc.data as Nums;
   const range = RANGE[code] as readonly [number, number];
   const out = new Int32Array(a.length);
   for (let i = 0; i < out.length; i++) {
@@ -405,7 +484,7 @@ defineOnnxOp('', 'DynamicQuantizeLinear', {
 });
 
 defineOnnxOp('', 'MatMulInteger', {
-  kernel: (ctx) => [int32Of(integerMatmul(ctx, need(ctx, 0, 'A'), opt(ctx, 2), need(ctx, 1, 'B'), opt(ctx, 3)))],
+  kernel: (ctx) => [integerMatmul(ctx, need(ctx, 0, 'A'), opt(ctx, 2), need(ctx, 1, 'B'), opt(ctx, 3))],
   shape: ({ inputs: ins }) => [{ dtype: 'int32', shape: matmulShape(ins[0]?.shape, ins[1]?.shape) }],
   hostInputs: 'all',
   grows: true,

@@ -171,6 +171,11 @@ export function has(ctx: OpContext, i: number): boolean {
   return t !== undefined && t.size > 0;
 }
 
+/** The i-th input when it is present and non-empty (an optional input), else undefined. */
+export function opt(ctx: OpContext, i: number): Tensor | undefined {
+  return has(ctx, i) ? ctx.inputs[i] : undefined;
+}
+
 /** The values of an integer (or float) tensor as JS numbers. */
 export function ints(t: Tensor): number[] {
   return Array.from(t.data as ArrayLike<number | bigint>, Number);
