@@ -19,8 +19,9 @@ import { kernelFor, need, type OpKernel, opt } from './registry.js';
  * columns, becomes one GEMM with the bias added inside the kernel (`MatMulAdd` in a profile).
  *
  * Dynamic quantization's product, y = Mul(Cast(MatMulInteger(xq, W, xz, wz), float), s) with W and wz
- * constants, becomes one step that scales the integer sums as it writes them (`MatMulIntegerToFloat`,
- * onnxruntime's name for it), when s is a scalar at run time.
+ * constants (and a following Add of a constant bias of its columns, if any), becomes one step that
+ * scales the integer sums as it writes them (`MatMulIntegerToFloat`, onnxruntime's name for it), when s
+ * is a scalar at run time.
  */
 export interface FusedNode {
   /** The node that replaces the chain (not part of the model; its opType names it in a profile). */
@@ -180,32 +181,41 @@ function integerLinearChain(mm: Node, ctx: Context): FusedNode | undefined {
   if (!cast || !yf || cast.opType !== 'Cast' || cast.domain !== '' || attr(cast, 'to', 'int', 0) !== 1) return undefined;
   const mul = soleReader(ctx, yf, 'Mul');
   if (!mul) return undefined;
-  const [mmK, castK, mulK] = (['MatMulInteger', 'Cast', 'Mul'] as const).map((op) => kernelFor('', op) as OpKernel) as [
+  const N = ctx.constant(w)?.shape[1];
+  const add = soleReader(ctx, mul.node.outputs[0] as string, 'Add');
+  const bias = add && ctx.constant(add.other);
+  const withBias = bias && bias.rank === 1 && bias.size === N && bias.dtype === 'float32' && add ? add : undefined;
+  const last = withBias?.node ?? mul.node;
+  const [mmK, castK, mulK, addK] = (['MatMulInteger', 'Cast', 'Mul', 'Add'] as const).map((op) => kernelFor('', op) as OpKernel) as [
+    OpKernel,
     OpKernel,
     OpKernel,
     OpKernel,
   ];
   return {
     node: {
-      name: `${mul.node.name} (fused MatMulInteger + Cast + Mul)`,
+      name: `${last.name} (fused MatMulInteger + Cast + Mul${withBias ? ' + bias' : ''})`,
       opType: 'MatMulIntegerToFloat',
       domain: '',
-      inputs: [xq, w, xz ?? '', wz ?? '', mul.other],
-      outputs: [mul.node.outputs[0] as string],
+      inputs: [xq, w, xz ?? '', wz ?? '', mul.other, ...(withBias ? [withBias.other] : [])],
+      outputs: [last.outputs[0] as string],
       attributes: {},
     },
     kernel: (c) => {
       const s = need(c, 4);
+      const b = withBias ? (need(c, 5).data as Float32Array) : undefined;
       const inner = { ...c, node: mm };
       const fused =
         s.size === 1 && s.dtype === 'float32' && s.onHost
-          ? integerMatmulScaled(inner, need(c, 0), opt(c, 2), need(c, 1), opt(c, 3), s.data[0] as number)
+          ? integerMatmulScaled(inner, need(c, 0), opt(c, 2), need(c, 1), opt(c, 3), s.data[0] as number, b)
           : undefined;
       if (fused) return [fused];
       const f = castK({ ...c, node: cast, inputs: mmK({ ...inner, inputs: c.inputs.slice(0, 4) }) })[0];
-      return mulK({ ...c, node: mul.node, inputs: mul.node.inputs[0] === yf ? [f, s] : [s, f] });
+      const y = mulK({ ...c, node: mul.node, inputs: mul.node.inputs[0] === yf ? [f, s] : [s, f] })[0];
+      if (!withBias) return [y];
+      return addK({ ...c, node: withBias.node, inputs: withBias.node.inputs[0] === withBias.other ? [need(c, 5), y] : [y, need(c, 5)] });
     },
     opset: 13,
-    replaces: [mm, cast, mul.node],
+    replaces: [mm, cast, mul.node, ...(withBias ? [withBias.node] : [])],
   };
 }

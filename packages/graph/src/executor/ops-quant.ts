@@ -323,6 +323,7 @@ function integerMatmulRows(
   b: Tensor,
   bzp: Tensor | undefined,
   scale?: number,
+  bias?: Float32Array,
 ): Tensor | undefined {
   const av = a.data;
   if (b.rank !== 2 || a.rank < 2 || !(av instanceof Int32Array) || (azp && azp.size !== 1)) return undefined;
@@ -347,7 +348,7 @@ function integerMatmulRows(
     if (!sums) sums = w.parts.length > 1 ? Float64Array.from(p) : p;
     else for (let j = 0; j < p.length; j++) sums[j] = (sums[j] as number) + (p[j] as number);
   });
-  const out = wrapSums(sums as Float32Array | Float64Array, scale);
+  const out = wrapSums(sums as Float32Array | Float64Array, scale, bias);
   return new Tensor([...a.shape.slice(0, -1), N], scale === undefined ? 'int32' : 'float32', out);
 }
 
@@ -355,7 +356,7 @@ function integerMatmulRows(
  * Exact integer sums wrapped to int32, or with `scale` as the q8 chain continues: Cast to float32, then
  * Mul by it (the double product of two float32s is exact, so rounding it once is float32's product).
  */
-function wrapSums(sums: Float32Array | Float64Array, scale: number | undefined): Int32Array | Float32Array {
+function wrapSums(sums: Float32Array | Float64Array, scale: number | undefined, bias?: Float32Array): Int32Array | Float32Array {
   if (scale === undefined) {
     const out = new Int32Array(sums.length);
     for (let j = 0; j < sums.length; j++) out[j] = (sums[j] as number) | 0;
@@ -363,13 +364,17 @@ function wrapSums(sums: Float32Array | Float64Array, scale: number | undefined):
   }
   const out = new Float32Array(sums.length);
   for (let j = 0; j < sums.length; j++) out[j] = f32(f32((sums[j] as number) | 0) * scale);
+  // Then Add(bias), as the chain's next node: a float32 sum per element.
+  if (bias)
+    for (let j = 0, n = 0; j < out.length; j++, n = n + 1 === bias.length ? 0 : n + 1)
+      out[j] = f32((out[j] as number) + (bias[n] as number));
   return out;
 }
 
 /**
- * Cast(MatMulInteger(a, b, azp, bzp), float) · `scale` in one pass (the executor's fusion of dynamic
- * quantization's product), with the chain's values; undefined where integerMatmul's common case does
- * not apply (the caller runs the chain).
+ * Cast(MatMulInteger(a, b, azp, bzp), float) · `scale` (+ `bias`, one value per column) in one pass
+ * (the executor's fusion of dynamic quantization's product), with the chain's values; undefined where
+ * integerMatmul's common case does not apply (the caller runs the chain).
  */
 export function integerMatmulScaled(
   ctx: OpContext,
@@ -378,8 +383,9 @@ export function integerMatmulScaled(
   b: Tensor,
   bzp: Tensor | undefined,
   scale: number,
+  bias?: Float32Array,
 ): Tensor | undefined {
-  return integerMatmulRows(ctx, a, azp, b, bzp, scale);
+  return integerMatmulRows(ctx, a, azp, b, bzp, scale, bias);
 }
 
 /** (X − x_zero_point) ⊛ (W − w_zero_point) as exact sums (float64 tensor), Conv's attributes; w_zero_point per output channel. */
