@@ -2,7 +2,7 @@
 // structure it writes, its int8 weights against the rounding formula, and the q8 models run by our
 // executor against onnxruntime-node (7-bit weights, which onnxruntime's AVX2 kernel sums exactly) and
 // against the float model (within what 8-bit weights and activations lose).
-import { Executor, randomInputs, taggedElemType } from '@normkit/graph';
+import { Executor, foldLayerNorms, randomInputs, taggedElemType } from '@normkit/graph';
 import type { Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
 import { architectures, buildModel, quantizeDynamic } from '../src/index.js';
@@ -78,4 +78,36 @@ describe('quantizeDynamic', () => {
         expect(compare({ data: f.data as Float32Array, dims: f.shape }, got).rel, `${o.name}: vs the float model`).toBeLessThanOrEqual(0.1);
       }
     });
+
+  it("folds the LayerNorms of a q8 ViT (7-bit weights): centered integer rows sum to zero; onnxruntime-node runs the result within the fold's tolerance", async () => {
+    const q8 = quantizeDynamic(buildModel('vit', { size: 'tiny', seed: 0 }), { reduceRange: true });
+    const { model: out, report, verification } = foldLayerNorms(q8);
+    expect(report.folded).toHaveLength(5);
+    expect(verification?.equivalent).toBe(true);
+    const integerRows = report.centered.filter((c) => out.graph.nodes.find((n) => n.name === c.reader)?.opType === 'MatMulInteger');
+    expect(integerRows.length).toBeGreaterThan(0);
+    for (const c of integerRows) {
+      const t = out.graph.initializers.get(c.into) as Tensor; // zero point 0: the rows themselves
+      const [K, N] = t.shape as [number, number];
+      for (let k = 0; k < K; k++) {
+        let sum = 0;
+        for (let j = 0; j < N; j++) sum += t.data[k * N + j] as number;
+        expect(sum, `${c.into} row ${k}`).toBe(0);
+      }
+      expect(taggedElemType(t)).toBe(3);
+    }
+    const feed = randomInputs(q8, 9);
+    const [a, b] = [await runOrt(q8, feed), await runOrt(out, feed)];
+    for (const o of q8.graph.outputs) {
+      const c = compare(a[o.name] as never, b[o.name] as never);
+      expect(c.rel).toBeLessThanOrEqual(verification?.tolerance as number);
+      expect(c.argmax).toBe(1);
+    }
+  });
+
+  it('leaves the LayerNorms behind full-range int8 weights, saying to quantize with a reduced range', () => {
+    const { report } = foldLayerNorms(quantizeDynamic(buildModel('vit', { size: 'tiny', seed: 0 })));
+    expect(report.folded.length).toBeLessThan(5);
+    expect(report.skipped.map((s) => s.reason).join('\n')).toMatch(/outside the type's range .*reduced range \(7 bits\)/);
+  });
 });

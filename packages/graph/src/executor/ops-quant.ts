@@ -494,6 +494,7 @@ defineOnnxOp('', 'MatMulInteger', {
   shape: ({ inputs: ins }) => [{ dtype: 'int32', shape: matmulShape(ins[0]?.shape, ins[1]?.shape) }],
   hostInputs: 'all',
   grows: true,
+  fold: 'linear',
 });
 
 defineOnnxOp('', 'ConvInteger', {

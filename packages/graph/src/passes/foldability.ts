@@ -2,6 +2,7 @@ import type { Tensor } from '@normkit/tensor';
 import { type FoldRole, onnxOp } from '../executor/registry.js';
 import { attr, type Graph, type Model, type Node } from '../ir.js';
 import { constantOf, type GraphFacts, inferFacts, type PartialShape } from './graph-facts.js';
+import { integerCenteringBlocker } from './quantized.js';
 import { assertModel } from './recognize.js';
 
 /** A parameter that folding centers: an initializer (or Constant output) and the axis it is centered over. */
@@ -591,6 +592,26 @@ function backLinear(step: Step): Walk {
       const params: CenteredParam[] = [{ name: wName, axis: -r, reader: p.name, slot: 1 }];
       if (bias) params.push({ name: bias, axis: -1, reader: p.name, slot: 2 });
       return source(ctx, { id: p.name, kind: 'conv', node: p.name, value: v, axis: a, params });
+    }
+    case 'MatMulInteger': {
+      // Dynamic quantization's product: centering the integer weight less its zero point (rows summing
+      // to zero, see centerIntegerWeightInto) centers the integer sums, and the Cast and scale after it keep that.
+      const [b, bz] = [inp(1), p.inputs[3]];
+      if (a !== -1) return block(p, 'the normalized axis is not the output-feature axis of MatMulInteger');
+      if (!isConst(ctx, b) || (bz && !isConst(ctx, bz))) return block(p, 'MatMulInteger with a weight computed at run time');
+      const over = integerCenteringBlocker(
+        constantOf(ctx.g, b, ctx.producers) as Tensor,
+        bz ? constantOf(ctx.g, bz, ctx.producers) : undefined,
+      );
+      if (over) return block(p, over);
+      return source(ctx, {
+        id: p.name,
+        kind: 'dense',
+        node: p.name,
+        value: v,
+        axis: -1,
+        params: [{ name: b, axis: -1, reader: p.name, slot: 1 }],
+      });
     }
     case 'MatMulNBits': {
       const [b, s, z, gIdx, bias] = [1, 2, 3, 4, 5].map((k) => p.inputs[k]);

@@ -164,6 +164,7 @@ export function requantizeInto(
   reader?: Node,
 ): { param: string; into: string; scheme: string; value: Tensor } | undefined {
   if (reader && isNBitsWeight(reader, name)) return requantizeNBitsInto(g, reader, into, centered, constant);
+  if (reader && isIntegerWeight(reader, name)) return centerIntegerWeightInto(g, reader, into, centered, constant);
   const w = quantizedWeight(name, producers, constant);
   if (!w) return undefined;
   const r = requantize(w, centered.data as ArrayLike<number>);
@@ -251,6 +252,102 @@ export function refoldKeepingRequantized(
   return result.verification?.equivalent ? result : undefined;
 }
 
+/** Whether `name` is the integer weight B of the MatMulInteger node `reader`. */
+const isIntegerWeight = (reader: Node, name: string) =>
+  reader.opType === 'MatMulInteger' && (reader.domain === '' || reader.domain === 'ai.onnx') && reader.inputs[1] === name;
+
+/** B − b_zero_point [K, N] in float32 for the MatMulInteger `node` (its zero point one value or one per column). */
+function integerWeightValue(node: Node, constant: (v: string) => Tensor | undefined): Tensor | undefined {
+  const [b, zp] = [1, 3].map((i) => (node.inputs[i] ? constant(node.inputs[i] as string) : undefined));
+  if (b?.rank !== 2 || (node.inputs[3] && !zp)) return undefined;
+  const N = b.shape[1] as number;
+  const z = zp ? Array.from(zp.data as ArrayLike<number>, Number) : [0];
+  if (z.length !== 1 && z.length !== N) return undefined;
+  const q = b.data as ArrayLike<number>;
+  return new Tensor(
+    b.shape,
+    'float32',
+    Float32Array.from({ length: b.size }, (_, i) => (q[i] as number) - (z[z.length === 1 ? 0 : i % N] as number)),
+  );
+}
+
+/**
+ * Why centering MatMulInteger's integer weight `b` (less zero point `zp`) cannot be stored in its type,
+ * or undefined when it can: some row, less its mean, rounded up or down, leaves the type's range (as
+ * full-range int8 weights often do; 7-bit weights leave room).
+ * @example integerCenteringBlocker(constantOf(g, 'w_quantized'), undefined) // undefined for 7-bit weights
+ */
+export function integerCenteringBlocker(b: Tensor, zp: Tensor | undefined): string | undefined {
+  if (b.rank !== 2) return 'MatMulInteger with a batched weight';
+  const code = taggedElemType(b) ?? 3;
+  const [lo, hi] = quantRange(code) ?? [-(2 ** 31), 2 ** 31 - 1];
+  const [K, N] = [b.shape[0] as number, b.shape[1] as number];
+  const z = zp ? Array.from(zp.data as ArrayLike<number>, Number) : [0];
+  const q = b.data as ArrayLike<number>;
+  const zAt = (j: number) => z[z.length === 1 ? 0 : j] as number;
+  for (let k = 0; k < K; k++) {
+    let mean = 0;
+    for (let j = 0; j < N; j++) mean += (q[k * N + j] as number) - zAt(j);
+    mean /= N;
+    for (let j = 0; j < N; j++) {
+      const c = (q[k * N + j] as number) - zAt(j) - mean;
+      if (Math.floor(c) + zAt(j) < lo || Math.ceil(c) + zAt(j) > hi)
+        return `centering its ${elemTypeName(code)} weight needs values outside the type's range (row ${k}); quantize the weights with a reduced range (7 bits) to fold this LayerNorm`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Stores the centered B − b_zero_point [K, N] of MatMulInteger `node` as integers again (`into`, same
+ * type and zero point), each row rounded so that it still sums to exactly zero: its entries are
+ * rounded down, and the row's remaining sum is added back one unit at a time to the entries that lost
+ * the most. The integer sums, and so the layer's outputs, are then exactly zero-mean, and every weight
+ * moves by less than one step. The analysis blocks weights this cannot store (`integerCenteringBlocker`).
+ */
+function centerIntegerWeightInto(
+  g: Graph,
+  node: Node,
+  into: string,
+  centered: Tensor,
+  constant: (v: string) => Tensor | undefined,
+): { param: string; into: string; scheme: string; value: Tensor } {
+  const name = node.inputs[1] as string;
+  const b = constant(name) as Tensor;
+  const zp = node.inputs[3] ? constant(node.inputs[3] as string) : undefined;
+  const code = taggedElemType(b) ?? 3;
+  const [lo, hi] = quantRange(code) ?? [-(2 ** 31), 2 ** 31 - 1];
+  const [K, N] = [b.shape[0] as number, b.shape[1] as number];
+  const z = zp ? Array.from(zp.data as ArrayLike<number>, Number) : [0];
+  const c = centered.data as Float32Array;
+  const q = new Int32Array(b.size);
+  const value = new Float32Array(b.size);
+  for (let k = 0; k < K; k++) {
+    const row = Array.from({ length: N }, (_, j) => c[k * N + j] as number);
+    const down = row.map(Math.floor);
+    let missing = Math.round(-down.reduce((s, v) => s + v, 0)); // what the floors took from a zero sum
+    const order = row.map((v, j) => [v - (down[j] as number), j] as const).sort((x, y) => y[0] - x[0]);
+    for (const [, j] of order) {
+      if (missing <= 0) break;
+      down[j] = (down[j] as number) + 1;
+      missing--;
+    }
+    down.forEach((v, j) => {
+      const stored = v + (z[z.length === 1 ? 0 : j] as number);
+      if (stored < lo || stored > hi)
+        throw new NormkitError(
+          'FOLD_INTERNAL',
+          `foldLayerNorms: centering MatMulInteger "${node.name}"'s weight "${name}" needs ${stored} at row ${k}, column ${j}, outside ${elemTypeName(code)}'s range, which the analysis should have blocked`,
+          { node: node.name, param: name },
+        );
+      q[k * N + j] = stored;
+      value[k * N + j] = v;
+    });
+  }
+  g.initializers.set(into, tagElemType(new Tensor(b.shape, 'int32', q), code));
+  return { param: name, into, scheme: `${elemTypeName(code)}, rows summing to zero`, value: new Tensor(b.shape, 'float32', value) };
+}
+
 /** Whether `name` is the packed weight B of the MatMulNBits node `reader`. */
 const isNBitsWeight = (reader: Node, name: string) =>
   reader.opType === 'MatMulNBits' && reader.domain === 'com.microsoft' && reader.inputs[1] === name;
@@ -276,7 +373,9 @@ export function centerableValue(
   reader: Node | undefined,
   constant: (v: string) => Tensor | undefined,
 ): Tensor | undefined {
-  return reader && isNBitsWeight(reader, p.name) ? nbitsValue(reader, constant) : constant(p.name);
+  if (reader && isNBitsWeight(reader, p.name)) return nbitsValue(reader, constant);
+  if (reader && isIntegerWeight(reader, p.name)) return integerWeightValue(reader, constant);
+  return constant(p.name);
 }
 
 /** Per (row, block) scale and zero point of `bits`-bit values from the block's range (see `requantizeNBitsInto`). */
