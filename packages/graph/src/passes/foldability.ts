@@ -549,21 +549,25 @@ function source(ctx: Ctx, s: FoldSource): Walk {
   return { sources: new Set([s.id]) };
 }
 
+/** A dense layer `p` writing `v` whose constant weight `w` (its input 1) is centered over its last axis. */
+function denseSource(ctx: Ctx, p: Node, v: string, w: string): Walk {
+  return source(ctx, {
+    id: p.name,
+    kind: 'dense',
+    node: p.name,
+    value: v,
+    axis: -1,
+    params: [{ name: w, axis: -1, reader: p.name, slot: 1 }],
+  });
+}
+
 /** MatMul, Gemm, Conv, Gather: sources when their weights are constant and the axis is their output-feature axis. */
 function backLinear(step: Step): Walk {
   const { ctx, p, v, a, inp, rec } = step;
   switch (p.opType) {
     case 'MatMul': {
       const [x, wName] = [inp(0), inp(1)];
-      if (a === -1 && isConst(ctx, wName))
-        return source(ctx, {
-          id: p.name,
-          kind: 'dense',
-          node: p.name,
-          value: v,
-          axis: -1,
-          params: [{ name: wName, axis: -1, reader: p.name, slot: 1 }],
-        });
+      if (a === -1 && isConst(ctx, wName)) return denseSource(ctx, p, v, wName);
       if (a === -1 && (rankOf(ctx, wName) ?? 0) >= 2) return merge(p, [rec(wName, -1)]);
       if (a === -2 && (rankOf(ctx, x) ?? 0) >= 2) {
         if (isConst(ctx, x)) return block(p, 'a constant matrix multiplied on the left mixes the normalized axis');
@@ -604,14 +608,7 @@ function backLinear(step: Step): Walk {
         bz ? constantOf(ctx.g, bz, ctx.producers) : undefined,
       );
       if (over) return block(p, over);
-      return source(ctx, {
-        id: p.name,
-        kind: 'dense',
-        node: p.name,
-        value: v,
-        axis: -1,
-        params: [{ name: b, axis: -1, reader: p.name, slot: 1 }],
-      });
+      return denseSource(ctx, p, v, b);
     }
     case 'MatMulNBits': {
       const [b, s, z, gIdx, bias] = [1, 2, 3, 4, 5].map((k) => p.inputs[k]);
