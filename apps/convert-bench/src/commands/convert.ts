@@ -64,11 +64,11 @@ export async function convertModel(
     throw asInputError(e, label);
   }
   const { report } = folded;
-  // Weights stored back in float16 are rounded: the tolerance follows that rounding unless one is given.
+  // Weights stored back in float16 or as quantized integers are rounded: the tolerance follows that rounding unless one is given.
   const tolerance = opts.tolerance ?? Math.max(1e-5, 8 * report.storageRounding);
   if (opts.tolerance === undefined && tolerance > 1e-5)
     ctx?.warn(
-      `verification tolerance ${tolerance.toExponential(1)}: 8 × the ${report.storageRounding.toExponential(1)} relative rounding of storing the centered weights in the model's own precision (float16/bfloat16); --tolerance overrides it`,
+      `verification tolerance ${tolerance.toExponential(1)}: 8 × the ${report.storageRounding.toExponential(1)} relative rounding of storing the centered weights in the model's own precision (${report.requantized.length > 0 ? 'quantized integers' : 'float16/bfloat16'}); --tolerance overrides it`,
     );
   const analysis = report.analysis.layerNorms.map((l) => ({
     name: l.name,
