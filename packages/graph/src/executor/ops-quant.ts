@@ -327,6 +327,7 @@ function integerMatmulRows(
 ): Tensor | undefined {
   const av = a.data;
   if (b.rank !== 2 || a.rank < 2 || !(av instanceof Int32Array) || (azp && azp.size !== 1)) return undefined;
+  if (a.shape[a.rank - 1] !== b.shape[0]) return undefined; // the general path names the mismatch
   checkZeroPoint(ctx, a, azp, 'A');
   const zp = azp ? Number(azp.data[0]) : 0;
   const K = a.shape[a.rank - 1] as number;
