@@ -2,8 +2,8 @@
 // structure it writes, its int8 weights against the rounding formula, and the q8 models run by our
 // executor against onnxruntime-node (7-bit weights, which onnxruntime's AVX2 kernel sums exactly) and
 // against the float model (within what 8-bit weights and activations lose).
-import { Executor, foldLayerNorms, randomInputs, taggedElemType } from '@normkit/graph';
-import type { Tensor } from '@normkit/tensor';
+import { Executor, foldLayerNorms, GraphBuilder, randomInputs, tagElemType, taggedElemType } from '@normkit/graph';
+import { Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
 import { architectures, buildModel, quantizeDynamic } from '../src/index.js';
 import { compare, runOrt } from './ort-helpers.js';
@@ -109,5 +109,32 @@ describe('quantizeDynamic', () => {
     const { report } = foldLayerNorms(quantizeDynamic(buildModel('vit', { size: 'tiny', seed: 0 })));
     expect(report.folded.length).toBeLessThan(5);
     expect(report.skipped.map((s) => s.reason).join('\n')).toMatch(/outside the type's range .*reduced range \(7 bits\)/);
+  });
+
+  it('a per-column weight zero point: each centered row less the zero points sums to zero, and the fold verifies', () => {
+    const [K, N] = [12, 16];
+    const b = new GraphBuilder('q8-per-column');
+    const x = b.input('x', 'float32', [3, K]);
+    const [xq, xs, xz] = b.opN('DynamicQuantizeLinear', [x], 3);
+    const q = Array.from({ length: K * N }, (_, i) => ((i * 37) % 100) - 50);
+    const zps = Array.from({ length: N }, (_, j) => (j % 5) - 2);
+    const w = b.constant('w', tagElemType(Tensor.from(q, [K, N], 'int32'), 3));
+    const wz = b.constant('wz', tagElemType(Tensor.from(zps, [N], 'int32'), 3));
+    const y = b.op('Mul', [
+      b.op('Cast', [b.op('MatMulInteger', [xq as string, w, xz as string, wz])], { to: 1 }),
+      b.op('Mul', [xs as string, b.constant('ws', Tensor.scalar(0.02))]),
+    ]);
+    const ln = b.op('LayerNormalization', [y, b.constant('g', Tensor.ones([N])), b.constant('be', Tensor.zeros([N]))], { axis: -1 });
+    b.output(ln, 'float32', [3, N]);
+    const { model, report, verification } = foldLayerNorms(b.model(17));
+    expect(report.folded).toHaveLength(1);
+    expect(verification?.equivalent).toBe(true);
+    const c = report.centered.find((r) => r.param === 'w');
+    const t = model.graph.initializers.get(c?.into as string) as Tensor;
+    for (let k = 0; k < K; k++) {
+      let sum = 0;
+      for (let j = 0; j < N; j++) sum += (t.data[k * N + j] as number) - (zps[j] as number);
+      expect(sum, `row ${k}`).toBe(0);
+    }
   });
 });

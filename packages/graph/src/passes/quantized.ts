@@ -256,18 +256,23 @@ export function refoldKeepingRequantized(
 const isIntegerWeight = (reader: Node, name: string) =>
   reader.opType === 'MatMulInteger' && (reader.domain === '' || reader.domain === 'ai.onnx') && reader.inputs[1] === name;
 
+/** Column j's zero point of a MatMulInteger weight: its zero point's one value, or value j (0 when absent). */
+function columnZeroPoint(zp: Tensor | undefined): (j: number) => number {
+  const z = zp ? Array.from(zp.data as ArrayLike<number>, Number) : [0];
+  return (j) => z[z.length === 1 ? 0 : j] as number;
+}
+
 /** B − b_zero_point [K, N] in float32 for the MatMulInteger `node` (its zero point one value or one per column). */
 function integerWeightValue(node: Node, constant: (v: string) => Tensor | undefined): Tensor | undefined {
   const [b, zp] = [1, 3].map((i) => (node.inputs[i] ? constant(node.inputs[i] as string) : undefined));
-  if (b?.rank !== 2 || (node.inputs[3] && !zp)) return undefined;
+  if (b?.rank !== 2 || (node.inputs[3] && !zp) || (zp && zp.size !== 1 && zp.size !== b.shape[1])) return undefined;
   const N = b.shape[1] as number;
-  const z = zp ? Array.from(zp.data as ArrayLike<number>, Number) : [0];
-  if (z.length !== 1 && z.length !== N) return undefined;
+  const zAt = columnZeroPoint(zp);
   const q = b.data as ArrayLike<number>;
   return new Tensor(
     b.shape,
     'float32',
-    Float32Array.from({ length: b.size }, (_, i) => (q[i] as number) - (z[z.length === 1 ? 0 : i % N] as number)),
+    Float32Array.from({ length: b.size }, (_, i) => (q[i] as number) - zAt(i % N)),
   );
 }
 
@@ -282,9 +287,9 @@ export function integerCenteringBlocker(b: Tensor, zp: Tensor | undefined): stri
   const code = taggedElemType(b) ?? 3;
   const [lo, hi] = quantRange(code) ?? [-(2 ** 31), 2 ** 31 - 1];
   const [K, N] = [b.shape[0] as number, b.shape[1] as number];
-  const z = zp ? Array.from(zp.data as ArrayLike<number>, Number) : [0];
+  if (zp && zp.size !== 1 && zp.size !== N) return 'MatMulInteger whose weight zero point is neither one value nor one per column';
+  const zAt = columnZeroPoint(zp);
   const q = b.data as ArrayLike<number>;
-  const zAt = (j: number) => z[z.length === 1 ? 0 : j] as number;
   for (let k = 0; k < K; k++) {
     let mean = 0;
     for (let j = 0; j < N; j++) mean += (q[k * N + j] as number) - zAt(j);
@@ -318,7 +323,7 @@ function centerIntegerWeightInto(
   const code = taggedElemType(b) ?? 3;
   const [lo, hi] = quantRange(code) ?? [-(2 ** 31), 2 ** 31 - 1];
   const [K, N] = [b.shape[0] as number, b.shape[1] as number];
-  const z = zp ? Array.from(zp.data as ArrayLike<number>, Number) : [0];
+  const zAt = columnZeroPoint(zp);
   const c = centered.data as Float32Array;
   const q = new Int32Array(b.size);
   const value = new Float32Array(b.size);
@@ -333,7 +338,7 @@ function centerIntegerWeightInto(
       missing--;
     }
     down.forEach((v, j) => {
-      const stored = v + (z[z.length === 1 ? 0 : j] as number);
+      const stored = v + zAt(j);
       if (stored < lo || stored > hi)
         throw new NormkitError(
           'FOLD_INTERNAL',
