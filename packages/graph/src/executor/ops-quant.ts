@@ -191,7 +191,10 @@ function dynamicQuantizeLinear(ctx: OpContext): Tensor[] {
   const out = new Int32Array(x.size);
   // Adding and subtracting 1.5 · 2^52 rounds a double half to even (|x / scale| ≤ 255 here): roundHalfEven, faster.
   const RNE = 6755399441055744;
-  for (let i = 0; i < out.length; i++) out[i] = Math.max(0, Math.min(f32((xs[i] as number) / scale) + RNE - RNE + zp, 255));
+  for (let i = 0; i < out.length; i++) {
+    const q = f32((xs[i] as number) / scale) + RNE - RNE + zp;
+    out[i] = q < 0 ? 0 : q > 255 ? 255 : q;
+  }
   return [quantized(x.shape, out, UINT8), Tensor.scalar(scale, 'float32'), quantized([], Int32Array.of(zp), UINT8)];
 }
 
@@ -241,12 +244,14 @@ function maxAbs(t: Tensor): number {
   return m;
 }
 
-/** Largest |value − zero point| that `t`'s integer type allows, or undefined for an untagged tensor. */
+/** A bound on |value − zero point| from `t`'s integer type, or undefined for an untagged tensor or a zero point outside the type. */
 function typeBound(t: Tensor, zp: Tensor | undefined): number | undefined {
   const range = RANGE[taggedElemType(t) ?? -1];
   if (!range) return undefined;
   const zps = zp ? Array.from(zp.data as Nums, Number) : [0];
-  return Math.max(...zps.map((z) => Math.max(range[1] - z, z - range[0])));
+  // The type's whole span, whatever the zero point inside it: a bound that stays the same from call to
+  // call (DynamicQuantizeLinear picks a new zero point each time), so a kept weight's chunks stay valid.
+  return zps.every((z) => z >= range[0] && z <= range[1]) ? range[1] - range[0] : undefined;
 }
 
 /** B − b_zero_point in float32 chunks of `chunk` rows of K, for the products of integerMatmul. */
@@ -279,11 +284,13 @@ function integerWeight(ctx: OpContext, b: Tensor, bzp: Tensor | undefined, bound
   for (let k0 = 0; k0 < K; k0 += chunk) parts.push(T.cast(chunk >= K ? B : T.slice(B, [k0], [Math.min(K, k0 + chunk)], [-2]), 'float32'));
   const w: IntegerWeight = { chunk, parts, maxB };
   const bytes = B.size * 4;
-  if (constant && dequantizedBytes + bytes <= dequantizedMaxBytes) {
+  if (constant && (hit || dequantizedBytes + bytes <= dequantizedMaxBytes)) {
     for (const t of parts) markConstant(t);
-    integerWeights.set(b.data, w);
-    dequantizedBytes += bytes;
-    dequantizedFreed?.register(b.data, bytes);
+    integerWeights.set(b.data, w); // replaces a kept copy cut for another bound: the same bytes
+    if (!hit) {
+      dequantizedBytes += bytes;
+      dequantizedFreed?.register(b.data, bytes);
+    }
   }
   return w;
 }
@@ -364,11 +371,14 @@ function wrapSums(sums: Float32Array | Float64Array, scale: number | undefined, 
     return out;
   }
   const out = new Float32Array(sums.length);
-  for (let j = 0; j < sums.length; j++) out[j] = f32(f32((sums[j] as number) | 0) * scale);
-  // Then Add(bias), as the chain's next node: a float32 sum per element.
+  if (sums instanceof Float32Array)
+    // One chunk: integers below 2^24, already float32 and within int32, so Cast changes nothing.
+    for (let j = 0; j < sums.length; j++) out[j] = (sums[j] as number) * scale;
+  else for (let j = 0; j < sums.length; j++) out[j] = f32(f32((sums[j] as number) | 0) * scale);
+  // Then Add(bias), as the chain's next node: a float32 sum per element (the stores above round to float32).
   if (bias)
-    for (let j = 0, n = 0; j < out.length; j++, n = n + 1 === bias.length ? 0 : n + 1)
-      out[j] = f32((out[j] as number) + (bias[n] as number));
+    for (let r = 0; r < out.length; r += bias.length)
+      for (let n = 0; n < bias.length; n++) out[r + n] = (out[r + n] as number) + (bias[n] as number);
   return out;
 }
 
