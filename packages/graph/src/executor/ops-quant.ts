@@ -193,7 +193,7 @@ function dynamicQuantizeLinear(ctx: OpContext): Tensor[] {
   const RNE = 6755399441055744;
   for (let i = 0; i < out.length; i++) {
     const q = f32((xs[i] as number) / scale) + RNE - RNE + zp;
-    out[i] = q < 0 ? 0 : q > 255 ? 255 : q;
+    out[i] = Math.max(0, Math.min(q, 255));
   }
   return [quantized(x.shape, out, UINT8), Tensor.scalar(scale, 'float32'), quantized([], Int32Array.of(zp), UINT8)];
 }
