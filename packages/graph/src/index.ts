@@ -53,6 +53,7 @@ export {
   type RunOptions,
   registerOp,
   resizeTensor,
+  roundHalfEven,
   type ShapeContext,
   type ShapeRule,
   sameShape,

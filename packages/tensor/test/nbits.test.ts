@@ -164,6 +164,7 @@ describe("matmulNBits on the GEMM threads, with W kept in the kernels' memory, a
     const copied = product(a, w);
     const before = gemmInfo().packedBytes;
     const kept = { ...w, constant: true };
+    expect(worstError(a, w, copied)).toBeLessThanOrEqual(1e-6);
     expect(Array.from(product(a, kept))).toEqual(Array.from(copied));
     const after = gemmInfo().packedBytes;
     expect(after - before).toBeGreaterThanOrEqual((40 * 512) / 2 + 2 * 40 * 16 * 4); // bytes, scales, zero points

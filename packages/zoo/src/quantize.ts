@@ -1,4 +1,4 @@
-import { type Model, type Node, tagElemType } from '@normkit/graph';
+import { type Model, type Node, roundHalfEven, tagElemType } from '@normkit/graph';
 import { NormkitError, Tensor } from '@normkit/tensor';
 
 const INT8 = 3;
@@ -16,10 +16,7 @@ function quantizeWeight(w: Tensor, reduceRange: boolean): { q: Tensor; scale: nu
   const scale = absMax > 0 ? Math.fround((absMax * 2) / (hi - lo)) : 1;
   const q = new Int32Array(data.length);
   for (let i = 0; i < data.length; i++) {
-    const x = (data[i] as number) / scale;
-    const r = Math.round(x);
-    const even = Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; // half to even
-    q[i] = Math.min(hi, Math.max(lo, even));
+    q[i] = Math.min(hi, Math.max(lo, roundHalfEven((data[i] as number) / scale)));
   }
   return { q: tagElemType(new Tensor(w.shape, 'int32', q), INT8), scale };
 }

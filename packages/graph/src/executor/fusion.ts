@@ -1,7 +1,7 @@
 import type { Tensor } from '@normkit/tensor';
 import * as T from '@normkit/tensor';
 import { attr, type Node } from '../ir.js';
-import { integerMatmulScaled } from './ops-quant.js';
+import { integerMatmulRows } from './ops-quant.js';
 import { kernelFor, need, type OpKernel, opt } from './registry.js';
 
 /**
@@ -207,7 +207,7 @@ function integerLinearChain(mm: Node, ctx: Context): FusedNode | undefined {
       const inner = { ...c, node: mm };
       const fused =
         s.size === 1 && s.dtype === 'float32' && s.onHost
-          ? integerMatmulScaled(inner, need(c, 0), opt(c, 2), need(c, 1), opt(c, 3), s.data[0] as number, b)
+          ? integerMatmulRows(inner, need(c, 0), opt(c, 2), need(c, 1), opt(c, 3), s.data[0] as number, b)
           : undefined;
       if (fused) return [fused];
       const f = castK({ ...c, node: cast, inputs: mmK({ ...inner, inputs: c.inputs.slice(0, 4) }) })[0];

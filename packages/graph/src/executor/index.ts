@@ -10,7 +10,7 @@ export {
   type Profile,
   type RunOptions,
 } from './executor.js';
-export { setNBitsDequantizeBudget } from './ops-quant.js';
+export { roundHalfEven, setNBitsDequantizeBudget } from './ops-quant.js';
 export { type ResizeSpec, resizeTensor } from './ops-resize.js';
 export {
   defineOnnxOp,

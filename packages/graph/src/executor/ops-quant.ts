@@ -321,9 +321,11 @@ function integerMatmul(ctx: OpContext, a: Tensor, azp: Tensor | undefined, b: Te
 /**
  * integerMatmul's common case, a scalar A zero point and a 2-D B (every MatMulInteger of dynamic
  * quantization): each chunk of A's columns is shifted into float32 in one pass, with no float64
- * copies; undefined for the other cases.
+ * copies; undefined for the other cases. With `scale` (and `bias`), the result continues as the q8
+ * chain does, Cast to float32, Mul by `scale`, Add `bias` per column, in one pass with the chain's
+ * values (the executor's MatMulIntegerToFloat fusion).
  */
-function integerMatmulRows(
+export function integerMatmulRows(
   ctx: OpContext,
   a: Tensor,
   azp: Tensor | undefined,
@@ -380,23 +382,6 @@ function wrapSums(sums: Float32Array | Float64Array, scale: number | undefined, 
     for (let r = 0; r < out.length; r += bias.length)
       for (let n = 0; n < bias.length; n++) out[r + n] = (out[r + n] as number) + (bias[n] as number);
   return out;
-}
-
-/**
- * Cast(MatMulInteger(a, b, azp, bzp), float) · `scale` (+ `bias`, one value per column) in one pass
- * (the executor's fusion of dynamic quantization's product), with the chain's values; undefined where
- * integerMatmul's common case does not apply (the caller runs the chain).
- */
-export function integerMatmulScaled(
-  ctx: OpContext,
-  a: Tensor,
-  azp: Tensor | undefined,
-  b: Tensor,
-  bzp: Tensor | undefined,
-  scale: number,
-  bias?: Float32Array,
-): Tensor | undefined {
-  return integerMatmulRows(ctx, a, azp, b, bzp, scale, bias);
 }
 
 /** (X − x_zero_point) ⊛ (W − w_zero_point) as exact sums (float64 tensor), Conv's attributes; w_zero_point per output channel. */

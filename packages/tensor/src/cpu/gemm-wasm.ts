@@ -298,20 +298,19 @@ export function reserveBytes(s: KernelState, bytes: number): boolean {
   }
 }
 
-/**
- * Runs a 4-bit job (`nbitsRows`' arguments after the memory; thread t's from `args(t)`) on up to
- * `maxThreads` threads when `work` multiply-adds are worth splitting.
- */
-export function runNBitsJob(s: KernelState, work: number, maxThreads: number, args: (thread: number) => NBitsJobArgs): void {
-  const want = work >= THREAD_MIN_WORK && s.threadsOk ? Math.min(gemmThreads(), hardwareThreads(), maxThreads) : 1;
-  const ready = readyHelpers(s, want);
-  lastThreads = 1 + ready.length;
-  runJob(s, ready, JOB_NBITS, args);
-}
-
-/** Threads `runNBitsJob` would use now for `work` multiply-adds (for sizing per-thread scratch). */
+/** Threads a 4-bit product of `work` multiply-adds should use (1 when too small to split, or threads are off). */
 export function nbitsThreads(s: KernelState, work: number): number {
   return work >= THREAD_MIN_WORK && s.threadsOk ? Math.min(gemmThreads(), hardwareThreads()) : 1;
+}
+
+/**
+ * Runs a 4-bit job (`nbitsRows`' arguments after the memory; thread t's from `args(t)`) on up to
+ * `threads` threads: the caller and the helpers listening now.
+ */
+export function runNBitsJob(s: KernelState, threads: number, args: (thread: number) => NBitsJobArgs): void {
+  const ready = readyHelpers(s, threads);
+  lastThreads = 1 + ready.length;
+  runJob(s, ready, JOB_NBITS, args);
 }
 
 /** The word of the shared chunk counter jobs take chunks from. */

@@ -220,7 +220,7 @@ export function nbitsGemmWasm(a: Float32Array, M: number, w: NBitsWeight, out: F
     for (let n0 = 0; n0 < w.N; n0 += L.S) {
       const n = Math.min(L.S, w.N - n0);
       if (kept === undefined) copyW(s.memory, w, L, n0, n);
-      runNBitsJob(s, Math.max(rows, 8) * n * L.Kp, L.T, (t) => [
+      runNBitsJob(s, L.T, (t) => [
         gemv ? 0 : 1,
         rows,
         n,
